@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "dsdeploy",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dsdeploy", targets: ["dsdeploy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(name: "DeployCore", swiftSettings: strictSettings),
+        .target(name: "DeployTemplate", dependencies: ["DeployCore"], swiftSettings: strictSettings),
+        .target(
+            name: "Engines",
+            dependencies: ["DeployCore", "DeployTemplate"],
+            resources: [.copy("Resources/catalogs")],
+            swiftSettings: strictSettings),
+        .target(
+            name: "DeploySpec",
+            dependencies: ["DeployCore", "Engines", "DeployTemplate", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings),
+        .target(
+            name: "DeployKit",
+            dependencies: ["DeployCore", "DeploySpec", "Engines", "DeployTemplate"],
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "dsdeploy",
+            dependencies: [
+                "DeployCore", "DeployKit", "DeploySpec", "Engines",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings),
+        .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
+        .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
+        .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),
+        .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "Engines"], resources: [.copy("Golden")], swiftSettings: strictSettings),
+        .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "Engines"], resources: [.copy("Golden")], swiftSettings: strictSettings),
+    ]
+)

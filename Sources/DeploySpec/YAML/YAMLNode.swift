@@ -1,0 +1,88 @@
+public import DeployCore
+
+/// A YAML node with its source location, as produced by `YAMLLoader` (libyaml events).
+///
+/// Aliases are already expanded (within the loader's budget); tags are kept as written.
+indirect enum YAMLNode: Sendable {
+    case scalar(YAMLScalar)
+    case sequence(YAMLSequence)
+    case mapping(YAMLMapping)
+
+    /// Where the node starts.
+    var location: SourceLocation {
+        switch self {
+        case .scalar(let s): return s.location
+        case .sequence(let s): return s.location
+        case .mapping(let m): return m.location
+        }
+    }
+
+    /// A word for messages: "a string", "a list", "a mapping", "a number", ...
+    var kindDescription: String {
+        switch self {
+        case .scalar(let s): return s.kindDescription
+        case .sequence: return "a list"
+        case .mapping: return "a mapping"
+        }
+    }
+}
+
+/// How a scalar was written; quoted scalars are always strings.
+enum YAMLScalarStyle: Sendable, Hashable {
+    case plain, singleQuoted, doubleQuoted, literal, folded
+}
+
+/// A scalar: its text, style, explicit tag (if any) and location.
+struct YAMLScalar: Sendable, Hashable {
+    /// The scalar's text after YAML unescaping/folding.
+    var value: String
+    /// How it was written.
+    var style: YAMLScalarStyle
+    /// Explicit tag as written (`!!str`, `tag:yaml.org,2002:int`), nil when implicit.
+    var tag: String?
+    /// Start of the scalar (the opening quote for quoted scalars).
+    var location: SourceLocation
+    /// Column offset from `location` to the first character of `value` (1 for quoted scalars, 0 for plain).
+    var contentOffset: Int
+    /// Length in columns of the scalar as written on its first line (for caret underlines).
+    var length: Int
+}
+
+/// A sequence and its location.
+struct YAMLSequence: Sendable {
+    var items: [YAMLNode]
+    var location: SourceLocation
+}
+
+/// A mapping: its pairs in document order (duplicates already reported and dropped) and location.
+struct YAMLMapping: Sendable {
+    var pairs: [(key: YAMLNode, value: YAMLNode)]
+    var location: SourceLocation
+}
+
+/// One document of a multi-document stream.
+struct YAMLDocument: Sendable {
+    /// The root node; nil for an empty document.
+    var root: YAMLNode?
+    /// 0-based index of the document in its file.
+    var index: Int
+    /// Where the document starts.
+    var location: SourceLocation
+}
+
+extension YAMLScalar {
+    /// YAML 1.2 core-schema resolution of a plain scalar; quoted/block scalars are strings.
+    enum Resolved: Hashable, Sendable {
+        case null, bool(Bool), int(Int64), float(Double), string(String)
+    }
+
+    /// A word for messages: "a string", "a number", "a boolean", "null".
+    var kindDescription: String {
+        switch resolved {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .float: return "a number"
+        case .string: return "a string"
+        }
+    }
+}

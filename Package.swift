@@ -40,10 +40,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CurlHTTP", dependencies: ["CCurl"], swiftSettings: strictSettings),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
         .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),
-        .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "Engines"], resources: [.copy("Golden")], swiftSettings: strictSettings),
-        .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "Engines"], resources: [.copy("Golden")], swiftSettings: strictSettings),
+        .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "Engines"], swiftSettings: strictSettings),
+        .testTarget(name: "CLITests", dependencies: ["dsdeploy"], swiftSettings: strictSettings),
+        .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "Engines"], swiftSettings: strictSettings),
     ]
 )

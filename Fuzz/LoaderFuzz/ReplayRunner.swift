@@ -1,0 +1,81 @@
+#if !FUZZING
+import DeploySpec
+import Foundation
+
+/// The non-fuzzing modes of dsdeploy-fuzz-loader: corpus replay and load timing.
+enum ReplayRunner {
+    /// Loads every regular file under each argument (files or directories, recursively).
+    /// Returns 0 when every input was handled and every diagnostic was located, else 1.
+    static func replay(_ paths: [String]) -> Int32 {
+        var files = 0, failures = 0, bytes = 0
+        let start = ContinuousClock.now
+        for path in paths {
+            for file in regularFiles(under: path) {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    print("cannot read \(file)")
+                    failures += 1
+                    continue
+                }
+                files += 1
+                bytes += data.count
+                let result = data.withUnsafeBytes { YAMLLoader.fuzzEntry($0) }
+                if result < 0 {
+                    print("FAIL \(file): a diagnostic has no location")
+                    failures += 1
+                }
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        print("replayed \(files) files (\(bytes) bytes) in \(milliseconds(elapsed)) ms, \(failures) failures")
+        return failures == 0 && files > 0 ? 0 : 1
+    }
+
+    /// `--time RUNS FILE`: loads FILE RUNS times and prints each run and the median in ms
+    /// (`parse_ms=` line for scripts). The file is read once, before timing.
+    static func timing(_ args: [String]) -> Int32 {
+        guard args.count == 2, let runs = Int(args[0]), runs > 0,
+              let data = FileManager.default.contents(atPath: args[1]) else {
+            print("usage: dsdeploy-fuzz-loader --time RUNS FILE")
+            return 2
+        }
+        var samples: [Double] = []
+        var checksum = 0
+        for _ in 0..<runs {
+            let start = ContinuousClock.now
+            checksum &+= data.withUnsafeBytes { YAMLLoader.fuzzEntry($0) }
+            samples.append(milliseconds(ContinuousClock.now - start))
+        }
+        samples.sort()
+        let median = samples[samples.count / 2]
+        print("runs=\(runs) min_ms=\(fmt(samples[0])) checksum=\(checksum)")
+        print("parse_ms=\(fmt(median))")
+        return 0
+    }
+
+    private static func regularFiles(under path: String) -> [String] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return [] }
+        guard isDir.boolValue else { return [path] }
+        var out: [String] = []
+        if let walker = FileManager.default.enumerator(atPath: path) {
+            for case let rel as String in walker {
+                let full = (path as NSString).appendingPathComponent(rel)
+                var sub: ObjCBool = false
+                if FileManager.default.fileExists(atPath: full, isDirectory: &sub), !sub.boolValue {
+                    out.append(full)
+                }
+            }
+        }
+        return out.sorted()
+    }
+
+    private static func milliseconds(_ d: Duration) -> Double {
+        let c = d.components
+        return Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15
+    }
+
+    private static func fmt(_ ms: Double) -> String {
+        String(format: "%.2f", ms)
+    }
+}
+#endif

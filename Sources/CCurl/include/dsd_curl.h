@@ -1,0 +1,60 @@
+/*
+ * Typed wrappers around libcurl's variadic entry points.
+ *
+ * curl_easy_setopt, curl_easy_getinfo and curl_multi_setopt are C variadic
+ * functions, which Swift cannot call. Each wrapper below fixes the type of the
+ * trailing argument so Swift can call it directly. The rest of <curl/curl.h>
+ * (constants, curl_easy_init, curl_multi_poll, ...) is re-exported as is.
+ */
+#ifndef DSD_CURL_H
+#define DSD_CURL_H
+
+#include <curl/curl.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Callback types with the exact signatures libcurl calls. */
+typedef size_t (*dsd_curl_data_fn)(char *ptr, size_t size, size_t nmemb, void *userdata);
+typedef int (*dsd_curl_xferinfo_fn)(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                                    curl_off_t ultotal, curl_off_t ulnow);
+
+/* curl_easy_setopt with a long argument (CURLOPTTYPE_LONG options). */
+CURLcode dsd_curl_easy_setopt_long(CURL *handle, CURLoption option, long value);
+/* curl_easy_setopt with a curl_off_t argument (CURLOPTTYPE_OFF_T options). */
+CURLcode dsd_curl_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
+/* curl_easy_setopt with a C string (libcurl copies it, except CURLOPT_POSTFIELDS). */
+CURLcode dsd_curl_easy_setopt_str(CURL *handle, CURLoption option, const char *value);
+/* curl_easy_setopt with an opaque pointer (CURLOPT_PRIVATE, *DATA, CURLOPT_HTTPHEADER...). */
+CURLcode dsd_curl_easy_setopt_ptr(CURL *handle, CURLoption option, void *value);
+/* curl_easy_setopt with a write/header/read callback. */
+CURLcode dsd_curl_easy_setopt_writefn(CURL *handle, CURLoption option, dsd_curl_data_fn fn);
+/* curl_easy_setopt with CURLOPT_XFERINFOFUNCTION. */
+CURLcode dsd_curl_easy_setopt_xferinfofn(CURL *handle, dsd_curl_xferinfo_fn fn);
+
+/* curl_easy_getinfo for long results (CURLINFO_RESPONSE_CODE, ...). */
+CURLcode dsd_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *out);
+/* curl_easy_getinfo for curl_off_t results (CURLINFO_*_T). */
+CURLcode dsd_curl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *out);
+/* curl_easy_getinfo for pointer results (CURLINFO_PRIVATE, CURLINFO_EFFECTIVE_URL...). */
+CURLcode dsd_curl_easy_getinfo_ptr(CURL *handle, CURLINFO info, void **out);
+
+/* curl_multi_setopt with a long argument. */
+CURLMcode dsd_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
+/* curl_multi_setopt with a pointer argument. */
+CURLMcode dsd_curl_multi_setopt_ptr(CURLM *handle, CURLMoption option, void *value);
+
+/* Fields of a CURLMsg, whose union Swift imports awkwardly. */
+CURLMSG dsd_curl_msg_kind(const CURLMsg *msg);
+CURL *dsd_curl_msg_easy(const CURLMsg *msg);
+CURLcode dsd_curl_msg_result(const CURLMsg *msg);
+
+/* CURL_ERROR_SIZE as a plain int (the macro is not always imported). */
+int dsd_curl_error_size(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

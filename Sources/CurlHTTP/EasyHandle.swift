@@ -1,0 +1,211 @@
+internal import CCurl
+
+/// One configured curl easy handle and the state its callbacks fill in.
+///
+/// Used by `HTTPClient` (blocking, collects the body) and `CurlMulti` (streams to a handler).
+/// Only one thread touches an instance at a time: the caller of `curl_easy_perform`, or the
+/// multi's loop thread.
+final class EasyHandle {
+    let handle: UnsafeMutableRawPointer
+    let request: HTTPRequest
+    let handler: TransferHandler?
+    let collectBody: Bool
+    let recordChunkTimes: Bool
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+
+    private(set) var status = 0
+    private(set) var headers = HTTPHeaders()
+    private(set) var headersDone = false
+    private(set) var body: [UInt8] = []
+    private(set) var bytesReceived = 0
+    private(set) var chunkCount = 0
+    var timings: TransferTimings
+
+    /// Creates and configures a handle; throws `.invalidRequest` for unusable requests.
+    init(request: HTTPRequest, handler: TransferHandler?, collectBody: Bool,
+         recordChunkTimes: Bool) throws(HTTPError) {
+        CurlGlobal.ensure()
+        guard let h = curl_easy_init() else {
+            throw HTTPError(kind: .other, message: "curl_easy_init failed", method: request.method,
+                            url: request.url)
+        }
+        handle = h
+        self.request = request
+        self.handler = handler
+        self.collectBody = collectBody
+        self.recordChunkTimes = recordChunkTimes
+        let size = Int(dsd_curl_error_size())
+        errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
+        errorBuffer.initialize(repeating: 0, count: size)
+        timings = TransferTimings(start: .now())
+        try configure()
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        curl_slist_free_all(headerList)
+        errorBuffer.deallocate()
+    }
+
+    /// The text curl left in its error buffer for the last failure.
+    var errorDetail: String { String(cString: errorBuffer) }
+
+    private func fail(_ message: String) -> HTTPError {
+        HTTPError(kind: .invalidRequest, message: message, method: request.method, url: request.url)
+    }
+
+    private func check(_ code: CURLcode, _ what: String) throws(HTTPError) {
+        guard code == CURLE_OK else {
+            throw HTTPError.fromCurl(code, detail: "setting \(what): " + String(cString: curl_easy_strerror(code)),
+                                     request: request)
+        }
+    }
+
+    private func configure() throws(HTTPError) {
+        let r = request
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_ERRORBUFFER, errorBuffer), "error buffer")
+        try check(dsd_curl_easy_setopt_str(handle, CURLOPT_URL, r.url), "URL")
+        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "nosignal")
+        try check(dsd_curl_easy_setopt_str(handle, CURLOPT_PROXY, ""), "proxy")
+        try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_PRIVATE, me), "private")
+        try check(dsd_curl_easy_setopt_writefn(handle, CURLOPT_WRITEFUNCTION, easyWriteCallback), "write")
+        try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_WRITEDATA, me), "write data")
+        try check(dsd_curl_easy_setopt_writefn(handle, CURLOPT_HEADERFUNCTION, easyHeaderCallback), "header")
+        try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_HEADERDATA, me), "header data")
+        if r.timeout > 0 {
+            try check(dsd_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(r.timeout * 1000)), "timeout")
+        }
+        let connect = r.connectTimeout ?? (r.timeout > 0 ? min(r.timeout, 10) : 10)
+        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connect * 1000))),
+                  "connect timeout")
+        if let path = r.unixSocketPath {
+            try check(dsd_curl_easy_setopt_str(handle, CURLOPT_UNIX_SOCKET_PATH, path), "unix socket")
+        }
+        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, r.tls.verifyPeer ? 1 : 0), "verify")
+        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, r.tls.verifyPeer ? 2 : 0), "verify host")
+        if let ca = r.tls.caBundle {
+            try check(dsd_curl_easy_setopt_str(handle, CURLOPT_CAINFO, ca), "CA bundle")
+        }
+        try configureMethodAndBody()
+        try configureHeaders()
+    }
+
+    private func configureMethodAndBody() throws(HTTPError) {
+        let method = request.method.uppercased()
+        guard !method.isEmpty, method.allSatisfy({ $0.isLetter }) else { throw fail("bad method '\(request.method)'") }
+        if let body = request.body {
+            try check(dsd_curl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)), "body size")
+            let code = body.withUnsafeBytes { raw -> CURLcode in
+                guard let base = raw.baseAddress else { return dsd_curl_easy_setopt_str(handle, CURLOPT_COPYPOSTFIELDS, "") }
+                return dsd_curl_easy_setopt_ptr(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base))
+            }
+            try check(code, "body")
+            if method != "POST" { try check(dsd_curl_easy_setopt_str(handle, CURLOPT_CUSTOMREQUEST, method), "method") }
+        } else if method == "GET" {
+            try check(dsd_curl_easy_setopt_long(handle, CURLOPT_HTTPGET, 1), "GET")
+        } else if method == "HEAD" {
+            try check(dsd_curl_easy_setopt_long(handle, CURLOPT_NOBODY, 1), "HEAD")
+        } else if method == "POST" {
+            try check(dsd_curl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, 0), "body size")
+            try check(dsd_curl_easy_setopt_str(handle, CURLOPT_COPYPOSTFIELDS, ""), "body")
+        } else {
+            try check(dsd_curl_easy_setopt_str(handle, CURLOPT_CUSTOMREQUEST, method), "method")
+        }
+    }
+
+    private func configureHeaders() throws(HTTPError) {
+        var lines = ["Expect:"]
+        for field in request.headers {
+            let bad: (Character) -> Bool = { $0 == "\r" || $0 == "\n" || $0 == "\0" }
+            if field.name.isEmpty || field.name.contains(where: { bad($0) || $0 == ":" || $0 == " " }) {
+                throw fail("bad header name '\(field.name)'")
+            }
+            // The value may be a secret: say which header, never what it held.
+            if field.value.contains(where: bad) { throw fail("header '\(field.name)' has a line break in its value") }
+            lines.append(field.value.isEmpty ? field.name + ";" : field.name + ": " + field.value)
+        }
+        for line in lines {
+            guard let next = curl_slist_append(headerList, line) else { throw fail("out of memory for headers") }
+            headerList = next
+        }
+        try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_HTTPHEADER, headerList), "headers")
+    }
+
+    /// Called by the header callback with one raw header line (CRLF included).
+    func headerLine(_ raw: UnsafeRawBufferPointer) {
+        if headersDone { return }  // trailers
+        let line = String(decoding: raw, as: UTF8.self).trimmingTrailingNewlines()
+        if line.hasPrefix("HTTP/") {
+            headers = HTTPHeaders()
+            let parts = line.split(separator: " ", maxSplits: 2)
+            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+        } else if line.isEmpty {
+            if status >= 200 || status == 0 { finishHeaders() }
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = String(line[..<colon])
+            let value = line[line.index(after: colon)...].trimmingSpaces()
+            headers.add(name, value)
+        }
+    }
+
+    private func finishHeaders() {
+        guard !headersDone else { return }
+        headersDone = true
+        if status == 0 {
+            var code = 0
+            if dsd_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK { status = code }
+        }
+        let now = MonotonicTime.now()
+        timings.headers = now
+        handler?.onHeaders(HTTPResponseHead(status: status, headers: headers, time: now))
+    }
+
+    /// Called by the write callback with one body chunk.
+    func received(_ chunk: UnsafeRawBufferPointer) {
+        if !headersDone { finishHeaders() }
+        let now = MonotonicTime.now()
+        if timings.firstByte == nil { timings.firstByte = now }
+        if recordChunkTimes { timings.chunks.append(now) }
+        bytesReceived += chunk.count
+        chunkCount += 1
+        if collectBody { body.append(contentsOf: chunk) }
+        handler?.onData(chunk, now)
+    }
+
+    /// The summary after a successful transfer.
+    func summary() -> TransferSummary {
+        if !headersDone { finishHeaders() }
+        return TransferSummary(status: status, headers: headers, bytesReceived: bytesReceived,
+                               chunkCount: chunkCount, timings: timings)
+    }
+}
+
+extension Substring {
+    /// The text without leading and trailing spaces and tabs.
+    func trimmingSpaces() -> String {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// CURLOPT_WRITEFUNCTION: forwards a body chunk to the `EasyHandle` in userdata.
+let easyWriteCallback: dsd_curl_data_fn = { ptr, size, nmemb, userdata in
+    let count = size &* nmemb
+    guard let userdata else { return 0 }
+    let easy = Unmanaged<EasyHandle>.fromOpaque(userdata).takeUnretainedValue()
+    easy.received(UnsafeRawBufferPointer(start: ptr, count: ptr == nil ? 0 : count))
+    return count
+}
+
+/// CURLOPT_HEADERFUNCTION: forwards a header line to the `EasyHandle` in userdata.
+let easyHeaderCallback: dsd_curl_data_fn = { ptr, size, nmemb, userdata in
+    let count = size &* nmemb
+    guard let userdata else { return 0 }
+    let easy = Unmanaged<EasyHandle>.fromOpaque(userdata).takeUnretainedValue()
+    easy.headerLine(UnsafeRawBufferPointer(start: ptr, count: ptr == nil ? 0 : count))
+    return count
+}

@@ -1,0 +1,142 @@
+/// One HTTP header field as sent or received (names compare case-insensitively via `HTTPHeaders`).
+public struct HTTPHeader: Hashable, Sendable {
+    /// Field name as spelled (`Content-Type`).
+    public var name: String
+    /// Field value, without surrounding whitespace.
+    public var value: String
+
+    /// Creates a header field.
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// An ordered list of header fields with case-insensitive lookup.
+public struct HTTPHeaders: Hashable, Sendable, ExpressibleByArrayLiteral, Sequence {
+    /// The fields in the order they were added or received.
+    public var fields: [HTTPHeader]
+
+    /// Creates a header list from fields.
+    public init(_ fields: [HTTPHeader] = []) { self.fields = fields }
+
+    /// Creates a header list from `(name, value)` pairs.
+    public init(arrayLiteral elements: (String, String)...) {
+        self.fields = elements.map { HTTPHeader($0.0, $0.1) }
+    }
+
+    /// The first value of `name` (case-insensitive), or nil.
+    public subscript(name: String) -> String? {
+        let lower = name.lowercased()
+        return fields.first { $0.name.lowercased() == lower }?.value
+    }
+
+    /// Every value of `name` (case-insensitive), in order.
+    public func values(_ name: String) -> [String] {
+        let lower = name.lowercased()
+        return fields.filter { $0.name.lowercased() == lower }.map(\.value)
+    }
+
+    /// Appends a field (does not replace existing ones).
+    public mutating func add(_ name: String, _ value: String) {
+        fields.append(HTTPHeader(name, value))
+    }
+
+    /// Replaces every field called `name` with one field.
+    public mutating func set(_ name: String, _ value: String) {
+        let lower = name.lowercased()
+        fields.removeAll { $0.name.lowercased() == lower }
+        fields.append(HTTPHeader(name, value))
+    }
+
+    /// Iterates the fields in order.
+    public func makeIterator() -> IndexingIterator<[HTTPHeader]> { fields.makeIterator() }
+}
+
+/// TLS settings for `https://` URLs. Verification is on unless turned off explicitly.
+public struct TLSOptions: Hashable, Sendable {
+    /// Verify the peer's certificate chain and host name (default true).
+    public var verifyPeer: Bool
+    /// PEM file of CA certificates to trust instead of the system bundle.
+    public var caBundle: String?
+
+    /// Creates TLS options; the defaults verify against the system CA bundle.
+    public init(verifyPeer: Bool = true, caBundle: String? = nil) {
+        self.verifyPeer = verifyPeer
+        self.caBundle = caBundle
+    }
+}
+
+/// An HTTP request for `HTTPClient` or `CurlMulti`.
+public struct HTTPRequest: Hashable, Sendable {
+    /// Method (`GET`, `POST`, ...), sent as written.
+    public var method: String
+    /// Absolute URL (`http://127.0.0.1:30000/health`).
+    public var url: String
+    /// Header fields to send. `Authorization` values never appear in errors or descriptions.
+    public var headers: HTTPHeaders
+    /// Request body; nil sends none.
+    public var body: [UInt8]?
+    /// Limit on the whole transfer in seconds (connect + send + receive); 0 = no limit.
+    public var timeout: Double
+    /// Limit on connection set-up in seconds; nil uses `min(timeout, 10)` (or 10 with no timeout).
+    public var connectTimeout: Double?
+    /// Connect through this Unix domain socket instead of TCP (the URL still names host and path).
+    public var unixSocketPath: String?
+    /// TLS verification settings.
+    public var tls: TLSOptions
+
+    /// Creates a request.
+    public init(method: String = "GET", url: String, headers: HTTPHeaders = [], body: [UInt8]? = nil,
+                timeout: Double = 30, connectTimeout: Double? = nil, unixSocketPath: String? = nil,
+                tls: TLSOptions = TLSOptions()) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+        self.connectTimeout = connectTimeout
+        self.unixSocketPath = unixSocketPath
+        self.tls = tls
+    }
+
+    /// A request with a UTF-8 JSON body and `Content-Type: application/json`.
+    public static func json(_ method: String = "POST", url: String, json: String,
+                            headers: HTTPHeaders = [], timeout: Double = 30) -> HTTPRequest {
+        var h = headers
+        h.set("Content-Type", "application/json")
+        return HTTPRequest(method: method, url: url, headers: h, body: Array(json.utf8), timeout: timeout)
+    }
+
+    /// Sets `Authorization: Bearer <token>` (replacing any Authorization header).
+    public mutating func setBearerToken(_ token: String) {
+        headers.set("Authorization", "Bearer " + token)
+    }
+
+    /// Returns a copy with `Authorization: Bearer <token>`.
+    public func withBearerToken(_ token: String) -> HTTPRequest {
+        var copy = self
+        copy.setBearerToken(token)
+        return copy
+    }
+}
+
+/// A complete response: status, headers and the whole body.
+public struct HTTPResponse: Hashable, Sendable {
+    /// Status code of the final response (after any 1xx).
+    public var status: Int
+    /// Header fields of the final response.
+    public var headers: HTTPHeaders
+    /// Body bytes.
+    public var body: [UInt8]
+
+    /// Creates a response.
+    public init(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The body decoded as UTF-8 (invalid sequences repaired).
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}

@@ -1,0 +1,95 @@
+public import DeployCore
+import Foundation
+
+/// Prints diagnostics the way compilers do: `file:line:col: error: message [id]`, source line, caret.
+public struct DiagnosticPrinter: Sendable {
+    /// Source text by file path, for the quoted line.
+    public var sources: [String: String]
+    /// Use ANSI colours.
+    public var color: Bool
+
+    /// Creates a printer.
+    public init(sources: [String: String], color: Bool = false) {
+        self.sources = sources
+        self.color = color
+    }
+
+    /// Text for all diagnostics, followed by a summary line.
+    public func render(_ diagnostics: [Diagnostic]) -> String {
+        var out = ""
+        var lineCache: [String: [Substring]] = [:]
+        for d in diagnostics {
+            out += header(d) + "\n"
+            if let loc = d.location, let text = sources[loc.file] {
+                let lines = lineCache[loc.file] ?? text.split(separator: "\n", omittingEmptySubsequences: false)
+                lineCache[loc.file] = lines
+                if loc.line >= 1, loc.line <= lines.count {
+                    let line = String(lines[loc.line - 1]).replacingOccurrences(of: "\r", with: "")
+                    let shown = printable(line)
+                    out += shown + "\n"
+                    let scalars = Array(shown.unicodeScalars)
+                    var pad = ""
+                    for i in 0..<max(0, min(loc.column - 1, scalars.count)) { pad += scalars[i] == "\t" ? "\t" : " " }
+                    let width = max(1, min(d.length, max(1, scalars.count - (loc.column - 1))))
+                    let caret = "^" + String(repeating: "~", count: width - 1)
+                    out += pad + (color ? "\u{1B}[32m\(caret)\u{1B}[0m" : caret) + "\n"
+                }
+            }
+            for n in d.notes { out += "  note: \(n)\n" }
+        }
+        return out
+    }
+
+    /// `error: N errors, M warnings` style summary, or nil when there is nothing.
+    public static func summary(_ diagnostics: [Diagnostic]) -> String? {
+        let e = diagnostics.filter { $0.severity == .error }.count
+        let w = diagnostics.filter { $0.severity == .warning }.count
+        if e == 0 && w == 0 { return nil }
+        func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+        return "\(plural(e, "error")), \(plural(w, "warning"))"
+    }
+
+    func header(_ d: Diagnostic) -> String {
+        let loc = d.location.map { "\($0.file):\($0.line):\($0.column): " } ?? "dsdeploy: "
+        var sev = d.severity.rawValue
+        if color {
+            let code = d.severity == .error ? "31" : (d.severity == .warning ? "35" : "36")
+            sev = "\u{1B}[1;\(code)m\(sev)\u{1B}[0m"
+        }
+        return "\(loc)\(sev): \(d.message) [\(d.id)]"
+    }
+
+    /// Replaces control characters (binary junk) so the terminal is safe.
+    func printable(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.map { u in
+            (u.value < 0x20 && u != "\t") || u.value == 0x7F ? "\u{FFFD}" : u
+        }))
+    }
+}
+
+/// The `--output json` shape of diagnostics.
+public struct DiagnosticsJSON: Codable, Sendable {
+    /// One diagnostic as JSON.
+    public struct Item: Codable, Sendable {
+        public var severity: String
+        public var id: String
+        public var message: String
+        public var file: String?
+        public var line: Int?
+        public var column: Int?
+        public var notes: [String]
+    }
+    /// Every diagnostic, sorted by location.
+    public var diagnostics: [Item]
+    /// True when there are no errors.
+    public var valid: Bool
+
+    /// Builds the JSON shape.
+    public init(_ ds: [Diagnostic]) {
+        diagnostics = ds.map {
+            Item(severity: $0.severity.rawValue, id: $0.id, message: $0.message, file: $0.location?.file,
+                 line: $0.location?.line, column: $0.location?.column, notes: $0.notes)
+        }
+        valid = !ds.hasErrors
+    }
+}

@@ -1,0 +1,60 @@
+public import DeployCore
+public import Engines
+
+/// Everything needed to start one replica: the exact argv, env, image, port and GPUs.
+public struct LaunchSpec: Sendable, Codable, Hashable {
+    /// Deployment name.
+    public var deployment: String
+    /// Replica index (0-based).
+    public var replica: Int
+    /// Container image of the backend version.
+    public var image: String
+    /// Engine family.
+    public var engine: String
+    /// Engine version (flag catalog).
+    public var engineVersion: String
+    /// The full argv: entrypoint, rendered run command, backend args, deployment args.
+    public var argv: [String]
+    /// Environment, in order; secret values are never stored here.
+    public var env: [RenderedEnv]
+    /// Address the engine binds to.
+    public var host: String
+    /// Port of this replica.
+    public var port: Int
+    /// GPU ids assigned (also in `CUDA_VISIBLE_DEVICES` at launch).
+    public var gpuIds: [Int]
+    /// Each flag with its canonical name, value and origin.
+    public var flags: [RenderedFlag]
+    /// Fingerprint of the deployment's configuration; equal across replicas of one revision.
+    public var revision: String
+    /// Target name (`local` when none).
+    public var target: String
+
+    /// The `deployment/index` id.
+    public var id: String { "\(deployment)/\(replica)" }
+}
+
+/// One env var of a replica as printed: secret values are `nil` and print as `***`.
+public struct RenderedEnv: Sendable, Codable, Hashable {
+    /// Variable name.
+    public var name: String
+    /// Value, or nil when secret.
+    public var value: String?
+    /// True when the value is secret.
+    public var secret: Bool
+    /// Where a secret comes from (`env:NAME`, `file:PATH`, `literal`), for people; never the value.
+    public var from: String?
+
+    /// The value as shown to people.
+    public var display: String { value ?? (secret ? "***" : "<\(from ?? "unset")>") }
+}
+
+/// One flag in a rendered argv, with its origin.
+public struct RenderedFlag: Sendable, Codable, Hashable {
+    /// Canonical flag name (or the flag as written when unknown).
+    public var name: String
+    /// The argv tokens of this flag (`["--tp-size", "8"]` or `["--tp-size=8"]`).
+    public var tokens: [String]
+    /// Where it came from: template, backend, deployment.
+    public var source: String
+}

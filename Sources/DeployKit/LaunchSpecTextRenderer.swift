@@ -1,0 +1,48 @@
+/// Renders launch specs for people: a copy-pasteable command line and a provenance table.
+public struct LaunchSpecTextRenderer: Sendable {
+    /// Use ANSI colours.
+    public var color: Bool
+
+    /// Creates a renderer.
+    public init(color: Bool = false) { self.color = color }
+
+    /// The text for all replicas.
+    public func render(_ specs: [LaunchSpec]) -> String {
+        var out = ""
+        for (i, s) in specs.enumerated() {
+            if i > 0 { out += "\n" }
+            out += bold("\(s.id)") + "  revision \(s.revision)  target \(s.target)  \(s.host):\(s.port)"
+                + (s.gpuIds.isEmpty ? "" : "  gpus \(s.gpuIds.map(String.init).joined(separator: ","))") + "\n"
+            out += "  image:  \(s.image)\n"
+            out += "  engine: \(s.engine) \(s.engineVersion)\n"
+            out += "  argv:   " + s.argv.map(ShellQuote.quote).joined(separator: " ") + "\n"
+            out += "  flags:\n"
+            let width = min(60, s.flags.map { $0.tokens.joined(separator: " ").count }.max() ?? 0)
+            for f in s.flags {
+                let t = f.tokens.joined(separator: " ")
+                out += "    " + t + String(repeating: " ", count: max(1, width - t.count + 2)) + f.source + "\n"
+            }
+            if !s.env.isEmpty {
+                out += "  env:\n"
+                for e in s.env { out += "    \(e.name)=\(e.display)" + (e.secret ? "  (secret, \(e.from ?? ""))" : "") + "\n" }
+            }
+        }
+        return out
+    }
+
+    func bold(_ s: String) -> String { color ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
+}
+
+/// POSIX-shell quoting for display only (dsdeploy never runs a shell).
+public enum ShellQuote {
+    /// The token quoted so that a shell would read it back as one word.
+    public static func quote(_ s: String) -> String {
+        if s.isEmpty { return "''" }
+        let safe = s.unicodeScalars.allSatisfy { u in
+            (u.value >= 0x30 && u.value <= 0x39) || (u.value >= 0x41 && u.value <= 0x5A)
+                || (u.value >= 0x61 && u.value <= 0x7A) || "-_./:=,@%+".unicodeScalars.contains(u)
+        }
+        if safe { return s }
+        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

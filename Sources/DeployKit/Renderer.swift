@@ -1,0 +1,92 @@
+public import DeploySpec
+import DeployCore
+import DeployTemplate
+import Engines
+
+/// Renders resolved deployments into one `LaunchSpec` per replica. Pure: no environment, no files.
+public struct Renderer: Sendable {
+    /// Creates a renderer.
+    public init() {}
+
+    /// Launch specs for every replica of a deployment, or the errors that prevent rendering.
+    public func render(_ r: ResolvedDeployment) -> Result<[LaunchSpec], RenderError> {
+        let d = r.deployment
+        let host = r.target?.host ?? "127.0.0.1"
+        let revision = Revision.of(r)
+        var specs: [LaunchSpec] = []
+        for i in 0..<d.replicas {
+            let gpuIds = (0..<d.gpusPerReplica).map { i * d.gpusPerReplica + $0 }
+            let port = d.port + i
+            var values: [String: String] = [
+                "model_path": d.model.modelPath, "worker_ip": host, "port": String(port),
+                "model_name": d.servedModelName, "gpu_count": String(d.gpusPerReplica),
+                "gpu_ids": gpuIds.map(String.init).joined(separator: ","), "replica": String(i),
+            ]
+            for e in r.env { if case .literal(let v) = e.value { values[e.name.value] = v } }
+            var argv = r.version.entrypoint
+            var flags: [RenderedFlag] = []
+            if let command = r.version.command {
+                switch renderArgv(command.value, values: values) {
+                case .success(let tokens):
+                    argv += tokens
+                    flags += Renderer.flagsFromTokens(tokens, catalog: r.catalog)
+                case .failure(let e):
+                    return .failure(RenderError(deployment: d.name, message: "run command: \(e.message)"))
+                }
+            }
+            for entry in r.args where entry.source != .template {
+                let tokens = Renderer.argvTokens(entry.group, catalog: r.catalog)
+                argv += tokens
+                flags.append(RenderedFlag(name: entry.canonicalName ?? entry.group.flag, tokens: tokens,
+                                          source: entry.source.rawValue))
+            }
+            var env = r.env.map(Renderer.renderEnv)
+            if !gpuIds.isEmpty, !env.contains(where: { $0.name == "CUDA_VISIBLE_DEVICES" }) {
+                env.append(RenderedEnv(name: "CUDA_VISIBLE_DEVICES", value: values["gpu_ids"], secret: false, from: nil))
+            }
+            specs.append(LaunchSpec(deployment: d.name, replica: i, image: r.version.image,
+                                    engine: r.backend.engine.rawValue, engineVersion: r.version.engineVersion.value,
+                                    argv: argv, env: env, host: host, port: port, gpuIds: gpuIds, flags: flags,
+                                    revision: revision, target: d.target?.value ?? "local"))
+        }
+        return .success(specs)
+    }
+
+    /// The argv tokens of one flag group, as the user spelled it (`--k=v` stays one token).
+    static func argvTokens(_ g: ArgGroup, catalog: FlagCatalog) -> [String] {
+        if g.attached { return ["\(g.flag)=\(g.values.joined(separator: " "))"] }
+        guard let value = g.values.first else { return [g.flag] }
+        if let spec = catalog.spec(named: g.flag), spec.arity == .oneOrMore || spec.arity == .zeroOrMore {
+            return [g.flag] + g.values.flatMap { $0.split(separator: " ").map(String.init) }
+        }
+        return [g.flag] + (g.values.count == 1 ? [value] : g.values)
+    }
+
+    /// Groups rendered template tokens into flags for the provenance table.
+    static func flagsFromTokens(_ tokens: [String], catalog: FlagCatalog) -> [RenderedFlag] {
+        ArgGroup.group(tokens: tokens.enumerated().map { ($0.element, $0.offset) }, origin: 0).map { g in
+            RenderedFlag(name: catalog.spec(named: g.flag)?.name ?? g.flag,
+                         tokens: g.attached ? ["\(g.flag)=\(g.values.joined())"] : [g.flag] + g.values,
+                         source: ArgSource.template.rawValue)
+        }
+    }
+
+    static func renderEnv(_ e: EnvVar) -> RenderedEnv {
+        switch e.value {
+        case .literal(let v): return RenderedEnv(name: e.name.value, value: v, secret: false, from: nil)
+        case .secretLiteral: return RenderedEnv(name: e.name.value, value: nil, secret: true, from: "literal")
+        case .fromEnv(let n, let s):
+            return RenderedEnv(name: e.name.value, value: nil, secret: s, from: "env:\(n)")
+        case .fromFile(let p, let s):
+            return RenderedEnv(name: e.name.value, value: nil, secret: s, from: "file:\(p)")
+        }
+    }
+}
+
+/// Why a deployment could not be rendered.
+public struct RenderError: Error, Sendable {
+    /// The deployment.
+    public var deployment: String
+    /// What went wrong.
+    public var message: String
+}

@@ -1,0 +1,38 @@
+import DeploySpec
+import Engines
+
+/// The fingerprint of a deployment's configuration (everything that makes a replica what it is).
+///
+/// Equal for every replica of one configuration; changes whenever a restart is needed. Secret
+/// values are not part of it (only where they come from), so state never holds a derivative of a secret.
+enum Revision {
+    static func of(_ r: ResolvedDeployment) -> String {
+        var parts: [String] = [
+            "image=\(r.version.image)", "engine=\(r.backend.engine.rawValue)@\(r.version.engineVersion.value)",
+            "entrypoint=\(r.version.entrypoint.joined(separator: "\u{1F}"))",
+            "command=\(r.version.command?.value ?? "")",
+            "model=\(r.deployment.model.source):\(r.deployment.model.modelPath)@\(r.deployment.model.revision ?? "")",
+            "gpus=\(r.deployment.gpusPerReplica)x\(r.deployment.nodes)", "served=\(r.deployment.servedModelName)",
+        ]
+        for key in r.flagSet.values.keys.sorted() {
+            parts.append("flag:\(key)=\(r.flagSet.values[key]?.description ?? "")")
+        }
+        for e in r.env {
+            switch e.value {
+            case .literal(let v): parts.append("env:\(e.name.value)=\(v)")
+            case .secretLiteral: parts.append("env:\(e.name.value)=<secret literal>")
+            case .fromEnv(let n, _): parts.append("env:\(e.name.value)<-env:\(n)")
+            case .fromFile(let p, _): parts.append("env:\(e.name.value)<-file:\(p)")
+            }
+        }
+        return fnv1a64(parts.joined(separator: "\n"))
+    }
+
+    /// 64-bit FNV-1a as 16 hex digits (a fingerprint, not a security boundary).
+    static func fnv1a64(_ s: String) -> String {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

@@ -1,0 +1,141 @@
+import DeployCore
+import DeployTemplate
+import Engines
+
+/// Checks one deployment's run command, args and env against its backend version's catalog.
+struct DeploymentCheck {
+    let deployment: Deployment
+    let backend: Backend
+    let version: BackendVersion
+    let catalog: FlagCatalog
+    var diagnostics: [Diagnostic] = []
+
+    /// Where an `ArgGroup.origin` points: the located text it was parsed from.
+    private var origins: [(source: ArgSource, text: Located<String>)] = []
+
+    init(deployment: Deployment, backend: Backend, version: BackendVersion, catalog: FlagCatalog) {
+        self.deployment = deployment
+        self.backend = backend
+        self.version = version
+        self.catalog = catalog
+    }
+
+    mutating func run() -> (args: [ArgEntry], flagSet: FlagSet, env: [EnvVar]) {
+        let env = mergedEnv()
+        var groups: [ArgGroup] = []
+        var sources: [ArgSource] = []
+        if let command = version.command { groups += templateGroups(command, env: env) }
+        sources = Array(repeating: .template, count: groups.count)
+
+        let deploymentGroups = entryGroups(deployment.args, source: .deployment)
+        let overridden = Set(deploymentGroups.compactMap { catalog.spec(named: $0.flag)?.name })
+        for g in entryGroups(version.args, source: .backend) {
+            if let name = catalog.spec(named: g.flag)?.name, overridden.contains(name) { continue }
+            groups.append(g)
+            sources.append(.backend)
+        }
+        groups += deploymentGroups
+        sources += Array(repeating: .deployment, count: deploymentGroups.count)
+
+        let context = CheckContext(gpusPerReplica: deployment.gpusPerReplica > 0 ? deployment.gpusPerReplica : nil,
+                                   nodes: deployment.nodes)
+        let result = FlagChecker(catalog: catalog).check(groups, context: context)
+        for issue in result.issues { diagnostics.append(diagnostic(for: issue, groups: groups)) }
+
+        let entries = zip(groups, sources).map { g, s in
+            ArgEntry(source: s, group: g, canonicalName: catalog.spec(named: g.flag)?.name)
+        }
+        var flagSet = result.flagSet
+        for e in entries where e.source == .template {
+            if let n = e.canonicalName { flagSet.values[n] = nil }
+        }
+        return (entries, flagSet, env)
+    }
+
+    /// Backend-version env overridden by deployment env (same name), in order.
+    func mergedEnv() -> [EnvVar] {
+        let names = Set(deployment.env.map(\.name.value))
+        return version.env.filter { !names.contains($0.name.value) } + deployment.env
+    }
+
+    /// Parses `args` entries into groups; entries that are not flags are reported.
+    mutating func entryGroups(_ entries: [Located<String>], source: ArgSource) -> [ArgGroup] {
+        var out: [ArgGroup] = []
+        for entry in entries {
+            let origin = origins.count
+            origins.append((source, entry))
+            let trimmed = entry.value.drop { $0 == " " }
+            if trimmed.isEmpty {
+                diagnostics.append(.error("invalid-value", "empty args entry", at: entry.location, length: entry.length))
+                continue
+            }
+            guard let g = ArgGroup.parse(entry: entry.value, origin: origin) else {
+                diagnostics.append(.error("invalid-value",
+                    "args entry '\(entry.value)' is not a flag; write one flag per entry, e.g. '--tp-size 8'",
+                    at: entry.location, length: entry.length))
+                continue
+            }
+            out.append(g)
+        }
+        return out
+    }
+
+    /// Splits the run-command template into argv tokens, checks placeholders, and groups flags.
+    mutating func templateGroups(_ command: Located<String>, env: [EnvVar]) -> [ArgGroup] {
+        let origin = origins.count
+        origins.append((.template, command))
+        let tokens: [ArgToken]
+        switch ArgvSplitter.split(command.value) {
+        case .success(let t): tokens = t
+        case .failure(let e):
+            diagnostics.append(.error("invalid-value", "run command: \(e.message)",
+                                      at: command.location.advanced(by: e.offset)))
+            return []
+        }
+        let secretNames = Set(env.filter(\.value.isSecret).map(\.name.value))
+        let known = Set(SpecValidator.builtinVariables + env.map(\.name.value))
+        for token in tokens {
+            let template: Template
+            do { template = try Template(parsing: token.text) } catch {
+                diagnostics.append(.error("invalid-value", "run command: \(error.message)",
+                                          at: command.location.advanced(by: token.sourceOffset(of: error.offset))))
+                continue
+            }
+            for p in template.placeholders {
+                let at = command.location.advanced(by: token.sourceOffset(of: p.offset))
+                if secretNames.contains(p.name) {
+                    diagnostics.append(.error("secret-in-argv",
+                        "'{{\(p.name)}}' is a secret env value; secrets may not be rendered into argv (pass it as env)",
+                        at: at, length: p.length))
+                } else if !known.contains(p.name) {
+                    let hint = Suggest.didYouMean(p.name, in: known)
+                    diagnostics.append(.error("undefined-variable", "undefined template variable '\(p.name)'\(hint)",
+                        at: at, length: p.length,
+                        notes: ["available: \(known.sorted().joined(separator: ", "))"]))
+                }
+            }
+        }
+        _ = origin
+        var out: [ArgGroup] = []
+        for var g in ArgGroup.group(tokens: tokens.map { ($0.text, $0.offset) }, origin: origin) {
+            g.origin = origins.count
+            origins.append((.template, command))
+            out.append(g)
+        }
+        return out
+    }
+
+    func diagnostic(for issue: FlagIssue, groups: [ArgGroup]) -> Diagnostic {
+        let group = groups.first { $0.origin == issue.origin }
+        let text = issue.origin < origins.count ? origins[issue.origin].text : nil
+        var offset = group?.flagOffset ?? 0
+        var length = group?.flag.count ?? 1
+        if case .value(let i) = issue.part, let g = group, i < g.valueOffsets.count {
+            offset = g.valueOffsets[i]
+            length = g.values[i].count
+        }
+        let location = text.map { $0.location.advanced(by: offset) }
+        return Diagnostic(issue.isError ? .error : .warning, issue.id, issue.message, at: location,
+                          length: length, notes: issue.notes)
+    }
+}

@@ -1,0 +1,149 @@
+public import DeployCore
+import Foundation
+
+/// Reads manifest files. The CLI uses the disk; `diff --git` reads files at a git revision.
+public protocol ManifestFileSource: Sendable {
+    /// The bytes of a file, or nil when it does not exist.
+    func read(_ path: String) -> [UInt8]?
+    /// YAML files of a directory (sorted), or [] when it does not exist.
+    func yamlFiles(in directory: String) -> [String]
+}
+
+/// The working tree.
+public struct DiskFileSource: ManifestFileSource {
+    /// Creates a disk source.
+    public init() {}
+
+    /// Reads a file from disk.
+    public func read(_ path: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+    }
+
+    /// Lists `*.yaml`/`*.yml` in a directory.
+    public func yamlFiles(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+            .map { (directory as NSString).appendingPathComponent($0) }
+    }
+}
+
+/// Loads manifest files (following `Include` documents) into a `Manifest` and diagnostics.
+public struct ManifestLoader: Sendable {
+    /// Where files come from.
+    public var source: any ManifestFileSource
+    /// Extra directories searched for stock backends (after the `templates/` found beside the manifests).
+    public var templateDirectories: [String]
+    /// Largest manifest file accepted, in bytes.
+    public var maxFileSize = 64 << 20
+
+    /// Creates a loader.
+    public init(source: any ManifestFileSource = DiskFileSource(), templateDirectories: [String] = []) {
+        self.source = source
+        self.templateDirectories = templateDirectories
+    }
+
+    /// Loads the files, their includes, and stock backends they reference but do not define.
+    public func load(_ paths: [String]) -> (Manifest, [Diagnostic]) {
+        var manifest = Manifest()
+        var diags: [Diagnostic] = []
+        var queue = paths.map { ($0, Optional<Located<String>>.none) }
+        var seen: Set<String> = []
+        while !queue.isEmpty {
+            let (path, includedFrom) = queue.removeFirst()
+            let key = (path as NSString).standardizingPath
+            if seen.contains(key) { continue }
+            seen.insert(key)
+            guard let bytes = source.read(path) else {
+                let msg = "cannot read manifest '\(path)': no such file"
+                diags.append(.error("unknown-reference", msg, at: includedFrom?.location, length: includedFrom?.length ?? 1))
+                continue
+            }
+            if bytes.count > maxFileSize {
+                diags.append(.error("yaml-syntax", "manifest '\(path)' is \(bytes.count) bytes; the limit is \(maxFileSize)",
+                                    at: SourceLocation(file: path, line: 1, column: 1)))
+                continue
+            }
+            manifest.sources[path] = String(decoding: bytes, as: UTF8.self)
+            let includes = loadFile(path, bytes, into: &manifest, &diags, isStock: false)
+            let dir = (path as NSString).deletingLastPathComponent
+            for inc in includes {
+                let p = inc.value.hasPrefix("/") ? inc.value : (dir.isEmpty ? inc.value : (dir as NSString).appendingPathComponent(inc.value))
+                queue.append((p, inc))
+            }
+        }
+        loadStockBackends(near: paths, into: &manifest)
+        return (manifest, diags)
+    }
+
+    /// Parses one file's documents into the manifest; returns its include references.
+    func loadFile(_ path: String, _ bytes: [UInt8], into manifest: inout Manifest,
+                  _ diags: inout [Diagnostic], isStock: Bool) -> [Located<String>] {
+        let (docs, yamlDiags) = YAMLLoader.load(bytes, file: path)
+        diags += yamlDiags
+        var decoder = ManifestDecoder(file: path)
+        var includes: [Located<String>] = []
+        for doc in docs {
+            guard let decoded = decoder.decode(doc) else { continue }
+            switch decoded {
+            case .backend(var b):
+                b.isStock = isStock
+                if let prev = manifest.backends[b.name] {
+                    if isStock { continue }
+                    if !prev.isStock {
+                        decoder.diagnostics.append(.error("duplicate-key", "Backend '\(b.name)' is defined twice",
+                            at: b.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
+                        continue
+                    }
+                }
+                manifest.backends[b.name] = b
+            case .deployment(let d):
+                if let prev = manifest.deployment(named: d.name) {
+                    decoder.diagnostics.append(.error("duplicate-key", "Deployment '\(d.name)' is defined twice",
+                        at: d.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
+                    continue
+                }
+                manifest.deployments.append(d)
+            case .target(let t):
+                if let prev = manifest.targets[t.name] {
+                    decoder.diagnostics.append(.error("duplicate-key", "Target '\(t.name)' is defined twice",
+                        at: t.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
+                    continue
+                }
+                manifest.targets[t.name] = t
+            case .include(let files):
+                includes += files
+            }
+        }
+        if !isStock { diags += decoder.diagnostics }
+        return includes
+    }
+
+    /// Adds stock backends from `templates/` directories for backends referenced but not defined.
+    func loadStockBackends(near paths: [String], into manifest: inout Manifest) {
+        let missing = Set(manifest.deployments.map(\.backend.value)).subtracting(manifest.backends.keys)
+        guard !missing.isEmpty else { return }
+        var dirs: [String] = []
+        for p in paths {
+            var dir = (p as NSString).deletingLastPathComponent
+            if dir.isEmpty { dir = "." }
+            for _ in 0..<5 {
+                let candidate = ((dir as NSString).appendingPathComponent("templates") as NSString).standardizingPath
+                if !source.yamlFiles(in: candidate).isEmpty {
+                    if !dirs.contains(candidate) { dirs.append(candidate) }
+                    break
+                }
+                dir = (dir as NSString).appendingPathComponent("..")
+            }
+        }
+        dirs += templateDirectories
+        var ignored: [Diagnostic] = []
+        for dir in dirs {
+            for file in source.yamlFiles(in: dir) {
+                guard let bytes = source.read(file) else { continue }
+                let before = manifest.backends.count
+                _ = loadFile(file, bytes, into: &manifest, &ignored, isStock: true)
+                if manifest.backends.count > before { manifest.sources[file] = String(decoding: bytes, as: UTF8.self) }
+            }
+        }
+    }
+}

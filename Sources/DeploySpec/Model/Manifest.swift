@@ -1,0 +1,202 @@
+public import DeployCore
+public import Engines
+
+/// A value and where it was written.
+public struct Located<Value: Sendable>: Sendable {
+    /// The value.
+    public var value: Value
+    /// Where it starts in the manifest.
+    public var location: SourceLocation
+    /// Columns the value spans on its line (for caret underlines).
+    public var length: Int
+
+    /// Creates a located value.
+    public init(_ value: Value, at location: SourceLocation, length: Int = 1) {
+        self.value = value
+        self.location = location
+        self.length = length
+    }
+}
+
+extension Located: Equatable where Value: Equatable {}
+extension Located: Hashable where Value: Hashable {}
+
+/// Everything loaded from a set of manifest files: backends, deployments and targets by name.
+public struct Manifest: Sendable {
+    /// Backends by name, including stock ones pulled from `templates/`.
+    public var backends: [String: Backend] = [:]
+    /// Deployments in the order they were written.
+    public var deployments: [Deployment] = []
+    /// Targets by name.
+    public var targets: [String: Target] = [:]
+    /// Source text of every file read, by path as given: diagnostics print lines from it.
+    public var sources: [String: String] = [:]
+
+    /// Creates an empty manifest.
+    public init() {}
+
+    /// The deployment with this name.
+    public func deployment(named name: String) -> Deployment? {
+        deployments.first { $0.name == name }
+    }
+}
+
+/// `kind: Backend`: an engine family with named versions.
+public struct Backend: Sendable {
+    /// metadata.name.
+    public var name: String
+    /// Which engine the versions run.
+    public var engine: EngineKind
+    /// Versions by name.
+    public var versions: [String: BackendVersion]
+    /// Where `metadata.name` is.
+    public var location: SourceLocation
+    /// True when it came from the stock `templates/` directory rather than the user's files.
+    public var isStock: Bool
+}
+
+/// One version of a backend: image, entrypoint, run command, engine version and catalog extensions.
+public struct BackendVersion: Sendable {
+    /// The version's key under `versions:`.
+    public var name: String
+    /// Engine version (selects the flag catalog).
+    public var engineVersion: Located<String>
+    /// Container image reference.
+    public var image: String
+    /// Accelerator framework, if given.
+    public var framework: String?
+    /// Program and leading argv.
+    public var entrypoint: [String]
+    /// Run-command template (`--model-path {{model_path}} ...`), if any.
+    public var command: Located<String>?
+    /// Default engine flags (one per entry), in order.
+    public var args: [Located<String>]
+    /// Default environment.
+    public var env: [EnvVar]
+    /// Catalog extensions this image declares.
+    public var catalogExtension: CatalogExtension
+    /// Readiness override.
+    public var readiness: Readiness?
+    /// Where the version key is.
+    public var location: SourceLocation
+}
+
+/// `kind: Deployment`: one served model.
+public struct Deployment: Sendable {
+    /// metadata.name.
+    public var name: String
+    /// metadata.labels.
+    public var labels: [String: String]
+    /// The model.
+    public var model: ModelSource
+    /// Backend name as written.
+    public var backend: Located<String>
+    /// Backend version name as written.
+    public var backendVersion: Located<String>
+    /// Target name; nil means the embedded `local` target.
+    public var target: Located<String>?
+    /// Replica count.
+    public var replicas: Int
+    /// GPUs per replica per node.
+    public var gpusPerReplica: Int
+    /// Nodes per replica.
+    public var nodes: Int
+    /// First port.
+    public var port: Int
+    /// Name clients use.
+    public var servedModelName: String
+    /// Engine flags, one per entry, in order.
+    public var args: [Located<String>]
+    /// Environment, in order.
+    public var env: [EnvVar]
+    /// Readiness override.
+    public var readiness: Readiness?
+    /// Rollout limits.
+    public var rollout: Rollout
+    /// Where the document starts (metadata.name).
+    public var location: SourceLocation
+    /// The file the deployment came from.
+    public var file: String
+}
+
+/// Where model weights come from.
+public struct ModelSource: Sendable, Hashable, Codable {
+    /// huggingface, modelscope or local.
+    public var source: String
+    /// Hub repository id.
+    public var id: String?
+    /// Local path.
+    public var path: String?
+    /// Hub revision.
+    public var revision: String?
+
+    /// What `{{model_path}}` renders to: the hub id, or the local path.
+    public var modelPath: String { path ?? id ?? "" }
+}
+
+/// An environment variable of a replica.
+public struct EnvVar: Sendable {
+    /// The variable name.
+    public var name: Located<String>
+    /// Where its value comes from.
+    public var value: EnvValue
+}
+
+/// Where an env value comes from; secrets are resolved only at render/apply time.
+public enum EnvValue: Sendable, Hashable {
+    /// A literal, printed as written.
+    case literal(String)
+    /// A literal marked `secret: true`.
+    case secretLiteral(Secret)
+    /// From dsdeploy's own environment variable.
+    case fromEnv(String, secret: Bool)
+    /// From a file (path resolved against the manifest's directory).
+    case fromFile(String, secret: Bool)
+
+    /// True when the value must be redacted.
+    public var isSecret: Bool {
+        switch self {
+        case .literal: return false
+        case .secretLiteral: return true
+        case .fromEnv(_, let s), .fromFile(_, let s): return s
+        }
+    }
+}
+
+/// Readiness override.
+public struct Readiness: Sendable, Hashable, Codable {
+    /// HTTP path answering 200 when ready.
+    public var path: String?
+    /// Log line marking readiness.
+    public var logLine: String?
+    /// Start timeout in seconds.
+    public var timeoutSeconds: Int?
+}
+
+/// Rollout limits.
+public struct Rollout: Sendable, Hashable, Codable {
+    /// Replicas that may be unavailable during a replace.
+    public var maxUnavailable: Int = 0
+    /// Extra replicas allowed during a replace.
+    public var maxSurge: Int = 1
+}
+
+/// `kind: Target`: where engines run.
+public struct Target: Sendable {
+    /// metadata.name.
+    public var name: String
+    /// local, ssh, docker, gpustack, kubernetes.
+    public var type: String
+    /// Address engines bind to.
+    public var host: String
+    /// GPU ids to hand out.
+    public var gpus: [Int]?
+    /// Image → local command substitutions (local target).
+    public var images: [String: [String]]
+    /// Server URL (gpustack).
+    public var url: String?
+    /// Cluster (gpustack).
+    public var cluster: String?
+    /// Where it is defined.
+    public var location: SourceLocation
+}

@@ -1,0 +1,154 @@
+import DeployCore
+import Engines
+
+/// One decoded document.
+enum DecodedDocument: Sendable {
+    case backend(Backend)
+    case deployment(Deployment)
+    case target(Target)
+    case include([Located<String>])
+}
+
+/// Turns YAML documents into manifest objects, reporting every structural problem.
+struct ManifestDecoder {
+    let file: String
+    var diagnostics: [Diagnostic] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func decode(_ doc: YAMLDocument) -> DecodedDocument? {
+        guard let root = doc.root else { return nil }
+        guard let m = root.mapping else {
+            diagnostics.append(.error("invalid-type", "a manifest document must be a mapping, got \(root.kindDescription)",
+                                      at: root.location))
+            return nil
+        }
+        var checker = SchemaChecker()
+        for (k, _) in m.stringPairs where !ManifestSchema.documentKeys.contains(k.value) {
+            let hint = Suggest.didYouMean(k.value, in: ManifestSchema.documentKeys)
+            checker.diagnostics.append(.error("unknown-key", "unknown key '\(k.value)' in document\(hint)",
+                                              at: k.location, length: k.length))
+        }
+        var ok = true
+        for key in ManifestSchema.documentKeys where m[key] == nil {
+            checker.diagnostics.append(.error("missing-key", "missing required key '\(key)' in document", at: m.location))
+            ok = false
+        }
+        if let api = m["apiVersion"] {
+            if let s = api.scalar, s.isStringLike {
+                if s.value != ManifestSchema.apiVersion {
+                    checker.diagnostics.append(.error("invalid-value",
+                        "unsupported apiVersion '\(s.value)'; this dsdeploy reads '\(ManifestSchema.apiVersion)'",
+                        at: s.location, length: s.length))
+                    ok = false
+                }
+            } else {
+                checker.typeError(api, .string(), "apiVersion")
+                ok = false
+            }
+        }
+        var kind: String?
+        if let k = m["kind"] {
+            checker.check(k, as: .enumeration(ManifestSchema.kinds), path: "kind")
+            if let s = k.string, ManifestSchema.kinds.contains(s) { kind = s } else { ok = false }
+        }
+        if let md = m["metadata"] { checker.checkObject(md, ManifestSchema.metadata, path: "metadata") }
+        if let kind, let spec = m["spec"], let schema = ManifestSchema.spec(forKind: kind) {
+            checker.checkObject(spec, schema, path: "spec")
+        }
+        let before = diagnostics.count
+        diagnostics += checker.diagnostics
+        guard ok, let kind, let spec = m["spec"]?.mapping,
+              let nameNode = m["metadata"]?.mapping?["name"], let name = nameNode.string else { return nil }
+        _ = before
+        let labels = Dictionary((m["metadata"]?.mapping?["labels"]?.mapping?.stringPairs ?? []).compactMap { k, v in
+            v.string.map { (k.value, $0) }
+        }, uniquingKeysWith: { a, _ in a })
+        switch kind {
+        case "Backend": return decodeBackend(name: name, at: nameNode.location, spec: spec).map(DecodedDocument.backend)
+        case "Deployment":
+            return decodeDeployment(name: name, labels: labels, at: nameNode.location, spec: spec).map(DecodedDocument.deployment)
+        case "Target": return decodeTarget(name: name, at: nameNode.location, spec: spec).map(DecodedDocument.target)
+        case "Include": return .include(spec["files"]?.locatedStrings ?? [])
+        default: return nil
+        }
+    }
+
+    func decodeBackend(name: String, at location: SourceLocation, spec: YAMLMapping) -> Backend? {
+        guard let engineName = spec["engine"]?.string, let engine = EngineKind(rawValue: engineName) else { return nil }
+        var versions: [String: BackendVersion] = [:]
+        for (key, node) in spec["versions"]?.mapping?.stringPairs ?? [] {
+            guard let v = node.mapping, let ev = v["engineVersion"]?.locatedString, let image = v["image"]?.string else { continue }
+            let entrypoint: [String]
+            if let list = v["entrypoint"]?.stringList { entrypoint = list }
+            else if let s = v["entrypoint"]?.string { entrypoint = s.split(separator: " ").map(String.init) }
+            else { entrypoint = [] }
+            versions[key.value] = BackendVersion(
+                name: key.value, engineVersion: ev, image: image, framework: v["framework"]?.string,
+                entrypoint: entrypoint, command: v["command"]?.locatedString,
+                args: v["args"]?.locatedStrings ?? [], env: decodeEnv(v["env"]),
+                catalogExtension: decodeExtension(v["extends"]?.mapping),
+                readiness: decodeReadiness(v["readiness"]?.mapping), location: key.location)
+        }
+        return Backend(name: name, engine: engine, versions: versions, location: location, isStock: false)
+    }
+
+    func decodeDeployment(name: String, labels: [String: String], at location: SourceLocation,
+                          spec: YAMLMapping) -> Deployment? {
+        guard let model = spec["model"]?.mapping, let source = model["source"]?.string,
+              let backend = spec["backend"]?.locatedString,
+              let backendVersion = spec["backendVersion"]?.locatedString else { return nil }
+        var rollout = Rollout()
+        if let r = spec["rollout"]?.mapping {
+            rollout.maxUnavailable = r["maxUnavailable"]?.int ?? 0
+            rollout.maxSurge = r["maxSurge"]?.int ?? 1
+        }
+        return Deployment(
+            name: name, labels: labels,
+            model: ModelSource(source: source, id: model["id"]?.string, path: model["path"]?.string,
+                               revision: model["revision"]?.string),
+            backend: backend, backendVersion: backendVersion, target: spec["target"]?.locatedString,
+            replicas: spec["replicas"]?.int ?? 1, gpusPerReplica: spec["gpusPerReplica"]?.int ?? 0,
+            nodes: spec["nodes"]?.int ?? 1, port: spec["port"]?.int ?? 30000,
+            servedModelName: spec["servedModelName"]?.string ?? name,
+            args: spec["args"]?.locatedStrings ?? [], env: decodeEnv(spec["env"]),
+            readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,
+            location: location, file: file)
+    }
+
+    func decodeTarget(name: String, at location: SourceLocation, spec: YAMLMapping) -> Target? {
+        guard let type = spec["type"]?.string else { return nil }
+        var images: [String: [String]] = [:]
+        for (k, v) in spec["images"]?.mapping?.stringPairs ?? [] {
+            images[k.value] = v.stringList ?? v.string.map { [$0] } ?? []
+        }
+        return Target(name: name, type: type, host: spec["host"]?.string ?? "127.0.0.1",
+                      gpus: spec["gpus"]?.sequence?.items.compactMap(\.int), images: images,
+                      url: spec["url"]?.string, cluster: spec["cluster"]?.string, location: location)
+    }
+
+    func decodeEnv(_ node: YAMLNode?) -> [EnvVar] {
+        (node?.mapping?.stringPairs ?? []).compactMap { k, v in
+            let name = Located(k.value, at: k.location, length: k.length)
+            if let s = v.scalar {
+                if case .null = s.resolved { return nil }
+                return EnvVar(name: name, value: .literal(s.value))
+            }
+            guard let m = v.mapping else { return nil }
+            let secretFlag = m["secret"]?.bool
+            if let lit = m["value"]?.scalar?.value {
+                return EnvVar(name: name, value: secretFlag == true ? .secretLiteral(Secret(lit)) : .literal(lit))
+            }
+            if let from = m["valueFrom"]?.mapping {
+                if let e = from["env"]?.string { return EnvVar(name: name, value: .fromEnv(e, secret: secretFlag ?? true)) }
+                if let f = from["file"]?.string { return EnvVar(name: name, value: .fromFile(f, secret: secretFlag ?? true)) }
+            }
+            return nil
+        }
+    }
+
+    func decodeReadiness(_ m: YAMLMapping?) -> Readiness? {
+        guard let m else { return nil }
+        return Readiness(path: m["path"]?.string, logLine: m["logLine"]?.string, timeoutSeconds: m["timeoutSeconds"]?.int)
+    }
+}

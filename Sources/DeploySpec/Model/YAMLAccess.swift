@@ -1,0 +1,62 @@
+import DeployCore
+
+/// Lenient typed reads of schema-checked YAML (invalid shapes were already reported).
+extension YAMLNode {
+    var mapping: YAMLMapping? { if case .mapping(let m) = self { return m } else { return nil } }
+    var sequence: YAMLSequence? { if case .sequence(let s) = self { return s } else { return nil } }
+    var scalar: YAMLScalar? { if case .scalar(let s) = self { return s } else { return nil } }
+
+    /// The string value of a non-null scalar.
+    var string: String? {
+        guard let s = scalar, s.isStringLike else { return nil }
+        return s.value
+    }
+
+    /// The string and its location.
+    var locatedString: Located<String>? {
+        guard let s = scalar, s.isStringLike else { return nil }
+        return Located(s.value, at: s.location.advanced(by: s.contentOffset), length: max(1, s.length - 2 * s.contentOffset))
+    }
+
+    var int: Int? {
+        guard let s = scalar, case .int(let v) = s.resolved else { return nil }
+        return Int(exactly: v)
+    }
+
+    var bool: Bool? {
+        guard let s = scalar, case .bool(let v) = s.resolved else { return nil }
+        return v
+    }
+
+    /// A string, or each string of a list, for `entrypoint`-style fields.
+    var stringList: [String]? {
+        if let seq = sequence { return seq.items.compactMap(\.string) }
+        return nil
+    }
+
+    /// A list of strings with their locations.
+    var locatedStrings: [Located<String>] {
+        sequence?.items.compactMap(\.locatedString) ?? []
+    }
+}
+
+extension YAMLMapping {
+    /// The value under a string key (first occurrence).
+    subscript(_ key: String) -> YAMLNode? {
+        for (k, v) in pairs { if case .scalar(let s) = k, s.value == key { return v } }
+        return nil
+    }
+
+    /// The key node for a string key.
+    func keyNode(_ key: String) -> YAMLScalar? {
+        for (k, _) in pairs { if case .scalar(let s) = k, s.value == key { return s } }
+        return nil
+    }
+
+    /// String-keyed pairs in order.
+    var stringPairs: [(key: YAMLScalar, value: YAMLNode)] {
+        pairs.compactMap { k, v in
+            if case .scalar(let s) = k { return (s, v) } else { return nil }
+        }
+    }
+}

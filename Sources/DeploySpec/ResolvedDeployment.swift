@@ -1,0 +1,55 @@
+public import DeployCore
+public import Engines
+
+/// Where an engine flag of a replica came from.
+public enum ArgSource: String, Sendable, Codable, Hashable {
+    /// The backend version's run-command template.
+    case template
+    /// The backend version's default `args`.
+    case backend
+    /// The deployment's `args`.
+    case deployment
+}
+
+/// One engine flag of a deployment, as written, with its origin.
+public struct ArgEntry: Sendable, Hashable {
+    /// Where it came from.
+    public var source: ArgSource
+    /// The grouped flag and values as written (template values still contain placeholders).
+    public var group: ArgGroup
+    /// Canonical flag name when the catalog knows the flag.
+    public var canonicalName: String?
+}
+
+/// A deployment with its backend, version and flag catalog resolved: what render and diff need.
+public struct ResolvedDeployment: Sendable {
+    /// The deployment as written.
+    public var deployment: Deployment
+    /// Its backend.
+    public var backend: Backend
+    /// Its backend version.
+    public var version: BackendVersion
+    /// The flag catalog of the version's engine version (with the image's extensions).
+    public var catalog: FlagCatalog
+    /// Its target; nil for the embedded local target.
+    public var target: Target?
+    /// Engine flags in argv order: template, then backend defaults not overridden, then deployment args.
+    public var args: [ArgEntry]
+    /// Canonical flag set of backend + deployment args (template flags excluded: they vary per replica).
+    public var flagSet: FlagSet
+    /// Environment: backend defaults overridden by the deployment, in order.
+    public var env: [EnvVar]
+}
+
+/// The result of validation: the manifest, what could be resolved, and every diagnostic.
+public struct ValidationResult: Sendable {
+    /// The loaded manifest.
+    public var manifest: Manifest
+    /// Deployments that resolved (even when they have errors in their flags).
+    public var deployments: [ResolvedDeployment]
+    /// Every problem, sorted by location.
+    public var diagnostics: [Diagnostic]
+
+    /// True when no diagnostic is an error.
+    public var isValid: Bool { !diagnostics.hasErrors }
+}

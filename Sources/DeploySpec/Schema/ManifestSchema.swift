@@ -1,0 +1,109 @@
+/// The `dsdeploy/v1` manifest schema: one table used for validation, `dsdeploy schema` and docs.
+enum ManifestSchema {
+    static let apiVersion = "dsdeploy/v1"
+    static let kinds = ["Backend", "Deployment", "Target", "Include"]
+    static let namePattern = "^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
+    static let envNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
+
+    static let metadata = ObjectSchema("Metadata", [
+        FieldSchema("name", .string(pattern: namePattern), required: true,
+                    "Name of the object: lowercase letters, digits, '.', '_' and '-', at most 63 characters."),
+        FieldSchema("labels", .map(.scalar), "Free-form labels, kept with the deployment's state."),
+        FieldSchema("annotations", .map(.scalar), "Free-form notes for people; never affect a deployment."),
+    ])
+
+    static let extensionFlag = ObjectSchema("PrivateFlag", [
+        FieldSchema("name", .string(pattern: "^--?[A-Za-z0-9][A-Za-z0-9_-]*$"), required: true,
+                    "The flag, e.g. `--dspark-draft-window`."),
+        FieldSchema("type", .enumeration(["string", "int", "float", "bool", "json"]), required: true,
+                    "Value type; `bool` is a presence flag that takes no value."),
+        FieldSchema("choices", .list(.string()), "Accepted values, if restricted."),
+        FieldSchema("help", .string(), "What the flag does (shown in diagnostics)."),
+    ])
+
+    static let catalogExtension = ObjectSchema("CatalogExtension", [
+        FieldSchema("values", .map(.list(.string())),
+                    "Extra accepted values per existing flag, e.g. `--speculative-algorithm: [DSPARK2]`."),
+        FieldSchema("flags", .list(.object(extensionFlag)), "Private flags this image adds."),
+    ])
+
+    static let readiness = ObjectSchema("Readiness", [
+        FieldSchema("path", .string(pattern: "^/"), "HTTP path that answers 200 when ready (engine default otherwise)."),
+        FieldSchema("logLine", .string(), "A log line that marks readiness (e.g. `Application startup complete`)."),
+        FieldSchema("timeoutSeconds", .integer(min: 1), "How long to wait for readiness before the rollout fails (default 600)."),
+    ])
+
+    static let backendVersion = ObjectSchema("BackendVersion", [
+        FieldSchema("engineVersion", .string(), required: true,
+                    "Engine version the image carries; selects the flag catalog (e.g. `0.5.23`)."),
+        FieldSchema("image", .string(), required: true, "Container image (or, on the local target, a label mapped to a command)."),
+        FieldSchema("framework", .enumeration(["cuda", "rocm", "cpu", "npu", "musa"]), "Accelerator framework of the image."),
+        FieldSchema("entrypoint", .stringOrList, "Program and leading arguments (`[sglang, serve]`); a string is split like argv, without a shell."),
+        FieldSchema("command", .string(), "Run-command template with `{{placeholders}}`, appended after the entrypoint."),
+        FieldSchema("args", .list(.string()), "Default engine flags for every deployment of this version (one flag per entry)."),
+        FieldSchema("env", .map(.envValue), "Default environment for every deployment of this version."),
+        FieldSchema("extends", .object(catalogExtension), "Visible catalog extensions of a custom image."),
+        FieldSchema("readiness", .object(readiness), "Readiness override for this version."),
+    ])
+
+    static let backendSpec = ObjectSchema("BackendSpec", [
+        FieldSchema("engine", .enumeration(["sglang", "vllm", "llama.cpp"]), required: true,
+                    "Engine family: selects flag catalogs, readiness and config readback."),
+        FieldSchema("versions", .map(.object(backendVersion)), required: true, "Named versions of this backend."),
+    ])
+
+    static let model = ObjectSchema("Model", exclusive: [["id", "path"]], [
+        FieldSchema("source", .enumeration(["huggingface", "modelscope", "local"]), required: true,
+                    "Where the weights come from."),
+        FieldSchema("id", .string(), "Repository id (`deepseek-ai/DeepSeek-V4-Flash-DSpark`) for hub sources."),
+        FieldSchema("path", .string(), "Local path of the weights (source `local`); relative paths are relative to the manifest."),
+        FieldSchema("revision", .string(), "Hub revision (branch, tag or commit)."),
+    ])
+
+    static let rollout = ObjectSchema("Rollout", [
+        FieldSchema("maxUnavailable", .integer(min: 0), "Replicas that may be down at once during a replace (default 0)."),
+        FieldSchema("maxSurge", .integer(min: 0), "Extra replicas that may run during a replace (default 1)."),
+    ])
+
+    static let deploymentSpec = ObjectSchema("DeploymentSpec", [
+        FieldSchema("model", .object(model), required: true, "The model to serve."),
+        FieldSchema("backend", .string(), required: true, "Name of a Backend (in the manifests or `templates/`)."),
+        FieldSchema("backendVersion", .string(), required: true, "Name of a version of that backend."),
+        FieldSchema("target", .string(), "Name of a Target document; `local` (this machine) when omitted."),
+        FieldSchema("replicas", .integer(min: 0, max: 1024), "Number of engine replicas (default 1)."),
+        FieldSchema("gpusPerReplica", .integer(min: 0, max: 1024), "GPUs per replica per node (default 0: CPU)."),
+        FieldSchema("nodes", .integer(min: 1, max: 1024), "Nodes one replica spans (default 1)."),
+        FieldSchema("port", .integer(min: 1, max: 65535), "First port; replica i listens on port + i (default 30000)."),
+        FieldSchema("servedModelName", .string(), "Name clients use (`{{model_name}}`); defaults to metadata.name."),
+        FieldSchema("args", .list(.string()), "Engine flags, one per entry: `--flag value`, `--flag=value` or `--flag`."),
+        FieldSchema("env", .map(.envValue), "Environment of every replica; values may come from the environment or a file."),
+        FieldSchema("readiness", .object(readiness), "Readiness override for this deployment."),
+        FieldSchema("rollout", .object(rollout), "How replicas are replaced."),
+    ])
+
+    static let targetSpec = ObjectSchema("TargetSpec", [
+        FieldSchema("type", .enumeration(["local", "ssh", "docker", "gpustack", "kubernetes"]), required: true,
+                    "Kind of target."),
+        FieldSchema("host", .string(), "Address engines bind to and clients use (`{{worker_ip}}`; local default 127.0.0.1)."),
+        FieldSchema("gpus", .list(.integer(min: 0)), "GPU ids this target may hand out (local default: 0...)."),
+        FieldSchema("images", .map(.stringOrList), "Local target: map an image to a local command (argv) that stands in for it."),
+        FieldSchema("url", .string(), "Server URL (gpustack)."),
+        FieldSchema("cluster", .string(), "Cluster name (gpustack)."),
+    ])
+
+    static let includeSpec = ObjectSchema("IncludeSpec", [
+        FieldSchema("files", .list(.string()), required: true, "Manifest files to load, relative to this file."),
+    ])
+
+    static func spec(forKind kind: String) -> ObjectSchema? {
+        switch kind {
+        case "Backend": return backendSpec
+        case "Deployment": return deploymentSpec
+        case "Target": return targetSpec
+        case "Include": return includeSpec
+        default: return nil
+        }
+    }
+
+    static let documentKeys = ["apiVersion", "kind", "metadata", "spec"]
+}

@@ -1,0 +1,74 @@
+public import DeployCore
+import DeployTemplate
+public import Engines
+
+/// Checks a loaded manifest: references, templates and every engine flag against its catalog.
+public struct SpecValidator: Sendable {
+    /// Names every run-command template may use, besides env keys.
+    public static let builtinVariables = ["model_path", "worker_ip", "port", "model_name", "gpu_count", "gpu_ids", "replica"]
+
+    /// Creates a validator.
+    public init() {}
+
+    /// Validates and resolves every deployment; `loadDiagnostics` are the loader's, merged in.
+    public func validate(_ manifest: Manifest, loadDiagnostics: [Diagnostic] = []) -> ValidationResult {
+        var diags = loadDiagnostics
+        var seen = Set(diags)
+        var resolved: [ResolvedDeployment] = []
+        func add(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
+        var catalogs: [String: FlagCatalog?] = [:]
+
+        for d in manifest.deployments {
+            guard let backend = manifest.backends[d.backend.value] else {
+                let hint = Suggest.didYouMean(d.backend.value, in: manifest.backends.keys)
+                add(.error("unknown-reference", "unknown backend '\(d.backend.value)'\(hint)",
+                           at: d.backend.location, length: d.backend.length,
+                           notes: hint.isEmpty ? ["backends: \(manifest.backends.keys.sorted().joined(separator: ", "))"] : []))
+                continue
+            }
+            guard let version = backend.versions[d.backendVersion.value] else {
+                let hint = Suggest.didYouMean(d.backendVersion.value, in: backend.versions.keys)
+                add(.error("unknown-reference",
+                           "backend '\(backend.name)' has no version '\(d.backendVersion.value)'\(hint)",
+                           at: d.backendVersion.location, length: d.backendVersion.length,
+                           notes: ["versions: \(backend.versions.keys.sorted().joined(separator: ", "))"]))
+                continue
+            }
+            var target: Target?
+            if let t = d.target, t.value != "local" {
+                target = manifest.targets[t.value]
+                if target == nil {
+                    let hint = Suggest.didYouMean(t.value, in: Array(manifest.targets.keys) + ["local"])
+                    add(.error("unknown-reference", "unknown target '\(t.value)'\(hint)", at: t.location, length: t.length))
+                }
+            }
+            if d.model.source == "local", d.model.path == nil {
+                add(.error("missing-key", "model source 'local' needs 'path'", at: d.location))
+            } else if d.model.source != "local", d.model.id == nil {
+                add(.error("missing-key", "model source '\(d.model.source)' needs 'id'", at: d.location))
+            }
+            let catalogKey = "\(backend.engine.rawValue)@\(version.engineVersion.value)"
+            if catalogs[catalogKey] == nil {
+                do {
+                    catalogs[catalogKey] = .some(try CatalogStore.catalog(backend.engine, version: version.engineVersion.value))
+                } catch {
+                    let known = CatalogStore.versions(of: backend.engine)
+                    let hint = Suggest.didYouMean(version.engineVersion.value, in: known)
+                    add(.error("unknown-reference",
+                               "no flag catalog for \(backend.engine.rawValue) \(version.engineVersion.value)\(hint)",
+                               at: version.engineVersion.location, length: version.engineVersion.length,
+                               notes: ["known versions: \(known.joined(separator: ", "))"]))
+                    catalogs[catalogKey] = .some(nil)
+                }
+            }
+            guard let base = catalogs[catalogKey] ?? nil else { continue }
+            let catalog = base.extended(with: version.catalogExtension)
+            var check = DeploymentCheck(deployment: d, backend: backend, version: version, catalog: catalog)
+            let r = check.run()
+            check.diagnostics.forEach(add)
+            resolved.append(ResolvedDeployment(deployment: d, backend: backend, version: version, catalog: catalog,
+                                               target: target, args: r.args, flagSet: r.flagSet, env: r.env))
+        }
+        return ValidationResult(manifest: manifest, deployments: resolved, diagnostics: diags.sortedByLocation())
+    }
+}

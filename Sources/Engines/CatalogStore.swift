@@ -1,0 +1,136 @@
+public import Foundation
+
+/// Loads and caches the bundled flag catalogs. Thread-safe; each file is decoded once.
+///
+/// ```swift
+/// let catalog = try CatalogStore.catalog(.sglang, version: "0.5.23")
+/// ```
+public final class CatalogStore: Sendable {
+    /// The store over the catalogs bundled with this module.
+    public static let shared = CatalogStore()
+
+    private let directory: URL?
+    private let state = Locked(State())
+
+    private struct State {
+        var index: [EngineKind: [String]]?
+        var catalogs: [String: FlagCatalog] = [:]
+        var histories: [EngineKind: EngineHistory?] = [:]
+    }
+
+    /// A store over `directory` (a folder of generated catalogs); nil means the bundled ones.
+    public init(directory: URL? = nil) {
+        self.directory = directory
+    }
+
+    /// The catalog of `engine` at `version` (exact version string, as `versions(of:)` lists).
+    public func catalog(_ engine: EngineKind, version: String) throws(CatalogError) -> FlagCatalog {
+        let key = "\(engine.rawValue)-\(version)"
+        if let cached = state.withLock({ $0.catalogs[key] }) { return cached }
+        let known = try index()[engine] ?? []
+        guard known.contains(version) else {
+            throw CatalogError.unknownVersion(engine: engine, version: version, known: known,
+                                              suggestion: nearestVersion(to: version, of: engine))
+        }
+        let history = try self.history(of: engine)
+        let catalog = try CatalogDecoder.catalog(try load("\(key).json"), file: "\(key).json",
+                                                 history: history)
+        return state.withLock { s in
+            if let raced = s.catalogs[key] { return raced }
+            s.catalogs[key] = catalog
+            return catalog
+        }
+    }
+
+    /// The versions the store has a catalog for, oldest first (empty when unreadable).
+    public func versions(of engine: EngineKind) -> [String] {
+        (try? index()[engine]) ?? []
+    }
+
+    /// The known version closest to a wrong one, for "did you mean": same-prefix or small
+    /// edit distance first (ties → newer), else the newest version not newer than `version`.
+    public func nearestVersion(to version: String, of engine: EngineKind) -> String? {
+        let known = versions(of: engine)
+        if known.contains(version) { return version }
+        let target = EngineVersion(version)
+        var best: (String, Int)?
+        for k in known {
+            let d = EditDistance.distance(version, k)
+            let limit = max(2, version.count / 3)
+            if d <= limit, best.map({ d < $0.1 || (d == $0.1 && EngineVersion(k) > EngineVersion($0.0)) }) ?? true {
+                best = (k, d)
+            }
+        }
+        if let b = best { return b.0 }
+        return known.last { EngineVersion($0) <= target }
+    }
+
+    /// `shared.catalog(engine, version:)`.
+    public static func catalog(_ engine: EngineKind, version: String) throws(CatalogError) -> FlagCatalog {
+        try shared.catalog(engine, version: version)
+    }
+
+    /// `shared.versions(of:)`.
+    public static func versions(of engine: EngineKind) -> [String] {
+        shared.versions(of: engine)
+    }
+
+    /// `shared.nearestVersion(to:of:)`.
+    public static func nearestVersion(to version: String, of engine: EngineKind) -> String? {
+        shared.nearestVersion(to: version, of: engine)
+    }
+
+    // MARK: - Loading
+
+    private func index() throws(CatalogError) -> [EngineKind: [String]] {
+        if let idx = state.withLock({ $0.index }) { return idx }
+        let idx = try CatalogDecoder.index(try load("index.json"))
+        state.withLock { $0.index = idx }
+        return idx
+    }
+
+    private func history(of engine: EngineKind) throws(CatalogError) -> EngineHistory? {
+        if let h = state.withLock({ $0.histories[engine] }) { return h }
+        let file = "\(engine.rawValue)-history.json"
+        var history: EngineHistory?
+        if let url = try? resourceURL(file), FileManager.default.fileExists(atPath: url.path) {
+            history = try EngineHistory(json: try load(file))
+        }
+        state.withLock { $0.histories[engine] = .some(history) }
+        return history
+    }
+
+    private func resourceURL(_ file: String) throws(CatalogError) -> URL {
+        if let dir = directory { return dir.appendingPathComponent(file) }
+        guard let dir = Bundle.module.url(forResource: "catalogs", withExtension: nil) else {
+            throw CatalogError.missingResource("catalogs")
+        }
+        return dir.appendingPathComponent(file)
+    }
+
+    private func load(_ file: String) throws(CatalogError) -> JSONValue {
+        let url = try resourceURL(file)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw CatalogError.missingResource(file)
+        }
+        do {
+            return try JSONReader.parse(bytes: [UInt8](data))
+        } catch {
+            throw CatalogError.malformed(file: file, reason: "\(error.message) at offset \(error.offset)")
+        }
+    }
+}
+
+/// A value behind a lock (`Mutex` needs macOS 15; the package targets macOS 14).
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

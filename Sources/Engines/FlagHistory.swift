@@ -1,0 +1,106 @@
+/// A flag the engine version no longer has, and what to use instead.
+public struct FlagRemoval: Hashable, Sendable {
+    /// The removed flag.
+    public var flag: String
+    /// First surveyed version without the flag.
+    public var removedIn: String
+    /// Last surveyed version with the flag.
+    public var lastSeen: String
+    /// Flags of this catalog to use instead (may be empty).
+    public var replacements: [String]
+    /// Extra advice (e.g. the JSON form of a replacement), nil when none.
+    public var note: String?
+    /// True when the surveyed versions are sparse: removal happened somewhere after `lastSeen`.
+    public var approximate: Bool
+}
+
+/// A flag that only exists in versions newer than the catalog's.
+public struct FlagIntroduction: Hashable, Sendable {
+    /// The flag.
+    public var flag: String
+    /// First surveyed version with the flag.
+    public var firstSeen: String
+    /// True when the surveyed versions are sparse: it was added somewhere before `firstSeen`.
+    public var approximate: Bool
+}
+
+/// Added/removed flags across the surveyed versions of one engine (`<engine>-history.json`).
+struct EngineHistory: Sendable {
+    struct Record: Sendable {
+        var firstSeen: String
+        var lastSeen: String
+        var removedIn: String?
+        var replacements: [String]
+        var note: String?
+    }
+
+    var approximate: Bool
+    var records: [String: Record]
+
+    /// Decodes the generated history file.
+    init(json: JSONValue) throws(CatalogError) {
+        guard case .object(let root) = json, case .object(let flags)? = root["flags"] else {
+            throw CatalogError.malformed(file: "history", reason: "missing 'flags'")
+        }
+        if case .bool(let b)? = root["approximate"] { approximate = b } else { approximate = false }
+        var out: [String: Record] = [:]
+        out.reserveCapacity(flags.count)
+        for (name, value) in flags {
+            guard case .object(let r) = value else { continue }
+            out[name] = Record(firstSeen: r["first_seen"]?.stringValue ?? "",
+                               lastSeen: r["last_seen"]?.stringValue ?? "",
+                               removedIn: r["removed_in"]?.stringValue,
+                               replacements: r["replacements"]?.stringArray ?? [],
+                               note: r["note"]?.stringValue)
+        }
+        records = out
+    }
+}
+
+extension FlagCatalog {
+    /// Why `flag` is not in this catalog when a surveyed older version had it: set when this
+    /// version is at or after `removedIn`. Replacements are those this catalog has (following
+    /// a replacement that was itself removed later).
+    public func removal(of flag: String) -> FlagRemoval? {
+        let name = normalized(flag)
+        guard let h = history, let r = h.records[name], let removedIn = r.removedIn,
+              engineVersion >= EngineVersion(removedIn), spec(named: name) == nil else { return nil }
+        var seen: Set<String> = [name]
+        var reps: [String] = []
+        func follow(_ candidates: [String], depth: Int) {
+            for c in candidates where !seen.contains(c) {
+                seen.insert(c)
+                if let s = spec(named: c) {
+                    if !reps.contains(s.name) { reps.append(s.name) }
+                } else if depth < 4, let next = h.records[c] {
+                    follow(next.replacements, depth: depth + 1)
+                }
+            }
+        }
+        follow(r.replacements, depth: 0)
+        return FlagRemoval(flag: name, removedIn: removedIn, lastSeen: r.lastSeen,
+                           replacements: reps, note: r.note, approximate: h.approximate)
+    }
+
+    /// Set when `flag` only appears in surveyed versions newer than this catalog's.
+    public func introduction(of flag: String) -> FlagIntroduction? {
+        let name = normalized(flag)
+        guard let h = history, let r = h.records[name], !r.firstSeen.isEmpty,
+              engineVersion < EngineVersion(r.firstSeen), spec(named: name) == nil else { return nil }
+        return FlagIntroduction(flag: name, firstSeen: r.firstSeen, approximate: h.approximate)
+    }
+}
+
+extension JSONValue {
+    /// The string, when this is a JSON string.
+    var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The strings of a JSON array of strings (other elements skipped).
+    var stringArray: [String]? {
+        guard case .array(let a) = self else { return nil }
+        return a.compactMap(\.stringValue)
+    }
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+
+/// dsdeploy: GitOps for LLM inference engines.
+@main
+struct DSDeploy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dsdeploy",
+        abstract: "Deploy LLM inference engines (SGLang, vLLM, llama.cpp) from manifests kept in git.",
+        discussion: """
+            Exit codes: 0 success, 1 error (invalid manifest, failed operation), \
+            2 differences present (diff, plan --detailed-exitcode), 64 usage error.
+            """,
+        version: DSDeploy.version,
+        subcommands: [Validate.self, Render.self, Diff.self, Schema.self, Version.self]
+    )
+
+    /// The version this binary reports.
+    static let version = "0.1.0"
+}

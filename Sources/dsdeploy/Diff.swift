@@ -1,0 +1,73 @@
+import ArgumentParser
+import DeployCore
+import DeployKit
+import DeploySpec
+import Foundation
+
+/// `dsdeploy diff OLD NEW` / `dsdeploy diff --git REV [PATHS]`
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the flag-level semantic diff between two manifest versions.",
+        discussion: """
+            Aliases, --k=v vs --k v, order and number spelling are normalised: only real changes show.
+            Exit 0 no differences, 2 differences, 1 error.
+            Examples:
+              dsdeploy diff manifests/dsv4f.yaml manifests/dspark.yaml
+              dsdeploy diff --git HEAD~1 manifests/dspark.yaml
+            """)
+
+    @Argument(help: "OLD and NEW manifest files (or, with --git, the paths to compare; default: manifests/).")
+    var paths: [String] = []
+
+    @Option(name: .customLong("git"), help: "Compare the working tree against this git revision.")
+    var gitRevision: String?
+
+    @Flag(name: .long, help: "Also list unchanged deployments.")
+    var showUnchanged = false
+
+    @OptionGroup var options: ManifestOptions
+
+    func validate() throws {
+        if gitRevision == nil && paths.count != 2 {
+            throw ValidationError("give OLD and NEW manifest files, or --git REV [PATHS]")
+        }
+    }
+
+    func run() throws {
+        let old: ValidationResult
+        let new: ValidationResult
+        if let rev = gitRevision {
+            guard Git.verify(rev) else {
+                Output.stderr("dsdeploy: error: '\(rev)' is not a git revision here\n")
+                throw ExitCode.failure
+            }
+            var files = paths.isEmpty ? ["manifests"] : paths
+            files = files.flatMap { p -> [String] in
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {
+                    return DiskFileSource().yamlFiles(in: p)
+                }
+                return [p]
+            }
+            let src = GitFileSource(revision: rev)
+            let oldFiles = files.filter { src.read($0) != nil }
+            let newFiles = files.filter { FileManager.default.fileExists(atPath: $0) }
+            old = ManifestPipeline.validate(oldFiles, options: options, source: src)
+            new = ManifestPipeline.validate(newFiles, options: options)
+        } else {
+            old = ManifestPipeline.validate([paths[0]], options: options)
+            new = ManifestPipeline.validate([paths[1]], options: options)
+        }
+        ManifestPipeline.printDiagnostics(new, options: options)
+        guard new.isValid else { throw ExitCode.failure }
+        if !old.isValid {
+            Output.stderr("dsdeploy: warning: the old side has errors; its flags are compared as far as they parse\n")
+        }
+        let diff = Differ().diff(old.deployments, new.deployments, pairSingle: gitRevision == nil)
+        switch options.output {
+        case .json: Output.stdout(Output.json(diff))
+        case .text: Output.stdout(DiffTextRenderer(color: options.useColor(), showUnchanged: showUnchanged).render(diff))
+        }
+        if diff.hasChanges { throw ExitCode(2) }
+    }
+}

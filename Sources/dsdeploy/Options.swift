@@ -1,0 +1,81 @@
+import ArgumentParser
+import DeployCore
+import DeployKit
+import DeploySpec
+import Foundation
+
+/// Output format shared by every command.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// When to colour terminal output.
+enum ColorMode: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+}
+
+/// Options every manifest-reading command takes.
+struct ManifestOptions: ParsableArguments {
+    @Option(name: .long, help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @Option(name: .long, help: "Colour: auto (when stdout is a terminal and NO_COLOR is unset), always, never.")
+    var color: ColorMode = .auto
+
+    @Option(name: .customLong("templates"), help: "Extra directory of stock backend definitions (repeatable).")
+    var templates: [String] = []
+
+    func useColor(stream: Int32 = STDOUT_FILENO) -> Bool {
+        switch color {
+        case .always: return true
+        case .never: return false
+        case .auto:
+            return isatty(stream) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+                && output == .text
+        }
+    }
+
+    var templateDirectories: [String] {
+        var dirs = templates
+        if let env = ProcessInfo.processInfo.environment["DSDEPLOY_TEMPLATES"], !env.isEmpty { dirs.append(env) }
+        return dirs
+    }
+}
+
+/// Loads and validates manifests; prints diagnostics to stderr (text) and returns the result.
+enum ManifestPipeline {
+    static func validate(_ files: [String], options: ManifestOptions,
+                         source: any ManifestFileSource = DiskFileSource()) -> ValidationResult {
+        let loader = ManifestLoader(source: source, templateDirectories: options.templateDirectories)
+        let (manifest, diags) = loader.load(files)
+        return SpecValidator().validate(manifest, loadDiagnostics: diags)
+    }
+
+    /// Prints diagnostics as text to stderr.
+    static func printDiagnostics(_ r: ValidationResult, options: ManifestOptions) {
+        guard !r.diagnostics.isEmpty else { return }
+        let printer = DiagnosticPrinter(sources: r.manifest.sources, color: options.useColor(stream: STDERR_FILENO))
+        var text = printer.render(r.diagnostics)
+        if let s = DiagnosticPrinter.summary(r.diagnostics) { text += s + "\n" }
+        Output.stderr(text)
+    }
+}
+
+/// The only place that writes to stdout/stderr.
+enum Output {
+    static func stdout(_ s: String) {
+        FileHandle.standardOutput.write(Data(s.utf8))
+    }
+
+    static func stderr(_ s: String) {
+        FileHandle.standardError.write(Data(s.utf8))
+    }
+
+    /// Pretty JSON with sorted keys and a trailing newline.
+    static func json<T: Encodable>(_ value: T) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? enc.encode(value) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

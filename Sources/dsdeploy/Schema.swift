@@ -1,0 +1,21 @@
+import ArgumentParser
+import DeploySpec
+
+/// `dsdeploy schema`
+struct Schema: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the JSON Schema of a manifest document (for editors).")
+
+    func run() throws {
+        Output.stdout(JSONSchemaWriter.manifestSchema())
+    }
+}
+
+/// `dsdeploy version`
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+
+    func run() throws {
+        Output.stdout("dsdeploy \(DSDeploy.version)\n")
+    }
+}

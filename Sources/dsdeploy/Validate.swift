@@ -1,0 +1,41 @@
+import ArgumentParser
+import DeployCore
+import DeployKit
+import DeploySpec
+
+/// `dsdeploy validate FILE...`
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check manifests: keys, templates and every engine flag against its engine version's catalog.",
+        discussion: "Exit 0 when there is no error (warnings allowed), 1 when there is any error.")
+
+    @Argument(help: "Manifest files.")
+    var files: [String]
+
+    @Flag(name: .long, help: "Treat warnings as errors.")
+    var warningsAsErrors = false
+
+    @OptionGroup var options: ManifestOptions
+
+    func run() throws {
+        var result = ManifestPipeline.validate(files, options: options)
+        if warningsAsErrors {
+            result.diagnostics = result.diagnostics.map { d in
+                var d = d
+                if d.severity == .warning { d.severity = .error }
+                return d
+            }
+        }
+        switch options.output {
+        case .json:
+            Output.stdout(Output.json(DiagnosticsJSON(result.diagnostics)))
+        case .text:
+            ManifestPipeline.printDiagnostics(result, options: options)
+            if result.isValid {
+                let n = result.manifest.deployments.count
+                Output.stdout("\(files.joined(separator: ", ")): valid (\(n) deployment\(n == 1 ? "" : "s"))\n")
+            }
+        }
+        if !result.isValid { throw ExitCode.failure }
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+
+/// End-to-end: the built `dsdeploy` binary, its exit codes, stdout/stderr and JSON.
+@Suite struct CLITests {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static let binary: String = {
+        if let b = ProcessInfo.processInfo.environment["DSDEPLOY_BIN"] { return b }
+        let candidates = [
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("dsdeploy").path,
+            Bundle.main.bundleURL.appendingPathComponent("dsdeploy").path,
+            root + "/.build/debug/dsdeploy",
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[2]
+    }()
+
+    struct Run { var status: Int32; var out: String; var err: String }
+
+    func run(_ args: [String], cwd: String = CLITests.root) throws -> Run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.binary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        p.environment = env
+        let o = Pipe(), e = Pipe()
+        p.standardOutput = o
+        p.standardError = e
+        try p.run()
+        let od = o.fileHandleForReading.readDataToEndOfFile()
+        let ed = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
+    }
+
+    func tempDir() throws -> String {
+        let dir = NSTemporaryDirectory() + "dsdeploy-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func validateSeedManifests() throws {
+        let r = try run(["validate", "manifests/dspark.yaml", "manifests/dsv4f.yaml", "manifests/dspark-sglang-0.5.23.yaml"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("valid"))
+    }
+
+    @Test func validateReportsLocatedErrorsAndJSON() throws {
+        let dir = try tempDir()
+        let text = try String(contentsOfFile: CLITests.root + "/manifests/backends/sglang-dspark.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "\"0.5.19\"", with: "\"0.5.23\"")
+        try text.write(toFile: dir + "/backend.yaml", atomically: true, encoding: .utf8)
+        let dep = try String(contentsOfFile: CLITests.root + "/manifests/dspark.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "backends/sglang-dspark.yaml", with: "backend.yaml")
+            .replacingOccurrences(of: "--tp-size 8", with: "--tp-szie 8")
+        try dep.write(toFile: dir + "/dspark.yaml", atomically: true, encoding: .utf8)
+        let r = try run(["validate", "dspark.yaml"], cwd: dir)
+        #expect(r.status == 1)
+        #expect(r.err.contains("dspark.yaml:"))
+        #expect(r.err.contains("error: unknown flag '--tp-szie'"))
+        #expect(r.err.contains("[removed-flag]"))
+        #expect(r.err.contains("^~~~"))
+        let j = try run(["validate", "dspark.yaml", "--output", "json"], cwd: dir)
+        #expect(j.status == 1)
+        let obj = try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any]
+        let diags = obj?["diagnostics"] as? [[String: Any]] ?? []
+        #expect(diags.contains { $0["id"] as? String == "unknown-flag" && $0["line"] as? Int != nil && $0["column"] as? Int == 7 })
+        #expect(obj?["valid"] as? Bool == false)
+    }
+
+    @Test func diffExitCodes() throws {
+        let same = try run(["diff", "manifests/dspark.yaml", "manifests/dspark.yaml"])
+        #expect(same.status == 0, "\(same.err)")
+        let changed = try run(["diff", "manifests/dsv4f.yaml", "manifests/dspark.yaml", "--output", "json"])
+        #expect(changed.status == 2, "\(changed.err)")
+        let obj = try JSONSerialization.jsonObject(with: Data(changed.out.utf8)) as? [String: Any]
+        #expect(obj?["format_version"] as? Int == 1)
+        let bad = try run(["diff", "manifests/dspark.yaml", "does-not-exist.yaml"])
+        #expect(bad.status == 1)
+        let usage = try run(["diff", "manifests/dspark.yaml"])
+        #expect(usage.status == 64)
+    }
+
+    @Test func diffAgainstGitRevision() throws {
+        let dir = try tempDir()
+        func git(_ args: String...) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"] + args
+            p.currentDirectoryURL = URL(fileURLWithPath: dir)
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/manifests/backends", withIntermediateDirectories: true)
+        for f in ["manifests/dspark.yaml", "manifests/backends/sglang-dspark.yaml"] {
+            try FileManager.default.copyItem(atPath: CLITests.root + "/" + f, toPath: dir + "/" + f)
+        }
+        try git("init", "-q")
+        try git("add", "-A")
+        try git("commit", "-q", "-m", "seed")
+        let clean = try run(["diff", "--git", "HEAD"], cwd: dir)
+        #expect(clean.status == 0, "\(clean.out)\(clean.err)")
+        // Respell without changing anything, then change one value for real.
+        var text = try String(contentsOfFile: dir + "/manifests/dspark.yaml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "--tp-size 8", with: "--tensor-parallel-size=8")
+            .replacingOccurrences(of: "--mem-fraction-static 0.85", with: "--mem-fraction-static .850")
+        try text.write(toFile: dir + "/manifests/dspark.yaml", atomically: true, encoding: .utf8)
+        let respelled = try run(["diff", "--git", "HEAD"], cwd: dir)
+        #expect(respelled.status == 0, "\(respelled.out)\(respelled.err)")
+        text = text.replacingOccurrences(of: "--max-running-requests 32", with: "--max-running-requests 64")
+        try text.write(toFile: dir + "/manifests/dspark.yaml", atomically: true, encoding: .utf8)
+        let changed = try run(["diff", "--git", "HEAD", "manifests/dspark.yaml"], cwd: dir)
+        #expect(changed.status == 2)
+        #expect(changed.out.contains("~ --max-running-requests: 32 → 64"))
+        let badRev = try run(["diff", "--git", "nope"], cwd: dir)
+        #expect(badRev.status == 1)
+    }
+
+    @Test func renderAndSchema() throws {
+        let r = try run(["render", "manifests/dspark.yaml", "--output", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        let obj = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let replicas = obj?["replicas"] as? [[String: Any]] ?? []
+        #expect((replicas.first?["argv"] as? [String])?.first == "sglang")
+        let s = try run(["schema"])
+        #expect(s.status == 0)
+        let schema = try JSONSerialization.jsonObject(with: Data(s.out.utf8)) as? [String: Any]
+        #expect(schema?["$defs"] != nil)
+        let missing = try run(["render", "manifests/dspark.yaml", "--deployment", "dsprak"])
+        #expect(missing.status == 1)
+        #expect(missing.err.contains("did you mean 'dspark'"))
+    }
+
+    @Test func badInputNeverCrashes() throws {
+        let dir = try tempDir()
+        let cases: [String: [UInt8]] = [
+            "empty.yaml": [],
+            "junk.yaml": (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) },
+            "bom.yaml": [0xEF, 0xBB, 0xBF] + Array("apiVersion: dsdeploy/v1\n".utf8),
+            "deep.yaml": Array(String(repeating: "[", count: 20000).utf8),
+            "bomb.yaml": Array(("a: &a [x,x,x,x,x,x,x,x,x]\n" + (1...12).map { "a\($0): &a\($0) [" + String(repeating: "*a\($0 == 1 ? "" : String($0 - 1)),", count: 9) + "]\n" }.joined()).utf8),
+            "tabs.yaml": Array("kind: Deployment\n\tspec: {}\n".utf8),
+        ]
+        for (name, bytes) in cases {
+            FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(bytes))
+            let r = try run(["validate", name], cwd: dir)
+            #expect(r.status == 0 || r.status == 1, "\(name): exit \(r.status) \(r.err)")
+            if name != "empty.yaml" { #expect(r.status == 1, "\(name) should be invalid") }
+        }
+    }
+}

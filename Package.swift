@@ -12,10 +12,12 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dsdeploy", targets: ["dsdeploy"]),
+        .executable(name: "dsdeploy-engine-sim", targets: ["dsdeploy-engine-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(name: "DeployCore", swiftSettings: strictSettings),
@@ -40,9 +42,37 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),
+        .executableTarget(
+            name: "dsdeploy-fuzz-loader",
+            dependencies: ["DeploySpec"],
+            path: "Fuzz/LoaderFuzz",
+            swiftSettings: strictSettings),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CurlHTTP", dependencies: ["CCurl"], swiftSettings: strictSettings),
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CurlHTTPTests",
+            dependencies: [
+                "CurlHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings),
+        .target(
+            name: "EngineSim",
+            dependencies: [
+                "Engines",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings),
+        .executableTarget(name: "dsdeploy-engine-sim", dependencies: ["EngineSim"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "EngineSimTests",
+            dependencies: ["EngineSim", "CurlHTTP", "Engines", "dsdeploy-engine-sim"],
+            swiftSettings: strictSettings),
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
         .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),

@@ -4,6 +4,16 @@ import Foundation
 
 /// The non-fuzzing modes of dsdeploy-fuzz-loader: corpus replay and load timing.
 enum ReplayRunner {
+    /// Dispatches the command line and exits the process with the mode's status.
+    static func main(_ arguments: [String]) {
+        if arguments.first == "--time" { exit(timing(Array(arguments.dropFirst()))) }
+        if arguments.isEmpty || arguments.first == "--help" {
+            print("usage: dsdeploy-fuzz-loader DIR_OR_FILE...  |  --time RUNS FILE")
+            exit(arguments.isEmpty ? 2 : 0)
+        }
+        exit(replay(arguments))
+    }
+
     /// Loads every regular file under each argument (files or directories, recursively).
     /// Returns 0 when every input was handled and every diagnostic was located, else 1.
     static func replay(_ paths: [String]) -> Int32 {
@@ -38,17 +48,18 @@ enum ReplayRunner {
             print("usage: dsdeploy-fuzz-loader --time RUNS FILE")
             return 2
         }
-        var samples: [Double] = []
+        var loads: [Double] = [], frees: [Double] = []
         var checksum = 0
         for _ in 0..<runs {
-            let start = ContinuousClock.now
-            checksum &+= data.withUnsafeBytes { YAMLLoader.fuzzEntry($0) }
-            samples.append(milliseconds(ContinuousClock.now - start))
+            let r = data.withUnsafeBytes { YAMLLoader.benchmarkEntry($0) }
+            checksum &+= r.count
+            loads.append(milliseconds(r.load))
+            frees.append(milliseconds(r.free))
         }
-        samples.sort()
-        let median = samples[samples.count / 2]
-        print("runs=\(runs) min_ms=\(fmt(samples[0])) checksum=\(checksum)")
-        print("parse_ms=\(fmt(median))")
+        loads.sort()
+        frees.sort()
+        print("runs=\(runs) min_ms=\(fmt(loads[0])) free_ms=\(fmt(frees[frees.count / 2])) results=\(checksum / runs)")
+        print("parse_ms=\(fmt(loads[loads.count / 2]))")
         return 0
     }
 

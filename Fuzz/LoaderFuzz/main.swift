@@ -1,7 +1,9 @@
 // dsdeploy-fuzz-loader: libFuzzer target and corpus replayer for the YAML loader.
 //
 // Built with `-DFUZZING -sanitize=fuzzer,address -parse-as-library` (see scripts/fuzz.sh)
-// this file only defines `LLVMFuzzerTestOneInput`; libFuzzer supplies `main`.
+// this file defines `LLVMFuzzerTestOneInput` and the module's entry point, which hands over
+// to libFuzzer's driver (SwiftPM links executables with `main` aliased to
+// `dsdeploy_fuzz_loader_main`, so libFuzzer's own `main` is not used).
 //
 // Built normally it is a regression runner:
 //   dsdeploy-fuzz-loader DIR_OR_FILE...          replay every file through the loader
@@ -23,22 +25,25 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     return 0
 }
 
+/// libFuzzer's driver: `int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*cb)(const uint8_t *, size_t))`.
+@_silgen_name("LLVMFuzzerRunDriver")
+private func llvmFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+/// The executable's entry point in fuzzing builds: runs libFuzzer with the command line.
+@_cdecl("dsdeploy_fuzz_loader_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return llvmFuzzerRunDriver(&argc, &argv) { data, size in fuzzTestOneInput(data, size) }
+}
+
 #else
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-let arguments = Array(CommandLine.arguments.dropFirst())
-if arguments.first == "--time" {
-    exit(ReplayRunner.timing(Array(arguments.dropFirst())))
-}
-if arguments.isEmpty || arguments.first == "--help" {
-    print("usage: dsdeploy-fuzz-loader DIR_OR_FILE...  |  --time RUNS FILE")
-    exit(arguments.isEmpty ? 2 : 0)
-}
-exit(ReplayRunner.replay(arguments))
+// A declaration, not a statement, so the file also parses under -parse-as-library; in a
+// normal build main.swift runs it as top-level code.
+private let exitStatus: Void = ReplayRunner.main(Array(CommandLine.arguments.dropFirst()))
 
 #endif

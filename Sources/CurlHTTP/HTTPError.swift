@@ -76,6 +76,12 @@ public struct HTTPError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Maps a numeric curl result code to a kind.
+    static func kind(curlCode: Int) -> Kind {
+        guard let raw = UInt32(exactly: curlCode) else { return .other }
+        return kind(for: CURLcode(rawValue: raw))
+    }
+
     /// Builds an error from a curl result and its error buffer text (empty buffer → `curl_easy_strerror`).
     static func fromCurl(_ code: CURLcode, detail: String, request: HTTPRequest) -> HTTPError {
         var text = detail.trimmingTrailingNewlines()

@@ -71,7 +71,7 @@ public struct Differ: Sendable {
         field("replicas", String(a.deployment.replicas), String(b.deployment.replicas), restart: false)
         let labelsA = a.deployment.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         let labelsB = b.deployment.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        field("labels", labelsA, labelsB, restart: false)
+        field("labels", labelsA.isEmpty ? nil : labelsA, labelsB.isEmpty ? nil : labelsB, restart: false)
 
         let flags = FlagSet.diff(from: a.flagSet, to: b.flagSet, catalog: b.catalog).map { c in
             FlagDiffEntry(kind: c.before == nil ? "added" : (c.after == nil ? "removed" : "changed"),

@@ -25,6 +25,22 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     public var gpuIds: [Int]
     /// Each flag with its canonical name, value and origin.
     public var flags: [RenderedFlag]
+    /// Canonical engine flags of backend + deployment args (template flags excluded).
+    public var flagSet: FlagSet
+    /// Number of leading argv elements that are the entrypoint (a target may substitute them).
+    public var entrypointCount: Int
+    /// Labels of the deployment (metadata only; never part of the revision).
+    public var labels: [String: String]
+    /// Readiness override: HTTP path.
+    public var readinessPath: String?
+    /// Readiness override: log line.
+    public var readinessLogLine: String?
+    /// Start timeout in seconds.
+    public var startTimeout: Int
+    /// Rollout: replicas that may be unavailable during a replace.
+    public var maxUnavailable: Int
+    /// Rollout: extra instances allowed during a replace.
+    public var maxSurge: Int
     /// Fingerprint of the deployment's configuration; equal across replicas of one revision.
     public var revision: String
     /// Target name (`local` when none).

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Renders launch specs for people: a copy-pasteable command line and a provenance table.
 public struct LaunchSpecTextRenderer: Sendable {
     /// Use ANSI colours.

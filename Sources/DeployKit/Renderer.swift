@@ -47,6 +47,12 @@ public struct Renderer: Sendable {
             specs.append(LaunchSpec(deployment: d.name, replica: i, image: r.version.image,
                                     engine: r.backend.engine.rawValue, engineVersion: r.version.engineVersion.value,
                                     argv: argv, env: env, host: host, port: port, gpuIds: gpuIds, flags: flags,
+                                    flagSet: r.flagSet, entrypointCount: r.version.entrypoint.count,
+                                    labels: d.labels,
+                                    readinessPath: d.readiness?.path ?? r.version.readiness?.path,
+                                    readinessLogLine: d.readiness?.logLine ?? r.version.readiness?.logLine,
+                                    startTimeout: d.readiness?.timeoutSeconds ?? r.version.readiness?.timeoutSeconds ?? 600,
+                                    maxUnavailable: d.rollout.maxUnavailable, maxSurge: d.rollout.maxSurge,
                                     revision: revision, target: d.target?.value ?? "local"))
         }
         return .success(specs)

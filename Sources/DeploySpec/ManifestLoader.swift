@@ -50,7 +50,7 @@ public struct ManifestLoader: Sendable {
         var seen: Set<String> = []
         while !queue.isEmpty {
             let (path, includedFrom) = queue.removeFirst()
-            let key = (path as NSString).standardizingPath
+            let key = ManifestPath.normalize(path)
             if seen.contains(key) { continue }
             seen.insert(key)
             guard let bytes = source.read(path) else {
@@ -65,10 +65,8 @@ public struct ManifestLoader: Sendable {
             }
             manifest.sources[path] = String(decoding: bytes, as: UTF8.self)
             let includes = loadFile(path, bytes, into: &manifest, &diags, isStock: false)
-            let dir = (path as NSString).deletingLastPathComponent
             for inc in includes {
-                let p = inc.value.hasPrefix("/") ? inc.value : (dir.isEmpty ? inc.value : (dir as NSString).appendingPathComponent(inc.value))
-                queue.append((p, inc))
+                queue.append((ManifestPath.resolve(inc.value, from: path), inc))
             }
         }
         loadStockBackends(near: paths, into: &manifest)
@@ -124,15 +122,14 @@ public struct ManifestLoader: Sendable {
         guard !missing.isEmpty else { return }
         var dirs: [String] = []
         for p in paths {
-            var dir = (p as NSString).deletingLastPathComponent
-            if dir.isEmpty { dir = "." }
+            var dir = ManifestPath.directory(of: p)
             for _ in 0..<5 {
-                let candidate = ((dir as NSString).appendingPathComponent("templates") as NSString).standardizingPath
+                let candidate = ManifestPath.normalize(dir + "/templates")
                 if !source.yamlFiles(in: candidate).isEmpty {
                     if !dirs.contains(candidate) { dirs.append(candidate) }
                     break
                 }
-                dir = (dir as NSString).appendingPathComponent("..")
+                dir = dir + "/.."
             }
         }
         dirs += templateDirectories

@@ -11,30 +11,41 @@ extension ArgGroup {
     /// - `--flag`: a presence flag, no values.
     /// - Offsets are in Unicode scalars from the start of `entry`.
     public static func parse(entry: String, origin: Int) -> ArgGroup? {
-        let s = Array(entry.unicodeScalars)
-        var i = 0
-        while i < s.count, s[i].properties.isWhitespace { i += 1 }
-        var end = s.count
-        while end > i, s[end - 1].properties.isWhitespace { end -= 1 }
+        var text = entry
+        return text.withUTF8 { parse(utf8: $0, origin: origin) }
+    }
+
+    /// `parse(entry:origin:)` over the entry's UTF-8 (ASCII whitespace separates).
+    private static func parse(utf8 b: UnsafeBufferPointer<UInt8>, origin: Int) -> ArgGroup? {
+        var i = 0, end = b.count
+        while i < end, isSpace(b[i]) { i += 1 }
+        while end > i, isSpace(b[end - 1]) { end -= 1 }
         let flagStart = i
-        while i < end, !s[i].properties.isWhitespace, s[i] != "=" { i += 1 }
-        let flag = String(String.UnicodeScalarView(s[flagStart..<i]))
-        guard isFlagToken(flag) else { return nil }
-        if i >= end {
-            return ArgGroup(flag: flag, values: [], origin: origin, flagOffset: flagStart)
+        while i < end, !isSpace(b[i]), b[i] != UInt8(ascii: "=") { i += 1 }
+        let flagBytes = UnsafeBufferPointer(rebasing: b[flagStart..<i])
+        guard isFlagToken(utf8: flagBytes) else { return nil }
+        let flag = String(decoding: flagBytes, as: UTF8.self)
+        func scalarOffset(_ byte: Int) -> Int {
+            var n = 0
+            for k in 0..<byte where b[k] & 0xC0 != 0x80 { n += 1 }
+            return n
         }
-        let attached = s[i] == "="
-        var v = i + 1
-        if !attached { while v < end, s[v].properties.isWhitespace { v += 1 } }
-        var (vs, ve) = (v, end)
-        if ve - vs >= 2, s[vs] == s[ve - 1], s[vs] == "'" || s[vs] == "\"",
-           !s[(vs + 1)..<(ve - 1)].contains(s[vs]) {
+        let ascii = !b.contains { $0 >= 0x80 }
+        let flagOffset = ascii ? flagStart : scalarOffset(flagStart)
+        if i >= end {
+            return ArgGroup(flag: flag, values: [], origin: origin, flagOffset: flagOffset)
+        }
+        let attached = b[i] == UInt8(ascii: "=")
+        var vs = i + 1, ve = end
+        if !attached { while vs < ve, isSpace(b[vs]) { vs += 1 } }
+        if ve - vs >= 2, b[vs] == b[ve - 1], b[vs] == UInt8(ascii: "'") || b[vs] == UInt8(ascii: "\""),
+           !b[(vs + 1)..<(ve - 1)].contains(b[vs]) {
             vs += 1
             ve -= 1
         }
-        let value = String(String.UnicodeScalarView(s[vs..<ve]))
+        let value = String(decoding: UnsafeBufferPointer(rebasing: b[vs..<ve]), as: UTF8.self)
         return ArgGroup(flag: flag, values: [value], attached: attached, origin: origin,
-                        flagOffset: flagStart, valueOffsets: [vs])
+                        flagOffset: flagOffset, valueOffsets: [ascii ? vs : scalarOffset(vs)])
     }
 
     /// Groups argv tokens (a run-command template after word splitting): a token that
@@ -64,6 +75,11 @@ extension ArgGroup {
         return groups
     }
 
+    /// `group(tokens:origin:)` with one origin for every group (the caller renumbers them).
+    public static func group(tokens: [(text: String, offset: Int)], origin: Int) -> [ArgGroup] {
+        group(tokens: tokens, origin: { _ in origin })
+    }
+
     /// `group(tokens:origin:)` over `ArgvSplitter` tokens.
     public static func group(tokens: [ArgToken], origin: (Int) -> Int) -> [ArgGroup] {
         group(tokens: tokens.map { (text: $0.text, offset: $0.offset) }, origin: origin)
@@ -72,25 +88,42 @@ extension ArgGroup {
     /// True when a token starts a flag group: begins with `-`, is longer than `-`, is not
     /// `--` alone and is not a negative number (`-1`, `-0.5`, `-.5`, `-1e3`).
     public static func isFlagToken(_ token: String) -> Bool {
-        guard token.hasPrefix("-"), token.count > 1, token != "--" else { return false }
-        return !isNegativeNumber(token)
+        var t = token
+        return t.withUTF8 { isFlagToken(utf8: $0) }
+    }
+
+    static func isFlagToken(utf8 t: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard t.count > 1, t[0] == UInt8(ascii: "-") else { return false }
+        if t.count == 2, t[1] == UInt8(ascii: "-") { return false }
+        return !isNegativeNumber(utf8: t)
+    }
+
+    /// ASCII whitespace.
+    @inline(__always)
+    static func isSpace(_ c: UInt8) -> Bool {
+        c == 0x20 || (c >= 0x09 && c <= 0x0D)
     }
 
     /// True for `-<number>` as Python's argparse recognises negative numbers.
-    static func isNegativeNumber(_ token: String) -> Bool {
-        let body = token.dropFirst()
-        guard token.hasPrefix("-"), !body.isEmpty else { return false }
+    static func isNegativeNumber(utf8 t: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard t.count > 1, t[0] == UInt8(ascii: "-") else { return false }
         var sawDigit = false, sawDot = false, sawExp = false
-        var prev: Character = "-"
-        for c in body {
-            if c.isASCII, c.isNumber { sawDigit = true }
-            else if c == ".", !sawDot, !sawExp { sawDot = true }
-            else if c == "e" || c == "E", sawDigit, !sawExp { sawExp = true }
-            else if (c == "+" || c == "-"), prev == "e" || prev == "E" { }
-            else { return false }
+        var prev = UInt8(ascii: "-")
+        for c in t.dropFirst() {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): sawDigit = true
+            case UInt8(ascii: ".") where !sawDot && !sawExp: sawDot = true
+            case UInt8(ascii: "e"), UInt8(ascii: "E"):
+                guard sawDigit, !sawExp else { return false }
+                sawExp = true
+            case UInt8(ascii: "+"), UInt8(ascii: "-"):
+                guard prev == UInt8(ascii: "e") || prev == UInt8(ascii: "E") else { return false }
+            default: return false
+            }
             prev = c
         }
-        return sawDigit && !(prev == "e" || prev == "E" || prev == "+" || prev == "-")
+        return sawDigit && !(prev == UInt8(ascii: "e") || prev == UInt8(ascii: "E")
+                             || prev == UInt8(ascii: "+") || prev == UInt8(ascii: "-"))
     }
 
     /// Splits a list value into elements like a shell would (quotes removed, `{{ … }}` kept

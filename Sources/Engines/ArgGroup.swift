@@ -47,16 +47,20 @@ public struct FlagIssue: Hashable, Sendable {
     public var part: Part
     /// Extra lines (`note: ...`).
     public var notes: [String]
+    /// Origin of another group the issue refers to (the first occurrence of a duplicate
+    /// flag), so the caller can point a note at it; nil when none.
+    public var related: Int?
 
     /// Creates an issue.
     public init(error: Bool, id: String, message: String, origin: Int, part: Part = .flag,
-                notes: [String] = []) {
+                notes: [String] = [], related: Int? = nil) {
         self.isError = error
         self.id = id
         self.message = message
         self.origin = origin
         self.part = part
         self.notes = notes
+        self.related = related
     }
 }
 

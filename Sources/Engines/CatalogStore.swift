@@ -15,7 +15,7 @@ public final class CatalogStore: Sendable {
     private struct State {
         var index: [EngineKind: [String]]?
         var catalogs: [String: FlagCatalog] = [:]
-        var histories: [EngineKind: EngineHistory?] = [:]
+        var histories: [EngineKind: HistoryRef] = [:]
     }
 
     /// A store over `directory` (a folder of generated catalogs); nil means the bundled ones.
@@ -32,9 +32,8 @@ public final class CatalogStore: Sendable {
             throw CatalogError.unknownVersion(engine: engine, version: version, known: known,
                                               suggestion: nearestVersion(to: version, of: engine))
         }
-        let history = try self.history(of: engine)
-        let catalog = try CatalogDecoder.catalog(try load("\(key).json"), file: "\(key).json",
-                                                 history: history)
+        let catalog = try CatalogDecoder.catalog(bytes: try bytes("\(key).json"), file: "\(key).json",
+                                                 history: history(of: engine))
         return state.withLock { s in
             if let raced = s.catalogs[key] { return raced }
             s.catalogs[key] = catalog
@@ -47,22 +46,27 @@ public final class CatalogStore: Sendable {
         (try? index()[engine]) ?? []
     }
 
-    /// The known version closest to a wrong one, for "did you mean": same-prefix or small
-    /// edit distance first (ties → newer), else the newest version not newer than `version`.
+    /// The known version closest to a wrong one, for "did you mean": the one sharing the most
+    /// leading release numbers (`0.5.10` → `0.5.10.post1`), then the smallest edit distance,
+    /// then the newer; when nothing is that close, the newest version not newer than `version`.
     public func nearestVersion(to version: String, of engine: EngineKind) -> String? {
         let known = versions(of: engine)
         if known.contains(version) { return version }
         let target = EngineVersion(version)
-        var best: (String, Int)?
-        for k in known {
-            let d = EditDistance.distance(version, k)
-            let limit = max(2, version.count / 3)
-            if d <= limit, best.map({ d < $0.1 || (d == $0.1 && EngineVersion(k) > EngineVersion($0.0)) }) ?? true {
-                best = (k, d)
-            }
+        func common(_ k: EngineVersion) -> Int {
+            zip(target.components, k.components).prefix { $0.0 == $0.1 }.count
         }
-        if let b = best { return b.0 }
-        return known.last { EngineVersion($0) <= target }
+        var best: (version: String, common: Int, distance: Int)?
+        for k in known {
+            let kv = EngineVersion(k)
+            let c = common(kv), d = EditDistance.distance(version, k)
+            guard c >= 2 || d <= 1 else { continue }
+            if let b = best, (b.common, -b.distance) > (c, -d)
+                || ((b.common, -b.distance) == (c, -d) && EngineVersion(b.version) > kv) { continue }
+            best = (k, c, d)
+        }
+        if let b = best { return b.version }
+        return known.last { EngineVersion($0) <= target } ?? known.first
     }
 
     /// `shared.catalog(engine, version:)`.
@@ -89,15 +93,22 @@ public final class CatalogStore: Sendable {
         return idx
     }
 
-    private func history(of engine: EngineKind) throws(CatalogError) -> EngineHistory? {
-        if let h = state.withLock({ $0.histories[engine] }) { return h }
+    /// The engine's history, decoded lazily on first use (nil when the engine has none).
+    private func history(of engine: EngineKind) -> HistoryRef? {
         let file = "\(engine.rawValue)-history.json"
-        var history: EngineHistory?
-        if let url = try? resourceURL(file), FileManager.default.fileExists(atPath: url.path) {
-            history = try EngineHistory(json: try load(file))
+        guard let url = try? resourceURL(file), FileManager.default.fileExists(atPath: url.path) else {
+            return nil
         }
-        state.withLock { $0.histories[engine] = .some(history) }
-        return history
+        return state.withLock { s in
+            if let h = s.histories[engine] { return h }
+            let ref = HistoryRef {
+                guard let data = FileManager.default.contents(atPath: url.path),
+                      let json = try? JSONReader.parse(bytes: [UInt8](data)) else { return nil }
+                return try? EngineHistory(json: json)
+            }
+            s.histories[engine] = ref
+            return ref
+        }
     }
 
     private func resourceURL(_ file: String) throws(CatalogError) -> URL {
@@ -108,13 +119,18 @@ public final class CatalogStore: Sendable {
         return dir.appendingPathComponent(file)
     }
 
-    private func load(_ file: String) throws(CatalogError) -> JSONValue {
+    private func bytes(_ file: String) throws(CatalogError) -> [UInt8] {
         let url = try resourceURL(file)
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CatalogError.missingResource(file)
         }
+        return [UInt8](data)
+    }
+
+    private func load(_ file: String) throws(CatalogError) -> JSONValue {
+        let data = try bytes(file)
         do {
-            return try JSONReader.parse(bytes: [UInt8](data))
+            return try JSONReader.parse(bytes: data)
         } catch {
             throw CatalogError.malformed(file: file, reason: "\(error.message) at offset \(error.offset)")
         }

@@ -37,7 +37,7 @@ public struct FlagCatalog: Sendable {
     /// Parser behaviour.
     public let parser: ParserRules
     /// Added/removed flags across surveyed versions (nil: no history for this engine).
-    let history: EngineHistory?
+    let history: HistoryRef?
     private var index: [String: (Int, Bool)] = [:]
 
     /// Creates a catalog from flag specs (the store builds these from the bundled JSON).
@@ -48,10 +48,12 @@ public struct FlagCatalog: Sendable {
     }
 
     init(engine: EngineKind, version: String, flags: [FlagSpec], speculativeAlgorithms: [String],
-         parser: ParserRules, history: EngineHistory?) {
+         parser: ParserRules, history: HistoryRef?) {
         self.engine = engine
         self.version = version
-        self.flags = flags.sorted { $0.name < $1.name }
+        self.engineVersion = EngineVersion(version)
+        let sorted = zip(flags, flags.dropFirst()).allSatisfy { $0.name < $1.name }
+        self.flags = sorted ? flags : flags.sorted { $0.name < $1.name }
         self.speculativeAlgorithms = speculativeAlgorithms
         self.parser = parser
         self.history = history
@@ -69,7 +71,7 @@ public struct FlagCatalog: Sendable {
     }
 
     /// The version as a comparable value.
-    public var engineVersion: EngineVersion { EngineVersion(version) }
+    public let engineVersion: EngineVersion
 
     /// Spelling normalised the way the engine's parser does (`--a_b` → `--a-b` where equivalent).
     public func normalized(_ spelled: String) -> String {
@@ -79,9 +81,21 @@ public struct FlagCatalog: Sendable {
         return "--" + String(spelled.dropFirst(2).map { $0 == "_" ? "-" : $0 })
     }
 
+    /// True when some flag has this spelling.
+    public func contains(_ spelled: String) -> Bool {
+        lookup(spelled) != nil
+    }
+
+    /// Index into `flags` and polarity of a spelling (no `FlagSpec` copy: the checker's hot path).
+    func lookup(_ spelled: String) -> (Int, Bool)? {
+        if let hit = index[spelled] { return hit }
+        guard parser.underscoresEquivalent else { return nil }
+        return index[normalized(spelled)]
+    }
+
     /// The flag a spelling (name, alias or negative name) selects, with its polarity.
     public func match(_ spelled: String) -> Match? {
-        guard let (i, neg) = index[spelled] ?? index[normalized(spelled)] else { return nil }
+        guard let (i, neg) = lookup(spelled) else { return nil }
         return Match(spec: flags[i], negative: neg)
     }
 
@@ -103,7 +117,10 @@ public struct FlagCatalog: Sendable {
 
     /// The catalog default of a flag as a typed value (nil when none or unknown flag).
     public func defaultValue(of name: String) -> FlagValue? {
-        spec(named: name)?.defaultFlagValue
+        guard let (i, _) = lookup(name), let d = flags[i].defaultValue else {
+            return nil
+        }
+        return FlagValue(json: d, type: flags[i].valueType, element: flags[i].elementType)
     }
 
     /// Adds extra values and private flags (a custom image's additions); see `CatalogExtension`.

@@ -57,13 +57,39 @@ struct EngineHistory: Sendable {
     }
 }
 
+/// A history decoded on first use (only unknown flags need it, so catalog loads skip it).
+final class HistoryRef: Sendable {
+    private let loader: @Sendable () -> EngineHistory?
+    private let cache = Locked<EngineHistory??>(nil)
+
+    /// A reference that runs `loader` once, on the first `history` access.
+    init(_ loader: @escaping @Sendable () -> EngineHistory?) {
+        self.loader = loader
+    }
+
+    /// A reference to an already decoded history.
+    convenience init(_ history: EngineHistory) {
+        self.init { history }
+    }
+
+    /// The history (nil when it could not be read).
+    var history: EngineHistory? {
+        cache.withLock { cached in
+            if case .some(let h) = cached { return h }
+            let h = loader()
+            cached = .some(h)
+            return h
+        }
+    }
+}
+
 extension FlagCatalog {
     /// Why `flag` is not in this catalog when a surveyed older version had it: set when this
     /// version is at or after `removedIn`. Replacements are those this catalog has (following
     /// a replacement that was itself removed later).
     public func removal(of flag: String) -> FlagRemoval? {
         let name = normalized(flag)
-        guard let h = history, let r = h.records[name], let removedIn = r.removedIn,
+        guard let h = history?.history, let r = h.records[name], let removedIn = r.removedIn,
               engineVersion >= EngineVersion(removedIn), spec(named: name) == nil else { return nil }
         var seen: Set<String> = [name]
         var reps: [String] = []
@@ -85,7 +111,7 @@ extension FlagCatalog {
     /// Set when `flag` only appears in surveyed versions newer than this catalog's.
     public func introduction(of flag: String) -> FlagIntroduction? {
         let name = normalized(flag)
-        guard let h = history, let r = h.records[name], !r.firstSeen.isEmpty,
+        guard let h = history?.history, let r = h.records[name], !r.firstSeen.isEmpty,
               engineVersion < EngineVersion(r.firstSeen), spec(named: name) == nil else { return nil }
         return FlagIntroduction(flag: name, firstSeen: r.firstSeen, approximate: h.approximate)
     }

@@ -56,8 +56,12 @@ public struct FlagSpec: Hashable, Sendable {
     public var suffixStyle: SuffixStyle
     /// Required JSON shape (`"list"`) of a JSON flag, nil for any.
     public var jsonShape: String?
-    /// The engine config field the flag feeds (`tp_size`).
-    public var field: String
+    /// The engine config field the flag feeds (`tp_size`); derived from the name unless set.
+    public var field: String {
+        get { explicitField ?? FlagSpec.defaultField(for: name) }
+        set { explicitField = newValue == FlagSpec.defaultField(for: name) ? nil : newValue }
+    }
+    private var explicitField: String?
     /// One-line help.
     public var help: String
     /// True when repeating the flag accumulates values (argparse `append`).
@@ -93,7 +97,7 @@ public struct FlagSpec: Hashable, Sendable {
         self.acceptsSuffix = acceptsSuffix
         self.suffixStyle = suffixStyle
         self.jsonShape = jsonShape
-        self.field = field ?? FlagSpec.defaultField(for: name)
+        self.explicitField = field
         self.help = help
         self.repeatable = repeatable
         self.alsoAccepts = alsoAccepts
@@ -123,6 +127,6 @@ public struct FlagSpec: Hashable, Sendable {
 extension String {
     /// `a-b` → `a_b`.
     func replacingDashes() -> String {
-        String(unicodeScalars.map { $0 == "-" ? "_" : Character($0) })
+        String(decoding: utf8.map { $0 == UInt8(ascii: "-") ? UInt8(ascii: "_") : $0 }, as: UTF8.self)
     }
 }

@@ -54,7 +54,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
         case .string(let s): return JSONValue.quote(s)
         case .array(let a): return "[" + a.map(\.canonicalText).joined(separator: ",") + "]"
         case .object(let o):
-            return "{" + o.keys.sorted().map { JSONValue.quote($0) + ":" + o[$0]!.canonicalText }
+            return "{" + o.sorted { $0.key < $1.key }.map { JSONValue.quote($0.key) + ":" + $0.value.canonicalText }
                 .joined(separator: ",") + "}"
         }
     }

@@ -11,7 +11,7 @@ struct JSONReader {
     }
 
     private let bytes: [UInt8]
-    private var pos = 0
+    private(set) var pos = 0
     private var depth = 0
 
     /// Parses one JSON document; trailing non-space bytes are an error.
@@ -29,7 +29,83 @@ struct JSONReader {
         return value
     }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    /// A cursor at the start of `bytes` (for the pull API below).
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    // MARK: - Pull API (used to decode catalogs without building intermediate dictionaries)
+
+    /// Consumes `{`.
+    mutating func beginObject() throws(Failure) {
+        skipSpace()
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "{") else { throw fail("expected an object") }
+        pos += 1
+        first = true
+    }
+
+    /// The next key of the current object (consuming its `:`), or nil after the closing `}`.
+    mutating func nextKey() throws(Failure) -> String? {
+        guard try more(close: UInt8(ascii: "}")) else { return nil }
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+        let key = try string()
+        skipSpace()
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+        pos += 1
+        skipSpace()
+        return key
+    }
+
+    /// Consumes `[`.
+    mutating func beginArray() throws(Failure) {
+        skipSpace()
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "[") else { throw fail("expected an array") }
+        pos += 1
+        first = true
+    }
+
+    /// True when the current array has another element (positioned at it).
+    mutating func nextElement() throws(Failure) -> Bool {
+        try more(close: UInt8(ascii: "]"))
+    }
+
+    /// Reads a string value.
+    mutating func readString() throws(Failure) -> String {
+        skipSpace()
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a string") }
+        return try string()
+    }
+
+    /// Reads an array of strings.
+    mutating func readStringArray() throws(Failure) -> [String] {
+        try beginArray()
+        var out: [String] = []
+        while try nextElement() { out.append(try readString()) }
+        first = false
+        return out
+    }
+
+    /// Reads any value.
+    mutating func readValue() throws(Failure) -> JSONValue {
+        skipSpace()
+        let v = try value()
+        first = false
+        return v
+    }
+
+    /// Shared by `nextKey`/`nextElement`: skips `,` between members; false at the closer.
+    private mutating func more(close: UInt8) throws(Failure) -> Bool {
+        skipSpace()
+        guard pos < bytes.count else { throw fail("unexpected end of JSON") }
+        if bytes[pos] == close { pos += 1; first = false; return false }
+        if !first {
+            guard bytes[pos] == UInt8(ascii: ",") else { throw fail("expected ','") }
+            pos += 1
+            skipSpace()
+        }
+        first = false
+        return true
+    }
+
+    private var first = true
 
     private func fail(_ message: String) -> Failure {
         // Report the position in Unicode scalars, not bytes.

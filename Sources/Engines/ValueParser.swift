@@ -4,43 +4,80 @@ enum ValueParser {
     /// Python `int()`: surrounding whitespace, optional sign, digits with single `_`
     /// between digits, leading zeros allowed (`08` is 8).
     static func pythonInt(_ text: String) -> Int64? {
-        let t = text.trimmingWhitespace()
-        var body = Substring(t)
-        var negative = false
-        if let f = body.first, f == "+" || f == "-" { negative = f == "-"; body = body.dropFirst() }
-        guard let digits = digitsWithUnderscores(body) else { return nil }
-        guard let magnitude = UInt64(digits), magnitude <= UInt64(Int64.max) + (negative ? 1 : 0) else {
-            return nil
+        var t = text
+        return t.withUTF8 { b -> Int64? in
+            var i = 0, end = b.count
+            while i < end, ArgGroup.isSpace(b[i]) { i += 1 }
+            while end > i, ArgGroup.isSpace(b[end - 1]) { end -= 1 }
+            var negative = false
+            if i < end, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+                negative = b[i] == UInt8(ascii: "-")
+                i += 1
+            }
+            guard i < end, b[i] != UInt8(ascii: "_"), b[end - 1] != UInt8(ascii: "_") else { return nil }
+            var magnitude: UInt64 = 0
+            var prevUnderscore = false
+            for k in i..<end {
+                let c = b[k]
+                if c == UInt8(ascii: "_") {
+                    if prevUnderscore { return nil }
+                    prevUnderscore = true
+                    continue
+                }
+                guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+                prevUnderscore = false
+                let (m1, o1) = magnitude.multipliedReportingOverflow(by: 10)
+                let (m2, o2) = m1.addingReportingOverflow(UInt64(c - UInt8(ascii: "0")))
+                if o1 || o2 { return nil }
+                magnitude = m2
+            }
+            if negative {
+                if magnitude == UInt64(Int64.max) + 1 { return Int64.min }
+                return magnitude <= UInt64(Int64.max) ? -Int64(magnitude) : nil
+            }
+            return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
         }
-        return negative ? (magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude))
-                        : Int64(magnitude)
     }
 
     /// Python `float()`: decimal or exponent forms (`.85`, `0.850`, `1e-3`, `1_0.5`), `inf`, `nan`.
     static func pythonFloat(_ text: String) -> Double? {
-        let t = text.trimmingWhitespace()
-        var body = Substring(t)
-        var sign = ""
-        if let f = body.first, f == "+" || f == "-" { sign = f == "-" ? "-" : ""; body = body.dropFirst() }
-        switch body.lowercased() {
-        case "inf", "infinity": return sign == "-" ? -.infinity : .infinity
-        case "nan": return .nan
-        default: break
+        var t = text
+        let cleaned: String? = t.withUTF8 { b -> String? in
+            var i = 0, end = b.count
+            while i < end, ArgGroup.isSpace(b[i]) { i += 1 }
+            while end > i, ArgGroup.isSpace(b[end - 1]) { end -= 1 }
+            var out: [UInt8] = []
+            out.reserveCapacity(end - i)
+            if i < end, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { out.append(b[i]); i += 1 }
+            let word = String(decoding: UnsafeBufferPointer(rebasing: b[i..<end]), as: UTF8.self).lowercased()
+            if ["inf", "infinity", "nan"].contains(word) { return String(decoding: out, as: UTF8.self) + word }
+            // digits ['.' digits] [e [sign] digits], '_' only between digits
+            var digitsBefore = 0, digitsAfter = 0, k = i
+            func digits(_ count: inout Int) -> Bool {
+                while k < end {
+                    let c = b[k]
+                    if c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { out.append(c); count += 1; k += 1 }
+                    else if c == UInt8(ascii: "_"), count > 0, k + 1 < end,
+                            b[k + 1] >= UInt8(ascii: "0"), b[k + 1] <= UInt8(ascii: "9") { k += 1 }
+                    else { break }
+                }
+                return true
+            }
+            _ = digits(&digitsBefore)
+            if k < end, b[k] == UInt8(ascii: ".") { out.append(b[k]); k += 1; _ = digits(&digitsAfter) }
+            guard digitsBefore + digitsAfter > 0 else { return nil }
+            if k < end, b[k] == UInt8(ascii: "e") || b[k] == UInt8(ascii: "E") {
+                out.append(UInt8(ascii: "e"))
+                k += 1
+                if k < end, b[k] == UInt8(ascii: "+") || b[k] == UInt8(ascii: "-") { out.append(b[k]); k += 1 }
+                var expDigits = 0
+                _ = digits(&expDigits)
+                guard expDigits > 0 else { return nil }
+            }
+            guard k == end else { return nil }
+            return String(decoding: out, as: UTF8.self)
         }
-        var mantissa = body, exponent: Substring = ""
-        if let e = body.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            mantissa = body[..<e]
-            exponent = body[body.index(after: e)...]
-            if let f = exponent.first, f == "+" || f == "-" { exponent = exponent.dropFirst() }
-            guard digitsWithUnderscores(exponent) != nil else { return nil }
-        }
-        let parts = mantissa.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        let intPart = parts[0], fracPart = parts.count > 1 ? parts[1] : ""
-        guard !(intPart.isEmpty && fracPart.isEmpty) else { return nil }
-        if !intPart.isEmpty, digitsWithUnderscores(intPart) == nil { return nil }
-        if !fracPart.isEmpty, digitsWithUnderscores(fracPart) == nil { return nil }
-        return Double(sign + t.drop { $0 == "+" || $0 == "-" || $0.isWhitespace }
-            .filter { $0 != "_" })
+        return cleaned.flatMap { Double($0) }
     }
 
     /// Boolean words an engine's `bool`-typed value accepts.
@@ -120,5 +157,17 @@ extension String {
         guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
               let end = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
         return String(scalars[start...end])
+    }
+}
+
+extension String {
+    /// True when the text contains `{{` (a template placeholder); a byte scan, no String search.
+    var hasPlaceholder: Bool {
+        var prev: UInt8 = 0
+        for c in utf8 {
+            if c == UInt8(ascii: "{"), prev == UInt8(ascii: "{") { return true }
+            prev = c
+        }
+        return false
     }
 }

@@ -6,13 +6,13 @@ struct GitFileSource: ManifestFileSource {
     let revision: String
 
     func read(_ path: String) -> [UInt8]? {
-        let rel = "./" + (path as NSString).standardizingPath
+        let rel = "./" + ManifestPath.normalize(path)
         let (status, out) = Git.run(["show", "\(revision):\(rel)"])
         return status == 0 ? out : nil
     }
 
     func yamlFiles(in directory: String) -> [String] {
-        let dir = (directory as NSString).standardizingPath
+        let dir = ManifestPath.normalize(directory)
         let (status, out) = Git.run(["ls-tree", "--name-only", revision, "--", dir + "/"])
         guard status == 0 else { return [] }
         return String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)

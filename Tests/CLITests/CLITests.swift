@@ -46,9 +46,15 @@ import Testing
     }
 
     @Test func validateSeedManifests() throws {
-        let r = try run(["validate", "manifests/dspark.yaml", "manifests/dsv4f.yaml", "manifests/dspark-sglang-0.5.23.yaml"])
+        let r = try run(["validate", "manifests/dspark.yaml", "manifests/dsv4f.yaml"])
         #expect(r.status == 0, "\(r.err)")
-        #expect(r.out.contains("valid"))
+        #expect(r.out.contains("valid (2 deployments)"))
+        let next = try run(["validate", "manifests/dspark-sglang-0.5.23.yaml"])
+        #expect(next.status == 0, "\(next.err)")
+        // The same deployment name in two files is an error when they are loaded together.
+        let both = try run(["validate", "manifests/dspark.yaml", "manifests/dspark-sglang-0.5.23.yaml"])
+        #expect(both.status == 1)
+        #expect(both.err.contains("Deployment 'dspark' is defined twice [duplicate-key]"))
     }
 
     @Test func validateReportsLocatedErrorsAndJSON() throws {

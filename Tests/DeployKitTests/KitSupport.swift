@@ -27,7 +27,7 @@ func loadInline(_ files: [String: String], _ paths: [String]) -> ValidationResul
 
 struct Mem: ManifestFileSource {
     var files: [String: String]
-    func read(_ path: String) -> [UInt8]? { files[(path as NSString).standardizingPath].map { Array($0.utf8) } }
+    func read(_ path: String) -> [UInt8]? { files[ManifestPath.normalize(path)].map { Array($0.utf8) } }
     func yamlFiles(in directory: String) -> [String] { [] }
 }
 

@@ -8,12 +8,12 @@ struct MemoryFileSource: ManifestFileSource {
     var files: [String: String]
 
     func read(_ path: String) -> [UInt8]? {
-        files[(path as NSString).standardizingPath].map { Array($0.utf8) }
+        files[ManifestPath.normalize(path)].map { Array($0.utf8) }
     }
 
     func yamlFiles(in directory: String) -> [String] {
-        let dir = (directory as NSString).standardizingPath
-        return files.keys.filter { ($0 as NSString).deletingLastPathComponent == dir && $0.hasSuffix(".yaml") }.sorted()
+        let dir = ManifestPath.normalize(directory)
+        return files.keys.filter { ManifestPath.directory(of: $0) == dir && $0.hasSuffix(".yaml") }.sorted()
     }
 }
 

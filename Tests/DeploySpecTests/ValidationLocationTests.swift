@@ -1,4 +1,5 @@
 import DeployCore
+import Engines
 import Foundation
 @testable import DeploySpec
 import Testing
@@ -126,8 +127,8 @@ import Testing
         let (yaml, m) = markers(seedBackend() + deployment(args: ["--tp-size 8", "⁁--tensor-parallel-size 8"],
                                                              extra: "  replicas: 1\n  ⁁replicas: 2\n"))
         let r = validate(yaml)
-        expectDiagnostic(r, "duplicate-flag", at: m[0])
-        expectDiagnostic(r, "duplicate-key", at: m[1])
+        expectDiagnostic(r, "duplicate-key", at: m[0])
+        expectDiagnostic(r, "duplicate-flag", at: m[1])
     }
 
     @Test func everyProblemInOneRun() {

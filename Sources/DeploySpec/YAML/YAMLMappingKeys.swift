@@ -11,7 +11,7 @@ extension YAMLTreeBuilder {
     static let indexThreshold = 12
 
     /// The key to keep, or nil (after reporting) when it is not a string or is a duplicate.
-    mutating func checkedKey(_ node: YAMLNode, top: Int) -> YAMLNode? {
+    mutating func checkedKey(_ node: consuming YAMLNode, top: Int) -> YAMLNode? {
         guard case .scalar(let key) = node else {
             diagnostics.append(.error("invalid-type",
                 "mapping key must be a string, not \(node.kindDescription)", at: node.location))
@@ -29,12 +29,14 @@ extension YAMLTreeBuilder {
                 notes: ["'\(key.value)' was first defined at line \(first.line), column \(first.column)"]))
             return nil
         }
+        stack[top].pendingKeyText = key.value
         return node
     }
 
     /// Appends a pair to the mapping at `top`, validating merge keys.
-    mutating func addPair(key: YAMLNode, value: YAMLNode, top: Int) {
-        if key.isMergeKey {
+    mutating func addPair(key: consuming YAMLNode, value: consuming YAMLNode, top: Int) {
+        let text = stack[top].pendingKeyText
+        if text == "<<", key.isMergeKey {
             guard Self.mergeSources(value) != nil else {
                 diagnostics.append(.error("yaml-syntax",
                     "merge key '<<' needs a mapping or a list of mappings, not \(value.kindDescription)",
@@ -43,15 +45,16 @@ extension YAMLTreeBuilder {
             }
             stack[top].hasMerge = true
         }
-        stack[top].pairs.append((key: key, value: value))
-        let count = stack[top].pairs.count
+        stack[top].pairs.append((key: consume key, value: consume value))
+        stack[top].keys.append(text)
+        let count = stack[top].keys.count
         if stack[top].keyIndex != nil {
-            stack[top].keyIndex?[key.keyText] = count - 1
+            stack[top].keyIndex?[text] = count - 1
         } else if count > Self.indexThreshold {
             var index: [String: Int] = [:]
             index.reserveCapacity(count * 2)
-            for (i, pair) in stack[top].pairs.enumerated() where index[pair.key.keyText] == nil {
-                index[pair.key.keyText] = i
+            for (i, key) in stack[top].keys.enumerated() where index[key] == nil {
+                index[key] = i
             }
             stack[top].keyIndex = index
         }
@@ -62,8 +65,9 @@ extension YAMLTreeBuilder {
         if let index = stack[top].keyIndex {
             return index[text].map { stack[top].pairs[$0].key.location }
         }
-        for pair in stack[top].pairs where pair.key.keyText == text {
-            return pair.key.location
+        let keys = stack[top].keys
+        for i in keys.indices where keys[i] == text {
+            return stack[top].pairs[i].key.location
         }
         return nil
     }

@@ -3,7 +3,7 @@ public import DeployCore
 /// A YAML node with its source location, as produced by `YAMLLoader` (libyaml events).
 ///
 /// Aliases are already expanded (within the loader's budget); tags are kept as written.
-indirect enum YAMLNode: Sendable {
+enum YAMLNode: Sendable {
     case scalar(YAMLScalar)
     case sequence(YAMLSequence)
     case mapping(YAMLMapping)

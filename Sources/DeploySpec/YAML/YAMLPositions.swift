@@ -84,13 +84,27 @@ struct YAMLPositions {
     }
 
     /// True when the input has a lone CR, NEL, LS or PS (breaks for libyaml, not for editors).
+    ///
+    /// Skips 8 bytes at a time while they are ASCII without CR (the common case).
     private static func hasOddBreaks(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var i = 0
+        guard let base = bytes.baseAddress else { return false }
         let n = bytes.count
+        let raw = UnsafeRawPointer(base)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let crs: UInt64 = 0x0D0D_0D0D_0D0D_0D0D
+        var i = 0
         while i < n {
+            if i + 8 <= n {
+                let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let x = w ^ crs
+                if (w | ((x &- ones) & ~x)) & highs == 0 {
+                    i += 8
+                    continue
+                }
+            }
             let b = bytes[i]
-            if b < 0x80 {
-                if b == 0x0D, i + 1 >= n || bytes[i + 1] != 0x0A { return true }
+            if b == 0x0D {
+                if i + 1 >= n || bytes[i + 1] != 0x0A { return true }
             } else if b == 0xC2 {
                 if i + 1 < n, bytes[i + 1] == 0x85 { return true }
             } else if b == 0xE2 {

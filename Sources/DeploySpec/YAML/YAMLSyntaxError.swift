@@ -72,4 +72,19 @@ extension YAMLLoader {
         }
         return result.documents.count + result.diagnostics.count
     }
+
+    /// Entry point for benchmarks only (`dsdeploy-fuzz-loader --time`): loads `data` and
+    /// returns how long loading took and, separately, how long freeing the trees took.
+    /// Not a stable API.
+    public static func benchmarkEntry(_ data: UnsafeRawBufferPointer)
+        -> (load: Duration, free: Duration, count: Int) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var result: (documents: [YAMLDocument], diagnostics: [Diagnostic])? =
+            load(data.assumingMemoryBound(to: UInt8.self), file: "bench.yaml")
+        let loaded = clock.now
+        let count = (result?.documents.count ?? 0) + (result?.diagnostics.count ?? 0)
+        result = nil
+        return (loaded - start, clock.now - loaded, count + (result == nil ? 0 : 1))
+    }
 }

@@ -21,8 +21,11 @@ struct YAMLTreeBuilder {
         var anchor: String?
         var items: [YAMLNode] = []
         var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+        /// Mapping: the text of each key in `pairs` (cheap duplicate detection).
+        var keys: [String] = []
         /// Mapping: the key waiting for its value (nil while expecting a key or when dropped).
         var pendingKey: YAMLNode?
+        var pendingKeyText = ""
         var expectingValue = false
         /// Key text -> pair index, built once a mapping gets large.
         var keyIndex: [String: Int]?
@@ -38,6 +41,17 @@ struct YAMLTreeBuilder {
     /// The finished root of the current document.
     private(set) var root: Built?
     private var anchors: [String: Built] = [:]
+    /// Element count of the last collection closed at the same depth, of the same kind, at the
+    /// same position in its parent: manifests repeat shapes, so it is a good capacity guess.
+    private var capacityHints: [Int] = []
+
+    /// The hint slot for a collection about to open (or just closed) at the top of `stack`.
+    private func hintSlot(mapping: Bool) -> Int {
+        let top = stack.count - 1
+        let position = top < 0 ? 0 : min(63, stack[top].isMapping ? stack[top].pairs.count : stack[top].items.count)
+        return (stack.count * 64 + position) * 2 + (mapping ? 1 : 0)
+    }
+
     /// Nodes materialised through aliases so far in this file, and the most allowed.
     private var aliasNodes = 0
     let aliasBudget: Int
@@ -58,12 +72,25 @@ struct YAMLTreeBuilder {
 
     /// Opens a sequence or mapping.
     mutating func open(mapping: Bool, at location: SourceLocation, anchor: String?) {
-        stack.append(Frame(isMapping: mapping, location: location, anchor: anchor))
+        var frame = Frame(isMapping: mapping, location: location, anchor: anchor)
+        let slot = hintSlot(mapping: mapping)
+        if slot < capacityHints.count, case let hint = capacityHints[slot], hint > 0 {
+            if mapping {
+                frame.pairs.reserveCapacity(hint)
+                frame.keys.reserveCapacity(hint)
+            } else {
+                frame.items.reserveCapacity(hint)
+            }
+        }
+        stack.append(frame)
     }
 
     /// Closes the innermost open collection and attaches it to its parent.
     mutating func close() {
         guard var frame = stack.popLast() else { return }
+        let slot = hintSlot(mapping: frame.isMapping)
+        if slot >= capacityHints.count { capacityHints += repeatElement(0, count: slot + 1 - capacityHints.count) }
+        capacityHints[slot] = frame.isMapping ? frame.pairs.count : frame.items.count
         let node: YAMLNode
         if frame.isMapping {
             if frame.hasMerge { applyMerges(&frame) }
@@ -71,16 +98,18 @@ struct YAMLTreeBuilder {
         } else {
             node = .sequence(YAMLSequence(items: frame.items, location: frame.location))
         }
-        let built = Built(node: node, size: frame.size, depth: frame.depth)
-        if let anchor = frame.anchor { anchors[anchor] = built }
-        attach(built)
+        if let anchor = frame.anchor {
+            anchors[anchor] = Built(node: node, size: frame.size, depth: frame.depth)
+        }
+        attach(node, size: frame.size, depth: frame.depth)
     }
 
     /// Adds a scalar leaf.
-    mutating func scalar(_ scalar: YAMLScalar, anchor: String?) {
-        let built = Built(node: .scalar(scalar), size: 1, depth: 1)
-        if let anchor { anchors[anchor] = built }
-        attach(built)
+    mutating func scalar(_ scalar: consuming YAMLScalar, anchor: String?) {
+        if let anchor {
+            anchors[anchor] = Built(node: .scalar(scalar), size: 1, depth: 1)
+        }
+        attach(.scalar(scalar), size: 1, depth: 1)
     }
 
     /// What happened to an alias.
@@ -109,7 +138,7 @@ struct YAMLTreeBuilder {
             attachNothing()
             return .tooDeep
         }
-        attach(target)
+        attach(target.node, size: target.size, depth: target.depth)
         return .expanded
     }
 
@@ -123,24 +152,24 @@ struct YAMLTreeBuilder {
     }
 
     /// Puts a finished node into its parent (or makes it the root).
-    private mutating func attach(_ built: Built) {
-        guard let top = stack.indices.last else {
-            root = built
+    private mutating func attach(_ node: consuming YAMLNode, size: Int, depth: Int) {
+        let top = stack.count - 1
+        guard top >= 0 else {
+            root = Built(node: node, size: size, depth: depth)
             return
         }
-        stack[top].size += built.size
-        stack[top].depth = max(stack[top].depth, built.depth + 1)
+        stack[top].size += size
+        if depth >= stack[top].depth { stack[top].depth = depth + 1 }
         if !stack[top].isMapping {
-            stack[top].items.append(built.node)
+            stack[top].items.append(consume node)
         } else if stack[top].expectingValue {
             stack[top].expectingValue = false
-            if let key = stack[top].pendingKey {
-                stack[top].pendingKey = nil
-                addPair(key: key, value: built.node, top: top)
+            if let key = stack[top].pendingKey.take() {
+                addPair(key: key, value: consume node, top: top)
             }
         } else {
             stack[top].expectingValue = true
-            stack[top].pendingKey = checkedKey(built.node, top: top)
+            stack[top].pendingKey = checkedKey(consume node, top: top)
         }
     }
 }

@@ -1,0 +1,48 @@
+public import DeployCore
+
+/// What a probe of a starting instance found.
+public enum ProbeResult: Sendable, Hashable {
+    /// Still starting; the last log line, if any.
+    case starting(lastLine: String?)
+    /// Ready, and the engine reports exactly the intended args.
+    case ready
+    /// Ready, but the engine reports other args than intended: a failed rollout.
+    case drifted([FlagDiffEntry])
+    /// The process died or the readiness check failed for good.
+    case failed(reason: String, lastLog: [String])
+}
+
+/// The narrow interface between the planner/executor and a place where engines run.
+///
+/// Implementations: the local target (processes + SQLite state), an in-memory target for tests.
+/// Methods are synchronous and quick (no method waits for readiness: the executor polls `probe`).
+public protocol DeployTarget: AnyObject, Sendable {
+    /// Every instance the target knows about, alive or dead, with drift filled in for ready ones.
+    func observe() throws -> [ObservedReplica]
+
+    /// Starts an instance of `spec` listening on `port`, with the fully resolved environment.
+    func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica
+
+    /// Checks a starting instance once (readiness, then config readback).
+    func probe(_ instance: ObservedReplica) -> ProbeResult
+
+    /// Records that an instance passed readiness and verification (it becomes the slot's current one).
+    func markReady(_ instance: ObservedReplica) throws
+
+    /// Records new labels for a live instance (no restart).
+    func updateLabels(_ instance: ObservedReplica, labels: [String: String]) throws
+
+    /// Stops an instance (SIGTERM, grace period, SIGKILL) and forgets it.
+    func stop(_ instance: ObservedReplica, grace: Double) throws
+
+    /// A free port for a new instance of a deployment, preferring `preferred`.
+    func freePort(preferred: Int, avoiding: Set<Int>) -> Int
+}
+
+/// A source of time and sleep, injected so executor tests never sleep for real.
+public protocol DeployClock: Sendable {
+    /// Seconds since an arbitrary origin.
+    func now() -> Double
+    /// Waits about this many seconds.
+    func sleep(_ seconds: Double)
+}

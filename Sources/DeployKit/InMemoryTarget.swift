@@ -1,0 +1,135 @@
+public import DeployCore
+import Foundation
+
+/// A real in-memory `DeployTarget`: instances are records whose readiness follows a script.
+///
+/// Used by planner/executor tests and by `--target memory` rehearsals; nothing sleeps for real.
+public final class InMemoryTarget: DeployTarget, @unchecked Sendable {
+    /// How a started instance behaves.
+    public enum Behavior: Sendable, Hashable {
+        /// Ready after this many seconds of (manual) clock time.
+        case readyAfter(Double)
+        /// Never ready.
+        case neverReady
+        /// Dies right away with this log line.
+        case crash(String)
+        /// Ready, but reports other args.
+        case drift([FlagDiffEntry])
+    }
+
+    private let lock = NSLock()
+    private var instances: [String: (ObservedReplica, Behavior, Double)] = [:]
+    private var counter = 0
+    let clock: any DeployClock
+    /// Decides the behaviour of each started instance from its launch spec.
+    public var behavior: @Sendable (LaunchSpec) -> Behavior = { _ in .readyAfter(1) }
+    /// Every call, in order, for assertions ("start dspark/0 rev", "stop dspark/0 inst").
+    public private(set) var calls: [String] = []
+    /// Environment each instance got (for tests of secret handling; values stay `Secret`).
+    public private(set) var environments: [String: [String: Secret]] = [:]
+
+    /// Creates an empty target on a clock.
+    public init(clock: any DeployClock) { self.clock = clock }
+
+    public func observe() throws -> [ObservedReplica] {
+        lock.withLock { instances.values.map { $0.0 }.sorted { $0.startedAt < $1.startedAt } }
+    }
+
+    public func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {
+        let b = behavior(spec)
+        return lock.withLock {
+            counter += 1
+            let id = "i\(counter)"
+            var s = spec
+            s.port = port
+            let o = ObservedReplica(deployment: spec.deployment, replica: spec.replica, instance: id,
+                                    revision: spec.revision, state: .starting, launch: s, pid: Int32(1000 + counter),
+                                    port: port, startedAt: clock.now(), labels: spec.labels)
+            instances[id] = (o, b, clock.now())
+            environments[id] = environment
+            calls.append("start \(spec.id) \(spec.revision)")
+            return o
+        }
+    }
+
+    public func probe(_ instance: ObservedReplica) -> ProbeResult {
+        lock.withLock {
+            guard let (o, b, t0) = instances[instance.instance] else {
+                return .failed(reason: "instance is gone", lastLog: [])
+            }
+            switch b {
+            case .readyAfter(let d): return clock.now() - t0 >= d ? .ready : .starting(lastLine: "loading")
+            case .neverReady: return .starting(lastLine: "still loading")
+            case .crash(let line):
+                var dead = o
+                dead.state = .exited
+                dead.exitStatus = "exit 1"
+                dead.lastLog = [line]
+                instances[instance.instance] = (dead, b, t0)
+                return .failed(reason: "process exited (exit 1)", lastLog: [line])
+            case .drift(let d): return .drifted(d)
+            }
+        }
+    }
+
+    public func markReady(_ instance: ObservedReplica) throws {
+        lock.withLock {
+            guard var e = instances[instance.instance] else { return }
+            e.0.state = .ready
+            instances[instance.instance] = e
+        }
+    }
+
+    public func updateLabels(_ instance: ObservedReplica, labels: [String: String]) throws {
+        lock.withLock {
+            guard var e = instances[instance.instance] else { return }
+            e.0.labels = labels
+            e.0.launch.labels = labels
+            instances[instance.instance] = e
+            calls.append("labels \(instance.id)")
+        }
+    }
+
+    public func stop(_ instance: ObservedReplica, grace: Double) throws {
+        lock.withLock {
+            instances[instance.instance] = nil
+            calls.append("stop \(instance.id) \(instance.revision)")
+        }
+    }
+
+    public func freePort(preferred: Int, avoiding: Set<Int>) -> Int {
+        var p = preferred
+        while avoiding.contains(p) { p += 1 }
+        return p
+    }
+
+    /// Kills an instance behind the executor's back (a crash after start).
+    public func kill(_ instanceID: String) {
+        lock.withLock {
+            guard var e = instances[instanceID] else { return }
+            e.0.state = .exited
+            e.0.exitStatus = "signal 9"
+            instances[instanceID] = e
+        }
+    }
+}
+
+/// A clock that only moves when told to: `sleep` advances it.
+public final class ManualClock: DeployClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var t: Double
+
+    /// Starts at `start` seconds.
+    public init(start: Double = 0) { t = start }
+
+    public func now() -> Double { lock.withLock { t } }
+    public func sleep(_ seconds: Double) { lock.withLock { t += seconds } }
+}
+
+/// The wall clock.
+public struct SystemClock: DeployClock {
+    /// Creates the wall clock.
+    public init() {}
+    public func now() -> Double { Date().timeIntervalSince1970 }
+    public func sleep(_ seconds: Double) { Thread.sleep(forTimeInterval: seconds) }
+}

@@ -1,0 +1,114 @@
+import Engines
+
+/// Computes a plan from desired launch specs and observed replicas. Pure.
+public struct Planner: Sendable {
+    /// Remove deployments that are in the state but not in the manifest.
+    public var prune: Bool
+
+    /// Creates a planner.
+    public init(prune: Bool = false) { self.prune = prune }
+
+    /// The plan that takes `observed` to `desired`.
+    public func plan(desired: [LaunchSpec], observed: [ObservedReplica], files: [String] = []) -> Plan {
+        var changes: [PlannedChange] = []
+        let desiredByID = Dictionary(desired.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        // Newest live instance per slot wins; extra instances (left by an interrupted apply) are deleted.
+        var current: [String: ObservedReplica] = [:]
+        var extras: [ObservedReplica] = []
+        for o in observed.sorted(by: { ($0.isAlive ? 1 : 0, $0.startedAt) < ($1.isAlive ? 1 : 0, $1.startedAt) }) {
+            if let prev = current[o.id] {
+                if prev.isAlive { extras.append(prev) }
+            }
+            current[o.id] = o
+        }
+        for d in desired {
+            guard let o = current[d.id] else {
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .create,
+                                             reason: "new replica", desired: d, current: nil,
+                                             flags: flagDiff(nil, d), fields: []))
+                continue
+            }
+            let fields = fieldDiff(o.launch, d)
+            let flags = flagDiff(o.launch, d)
+            if o.revision != d.revision {
+                let what = (fields.map(\.field) + flags.map(\.flag)).prefix(4).joined(separator: ", ")
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
+                                             reason: "configuration changed" + (what.isEmpty ? "" : ": \(what)"),
+                                             desired: d, current: o, flags: flags, fields: fields))
+            } else if !o.isAlive {
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
+                                             reason: "replica is not running (\(o.exitStatus ?? o.state.rawValue))",
+                                             desired: d, current: o, flags: [], fields: []))
+            } else if !o.drift.isEmpty {
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
+                                             reason: "drift: the engine runs with other args (\(o.drift.map(\.flag).joined(separator: ", ")))",
+                                             desired: d, current: o, flags: o.drift, fields: []))
+            } else if o.state == .failed {
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
+                                             reason: "replica failed its readiness check", desired: d, current: o,
+                                             flags: [], fields: []))
+            } else if o.labels != d.labels {
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .update,
+                                             reason: "labels changed", desired: d, current: o, flags: [],
+                                             fields: fields))
+            } else {
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .noop,
+                                             reason: "up to date", desired: d, current: o, flags: [], fields: []))
+            }
+        }
+        let desiredDeployments = Set(desired.map(\.deployment))
+        var orphans: Set<String> = []
+        for o in current.values where desiredByID[o.id] == nil {
+            if desiredDeployments.contains(o.deployment) {
+                changes.append(PlannedChange(deployment: o.deployment, replica: o.replica, action: .delete,
+                                             reason: "replica count lowered", desired: nil, current: o, flags: [], fields: []))
+            } else if prune {
+                changes.append(PlannedChange(deployment: o.deployment, replica: o.replica, action: .delete,
+                                             reason: "deployment left the manifest (--prune)", desired: nil, current: o,
+                                             flags: [], fields: []))
+            } else {
+                orphans.insert(o.deployment)
+            }
+        }
+        for e in extras {
+            changes.append(PlannedChange(deployment: e.deployment, replica: e.replica, action: .delete,
+                                         reason: "leftover instance \(e.instance) from an interrupted apply",
+                                         desired: nil, current: e, flags: [], fields: []))
+        }
+        changes.sort { ($0.deployment, $0.replica, $0.action.rawValue) < ($1.deployment, $1.replica, $1.action.rawValue) }
+        return Plan(desiredDigest: Planner.digest(desired.map { "\($0.id)@\($0.revision)" }),
+                    observedDigest: Planner.digest(observed.map { "\($0.id)#\($0.instance)@\($0.revision):\($0.state.rawValue)" }),
+                    files: files, changes: changes, orphans: orphans.sorted())
+    }
+
+    func flagDiff(_ old: LaunchSpec?, _ new: LaunchSpec) -> [FlagDiffEntry] {
+        FlagSet.diff(from: old?.flagSet ?? FlagSet(), to: new.flagSet).map { c in
+            FlagDiffEntry(kind: c.before == nil ? "added" : (c.after == nil ? "removed" : "changed"), flag: c.name,
+                          before: c.before?.description, after: c.after?.description, effective: c.effective)
+        }
+    }
+
+    func fieldDiff(_ a: LaunchSpec, _ b: LaunchSpec) -> [FieldChange] {
+        var out: [FieldChange] = []
+        func f(_ name: String, _ x: String, _ y: String, restart: Bool = true) {
+            if x != y { out.append(FieldChange(field: name, before: x, after: y, restart: restart)) }
+        }
+        f("image", a.image, b.image)
+        f("engineVersion", "\(a.engine) \(a.engineVersion)", "\(b.engine) \(b.engineVersion)")
+        f("entrypoint", a.argv.prefix(a.entrypointCount).joined(separator: " "),
+          b.argv.prefix(b.entrypointCount).joined(separator: " "))
+        f("env", a.env.map { "\($0.name)=\($0.secret ? "<secret \($0.from ?? "")>" : $0.display)" }.joined(separator: " "),
+          b.env.map { "\($0.name)=\($0.secret ? "<secret \($0.from ?? "")>" : $0.display)" }.joined(separator: " "))
+        f("gpus", a.gpuIds.map(String.init).joined(separator: ","), b.gpuIds.map(String.init).joined(separator: ","))
+        f("labels", a.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+          b.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), restart: false)
+        return out
+    }
+
+    static func digest(_ parts: [String]) -> String {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in parts.sorted().joined(separator: "\n").utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

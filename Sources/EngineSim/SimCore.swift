@@ -1,0 +1,122 @@
+public import Engines
+import NIOConcurrencyHelpers
+
+/// Where the simulated engine is in its life.
+public enum SimPhase: String, Hashable, Sendable {
+    /// Before the start delay has passed: every endpoint answers 503.
+    case starting
+    /// The HTTP server is up (`/health` 200) but the engine is not ready (`DSDEPLOY_SIM_NEVER_READY`).
+    case started
+    /// Serving: every endpoint answers.
+    case ready
+    /// SIGTERM received: in-flight requests finish, new ones get 503.
+    case draining
+}
+
+/// What the command line resolved to: where to listen and the /server_info fields.
+public struct SimLaunch: Hashable, Sendable {
+    /// Address to listen on (loopback in tests).
+    public var host: String
+    /// Port to listen on (0 picks a free one).
+    public var port: Int
+    /// `--model-path`.
+    public var modelPath: String
+    /// `--served-model-name`, or the model path.
+    public var servedModelName: String
+    /// Every ServerArgs field, resolved (catalog defaults overlaid with the given flags and overrides).
+    public var serverArgs: [String: JSONValue]
+
+    /// Creates a launch description.
+    public init(host: String, port: Int, modelPath: String, servedModelName: String,
+                serverArgs: [String: JSONValue]) {
+        self.host = host
+        self.port = port
+        self.modelPath = modelPath
+        self.servedModelName = servedModelName
+        self.serverArgs = serverArgs
+    }
+
+    /// A minimal launch for in-process tests: no catalog, just the basic fields.
+    public static func basic(modelPath: String = "sim/model", host: String = "127.0.0.1",
+                             port: Int = 0) -> SimLaunch {
+        SimLaunch(host: host, port: port, modelPath: modelPath, servedModelName: modelPath, serverArgs: [
+            "model_path": .string(modelPath), "served_model_name": .string(modelPath),
+            "host": .string(host), "port": .int(port), "tp_size": .int(1),
+        ])
+    }
+}
+
+/// State shared by every connection of one simulator (thread-safe).
+final class SimCore: Sendable {
+    let launch: SimLaunch
+    let settings: SimSettings
+    let log: SimLog
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var phase: SimPhase = .starting
+        var nextID = 1
+        var activeGenerations = 0
+        var finishedGenerations = 0
+        var emittedTokens = 0
+        var decodeSteps = 0
+        var flushes = 0
+    }
+
+    init(launch: SimLaunch, settings: SimSettings, log: SimLog) {
+        self.launch = launch
+        self.settings = settings
+        self.log = log
+    }
+
+    var phase: SimPhase { state.withLockedValue { $0.phase } }
+
+    func setPhase(_ p: SimPhase) { state.withLockedValue { $0.phase = p } }
+
+    /// A fresh request id (hex, unique per process).
+    func nextID() -> String {
+        let n = state.withLockedValue { s -> Int in
+            defer { s.nextID += 1 }
+            return s.nextID
+        }
+        return String(n, radix: 16)
+    }
+
+    var activeGenerations: Int { state.withLockedValue { $0.activeGenerations } }
+
+    func generationStarted() { state.withLockedValue { $0.activeGenerations += 1 } }
+
+    func generationFinished(tokens: Int, steps: Int) {
+        state.withLockedValue {
+            $0.activeGenerations -= 1
+            $0.finishedGenerations += 1
+            $0.emittedTokens += tokens
+            $0.decodeSteps += steps
+        }
+    }
+
+    func flushCache() { state.withLockedValue { $0.flushes += 1 } }
+
+    /// The value of a server arg as the engine reports it (after overrides).
+    func serverArg(_ field: String) -> JSONValue? { serverInfo()[field] }
+
+    /// `/server_info`: every ServerArgs field, `version`, and `internal_states` like SGLang.
+    func serverInfo() -> JSONValue {
+        var info = launch.serverArgs
+        let s = state.withLockedValue { $0 }
+        let accept = settings.timing.acceptLength
+        info["version"] = .string(settings.version)
+        info["internal_states"] = .array([.object([
+            "avg_spec_accept_length": .number(accept),
+            "last_gen_throughput": .number(settings.timing.decodeStepMs > 0
+                ? (1000 / settings.timing.decodeStepMs * accept).rounded() : 0),
+            "num_running_reqs": .int(s.activeGenerations),
+            "num_finished_reqs": .int(s.finishedGenerations),
+            "num_flushes": .int(s.flushes),
+            "memory_usage": .object(["weight": .number(17.9), "kvcache": .number(12.0),
+                                     "token_capacity": .int(500_000)]),
+        ])])
+        for (k, v) in settings.argOverride { info[k] = v }
+        return .object(info)
+    }
+}

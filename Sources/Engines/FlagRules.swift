@@ -1,0 +1,113 @@
+/// Cross-flag rules over resolved values (explicit, else the catalog default), run by the
+/// checker after every group was typed. Errors are launch failures (`flag-conflict`);
+/// warnings say what the engine will silently change. Rules whose flags the catalog does
+/// not have, or whose values are templated, are skipped.
+struct FlagRules {
+    let catalog: FlagCatalog
+    let values: [String: FlagValue]
+    let origins: [String: Int]
+    let fallbackOrigin: Int?
+    private(set) var issues: [FlagIssue] = []
+
+    init(catalog: FlagCatalog, values: [String: FlagValue], origins: [String: Int], fallbackOrigin: Int?) {
+        self.catalog = catalog
+        self.values = values
+        self.origins = origins
+        self.fallbackOrigin = fallbackOrigin
+    }
+
+    /// Runs the rules of the catalog's engine.
+    func evaluate(context: CheckContext) -> [FlagIssue] {
+        var r = self
+        switch catalog.engine {
+        case .sglang:
+            r.sglangParallelism()
+            r.sglangSpeculative()
+            r.sglangChunkedPrefill()
+            r.placement(context, tp: "--tp-size", pp: "--pp-size", dp: "--dp-size",
+                        dpMultiplies: !r.bool("--enable-dp-attention"), names: ("tp_size", "pp_size", "dp_size"))
+        case .vllm:
+            r.placement(context, tp: "--tensor-parallel-size", pp: "--pipeline-parallel-size",
+                        dp: "--data-parallel-size", dpMultiplies: true,
+                        names: ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"))
+        case .llamaCpp:
+            break
+        }
+        return r.issues
+    }
+
+    // MARK: - Values
+
+    /// True when this catalog version is at least `version`.
+    func atLeast(_ version: EngineVersion) -> Bool { catalog.engineVersion >= version }
+
+    /// Versions where SGLang changed a rule.
+    static let v0510 = EngineVersion("0.5.10"), v0522 = EngineVersion("0.5.22")
+
+    /// Explicit value, else the catalog default; nil when the catalog lacks the flag.
+    func resolved(_ name: String) -> FlagValue? {
+        if let v = values[name] { return v }
+        return catalog.defaultValue(of: name)
+    }
+
+    /// True when the manifest sets the flag.
+    func isSet(_ name: String) -> Bool { values[name] != nil }
+
+    /// The resolved int (nil: unknown, unset without default, or templated).
+    func int(_ name: String) -> Int64? { resolved(name)?.intValue }
+
+    /// The explicit int only.
+    func explicitInt(_ name: String) -> Int64? { values[name]?.intValue }
+
+    /// The resolved string.
+    func string(_ name: String) -> String? { resolved(name)?.stringValue }
+
+    /// The resolved boolean (false when unknown).
+    func bool(_ name: String) -> Bool { resolved(name)?.boolValue ?? false }
+
+    /// True when any of the flags has a templated value (the rule cannot be decided).
+    func templated(_ names: String...) -> Bool { names.contains { values[$0]?.isTemplated ?? false } }
+
+    /// Origin of the first flag of `names` that is set, else of the first group.
+    func origin(_ names: [String]) -> Int? {
+        for n in names { if let o = origins[n] { return o } }
+        return fallbackOrigin
+    }
+
+    // MARK: - Reporting
+
+    mutating func error(_ message: String, at names: [String], notes: [String] = []) {
+        guard let o = origin(names) else { return }
+        issues.append(FlagIssue(error: true, id: "flag-conflict", message: message, origin: o, notes: notes))
+    }
+
+    mutating func warning(_ message: String, at names: [String], notes: [String] = []) {
+        guard let o = origin(names) else { return }
+        issues.append(FlagIssue(error: false, id: "flag-conflict", message: message, origin: o, notes: notes))
+    }
+
+    // MARK: - Placement
+
+    /// tp × pp (× dp) must fit the GPUs of one replica (`gpusPerReplica × nodes`).
+    mutating func placement(_ context: CheckContext, tp: String, pp: String, dp: String,
+                            dpMultiplies: Bool, names: (String, String, String)) {
+        guard let perNode = context.gpusPerReplica, perNode > 0, !templated(tp, pp, dp) else { return }
+        let t = int(tp) ?? 1, p = int(pp) ?? 1, d = dpMultiplies ? (int(dp) ?? 1) : 1
+        let (world, overflow) = t.multipliedReportingOverflow(by: p)
+        let (total, overflow2) = world.multipliedReportingOverflow(by: d)
+        let nodes = max(1, context.nodes)
+        let available = Int64(perNode) * Int64(nodes)
+        let formula = dpMultiplies ? "\(names.0) × \(names.1) × \(names.2) = \(t) × \(p) × \(d)"
+                                   : "\(names.0) × \(names.1) = \(t) × \(p)"
+        let gpus = "\(perNode) GPU\(perNode == 1 ? "" : "s")" + (nodes > 1 ? " per node × \(nodes) nodes" : "")
+        let at = [tp, pp, dp].filter { isSet($0) }
+        if overflow || overflow2 || total > available {
+            error("\(formula) = \(overflow || overflow2 ? "too many" : String(total)) GPUs, "
+                  + "but a replica has \(available) (\(gpus))", at: at,
+                  notes: ["lower the parallel sizes or assign more GPUs to the replica"])
+        } else if total < available {
+            warning("\(formula) uses \(total) of the \(available) GPUs assigned to a replica (\(gpus)); "
+                    + "the other \(available - total) stay idle", at: at)
+        }
+    }
+}

@@ -1,0 +1,24 @@
+// dsdeploy-engine-sim: an SGLang-compatible engine simulator for testing dsdeploy without GPUs.
+//
+// argv is exactly SGLang's (`--model-path X --host 127.0.0.1 --port 30001 --tp-size 8 ...`);
+// simulator controls come from DSDEPLOY_SIM_* environment variables (see EngineSim.SimSettings).
+import EngineSim
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+var environment: [String: String] = [:]
+var envp = environ
+while let entry = envp.pointee {
+    let pair = String(cString: entry)
+    if let eq = pair.firstIndex(of: "=") {
+        environment[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+    }
+    envp += 1
+}
+let code = await SimProcess.run(arguments: arguments, environment: environment)
+exit(code)

@@ -1,0 +1,131 @@
+import Testing
+@testable import CurlHTTP
+
+/// Collects one streamed transfer's callbacks (thread-safe; callbacks run on the multi's thread).
+final class StreamRecord: Sendable {
+    private let state = Locked<(status: Int?, bytes: [UInt8], chunks: Int, order: [String])>((nil, [], 0, []))
+
+    var handler: (@escaping @Sendable (Result<TransferSummary, HTTPError>) -> Void) -> TransferHandler {
+        { done in
+            TransferHandler(
+                onHeaders: { head in self.state.withLock { $0.status = head.status; $0.order.append("headers") } },
+                onData: { chunk, _ in
+                    self.state.withLock { $0.bytes += chunk; $0.chunks += 1; $0.order.append("data") }
+                },
+                onComplete: { result in
+                    self.state.withLock { $0.order.append("complete") }
+                    done(result)
+                })
+        }
+    }
+
+    var text: String { state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
+    var status: Int? { state.withLock { $0.status } }
+    var order: [String] { state.withLock { $0.order } }
+}
+
+/// Starts a transfer and waits for its completion.
+func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) async -> Result<TransferSummary, HTTPError> {
+    await withCheckedContinuation { cont in
+        multi.start(request, handler: record.handler { cont.resume(returning: $0) })
+    }
+}
+
+@Suite struct CurlMultiTests {
+    @Test func streamsChunksWithTimings() async throws {
+        let server = try await TestServer.start()
+        let multi = try CurlMulti()
+        let record = StreamRecord()
+        let result = await run(multi, HTTPRequest(url: server.base + "/stream?n=4&gap=30"), record)
+        let summary = try result.get()
+        #expect(summary.status == 200)
+        #expect(record.text == "chunk 0\nchunk 1\nchunk 2\nchunk 3\n")
+        #expect(record.order.first == "headers" && record.order.last == "complete")
+        #expect(summary.chunkCount == 4)  // 30 ms apart: curl delivers each separately
+        let t = summary.timings
+        #expect(t.chunks.count == summary.chunkCount)
+        let first = try #require(t.firstByte)
+        #expect(t.start <= first && first <= t.end)
+        #expect(t.chunks == t.chunks.sorted())
+        // Gaps of ~30 ms between chunks (server-side timers; generous bound for a busy machine).
+        for (a, b) in zip(t.chunks, t.chunks.dropFirst()) {
+            #expect(b.milliseconds(since: a) > 15)
+        }
+        multi.shutdown()
+        await server.stop()
+    }
+
+    @Test func manyConcurrentTransfers() async throws {
+        let server = try await TestServer.start()
+        let multi = try CurlMulti()
+        let count = 64
+        let results = await withTaskGroup(of: (Int, String, Int).self) { group in
+            for i in 0..<count {
+                group.addTask {
+                    let record = StreamRecord()
+                    let r = await run(multi, HTTPRequest(url: server.base + "/stream?n=3&gap=20&i=\(i)"), record)
+                    return ((try? r.get())?.status ?? -1, record.text, i)
+                }
+            }
+            var all: [(Int, String, Int)] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.count == count)
+        #expect(results.allSatisfy { $0.0 == 200 && $0.1 == "chunk 0\nchunk 1\nchunk 2\n" })
+        #expect(multi.activeCount == 0)
+        multi.shutdown()
+        await server.stop()
+    }
+
+    @Test func cancelAndShutdown() async throws {
+        let server = try await TestServer.start()
+        let multi = try CurlMulti()
+        let record = StreamRecord()
+        let start = MonotonicTime.now()
+        let result: Result<TransferSummary, HTTPError> = await withCheckedContinuation { cont in
+            let id = multi.start(HTTPRequest(url: server.base + "/slow?ms=5000"),
+                                 handler: record.handler { cont.resume(returning: $0) })
+            multi.cancel(id)
+        }
+        guard case .failure(let error) = result else {
+            Issue.record("expected cancellation")
+            return
+        }
+        #expect(error.kind == .cancelled)
+        #expect(MonotonicTime.now().seconds(since: start) < 2)
+        // Outstanding transfers end as cancelled on shutdown; later starts fail at once.
+        let pending = StreamRecord()
+        async let late = run(multi, HTTPRequest(url: server.base + "/slow?ms=5000"), pending)
+        try await Task.sleep(nanoseconds: 100_000_000)
+        multi.shutdown()
+        let lateResult = await late
+        #expect((try? lateResult.get()) == nil)
+        let after = await run(multi, HTTPRequest(url: server.base + "/status/200"), StreamRecord())
+        #expect((try? after.get()) == nil)
+        await server.stop()
+    }
+
+    @Test func sendCollectsAndReportsErrors() async throws {
+        let server = try await TestServer.start()
+        let multi = try CurlMulti(maxTotalConnections: 4)
+        let response = try await multi.send(.json(url: server.base + "/echo", json: "{}"))
+        #expect(response.status == 200)
+        #expect(response.text.hasSuffix("\n\n{}"))
+        let port = server.port
+        await server.stop()
+        do {
+            _ = try await multi.send(HTTPRequest(url: "http://127.0.0.1:\(port)/", timeout: 5))
+            Issue.record("expected connection failure")
+        } catch {
+            #expect(error.kind == .connectionFailed)
+        }
+        do {
+            _ = try await multi.send(HTTPRequest(url: "http://127.0.0.1:1/", headers: [("X", "a\nb")]))
+            Issue.record("expected invalid request")
+        } catch {
+            #expect(error.kind == .invalidRequest)
+        }
+        multi.shutdown()
+    }
+}

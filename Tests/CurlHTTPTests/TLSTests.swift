@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+@testable import CurlHTTP
+
+/// TLS against a real `openssl s_server` on loopback with a throw-away self-signed certificate.
+/// Skipped when the `openssl` command is not installed.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+struct TLSTests {
+    /// Runs a command to completion (bounded by the command itself), returning its exit status.
+    @discardableResult
+    static func shell(_ args: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    @Test func verificationOnByDefaultAndCABundle() async throws {
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("curlhttp-tls-\(MonotonicTime.now().nanoseconds)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cert = dir.appendingPathComponent("cert.pem").path
+        let key = dir.appendingPathComponent("key.pem").path
+        let made = try Self.shell(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                                   "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        try #require(made == 0)
+
+        // A free loopback port: bind, read it, release it.
+        let probe = try await TestServer.start()
+        let port = probe.port
+        await probe.stop()
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        server.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-www", "-quiet"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        let url = "https://127.0.0.1:\(port)/"
+        let client = HTTPClient()
+        var insecure = HTTPRequest(url: url, timeout: 5)
+        insecure.tls = TLSOptions(verifyPeer: false)
+        var up = false
+        for _ in 0..<50 where !up {  // ≤ 5 s for s_server to listen
+            if (try? client.send(insecure)) != nil { up = true } else { try await Task.sleep(nanoseconds: 100_000_000) }
+        }
+        try #require(up)
+
+        // Default: verification on, the self-signed certificate is rejected.
+        do {
+            _ = try client.send(HTTPRequest(url: url, timeout: 5))
+            Issue.record("expected a TLS verification failure")
+        } catch {
+            #expect(error.kind == .tls)
+            #expect(error.message.lowercased().contains("certificate"))
+        }
+        // Trusting the certificate through caBundle makes it pass with verification on.
+        var trusted = HTTPRequest(url: url, timeout: 5)
+        trusted.tls = TLSOptions(caBundle: cert)
+        let response = try client.send(trusted)
+        #expect(response.status == 200)
+        // A CA bundle that does not exist is a TLS error, not a silent fallback.
+        var missing = HTTPRequest(url: url, timeout: 5)
+        missing.tls = TLSOptions(caBundle: dir.appendingPathComponent("nope.pem").path)
+        #expect(throws: HTTPError.self) { _ = try client.send(missing) }
+    }
+}

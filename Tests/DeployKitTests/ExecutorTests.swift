@@ -1,0 +1,145 @@
+import DeployCore
+@testable import DeployKit
+import DeploySpec
+import Foundation
+import Testing
+
+/// Planner + executor against the in-memory target and a manual clock.
+@Suite struct ExecutorTests {
+    func specs(replicas: Int = 2, memFraction: String = "0.85", surge: Int = 1, unavailable: Int = 0,
+               name: String = "d", label: String = "a") throws -> [LaunchSpec] {
+        let files = ["m.yaml": """
+        apiVersion: dsdeploy/v1
+        kind: Backend
+        metadata: {name: b}
+        spec:
+          engine: sglang
+          versions:
+            v: {engineVersion: "0.5.23", image: img, entrypoint: [sglang, serve],
+                command: "--model-path {{model_path}} --port {{port}}"}
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: \(name), labels: {team: \(label)}}
+        spec:
+          model: {source: huggingface, id: x/y}
+          backend: b
+          backendVersion: v
+          replicas: \(replicas)
+          rollout: {maxSurge: \(surge), maxUnavailable: \(unavailable)}
+          readiness: {timeoutSeconds: 30}
+          args: ["--mem-fraction-static \(memFraction)"]
+        """]
+        let r = loadInline(files, ["m.yaml"])
+        #expect(!r.diagnostics.hasErrors, "\(r.diagnostics.map(\.message))")
+        return try r.deployments.flatMap { try Renderer().render($0).get() }
+    }
+
+    func apply(_ desired: [LaunchSpec], _ target: InMemoryTarget, _ clock: ManualClock, prune: Bool = false) throws -> (Plan, ApplyReport) {
+        let plan = Planner(prune: prune).plan(desired: desired, observed: try target.observe())
+        let report = ApplyExecutor(target: target, clock: clock, environment: [:]).apply(plan)
+        return (plan, report)
+    }
+
+    @Test func firstApplyThenNoop() throws {
+        let clock = ManualClock()
+        let target = InMemoryTarget(clock: clock)
+        let (plan, report) = try apply(try specs(), target, clock)
+        #expect(plan.count(.create) == 2)
+        #expect(report.succeeded)
+        #expect(try target.observe().allSatisfy { $0.state == .ready })
+        #expect(report.seconds < 1.5, "creates run in parallel: \(report.seconds)")
+        let before = target.calls
+        let (plan2, report2) = try apply(try specs(), target, clock)
+        #expect(!plan2.hasChanges)
+        #expect(report2.succeeded)
+        #expect(target.calls == before, "a no-op apply touches nothing")
+    }
+
+    @Test func rollingReplaceStartsNewBeforeStoppingOld() throws {
+        let clock = ManualClock()
+        let target = InMemoryTarget(clock: clock)
+        _ = try apply(try specs(), target, clock)
+        let old = try specs()[0].revision
+        let new = try specs(memFraction: "0.9")
+        let (plan, report) = try apply(new, target, clock)
+        #expect(plan.count(.replace) == 2)
+        #expect(plan.changes.first?.flags.first?.flag == "--mem-fraction-static")
+        #expect(report.succeeded)
+        let calls = target.calls.suffix(4)
+        #expect(Array(calls) == ["start d/0 \(new[0].revision)", "stop d/0 \(old)", "start d/1 \(new[0].revision)", "stop d/1 \(old)"])
+        #expect(try target.observe().allSatisfy { $0.revision == new[0].revision && $0.state == .ready })
+    }
+
+    @Test func failedRolloutKeepsOldServing() throws {
+        let clock = ManualClock()
+        let target = InMemoryTarget(clock: clock)
+        _ = try apply(try specs(), target, clock)
+        let good = try specs()[0].revision
+        target.behavior = { s in s.revision == good ? .readyAfter(1) : .crash("RuntimeError: CUDA out of memory") }
+        let (_, report) = try apply(try specs(memFraction: "0.99"), target, clock)
+        #expect(!report.succeeded)
+        #expect(report.failedDeployments == ["d"])
+        #expect(report.outcomes.contains { $0.result == "failed" && $0.message.contains("CUDA out of memory") })
+        let live = try target.observe()
+        #expect(live.count == 2 && live.allSatisfy { $0.revision == good && $0.state == .ready })
+    }
+
+    @Test func failedRolloutWithoutSurgeRevertsToLastGood() throws {
+        let clock = ManualClock()
+        let target = InMemoryTarget(clock: clock)
+        _ = try apply(try specs(surge: 0, unavailable: 1), target, clock)
+        let good = try specs()[0].revision
+        target.behavior = { s in s.revision == good ? .readyAfter(1) : .neverReady }
+        let (_, report) = try apply(try specs(memFraction: "0.5", surge: 0, unavailable: 1), target, clock)
+        #expect(!report.succeeded)
+        let live = try target.observe()
+        #expect(live.map(\.revision) == [good, good], "reverted to the last good revision: \(live.map(\.revision))")
+        #expect(live.allSatisfy { $0.state == .ready })
+    }
+
+    @Test func driftFailsTheRollout() throws {
+        let clock = ManualClock()
+        let target = InMemoryTarget(clock: clock)
+        target.behavior = { _ in .drift([FlagDiffEntry(kind: "changed", flag: "--mem-fraction-static", before: "0.85", after: "0.8", effective: true)]) }
+        let (_, report) = try apply(try specs(replicas: 1), target, clock)
+        #expect(!report.succeeded)
+        #expect(report.outcomes.first?.message.contains("other args") == true)
+    }
+
+    @Test func deadReplicaIsRestartedAndScaleDownDeletes() throws {
+        let clock = ManualClock()
+        let target = InMemoryTarget(clock: clock)
+        _ = try apply(try specs(replicas: 3), target, clock)
+        let victim = try #require(try target.observe().first { $0.replica == 1 })
+        target.kill(victim.instance)
+        let plan = Planner().plan(desired: try specs(replicas: 2), observed: try target.observe())
+        #expect(plan.changes.map(\.action) == [.noop, .replace, .delete])
+        #expect(plan.changes[1].reason.contains("not running"))
+        let report = ApplyExecutor(target: target, clock: clock, environment: [:]).apply(plan)
+        #expect(report.succeeded)
+        #expect(try target.observe().count == 2)
+    }
+
+    @Test func pruneOnlyWhenAsked() throws {
+        let clock = ManualClock()
+        let target = InMemoryTarget(clock: clock)
+        _ = try apply(try specs(name: "old"), target, clock)
+        let (plan, _) = try apply(try specs(name: "new"), target, clock)
+        #expect(plan.orphans == ["old"])
+        #expect(try target.observe().filter { $0.deployment == "old" }.count == 2)
+        let (plan2, _) = try apply(try specs(name: "new"), target, clock, prune: true)
+        #expect(plan2.count(.delete) == 2)
+        #expect(try target.observe().allSatisfy { $0.deployment == "new" })
+    }
+
+    @Test func labelsOnlyUpdatesWithoutRestart() throws {
+        let clock = ManualClock()
+        let target = InMemoryTarget(clock: clock)
+        _ = try apply(try specs(), target, clock)
+        let (plan, report) = try apply(try specs(label: "b"), target, clock)
+        #expect(plan.changes.allSatisfy { $0.action == .update })
+        #expect(report.succeeded)
+        #expect(!target.calls.suffix(2).contains { $0.hasPrefix("start") })
+    }
+}

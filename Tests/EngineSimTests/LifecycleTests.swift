@@ -1,0 +1,71 @@
+import CurlHTTP
+import Foundation
+import Testing
+@testable import EngineSim
+
+@Suite struct LifecycleTests {
+    let client = HTTPClient()
+
+    func status(_ url: String) -> Int { (try? client.get(url, timeout: 2).status) ?? -1 }
+
+    @Test func readinessFollowsTheStartDelay() async throws {
+        var settings = SimSettings()
+        settings.startDelay = 0.6
+        let (log, lines) = SimLog.memory()
+        let start = MonotonicTime.now()
+        let server = try await SimTest.start(settings, log: log)
+        let base = server.baseURL
+        #expect(status(base + "/health") == 503)
+        #expect(status(base + "/ready") == 503)
+        #expect(status(base + "/health_generate") == 503)
+        #expect(try client.postJSON(base + "/v1/completions", json: #"{"prompt":"x"}"#).status == 503)
+        #expect(!lines().contains { $0.contains("Application startup complete.") })
+        #expect(await SimTest.waitForStatus(base + "/ready", 200))
+        let waited = MonotonicTime.now().seconds(since: start)
+        #expect(waited >= 0.55 && waited < 3)
+        #expect(status(base + "/health") == 200)
+        let log1 = lines()
+        #expect(log1.contains { $0.hasSuffix("INFO:     Application startup complete.") })
+        #expect(log1.contains { $0.contains("Uvicorn running on http://127.0.0.1:\(server.port)") })
+        await server.shutdown()
+    }
+
+    @Test func neverReadyServesHealthButNotReadiness() async throws {
+        var settings = SimSettings()
+        settings.neverReady = true
+        let server = try await SimTest.start(settings)
+        let base = server.baseURL
+        #expect(await SimTest.waitForStatus(base + "/health", 200))
+        try await Task.sleep(nanoseconds: 200_000_000)
+        #expect(status(base + "/ready") == 503)
+        #expect(status(base + "/health_generate") == 503)
+        #expect(status(base + "/server_info") == 200)
+        #expect(server.phase == .started)
+        await server.shutdown()
+    }
+
+    @Test func crashAfterCallsExit() async throws {
+        var settings = SimSettings()
+        settings.crashAfter = 0.2
+        let (log, lines) = SimLog.memory()
+        let code = Locked<Int32?>(nil)
+        let server = try await SimServer.start(launch: try SimTest.launch(["--model-path", "m"]), settings: settings,
+                                               log: log, threads: 1, onExit: { c in code.withLock { $0 = c } })
+        for _ in 0..<200 where code.withLock({ $0 }) == nil { try await Task.sleep(nanoseconds: 10_000_000) }
+        #expect(code.withLock { $0 } == 1)
+        #expect(lines().contains { $0.contains("DSDEPLOY_SIM_CRASH_AFTER") })
+        await server.shutdown()
+    }
+}
+
+/// A small lock for test bookkeeping.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}

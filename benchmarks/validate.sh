@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Benchmark manifest loading: libyaml C floor vs PyYAML CSafeLoader vs dsdeploy.
+#
+# Usage: benchmarks/validate.sh [N] [RUNS]
+#   N     Deployment documents in the generated manifest (default 2000, about 1.5 MB)
+#   RUNS  processes per tool (default 7); medians are reported
+# Env:    DSDEPLOY  path of the dsdeploy binary (default .build/release/dsdeploy)
+#         LOADER    path of dsdeploy-fuzz-loader (default .build/release/dsdeploy-fuzz-loader,
+#                   built with `swift build -c release --product dsdeploy-fuzz-loader` if missing)
+#
+# Each tool runs RUNS times as a fresh process under /usr/bin/time (wall ms, peak RSS). The
+# tools that can time their own parse (C floor, PyYAML, the loader's --time mode) also print
+# parse_ms, which excludes process start-up and reading the file; ratios use parse_ms where
+# both sides have it and wall ms otherwise.
+#
+# Setup (Debian): apt-get install -y gcc libyaml-dev time python3 ; pip install PyYAML==6.0.3
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n="${1:-2000}"
+runs="${2:-7}"
+out=benchmarks/out
+data=benchmarks/data
+mkdir -p "$out" "$data"
+manifest="$data/manifest-$n.yaml"
+python3 benchmarks/gen-manifest.py "$n" "$manifest"
+echo "manifest: $manifest ($(wc -c <"$manifest") bytes, $((n + 1)) documents), $runs runs per tool"
+
+[ -x /usr/bin/time ] || { echo "error: /usr/bin/time missing (apt-get install -y time)"; exit 1; }
+if [ ! -f /usr/include/yaml.h ]; then
+    echo "error: libyaml headers missing (apt-get install -y libyaml-dev)"
+    exit 1
+fi
+gcc -O2 -o "$out/libyaml_floor" benchmarks/libyaml_floor.c -lyaml
+
+loader="${LOADER:-.build/release/dsdeploy-fuzz-loader}"
+if [ ! -x "$loader" ]; then
+    echo "building $loader ..."
+    swift build -c release --product dsdeploy-fuzz-loader >/dev/null
+fi
+dsdeploy="${DSDEPLOY:-.build/release/dsdeploy}"
+
+results="$out/results.tsv"
+: >"$results"
+
+# measure NAME CMD...: runs CMD $runs times; records medians of parse_ms, wall ms, peak RSS.
+measure() {
+    local name="$1"; shift
+    local parse=() wall=() rss=() status=0
+    for _ in $(seq "$runs"); do
+        local log="$out/run.log" tim="$out/run.time"
+        set +e
+        /usr/bin/time -f "%e %M" -o "$tim" "$@" >"$log" 2>&1
+        status=$?
+        set -e
+        parse+=("$(sed -n 's/^parse_ms=//p' "$log" | tail -1)")
+        read -r secs kb <"$tim" || true
+        wall+=("$(awk -v s="${secs:-0}" 'BEGIN { printf "%.1f", s * 1000 }')")
+        rss+=("$(awk -v k="${kb:-0}" 'BEGIN { printf "%.1f", k / 1024 }')")
+    done
+    python3 - "$name" "$status" "${parse[*]}" "${wall[*]}" "${rss[*]}" >>"$results" <<'PY'
+import statistics, sys
+name, status, parse, wall, rss = sys.argv[1:6]
+med = lambda xs: statistics.median(float(x) for x in xs.split()) if xs.split() else float("nan")
+print(f"{name}\t{med(parse):.2f}\t{med(wall):.1f}\t{med(rss):.1f}\t{status}")
+PY
+}
+
+measure "libyaml C floor (events only)" "$out/libyaml_floor" "$manifest" 1
+measure "PyYAML $(python3 -c 'import yaml; print(yaml.__version__)') CSafeLoader" \
+    python3 benchmarks/pyyaml_load.py "$manifest" 1
+measure "dsdeploy YAML loader (tree)" "$loader" --time 1 "$manifest"
+if [ -x "$dsdeploy" ]; then
+    measure "dsdeploy validate" "$dsdeploy" validate "$manifest"
+else
+    echo "note: $dsdeploy not found (set DSDEPLOY=...); skipping 'dsdeploy validate'"
+fi
+
+python3 - "$results" <<'PY'
+import math, sys
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
+rows = [(r[0], float(r[1]), float(r[2]), float(r[3]), r[4]) for r in rows]
+floor, py = rows[0], rows[1]
+
+def ratio(row, base):
+    if not math.isnan(row[1]) and not math.isnan(base[1]) and base[1] > 0:
+        return f"{row[1] / base[1]:.2f}x parse"
+    return f"{row[2] / base[2]:.2f}x wall"
+
+print(f"\n{'tool':<34} {'parse ms':>9} {'wall ms':>9} {'peak RSS MB':>12}  {'vs C floor':>14}  {'vs PyYAML':>14}  exit")
+for r in rows:
+    parse = "-" if math.isnan(r[1]) else f"{r[1]:.2f}"
+    print(f"{r[0]:<34} {parse:>9} {r[2]:>9.1f} {r[3]:>12.1f}  {ratio(r, floor):>14}  {ratio(r, py):>14}  {r[4]}")
+PY

@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "dsdeploy", targets: ["dsdeploy"]),
         .executable(name: "dsdeploy-engine-sim", targets: ["dsdeploy-engine-sim"]),
+        .executable(name: "dsdeploy-supervisor", targets: ["dsdeploy-supervisor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "dsdeploy",
             dependencies: [
-                "DeployCore", "DeployKit", "DeploySpec", "Engines",
+                "DeployCore", "DeployKit", "DeploySpec", "DeployTargets", "Engines",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),
@@ -72,6 +73,16 @@ let package = Package(
         .testTarget(
             name: "EngineSimTests",
             dependencies: ["EngineSim", "CurlHTTP", "Engines", "dsdeploy-engine-sim"],
+            swiftSettings: strictSettings),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(
+            name: "DeployTargets",
+            dependencies: ["DeployKit", "Engines", "DeployCore", "CurlHTTP", "CSQLite"],
+            swiftSettings: strictSettings),
+        .executableTarget(name: "dsdeploy-supervisor", swiftSettings: strictSettings),
+        .testTarget(
+            name: "DeployTargetsTests",
+            dependencies: ["DeployTargets", "DeployKit", "Engines", "DeployCore", "dsdeploy-supervisor"],
             swiftSettings: strictSettings),
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),

@@ -109,7 +109,8 @@ public struct HTTPError: Error, Hashable, Sendable, CustomStringConvertible {
 extension String {
     /// The string without trailing CR/LF characters.
     func trimmingTrailingNewlines() -> String {
-        var s = Substring(self)
+        // Scalars, not Characters: "\r\n" is one Character and equals neither "\r" nor "\n".
+        var s = Substring(self).unicodeScalars
         while let last = s.last, last == "\n" || last == "\r" { s = s.dropLast() }
         return String(s)
     }

@@ -150,7 +150,7 @@ public final class ApplyExecutor: @unchecked Sendable {
         let port = target.freePort(preferred: d.port, avoiding: used)
         used.insert(port)
         do {
-            let inst = try target.start(d, port: port, environment: environment[d.deployment] ?? [:])
+            let inst = try target.start(d.withPort(port), port: port, environment: environment[d.deployment] ?? [:])
             onEvent(.started(id: c.id, instance: inst.instance, port: port, revision: d.revision))
             return inst
         } catch {

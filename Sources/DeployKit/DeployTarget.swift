@@ -21,6 +21,8 @@ public protocol DeployTarget: AnyObject, Sendable {
     func observe() throws -> [ObservedReplica]
 
     /// Starts an instance of `spec` listening on `port`, with the fully resolved environment.
+    ///
+    /// The executor passes `spec.withPort(port)`: the argv already carries the chosen port.
     func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica
 
     /// Checks a starting instance once (readiness, then config readback).

@@ -1,5 +1,6 @@
 public import DeployCore
 public import Engines
+import DeployTemplate
 
 /// Everything needed to start one replica: the exact argv, env, image, port and GPUs.
 public struct LaunchSpec: Sendable, Codable, Hashable {
@@ -45,9 +46,39 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     public var revision: String
     /// Target name (`local` when none).
     public var target: String
+    /// argv elements rendered from run-command words that contain `{{port}}` (for `withPort`).
+    public var portTokens: [PortToken]
+    /// The template values the argv was rendered with (never secrets).
+    public var templateValues: [String: String]
+
+    /// The same launch on another port: every argv word that contained `{{port}}` is rendered again.
+    public func withPort(_ newPort: Int) -> LaunchSpec {
+        var s = self
+        s.port = newPort
+        var values = templateValues
+        values["port"] = String(newPort)
+        s.templateValues = values
+        for t in portTokens where t.index < s.argv.count {
+            if let tpl = try? Template(parsing: t.template), case .success(let text) = tpl.render(values) {
+                s.argv[t.index] = text
+            }
+        }
+        for i in s.flags.indices where s.flags[i].source == "template" {
+            s.flags[i].tokens = s.flags[i].tokens.map { $0 == String(port) ? String(newPort) : $0 }
+        }
+        return s
+    }
 
     /// The `deployment/index` id.
     public var id: String { "\(deployment)/\(replica)" }
+}
+
+/// An argv element rendered from a run-command word containing `{{port}}`.
+public struct PortToken: Sendable, Codable, Hashable {
+    /// Index in `argv`.
+    public var index: Int
+    /// The word as written in the template.
+    public var template: String
 }
 
 /// One env var of a replica as printed: secret values are `nil` and print as `***`.

@@ -25,11 +25,29 @@ public struct Renderer: Sendable {
             for e in r.env { if case .literal(let v) = e.value { values[e.name.value] = v } }
             var argv = r.version.entrypoint
             var flags: [RenderedFlag] = []
+            var portTokens: [PortToken] = []
             if let command = r.version.command {
-                switch renderArgv(command.value, values: values) {
+                switch ArgvSplitter.split(command.value) {
                 case .success(let tokens):
-                    argv += tokens
-                    flags += Renderer.flagsFromTokens(tokens, catalog: r.catalog)
+                    var rendered: [String] = []
+                    for token in tokens {
+                        do {
+                            let t = try Template(parsing: token.text)
+                            switch t.render(values) {
+                            case .success(let s):
+                                if t.names.contains("port") {
+                                    portTokens.append(PortToken(index: argv.count + rendered.count, template: token.text))
+                                }
+                                rendered.append(s)
+                            case .failure(let e):
+                                return .failure(RenderError(deployment: d.name, message: "run command: \(e.message)"))
+                            }
+                        } catch {
+                            return .failure(RenderError(deployment: d.name, message: "run command: \(error.message)"))
+                        }
+                    }
+                    argv += rendered
+                    flags += Renderer.flagsFromTokens(rendered, catalog: r.catalog)
                 case .failure(let e):
                     return .failure(RenderError(deployment: d.name, message: "run command: \(e.message)"))
                 }
@@ -53,7 +71,8 @@ public struct Renderer: Sendable {
                                     readinessLogLine: d.readiness?.logLine ?? r.version.readiness?.logLine,
                                     startTimeout: d.readiness?.timeoutSeconds ?? r.version.readiness?.timeoutSeconds ?? 600,
                                     maxUnavailable: d.rollout.maxUnavailable, maxSurge: d.rollout.maxSurge,
-                                    revision: revision, target: d.target?.value ?? "local"))
+                                    revision: revision, target: d.target?.value ?? "local",
+                                    portTokens: portTokens, templateValues: values))
         }
         return .success(specs)
     }

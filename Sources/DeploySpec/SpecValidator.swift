@@ -34,13 +34,15 @@ public struct SpecValidator: Sendable {
                            notes: ["versions: \(backend.versions.keys.sorted().joined(separator: ", "))"]))
                 continue
             }
-            var target: Target?
-            if let t = d.target, t.value != "local" {
-                target = manifest.targets[t.value]
-                if target == nil {
-                    let hint = Suggest.didYouMean(t.value, in: Array(manifest.targets.keys) + ["local"])
-                    add(.error("unknown-reference", "unknown target '\(t.value)'\(hint)", at: t.location, length: t.length))
-                }
+            let targetName = d.target?.value ?? "local"
+            let target = manifest.targets[targetName]
+            if target == nil, targetName != "local", let t = d.target {
+                let hint = Suggest.didYouMean(t.value, in: Array(manifest.targets.keys) + ["local"])
+                add(.error("unknown-reference", "unknown target '\(t.value)'\(hint)", at: t.location, length: t.length))
+            }
+            if let target, target.type != "local" {
+                add(.error("invalid-value", "target type '\(target.type)' is not supported yet by this dsdeploy; use 'local'",
+                           at: target.location))
             }
             if d.model.source == "local", d.model.path == nil {
                 add(.error("missing-key", "model source 'local' needs 'path'", at: d.location))

@@ -126,3 +126,36 @@ public enum ArgvSplitter {
         return .success(tokens)
     }
 }
+
+/// Renders a command template into argv without a shell.
+///
+/// The command is split into tokens first (`ArgvSplitter`), then each token's placeholders are
+/// substituted, so a value containing spaces, quotes, `;`, `$(…)` or anything else stays
+/// exactly one argv element and is never interpreted. Error offsets refer to `command`.
+public func renderArgv(_ command: String, values: [String: String]) -> Result<[String], TemplateError> {
+    let tokens: [ArgToken]
+    switch ArgvSplitter.split(command) {
+    case .success(let t): tokens = t
+    case .failure(let e): return .failure(e)
+    }
+    var argv: [String] = []
+    argv.reserveCapacity(tokens.count)
+    for token in tokens {
+        let template: Template
+        do {
+            template = try Template(parsing: token.text)
+        } catch {
+            var e = error
+            e.offset = token.sourceOffset(of: e.offset)
+            return .failure(e)
+        }
+        switch template.render(values) {
+        case .success(let s):
+            argv.append(s)
+        case .failure(var e):
+            e.offset = token.sourceOffset(of: e.offset)
+            return .failure(e)
+        }
+    }
+    return .success(argv)
+}

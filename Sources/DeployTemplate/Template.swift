@@ -101,3 +101,43 @@ public struct Template: Sendable, Hashable {
     /// Hashes the source text.
     public func hash(into hasher: inout Hasher) { hasher.combine(text) }
 }
+
+/// Why a template or command could not be parsed, split or rendered.
+///
+/// `offset` is in Unicode scalars of the text that was being processed (for `renderArgv`,
+/// of the whole command), so callers can point a caret at it.
+public struct TemplateError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The class of problem.
+    public enum Kind: String, Sendable, Hashable {
+        /// `{{` without a matching `}}`.
+        case unclosedPlaceholder
+        /// `{{ … }}` whose content is not a valid name.
+        case invalidName
+        /// A placeholder whose name has no value at render time.
+        case unknownVariable
+        /// `'` or `"` without its closing quote.
+        case unterminatedQuote
+        /// A `\` with nothing after it.
+        case danglingBackslash
+    }
+
+    /// The class of problem.
+    public var kind: Kind
+    /// One-line human message.
+    public var message: String
+    /// Where the problem starts, in Unicode scalars.
+    public var offset: Int
+    /// The placeholder name involved, for `invalidName` and `unknownVariable`.
+    public var name: String?
+
+    /// Creates an error.
+    public init(_ kind: Kind, _ message: String, offset: Int, name: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.offset = offset
+        self.name = name
+    }
+
+    /// "MESSAGE (at offset N)".
+    public var description: String { "\(message) (at offset \(offset))" }
+}

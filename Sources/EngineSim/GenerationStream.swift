@@ -4,8 +4,8 @@ import NIOHTTP1
 
 /// Writes one generation on its own timers on the connection's event loop.
 ///
-/// Chunk `i` is due at `arrival + TTFT + i × decodeStep` (absolute deadlines, so timer latency
-/// never accumulates); each chunk is one SSE event. Non-streaming requests get the whole body
+/// Chunk `i` is due at `arrival + TTFT + i × decodeStep`, where arrival is when the request's
+/// last byte was read (absolute deadlines, so neither parsing nor timer latency accumulates); each chunk is one SSE event. Non-streaming requests get the whole body
 /// when the last chunk is due. No lock is held while waiting and nothing sleeps.
 final class GenerationStream {
     private let g: Generation
@@ -22,7 +22,7 @@ final class GenerationStream {
     private var finished = false
 
     init(generation: Generation, core: SimCore, context: ChannelHandlerContext, version: HTTPVersion,
-         keepAlive: Bool, onDone: @escaping () -> Void) {
+         keepAlive: Bool, arrival: NIODeadline, onDone: @escaping () -> Void) {
         self.g = generation
         self.core = core
         self.context = context
@@ -30,7 +30,7 @@ final class GenerationStream {
         self.keepAlive = keepAlive
         self.onDone = onDone
         self.sizes = core.settings.timing.chunkSizes(maxTokens: generation.maxTokens)
-        self.arrival = .now()
+        self.arrival = arrival
     }
 
     /// Sends the response head (streaming) and schedules the first chunk.
@@ -67,6 +67,7 @@ final class GenerationStream {
         }
         let deadline = g.stream ? due(index) : due(sizes.count - 1)
         scheduled = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            self.core.timerFired(latenessNs: (NIODeadline.now() - deadline).nanoseconds)
             self.fire()
         }
     }

@@ -1,10 +1,9 @@
 import Engines
-import Foundation
 
 extension JSONValue {
     /// Parses a JSON document; nil when the bytes are not valid JSON.
     static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        JSONParser.parse(bytes)
     }
 
     /// The member `key` of an object, nil otherwise.

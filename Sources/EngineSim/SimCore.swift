@@ -61,6 +61,7 @@ final class SimCore: Sendable {
         var emittedTokens = 0
         var decodeSteps = 0
         var flushes = 0
+        var worstLatenessNs: Int64 = 0
     }
 
     init(launch: SimLaunch, settings: SimSettings, log: SimLog) {
@@ -94,6 +95,14 @@ final class SimCore: Sendable {
             $0.decodeSteps += steps
         }
     }
+
+    /// Records how late a chunk timer fired (for diagnostics).
+    func timerFired(latenessNs: Int64) {
+        state.withLockedValue { $0.worstLatenessNs = max($0.worstLatenessNs, latenessNs) }
+    }
+
+    /// The latest any chunk timer has fired so far, in milliseconds.
+    var worstTimerLatenessMs: Double { state.withLockedValue { Double($0.worstLatenessNs) / 1e6 } }
 
     func flushCache() { state.withLockedValue { $0.flushes += 1 } }
 

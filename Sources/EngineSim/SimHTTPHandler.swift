@@ -46,7 +46,7 @@ final class SimHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let h = head else { return }
             head = nil
-            handle(context: context, head: h)
+            handle(context: context, head: h, arrival: .now())
         }
     }
 
@@ -56,7 +56,7 @@ final class SimHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    private func handle(context: ChannelHandlerContext, head h: HTTPRequestHead) {
+    private func handle(context: ChannelHandlerContext, head h: HTTPRequestHead, arrival: NIODeadline) {
         let keepAlive = h.isKeepAlive && core.phase != .draining
         if tooLarge {
             send(context: context, version: h.version, status: 413, contentType: "application/json",
@@ -76,8 +76,8 @@ final class SimHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(context: context, version: h.version, status: status, contentType: nil, body: "",
                  keepAlive: keepAlive)
         case .generate(let generation):
-            let s = GenerationStream(generation: generation, core: core, context: context,
-                                     version: h.version, keepAlive: keepAlive) { [weak self] in
+            let s = GenerationStream(generation: generation, core: core, context: context, version: h.version,
+                                     keepAlive: keepAlive, arrival: arrival) { [weak self] in
                 self?.stream = nil
             }
             stream = s

@@ -63,6 +63,9 @@ public final class SimServer: Sendable {
     /// Generations in flight.
     public var activeGenerations: Int { core.activeGenerations }
 
+    /// How late the latest chunk timer fired so far, in milliseconds (diagnostics for timing tests).
+    public var worstTimerLatenessMs: Double { core.worstTimerLatenessMs }
+
     /// The `/server_info` document as served now.
     public var serverInfo: JSONValue { core.serverInfo() }
 

@@ -16,6 +16,7 @@ public final class CatalogStore: Sendable {
         var index: [EngineKind: [String]]?
         var catalogs: [String: FlagCatalog] = [:]
         var histories: [EngineKind: HistoryRef] = [:]
+        var bundled: URL?
     }
 
     /// A store over `directory` (a folder of generated catalogs); nil means the bundled ones.
@@ -113,10 +114,31 @@ public final class CatalogStore: Sendable {
 
     private func resourceURL(_ file: String) throws(CatalogError) -> URL {
         if let dir = directory { return dir.appendingPathComponent(file) }
+        if let dir = state.withLock({ $0.bundled }) { return dir.appendingPathComponent(file) }
+        let dir = try CatalogStore.bundledDirectory()
+        state.withLock { $0.bundled = dir }
+        return dir.appendingPathComponent(file)
+    }
+
+    /// The bundled `catalogs` folder: `$DSDEPLOY_ENGINE_CATALOGS` when set, else the
+    /// `*_Engines.resources` bundle next to the executable (checked first because SwiftPM's
+    /// `Bundle.module` accessor traps when the bundle is missing), else `Bundle.module`.
+    static func bundledDirectory() throws(CatalogError) -> URL {
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment["DSDEPLOY_ENGINE_CATALOGS"], !env.isEmpty {
+            return URL(fileURLWithPath: env)
+        }
+        let main = Bundle.main.bundleURL
+        let beside = (try? fm.contentsOfDirectory(atPath: main.path))?
+            .filter { $0.hasSuffix("_Engines.resources") }.sorted() ?? []
+        for name in beside {
+            let dir = main.appendingPathComponent(name).appendingPathComponent("catalogs")
+            if fm.fileExists(atPath: dir.appendingPathComponent("index.json").path) { return dir }
+        }
         guard let dir = Bundle.module.url(forResource: "catalogs", withExtension: nil) else {
             throw CatalogError.missingResource("catalogs")
         }
-        return dir.appendingPathComponent(file)
+        return dir
     }
 
     private func bytes(_ file: String) throws(CatalogError) -> [UInt8] {

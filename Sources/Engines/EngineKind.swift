@@ -43,6 +43,7 @@ public struct EngineVersion: Hashable, Sendable, Comparable, CustomStringConvert
     /// The version as written.
     public var description: String { text }
 
+    /// Numeric order; missing components count as 0 (`0.5` == `0.5.0`), then `.postN`.
     public static func < (lhs: EngineVersion, rhs: EngineVersion) -> Bool {
         let n = max(lhs.components.count, rhs.components.count)
         for i in 0..<n {
@@ -53,10 +54,12 @@ public struct EngineVersion: Hashable, Sendable, Comparable, CustomStringConvert
         return lhs.post < rhs.post
     }
 
+    /// Equal in the numeric order (`0.33` == `0.33.0`).
     public static func == (lhs: EngineVersion, rhs: EngineVersion) -> Bool {
         !(lhs < rhs) && !(rhs < lhs)
     }
 
+    /// Hashes consistently with `==` (trailing zero components ignored).
     public func hash(into hasher: inout Hasher) {
         var comps = components
         while comps.last == 0 { comps.removeLast() }

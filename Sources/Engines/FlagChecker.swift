@@ -9,6 +9,13 @@ public struct FlagCheckResult: Hashable, Sendable {
 
     /// True when at least one issue is an error.
     public var hasErrors: Bool { issues.contains { $0.isError } }
+
+    /// Creates a result.
+    public init(flagSet: FlagSet, issues: [FlagIssue], origins: [String: Int] = [:]) {
+        self.flagSet = flagSet
+        self.issues = issues
+        self.origins = origins
+    }
 }
 
 /// Checks engine flags against one catalog: names, arity, types, values, duplicates,
@@ -29,6 +36,8 @@ public struct FlagChecker: Sendable {
         /// First occurrence per flag index (dotted keys: per "index.path" in `dottedSeen`).
         var seen: [Int: (origin: Int, spelled: String)] = [:]
         var dottedSeen: [String: (origin: Int, spelled: String)] = [:]
+        /// Flags whose (last) value was invalid: rules treat them as unknown.
+        var invalid: Set<Int> = []
         var issues: [FlagIssue] = []
     }
 
@@ -48,8 +57,9 @@ public struct FlagChecker: Sendable {
         for (i, v) in st.values { values[catalog.flags[i].name] = v }
         for (i, o) in st.origins { origins[catalog.flags[i].name] = o }
         var issues = st.issues
-        issues += FlagRules(catalog: catalog, values: values, origins: origins, fallbackOrigin: groups.first?.origin)
-            .evaluate(context: context)
+        var rules = FlagRules(catalog: catalog, values: values, origins: origins, fallbackOrigin: groups.first?.origin)
+        rules.undecided = Set(st.invalid.map { catalog.flags[$0].name })
+        issues += rules.evaluate(context: context)
         return FlagCheckResult(flagSet: FlagSet(values), issues: issues, origins: origins)
     }
 
@@ -88,7 +98,11 @@ public struct FlagChecker: Sendable {
         let parsed = resolved.dottedPath == nil
             ? typedValue(g, spec: spec, negative: resolved.negative, issues: &st.issues)
             : dottedValue(g, issues: &st.issues)
-        guard let value = parsed else { return }
+        guard let value = parsed else {
+            st.invalid.insert(idx)
+            return
+        }
+        st.invalid.remove(idx)
         if let path = resolved.dottedPath {
             st.values[idx] = FlagChecker.merge(st.values[idx], path: path, value: value)
         } else if spec.repeatable, case .list(let more) = value, case .list(let prior)? = st.values[idx] {

@@ -7,6 +7,8 @@ struct FlagRules {
     let values: [String: FlagValue]
     let origins: [String: Int]
     let fallbackOrigin: Int?
+    /// Flags given with an invalid value: rules that need them are skipped.
+    var undecided: Set<String> = []
     private(set) var issues: [FlagIssue] = []
 
     init(catalog: FlagCatalog, values: [String: FlagValue], origins: [String: Int], fallbackOrigin: Int?) {
@@ -53,11 +55,17 @@ struct FlagRules {
     /// True when the manifest sets the flag.
     func isSet(_ name: String) -> Bool { values[name] != nil }
 
-    /// The resolved int (nil: unknown, unset without default, or templated).
-    func int(_ name: String) -> Int64? { resolved(name)?.intValue }
+    /// The resolved int (nil: unknown, unset without default, templated, or beyond ±2³¹ —
+    /// absurd sizes are left to the engine so the rules' arithmetic cannot overflow).
+    func int(_ name: String) -> Int64? { FlagRules.sane(resolved(name)?.intValue) }
 
-    /// The explicit int only.
-    func explicitInt(_ name: String) -> Int64? { values[name]?.intValue }
+    /// The explicit int only (same range as `int`).
+    func explicitInt(_ name: String) -> Int64? { FlagRules.sane(values[name]?.intValue) }
+
+    static func sane(_ v: Int64?) -> Int64? {
+        guard let v, v.magnitude <= 1 << 31 else { return nil }
+        return v
+    }
 
     /// The resolved string.
     func string(_ name: String) -> String? { resolved(name)?.stringValue }
@@ -65,8 +73,10 @@ struct FlagRules {
     /// The resolved boolean (false when unknown).
     func bool(_ name: String) -> Bool { resolved(name)?.boolValue ?? false }
 
-    /// True when any of the flags has a templated value (the rule cannot be decided).
-    func templated(_ names: String...) -> Bool { names.contains { values[$0]?.isTemplated ?? false } }
+    /// True when any of the flags has a templated or invalid value (the rule cannot be decided).
+    func templated(_ names: String...) -> Bool {
+        names.contains { values[$0]?.isTemplated ?? undecided.contains($0) }
+    }
 
     /// Origin of the first flag of `names` that is set, else of the first group.
     func origin(_ names: [String]) -> Int? {
@@ -96,7 +106,8 @@ struct FlagRules {
         let (world, overflow) = t.multipliedReportingOverflow(by: p)
         let (total, overflow2) = world.multipliedReportingOverflow(by: d)
         let nodes = max(1, context.nodes)
-        let available = Int64(perNode) * Int64(nodes)
+        let (available, overflow3) = Int64(perNode).multipliedReportingOverflow(by: Int64(nodes))
+        guard !overflow3 else { return }
         let formula = dpMultiplies ? "\(names.0) × \(names.1) × \(names.2) = \(t) × \(p) × \(d)"
                                    : "\(names.0) × \(names.1) = \(t) × \(p)"
         let gpus = "\(perNode) GPU\(perNode == 1 ? "" : "s")" + (nodes > 1 ? " per node × \(nodes) nodes" : "")

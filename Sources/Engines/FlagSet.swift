@@ -64,7 +64,12 @@ public struct FlagSet: Hashable, Codable, Sendable {
 public struct FlagChange: Hashable, Codable, Sendable {
     /// What happened to the flag.
     public enum Kind: String, Hashable, Codable, Sendable {
-        case added, removed, changed
+        /// Set in the new set only.
+        case added
+        /// Set in the old set only.
+        case removed
+        /// Set in both, with different values.
+        case changed
     }
 
     /// Canonical flag name.

@@ -16,7 +16,18 @@ public struct FlagSpec: Hashable, Sendable {
 
     /// The type a value (or each list element) must parse as.
     public enum ValueType: String, Hashable, Sendable, CaseIterable, Codable {
-        case string, int, float, bool, json, list
+        /// Any text (argparse `str`).
+        case string
+        /// An integer (Python `int()` syntax, optionally with suffixes).
+        case int
+        /// A number (Python `float()` syntax).
+        case float
+        /// A boolean (presence flag, or true/false words for a value).
+        case bool
+        /// A JSON document.
+        case json
+        /// Several values (nargs `+`/`*`, or argparse `append`); see `elementType`.
+        case list
     }
 
     /// Which human-readable integer suffixes an int flag accepts.

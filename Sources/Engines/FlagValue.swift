@@ -36,11 +36,17 @@ public enum FlagValue: Hashable, Sendable, Codable, CustomStringConvertible {
 
 /// A JSON value with structural equality (object key order does not matter).
 public enum JSONValue: Hashable, Sendable, Codable {
+    /// `null`.
     case null
+    /// `true` / `false`.
     case bool(Bool)
+    /// A number (integers included).
     case number(Double)
+    /// A string.
     case string(String)
+    /// An array.
     case array([JSONValue])
+    /// An object (key order not significant).
     case object([String: JSONValue])
 
     /// Compact JSON text with object keys sorted; equal values give equal text.
@@ -81,6 +87,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
         return out + "\""
     }
 
+    /// Decodes any JSON value.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null }
@@ -91,6 +98,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
         else { self = .object(try c.decode([String: JSONValue].self)) }
     }
 
+    /// Encodes as the JSON value itself.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {

@@ -11,7 +11,8 @@ struct DSDeploy: ParsableCommand {
             2 differences present (diff, plan --detailed-exitcode), 64 usage error.
             """,
         version: DSDeploy.version,
-        subcommands: [Validate.self, Render.self, Diff.self, Schema.self, Version.self]
+        subcommands: [Validate.self, Render.self, Diff.self, PlanCommand.self, Apply.self, Status.self, Logs.self,
+                      Delete.self, Schema.self, Version.self]
     )
 
     /// The version this binary reports.

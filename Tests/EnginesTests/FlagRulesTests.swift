@@ -133,7 +133,20 @@ import Testing
         #expect(try conflicts(["--tp-size 8", "--pp-size 2"], gpus: 8, nodes: 2).isEmpty)
         #expect(try conflicts(["--tp-size 8", "--dp-size 8", "--enable-dp-attention"], "0.5.21", gpus: 8).isEmpty)
         #expect(try conflicts(["--tp-size {{tp}}"], gpus: 8).isEmpty)
+        #expect(try conflicts(["--tp-size x"], gpus: 8).isEmpty)  // invalid: reported once, not guessed
         #expect(FlagChecker(catalog: try Fixture.catalog()).check([], context: CheckContext(gpusPerReplica: 8)).issues.isEmpty)
+    }
+
+    @Test func absurdSizesDoNotTrap() throws {
+        let huge = "9223372036854775807"
+        let r = try Fixture.check(["--tp-size \(huge)", "--pp-size 2", "--dp-size \(huge)", "--nnodes 3",
+                                   "--ep-size \(huge)", "--moe-dp-size 4", "--speculative-algorithm EAGLE",
+                                   "--speculative-num-steps \(huge)", "--speculative-eagle-topk 1",
+                                   "--speculative-num-draft-tokens 2", "--max-running-requests 1"],
+                                  gpus: Int.max, nodes: Int.max)
+        #expect(r.issues("invalid-value").isEmpty, "\(r.dump)")
+        let big = try conflicts(["--tp-size 2147483647", "--pp-size 2147483647", "--dp-size 2147483647"], gpus: 8)
+        #expect(big.count == 1 && big[0].isError && big[0].message.contains("too many"))
     }
 
     @Test func placementVLLM() throws {

@@ -17,20 +17,26 @@ extension YAMLTreeBuilder {
                 "mapping key must be a string, not \(node.kindDescription)", at: node.location))
             return nil
         }
+        return acceptsKey(key, top: top) ? node : nil
+    }
+
+    /// True when `key` may be the next key of the mapping at `top` (then it becomes the
+    /// pending key text); reports null and duplicate keys.
+    mutating func acceptsKey(_ key: borrowing YAMLScalar, top: Int) -> Bool {
         if key.isNull {
             diagnostics.append(.error("invalid-type", "mapping key must be a string, not null",
                                       at: key.location, length: key.length))
-            return nil
+            return false
         }
         if let first = firstKey(key.value, top: top) {
             diagnostics.append(.error("duplicate-key",
                 "duplicate key '\(key.value)'; the first value is kept",
                 at: key.location, length: key.length,
                 notes: ["'\(key.value)' was first defined at line \(first.line), column \(first.column)"]))
-            return nil
+            return false
         }
         stack[top].pendingKeyText = key.value
-        return node
+        return true
     }
 
     /// Appends a pair to the mapping at `top`, validating merge keys.

@@ -1,4 +1,4 @@
-public import DeployCore
+import DeployCore
 
 /// A YAML node with its source location, as produced by `YAMLLoader` (libyaml events).
 ///

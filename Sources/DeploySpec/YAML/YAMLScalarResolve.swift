@@ -41,7 +41,12 @@ extension YAMLScalar {
     }
 
     private static func isNullText(_ s: String) -> Bool {
-        s.isEmpty || s == "~" || s == "null" || s == "Null" || s == "NULL"
+        switch s.utf8.count {
+        case 0: return true
+        case 1: return s == "~"
+        case 4: return s == "null" || s == "Null" || s == "NULL"
+        default: return false
+        }
     }
 
     /// Core-schema resolution of plain text.

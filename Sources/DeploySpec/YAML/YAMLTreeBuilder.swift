@@ -45,8 +45,10 @@ struct YAMLTreeBuilder {
     /// same position in its parent: manifests repeat shapes, so it is a good capacity guess.
     private var capacityHints: [Int] = []
 
-    /// The hint slot for a collection about to open (or just closed) at the top of `stack`.
+    /// The hint slot for a collection about to open (or just closed) at the top of `stack`;
+    /// -1 (no hint) below depth 32, where pathological inputs would only waste hint memory.
     private func hintSlot(mapping: Bool) -> Int {
+        guard stack.count < 32 else { return -1 }
         let top = stack.count - 1
         let position = top < 0 ? 0 : min(63, stack[top].isMapping ? stack[top].pairs.count : stack[top].items.count)
         return (stack.count * 64 + position) * 2 + (mapping ? 1 : 0)
@@ -74,7 +76,7 @@ struct YAMLTreeBuilder {
     mutating func open(mapping: Bool, at location: SourceLocation, anchor: String?) {
         var frame = Frame(isMapping: mapping, location: location, anchor: anchor)
         let slot = hintSlot(mapping: mapping)
-        if slot < capacityHints.count, case let hint = capacityHints[slot], hint > 0 {
+        if slot >= 0, slot < capacityHints.count, case let hint = capacityHints[slot], hint > 0 {
             if mapping {
                 frame.pairs.reserveCapacity(hint)
                 frame.keys.reserveCapacity(hint)
@@ -89,8 +91,12 @@ struct YAMLTreeBuilder {
     mutating func close() {
         guard var frame = stack.popLast() else { return }
         let slot = hintSlot(mapping: frame.isMapping)
-        if slot >= capacityHints.count { capacityHints += repeatElement(0, count: slot + 1 - capacityHints.count) }
-        capacityHints[slot] = frame.isMapping ? frame.pairs.count : frame.items.count
+        if slot >= 0 {
+            if slot >= capacityHints.count {
+                capacityHints += repeatElement(0, count: slot + 1 - capacityHints.count)
+            }
+            capacityHints[slot] = frame.isMapping ? frame.pairs.count : frame.items.count
+        }
         let node: YAMLNode
         if frame.isMapping {
             if frame.hasMerge { applyMerges(&frame) }
@@ -104,10 +110,22 @@ struct YAMLTreeBuilder {
         attach(node, size: frame.size, depth: frame.depth)
     }
 
-    /// Adds a scalar leaf.
+    /// Adds a scalar leaf (keys take a shortcut: no node wrapping before validation).
     mutating func scalar(_ scalar: consuming YAMLScalar, anchor: String?) {
         if let anchor {
             anchors[anchor] = Built(node: .scalar(scalar), size: 1, depth: 1)
+        }
+        let top = stack.count - 1
+        if top >= 0, stack[top].isMapping, !stack[top].expectingValue {
+            stack[top].size += 1
+            if stack[top].depth < 2 { stack[top].depth = 2 }
+            stack[top].expectingValue = true
+            if acceptsKey(scalar, top: top) {
+                stack[top].pendingKey = .scalar(consume scalar)
+            } else {
+                stack[top].pendingKey = nil
+            }
+            return
         }
         attach(.scalar(scalar), size: 1, depth: 1)
     }

@@ -1,0 +1,156 @@
+public import DeployCore
+public import DeployKit
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `local` target: engines run as processes on this machine, state in `STATE_DIR/state.db`.
+///
+/// Each instance runs under `dsdeploy-supervisor` in its own session and process group, with its
+/// files in `STATE_DIR/run/<deployment>/<replica>-<instance>`. The intent (a `starting` row and the
+/// run directory's `instance.json`) is recorded before spawning, so an apply killed at any point
+/// leaves nothing that `observe` cannot find. Methods are quick: none waits for readiness.
+public final class LocalTarget: DeployTarget, @unchecked Sendable {
+    /// The state directory (`.dsdeploy/` or `$DSDEPLOY_HOME`).
+    public let stateDirectory: String
+    /// Address engines bind to and ports are checked on.
+    public let host: String
+    /// Image → local command (argv) that stands in for the image's entrypoint.
+    public let imageCommands: [String: [String]]
+    /// Project whose instances this target manages (others sharing the state directory are left alone).
+    public let projectID: String
+    /// The state database.
+    public let store: StateStore
+    let clock: any DeployClock
+    let probeClient = EngineProbe()
+    /// Overrides the supervisor location (else `$DSDEPLOY_SUPERVISOR` or next to the executable).
+    public var supervisorPath: String?
+    /// Environment the inherited variables (`PATH`, `HOME`, `LANG`, `TMPDIR`) are taken from.
+    public var parentEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    /// Seconds `start` waits for the supervisor to report the engine's pid.
+    public var pidWait = 1.0
+
+    let lock = NSLock()
+    var children: Set<Int32> = []
+    var logOffsets: [String: Int] = [:]
+
+    /// Opens (creating when missing) the state in `stateDirectory`.
+    public init(stateDirectory: String, host: String = "127.0.0.1", imageCommands: [String: [String]] = [:],
+                projectID: String = "default", clock: any DeployClock = SystemClock()) throws {
+        self.stateDirectory = stateDirectory
+        self.host = host
+        self.imageCommands = imageCommands
+        self.projectID = projectID
+        self.clock = clock
+        store = try StateStore(directory: stateDirectory)
+    }
+
+    public func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {
+        reapChildren()
+        let launch = try LaunchCommand.moved(spec, to: port)
+        let instance = LocalTarget.newInstanceID()
+        let run = RunDirectory(stateDirectory: stateDirectory, deployment: spec.deployment, replica: spec.replica,
+                               instance: instance)
+        let supervisor = try supervisorPath ?? SupervisorSpawner.supervisorPath()
+        var record = InstanceRecord(instance: instance, projectID: projectID, deployment: spec.deployment,
+                                    replica: spec.replica, revision: spec.revision, state: .starting, launch: launch,
+                                    port: port, runDirectory: run.path, createdAt: clock.now(), labels: spec.labels)
+        try run.create()
+        try run.writeIntent(record)
+        try store.insert(record)
+
+        let argv = LaunchCommand.argv(for: launch, imageCommands: imageCommands)
+        let env = LaunchCommand.environment(for: launch, instance: instance, resolved: environment,
+                                            parent: parentEnvironment)
+        let pgid: Int32
+        do {
+            pgid = try SupervisorSpawner.spawn(supervisor: supervisor, runDirectory: run.path, argv: argv,
+                                               environment: env)
+        } catch {
+            run.markStopped()
+            try? store.remove(instance: instance)
+            throw error
+        }
+        lock.withLock { _ = children.insert(pgid) }
+        record.pgid = pgid
+        record.pgidStartTime = ProcessTable.startTime(pgid)
+        record.startedAt = clock.now()
+        let deadline = Date().addingTimeInterval(pidWait)
+        while Date() < deadline {
+            if let e = run.engine {
+                record.pid = e.pid
+                record.pidStartTime = e.startTime == 0 ? ProcessTable.startTime(e.pid) : e.startTime
+                break
+            }
+            if run.exitStatus != nil { break }
+            usleep(2_000)
+        }
+        try store.setProcess(instance: instance, pid: record.pid, pidStartTime: record.pidStartTime, pgid: pgid,
+                             pgidStartTime: record.pgidStartTime, startedAt: record.startedAt ?? clock.now())
+        return observed(record, state: .starting)
+    }
+
+    public func markReady(_ instance: ObservedReplica) throws {
+        try store.markReady(instance: instance.instance, at: clock.now())
+        pruneRunDirectories(deployment: instance.deployment, replica: instance.replica)
+    }
+
+    public func updateLabels(_ instance: ObservedReplica, labels: [String: String]) throws {
+        try store.setLabels(instance: instance.instance, labels: labels)
+        let run = RunDirectory(stateDirectory: stateDirectory, deployment: instance.deployment,
+                               replica: instance.replica, instance: instance.instance)
+        if let r = try store.instance(instance.instance) { try? run.writeIntent(r) }
+    }
+
+    public func freePort(preferred: Int, avoiding: Set<Int>) -> Int {
+        PortProbe.firstFree(host: host, from: preferred, avoiding: avoiding)
+    }
+
+    /// The engine log of a slot's current instance (ready first, else the newest), or of its newest
+    /// run directory when no instance is recorded; nil when there is none.
+    public func logPath(deployment: String, replica: Int) -> String? {
+        let records = ((try? store.instances(projectID: projectID)) ?? [])
+            .filter { $0.deployment == deployment && $0.replica == replica }
+        if let r = records.last(where: { $0.state == .ready }) ?? records.last {
+            return RunDirectory(path: r.runDirectory).logPath
+        }
+        return runDirectories(deployment: deployment, replica: replica).last?.logPath
+    }
+
+    /// The last `lines` lines of a slot's current log (empty when none).
+    public func tail(deployment: String, replica: Int, lines: Int) -> [String] {
+        guard let p = logPath(deployment: deployment, replica: replica) else { return [] }
+        return LogFile(path: p).tail(lines: lines)
+    }
+
+    /// Follows a slot's current log until `shouldStop` returns true (see `LogFile.follow`).
+    public func follow(deployment: String, replica: Int, lines: Int = 20, interval: Double = 0.2,
+                       shouldStop: () -> Bool, onText: (String) -> Void) {
+        guard let p = logPath(deployment: deployment, replica: replica) else { return }
+        LogFile(path: p).follow(lines: lines, interval: interval, shouldStop: shouldStop, onText: onText)
+    }
+
+    /// Reaps supervisors this process spawned that have exited (they are our children).
+    func reapChildren() {
+        lock.withLock {
+            for pid in children where ProcessTable.reap(pid) { children.remove(pid) }
+        }
+    }
+
+    /// An observation of a record.
+    func observed(_ r: InstanceRecord, state: ObservedReplica.State, exitStatus: String? = nil,
+                  lastLog: [String] = [], drift: [FlagDiffEntry] = []) -> ObservedReplica {
+        ObservedReplica(deployment: r.deployment, replica: r.replica, instance: r.instance, revision: r.revision,
+                        state: state, launch: r.launch, pid: state == .exited ? nil : (r.pid ?? r.pgid),
+                        port: r.port, startedAt: r.startedAt ?? r.createdAt, exitStatus: exitStatus,
+                        lastLog: lastLog, drift: drift, labels: r.labels)
+    }
+
+    /// A fresh instance id: time-ordered, with random bits (`i1a2b3c4d5e6f`).
+    static func newInstanceID() -> String {
+        let ms = UInt64(Date().timeIntervalSince1970 * 1000)
+        let rand = UInt32.random(in: 0...UInt32.max)
+        return "i" + String(ms, radix: 36) + String(rand, radix: 36)
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import DeployCore
+import DeployKit
+import DeploySpec
+import Foundation
+
+/// `dsdeploy plan FILE...`
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change: observe → desired → plan, per replica, with the flag-level diff.",
+        discussion: "With --detailed-exitcode: 0 no changes, 1 error, 2 changes present.")
+
+    @Argument(help: "Manifest files.")
+    var files: [String]
+
+    @Flag(name: .long, help: "Exit 2 when the plan has changes.")
+    var detailedExitcode = false
+
+    @Flag(name: .long, help: "Plan to delete deployments that left the manifest.")
+    var prune = false
+
+    @Option(name: .long, help: "Also write the plan as JSON to this file (apply it with `dsdeploy apply FILE`).")
+    var out: String?
+
+    @OptionGroup var options: ManifestOptions
+
+    func run() throws {
+        let ctx = try DeployContext.load(files, options: options, resolveSecrets: false)
+        let target = try TargetFactory.local(ctx.result.manifest)
+        let plan = Planner(prune: prune).plan(desired: ctx.specs, observed: try target.observe(), files: files)
+        if let out {
+            do { try Data(Output.json(PlanFile(plan: plan, prune: prune)).utf8).write(to: URL(fileURLWithPath: out)) } catch {
+                Output.stderr("dsdeploy: error: cannot write plan to \(out): \(error)\n")
+                throw ExitCode.failure
+            }
+        }
+        switch options.output {
+        case .json: Output.stdout(Output.json(plan))
+        case .text:
+            Output.stdout(PlanTextRenderer(color: options.useColor()).render(plan))
+            if let out { Output.stdout("Saved the plan to \(out); apply it with: dsdeploy apply \(out)\n") }
+        }
+        if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
+    }
+}
+
+/// A saved plan: the plan plus what is needed to check it is still current.
+struct PlanFile: Codable {
+    var kind = "dsdeploy-plan"
+    var plan: Plan
+    var prune: Bool
+}

@@ -1,0 +1,99 @@
+import DeployCore
+import DeployKit
+@testable import DeployTargets
+import Engines
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh state directory under /tmp, removed by `cleanup`.
+func makeStateDirectory(_ name: String = #function) -> String {
+    let safe = String(name.filter { $0.isLetter || $0.isNumber }.prefix(24))
+    let dir = NSTemporaryDirectory() + "dsdeploy-targets-\(safe)-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// A launch spec decoded from a minimal JSON document, then adjusted by the caller.
+func makeSpec(deployment: String = "web", replica: Int = 0, argv: [String], engine: String = "vllm",
+              version: String = "0.11.0", port: Int = 18_000, readinessPath: String? = "/",
+              entrypointCount: Int = 0, image: String = "local/test:1", revision: String = "rev1") throws -> LaunchSpec {
+    let json = """
+        {"deployment":"\(deployment)","replica":\(replica),"image":"\(image)","engine":"\(engine)",
+         "engineVersion":"\(version)","argv":[],"env":[],"host":"127.0.0.1","port":\(port),"gpuIds":[],
+         "flags":[],"flagSet":{"values":{}},"entrypointCount":\(entrypointCount),"labels":{},
+         "startTimeout":30,"maxUnavailable":1,"maxSurge":0,"revision":"\(revision)","target":"local",
+         "portTokens":[],"templateValues":{}}
+        """
+    var spec = try JSONDecoder().decode(LaunchSpec.self, from: Data(json.utf8))
+    spec.argv = argv
+    spec.readinessPath = readinessPath
+    return spec
+}
+
+/// A free loopback port from a range unlikely to collide with other tests.
+func freeTestPort(_ base: Int = 20_000) -> Int {
+    PortProbe.firstFree(host: "127.0.0.1", from: base + Int.random(in: 0..<20_000), avoiding: [])
+}
+
+/// Polls `probe` every 100 ms (like the executor) until it is no longer `.starting`, at most `timeout` s.
+func waitForProbe(_ target: LocalTarget, _ inst: ObservedReplica, timeout: Double = 20) -> ProbeResult {
+    let deadline = Date().addingTimeInterval(timeout)
+    var last = target.probe(inst)
+    while case .starting = last, Date() < deadline {
+        usleep(100_000)
+        last = target.probe(inst)
+    }
+    return last
+}
+
+/// Polls `condition` every 20 ms for at most `timeout` seconds.
+func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
+}
+
+/// Stops every instance the target knows (tests end with no process left behind).
+func stopAll(_ target: LocalTarget) {
+    for o in (try? target.observe()) ?? [] { try? target.stop(o, grace: 2) }
+}
+
+/// A target over a fresh state directory, finding the supervisor next to the test bundle.
+func makeTarget(_ dir: String, imageCommands: [String: [String]] = [:], project: String = "test") throws -> LocalTarget {
+    let t = try LocalTarget(stateDirectory: dir, host: "127.0.0.1", imageCommands: imageCommands, projectID: project)
+    t.supervisorPath = builtExecutable("dsdeploy-supervisor")
+    return t
+}
+
+/// An executable built next to the test bundle (`.build*/debug/NAME`).
+func builtExecutable(_ name: String) -> String? {
+    let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var dir = me.deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return nil
+}
+
+/// Writes an executable script file (tests may use scripts; product code never runs a shell).
+func writeScript(_ dir: String, _ name: String, _ text: String) -> String {
+    let path = dir + "/" + name
+    FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o755])
+    return path
+}
+
+/// The python3 to use as a stand-in engine.
+let python3: String = {
+    for p in ["/usr/bin/python3", "/usr/local/bin/python3"] where FileManager.default.isExecutableFile(atPath: p) {
+        return p
+    }
+    return "python3"
+}()

@@ -27,28 +27,31 @@ enum GenerationRenderer {
     /// One streamed chunk carrying tokens `tokens` (the last chunk when `tokens.upperBound == maxTokens`).
     static func chunk(_ g: Generation, tokens: Range<Int>, elapsed: Double) -> JSONValue {
         let finished = tokens.upperBound >= g.maxTokens
-        let text = SimTokens.text(tokens)
+        guard g.api == .native else {
+            return openAIChunk(g, text: SimTokens.text(tokens), first: tokens.lowerBound == 0, finished: finished)
+        }
+        let shown = g.incremental ? SimTokens.text(tokens) : SimTokens.text(0..<tokens.upperBound)
+        return .object([
+            "text": .string(shown),
+            "meta_info": metaInfo(g, completion: tokens.upperBound, finished: finished, elapsed: elapsed),
+        ])
+    }
+
+    /// A completions or chat stream chunk with `text`; the first chat chunk carries the role.
+    static func openAIChunk(_ g: Generation, text: String, first: Bool, finished: Bool) -> JSONValue {
         let finish: JSONValue = finished ? .string("length") : .null
-        switch g.api {
-        case .completions:
-            return envelope(g, object: "text_completion", choices: [.object([
-                "index": .int(0), "text": .string(text), "logprobs": .null,
-                "finish_reason": finish, "matched_stop": .null,
-            ])], usage: .null)
-        case .chat:
+        if g.api == .chat {
             var delta: [String: JSONValue] = ["content": .string(text)]
-            if tokens.lowerBound == 0 { delta["role"] = .string("assistant") }
+            if first { delta["role"] = .string("assistant") }
             return envelope(g, object: "chat.completion.chunk", choices: [.object([
                 "index": .int(0), "delta": .object(delta), "logprobs": .null,
                 "finish_reason": finish, "matched_stop": .null,
             ])], usage: .null)
-        case .native:
-            let shown = g.incremental ? text : SimTokens.text(0..<tokens.upperBound)
-            return .object([
-                "text": .string(shown),
-                "meta_info": metaInfo(g, completion: tokens.upperBound, finished: finished, elapsed: elapsed),
-            ])
         }
+        return envelope(g, object: "text_completion", choices: [.object([
+            "index": .int(0), "text": .string(text), "logprobs": .null,
+            "finish_reason": finish, "matched_stop": .null,
+        ])], usage: .null)
     }
 
     /// The OpenAI final chunk with `usage` and no choices (sent when `include_usage` is set).
@@ -92,6 +95,31 @@ enum GenerationRenderer {
             "choices": .array(choices),
             "usage": usage,
         ])
+    }
+
+    /// Pre-rendered SSE text around a chunk's token text, so the steady state of a stream is
+    /// string concatenation instead of building and sorting a JSON tree per chunk.
+    struct ChunkTemplate {
+        private var parts: [(prefix: String, suffix: String)] = []  // index: first ? 1 : 0 + finished ? 2 : 0
+
+        /// Templates for an OpenAI-format generation (nil for the native API, whose chunks vary more).
+        init?(_ g: Generation) {
+            guard g.api != .native else { return nil }
+            let marker = JSONValue.quote("\u{1}text\u{1}")
+            for index in 0..<4 {
+                let json = GenerationRenderer.openAIChunk(g, text: "\u{1}text\u{1}", first: index & 1 != 0,
+                                                          finished: index & 2 != 0)
+                let text = GenerationRenderer.sse(json)
+                guard let r = text.firstRange(of: marker) else { return nil }
+                parts.append((String(text[..<r.lowerBound]), String(text[r.upperBound...])))
+            }
+        }
+
+        /// The SSE event for tokens `range` of the generation.
+        func render(_ range: Range<Int>, maxTokens: Int) -> String {
+            let index = (range.lowerBound == 0 ? 1 : 0) + (range.upperBound >= maxTokens ? 2 : 0)
+            return parts[index].prefix + JSONValue.quote(SimTokens.text(range)) + parts[index].suffix
+        }
     }
 
     /// `data: <json>\n\n`.

@@ -15,6 +15,7 @@ final class GenerationStream {
     private let keepAlive: Bool
     private let onDone: () -> Void
     private let sizes: [Int]
+    private let template: GenerationRenderer.ChunkTemplate?
     private let arrival: NIODeadline
     private var index = 0
     private var emitted = 0
@@ -30,6 +31,7 @@ final class GenerationStream {
         self.keepAlive = keepAlive
         self.onDone = onDone
         self.sizes = core.settings.timing.chunkSizes(maxTokens: generation.maxTokens)
+        self.template = generation.stream ? GenerationRenderer.ChunkTemplate(generation) : nil
         self.arrival = arrival
     }
 
@@ -80,8 +82,12 @@ final class GenerationStream {
         }
         if g.stream {
             let range = emitted..<(emitted + sizes[index])
-            let chunk = GenerationRenderer.chunk(g, tokens: range, elapsed: elapsedSeconds())
-            write(GenerationRenderer.sse(chunk), flush: true)
+            if let template {
+                write(template.render(range, maxTokens: g.maxTokens), flush: true)
+            } else {
+                write(GenerationRenderer.sse(GenerationRenderer.chunk(g, tokens: range, elapsed: elapsedSeconds())),
+                      flush: true)
+            }
             emitted = range.upperBound
             index += 1
         } else {

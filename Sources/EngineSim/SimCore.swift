@@ -64,10 +64,14 @@ final class SimCore: Sendable {
         var worstLatenessNs: Int64 = 0
     }
 
+    /// Server args as the engine runs with them: the launch's, then `DSDEPLOY_SIM_ARG_OVERRIDE`.
+    let effectiveArgs: [String: JSONValue]
+
     init(launch: SimLaunch, settings: SimSettings, log: SimLog) {
         self.launch = launch
         self.settings = settings
         self.log = log
+        effectiveArgs = launch.serverArgs.merging(settings.argOverride) { _, override in override }
     }
 
     var phase: SimPhase { state.withLockedValue { $0.phase } }
@@ -107,11 +111,11 @@ final class SimCore: Sendable {
     func flushCache() { state.withLockedValue { $0.flushes += 1 } }
 
     /// The value of a server arg as the engine reports it (after overrides).
-    func serverArg(_ field: String) -> JSONValue? { serverInfo()[field] }
+    func serverArg(_ field: String) -> JSONValue? { effectiveArgs[field] }
 
     /// `/server_info`: every ServerArgs field, `version`, and `internal_states` like SGLang.
     func serverInfo() -> JSONValue {
-        var info = launch.serverArgs
+        var info = effectiveArgs
         let s = state.withLockedValue { $0 }
         let accept = settings.timing.acceptLength
         info["version"] = .string(settings.version)
@@ -125,7 +129,7 @@ final class SimCore: Sendable {
             "memory_usage": .object(["weight": .number(17.9), "kvcache": .number(12.0),
                                      "token_capacity": .int(500_000)]),
         ])])
-        for (k, v) in settings.argOverride { info[k] = v }
+        for (k, v) in settings.argOverride { info[k] = v }  // overrides may also replace version/internal_states
         return .object(info)
     }
 }

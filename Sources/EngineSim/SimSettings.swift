@@ -39,6 +39,7 @@ public struct SimSettings: Hashable, Sendable {
     public static func fromEnvironment(_ env: [String: String]) throws(SimSetupError) -> SimSettings {
         var s = SimSettings()
         if let v = env["DSDEPLOY_SIM_VERSION"], !v.isEmpty { s.version = v }
+        else if let v = env["DSDEPLOY_ENGINE_VERSION"], !v.isEmpty { s.version = v }
         s.startDelay = try seconds(env, "DSDEPLOY_SIM_START_DELAY") ?? 0
         s.crashOnStart = try flag(env, "DSDEPLOY_SIM_CRASH_ON_START")
         s.crashAfter = try seconds(env, "DSDEPLOY_SIM_CRASH_AFTER")

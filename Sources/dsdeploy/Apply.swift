@@ -57,7 +57,7 @@ struct Apply: ParsableCommand {
         if options.output == .text { Output.stdout(PlanTextRenderer(color: color).render(plan)) }
         guard plan.hasChanges else {
             if options.output == .json {
-                Output.stdout(Output.json(ApplyOutput(plan: plan, report: ApplyReport(outcomes: [], failedDeployments: [], seconds: 0))))
+                Output.stdout(Output.json(ApplyOutput(plan: plan, report: nil)))
             }
             return
         }
@@ -83,7 +83,7 @@ struct Apply: ParsableCommand {
 /// The `--output json` shape of apply.
 struct ApplyOutput: Encodable {
     var plan: Plan
-    var report: ApplyReport
+    var report: ApplyReport?
 }
 
 /// Text summary of an apply.

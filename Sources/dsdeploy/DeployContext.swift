@@ -27,7 +27,12 @@ struct DeployContext {
                 throw ExitCode.failure
             }
             if resolveSecrets {
-                do { env[r.deployment.name] = try SecretResolver.resolve(r) } catch {
+                do {
+                    var e = try SecretResolver.resolve(r)
+                    // Every engine learns which engine version dsdeploy checked it against (the simulator uses it).
+                    e["DSDEPLOY_ENGINE_VERSION"] = e["DSDEPLOY_ENGINE_VERSION"] ?? Secret(r.version.engineVersion.value)
+                    env[r.deployment.name] = e
+                } catch {
                     Output.stderr("dsdeploy: error: \(error)\n")
                     throw ExitCode.failure
                 }

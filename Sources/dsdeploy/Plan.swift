@@ -2,6 +2,7 @@ import ArgumentParser
 import DeployCore
 import DeployKit
 import DeploySpec
+import DeployTargets
 import Foundation
 
 /// `dsdeploy plan FILE...`

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeployKit
+import DeploySpec
 import DeployTargets
 import Foundation
 

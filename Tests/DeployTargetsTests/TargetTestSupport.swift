@@ -97,3 +97,54 @@ let python3: String = {
     }
     return "python3"
 }()
+
+/// A stand-in engine (test-only Python): serves `GET /`, `/health`, `/ready` (after `--ready-after` s)
+/// and `/server_info` (from `--server-info FILE`) on `--host`/`--port`; `--grandchild` forks a
+/// `/bin/sleep` first and prints its pid; prints whether `--env-name` is set (never its value).
+let fakeEngineSource = #"""
+import argparse, json, os, subprocess, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+ap = argparse.ArgumentParser()
+ap.add_argument("--port", type=int, required=True)
+ap.add_argument("--host", default="127.0.0.1")
+ap.add_argument("--server-info")
+ap.add_argument("--grandchild", action="store_true")
+ap.add_argument("--ready-after", type=float, default=0)
+ap.add_argument("--env-name")
+ap.add_argument("--tp-size", type=int)
+args = ap.parse_args()
+if args.grandchild:
+    child = subprocess.Popen(["/bin/sleep", "300"])
+    print("grandchild %d" % child.pid, flush=True)
+if args.env_name:
+    print("%s is %s" % (args.env_name, "set" if os.environ.get(args.env_name) else "unset"), flush=True)
+started = time.time()
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        ready = time.time() - started >= args.ready_after
+        if self.path in ("/", "/health"):
+            self.send_response(200); self.end_headers(); return
+        if self.path == "/ready":
+            self.send_response(200 if ready else 503); self.end_headers(); return
+        if self.path == "/server_info" and args.server_info:
+            body = open(args.server_info, "rb").read()
+            self.send_response(200); self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body); return
+        self.send_response(404); self.end_headers()
+print("serving on %s:%d" % (args.host, args.port), flush=True)
+ThreadingHTTPServer((args.host, args.port), H).serve_forever()
+"""#
+
+/// Writes the stand-in engine into `dir` and returns its path.
+func fakeEngine(_ dir: String) -> String {
+    writeScript(dir, "fake_engine.py", fakeEngineSource)
+}
+
+/// A spec that runs the stand-in engine on `port`.
+func fakeEngineSpec(_ dir: String, port: Int, extra: [String] = [], engine: String = "vllm", version: String = "0.11.0",
+                    readinessPath: String? = "/", replica: Int = 0, revision: String = "rev1") throws -> LaunchSpec {
+    try makeSpec(replica: replica, argv: [python3, fakeEngine(dir), "--port", String(port)] + extra, engine: engine,
+                 version: version, port: port, readinessPath: readinessPath, revision: revision)
+}

@@ -95,7 +95,9 @@ struct YAMLTreeBuilder {
             if slot >= capacityHints.count {
                 capacityHints += repeatElement(0, count: slot + 1 - capacityHints.count)
             }
-            capacityHints[slot] = frame.isMapping ? frame.pairs.count : frame.items.count
+            // Capped: a hint is kept by every array it sizes, so one huge list must not
+            // make every later small one at the same place reserve as much.
+            capacityHints[slot] = min(64, frame.isMapping ? frame.pairs.count : frame.items.count)
         }
         let node: YAMLNode
         if frame.isMapping {

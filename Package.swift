@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
         .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),
         .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "Engines"], swiftSettings: strictSettings),
-        .testTarget(name: "CLITests", dependencies: ["dsdeploy"], swiftSettings: strictSettings),
+        .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "Engines"], swiftSettings: strictSettings),
     ]
 )

@@ -29,8 +29,13 @@ public final class ApplyExecutor: @unchecked Sendable {
         failed = []
         var usedPorts = Set((try? target.observe())?.filter(\.isAlive).map(\.port) ?? [])
 
+        var resumed: [(PlannedChange, ObservedReplica)] = []
         for c in plan.changes where c.action == .update {
             guard let cur = c.current, let d = c.desired else { continue }
+            if cur.state == .starting {
+                resumed.append((c, cur))
+                continue
+            }
             do {
                 try target.updateLabels(cur, labels: d.labels)
                 onEvent(.updated(id: c.id))
@@ -45,7 +50,7 @@ public final class ApplyExecutor: @unchecked Sendable {
             guard let d = c.desired else { continue }
             if let inst = startInstance(c, d, &usedPorts) { started.append((c, inst)) }
         }
-        for (c, inst, result) in waitAll(started) {
+        for (c, inst, result) in waitAll(started + resumed) {
             if case .ready = result {
                 record(c, "done", "ready", inst.revision)
             } else {

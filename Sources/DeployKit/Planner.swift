@@ -43,6 +43,10 @@ public struct Planner: Sendable {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "drift: the engine runs with other args (\(o.drift.map(\.flag).joined(separator: ", ")))",
                                              desired: d, current: o, flags: o.drift, fields: []))
+            } else if o.state == .starting {
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .update,
+                                             reason: "started but never verified (interrupted apply): wait for readiness and verify",
+                                             desired: d, current: o, flags: [], fields: []))
             } else if o.state == .failed {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "replica failed its readiness check", desired: d, current: o,

@@ -50,6 +50,9 @@ extension LocalTarget {
                         exitStatus: RunDirectory(path: r.runDirectory).exitStatus)
     }
 
+    /// One check, never long (HTTP timeouts of 1.5 s): process dead → `.failed("process exited (exit N)",
+    /// last 20 log lines)`; not ready yet → `.starting(last log line)`; ready → config readback
+    /// (`ConfigReadback`): `.ready`, or `.drifted` with the flags the engine reports differently.
     public func probe(_ instance: ObservedReplica) -> ProbeResult {
         reapChildren()
         guard var r = try? store.instance(instance.instance) else {

@@ -46,6 +46,10 @@ public final class LocalTarget: DeployTarget, @unchecked Sendable {
         store = try StateStore(directory: stateDirectory)
     }
 
+    /// Records the intent (a `starting` row and the run directory's `instance.json`), then spawns the
+    /// supervisor and waits briefly (`pidWait`) for the engine's pid. The argv listens on `port` (the
+    /// rendered port flag's value is replaced when they differ) and runs the image's local command in
+    /// place of the entrypoint when `imageCommands` maps the image; see `LaunchCommand` for the environment.
     public func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {
         reapChildren()
         let launch = try LaunchCommand.moved(spec, to: port)
@@ -86,16 +90,20 @@ public final class LocalTarget: DeployTarget, @unchecked Sendable {
             if run.exitStatus != nil { break }
             usleep(2_000)
         }
-        try store.setProcess(instance: instance, pid: record.pid, pidStartTime: record.pidStartTime, pgid: pgid,
-                             pgidStartTime: record.pgidStartTime, startedAt: record.startedAt ?? clock.now())
+        // Not fatal when it fails: the run directory's pid files tell `observe` and `probe` the same.
+        try? store.setProcess(instance: instance, pid: record.pid, pidStartTime: record.pidStartTime, pgid: pgid,
+                              pgidStartTime: record.pgidStartTime, startedAt: record.startedAt ?? clock.now())
         return observed(record, state: .starting)
     }
 
+    /// Marks the instance ready and its revision (with its launch) the deployment's last good one;
+    /// deletes the slot's older stopped run directories.
     public func markReady(_ instance: ObservedReplica) throws {
         try store.markReady(instance: instance.instance, at: clock.now())
         pruneRunDirectories(deployment: instance.deployment, replica: instance.replica)
     }
 
+    /// Records new labels in the state (and the run directory's intent); the process is untouched.
     public func updateLabels(_ instance: ObservedReplica, labels: [String: String]) throws {
         try store.setLabels(instance: instance.instance, labels: labels)
         let run = RunDirectory(stateDirectory: stateDirectory, deployment: instance.deployment,
@@ -103,6 +111,7 @@ public final class LocalTarget: DeployTarget, @unchecked Sendable {
         if let r = try store.instance(instance.instance) { try? run.writeIntent(r) }
     }
 
+    /// `preferred` when it is bindable on `host` and not in `avoiding`, else the next such port.
     public func freePort(preferred: Int, avoiding: Set<Int>) -> Int {
         PortProbe.firstFree(host: host, from: preferred, avoiding: avoiding)
     }
@@ -142,7 +151,7 @@ public final class LocalTarget: DeployTarget, @unchecked Sendable {
     func observed(_ r: InstanceRecord, state: ObservedReplica.State, exitStatus: String? = nil,
                   lastLog: [String] = [], drift: [FlagDiffEntry] = []) -> ObservedReplica {
         ObservedReplica(deployment: r.deployment, replica: r.replica, instance: r.instance, revision: r.revision,
-                        state: state, launch: r.launch, pid: state == .exited ? nil : (r.pid ?? r.pgid),
+                        state: state, launch: r.launch, pid: state == .exited ? nil : r.pid,
                         port: r.port, startedAt: r.startedAt ?? r.createdAt, exitStatus: exitStatus,
                         lastLog: lastLog, drift: drift, labels: r.labels)
     }

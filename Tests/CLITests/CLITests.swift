@@ -22,12 +22,16 @@ import Testing
     struct Run { var status: Int32; var out: String; var err: String }
 
     func run(_ args: [String], cwd: String = CLITests.root) throws -> Run {
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        return try CLITests.exec(args, cwd: cwd, env: env)
+    }
+
+    static func exec(_ args: [String], cwd: String, env: [String: String]) throws -> Run {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITests.binary)
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = "1"
         p.environment = env
         let o = Pipe(), e = Pipe()
         p.standardOutput = o

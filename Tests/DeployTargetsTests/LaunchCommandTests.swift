@@ -10,7 +10,7 @@ import Testing
                                        "--tp-size", "8"], engine: "sglang", version: "0.5.23", port: 30000,
                                 entrypointCount: 3)
         spec.flagSet = FlagSet(["--tp-size": .int(8)])
-        spec.flags = [RenderedFlag(name: "--port", tokens: ["--port", "30000"], source: "template")]
+        spec.flags = [try renderedFlag("--port", tokens: ["--port", "30000"], source: "template")]
         let moved = try LaunchCommand.moved(spec, to: 30005)
         #expect(moved.port == 30005)
         #expect(moved.argv == ["python3", "-m", "sglang.launch_server", "--model-path", "m", "--port", "30005",
@@ -49,8 +49,8 @@ import Testing
     @Test func environmentIsNotInheritedBeyondTheBasics() throws {
         var spec = try makeSpec(argv: ["x"])
         spec.gpuIds = [2, 3]
-        spec.env = [RenderedEnv(name: "PLAIN", value: "1", secret: false, from: nil),
-                    RenderedEnv(name: "TOKEN", value: nil, secret: true, from: "env:TOKEN")]
+        spec.env = [try renderedEnv("PLAIN", value: "1", secret: false, from: nil),
+                    try renderedEnv("TOKEN", value: nil, secret: true, from: "env:TOKEN")]
         let env = LaunchCommand.environment(
             for: spec, instance: "i1", resolved: ["TOKEN": Secret("s3cr3t"), "PLAIN": Secret("1")],
             parent: ["PATH": "/bin", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "leak", "LANG": "C.UTF-8"])

@@ -68,7 +68,7 @@ import Glibc
             return
         }
         #expect(reason == "process exited (exit 1)")
-        let missing = try target.start(try makeSpec(replica: 1, argv: ["no-such-engine-binary"]), port: 18_001,
+        let missing = try target.start(try makeSpec(replica: 1, argv: ["no-such-engine-binary"], port: 18_001), port: 18_001,
                                        environment: [:])
         guard case .failed(let why, let log) = waitForProbe(target, missing) else {
             Issue.record("expected a missing program to fail")

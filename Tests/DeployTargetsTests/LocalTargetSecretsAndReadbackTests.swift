@@ -15,8 +15,8 @@ import Testing
         let secret = "hf_S3CRETvalue_\(UUID().uuidString)"
         let port = freeTestPort()
         var spec = try fakeEngineSpec(dir, port: port, extra: ["--env-name", "HF_TOKEN"])
-        spec.env = [RenderedEnv(name: "HF_TOKEN", value: nil, secret: true, from: "env:HF_TOKEN"),
-                    RenderedEnv(name: "MODE", value: "fast", secret: false, from: nil)]
+        spec.env = [try renderedEnv("HF_TOKEN", value: nil, secret: true, from: "env:HF_TOKEN"),
+                    try renderedEnv("MODE", value: "fast", secret: false, from: nil)]
         let inst = try target.start(spec, port: port, environment: ["HF_TOKEN": Secret(secret), "MODE": Secret("fast")])
         #expect(waitForProbe(target, inst) == .ready)
         try target.markReady(inst)

@@ -148,3 +148,17 @@ func fakeEngineSpec(_ dir: String, port: Int, extra: [String] = [], engine: Stri
     try makeSpec(replica: replica, argv: [python3, fakeEngine(dir), "--port", String(port)] + extra, engine: engine,
                  version: version, port: port, readinessPath: readinessPath, revision: revision)
 }
+
+/// A `RenderedEnv` (its memberwise initializer is internal to DeployKit; it decodes from JSON).
+func renderedEnv(_ name: String, value: String?, secret: Bool, from: String?) throws -> RenderedEnv {
+    struct Mirror: Encodable { var name: String; var value: String?; var secret: Bool; var from: String? }
+    let data = try JSONEncoder().encode(Mirror(name: name, value: value, secret: secret, from: from))
+    return try JSONDecoder().decode(RenderedEnv.self, from: data)
+}
+
+/// A `RenderedFlag`, decoded like `renderedEnv`.
+func renderedFlag(_ name: String, tokens: [String], source: String) throws -> RenderedFlag {
+    struct Mirror: Encodable { var name: String; var tokens: [String]; var source: String }
+    let data = try JSONEncoder().encode(Mirror(name: name, tokens: tokens, source: source))
+    return try JSONDecoder().decode(RenderedFlag.self, from: data)
+}

@@ -1,0 +1,153 @@
+import CurlHTTP
+import Foundation
+import Testing
+
+/// End to end on the built binary against the SGLang engine simulator: real processes, real HTTP.
+@Suite(.serialized) struct ApplyE2ETests {
+    @Test func firstApplyNoopFlagChangeAndDelete() throws {
+        let s = try Sandbox(port: 31100)
+        defer { s.tearDown() }
+        let first = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(first.status == 0, "\(first.out)\(first.err)")
+        let st = try s.status()
+        #expect(st.count == 1 && st.first?.state == "ready", "\(st)")
+        let pid = try #require(st.first?.pid)
+        let rev = try #require(st.first?.revision)
+
+        let noop = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(noop.status == 0)
+        #expect(noop.out.contains("No changes"))
+        #expect(try s.status().first?.pid == pid, "a no-op apply restarts nothing")
+        let plan = try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"])
+        #expect(plan.status == 0)
+
+        try s.write(memFraction: "0.9", args: [])
+        let plan2 = try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"])
+        #expect(plan2.status == 2)
+        #expect(plan2.out.contains("~ --mem-fraction-static: 0.85 → 0.9"))
+        let change = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(change.status == 0, "\(change.out)\(change.err)")
+        let after = try s.status()
+        #expect(after.count == 1 && after.first?.state == "ready" && after.first?.revision != rev)
+        #expect(!s.alive(pid), "the old instance is gone")
+        // The engine really serves, with the intended args.
+        let resp = try HTTPClient().get((after.first?.endpoint ?? "") + "/server_info", timeout: 5)
+        let info = String(decoding: resp.body, as: UTF8.self)
+        #expect(info.contains("\"mem_fraction_static\":0.9") || info.contains("\"mem_fraction_static\": 0.9"))
+
+        let del = try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "3"])
+        #expect(del.status == 0)
+        #expect(try s.status().isEmpty)
+        #expect(s.supervisors().isEmpty, "no orphan processes")
+    }
+
+    @Test func failedRolloutRevertsAndKeepsServing() throws {
+        let s = try Sandbox(port: 31110)
+        defer { s.tearDown() }
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
+        let before = try #require(try s.status().first)
+        try s.write(env: ["DSDEPLOY_SIM_CRASH_ON_START": "1"], args: [])
+        let bad = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(bad.status == 1)
+        #expect(bad.out.contains("FAILED"), "\(bad.out)")
+        #expect(bad.out.contains("last log lines"), "the error carries the engine's last log lines: \(bad.out)")
+        let after = try #require(try s.status().first)
+        #expect(after.revision == before.revision && after.pid == before.pid && after.state == "ready")
+        #expect(s.alive(try #require(before.pid)))
+    }
+
+    @Test func driftIsAFailedRollout() throws {
+        let s = try Sandbox(port: 31120)
+        defer { s.tearDown() }
+        try s.write(env: ["DSDEPLOY_SIM_ARG_OVERRIDE": "{\"tp_size\": 4}"], args: [])
+        let r = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(r.status == 1)
+        #expect(r.out.contains("--tp-size 4 (intended 8)"), "\(r.out)")
+        #expect(s.supervisors().isEmpty)
+    }
+
+    @Test func crashedReplicaIsFoundAndRestarted() throws {
+        let s = try Sandbox(port: 31130)
+        defer { s.tearDown() }
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
+        let pid = try #require(try s.status().first?.pid)
+        kill(pid, SIGKILL)
+        var st = try s.status()
+        for _ in 0..<50 where st.first?.state != "exited" { usleep(100_000); st = try s.status() }
+        #expect(st.first?.state == "exited", "\(st)")
+        #expect(st.first?.exitStatus?.contains("9") == true, "\(st)")
+        let plan = try s.run(["plan", "manifests/app.yaml"])
+        #expect(plan.out.contains("not running"), "\(plan.out)")
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
+        let again = try s.status()
+        #expect(again.count == 1 && again.first?.state == "ready" && again.first?.pid != pid)
+    }
+
+    @Test func pruneRemovesOnlyWhenAsked() throws {
+        let s = try Sandbox(port: 31140)
+        defer { s.tearDown() }
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
+        try s.write(name: "other", args: [])
+        let keep = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(keep.status == 0)
+        #expect(keep.out.contains("deployment dspark is running but not in the manifest"), "\(keep.out)")
+        #expect(Set(try s.status().map(\.deployment)) == ["dspark", "other"])
+        let prune = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--prune"])
+        #expect(prune.status == 0)
+        #expect(try s.status().map(\.deployment) == ["other"])
+    }
+
+    @Test func sigkillMidApplyLosesNothing() throws {
+        let s = try Sandbox(port: 31150)
+        defer { s.tearDown() }
+        try s.write(env: ["DSDEPLOY_SIM_START_DELAY": "2"], replicas: 2, args: [])
+        let p = try s.spawn(["apply", "manifests/app.yaml", "--auto-approve"])
+        usleep(700_000)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let r = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+        let st = try s.status()
+        #expect(st.count == 2 && st.allSatisfy { $0.state == "ready" }, "\(st)")
+        #expect(s.supervisors().count == 2, "exactly one supervised engine per replica: \(s.supervisors())")
+        #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"]).status == 0)
+    }
+
+    @Test func secondConcurrentApplyIsRefused() throws {
+        let s = try Sandbox(port: 31160)
+        defer { s.tearDown() }
+        try s.write(env: ["DSDEPLOY_SIM_START_DELAY": "2"], args: [])
+        let p = try s.spawn(["apply", "manifests/app.yaml", "--auto-approve"])
+        usleep(500_000)
+        let second = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(second.status == 1)
+        #expect(second.err.contains("pid \(p.processIdentifier)"), "\(second.err)")
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+    }
+
+    @Test func savedPlanGoesStale() throws {
+        let s = try Sandbox(port: 31170)
+        defer { s.tearDown() }
+        #expect(try s.run(["plan", "manifests/app.yaml", "--out", "p.json"]).status == 0)
+        let ok = try s.run(["apply", "p.json"])
+        #expect(ok.status == 0, "\(ok.out)\(ok.err)")
+        #expect(try s.run(["plan", "manifests/app.yaml", "--out", "p2.json"]).status == 0)
+        try s.write(memFraction: "0.8", args: [])
+        let stale = try s.run(["apply", "p2.json"])
+        #expect(stale.status == 1)
+        #expect(stale.err.contains("stale"))
+    }
+
+    @Test func nonInteractiveApplyNeedsApproval() throws {
+        let s = try Sandbox(port: 31180)
+        defer { s.tearDown() }
+        let r = try s.run(["apply", "manifests/app.yaml"])
+        #expect(r.status == 1)
+        #expect(r.err.contains("--auto-approve"))
+        #expect(try s.status().isEmpty, "nothing was started")
+        let dry = try s.run(["apply", "manifests/app.yaml", "--dry-run"])
+        #expect(dry.status == 0)
+        #expect(try s.status().isEmpty)
+    }
+}

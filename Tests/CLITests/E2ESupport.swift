@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+/// A scratch project: a copy of the seed manifests, its own state directory and ports.
+final class Sandbox: @unchecked Sendable {
+    let dir: String
+    let port: Int
+
+    init(port: Int) throws {
+        dir = NSTemporaryDirectory() + "dsdeploy-e2e-\(UUID().uuidString.prefix(8))"
+        self.port = port
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/manifests/backends", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir + "/manifests/targets", withIntermediateDirectories: true)
+        for f in ["manifests/backends/sglang-dspark.yaml", "manifests/targets/simulator.yaml"] {
+            try fm.copyItem(atPath: CLITests.root + "/" + f, toPath: dir + "/" + f)
+        }
+        try write(args: [])
+    }
+
+    /// Writes `manifests/app.yaml`: the seed's DSpark deployment (named `name`) with extra env and args.
+    func write(name: String = "dspark", env: [String: String] = [:], memFraction: String = "0.85",
+               replicas: Int = 1, args: [String], extraDocs: String = "") throws {
+        var envLines = "    PYPI_PACKAGES_INSTALL: \"-U distro\"\n"
+        for (k, v) in env.sorted(by: { $0.key < $1.key }) { envLines += "    \(k): '\(v)'\n" }
+        let yaml = """
+        apiVersion: dsdeploy/v1
+        kind: Include
+        metadata: {name: backend}
+        spec: {files: [backends/sglang-dspark.yaml, targets/simulator.yaml]}
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: \(name)}
+        spec:
+          model: {source: modelscope, id: deepseek-ai/DeepSeek-V4-Flash-DSpark}
+          backend: sglang-dspark
+          backendVersion: dspark
+          replicas: \(replicas)
+          gpusPerReplica: 8
+          port: \(port)
+          readiness: {timeoutSeconds: 20}
+          args:
+            - --tp-size 8
+            - --ep-size 8
+            - --speculative-algorithm DSPARK
+            - --mem-fraction-static \(memFraction)
+        \(args.map { "    - \($0)" }.joined(separator: "\n"))
+          env:
+        \(envLines)
+        """ + extraDocs
+        try yaml.write(toFile: dir + "/manifests/app.yaml", atomically: true, encoding: .utf8)
+    }
+
+    @discardableResult
+    func run(_ args: [String], env extra: [String: String] = [:]) throws -> CLITests.Run {
+        var env = ProcessInfo.processInfo.environment
+        env["DSDEPLOY_HOME"] = dir + "/.dsdeploy"
+        env["NO_COLOR"] = "1"
+        for (k, v) in extra { env[k] = v }
+        return try CLITests.exec(args, cwd: dir, env: env)
+    }
+
+    /// Starts the CLI without waiting (for kill and lock tests).
+    func spawn(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.binary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        var env = ProcessInfo.processInfo.environment
+        env["DSDEPLOY_HOME"] = dir + "/.dsdeploy"
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    struct Replica: Decodable {
+        var deployment: String
+        var replica: Int
+        var revision: String
+        var state: String
+        var pid: Int32?
+        var endpoint: String
+        var exitStatus: String?
+    }
+
+    func status() throws -> [Replica] {
+        let r = try run(["status", "--output", "json"])
+        struct Out: Decodable { var replicas: [Replica] }
+        return (try? JSONDecoder().decode(Out.self, from: Data(r.out.utf8)).replicas) ?? []
+    }
+
+    /// Supervisor processes whose run directory lies in this sandbox (orphan detection).
+    func supervisors() -> [Int32] {
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return procs.compactMap { Int32($0) }.filter { pid in
+            guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let cmd = String(decoding: d.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return cmd.contains("dsdeploy-supervisor") && cmd.contains(dir)
+        }
+    }
+
+    func alive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return !stat.contains(") Z ")
+    }
+
+    /// Stops everything this sandbox started, whatever state the test left.
+    func tearDown() {
+        _ = try? run(["delete", "dspark", "--auto-approve", "--grace", "2"])
+        _ = try? run(["delete", "other", "--auto-approve", "--grace", "2"])
+        for pid in supervisors() { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}

@@ -69,6 +69,15 @@ public struct FlagDiffEntry: Sendable, Codable, Hashable {
     public var after: String?
     /// False when the change only makes a default explicit (or implicit): the engine sees no difference.
     public var effective: Bool
+
+    /// Creates an entry.
+    public init(kind: String, flag: String, before: String?, after: String?, effective: Bool) {
+        self.kind = kind
+        self.flag = flag
+        self.before = before
+        self.after = after
+        self.effective = effective
+    }
 }
 
 /// An env change; `before`/`after` are nil for secrets.

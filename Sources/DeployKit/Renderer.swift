@@ -18,12 +18,15 @@ public struct Renderer: Sendable {
             let gpuIds = (0..<d.gpusPerReplica).map { i * d.gpusPerReplica + $0 }
             let port = d.port + i
             var values: [String: String] = [
-                "model_path": d.model.modelPath, "worker_ip": host, "port": String(port),
+                "model_path": Renderer.modelPath(d), "worker_ip": host, "port": String(port),
                 "model_name": d.servedModelName, "gpu_count": String(d.gpusPerReplica),
                 "gpu_ids": gpuIds.map(String.init).joined(separator: ","), "replica": String(i),
             ]
             for e in r.env { if case .literal(let v) = e.value { values[e.name.value] = v } }
             var argv = r.version.entrypoint
+            if let first = argv.first, first.contains("/"), !first.hasPrefix("/") {
+                argv[0] = ManifestPath.resolve(first, from: r.version.location.file)
+            }
             var flags: [RenderedFlag] = []
             var portTokens: [PortToken] = []
             if let command = r.version.command {
@@ -77,8 +80,16 @@ public struct Renderer: Sendable {
         return .success(specs)
     }
 
+    /// `{{model_path}}`: the hub id, or the local path resolved against the manifest's directory.
+    static func modelPath(_ d: Deployment) -> String {
+        guard d.model.source == "local", let p = d.model.path else { return d.model.modelPath }
+        return ManifestPath.resolve(p, from: d.file)
+    }
+
     /// The argv tokens of one flag group, as the user spelled it (`--k=v` stays one token).
     static func argvTokens(_ g: ArgGroup, catalog: FlagCatalog) -> [String] {
+        // llama-server matches whole words and never splits `--flag=value`: give it two words.
+        if g.attached, catalog.engine == .llamaCpp { return [g.flag] + g.values }
         if g.attached { return ["\(g.flag)=\(g.values.joined(separator: " "))"] }
         guard let value = g.values.first else { return [g.flag] }
         if let spec = catalog.spec(named: g.flag), spec.arity == .oneOrMore || spec.arity == .zeroOrMore {

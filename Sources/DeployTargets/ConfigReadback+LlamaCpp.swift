@@ -14,21 +14,21 @@ extension ConfigReadback {
         "--top-p": ["default_generation_settings", "params", "top_p"],
         "--min-p": ["default_generation_settings", "params", "min_p"],
         "--typical": ["default_generation_settings", "params", "typical_p"],
-        "--n-predict": ["default_generation_settings", "params", "n_predict"],
         "--repeat-last-n": ["default_generation_settings", "params", "repeat_last_n"],
         "--repeat-penalty": ["default_generation_settings", "params", "repeat_penalty"],
         "--presence-penalty": ["default_generation_settings", "params", "presence_penalty"],
         "--frequency-penalty": ["default_generation_settings", "params", "frequency_penalty"],
         "--mirostat": ["default_generation_settings", "params", "mirostat"],
-        "--keep": ["default_generation_settings", "params", "n_keep"],
         "--ignore-eos": ["default_generation_settings", "params", "ignore_eos"],
     ]
 
     /// llama.cpp: compares what `/props` exposes.
     ///
     /// - `--ctx-size` against `n_ctx` (top level in newer builds, else `default_generation_settings.n_ctx`,
-    ///   the per-slot context): equal to the context size, or to context size / `--parallel` (slots split
-    ///   the context unless it is unified); 0 (= from the model) is not compared.
+    ///   the per-slot context): equal to the context size, to ceil(context / slots) or that rounded up to
+    ///   a multiple of 256 (measured on the tiny engine), or a multiple of 256 below it (the model's trained
+    ///   context caps it); 0 (= from the model) is not compared. `--n-predict` and `--keep` are not
+    ///   visible in `/props` (they stay -1 / 0) and are not compared.
     /// - `--parallel` against `total_slots`, `--alias` against `model_alias` (newer builds),
     ///   `--model` against `model_path`, sampling flags (`--temp`, `--top-k`, ...) against
     ///   `default_generation_settings.params`. Other flags are not reported and not compared.
@@ -59,8 +59,15 @@ extension ConfigReadback {
               case .number(let n) = reported else { return nil }
         var slots = flags["--parallel"]?.1.intValue ?? 1
         if case .number(let total)? = lookup(props, ["total_slots"]), total >= 1 { slots = Int64(total) }
-        let accepted: Set<Double> = [Double(ctx), Double(ctx / max(slots, 1))]
-        return accepted.contains(n) ? nil : drift(name, intended, reported)
+        // llama-server splits the context over the slots and rounds each slot up to a multiple of 256,
+        // capped by the model's trained context (unknown here: a smaller report is accepted as the cap).
+        let perSlot = (ctx + Int64(max(slots, 1)) - 1) / Int64(max(slots, 1))
+        let rounded = (perSlot + 255) / 256 * 256
+        let accepted: Set<Double> = [Double(ctx), Double(perSlot), Double(rounded)]
+        if accepted.contains(n) || (n < Double(rounded) && n.truncatingRemainder(dividingBy: 256) == 0 && n >= 256) {
+            return nil
+        }
+        return drift(name, intended, reported)
     }
 
     /// The value at a path of object keys.

@@ -97,21 +97,28 @@ enum GenerationRenderer {
         ])
     }
 
-    /// Pre-rendered SSE text around a chunk's token text, so the steady state of a stream is
-    /// string concatenation instead of building and sorting a JSON tree per chunk.
+    /// Pre-rendered SSE text around a chunk's token text, so a stream's chunks are string
+    /// concatenation instead of a JSON tree built and sorted per chunk. The text is byte-for-byte
+    /// what `sse(chunk(...))` gives (keys in sorted order); a test checks that.
     struct ChunkTemplate {
-        private var parts: [(prefix: String, suffix: String)] = []  // index: first ? 1 : 0 + finished ? 2 : 0
+        private var parts: [(prefix: String, suffix: String)] = []  // index: (first ? 1 : 0) + (last ? 2 : 0)
 
         /// Templates for an OpenAI-format generation (nil for the native API, whose chunks vary more).
         init?(_ g: Generation) {
             guard g.api != .native else { return nil }
-            let marker = JSONValue.quote("\u{1}text\u{1}")
+            let tail = ",\"created\":\(g.created),\"id\":\(JSONValue.quote(g.id)),\"model\":\(JSONValue.quote(g.model)),"
+                + "\"object\":\"\(g.api == .chat ? "chat.completion.chunk" : "text_completion")\",\"usage\":null}\n\n"
             for index in 0..<4 {
-                let json = GenerationRenderer.openAIChunk(g, text: "\u{1}text\u{1}", first: index & 1 != 0,
-                                                          finished: index & 2 != 0)
-                let text = GenerationRenderer.sse(json)
-                guard let r = text.firstRange(of: marker) else { return nil }
-                parts.append((String(text[..<r.lowerBound]), String(text[r.upperBound...])))
+                let first = index & 1 != 0
+                let finish = index & 2 != 0 ? "\"length\"" : "null"
+                if g.api == .chat {
+                    parts.append(("data: {\"choices\":[{\"delta\":{\"content\":",
+                                  (first ? ",\"role\":\"assistant\"}" : "}") + ",\"finish_reason\":\(finish),\"index\":0,"
+                                    + "\"logprobs\":null,\"matched_stop\":null}]" + tail))
+                } else {
+                    parts.append(("data: {\"choices\":[{\"finish_reason\":\(finish),\"index\":0,\"logprobs\":null,"
+                                    + "\"matched_stop\":null,\"text\":", "}]" + tail))
+                }
             }
         }
 

@@ -48,7 +48,7 @@ import Testing
         let good = dir + "/good.json", bad = dir + "/bad.json"
         for (path, tp) in [(good, 2.0), (bad, 1.0)] {
             let info = sampleServerInfo(catalog, flags: flags, overrides: ["tp_size": .number(tp)])
-            FileManager.default.createFile(atPath: path, contents: Data(info.canonicalText.utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(info.canonicalText.utf8))
         }
         var results: [ProbeResult] = []
         for (replica, file) in [(0, good), (1, bad)] {
@@ -69,7 +69,7 @@ import Testing
         #expect(drift.first?.before == "2" && drift.first?.after == "1")
         // `observe` checks ready instances again: rewrite what replica 0 reports.
         let info = sampleServerInfo(catalog, flags: flags, overrides: ["mem_fraction_static": .number(0.9)])
-        FileManager.default.createFile(atPath: good, contents: Data(info.canonicalText.utf8))
+        _ = FileManager.default.createFile(atPath: good, contents: Data(info.canonicalText.utf8))
         let seen = try #require(try target.observe().first { $0.replica == 0 })
         #expect(seen.state == .ready)
         #expect(seen.drift.map(\.flag) == ["--mem-fraction-static"])

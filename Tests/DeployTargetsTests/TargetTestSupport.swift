@@ -86,7 +86,7 @@ func builtExecutable(_ name: String) -> String? {
 /// Writes an executable script file (tests may use scripts; product code never runs a shell).
 func writeScript(_ dir: String, _ name: String, _ text: String) -> String {
     let path = dir + "/" + name
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o755])
+    _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o755])
     return path
 }
 

@@ -1,0 +1,57 @@
+import Engines
+import Testing
+@testable import EngineSim
+
+@Suite struct RendererTests {
+    func generation(_ api: Generation.API, maxTokens: Int) -> Generation {
+        Generation(api: api, id: "cmpl-1", model: "m \"quoted\"", created: 1_700_000_000, promptTokens: 3,
+                   maxTokens: maxTokens, stream: true, includeUsage: true, incremental: false)
+    }
+
+    @Test(arguments: [Generation.API.completions, .chat])
+    func templatesMatchTheGeneralRenderer(api: Generation.API) throws {
+        for maxTokens in [1, 2, 5] {
+            let g = generation(api, maxTokens: maxTokens)
+            let template = try #require(GenerationRenderer.ChunkTemplate(g))
+            let sizes = TimingModel(ttftBaseMs: 0, ttftPer1kInputMs: 0, decodeStepMs: 0, acceptLength: 2)
+                .chunkSizes(maxTokens: maxTokens)
+            var at = 0
+            for n in sizes {
+                let range = at..<(at + n)
+                let general = GenerationRenderer.sse(GenerationRenderer.chunk(g, tokens: range, elapsed: 0))
+                #expect(template.render(range, maxTokens: maxTokens) == general)
+                at += n
+            }
+        }
+        #expect(GenerationRenderer.ChunkTemplate(generation(.native, maxTokens: 3)) == nil)
+    }
+
+    @Test func jsonParser() {
+        #expect(JSONParser.parse(Array(#"{"a":[1,-2.5e1,true,false,null,"x\"\u00e9\ud83d\ude00\n"]}"#.utf8))
+            == .object(["a": .array([.number(1), .number(-25), .bool(true), .bool(false), .null,
+                                     .string("x\"é😀\n")])]))
+        #expect(JSONParser.parse(Array(" [ ] ".utf8)) == .array([]))
+        #expect(JSONParser.parse(Array("{}".utf8)) == .object([:]))
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "tru", "1 2", "\"a\u{1}\"", "{\"a\":1}x", "[\"\\q\"]", "nan"] {
+            #expect(JSONParser.parse(Array(bad.utf8)) == nil, "\(bad)")
+        }
+        let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
+        #expect(JSONParser.parse(Array(deep.utf8)) == nil)  // nesting limit, no stack overflow
+    }
+
+    @Test func promptTokenCounting() {
+        func tokens(_ api: Generation.API, _ body: String) -> Int? {
+            guard case .success(let g) = Generation.parse(api: api, body: Array(body.utf8), model: "m", id: "1",
+                                                          created: 0, incrementalNative: false) else { return nil }
+            return g.promptTokens
+        }
+        #expect(tokens(.completions, #"{"prompt":"abcdefgh"}"#) == 2)
+        #expect(tokens(.completions, #"{"prompt":[1,2,3]}"#) == 3)
+        #expect(tokens(.completions, #"{"prompt":["abcd","efgh"]}"#) == 2)
+        #expect(tokens(.native, #"{"text":"abc","input_ids":[5,6,7,8,9]}"#) == 5)  // input_ids win
+        #expect(tokens(.chat, #"{"messages":[{"role":"user","content":[{"type":"text","text":"abcdefg"}]}]}"#) == 2)
+        #expect(tokens(.completions, #"{"prompt":"x","max_tokens":-1}"#) == nil)
+        #expect(tokens(.completions, #"{"prompt":{"a":1}}"#) == nil)
+        #expect(tokens(.chat, #"{"messages":[]}"#) == nil)
+    }
+}

@@ -1,5 +1,10 @@
 internal import CCurl
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One event loop thread driving many concurrent transfers through libcurl's multi interface.
 ///
@@ -68,7 +73,9 @@ final class MultiLoop: @unchecked Sendable {
         var pending: [Pending] = []
         var cancels: [CurlMulti.TransferID] = []
         var stopping = false
+        var finished = false
         var active = 0
+        var loopThread: pthread_t?
     }
 
     private let multi: UnsafeMutableRawPointer
@@ -99,26 +106,37 @@ final class MultiLoop: @unchecked Sendable {
                                                   method: request.method, url: request.url)))
             return CurlMulti.TransferID(raw: 0)
         }
-        curl_multi_wakeup(multi)
+        wake()
         return id
     }
 
     func cancel(_ id: CurlMulti.TransferID) {
         shared.withLock { $0.cancels.append(id) }
-        curl_multi_wakeup(multi)
+        wake()
+    }
+
+    /// Wakes the loop's poll. Under the lock, so it never races with `curl_multi_cleanup`.
+    private func wake() {
+        shared.withLock { s in
+            if !s.finished { curl_multi_wakeup(multi) }
+        }
     }
 
     func stop(wait: Bool) {
-        let first: Bool = shared.withLock { s in
+        let (first, onLoop): (Bool, Bool) = shared.withLock { s in
             defer { s.stopping = true }
-            return !s.stopping
+            let onLoop = s.loopThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+            return (!s.stopping, onLoop)
         }
-        curl_multi_wakeup(multi)
-        if first && wait { exited.wait() }
+        wake()
+        // From a callback on the loop thread itself, waiting would deadlock: the loop exits
+        // once the callback returns.
+        if first && wait && !onLoop { exited.wait() }
     }
 
     /// The loop body; returns after `stop`.
     func run() {
+        shared.withLock { $0.loopThread = pthread_self() }
         while true {
             let (pending, cancels, stopping) = shared.withLock { s in
                 defer { s.pending = []; s.cancels = [] }
@@ -139,7 +157,10 @@ final class MultiLoop: @unchecked Sendable {
             }
             _ = curl_multi_poll(multi, nil, 0, 1000, nil)
         }
-        curl_multi_cleanup(multi)
+        shared.withLock { s in
+            s.finished = true
+            curl_multi_cleanup(multi)
+        }
         exited.signal()
     }
 

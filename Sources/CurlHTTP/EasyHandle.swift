@@ -57,8 +57,8 @@ final class EasyHandle {
 
     private func check(_ code: CURLcode, _ what: String) throws(HTTPError) {
         guard code == CURLE_OK else {
-            throw HTTPError.fromCurl(code, detail: "setting \(what): " + String(cString: curl_easy_strerror(code)),
-                                     request: request)
+            let reason = curl_easy_strerror(code).map { String(cString: $0) } ?? "code \(code.rawValue)"
+            throw HTTPError.fromCurl(code, detail: "setting \(what): " + reason, request: request)
         }
     }
 

@@ -95,11 +95,12 @@ public struct ManifestLoader: Sendable {
                 }
                 manifest.backends[b.name] = b
             case .deployment(let d):
-                if let prev = manifest.deployment(named: d.name) {
+                if manifest.deploymentIndex[d.name] != nil, let prev = manifest.deployment(named: d.name) {
                     decoder.diagnostics.append(.error("duplicate-key", "Deployment '\(d.name)' is defined twice",
                         at: d.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
                     continue
                 }
+                manifest.deploymentIndex[d.name] = manifest.deployments.count
                 manifest.deployments.append(d)
             case .target(let t):
                 if let prev = manifest.targets[t.name] {

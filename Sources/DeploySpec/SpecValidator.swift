@@ -17,6 +17,7 @@ public struct SpecValidator: Sendable {
         var resolved: [ResolvedDeployment] = []
         func add(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
         var catalogs: [String: FlagCatalog?] = [:]
+        var extendedCatalogs: [String: FlagCatalog] = [:]
 
         for d in manifest.deployments {
             guard let backend = manifest.backends[d.backend.value] else {
@@ -64,7 +65,9 @@ public struct SpecValidator: Sendable {
                 }
             }
             guard let base = catalogs[catalogKey] ?? nil else { continue }
-            let catalog = base.extended(with: version.catalogExtension)
+            let extKey = "\(backend.name)/\(version.name)"
+            let catalog = extendedCatalogs[extKey] ?? base.extended(with: version.catalogExtension)
+            extendedCatalogs[extKey] = catalog
             var check = DeploymentCheck(deployment: d, backend: backend, version: version, catalog: catalog)
             let r = check.run()
             check.diagnostics.forEach(add)

@@ -128,6 +128,7 @@ public struct FlagCatalog: Sendable {
     /// Extra values for a flag the catalog does not know are ignored; an extra flag whose
     /// name the catalog already has replaces that flag.
     public func extended(with ext: CatalogExtension) -> FlagCatalog {
+        if ext.isEmpty { return self }
         var copy = self
         var byName = Dictionary(copy.flags.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for f in ext.extraFlags { byName[f.name] = f }

@@ -103,6 +103,21 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
         #expect((try? lateResult.get()) == nil)
         let after = await run(multi, HTTPRequest(url: server.base + "/status/200"), StreamRecord())
         #expect((try? after.get()) == nil)
+        multi.cancel(CurlMulti.TransferID(raw: 99))  // after shutdown: harmless no-ops
+        multi.shutdown()
+        await server.stop()
+    }
+
+    @Test func shutdownFromInsideACallbackDoesNotDeadlock() async throws {
+        let server = try await TestServer.start()
+        let multi = try CurlMulti()
+        let status: Int? = await withCheckedContinuation { cont in
+            multi.start(HTTPRequest(url: server.base + "/status/201"), handler: TransferHandler(onComplete: { result in
+                multi.shutdown()
+                cont.resume(returning: try? result.get().status)
+            }))
+        }
+        #expect(status == 201)
         await server.stop()
     }
 

@@ -41,10 +41,8 @@ struct TLSTests {
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer {
-            server.terminate()
-            server.waitUntilExit()
-        }
+        // SIGKILL: children spawned from test threads inherit a signal mask that blocks SIGTERM.
+        defer { kill(server.processIdentifier, SIGKILL) }
         let url = "https://127.0.0.1:\(port)/"
         let client = HTTPClient()
         var insecure = HTTPRequest(url: url, timeout: 5)

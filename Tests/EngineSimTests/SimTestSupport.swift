@@ -26,9 +26,10 @@ enum SimTest {
         try await SimServer.start(launch: try launch(argv), settings: settings, log: log, threads: 2)
     }
 
-    /// Polls `url` until it answers `status` (bounded by `attempts` × 10 ms).
-    static func waitForStatus(_ url: String, _ status: Int, attempts: Int = 300) async -> Bool {
-        for _ in 0..<attempts {
+    /// Polls `url` until it answers `status`: at most `attempts` tries and `seconds` in all.
+    static func waitForStatus(_ url: String, _ status: Int, attempts: Int = 300, seconds: Double = 10) async -> Bool {
+        let start = MonotonicTime.now()
+        for _ in 0..<attempts where MonotonicTime.now().seconds(since: start) < seconds {
             if let r = try? HTTPClient().get(url, timeout: 1), r.status == status { return true }
             try? await Task.sleep(nanoseconds: 10_000_000)
         }
@@ -120,7 +121,8 @@ final class SimProcessRun {
     }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        // SIGKILL: a child spawned from a test thread may inherit a mask that blocks SIGTERM.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: stderrURL)
     }
 

@@ -31,13 +31,16 @@ public struct Manifest: Sendable {
     public var targets: [String: Target] = [:]
     /// Source text of every file read, by path as given: diagnostics print lines from it.
     public var sources: [String: String] = [:]
+    /// Position of each deployment in `deployments`, by name.
+    var deploymentIndex: [String: Int] = [:]
 
     /// Creates an empty manifest.
     public init() {}
 
     /// The deployment with this name.
     public func deployment(named name: String) -> Deployment? {
-        deployments.first { $0.name == name }
+        if let i = deploymentIndex[name], i < deployments.count, deployments[i].name == name { return deployments[i] }
+        return deployments.first { $0.name == name }
     }
 }
 

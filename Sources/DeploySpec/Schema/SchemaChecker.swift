@@ -9,7 +9,7 @@ struct SchemaChecker {
         switch type {
         case .string(let pattern):
             guard case .scalar(let s) = node, s.isStringLike else { return typeError(node, type, path) }
-            if let pattern, s.value.range(of: pattern, options: .regularExpression) == nil {
+            if let pattern, !PatternCache.matches(s.value, pattern) {
                 diagnostics.append(.error("invalid-value", "'\(s.value)' is not a valid value for '\(path)' (must match \(pattern))",
                                           at: s.location, length: s.length))
             }
@@ -117,5 +117,22 @@ extension YAMLScalar {
         if style != .plain { return true }
         if case .null = resolved { return false }
         return true
+    }
+}
+
+/// Compiled schema patterns, shared (compiling a regex per value dominated validation time).
+enum PatternCache {
+    nonisolated(unsafe) private static var cache: [String: NSRegularExpression] = [:]
+    private static let lock = NSLock()
+
+    static func matches(_ value: String, _ pattern: String) -> Bool {
+        let re: NSRegularExpression? = lock.withLock {
+            if let r = cache[pattern] { return r }
+            let r = try? NSRegularExpression(pattern: pattern)
+            cache[pattern] = r
+            return r
+        }
+        guard let re else { return false }
+        return re.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
     }
 }

@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "dsdeploy",
             dependencies: [
-                "DeployCore", "DeployKit", "DeploySpec", "DeployTargets", "Engines",
+                "DeployCore", "DeployKit", "DeploySpec", "DeployTargets", "Engines", "Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),
@@ -84,6 +84,8 @@ let package = Package(
             name: "DeployTargetsTests",
             dependencies: ["DeployTargets", "DeployKit", "Engines", "DeployCore", "dsdeploy-supervisor"],
             swiftSettings: strictSettings),
+        .target(name: "Bench", dependencies: ["CurlHTTP"], swiftSettings: strictSettings),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "EngineSim", "Engines", "CurlHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
         .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),

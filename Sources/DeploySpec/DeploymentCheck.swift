@@ -20,11 +20,28 @@ struct DeploymentCheck {
         self.catalog = catalog
     }
 
-    mutating func run() -> (args: [ArgEntry], flagSet: FlagSet, env: [EnvVar]) {
+    mutating func run(templateCache: inout [String: ([ArgGroup], [Diagnostic])]) -> (args: [ArgEntry], flagSet: FlagSet, env: [EnvVar]) {
         let env = mergedEnv()
         var groups: [ArgGroup] = []
         var sources: [ArgSource] = []
-        if let command = version.command { groups += templateGroups(command, env: env) }
+        if let command = version.command {
+            // The template's words and placeholder checks depend only on the version and the env names.
+            let key = "\(backend.name)\u{1F}\(version.name)\u{1F}"
+                + env.map { "\($0.name.value)\($0.value.isSecret ? "!" : "")" }.joined(separator: ",")
+            if let (cached, diags) = templateCache[key] {
+                diagnostics += diags
+                for var g in cached {
+                    g.origin = origins.count
+                    origins.append((.template, command))
+                    groups.append(g)
+                }
+            } else {
+                let before = diagnostics.count
+                let fresh = templateGroups(command, env: env)
+                templateCache[key] = (fresh, Array(diagnostics[before...]))
+                groups += fresh
+            }
+        }
         sources = Array(repeating: .template, count: groups.count)
 
         let deploymentGroups = entryGroups(deployment.args, source: .deployment)

@@ -18,6 +18,7 @@ public struct SpecValidator: Sendable {
         func add(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
         var catalogs: [String: FlagCatalog?] = [:]
         var extendedCatalogs: [String: FlagCatalog] = [:]
+        var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
 
         for d in manifest.deployments {
             guard let backend = manifest.backends[d.backend.value] else {
@@ -69,7 +70,7 @@ public struct SpecValidator: Sendable {
             let catalog = extendedCatalogs[extKey] ?? base.extended(with: version.catalogExtension)
             extendedCatalogs[extKey] = catalog
             var check = DeploymentCheck(deployment: d, backend: backend, version: version, catalog: catalog)
-            let r = check.run()
+            let r = check.run(templateCache: &templateCache)
             check.diagnostics.forEach(add)
             resolved.append(ResolvedDeployment(deployment: d, backend: backend, version: version, catalog: catalog,
                                                target: target, args: r.args, flagSet: r.flagSet, env: r.env))

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Bench
+import DeployKit
+import DeployTargets
+import Foundation
+
+/// `dsdeploy bench`: measures a serving endpoint with bench_serving's metric definitions.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmark a serving endpoint like `python -m sglang.bench_serving` (random dataset).",
+        discussion: "Exit 0 when every request completed; 1 when any failed or the endpoint is down.")
+
+    @Argument(help: "Deployment whose endpoint to benchmark (from the state).") var deployment: String?
+    @Option(help: "Benchmark this base URL instead of a deployment.") var url: String?
+    @Option(help: "Replica of DEPLOYMENT (default: first ready).") var replica: Int?
+    @Option(help: "sglang | openai | openai-chat") var backend: String = "sglang"
+    @Option(help: "Only 'random'.") var datasetName: String = "random"
+    @Option var randomInputLen: Int = 1024
+    @Option var randomOutputLen: Int = 1024
+    @Option var randomRangeRatio: Double = 0.0
+    @Option var numPrompts: Int = 1000
+    @Option var maxConcurrency: Int?
+    @Option(help: "Requests per second (Poisson) or 'inf'.") var requestRate: String = "inf"
+    @Option var seed: UInt64 = 42
+    @Option var warmupRequests: Int = 1
+    @Option(help: "Model name sent to OpenAI APIs.") var model: String?
+    @Option(help: "text | json") var output: String = "text"
+    @Option(help: "Append the result with per-request arrays to FILE (JSON lines).") var out: String?
+
+    func run() throws {
+        guard let be = BenchBackend(rawValue: backend) else {
+            throw ValidationError("--backend must be sglang, openai or openai-chat")
+        }
+        guard datasetName == "random" else { throw ValidationError("--dataset-name: only 'random' is supported") }
+        guard output == "text" || output == "json" else { throw ValidationError("--output must be text or json") }
+        let rate: Double
+        if requestRate == "inf" { rate = .infinity } else if let r = Double(requestRate), r > 0 { rate = r } else {
+            throw ValidationError("--request-rate must be a positive number or 'inf'")
+        }
+        guard numPrompts > 0, randomInputLen > 0, randomOutputLen > 0, warmupRequests >= 0 else {
+            throw ValidationError("--num-prompts and lengths must be positive")
+        }
+        var config = BenchConfig(baseURL: try endpoint())
+        config.backend = be
+        config.numPrompts = numPrompts
+        config.randomInputLength = randomInputLen
+        config.randomOutputLength = randomOutputLen
+        config.randomRangeRatio = randomRangeRatio
+        config.maxConcurrency = maxConcurrency
+        config.requestRate = rate
+        config.seed = seed
+        config.warmupRequests = warmupRequests
+        config.model = model
+        let interactive = isatty(STDERR_FILENO) == 1
+        let result: BenchResult
+        do {
+            let runner = try BenchRunner(config: config)
+            // The root command is synchronous: run the async benchmark on the cooperative pool and wait.
+            final class Box: @unchecked Sendable { var value: Result<BenchResult, any Error>? }
+            let box = Box()
+            let finished = DispatchSemaphore(value: 0)
+            var progress: (@Sendable (Int, Int, Int) -> Void)?
+            if interactive {
+                progress = { (done: Int, failed: Int, total: Int) in
+                    FileHandle.standardError.write(Data("\r[bench] \(done)/\(total) done, \(failed) failed".utf8))
+                    if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+                }
+            }
+            let report = progress
+            Task {
+                do { box.value = .success(try await runner.run(progress: report)) } catch { box.value = .failure(error) }
+                finished.signal()
+            }
+            finished.wait()
+            guard let value = box.value else { throw BenchError("benchmark did not finish") }
+            result = try value.get()
+        } catch {
+            Output.stderr("dsdeploy: error: \(config.baseURL): \(error)\n")
+            throw ExitCode.failure
+        }
+        if output == "json" { Output.stdout(BenchReport.json(result, details: false) + "\n") } else {
+            Output.stdout(BenchReport.text(result))
+        }
+        if let out {
+            let line = BenchReport.json(result, details: true, compact: true) + "\n"
+            if !FileManager.default.fileExists(atPath: out) { _ = FileManager.default.createFile(atPath: out, contents: nil) }
+            guard let h = FileHandle(forWritingAtPath: out) else {
+                Output.stderr("dsdeploy: error: cannot write \(out)\n")
+                throw ExitCode.failure
+            }
+            h.seekToEndOfFile()
+            h.write(Data(line.utf8))
+            h.closeFile()
+        }
+        if result.metrics.failed > 0 {
+            let reasons = result.metrics.failureReasons.map { "\($0.value) × \($0.key)" }.joined(separator: "; ")
+            Output.stderr("dsdeploy: error: \(result.metrics.failed) of \(numPrompts) requests failed: \(reasons)\n")
+            throw ExitCode.failure
+        }
+    }
+
+    /// `--url`, or the endpoint of DEPLOYMENT's replica from the state.
+    func endpoint() throws -> String {
+        if let url {
+            guard deployment == nil else { throw ValidationError("give either --url or DEPLOYMENT, not both") }
+            return url
+        }
+        guard let deployment else { throw ValidationError("give --url URL or a DEPLOYMENT name") }
+        let observed = try TargetFactory.local(nil).observe().filter { $0.deployment == deployment }
+        guard !observed.isEmpty else {
+            Output.stderr("dsdeploy: error: no deployment '\(deployment)' in \(TargetFactory.stateDirectory)\n")
+            throw ExitCode.failure
+        }
+        let sorted = observed.sorted { $0.replica < $1.replica }
+        let pick: ObservedReplica?
+        if let replica { pick = sorted.first { $0.replica == replica } } else {
+            pick = sorted.first { $0.state == ObservedReplica.State.ready }
+        }
+        guard let pick else {
+            Output.stderr("dsdeploy: error: \(deployment): " + (replica.map { "replica \($0) not found" } ?? "no ready replica") + "\n")
+            throw ExitCode.failure
+        }
+        guard pick.state == .ready else {
+            Output.stderr("dsdeploy: error: \(pick.id) is \(pick.state.rawValue), not ready\n")
+            throw ExitCode.failure
+        }
+        return "http://\(pick.launch.host):\(pick.port)"
+    }
+}

@@ -86,6 +86,7 @@ let package = Package(
             swiftSettings: strictSettings),
         .target(name: "Bench", dependencies: ["CurlHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "EngineSim", "Engines", "CurlHTTP"], swiftSettings: strictSettings),
+        .testTarget(name: "BenchCompareTests", dependencies: ["Bench"], swiftSettings: strictSettings),
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
         .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),

@@ -10,8 +10,8 @@ struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reconcile the engines with the manifests: start, replace (verified, rolling), stop; revert on failure.",
         discussion: """
-            Shows the plan, asks on a terminal (--auto-approve for pipelines), then applies it.
-            Exit 0 when everything converged, 1 when anything failed (failed deployments are returned
+            Shows the plan, asks on a terminal (--auto-approve for pipelines), then applies it. \
+            Exit 0 when everything converged, 1 when anything failed (failed deployments are returned \
             to their last good revision and keep serving).
             """)
 

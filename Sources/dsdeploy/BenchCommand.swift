@@ -4,10 +4,66 @@ import DeployKit
 import DeployTargets
 import Foundation
 
-/// `dsdeploy bench`: measures a serving endpoint with bench_serving's metric definitions.
+/// `dsdeploy bench`: a command group; `run` (the default, so `dsdeploy bench --url …` still works) and `compare`.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Benchmark a serving endpoint (`bench run`, the default) or compare results (`bench compare`).",
+        subcommands: [BenchRunCommand.self, BenchCompareCommand.self],
+        defaultSubcommand: BenchRunCommand.self)
+}
+
+/// `dsdeploy bench compare`: the comparison table of result files (text, JSON, HTML report).
+struct BenchCompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare results written by `bench --output json` or `--out` (one row per scenario × metric).",
+        discussion: """
+            Scenarios are matched by input/output length, number of prompts, concurrency and request rate. \
+            With two files a ratio column (last ÷ first) is added. Exit 1 when a file cannot be read or \
+            parsed, or the files share no scenario.
+            """)
+
+    @Argument(help: "Result files (one JSON object, or JSON lines from --out).") var files: [String]
+    @Option(name: .customLong("label"), help: "Column label, once per file in order (default: file name without extension).")
+    var labels: [String] = []
+    @Option(help: "text | json") var output: String = "text"
+    @Option(help: "Also write a self-contained HTML report to FILE.") var html: String?
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one result file") }
+        guard labels.isEmpty || labels.count == files.count else {
+            throw ValidationError("give --label once per file (\(files.count)), or not at all")
+        }
+        guard output == "text" || output == "json" else { throw ValidationError("--output must be text or json") }
+    }
+
+    func run() throws {
+        let comparison: BenchComparison
+        do {
+            let inputs = try files.enumerated().map { i, path in
+                try BenchResultFile.load(path: path, label: labels.isEmpty ? nil : labels[i])
+            }
+            comparison = try BenchComparison(inputs: inputs)
+        } catch {
+            Output.stderr("dsdeploy: error: \(error)\n")
+            throw ExitCode.failure
+        }
+        for w in comparison.warnings { Output.stderr("dsdeploy: warning: \(w)\n") }
+        Output.stdout(output == "json" ? comparison.json() + "\n" : comparison.text())
+        if let html {
+            do { try comparison.html().write(toFile: html, atomically: true, encoding: .utf8) } catch {
+                Output.stderr("dsdeploy: error: cannot write \(html): \(error.localizedDescription)\n")
+                throw ExitCode.failure
+            }
+        }
+    }
+}
+
+/// `dsdeploy bench run`: measures a serving endpoint with bench_serving's metric definitions.
+struct BenchRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Benchmark a serving endpoint like `python -m sglang.bench_serving` (random dataset).",
         discussion: "Exit 0 when every request completed; 1 when any failed or the endpoint is down.")
 

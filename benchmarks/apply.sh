@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${1:-16}
 D=${2:-5}
-BIN=${DSDEPLOY:-$ROOT/.build/release/dsdeploy}
+BIN=$(realpath "${DSDEPLOY:-$ROOT/.build/release/dsdeploy}" 2>/dev/null || echo "$ROOT/.build/release/dsdeploy")
 [ -x "$BIN" ] || BIN=$ROOT/.build/debug/dsdeploy
 [ -x "$(dirname "$BIN")/dsdeploy-engine-sim" ] || { echo "build dsdeploy-engine-sim first (swift build)" >&2; exit 1; }
 WORK=$(mktemp -d)

@@ -1,4 +1,5 @@
 public import DeployCore
+import Foundation
 
 /// Applies a plan to a target: starts, replaces (rolling, verified) and stops replicas, and
 /// returns a deployment to its last good revision when a rollout fails.
@@ -43,13 +44,9 @@ public final class ApplyExecutor: @unchecked Sendable {
             } catch { record(c, "failed", "\(error)", cur.revision) }
         }
 
-        // Creates: all at once, then wait for all.
-        let creates = plan.changes.filter { $0.action == .create }
-        var started: [(PlannedChange, ObservedReplica)] = []
-        for c in creates {
-            guard let d = c.desired else { continue }
-            if let inst = startInstance(c, d, &usedPorts) { started.append((c, inst)) }
-        }
+        // Creates: all at once (spawned in parallel), then wait for all.
+        let creates = plan.changes.filter { $0.action == .create && $0.desired != nil }
+        let started = startMany(creates, &usedPorts)
         for (c, inst, result) in waitAll(started + resumed) {
             if case .ready = result {
                 record(c, "done", "ready", inst.revision)
@@ -151,6 +148,42 @@ public final class ApplyExecutor: @unchecked Sendable {
         onEvent(.reverted(deployment: deployment))
     }
 
+    /// Starts several instances concurrently (ports are chosen first, one by one); events and
+    /// outcomes are recorded afterwards on this thread, in plan order.
+    func startMany(_ changes: [PlannedChange], _ used: inout Set<Int>) -> [(PlannedChange, ObservedReplica)] {
+        var jobs: [(PlannedChange, LaunchSpec)] = []
+        for c in changes {
+            guard let d = c.desired else { continue }
+            let port = target.freePort(preferred: d.port, avoiding: used)
+            used.insert(port)
+            jobs.append((c, d.withPort(port)))
+        }
+        let results = ResultSlots<Result<ObservedReplica, any Error>>(count: jobs.count)
+        let specs = jobs.map(\.1)
+        let target = self.target
+        let environment = self.environment
+        DispatchQueue.concurrentPerform(iterations: specs.count) { i in
+            let spec = specs[i]
+            results.set(i, Result { try target.start(spec, port: spec.port, environment: environment[spec.deployment] ?? [:]) })
+        }
+        var out: [(PlannedChange, ObservedReplica)] = []
+        for (i, (c, spec)) in jobs.enumerated() {
+            switch results.get(i) {
+            case .success(let inst)?:
+                onEvent(.started(id: c.id, instance: inst.instance, port: spec.port, revision: spec.revision))
+                out.append((c, inst))
+            case .failure(let error)?:
+                used.remove(spec.port)
+                record(c, "failed", "could not start: \(error)", c.current?.revision)
+                onEvent(.failed(id: c.id, reason: "could not start: \(error)", lastLog: []))
+                markFailed(c.deployment)
+            case nil:
+                break
+            }
+        }
+        return out
+    }
+
     func startInstance(_ c: PlannedChange, _ d: LaunchSpec, _ used: inout Set<Int>) -> ObservedReplica? {
         let port = target.freePort(preferred: d.port, avoiding: used)
         used.insert(port)
@@ -227,4 +260,14 @@ public final class ApplyExecutor: @unchecked Sendable {
         outcomes[c.id + c.action.rawValue] = ApplyReport.Outcome(id: c.id, action: c.action.rawValue, result: result,
                                                                  message: message, revision: revision)
     }
+}
+
+/// Fixed slots written from concurrent workers.
+final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ v: T) { lock.withLock { slots[i] = v } }
+    func get(_ i: Int) -> T? { lock.withLock { slots[i] } }
 }

@@ -1,0 +1,153 @@
+import Bench
+import Foundation
+import XCTest
+
+final class BenchCompareTests: XCTestCase {
+    /// A result object as `dsdeploy bench` writes it (only the fields the comparison reads, plus some).
+    static func result(input: Int, output: Int, prompts: Int, concurrency: Int?, outputTps: Double, reqTps: Double,
+                       ttft: Double, accept: Double?, perRequest: Bool = false) -> [String: Any] {
+        var o: [String: Any] = [
+            "backend": "sglang", "dataset_name": "random", "request_rate": "inf",
+            "max_concurrency": concurrency as Any? ?? NSNull(), "random_input_len": input, "random_output_len": output,
+            "num_prompts": prompts, "output_throughput": outputTps, "request_throughput": reqTps,
+            "mean_ttft_ms": ttft, "median_ttft_ms": ttft, "p99_ttft_ms": ttft * 1.1, "mean_itl_ms": 5.0,
+            "mean_tpot_ms": 5.1, "mean_e2e_latency_ms": 10000.0, "accept_length": accept as Any? ?? NSNull(),
+            "failure_reasons": [String: Int](),
+        ]
+        if perRequest {
+            var ttfts: [Double] = [], itls: [[Double]] = [], e2es: [Double] = [], errors: [String] = []
+            for i in 0..<prompts {
+                ttfts.append(ttft / 1000 * (0.9 + 0.02 * Double(i)))
+                var row: [Double] = []
+                for j in 0..<50 { row.append(0.004 + 0.0001 * Double((j * 7 + i) % 20)) }
+                itls.append(row)
+                e2es.append(10.0)
+                errors.append("")
+            }
+            o["ttfts"] = ttfts
+            o["itls"] = itls
+            o["e2e_latencies"] = e2es
+            o["errors"] = errors
+        }
+        return o
+    }
+
+    static func line(_ o: [String: Any], pretty: Bool = false) throws -> String {
+        let d = try JSONSerialization.data(withJSONObject: o, options: pretty ? [.sortedKeys, .prettyPrinted] : [.sortedKeys])
+        return String(decoding: d, as: UTF8.self)
+    }
+
+    var dir = FileManager.default.temporaryDirectory
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("bench-compare-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    /// The seed's two runs: DeepSeek-V4-Flash (MTP) as JSON lines (`--out`), DSpark likewise with per-request data.
+    func seedFiles() throws -> (String, String) {
+        let a = [
+            Self.result(input: 1024, output: 1024, prompts: 1, concurrency: 1, outputTps: 96.20, reqTps: 0.09, ttft: 300.45, accept: 2.71),
+            Self.result(input: 64000, output: 3000, prompts: 10, concurrency: 1, outputTps: 198.60, reqTps: 0.07, ttft: 9000, accept: 1.21),
+        ]
+        let b = [
+            Self.result(input: 1024, output: 1024, prompts: 1, concurrency: 1, outputTps: 195.18, reqTps: 0.19, ttft: 129.34, accept: 4.42, perRequest: true),
+            Self.result(input: 64000, output: 3000, prompts: 10, concurrency: 1, outputTps: 338.17, reqTps: 0.11, ttft: 4000, accept: 4.90, perRequest: true),
+        ]
+        let pa = dir.appendingPathComponent("flash-mtp.jsonl").path, pb = dir.appendingPathComponent("dspark.jsonl").path
+        try (a.map { try Self.line($0) }.joined(separator: "\n") + "\n").write(toFile: pa, atomically: true, encoding: .utf8)
+        try (b.map { try Self.line($0) }.joined(separator: "\n") + "\n").write(toFile: pb, atomically: true, encoding: .utf8)
+        return (pa, pb)
+    }
+
+    func comparison() throws -> BenchComparison {
+        let (a, b) = try seedFiles()
+        return try BenchComparison(inputs: [BenchResultFile.load(path: a), BenchResultFile.load(path: b)])
+    }
+
+    func testReproducesSeedTable() throws {
+        let c = try comparison()
+        XCTAssertEqual(c.labels, ["flash-mtp", "dspark"])
+        XCTAssertEqual(c.scenarios.map(\.label), ["1K/1K, c=1", "64K/3K, c=1, n=10"])
+        let tps = try XCTUnwrap(c.rows.first { $0.scenario == "1K/1K, c=1" && $0.field == "output_throughput" })
+        XCTAssertEqual(tps.values, [96.20, 195.18])
+        XCTAssertEqual(String(format: "%.2f", try XCTUnwrap(tps.ratio)), "2.03")
+        let ttft = try XCTUnwrap(c.rows.first { $0.scenario == "1K/1K, c=1" && $0.field == "mean_ttft_ms" })
+        XCTAssertEqual(String(format: "%.2f", try XCTUnwrap(ttft.ratio)), "0.43")
+        let text = c.text()
+        XCTAssertTrue(text.contains("1K/1K, c=1"), text)
+        XCTAssertTrue(text.range(of: #"output tokens/s\s+\|\s+96\.20 \|\s+195\.18 \|\s+2\.03×"#, options: .regularExpression) != nil, text)
+        XCTAssertTrue(text.range(of: #"mean TTFT \(ms\)\s+\|\s+300\.45 \|\s+129\.34 \|\s+0\.43×"#, options: .regularExpression) != nil, text)
+        XCTAssertTrue(text.contains("2.71") && text.contains("4.42") && text.contains("198.60") && text.contains("338.17"), text)
+        // Every required metric is there for every scenario.
+        for s in c.scenarios {
+            for m in BenchComparison.metrics { XCTAssertTrue(c.rows.contains { $0.scenario == s.label && $0.field == m.field }, m.name) }
+        }
+    }
+
+    func testJSONShape() throws {
+        let c = try comparison()
+        let any = try JSONSerialization.jsonObject(with: Data(c.json().utf8))
+        let o = try XCTUnwrap(any as? [String: Any])
+        XCTAssertEqual(o["format_version"] as? Int, 1)
+        XCTAssertEqual(o["labels"] as? [String], ["flash-mtp", "dspark"])
+        let rows = try XCTUnwrap(o["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.count, c.rows.count)
+        let first = try XCTUnwrap(rows.first)
+        XCTAssertEqual(first["scenario"] as? String, "1K/1K, c=1")
+        XCTAssertEqual(first["metric"] as? String, "output tokens/s")
+        XCTAssertEqual((first["values"] as? [Double]) ?? [], [96.20, 195.18])
+        XCTAssertEqual(try XCTUnwrap(first["ratio"] as? Double), 195.18 / 96.20, accuracy: 1e-9)
+    }
+
+    func testHTMLIsSelfContained() throws {
+        let c = try comparison()
+        let html = c.html()
+        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
+        XCTAssertTrue(html.contains("<svg"))
+        XCTAssertFalse(html.contains("http://"))
+        XCTAssertFalse(html.contains("https://"))
+        XCTAssertFalse(html.contains("<script"))
+        for l in c.labels { XCTAssertTrue(html.contains(l), l) }
+        // flash-mtp has no per-request arrays, dspark does.
+        XCTAssertTrue(html.contains("no per-request data"))
+        XCTAssertTrue(html.contains("median "))
+        XCTAssertEqual(html.components(separatedBy: "<svg").count, html.components(separatedBy: "</svg>").count)
+        XCTAssertTrue(html.hasSuffix("</html>\n"))
+    }
+
+    func testSingleObjectFileAndLabels() throws {
+        let path = dir.appendingPathComponent("one.json").path
+        let o = Self.result(input: 1024, output: 1024, prompts: 1, concurrency: 1, outputTps: 96.2, reqTps: 0.1, ttft: 300.45, accept: nil)
+        try Self.line(o, pretty: true).write(toFile: path, atomically: true, encoding: .utf8)
+        let input = try BenchResultFile.load(path: path, label: "A")
+        XCTAssertEqual(input.label, "A")
+        XCTAssertEqual(input.runs.count, 1)
+        let c = try BenchComparison(inputs: [input, BenchResultFile.load(path: path, label: "B"), BenchResultFile.load(path: path, label: "C")])
+        XCTAssertFalse(c.rows.contains { $0.field == "accept_length" }, "accept length only when present")
+        XCTAssertTrue(c.rows.allSatisfy { $0.ratio == nil }, "no ratio with three inputs")
+        XCTAssertFalse(c.text().contains("ratio"))
+    }
+
+    func testErrors() throws {
+        XCTAssertThrowsError(try BenchResultFile.load(path: dir.appendingPathComponent("missing.json").path)) {
+            XCTAssertTrue("\($0)".contains("cannot read"), "\($0)")
+        }
+        let bad = dir.appendingPathComponent("bad.jsonl").path
+        try "{\"random_input_len\":1}\nnot json\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try BenchResultFile.load(path: bad)) { XCTAssertTrue("\($0)".contains("line 2"), "\($0)") }
+        let partial = dir.appendingPathComponent("partial.json").path
+        try "{\"random_input_len\":1}".write(toFile: partial, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try BenchResultFile.load(path: partial)) { XCTAssertTrue("\($0)".contains("random_output_len"), "\($0)") }
+        // Files with no scenario in common.
+        let x = BenchCompareInput(label: "x", runs: [BenchRunRecord(
+            scenario: BenchScenario(inputLength: 1024, outputLength: 1024, numPrompts: 1, maxConcurrency: 1, requestRate: .infinity),
+            fields: ["output_throughput": 1])])
+        let y = BenchCompareInput(label: "y", runs: [BenchRunRecord(
+            scenario: BenchScenario(inputLength: 2048, outputLength: 1024, numPrompts: 1, maxConcurrency: 1, requestRate: .infinity),
+            fields: ["output_throughput": 1])])
+        XCTAssertThrowsError(try BenchComparison(inputs: [x, y])) { XCTAssertTrue("\($0)".contains("share no scenario"), "\($0)") }
+    }
+}

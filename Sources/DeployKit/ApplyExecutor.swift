@@ -28,7 +28,8 @@ public final class ApplyExecutor: @unchecked Sendable {
         let t0 = clock.now()
         outcomes = [:]
         failed = []
-        var usedPorts = Set((try? target.observe())?.filter(\.isAlive).map(\.port) ?? [])
+        // Ports of live instances the plan was made against (the target's freePort also skips ports in use).
+        var usedPorts = Set(plan.changes.compactMap { $0.current }.filter(\.isAlive).map(\.port))
 
         var resumed: [(PlannedChange, ObservedReplica)] = []
         for c in plan.changes where c.action == .update {

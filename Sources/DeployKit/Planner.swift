@@ -110,9 +110,6 @@ public struct Planner: Sendable {
     }
 
     static func digest(_ parts: [String]) -> String {
-        var h: UInt64 = 0xcbf29ce484222325
-        for b in parts.sorted().joined(separator: "\n").utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        Revision.fnv1a64(parts.sorted().joined(separator: "\n"))
     }
 }

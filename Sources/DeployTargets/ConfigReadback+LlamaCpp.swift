@@ -47,7 +47,7 @@ extension ConfigReadback {
             }
             guard let path = llamaCppProps[canonical], let reported = lookup(props, path) else { continue }
             if case .null = reported, canonical == "--alias" { continue }
-            if !matches(intended, reported), let entry = drift(name, intended, reported) { out.append(entry) }
+            if !matches(intended, reported) { out.append(drift(name, intended, reported)) }
         }
         return out.sorted { $0.flag < $1.flag }
     }

@@ -43,17 +43,16 @@ public enum ConfigReadback {
             // A deprecated spelling that SGLang translates into another field has no comparable value.
             if let spec, spec.deprecated != nil, field != FlagSpec.defaultField(for: spec.name) { continue }
             guard !isSensitive(field), let reported = info[field] else { continue }
-            if !matches(intended, reported, caseInsensitive: spec?.caseInsensitiveValues ?? false),
-               let entry = drift(name, intended, reported) {
-                out.append(entry)
+            if !matches(intended, reported, caseInsensitive: spec?.caseInsensitiveValues ?? false) {
+                out.append(drift(name, intended, reported))
             }
         }
         return out
     }
 
     /// A `changed` drift entry: before = intended, after = reported.
-    static func drift(_ flag: String, _ intended: FlagValue, _ reported: JSONValue) -> FlagDiffEntry? {
-        DriftEntry(flag: flag, before: intended.description, after: text(reported)).entry
+    static func drift(_ flag: String, _ intended: FlagValue, _ reported: JSONValue) -> FlagDiffEntry {
+        FlagDiffEntry(kind: "changed", flag: flag, before: intended.description, after: text(reported), effective: true)
     }
 
     /// Field names whose values must not be compared or printed.
@@ -100,30 +99,6 @@ public enum ConfigReadback {
 
     /// Parses a JSON document (numbers stay numbers, booleans booleans); nil when it is not JSON.
     public static func parseJSON(_ bytes: [UInt8]) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-    }
-}
-
-/// Builds `FlagDiffEntry` values from outside DeployKit.
-///
-/// `FlagDiffEntry` has only its synthesized (internal) memberwise initializer; its public interface is
-/// `Codable`, so an entry is made by decoding the same fields.
-struct DriftEntry: Codable {
-    var kind = "changed"
-    var flag: String
-    var before: String?
-    var after: String?
-    var effective = true
-
-    init(flag: String, before: String?, after: String?) {
-        self.flag = flag
-        self.before = before
-        self.after = after
-    }
-
-    /// The entry (`changed`, effective); nil only if `FlagDiffEntry` stopped decoding from these fields.
-    var entry: FlagDiffEntry? {
-        guard let data = try? JSONEncoder().encode(self) else { return nil }
-        return try? JSONDecoder().decode(FlagDiffEntry.self, from: data)
+        JSONValue.parse(bytes)
     }
 }

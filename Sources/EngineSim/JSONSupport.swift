@@ -1,11 +1,6 @@
 import Engines
 
 extension JSONValue {
-    /// Parses a JSON document; nil when the bytes are not valid JSON.
-    static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        JSONParser.parse(bytes)
-    }
-
     /// The member `key` of an object, nil otherwise.
     subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }

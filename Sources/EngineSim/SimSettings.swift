@@ -45,7 +45,7 @@ public struct SimSettings: Hashable, Sendable {
         s.crashAfter = try seconds(env, "DSDEPLOY_SIM_CRASH_AFTER")
         s.neverReady = try flag(env, "DSDEPLOY_SIM_NEVER_READY")
         if let raw = env["DSDEPLOY_SIM_ARG_OVERRIDE"], !raw.trimmingCharacters(in: .whitespaces).isEmpty {
-            guard let value = JSONParser.parse(Array(raw.utf8)), case .object(let object) = value else {
+            guard let value = JSONValue.parse(Array(raw.utf8)), case .object(let object) = value else {
                 throw SimSetupError("DSDEPLOY_SIM_ARG_OVERRIDE must be a JSON object, got: \(raw.prefix(80))")
             }
             s.argOverride = object

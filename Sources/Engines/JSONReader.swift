@@ -283,3 +283,10 @@ struct JSONReader {
         return v
     }
 }
+
+extension JSONValue {
+    /// Parses one strict JSON document from UTF-8 bytes; nil when the bytes are not valid JSON.
+    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
+        try? JSONReader.parse(bytes: bytes)
+    }
+}

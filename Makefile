@@ -17,6 +17,7 @@ release: setup
 # processes and measure latencies, which parallel test threads on 2 cores would distort.
 test: setup
 	scripts/setup-tiny-engine.sh >/dev/null
+	scripts/setup-gpustack.sh >/dev/null
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 

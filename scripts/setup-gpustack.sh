@@ -92,7 +92,8 @@ print_paths() {
   echo "PG_BINDIR=$PG_BINDIR"
 }
 
-up_to_date() { [ -f "$STAMP" ] && [ -x "$VENV/bin/gpustack" ]; }
+STAMP_TEXT="gpustack 2.3.0 python $PYVER compiled"
+up_to_date() { [ -x "$VENV/bin/gpustack" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$STAMP_TEXT" ]; }
 
 if up_to_date; then print_paths; exit 0; fi
 
@@ -102,27 +103,35 @@ flock 9
 if up_to_date; then print_paths; exit 0; fi
 
 start=$(date +%s.%N)
-say "creating $VENV (Python $PYVER) from scripts/gpustack-requirements.txt"
-rm -rf "$VENV" "$STAMP"
-# A venv without pip, filled by the host's pip through --python (pip >= 22.3), skips ensurepip.
-if "$PY" -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; then
-  "$PY" -m venv --without-pip "$VENV"
-  PIP=("$PY" -m pip --python "$VENV/bin/python")
-else
-  "$PY" -m venv "$VENV" || die "'$PY -m venv' failed (on Debian: apt-get install python3-venv)"
-  PIP=("$VENV/bin/python" -m pip)
+INSTALLED_TEXT="gpustack 2.3.0 python $PYVER"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$INSTALLED_TEXT" ] || [ ! -x "$VENV/bin/gpustack" ]; then
+  say "creating $VENV (Python $PYVER) from scripts/gpustack-requirements.txt"
+  rm -rf "$VENV" "$STAMP"
+  # A venv without pip, filled by the host's pip through --python (pip >= 22.3), skips ensurepip.
+  if "$PY" -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; then
+    "$PY" -m venv --without-pip "$VENV"
+    PIP=("$PY" -m pip --python "$VENV/bin/python")
+  else
+    "$PY" -m venv "$VENV" || die "'$PY -m venv' failed (on Debian: apt-get install python3-venv)"
+    PIP=("$VENV/bin/python" -m pip)
+  fi
+  PIP+=(--quiet --disable-pip-version-check --no-input)
+  # Every version is pinned in the file, so --no-deps installs exactly that set and nothing else.
+  INSTALL=(install --no-compile --no-deps --no-index --find-links "$WHEELS" -r "$REQ")
+  if ! "${PIP[@]}" "${INSTALL[@]}" 2>/dev/null; then
+    say "downloading the pinned wheels into $WHEELS"
+    mkdir -p "$WHEELS"
+    "${PIP[@]}" download --no-deps --only-binary=:all: --dest "$WHEELS" -r "$REQ"
+    "${PIP[@]}" "${INSTALL[@]}"
+  fi
+  echo "$INSTALLED_TEXT" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
 fi
-PIP+=(--quiet --disable-pip-version-check --no-input)
-# Every version is pinned in the file, so --no-deps installs exactly that set and nothing else.
-INSTALL=(install --no-compile --no-deps --no-index --find-links "$WHEELS" -r "$REQ")
-if ! "${PIP[@]}" "${INSTALL[@]}" 2>/dev/null; then
-  say "downloading the pinned wheels into $WHEELS"
-  mkdir -p "$WHEELS"
-  "${PIP[@]}" download --no-deps --only-binary=:all: --dest "$WHEELS" -r "$REQ"
-  "${PIP[@]}" "${INSTALL[@]}"
-fi
-"$VENV/bin/python" -c 'import gpustack' 2>/dev/null || die "gpustack does not import from $VENV"
 grep -qx 'gpustack==2.3.0' "$REQ" || die "scripts/gpustack-requirements.txt does not pin gpustack==2.3.0"
-echo "gpustack 2.3.0 python $PYVER" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
+# Byte-compile once here: the server imports about 8 s of modules at every start, and with
+# PYTHONDONTWRITEBYTECODE set (or a read-only venv) nothing would ever be cached.
+say "byte-compiling"
+"$VENV/bin/python" -m compileall -q -j 0 "$VENV/lib" >/dev/null 2>&1 || true
+"$VENV/bin/python" -c 'import gpustack' 2>/dev/null || die "gpustack does not import from $VENV"
+echo "$STAMP_TEXT" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
 say "done in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
 print_paths

@@ -140,7 +140,9 @@ cmd_up() {
   [ -e "$DIR/netns" ] && { say "$DIR holds an earlier run; stopping it first"; cmd_down; }
   gc
 
-  eval "$("$ROOT/scripts/setup-gpustack.sh")"
+  local paths
+  paths=$("$ROOT/scripts/setup-gpustack.sh" --check) || exit 1
+  eval "$paths"
   local catalog
   catalog=$(ls "$GPUSTACK_VENV"/lib/python3*/site-packages/gpustack/assets/model-catalog.yaml 2>/dev/null | head -n 1)
   [ -n "$catalog" ] || die "gpustack's bundled model-catalog.yaml not found in $GPUSTACK_VENV"

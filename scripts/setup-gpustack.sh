@@ -7,7 +7,8 @@
 #   - iproute2 (`ip netns`), util-linux (`runuser`, `flock`) and curl.
 # Pinned wheels are kept in a wheelhouse next to the venv (pip's own HTTP cache stays empty on this
 # network, see setup-tiny-engine.sh), so a wiped venv comes back without the network.
-# Idempotent: when the stamp matches, it only prints the paths (about 0 s).
+# Idempotent: when the stamp matches, it only prints the paths (about 0 s). With --check it
+# installs nothing and fails, naming this script, when something is missing.
 # Prints KEY=VALUE lines on stdout (eval-able); progress goes to stderr. Needs root for apt-get.
 set -euo pipefail
 
@@ -75,7 +76,12 @@ pick_python() {
   return 1
 }
 
-ensure_system_tools
+if [ "${1:-}" = "--check" ]; then
+  for t in ip curl runuser setpriv flock; do command -v "$t" >/dev/null || die "$t is missing: run scripts/setup-gpustack.sh"; done
+  find_pg_bindir >/dev/null || die "PostgreSQL's server binaries are missing: run scripts/setup-gpustack.sh"
+else
+  ensure_system_tools
+fi
 PG_BINDIR=$(find_pg_bindir)
 
 PY=$(pick_python) || die "gpustack 2.3.0 needs Python 3.10-3.12 (set PYTHON=...)"
@@ -96,6 +102,8 @@ STAMP_TEXT="gpustack 2.3.0 python $PYVER compiled"
 up_to_date() { [ -x "$VENV/bin/gpustack" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$STAMP_TEXT" ]; }
 
 if up_to_date; then print_paths; exit 0; fi
+# --check: report, never install (the test harness uses it so a missing install fails fast).
+[ "${1:-}" = "--check" ] && die "GPUStack 2.3.0 is not installed (or not for this requirements file): run scripts/setup-gpustack.sh"
 
 mkdir -p "$OUT"
 exec 9>"$OUT/setup.lock"

@@ -1,7 +1,7 @@
 import DeployKit
 import Foundation
 
-/// SQL and row mapping of the state database (schema version 1).
+/// SQL and row mapping of the state database (schema versions 1 and 2).
 enum StateSchema {
     /// Tables of schema version 1.
     static let version1 = """
@@ -32,6 +32,27 @@ enum StateSchema {
             recorded_at REAL NOT NULL,
             PRIMARY KEY (project_id, deployment)
         );
+        """
+
+    /// Schema version 2: benchmark gate runs (`apply --gate`), one row per scenario × replica.
+    static let version2 = """
+        CREATE TABLE IF NOT EXISTS gate_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            project_id TEXT NOT NULL,
+            deployment TEXT NOT NULL,
+            revision TEXT NOT NULL,
+            scenario TEXT NOT NULL,
+            workload_key TEXT NOT NULL,
+            replica INTEGER NOT NULL,
+            passed INTEGER NOT NULL,
+            run_passed INTEGER NOT NULL,
+            metrics_json TEXT NOT NULL,
+            verdicts_json TEXT NOT NULL,
+            error TEXT,
+            recorded_at REAL NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS gate_runs_lookup ON gate_runs (project_id, deployment, scenario, recorded_at);
         """
 
     /// Inserts every column of an instance.

@@ -1,21 +1,22 @@
 import DeployKit
 import Foundation
 
-/// The local target's state: instances and each deployment's last good revision, in SQLite (WAL).
+/// The local target's state: instances, each deployment's last good revision and its benchmark gate
+/// runs, in SQLite (WAL).
 ///
 /// Lives at `STATE_DIR/state.db`. Every write is one transaction, so the database stays consistent
 /// when the process is SIGKILLed at any point. Secret values are never stored (launch specs carry none).
 /// Thread-safe: calls are serialised on one connection.
 public final class StateStore: @unchecked Sendable {
     /// The schema version this code writes (`PRAGMA user_version`).
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// The state directory.
     public let directory: String
     /// Path of the database file.
     public var path: String { directory + "/state.db" }
 
-    private let db: SQLiteDatabase
+    let db: SQLiteDatabase
     private let lock = NSLock()
 
     /// Opens (creating when missing) the state in `directory`, migrating the schema when needed.
@@ -37,11 +38,15 @@ public final class StateStore: @unchecked Sendable {
                 try db.execute(StateSchema.version1)
                 try db.setUserVersion(1)
             }
+            if version < 2 {
+                try db.execute(StateSchema.version2)
+                try db.setUserVersion(2)
+            }
         }
     }
 
     @discardableResult
-    private func locked<R>(_ body: () throws -> R) throws -> R {
+    func locked<R>(_ body: () throws -> R) throws -> R {
         lock.lock()
         defer { lock.unlock() }
         return try body()

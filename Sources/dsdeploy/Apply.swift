@@ -12,7 +12,8 @@ struct Apply: ParsableCommand {
         discussion: """
             Shows the plan, asks on a terminal (--auto-approve for pipelines), then applies it. \
             Exit 0 when everything converged, 1 when anything failed (failed deployments are returned \
-            to their last good revision and keep serving).
+            to their last good revision and keep serving), 3 when a benchmark gate failed (--gate; the \
+            deployment is returned to its previous revision).
             """)
 
     @Argument(help: "Manifest files, or one plan file written by `dsdeploy plan --out`.")
@@ -27,7 +28,16 @@ struct Apply: ParsableCommand {
     @Flag(name: .long, help: "Delete deployments that left the manifest (only ones in this state directory).")
     var prune = false
 
+    @Flag(name: .long, help: "After the rollout, run each changed deployment's benchmarks: scenarios and check their gates; revert a deployment that fails (exit 3).")
+    var gate = false
+
+    @Flag(name: .long, help: "Like --gate, but also benchmark deployments whose rollout was a no-op.")
+    var gateAlways = false
+
     @OptionGroup var options: ManifestOptions
+
+    /// Exit status of `apply` when a benchmark gate failed (and no rollout failed).
+    static let gateFailedExitCode: Int32 = 3
 
     func run() throws {
         var manifestFiles = files
@@ -55,10 +65,28 @@ struct Apply: ParsableCommand {
         }
         let color = options.useColor()
         if options.output == .text { Output.stdout(PlanTextRenderer(color: color).render(plan)) }
+        let interactive = options.output == .text && isatty(STDOUT_FILENO) == 1
+        let view = ProgressView(interactive: interactive) { s in
+            if options.output == .text { Output.stdout(s) } else { Output.stderr(s) }
+        }
+        let executor = ApplyExecutor(target: target, clock: SystemClock(), environment: ctx.environment)
+        let gateMode: GateMode? = gateAlways ? .always : (gate ? .changed : nil)
+        func runGates(_ report: ApplyReport?) -> GateReport? {
+            guard let gateMode, !dryRun else { return nil }
+            // Plain lines after the live rollout view (it redraws in place, which would overwrite them).
+            let write: (String) -> Void = { s in if options.output == .text { Output.stdout(s) } else { Output.stderr(s) } }
+            let step = GateStep(context: ctx, target: target, executor: executor, mode: gateMode, progress: write,
+                                onEvent: ProgressView(interactive: false, write: write).handle)
+            return step.run(plan: plan, report: report)
+        }
         guard plan.hasChanges else {
+            let gates = runGates(nil)
             if options.output == .json {
-                Output.stdout(Output.json(ApplyOutput(plan: plan, report: nil)))
+                Output.stdout(Output.json(ApplyOutput(plan: plan, report: nil, gate: gates)))
+            } else if let gates {
+                Output.stdout(GateReportText.render(gates))
             }
+            if gates.map({ !$0.passed }) == true { throw ExitCode(Apply.gateFailedExitCode) }
             return
         }
         if dryRun { if options.output == .json { Output.stdout(Output.json(plan)) }; return }
@@ -66,17 +94,15 @@ struct Apply: ParsableCommand {
             Output.stderr("Apply cancelled.\n")
             throw ExitCode.failure
         }
-        let interactive = options.output == .text && isatty(STDOUT_FILENO) == 1
-        let view = ProgressView(interactive: interactive) { s in
-            if options.output == .text { Output.stdout(s) } else { Output.stderr(s) }
-        }
-        let executor = ApplyExecutor(target: target, clock: SystemClock(), environment: ctx.environment)
         let report = executor.apply(plan, onEvent: view.handle)
+        if options.output == .text { Output.stdout(ApplyReportText.render(report)) }
+        let gates = runGates(report)
         switch options.output {
-        case .json: Output.stdout(Output.json(ApplyOutput(plan: plan, report: report)))
-        case .text: Output.stdout(ApplyReportText.render(report))
+        case .json: Output.stdout(Output.json(ApplyOutput(plan: plan, report: report, gate: gates)))
+        case .text: if let gates { Output.stdout(GateReportText.render(gates)) }
         }
         if !report.succeeded { throw ExitCode.failure }
+        if gates.map({ !$0.passed }) == true { throw ExitCode(Apply.gateFailedExitCode) }
     }
 }
 
@@ -84,6 +110,8 @@ struct Apply: ParsableCommand {
 struct ApplyOutput: Encodable {
     var plan: Plan
     var report: ApplyReport?
+    /// Benchmark gate results (`--gate`), absent without it.
+    var gate: GateReport?
 }
 
 /// Text summary of an apply.

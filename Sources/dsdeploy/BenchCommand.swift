@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark a serving endpoint (`bench run`, the default) or compare results (`bench compare`).",
-        subcommands: [BenchRunCommand.self, BenchCompareCommand.self],
+        subcommands: [BenchRunCommand.self, BenchCompareCommand.self, BenchHistoryCommand.self],
         defaultSubcommand: BenchRunCommand.self)
 }
 

@@ -8,7 +8,8 @@ struct DSDeploy: ParsableCommand {
         abstract: "Deploy LLM inference engines (SGLang, vLLM, llama.cpp) from manifests kept in git.",
         discussion: """
             Exit codes: 0 success, 1 error (invalid manifest, failed operation), \
-            2 differences present (diff, plan --detailed-exitcode), 64 usage error.
+            2 differences present (diff, plan --detailed-exitcode), 3 a benchmark gate failed (apply --gate), \
+            64 usage error.
             """,
         version: DSDeploy.version,
         subcommands: [Validate.self, Render.self, Diff.self, PlanCommand.self, Apply.self, Status.self, Logs.self,

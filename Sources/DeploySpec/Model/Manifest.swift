@@ -116,6 +116,10 @@ public struct Deployment: Sendable {
     public var readiness: Readiness?
     /// Rollout limits.
     public var rollout: Rollout
+    /// `benchmarks.scenarios`: what `apply --gate` runs after a rollout (never part of the revision).
+    public var benchmarks: [BenchmarkScenario] = []
+    /// Where each of `benchmarks` was written, in the same order.
+    public var benchmarkSources: [BenchmarkScenarioSource] = []
     /// Where the document starts (metadata.name).
     public var location: SourceLocation
     /// The file the deployment came from.

@@ -93,8 +93,8 @@ struct ManifestDecoder {
         return Backend(name: name, engine: engine, versions: versions, location: location, isStock: false)
     }
 
-    func decodeDeployment(name: String, labels: [String: String], at location: SourceLocation,
-                          spec: YAMLMapping) -> Deployment? {
+    mutating func decodeDeployment(name: String, labels: [String: String], at location: SourceLocation,
+                                   spec: YAMLMapping) -> Deployment? {
         guard let model = spec["model"]?.mapping, let source = model["source"]?.string,
               let backend = spec["backend"]?.locatedString,
               let backendVersion = spec["backendVersion"]?.locatedString else { return nil }
@@ -103,6 +103,7 @@ struct ManifestDecoder {
             rollout.maxUnavailable = r["maxUnavailable"]?.int ?? 0
             rollout.maxSurge = r["maxSurge"]?.int ?? 1
         }
+        let (benchmarks, benchmarkSources) = decodeBenchmarks(spec["benchmarks"])
         return Deployment(
             name: name, labels: labels,
             model: ModelSource(source: source, id: model["id"]?.string, path: model["path"]?.string,
@@ -113,6 +114,7 @@ struct ManifestDecoder {
             servedModelName: spec["servedModelName"]?.string ?? name,
             args: spec["args"]?.locatedStrings ?? [], env: decodeEnv(spec["env"]),
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,
+            benchmarks: benchmarks, benchmarkSources: benchmarkSources,
             location: location, file: file)
     }
 

@@ -35,6 +35,11 @@ public enum JSONSchemaWriter {
                 if let min { d["minimum"] = min }
                 if let max { d["maximum"] = max }
                 return d
+            case .number(let min, let max):
+                var d: [String: Any] = ["type": "number"]
+                if let min { d["minimum"] = min }
+                if let max { d["maximum"] = max }
+                return d
             case .boolean: return ["type": "boolean"]
             case .enumeration(let v): return ["enum": v]
             case .scalar: return ["type": ["string", "number", "boolean"]]

@@ -65,6 +65,29 @@ enum ManifestSchema {
         FieldSchema("maxSurge", .integer(min: 0), "Extra replicas that may run during a replace (default 1)."),
     ])
 
+    static let benchScenario = ObjectSchema("BenchmarkScenario", [
+        FieldSchema("name", .string(pattern: namePattern), required: true,
+                    "Scenario name, unique in the deployment; results are kept and compared under it."),
+        FieldSchema("inputLen", .integer(min: 1), required: true, "Prompt tokens per request (bench_serving `--random-input-len`)."),
+        FieldSchema("outputLen", .integer(min: 1), required: true, "Output tokens per request (`--random-output-len`)."),
+        FieldSchema("numPrompts", .integer(min: 1), "Timed requests (`--num-prompts`, default 10)."),
+        FieldSchema("maxConcurrency", .integer(min: 1), "Requests in flight at most (`--max-concurrency`, default 1)."),
+        FieldSchema("requestRate", .scalar, "Requests per second, Poisson (`--request-rate`), or `inf` (default: all at once)."),
+        FieldSchema("rangeRatio", .number(min: 0, max: 1), "Length range ratio (`--random-range-ratio`, default 1.0: exact lengths)."),
+        FieldSchema("api", .enumeration(["sglang", "openai", "openai-chat"]),
+                    "API to call: `sglang` (/generate), `openai` (/v1/completions), `openai-chat` (default: sglang for SGLang, else openai)."),
+        FieldSchema("warmup", .integer(min: 0), "Warm-up requests, not counted (default 1)."),
+        FieldSchema("seed", .integer(min: 0), "Workload seed (default 1)."),
+        FieldSchema("maxFailedRequests", .integer(min: 0), "Failed requests tolerated before the scenario fails (default 0)."),
+        FieldSchema("requestTimeoutSeconds", .integer(min: 1), "Per-request timeout (default 600)."),
+        FieldSchema("gates", .list(.string()),
+                    "Gates: `METRIC OP NUMBER` or `METRIC OP [F *] previous`, e.g. `output_throughput >= 0.95 * previous`."),
+    ])
+
+    static let benchmarks = ObjectSchema("Benchmarks", [
+        FieldSchema("scenarios", .list(.object(benchScenario)), required: true, "Scenarios, run in order against each replica."),
+    ])
+
     static let deploymentSpec = ObjectSchema("DeploymentSpec", [
         FieldSchema("model", .object(model), required: true, "The model to serve."),
         FieldSchema("backend", .string(), required: true, "Name of a Backend (in the manifests or `templates/`)."),
@@ -79,6 +102,8 @@ enum ManifestSchema {
         FieldSchema("env", .map(.envValue), "Environment of every replica; values may come from the environment or a file."),
         FieldSchema("readiness", .object(readiness), "Readiness override for this deployment."),
         FieldSchema("rollout", .object(rollout), "How replicas are replaced."),
+        FieldSchema("benchmarks", .object(benchmarks),
+                    "Benchmark scenarios and gates that `apply --gate` runs after a rollout (never restarts anything)."),
     ])
 
     static let targetSpec = ObjectSchema("TargetSpec", [

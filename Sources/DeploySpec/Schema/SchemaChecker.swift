@@ -21,6 +21,23 @@ struct SchemaChecker {
             if let max, v > max {
                 diagnostics.append(.error("invalid-value", "'\(path)' must be at most \(max), got \(v)", at: s.location, length: s.length))
             }
+        case .number(let min, let max):
+            let value: Double
+            switch node {
+            case .scalar(let s) where s.style == .plain:
+                switch s.resolved {
+                case .int(let v): value = Double(v)
+                case .float(let v): value = v
+                default: return typeError(node, type, path)
+                }
+                if let min, !(value >= min) {
+                    diagnostics.append(.error("invalid-value", "'\(path)' must be at least \(min), got \(s.value)", at: s.location, length: s.length))
+                }
+                if let max, !(value <= max) {
+                    diagnostics.append(.error("invalid-value", "'\(path)' must be at most \(max), got \(s.value)", at: s.location, length: s.length))
+                }
+            default: return typeError(node, type, path)
+            }
         case .boolean:
             guard case .scalar(let s) = node, case .bool = s.resolved else { return typeError(node, type, path) }
         case .enumeration(let values):

@@ -2,6 +2,8 @@
 indirect enum SchemaType: Sendable {
     case string(pattern: String? = nil)
     case integer(min: Int? = nil, max: Int? = nil)
+    /// An integer or a decimal number.
+    case number(min: Double? = nil, max: Double? = nil)
     case boolean
     case enumeration([String])
     /// A number or a string (env values, free-form scalars).
@@ -20,6 +22,7 @@ indirect enum SchemaType: Sendable {
         switch self {
         case .string, .enumeration: return "a string"
         case .integer: return "an integer"
+        case .number: return "a number"
         case .boolean: return "a boolean"
         case .scalar: return "a string or number"
         case .list: return "a list"

@@ -1,0 +1,238 @@
+import Bench
+import DeployCore
+import DeployKit
+import DeploySpec
+import DeployTargets
+import Engines
+import Foundation
+
+/// When `apply` benchmarks deployments.
+enum GateMode {
+    /// `--gate`: deployments whose rollout started new instances.
+    case changed
+    /// `--gate-always`: every deployment with benchmarks, even when its rollout was a no-op.
+    case always
+}
+
+/// The gate results of one apply (the `gate` object of `apply --output json`).
+struct GateReport: Encodable {
+    /// One entry per deployment of the manifests.
+    var deployments: [DeploymentGate]
+    /// True when no deployment failed its gate.
+    var passed: Bool { deployments.allSatisfy { $0.result != "failed" } }
+}
+
+/// The gate of one deployment.
+struct DeploymentGate: Encodable {
+    var deployment: String
+    /// The revision benchmarked.
+    var revision: String
+    /// `passed`, `failed` or `skipped`.
+    var result: String
+    /// Why it was skipped, or what the failure did (reverted / left running).
+    var message: String
+    var scenarios: [ScenarioGate]
+    /// What returning to the previous revision did, when the gate failed.
+    var revert: GateRevert?
+}
+
+/// One scenario on one replica.
+struct ScenarioGate: Encodable {
+    var scenario: String
+    var replica: Int
+    var endpoint: String
+    var passed: Bool
+    /// Why the benchmark could not run.
+    var error: String?
+    /// The revision whose result `previous` refers to (nil when there is none).
+    var previousRevision: String?
+    var gates: [GateVerdict]
+    /// The measured gate metrics (bench JSON field names).
+    var metrics: [String: Double]
+}
+
+/// Runs the `benchmarks:` scenarios of deployments after a rollout, records each run in the state,
+/// and returns a deployment that failed to its previous revision.
+struct GateStep {
+    let context: DeployContext
+    let target: LocalTarget
+    let executor: ApplyExecutor
+    let mode: GateMode
+    /// Progress lines (plain text, one per step; works without a terminal).
+    let progress: (String) -> Void
+    let onEvent: (ApplyEvent) -> Void
+
+    func run(plan: Plan, report: ApplyReport?) -> GateReport {
+        let rolled = report.map { ApplyExecutor.rolledOut(plan, $0) } ?? []
+        let failed = Set(report?.failedDeployments ?? [])
+        var out: [DeploymentGate] = []
+        for r in context.result.deployments {
+            let d = r.deployment
+            let revision = context.specs.first { $0.deployment == d.name }?.revision ?? ""
+            func skip(_ why: String) {
+                out.append(DeploymentGate(deployment: d.name, revision: revision, result: "skipped", message: why,
+                                          scenarios: [], revert: nil))
+            }
+            if d.benchmarks.isEmpty { skip("no benchmarks declared"); continue }
+            if failed.contains(d.name) { skip("the rollout failed"); continue }
+            if mode == .changed, !rolled.contains(d.name) {
+                skip("no new instances in this apply (--gate-always benchmarks anyway)")
+                continue
+            }
+            out.append(gate(r, revision: revision, plan: plan))
+        }
+        return GateReport(deployments: out)
+    }
+
+    func gate(_ r: ResolvedDeployment, revision: String, plan: Plan) -> DeploymentGate {
+        let d = r.deployment
+        let replicas = ((try? target.observe()) ?? [])
+            .filter { $0.deployment == d.name && $0.state == .ready && $0.revision == revision }
+            .sorted { $0.replica < $1.replica }
+        guard !replicas.isEmpty else {
+            return DeploymentGate(deployment: d.name, revision: revision, result: "failed",
+                                  message: "no ready replica of revision \(revision.prefix(12)) to benchmark",
+                                  scenarios: [], revert: nil)
+        }
+        var results: [ScenarioGate] = []
+        var rows: [GateRunRecord] = []
+        var stopped = false
+        for s in d.benchmarks where !stopped {
+            let prev = (try? target.store.previousGateResult(projectID: target.projectID, deployment: d.name,
+                                                             scenario: s.name, workloadKey: s.workloadKey,
+                                                             excludingRevision: revision)) ?? []
+            let previous = GateEvaluator.previousValues(prev.map { GateStep.numbers($0.metricsJSON) })
+            for inst in replicas where !stopped {
+                let endpoint = "http://\(inst.launch.host):\(inst.port)"
+                progress("\(inst.id): gate \(s.name): \(s.numPrompts) requests, \(s.inputLen)/\(s.outputLen) tokens, "
+                         + "concurrency \(s.maxConcurrency.map(String.init) ?? "unlimited")\n")
+                let (verdict, json, measured) = measure(s, endpoint: endpoint, engine: r.backend.engine.rawValue,
+                                                        model: d.servedModelName, previous: previous)
+                let failedGates = verdict.gates.filter { !$0.passed }
+                progress("\(inst.id): gate \(s.name): " + (verdict.passed ? "passed" : "FAILED: "
+                    + (verdict.error ?? failedGates.map { "\($0.gate) — \($0.message)" }.joined(separator: "; "))) + "\n")
+                results.append(ScenarioGate(scenario: s.name, replica: inst.replica, endpoint: endpoint,
+                                            passed: verdict.passed, error: verdict.error,
+                                            previousRevision: prev.first?.revision, gates: verdict.gates,
+                                            metrics: measured))
+                rows.append(GateRunRecord(runID: "", deployment: d.name, revision: revision, scenario: s.name,
+                                          workloadKey: s.workloadKey, replica: inst.replica, passed: verdict.passed,
+                                          runPassed: false, metricsJSON: json,
+                                          verdictsJSON: GateStep.encode(verdict.gates), error: verdict.error,
+                                          recordedAt: Date().timeIntervalSince1970))
+                if !verdict.passed { stopped = true }
+            }
+        }
+        let passed = results.allSatisfy(\.passed)
+        let runID = UUID().uuidString.lowercased()
+        rows = rows.map { var x = $0; x.runID = runID; x.runPassed = passed; return x }
+        var message = passed ? "every gate holds" : ""
+        do { try target.store.recordGateRun(rows, projectID: target.projectID) } catch {
+            message += (message.isEmpty ? "" : "; ") + "could not record the result: \(error)"
+        }
+        guard !passed else {
+            return DeploymentGate(deployment: d.name, revision: revision, result: "passed", message: message,
+                                  scenarios: results, revert: nil)
+        }
+        let first = results.first { !$0.passed }
+        let reason = first.map { g in
+            "\(g.scenario) on replica \(g.replica): " + (g.error ?? g.gates.filter { !$0.passed }.map(\.gate).joined(separator: ", "))
+        } ?? "gate failed"
+        let revert = executor.revertRollout(d.name, plan: plan, reason: reason, onEvent: onEvent)
+        if let note = revert.note {
+            message = note
+        } else if revert.succeeded {
+            message = "returned to the previous revision"
+        } else {
+            message = "returning to the previous revision failed: "
+                + revert.outcomes.filter { $0.result == "failed" }.map { "\($0.id): \($0.message)" }.joined(separator: "; ")
+        }
+        return DeploymentGate(deployment: d.name, revision: revision, result: "failed", message: message,
+                              scenarios: results, revert: revert.note == nil ? revert : nil)
+    }
+
+    /// Runs one scenario against one endpoint and evaluates its gates: the verdict, the bench
+    /// result JSON (what the state keeps), and the measured gate metrics.
+    func measure(_ s: BenchmarkScenario, endpoint: String, engine: String, model: String,
+                 previous: [String: Double]?) -> (ScenarioVerdict, String, [String: Double]) {
+        var config = BenchConfig(baseURL: endpoint)
+        config.backend = BenchBackend(rawValue: s.api ?? (engine == "sglang" ? "sglang" : "openai")) ?? .sglang
+        config.numPrompts = s.numPrompts
+        config.randomInputLength = s.inputLen
+        config.randomOutputLength = s.outputLen
+        config.randomRangeRatio = s.rangeRatio
+        config.maxConcurrency = s.maxConcurrency
+        config.requestRate = s.requestRate
+        config.seed = UInt64(max(s.seed, 0))
+        config.warmupRequests = s.warmup
+        config.model = model
+        config.requestTimeout = Double(s.requestTimeoutSeconds)
+        let result: BenchResult
+        do {
+            result = try BenchBlocking.run(config)
+        } catch {
+            return (.notRun("the benchmark could not run: \(error)"), "{}", [:])
+        }
+        let m = GateMeasurements(result: result)
+        let verdict = GateEvaluator.evaluate(s.gates, measurements: m, previous: previous,
+                                             maxFailedRequests: s.maxFailedRequests)
+        return (verdict, BenchReport.json(result, details: false, compact: true), m.values)
+    }
+
+    /// The numeric fields of a stored bench result.
+    static func numbers(_ json: String) -> [String: Double] {
+        guard let o = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else { return [:] }
+        var out: [String: Double] = [:]
+        for (k, v) in o where GateExpression.metricNames.contains(k) {
+            if let n = GateMeasurements.number(v) { out[k] = n }
+        }
+        return out
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return (try? enc.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    }
+}
+
+/// Runs a benchmark from synchronous code (the commands are synchronous) and waits.
+enum BenchBlocking {
+    static func run(_ config: BenchConfig) throws -> BenchResult {
+        final class Box: @unchecked Sendable { var value: Result<BenchResult, any Error>? }
+        let box = Box()
+        let finished = DispatchSemaphore(value: 0)
+        let runner = try BenchRunner(config: config)
+        Task {
+            do { box.value = .success(try await runner.run()) } catch { box.value = .failure(error) }
+            finished.signal()
+        }
+        finished.wait()
+        guard let value = box.value else { throw BenchError("benchmark did not finish") }
+        return try value.get()
+    }
+}
+
+/// Text form of a gate report.
+enum GateReportText {
+    static func render(_ g: GateReport) -> String {
+        guard !g.deployments.isEmpty else { return "" }
+        var out = "\nGates:\n"
+        for d in g.deployments {
+            let mark = d.result == "passed" ? "✔" : (d.result == "failed" ? "✘" : "-")
+            out += "  \(mark) \(d.deployment) revision \(d.revision.prefix(12)): \(d.result == "failed" ? "FAILED" : d.result)"
+                + " — \(d.message)\n"
+            for s in d.scenarios {
+                out += "      \(s.scenario) on \(d.deployment)/\(s.replica): \(s.passed ? "passed" : "FAILED")"
+                    + (s.error.map { " — \($0)" } ?? "") + "\n"
+                for v in s.gates {
+                    out += "        \(v.passed ? "✔" : "✘") \(v.gate): \(v.message)\n"
+                }
+            }
+        }
+        if !g.passed {
+            out += "Gate FAILED for \(g.deployments.filter { $0.result == "failed" }.map(\.deployment).joined(separator: ", ")).\n"
+        }
+        return out
+    }
+}

@@ -23,9 +23,11 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
         var json: [String: Any]
         switch self {
         case .sglang:
-            json = ["input_ids": request.tokenIDs, "stream": true,
+            // Token-id prompts go as `input_ids`; text prompts (ShareGPT, prompt files) as `text`.
+            json = ["stream": true,
                     "sampling_params": ["temperature": 0.0, "max_new_tokens": request.outputLength,
                                         "ignore_eos": true] as [String: Any]]
+            if request.tokenIDs.isEmpty { json["text"] = request.text } else { json["input_ids"] = request.tokenIDs }
         case .openai:
             json = ["prompt": request.text, "temperature": 0.0, "max_tokens": request.outputLength,
                     "stream": true, "ignore_eos": true, "stream_options": ["include_usage": true]]
@@ -143,8 +145,9 @@ struct StreamAccumulator {
             out.success = true
             out.ttft = ttft
             out.itl = itl
-            // Prompt tokens: ids sent are exact; text prompts use the server's count when given.
-            out.promptLength = backend == .sglang ? request.inputLength : (serverPrompt ?? request.inputLength)
+            // Prompt tokens: ids sent are exact; text prompts use the server's count when given, else the estimate.
+            out.promptLength = backend == .sglang && !request.tokenIDs.isEmpty
+                ? request.inputLength : (serverPrompt ?? request.inputLength)
             out.outputLength = serverOutput ?? request.outputLength
             return out
         }

@@ -53,7 +53,8 @@ public enum BenchReport {
     public static func jsonObject(_ r: BenchResult, details: Bool) -> [String: Any] {
         let m = r.metrics, c = r.config
         var o: [String: Any] = [
-            "backend": c.backend.rawValue, "dataset_name": "random",
+            "backend": c.backend.rawValue, "dataset_name": c.dataset.name.rawValue,
+            "dataset_path": c.dataset.path as Any? ?? NSNull(),
             "request_rate": c.requestRate.isFinite ? c.requestRate as Any : "inf",
             "max_concurrency": c.maxConcurrency as Any? ?? NSNull(),
             "random_input_len": c.randomInputLength, "random_output_len": c.randomOutputLength,
@@ -65,6 +66,13 @@ public enum BenchReport {
             "output_throughput": m.outputThroughput, "total_throughput": m.totalThroughput,
             "concurrency": m.concurrency, "accept_length": r.acceptLength as Any? ?? NSNull(),
         ]
+        switch c.dataset.name {
+        case .sharegpt:
+            o["sharegpt_output_len"] = c.dataset.sharegptOutputLength as Any? ?? NSNull()
+            o["sharegpt_context_len"] = c.dataset.sharegptContextLength as Any? ?? NSNull()
+        case .prompts: o["prompts_output_len"] = c.dataset.promptsOutputLength
+        case .random, .randomIDs: break
+        }
         for (name, l) in [("ttft", m.ttft), ("tpot", m.tpot), ("itl", m.itl), ("e2e_latency", m.e2e)] {
             o["mean_\(name)_ms"] = l.mean
             o["median_\(name)_ms"] = l.median

@@ -15,6 +15,8 @@ public struct BenchConfig: Sendable, Hashable {
     public var randomOutputLength = 1024
     /// `--random-range-ratio`.
     public var randomRangeRatio = 0.0
+    /// `--dataset-name` and its options (default: `random`).
+    public var dataset = BenchDataset()
     /// `--max-concurrency` (nil: unlimited).
     public var maxConcurrency: Int?
     /// `--request-rate` in requests/s (`.infinity`: all at once).
@@ -90,11 +92,12 @@ public final class BenchRunner: Sendable {
     }
 
     /// Warm-up, cache flush (SGLang), the timed run, then the accept length (SGLang).
-    /// Throws only when the warm-up shows the endpoint cannot serve; failed timed requests are counted.
-    public func run(progress: (@Sendable (_ done: Int, _ failed: Int, _ total: Int) -> Void)? = nil) async throws -> BenchResult {
-        let requests = RandomDataset.sample(numPrompts: config.numPrompts, inputLength: config.randomInputLength,
-                                            outputLength: config.randomOutputLength,
-                                            rangeRatio: config.randomRangeRatio, seed: config.seed)
+    /// `requests` defaults to `BenchWorkload.requests(for: config)` (pass them to load a dataset file once).
+    /// Throws when the dataset cannot be loaded (`DatasetError`) or the warm-up shows the endpoint
+    /// cannot serve; failed timed requests are counted.
+    public func run(requests given: [BenchRequest]? = nil,
+                    progress: (@Sendable (_ done: Int, _ failed: Int, _ total: Int) -> Void)? = nil) async throws -> BenchResult {
+        let requests = try given ?? BenchWorkload.requests(for: config)
         if config.warmupRequests > 0, let first = requests.first {
             let warm = await withTaskGroup(of: RequestOutput.self) { group in
                 for _ in 0..<config.warmupRequests { group.addTask { await self.send(first) } }

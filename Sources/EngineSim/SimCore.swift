@@ -126,6 +126,9 @@ final class SimCore: Sendable {
             "num_running_reqs": .int(s.activeGenerations),
             "num_finished_reqs": .int(s.finishedGenerations),
             "num_flushes": .int(s.flushes),
+            // Simulator only: the latest a chunk timer has fired so far (benchmarks use it to tell
+            // the simulator's own delays from the client's).
+            "sim_worst_timer_lateness_ms": .number(Double(s.worstLatenessNs) / 1e6),
             "memory_usage": .object(["weight": .number(17.9), "kvcache": .number(12.0),
                                      "token_capacity": .int(500_000)]),
         ])])

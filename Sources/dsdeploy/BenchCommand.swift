@@ -64,14 +64,24 @@ struct BenchCompareCommand: ParsableCommand {
 struct BenchRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Benchmark a serving endpoint like `python -m sglang.bench_serving` (random dataset).",
-        discussion: "Exit 0 when every request completed; 1 when any failed or the endpoint is down.")
+        abstract: "Benchmark a serving endpoint like `python -m sglang.bench_serving`.",
+        discussion: """
+            Datasets: random / random-ids (token ids of seeded lengths), sharegpt (--dataset-path FILE.json), \
+            prompts (--dataset-path FILE: one prompt per line, or JSON lines when FILE ends in .jsonl). \
+            Exit 0 when every request completed; 1 when any failed, the endpoint is down or the dataset file is unusable.
+            """)
 
     @Argument(help: "Deployment whose endpoint to benchmark (from the state).") var deployment: String?
     @Option(help: "Benchmark this base URL instead of a deployment.") var url: String?
     @Option(help: "Replica of DEPLOYMENT (default: first ready).") var replica: Int?
     @Option(help: "sglang | openai | openai-chat") var backend: String = "sglang"
-    @Option(help: "Only 'random'.") var datasetName: String = "random"
+    @Option(help: "random | random-ids | sharegpt | prompts") var datasetName: String = "random"
+    @Option(help: "Dataset file for sharegpt (JSON) and prompts (text lines, or .jsonl).") var datasetPath: String?
+    @Option(help: "sharegpt: output tokens of every request (≥ 4) instead of the reply's estimated length.")
+    var sharegptOutputLen: Int?
+    @Option(help: "sharegpt: drop conversations whose estimated prompt + output tokens exceed this.")
+    var sharegptContextLen: Int?
+    @Option(help: "prompts: output tokens of lines without their own output_len.") var promptsOutputLen: Int = 256
     @Option var randomInputLen: Int = 1024
     @Option var randomOutputLen: Int = 1024
     @Option var randomRangeRatio: Double = 0.0
@@ -88,7 +98,16 @@ struct BenchRunCommand: ParsableCommand {
         guard let be = BenchBackend(rawValue: backend) else {
             throw ValidationError("--backend must be sglang, openai or openai-chat")
         }
-        guard datasetName == "random" else { throw ValidationError("--dataset-name: only 'random' is supported") }
+        guard let dataset = BenchDatasetName(rawValue: datasetName) else {
+            throw ValidationError("--dataset-name must be one of: "
+                                  + BenchDatasetName.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        if dataset == .sharegpt || dataset == .prompts {
+            guard datasetPath != nil else { throw ValidationError("--dataset-name \(datasetName) needs --dataset-path FILE") }
+        }
+        if let n = sharegptOutputLen, n < 4 { throw ValidationError("--sharegpt-output-len must be at least 4") }
+        if let n = sharegptContextLen, n < 1 { throw ValidationError("--sharegpt-context-len must be positive") }
+        guard promptsOutputLen > 0 else { throw ValidationError("--prompts-output-len must be positive") }
         guard output == "text" || output == "json" else { throw ValidationError("--output must be text or json") }
         let rate: Double
         if requestRate == "inf" { rate = .infinity } else if let r = Double(requestRate), r > 0 { rate = r } else {
@@ -103,11 +122,28 @@ struct BenchRunCommand: ParsableCommand {
         config.randomInputLength = randomInputLen
         config.randomOutputLength = randomOutputLen
         config.randomRangeRatio = randomRangeRatio
+        config.dataset = BenchDataset(name: dataset, path: datasetPath, sharegptOutputLength: sharegptOutputLen,
+                                      sharegptContextLength: sharegptContextLen, promptsOutputLength: promptsOutputLen)
         config.maxConcurrency = maxConcurrency
         config.requestRate = rate
         config.seed = seed
         config.warmupRequests = warmupRequests
         config.model = model
+        // Load the workload before touching the endpoint: a bad dataset file changes nothing.
+        let requests: [BenchRequest]
+        do { requests = try BenchWorkload.requests(for: config) } catch {
+            Output.stderr("dsdeploy: error: \(error)\n")
+            throw ExitCode.failure
+        }
+        guard !requests.isEmpty else {
+            Output.stderr("dsdeploy: error: \(datasetPath ?? datasetName): no usable prompts "
+                          + "(ShareGPT conversations need ≥ 2 estimated prompt and output tokens and must fit --sharegpt-context-len)\n")
+            throw ExitCode.failure
+        }
+        if requests.count < numPrompts {
+            Output.stderr("dsdeploy: warning: \(datasetPath ?? datasetName) has \(requests.count) usable conversations, "
+                          + "fewer than --num-prompts \(numPrompts); sending \(requests.count)\n")
+        }
         let interactive = isatty(STDERR_FILENO) == 1
         let result: BenchResult
         do {
@@ -125,7 +161,9 @@ struct BenchRunCommand: ParsableCommand {
             }
             let report = progress
             Task {
-                do { box.value = .success(try await runner.run(progress: report)) } catch { box.value = .failure(error) }
+                do { box.value = .success(try await runner.run(requests: requests, progress: report)) } catch {
+                    box.value = .failure(error)
+                }
                 finished.signal()
             }
             finished.wait()
@@ -151,7 +189,7 @@ struct BenchRunCommand: ParsableCommand {
         }
         if result.metrics.failed > 0 {
             let reasons = result.metrics.failureReasons.map { "\($0.value) × \($0.key)" }.joined(separator: "; ")
-            Output.stderr("dsdeploy: error: \(result.metrics.failed) of \(numPrompts) requests failed: \(reasons)\n")
+            Output.stderr("dsdeploy: error: \(result.metrics.failed) of \(requests.count) requests failed: \(reasons)\n")
             throw ExitCode.failure
         }
     }

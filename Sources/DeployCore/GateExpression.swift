@@ -138,8 +138,10 @@ public struct GateExpression: Sendable, Hashable, Codable, CustomStringConvertib
             if i < s.count, s[i] == "*" {
                 i += 1
                 skipSpace()
-                guard word(s, at: i) == "previous" else {
-                    return fail("expected 'previous' after '*'", at: i)
+                let w = word(s, at: i)
+                guard w == "previous" else {
+                    return fail("expected 'previous' after '*'\(w.isEmpty ? "" : Suggest.didYouMean(w, in: ["previous"]))",
+                                at: i, length: w.count)
                 }
                 i += 8
                 sawPrevious = true

@@ -88,4 +88,40 @@ import Testing
         #expect(!report2.succeeded)
         #expect(ApplyExecutor.rolledOut(plan2, report2).isEmpty)
     }
+
+    @Test func benchmarksDoNotChangeTheRevision() throws {
+        func render(_ benchmarks: String) throws -> [LaunchSpec] {
+            let r = loadInline(["m.yaml": """
+            apiVersion: dsdeploy/v1
+            kind: Backend
+            metadata: {name: b}
+            spec:
+              engine: sglang
+              versions:
+                v: {engineVersion: "0.5.23", image: img, entrypoint: [sglang, serve]}
+            ---
+            apiVersion: dsdeploy/v1
+            kind: Deployment
+            metadata: {name: d}
+            spec:
+              model: {source: huggingface, id: x/y}
+              backend: b
+              backendVersion: v
+              args: ["--mem-fraction-static 0.8"]
+            \(benchmarks)
+            """], ["m.yaml"])
+            #expect(!r.diagnostics.hasErrors, "\(r.diagnostics.map(\.message))")
+            return try r.deployments.flatMap { try Renderer().render($0).get() }
+        }
+        let none = try render("")
+        let some = try render("  benchmarks: {scenarios: [{name: a, inputLen: 8, outputLen: 8, gates: [\"failed <= 0\"]}]}")
+        let other = try render("  benchmarks: {scenarios: [{name: a, inputLen: 16, outputLen: 8, gates: [\"median_ttft_ms < 5\"]}]}")
+        #expect(none == some && some == other, "benchmarks are not part of the launch spec")
+        #expect(!none.isEmpty)
+        let plan = Planner().plan(desired: other, observed: none.map {
+            ObservedReplica(deployment: $0.deployment, replica: $0.replica, instance: "i", revision: $0.revision,
+                            state: .ready, launch: $0, pid: 1, port: $0.port, startedAt: 0)
+        })
+        #expect(!plan.hasChanges, "changing only benchmarks restarts nothing")
+    }
 }

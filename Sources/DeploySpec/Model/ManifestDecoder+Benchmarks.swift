@@ -48,7 +48,7 @@ extension ManifestDecoder {
                 switch GateExpression.parse(g.value) {
                 case .success(let e): s.gates.append(e)
                 case .failure(let e):
-                    diagnostics.append(.error(e.id, "\(e.message) [scenario \(name.value)]",
+                    diagnostics.append(.error(e.id, "scenario '\(name.value)': \(e.message)",
                                               at: g.location.advanced(by: e.offset), length: e.length, notes: e.notes))
                 }
             }

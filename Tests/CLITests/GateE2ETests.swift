@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+
+/// `apply --gate` end to end on the built binary against the engine simulator: a passing first
+/// rollout, a slower engine that fails a relative gate and is reverted (exit 3), a passing change
+/// compared with the previous revision, no-op and `--gate-always` runs, and `bench history`.
+@Suite(.serialized) struct GateE2ETests {
+    /// The seed's DSpark deployment with a tiny, fast scenario and its gates. `stepMs` is the
+    /// simulator's decode step (`DSDEPLOY_SIM_DECODE_STEP_MS`): more makes the engine slower.
+    func write(_ s: Sandbox, stepMs: Int, memFraction: String = "0.85",
+               gates: [String] = ["output_throughput >= 0.6 * previous", "median_ttft_ms <= 5000"]) throws {
+        let yaml = """
+        apiVersion: dsdeploy/v1
+        kind: Include
+        metadata: {name: backend}
+        spec: {files: [backends/sglang-dspark.yaml, targets/simulator.yaml]}
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: dspark}
+        spec:
+          model: {source: modelscope, id: deepseek-ai/DeepSeek-V4-Flash-DSpark}
+          backend: sglang-dspark
+          backendVersion: dspark
+          gpusPerReplica: 8
+          port: \(s.port)
+          readiness: {timeoutSeconds: 20}
+          args:
+            - --tp-size 8
+            - --ep-size 8
+            - --speculative-algorithm DSPARK
+            - --mem-fraction-static \(memFraction)
+          env:
+            DSDEPLOY_SIM_DECODE_STEP_MS: "\(stepMs)"
+          benchmarks:
+            scenarios:
+              - name: tiny
+                inputLen: 16
+                outputLen: 20
+                numPrompts: 4
+                maxConcurrency: 1
+                gates:
+        \(gates.map { "          - \($0)" }.joined(separator: "\n"))
+
+        """
+        try yaml.write(toFile: s.dir + "/manifests/app.yaml", atomically: true, encoding: .utf8)
+    }
+
+    func json(_ text: String) -> [String: Any] {
+        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
+    }
+
+    @Test func gatePassesThenRevertsASlowerRevisionThenPassesAChange() throws {
+        let s = try Sandbox(port: 31300)
+        defer { s.tearDown() }
+
+        // 1. First rollout: the relative gate has nothing to compare with and says so.
+        try write(s, stepMs: 5)
+        let first = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate"])
+        #expect(first.status == 0, "\(first.out)\(first.err)")
+        #expect(first.out.contains("dspark/0: gate tiny:"), "progress lines without a terminal: \(first.out)")
+        #expect(first.out.contains("no previous passing gated revision"), "\(first.out)")
+        let good = try #require(try s.status().first)
+        #expect(good.state == "ready")
+
+        // 2. A slower engine (5 → 25 ms per decode step): output throughput drops ~4×, the gate
+        //    fails, the previous revision serves again, exit 3.
+        try write(s, stepMs: 25)
+        let slow = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate", "--output", "json"])
+        #expect(slow.status == 3, "\(slow.out)\(slow.err)")
+        let gate = try #require((json(slow.out)["gate"] as? [String: Any])?["deployments"] as? [[String: Any]])
+        let dep = try #require(gate.first)
+        #expect(dep["result"] as? String == "failed", "\(dep)")
+        #expect((dep["message"] as? String)?.contains("returned to the previous revision") == true, "\(dep)")
+        let scenario = try #require((dep["scenarios"] as? [[String: Any]])?.first)
+        #expect(scenario["previousRevision"] as? String == good.revision)
+        let verdict = try #require((scenario["gates"] as? [[String: Any]])?.first { ($0["metric"] as? String) == "output_throughput" })
+        let measured = try #require(verdict["measured"] as? Double)
+        let threshold = try #require(verdict["threshold"] as? Double)
+        #expect(verdict["passed"] as? Bool == false && measured < threshold, "\(verdict)")
+        #expect(slow.err.contains("FAILED: output_throughput >= 0.6 * previous"), "progress goes to stderr with --output json: \(slow.err)")
+        let reverted = try #require(try s.status().first)
+        #expect(reverted.revision == good.revision && reverted.state == "ready", "\(reverted)")
+        #expect(s.alive(try #require(reverted.pid)))
+        #expect(try s.status().count == 1, "the gated instance is stopped")
+
+        // 3. A change that keeps the speed passes, compared with the first revision.
+        try write(s, stepMs: 5, memFraction: "0.9")
+        let change = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate"])
+        #expect(change.status == 0, "\(change.out)\(change.err)")
+        #expect(change.out.contains("previous"), "\(change.out)")
+        #expect(change.out.contains("✔ dspark revision"), "\(change.out)")
+        let third = try #require(try s.status().first)
+        #expect(third.revision != good.revision && third.state == "ready")
+
+        // 4. A no-op apply does not benchmark again unless --gate-always.
+        let noop = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate"])
+        #expect(noop.status == 0, "\(noop.out)\(noop.err)")
+        #expect(noop.out.contains("No changes") && noop.out.contains("skipped"), "\(noop.out)")
+        #expect(!noop.out.contains("gate tiny:"))
+        let always = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate-always"])
+        #expect(always.status == 0, "\(always.out)\(always.err)")
+        #expect(always.out.contains("dspark/0: gate tiny: passed"), "\(always.out)")
+        #expect(try s.status().first?.pid == third.pid, "benchmarking restarts nothing")
+
+        // 5. The results are kept per revision.
+        let history = try s.run(["bench", "history", "dspark", "--output", "json"])
+        #expect(history.status == 0, "\(history.err)")
+        let runs = try #require(json(history.out)["runs"] as? [[String: Any]])
+        let revisions = runs.map { $0["revision"] as? String ?? "" }
+        #expect(revisions.count == 3 && revisions[0] == third.revision && revisions[2] == good.revision,
+                "newest first, one run per revision: \(revisions)")
+        #expect(revisions.count == 3 && revisions[1] != good.revision && revisions[1] != third.revision)
+        #expect(runs.map { $0["passed"] as? Bool ?? true } == [true, false, true])
+        #expect(runs.first?["serving"] as? Bool == true)
+        let stored = try #require((runs.first?["scenarios"] as? [[String: Any]])?.first?["result"] as? [String: Any])
+        #expect(stored["output_throughput"] is Double && stored["num_prompts"] as? Int == 4, "the full bench result is kept")
+        let all = try s.run(["bench", "history", "dspark", "--all", "--output", "json"])
+        #expect((json(all.out)["runs"] as? [[String: Any]])?.count == 4, "--gate-always added a run of the same revision")
+        let text = try s.run(["bench", "history", "dspark"])
+        #expect(text.out.contains("FAILED") && text.out.contains("output_throughput >= 0.6 * previous"), "\(text.out)")
+    }
+
+    @Test func aBadGateIsAValidationErrorAndNothingStarts() throws {
+        let s = try Sandbox(port: 31310)
+        defer { s.tearDown() }
+        try write(s, stepMs: 5, gates: ["output_thruput >= 0.9 * previous"])
+        let r = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate"])
+        #expect(r.status == 1)
+        #expect(r.err.contains("manifests/app.yaml:31:13: error: scenario 'tiny': unknown benchmark metric 'output_thruput'; did you mean 'output_throughput'?"),
+                "\(r.err)")
+        #expect(try s.status().isEmpty)
+    }
+
+    @Test func aFreshDeploymentThatFailsItsGateIsLeftRunning() throws {
+        let s = try Sandbox(port: 31320)
+        defer { s.tearDown() }
+        // 1 ms TTFT budget cannot hold: the gate fails; there is no previous revision to return to.
+        try write(s, stepMs: 5, gates: ["median_ttft_ms <= 0.001"])
+        let r = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate"])
+        #expect(r.status == 3, "\(r.out)\(r.err)")
+        #expect(r.out.contains("no previous revision to return to: left running"), "\(r.out)")
+        #expect(r.out.contains("✘ median_ttft_ms <= 0.001: measured"), "\(r.out)")
+        #expect(try s.status().first?.state == "ready")
+    }
+}

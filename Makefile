@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/dsdeploy
 
-.PHONY: setup build test demo release bench-validate fuzz catalogs clean
+.PHONY: setup build test demo release bench-validate bench-peer fuzz catalogs clean
 
 setup:
 	@scripts/setup.sh
@@ -26,6 +26,10 @@ demo: build
 
 bench-validate: release
 	benchmarks/validate.sh
+
+# dsdeploy bench vs python -m sglang.bench_serving on the simulator (pip-installs a pinned venv once).
+bench-peer: setup
+	benchmarks/peer.sh
 
 fuzz: setup
 	scripts/fuzz.sh 300

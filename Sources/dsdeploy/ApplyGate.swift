@@ -19,7 +19,12 @@ struct GateReport: Encodable {
     /// One entry per deployment of the manifests.
     var deployments: [DeploymentGate]
     /// True when no deployment failed its gate.
-    var passed: Bool { deployments.allSatisfy { $0.result != "failed" } }
+    var passed: Bool
+
+    init(deployments: [DeploymentGate]) {
+        self.deployments = deployments
+        passed = deployments.allSatisfy { $0.result != "failed" }
+    }
 }
 
 /// The gate of one deployment.
@@ -79,12 +84,12 @@ struct GateStep {
                 skip("no new instances in this apply (--gate-always benchmarks anyway)")
                 continue
             }
-            out.append(gate(r, revision: revision, plan: plan))
+            out.append(gate(r, revision: revision, plan: plan, rolledOut: rolled.contains(d.name)))
         }
         return GateReport(deployments: out)
     }
 
-    func gate(_ r: ResolvedDeployment, revision: String, plan: Plan) -> DeploymentGate {
+    func gate(_ r: ResolvedDeployment, revision: String, plan: Plan, rolledOut: Bool) -> DeploymentGate {
         let d = r.deployment
         let replicas = ((try? target.observe()) ?? [])
             .filter { $0.deployment == d.name && $0.state == .ready && $0.revision == revision }
@@ -107,7 +112,8 @@ struct GateStep {
                 progress("\(inst.id): gate \(s.name): \(s.numPrompts) requests, \(s.inputLen)/\(s.outputLen) tokens, "
                          + "concurrency \(s.maxConcurrency.map(String.init) ?? "unlimited")\n")
                 let (verdict, json, measured) = measure(s, endpoint: endpoint, engine: r.backend.engine.rawValue,
-                                                        model: d.servedModelName, previous: previous)
+                                                        model: d.servedModelName, previous: previous,
+                                                        label: "\(inst.id): gate \(s.name)")
                 let failedGates = verdict.gates.filter { !$0.passed }
                 progress("\(inst.id): gate \(s.name): " + (verdict.passed ? "passed" : "FAILED: "
                     + (verdict.error ?? failedGates.map { "\($0.gate) — \($0.message)" }.joined(separator: "; "))) + "\n")
@@ -138,6 +144,11 @@ struct GateStep {
         let reason = first.map { g in
             "\(g.scenario) on replica \(g.replica): " + (g.error ?? g.gates.filter { !$0.passed }.map(\.gate).joined(separator: ", "))
         } ?? "gate failed"
+        guard rolledOut else {
+            return DeploymentGate(deployment: d.name, revision: revision, result: "failed",
+                                  message: "the revision already ran before this apply: nothing to revert, left running",
+                                  scenarios: results, revert: nil)
+        }
         let revert = executor.revertRollout(d.name, plan: plan, reason: reason, onEvent: onEvent)
         if let note = revert.note {
             message = note
@@ -154,7 +165,7 @@ struct GateStep {
     /// Runs one scenario against one endpoint and evaluates its gates: the verdict, the bench
     /// result JSON (what the state keeps), and the measured gate metrics.
     func measure(_ s: BenchmarkScenario, endpoint: String, engine: String, model: String,
-                 previous: [String: Double]?) -> (ScenarioVerdict, String, [String: Double]) {
+                 previous: [String: Double]?, label: String) -> (ScenarioVerdict, String, [String: Double]) {
         var config = BenchConfig(baseURL: endpoint)
         config.backend = BenchBackend(rawValue: s.api ?? (engine == "sglang" ? "sglang" : "openai")) ?? .sglang
         config.numPrompts = s.numPrompts
@@ -169,7 +180,7 @@ struct GateStep {
         config.requestTimeout = Double(s.requestTimeoutSeconds)
         let result: BenchResult
         do {
-            result = try BenchBlocking.run(config)
+            result = try BenchBlocking.run(config, progress: RunProgress(label: label, write: progress).report)
         } catch {
             return (.notRun("the benchmark could not run: \(error)"), "{}", [:])
         }
@@ -198,18 +209,41 @@ struct GateStep {
 
 /// Runs a benchmark from synchronous code (the commands are synchronous) and waits.
 enum BenchBlocking {
-    static func run(_ config: BenchConfig) throws -> BenchResult {
+    static func run(_ config: BenchConfig,
+                    progress: (@Sendable (Int, Int, Int) -> Void)? = nil) throws -> BenchResult {
         final class Box: @unchecked Sendable { var value: Result<BenchResult, any Error>? }
         let box = Box()
         let finished = DispatchSemaphore(value: 0)
         let runner = try BenchRunner(config: config)
         Task {
-            do { box.value = .success(try await runner.run()) } catch { box.value = .failure(error) }
+            do { box.value = .success(try await runner.run(progress: progress)) } catch { box.value = .failure(error) }
             finished.signal()
         }
         finished.wait()
         guard let value = box.value else { throw BenchError("benchmark did not finish") }
         return try value.get()
+    }
+}
+
+/// A progress line for a long scenario at most every 10 s (plain lines: works without a terminal).
+final class RunProgress: @unchecked Sendable {
+    let label: String
+    let write: (String) -> Void
+    private let lock = NSLock()
+    private var last = Date()
+
+    init(label: String, write: @escaping (String) -> Void) {
+        self.label = label
+        self.write = write
+    }
+
+    func report(done: Int, failed: Int, total: Int) {
+        let due: Bool = lock.withLock {
+            guard done < total, Date().timeIntervalSince(last) >= 10 else { return false }
+            last = Date()
+            return true
+        }
+        if due { write("\(label): \(done)/\(total) requests done, \(failed) failed\n") }
     }
 }
 

@@ -141,6 +141,12 @@ import Testing
         #expect(r.status == 3, "\(r.out)\(r.err)")
         #expect(r.out.contains("no previous revision to return to: left running"), "\(r.out)")
         #expect(r.out.contains("✘ median_ttft_ms <= 0.001: measured"), "\(r.out)")
-        #expect(try s.status().first?.state == "ready")
+        let pid = try #require(try s.status().first { $0.state == "ready" }?.pid)
+        // Re-checking a running revision: it fails again, and nothing is reverted.
+        let again = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate-always", "--output", "json"])
+        #expect(again.status == 3, "\(again.out)\(again.err)")
+        #expect(again.out.contains("already ran before this apply"), "\(again.out)")
+        #expect(again.out.contains("\"passed\" : false"), "\(again.out)")
+        #expect(try s.status().first?.pid == pid)
     }
 }

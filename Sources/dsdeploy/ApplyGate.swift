@@ -79,6 +79,7 @@ struct GateStep {
                                           scenarios: [], revert: nil))
             }
             if d.benchmarks.isEmpty { skip("no benchmarks declared"); continue }
+            if d.replicas == 0 { skip("no replicas to benchmark"); continue }
             if failed.contains(d.name) { skip("the rollout failed"); continue }
             if mode == .changed, !rolled.contains(d.name) {
                 skip("no new instances in this apply (--gate-always benchmarks anyway)")

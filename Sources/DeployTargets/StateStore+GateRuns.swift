@@ -83,6 +83,15 @@ extension StateStore {
         }
     }
 
+    /// Whether `revision` of `deployment` was ever gated (passed or not).
+    public func wasGated(projectID: String, deployment: String, revision: String) throws -> Bool {
+        try locked {
+            !(try db.query(
+                "SELECT 1 FROM gate_runs WHERE project_id = ?1 AND deployment = ?2 AND revision = ?3 LIMIT 1",
+                [.text(projectID), .text(deployment), .text(revision)])).isEmpty
+        }
+    }
+
     /// Every gate run row of `deployment` (of all deployments when nil), oldest first.
     public func gateRuns(projectID: String, deployment: String? = nil) throws -> [GateRunRecord] {
         try locked {

@@ -8,7 +8,7 @@ import Foundation
 
 /// When `apply` benchmarks deployments.
 enum GateMode {
-    /// `--gate`: deployments whose rollout started new instances.
+    /// `--gate`: deployments whose rollout started new instances, or whose revision was never gated.
     case changed
     /// `--gate-always`: every deployment with benchmarks, even when its rollout was a no-op.
     case always
@@ -81,8 +81,9 @@ struct GateStep {
             if d.benchmarks.isEmpty { skip("no benchmarks declared"); continue }
             if d.replicas == 0 { skip("no replicas to benchmark"); continue }
             if failed.contains(d.name) { skip("the rollout failed"); continue }
-            if mode == .changed, !rolled.contains(d.name) {
-                skip("no new instances in this apply (--gate-always benchmarks anyway)")
+            if mode == .changed, !rolled.contains(d.name),
+               (try? target.store.wasGated(projectID: target.projectID, deployment: d.name, revision: revision)) ?? true {
+                skip("no new instances in this apply, and this revision was gated before (--gate-always benchmarks anyway)")
                 continue
             }
             out.append(gate(r, revision: revision, plan: plan, rolledOut: rolled.contains(d.name)))

@@ -54,10 +54,13 @@ import Testing
         let s = try Sandbox(port: 31300)
         defer { s.tearDown() }
 
-        // 1. First rollout: the relative gate has nothing to compare with and says so.
+        // 1. Deployed without --gate; then `apply --gate` has no changes but gates the revision
+        //    because it was never gated. The relative gate has nothing to compare with and says so.
         try write(s, stepMs: 5)
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
         let first = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate"])
         #expect(first.status == 0, "\(first.out)\(first.err)")
+        #expect(first.out.contains("No changes"), "\(first.out)")
         #expect(first.out.contains("dspark/0: gate tiny:"), "progress lines without a terminal: \(first.out)")
         #expect(first.out.contains("no previous passing gated revision"), "\(first.out)")
         let good = try #require(try s.status().first)

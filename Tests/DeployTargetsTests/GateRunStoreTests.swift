@@ -40,6 +40,9 @@ import Testing
         // A redefined workload has no previous.
         #expect(try store.previousGateResult(projectID: "p", deployment: "web", scenario: "s", workloadKey: "changed",
                                              excludingRevision: "r5").map(\.runID) == ["d"])
+        #expect(try store.wasGated(projectID: "p", deployment: "web", revision: "r2"), "a failed run counts as gated")
+        #expect(try !store.wasGated(projectID: "p", deployment: "web", revision: "r5"))
+        #expect(try !store.wasGated(projectID: "other-project", deployment: "web", revision: "r2"))
         let all = try store.gateRuns(projectID: "p", deployment: "web")
         #expect(all.map(\.runID) == ["a", "a", "b", "c", "c", "d"])
         #expect(all[2].passed == false && all[2].runPassed == false)

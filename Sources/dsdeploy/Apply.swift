@@ -28,7 +28,7 @@ struct Apply: ParsableCommand {
     @Flag(name: .long, help: "Delete deployments that left the manifest (only ones in this state directory).")
     var prune = false
 
-    @Flag(name: .long, help: "After the rollout, run each changed deployment's benchmarks: scenarios and check their gates; revert a deployment that fails (exit 3).")
+    @Flag(name: .long, help: "After the rollout, benchmark each deployment with new instances (or a never-gated revision) against its benchmarks: gates; revert one that fails (exit 3).")
     var gate = false
 
     @Flag(name: .long, help: "Like --gate, but also benchmark deployments whose rollout was a no-op.")

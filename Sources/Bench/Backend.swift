@@ -74,9 +74,13 @@ struct StreamAccumulator {
     }
 
     private mutating func handle(_ event: SSEEvent, at time: MonotonicTime) {
-        guard !event.isDone, let data = event.data.data(using: .utf8),
-              let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
-        if let err = obj["error"] {
+        guard !event.isDone else { return }
+        var data = event.data
+        // Chunks that are not a JSON object are ignored, as bench_serving's json.loads would skip them.
+        guard let chunk = data.withUTF8({ StreamChunk.scan($0, backend: backend) }) else { return }
+        if chunk.hasError {
+            let obj = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any]
+            let err: Any = obj?["error"] ?? "unknown"
             streamError = "server error: \(String(describing: (err as? [String: Any])?["message"] ?? err))"
             return
         }
@@ -84,10 +88,9 @@ struct StreamAccumulator {
         case .sglang:
             // bench_serving: a chunk with text; output_len from meta_info.completion_tokens; the
             // gap since the previous chunk is split evenly over the chunk's new tokens.
-            let meta = obj["meta_info"] as? [String: Any]
-            if let p = meta?["prompt_tokens"] as? Int { serverPrompt = p }
-            guard let text = obj["text"] as? String, !text.isEmpty else { return }
-            let outLen = (meta?["completion_tokens"] as? Int) ?? (lastOutputLength + 1)
+            if let p = chunk.promptTokens { serverPrompt = p }
+            guard chunk.hasText == true else { return }
+            let outLen = chunk.completionTokens ?? (lastOutputLength + 1)
             serverOutput = outLen
             if !gotFirst {
                 gotFirst = true
@@ -101,18 +104,9 @@ struct StreamAccumulator {
             lastTime = time
             lastOutputLength = outLen
         case .openai, .openaiChat:
-            if let usage = obj["usage"] as? [String: Any] {
-                if let c = usage["completion_tokens"] as? Int { serverOutput = c }
-                if let p = usage["prompt_tokens"] as? Int { serverPrompt = p }
-            }
-            guard let choices = obj["choices"] as? [[String: Any]], let first = choices.first else { return }
-            let text: String?
-            if backend == .openai {
-                text = first["text"] as? String
-            } else {
-                text = (first["delta"] as? [String: Any])?["content"] as? String
-            }
-            guard let text, !text.isEmpty else { return }
+            if let c = chunk.completionTokens { serverOutput = c }
+            if let p = chunk.promptTokens { serverPrompt = p }
+            guard chunk.hasText == true else { return }
             // bench_serving: one ITL sample per chunk (no division by tokens per chunk).
             if !gotFirst {
                 gotFirst = true

@@ -1,0 +1,228 @@
+/// The fields of one streamed JSON chunk that a benchmark needs, read without building the document.
+///
+/// Per token the client parses one chunk; Foundation's `JSONSerialization` builds and bridges a whole
+/// dictionary for it, which was most of the client's CPU per token. This reader walks the bytes once,
+/// checks the JSON syntax (strings, numbers, literals, nesting) and keeps only:
+/// - `error` (any value) at the top level,
+/// - the text: OpenAI completions `choices[0].text`, chat `choices[0].delta.content`, SGLang `text`,
+/// - token counts: OpenAI `usage.{completion,prompt}_tokens`, SGLang `meta_info.{completion,prompt}_tokens`.
+public struct StreamChunk: Sendable, Hashable {
+    /// The chunk has a top-level `error` member.
+    public var hasError = false
+    /// Whether the chunk carries text: nil when absent or null, false for `""`, true otherwise.
+    public var hasText: Bool?
+    /// `completion_tokens` (integral numbers only).
+    public var completionTokens: Int?
+    /// `prompt_tokens` (integral numbers only).
+    public var promptTokens: Int?
+
+    /// Creates an empty result.
+    public init() {}
+
+    /// Reads `bytes` as a chunk of `backend`'s API; nil when it is not a JSON object (or not valid JSON).
+    public static func scan(_ bytes: UnsafeBufferPointer<UInt8>, backend: BenchBackend) -> StreamChunk? {
+        var r = Reader(b: bytes)
+        var out = StreamChunk()
+        guard r.object({ r, key in
+            if r.key(key, is: "error") {
+                out.hasError = true
+                return r.skip(0)
+            }
+            switch backend {
+            case .sglang:
+                if r.key(key, is: "text") { return r.text(into: &out.hasText) }
+                if r.key(key, is: "meta_info") { return r.counts(into: &out) }
+            case .openai, .openaiChat:
+                if r.key(key, is: "usage") { return r.counts(into: &out) }
+                if r.key(key, is: "choices") { return r.choices(chat: backend == .openaiChat, into: &out.hasText) }
+            }
+            return r.skip(0)
+        }) else { return nil }
+        r.ws()
+        return r.i == bytes.count ? out : nil
+    }
+}
+
+/// A forward-only JSON reader over bytes (RFC 8259 syntax; nesting limited to 256).
+private struct Reader {
+    let b: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    init(b: UnsafeBufferPointer<UInt8>) { self.b = b }
+
+    mutating func ws() {
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+    }
+
+    mutating func eat(_ c: UInt8) -> Bool {
+        ws()
+        guard i < b.count, b[i] == c else { return false }
+        i += 1
+        return true
+    }
+
+    func key(_ r: Range<Int>, is name: StaticString) -> Bool {
+        guard r.count == name.utf8CodeUnitCount else { return false }
+        let p = name.utf8Start
+        for k in 0..<r.count where b[r.lowerBound + k] != p[k] { return false }
+        return true
+    }
+
+    /// A string at `i` (after whitespace): the raw bytes between the quotes (escapes left as is).
+    mutating func string() -> Range<Int>? {
+        guard eat(0x22) else { return nil }
+        let start = i
+        while i < b.count {
+            let c = b[i]
+            if c == 0x22 { i += 1; return start..<(i - 1) }
+            if c < 0x20 { return nil }
+            if c == 0x5C {
+                guard i + 1 < b.count else { return nil }
+                let e = b[i + 1]
+                if e == 0x75 {  // \uXXXX
+                    guard i + 5 < b.count, (2...5).allSatisfy({ Self.isHex(b[i + $0]) }) else { return nil }
+                    i += 6
+                    continue
+                }
+                guard [0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74].contains(e) else { return nil }
+                i += 2
+                continue
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    static func isHex(_ c: UInt8) -> Bool { (0x30...0x39).contains(c) || (0x41...0x46).contains(c) || (0x61...0x66).contains(c) }
+
+    /// `{ "key": value, … }`, calling `member` with each key; it must consume the value.
+    mutating func object(_ member: (inout Reader, Range<Int>) -> Bool) -> Bool {
+        guard eat(0x7B) else { return false }
+        if eat(0x7D) { return true }
+        repeat {
+            guard let k = string(), eat(0x3A), member(&self, k) else { return false }
+        } while eat(0x2C)
+        return eat(0x7D)
+    }
+
+    /// A number; its value when integral.
+    mutating func number() -> (ok: Bool, int: Int?) {
+        ws()
+        let start = i
+        if i < b.count, b[i] == 0x2D { i += 1 }
+        let intStart = i
+        while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+        let digits = i - intStart
+        guard digits > 0, !(digits > 1 && b[intStart] == 0x30) else { return (false, nil) }
+        var integral = true
+        if i < b.count, b[i] == 0x2E {
+            i += 1
+            let f = i
+            while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+            guard i > f else { return (false, nil) }
+            integral = false
+        }
+        if i < b.count, b[i] == 0x65 || b[i] == 0x45 {
+            i += 1
+            if i < b.count, b[i] == 0x2B || b[i] == 0x2D { i += 1 }
+            let e = i
+            while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+            guard i > e else { return (false, nil) }
+            integral = false
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+        if integral, let n = Int(text) { return (true, n) }
+        if let d = Double(text), d.isFinite, d == d.rounded(), abs(d) < 1e15 { return (true, Int(d)) }
+        return (true, nil)
+    }
+
+    mutating func literal(_ word: StaticString) -> Bool {
+        ws()
+        let n = word.utf8CodeUnitCount
+        guard i + n <= b.count, key(i..<(i + n), is: word) else { return false }
+        i += n
+        return true
+    }
+
+    /// Skips any value.
+    mutating func skip(_ depth: Int) -> Bool {
+        guard depth < 256 else { return false }
+        ws()
+        guard i < b.count else { return false }
+        switch b[i] {
+        case 0x22: return string() != nil
+        case 0x7B: return object { r, _ in r.skip(depth + 1) }
+        case 0x5B:
+            i += 1
+            if eat(0x5D) { return true }
+            repeat { guard skip(depth + 1) else { return false } } while eat(0x2C)
+            return eat(0x5D)
+        case 0x74: return literal("true")
+        case 0x66: return literal("false")
+        case 0x6E: return literal("null")
+        default: return number().ok
+        }
+    }
+
+    /// A string (non-empty → true, "" → false) or null (nil); any other value leaves `flag` as it was.
+    mutating func text(into flag: inout Bool?) -> Bool {
+        ws()
+        guard i < b.count else { return false }
+        if b[i] == 0x22 {
+            guard let r = string() else { return false }
+            flag = !r.isEmpty
+            return true
+        }
+        if b[i] == 0x6E { flag = nil; return literal("null") }
+        return skip(0)
+    }
+
+    /// `{"completion_tokens": N, "prompt_tokens": N, …}` (null or a non-object is skipped).
+    mutating func counts(into out: inout StreamChunk) -> Bool {
+        ws()
+        guard i < b.count, b[i] == 0x7B else { return skip(0) }
+        return object { r, k in
+            if r.key(k, is: "completion_tokens") || r.key(k, is: "prompt_tokens") {
+                r.ws()
+                guard r.i < r.b.count else { return false }
+                if r.b[r.i] == 0x2D || (0x30...0x39).contains(r.b[r.i]) {
+                    let n = r.number()
+                    guard n.ok else { return false }
+                    if let v = n.int {
+                        if r.key(k, is: "completion_tokens") { out.completionTokens = v } else { out.promptTokens = v }
+                    }
+                    return true
+                }
+            }
+            return r.skip(1)
+        }
+    }
+
+    /// `choices`: the first element's `text` (completions) or `delta.content` (chat).
+    mutating func choices(chat: Bool, into flag: inout Bool?) -> Bool {
+        ws()
+        guard i < b.count, b[i] == 0x5B else { return skip(0) }
+        i += 1
+        if eat(0x5D) { return true }
+        var first = true
+        repeat {
+            ws()
+            if first, i < b.count, b[i] == 0x7B {
+                let ok = object { r, k in
+                    if !chat, r.key(k, is: "text") { return r.text(into: &flag) }
+                    if chat, r.key(k, is: "delta") {
+                        r.ws()
+                        guard r.i < r.b.count, r.b[r.i] == 0x7B else { return r.skip(2) }
+                        return r.object { r2, k2 in r2.key(k2, is: "content") ? r2.text(into: &flag) : r2.skip(3) }
+                    }
+                    return r.skip(2)
+                }
+                guard ok else { return false }
+            } else {
+                guard skip(1) else { return false }
+            }
+            first = false
+        } while eat(0x2C)
+        return eat(0x5D)
+    }
+}

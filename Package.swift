@@ -77,12 +77,12 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "DeployTargets",
-            dependencies: ["DeployKit", "Engines", "DeployCore", "CurlHTTP", "CSQLite"],
+            dependencies: ["DeployKit", "DeploySpec", "Engines", "DeployCore", "DeployTemplate", "CurlHTTP", "CSQLite"],
             swiftSettings: strictSettings),
         .executableTarget(name: "dsdeploy-supervisor", swiftSettings: strictSettings),
         .testTarget(
             name: "DeployTargetsTests",
-            dependencies: ["DeployTargets", "DeployKit", "Engines", "DeployCore", "dsdeploy-supervisor"],
+            dependencies: ["DeployTargets", "DeployKit", "DeploySpec", "Engines", "DeployCore", "CurlHTTP", "dsdeploy-supervisor"],
             swiftSettings: strictSettings),
         .target(name: "Bench", dependencies: ["CurlHTTP", "DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "EngineSim", "Engines", "CurlHTTP", "DeployCore"], swiftSettings: strictSettings),

@@ -20,6 +20,9 @@ public struct SpecValidator: Sendable {
         var extendedCatalogs: [String: FlagCatalog] = [:]
         var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
 
+        for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) { TargetCheck.check(t).forEach(add) }
+        let defaultTarget = TargetCheck.defaultTargetName(manifest)
+
         for d in manifest.deployments {
             guard let backend = manifest.backends[d.backend.value] else {
                 let hint = Suggest.didYouMean(d.backend.value, in: manifest.backends.keys)
@@ -36,16 +39,18 @@ public struct SpecValidator: Sendable {
                            notes: ["versions: \(backend.versions.keys.sorted().joined(separator: ", "))"]))
                 continue
             }
-            let targetName = d.target?.value ?? "local"
+            let targetName = d.target?.value ?? defaultTarget ?? "local"
+            if d.target == nil, defaultTarget == nil {
+                add(.error("missing-key", "deployment '\(d.name)' names no target and the manifests define several "
+                           + "(\(TargetCheck.remoteTargetNames(manifest).joined(separator: ", "))); set spec.target",
+                           at: d.location))
+            }
             let target = manifest.targets[targetName]
             if target == nil, targetName != "local", let t = d.target {
                 let hint = Suggest.didYouMean(t.value, in: Array(manifest.targets.keys) + ["local"])
                 add(.error("unknown-reference", "unknown target '\(t.value)'\(hint)", at: t.location, length: t.length))
             }
-            if let target, target.type != "local" {
-                add(.error("invalid-value", "target type '\(target.type)' is not supported yet by this dsdeploy; use 'local'",
-                           at: target.location))
-            }
+            if let target { TargetCheck.check(d, backend: backend, version: version, on: target).forEach(add) }
             if d.model.source == "local", d.model.path == nil {
                 add(.error("missing-key", "model source 'local' needs 'path'", at: d.location))
             } else if d.model.source != "local", d.model.id == nil {

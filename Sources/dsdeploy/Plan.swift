@@ -28,6 +28,10 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let ctx = try DeployContext.load(files, options: options, resolveSecrets: false)
+        if let gs = try GPUStackCommands.target(of: ctx.result) {
+            if out != nil { throw GPUStackCommands.fail("--out is not supported on a gpustack target yet") }
+            return try GPUStackCommands.plan(ctx, target: gs, prune: prune, options: options, detailedExitcode: detailedExitcode)
+        }
         let target = try TargetFactory.local(ctx.result.manifest)
         let plan = Planner(prune: prune).plan(desired: ctx.specs, observed: try target.observe(), files: files)
         if let out {

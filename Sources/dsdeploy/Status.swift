@@ -13,6 +13,9 @@ struct Status: ParsableCommand {
     @Argument(help: "Only this deployment.")
     var name: String?
 
+    @Option(name: [.customShort("f"), .long], help: "A manifest defining a gpustack Target: show that server's deployments (repeatable).")
+    var file: [String] = []
+
     @OptionGroup var options: ManifestOptions
 
     struct Row: Encodable {
@@ -30,6 +33,9 @@ struct Status: ParsableCommand {
     }
 
     func run() throws {
+        if let gs = try GPUStackCommands.target(inFiles: file, options: options) {
+            return try GPUStackCommands.status(gs, name: name, options: options)
+        }
         let target = try TargetFactory.local(nil)
         var observed = try target.observe()
         if let name {
@@ -96,7 +102,13 @@ struct Logs: ParsableCommand {
     @Option(name: .long, help: "Lines from the end to print first.")
     var tail = 50
 
+    @Option(name: [.customShort("f"), .long], help: "A manifest defining a gpustack Target: read the log from that server (repeatable).")
+    var file: [String] = []
+
     func run() throws {
+        if let gs = try GPUStackCommands.target(inFiles: file, options: ManifestOptions()) {
+            return try GPUStackCommands.logs(gs, name: name, replica: replica, tail: tail, follow: follow)
+        }
         let target = try TargetFactory.local(nil)
         guard target.logPath(deployment: name, replica: replica) != nil else {
             Output.stderr("dsdeploy: error: no log for \(name)/\(replica) in \(TargetFactory.stateDirectory)\n")
@@ -124,6 +136,9 @@ struct Delete: ParsableCommand {
     @Option(name: .long, help: "Seconds between SIGTERM and SIGKILL.")
     var grace = 10.0
 
+    @Option(name: [.customShort("f"), .long], help: "A manifest defining a gpustack Target: delete the models there (repeatable).")
+    var file: [String] = []
+
     @OptionGroup var options: ManifestOptions
 
     func run() throws {
@@ -131,6 +146,10 @@ struct Delete: ParsableCommand {
         if FileManager.default.fileExists(atPath: what) {
             let r = ManifestPipeline.validate([what], options: options)
             names = Set(r.manifest.deployments.map(\.name))
+        }
+        if let gs = try GPUStackCommands.target(inFiles: file.isEmpty && FileManager.default.fileExists(atPath: what) ? [what] : file,
+                                                options: options) {
+            return try GPUStackCommands.delete(gs, names: names, autoApprove: autoApprove)
         }
         let lock = try TargetFactory.lock()
         defer { lock.release() }

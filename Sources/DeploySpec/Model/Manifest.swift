@@ -204,6 +204,18 @@ public struct Target: Sendable {
     public var url: String?
     /// Cluster (gpustack).
     public var cluster: String?
+    /// API key (gpustack): always a `valueFrom` env or file source, resolved only when the target is used.
+    public var apiKey: EnvValue?
+    /// PEM CA bundle to verify the server with (gpustack), as written (relative to `file`).
+    public var caBundle: String?
+    /// Worker labels every deployment on this target must match (gpustack `worker_selector`).
+    public var workerSelector: [String: String] = [:]
+    /// Ownership marker of this manifest set on the server (gpustack); defaults to the target's name.
+    public var owner: String?
+    /// Where `url`, `apiKey` and `caBundle` are, for located errors.
+    public var fieldLocations: [String: SourceLocation] = [:]
+    /// The file the target came from (relative `caBundle` and `apiKey` file paths resolve against it).
+    public var file: String = ""
     /// Where it is defined.
     public var location: SourceLocation
 }

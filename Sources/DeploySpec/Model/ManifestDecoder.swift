@@ -124,29 +124,44 @@ struct ManifestDecoder {
         for (k, v) in spec["images"]?.mapping?.stringPairs ?? [] {
             images[k.value] = v.stringList ?? v.string.map { [$0] } ?? []
         }
-        return Target(name: name, type: type, host: spec["host"]?.string ?? "127.0.0.1",
-                      gpus: spec["gpus"]?.sequence?.items.compactMap(\.int), images: images,
-                      url: spec["url"]?.string, cluster: spec["cluster"]?.string, location: location)
+        var target = Target(name: name, type: type, host: spec["host"]?.string ?? "127.0.0.1",
+                            gpus: spec["gpus"]?.sequence?.items.compactMap(\.int), images: images,
+                            url: spec["url"]?.string, cluster: spec["cluster"]?.string, location: location)
+        target.apiKey = spec["apiKey"].flatMap { decodeEnvValue($0) }
+        target.caBundle = spec["caBundle"]?.string
+        target.owner = spec["owner"]?.string
+        for (k, v) in spec["workerSelector"]?.mapping?.stringPairs ?? [] {
+            if let s = v.scalar?.value { target.workerSelector[k.value] = s }
+        }
+        for key in ["url", "cluster", "apiKey", "caBundle", "owner"] {
+            if let n = spec[key] { target.fieldLocations[key] = n.location }
+        }
+        target.file = file
+        return target
     }
 
     func decodeEnv(_ node: YAMLNode?) -> [EnvVar] {
         (node?.mapping?.stringPairs ?? []).compactMap { k, v in
-            let name = Located(k.value, at: k.location, length: k.length)
-            if let s = v.scalar {
-                if case .null = s.resolved { return nil }
-                return EnvVar(name: name, value: .literal(s.value))
-            }
-            guard let m = v.mapping else { return nil }
-            let secretFlag = m["secret"]?.bool
-            if let lit = m["value"]?.scalar?.value {
-                return EnvVar(name: name, value: secretFlag == true ? .secretLiteral(Secret(lit)) : .literal(lit))
-            }
-            if let from = m["valueFrom"]?.mapping {
-                if let e = from["env"]?.string { return EnvVar(name: name, value: .fromEnv(e, secret: secretFlag ?? true)) }
-                if let f = from["file"]?.string { return EnvVar(name: name, value: .fromFile(f, secret: secretFlag ?? true)) }
-            }
-            return nil
+            decodeEnvValue(v).map { EnvVar(name: Located(k.value, at: k.location, length: k.length), value: $0) }
         }
+    }
+
+    /// One env-shaped value: a scalar, `{value, secret}` or `{valueFrom: {env|file}, secret}`.
+    func decodeEnvValue(_ v: YAMLNode) -> EnvValue? {
+        if let s = v.scalar {
+            if case .null = s.resolved { return nil }
+            return .literal(s.value)
+        }
+        guard let m = v.mapping else { return nil }
+        let secretFlag = m["secret"]?.bool
+        if let lit = m["value"]?.scalar?.value {
+            return secretFlag == true ? .secretLiteral(Secret(lit)) : .literal(lit)
+        }
+        if let from = m["valueFrom"]?.mapping {
+            if let e = from["env"]?.string { return .fromEnv(e, secret: secretFlag ?? true) }
+            if let f = from["file"]?.string { return .fromFile(f, secret: secretFlag ?? true) }
+        }
+        return nil
     }
 
     func decodeReadiness(_ m: YAMLMapping?) -> Readiness? {

@@ -112,8 +112,14 @@ enum ManifestSchema {
         FieldSchema("host", .string(), "Address engines bind to and clients use (`{{worker_ip}}`; local default 127.0.0.1)."),
         FieldSchema("gpus", .list(.integer(min: 0)), "GPU ids this target may hand out (local default: 0...)."),
         FieldSchema("images", .map(.stringOrList), "Local target: map an image to a local command (argv) that stands in for it."),
-        FieldSchema("url", .string(), "Server URL (gpustack)."),
-        FieldSchema("cluster", .string(), "Cluster name (gpustack)."),
+        FieldSchema("url", .string(), "Server URL (gpustack, required): `http://` or `https://` (verified by default)."),
+        FieldSchema("cluster", .string(), "GPUStack cluster name, resolved to its id (gpustack; default `default`)."),
+        FieldSchema("apiKey", .envValue,
+                    "API key (gpustack, required), sent as `Authorization: Bearer`: `{valueFrom: {env: NAME}}` or `{valueFrom: {file: path}}`; never a literal."),
+        FieldSchema("caBundle", .string(), "PEM file of CA certificates to verify an https server with (gpustack); relative to the manifest."),
+        FieldSchema("workerSelector", .map(.scalar), "Worker labels every model on this target must match (gpustack `worker_selector`)."),
+        FieldSchema("owner", .string(pattern: namePattern),
+                    "Ownership marker written into every model dsdeploy creates (gpustack; default: the target's name); `--prune` removes only models with it."),
     ])
 
     static let includeSpec = ObjectSchema("IncludeSpec", [

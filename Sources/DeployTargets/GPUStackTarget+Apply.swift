@@ -1,0 +1,314 @@
+import DeployCore
+import DeployKit
+import Engines
+import Foundation
+
+/// The result of applying a GPUStack plan.
+public struct GPUStackApplyReport: Sendable, Codable {
+    /// One model's (or backend version's) result.
+    public struct Outcome: Sendable, Codable, Hashable {
+        /// Deployment name, or `backend/version` for versions.
+        public var id: String
+        /// The planned action.
+        public var action: String
+        /// `done`, `failed`, `reverted` or `skipped`.
+        public var result: String
+        /// Details (GPUStack's state message on failure).
+        public var message: String
+    }
+
+    /// Every change, in the order applied.
+    public var outcomes: [Outcome]
+    /// Seconds the apply took.
+    public var seconds: Double
+    /// API requests made by apply (reads, writes).
+    public var apiReads: Int
+    /// Writes.
+    public var apiWrites: Int
+
+    /// True when nothing failed.
+    public var succeeded: Bool { !outcomes.contains { $0.result != "done" } }
+    /// Deployments that failed.
+    public var failedDeployments: [String] { outcomes.filter { $0.result != "done" }.map(\.id) }
+}
+
+extension GPUStackTarget {
+    /// Applies `plan` (made from `desired` and `observed`): backend versions, then models (create / update /
+    /// replace + restart), waiting for every touched model's instances; failed replacements are reverted to
+    /// the previous configuration. `onEvent` gets one line per step.
+    public func apply(_ plan: GPUStackPlan, desired: [GPUStackModelSpec], observed: GPUStackObserved,
+                      onEvent: @escaping @Sendable (String) -> Void) -> GPUStackApplyReport {
+        let start = clock.now()
+        let counts0 = client.requestCounts
+        var outcomes: [GPUStackApplyReport.Outcome] = []
+        func report() -> GPUStackApplyReport {
+            let c = client.requestCounts
+            return GPUStackApplyReport(outcomes: outcomes, seconds: clock.now() - start,
+                                       apiReads: c.reads - counts0.reads, apiWrites: c.writes - counts0.writes)
+        }
+        let specs = Dictionary(desired.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let live = Dictionary(observed.models.compactMap { m in m[gs: "name"]?.gsString.map { ($0, m) } }, uniquingKeysWith: { a, _ in a })
+
+        // 1. Backend versions (create/update), one read–modify–write per backend.
+        let versionWrites = plan.versions.filter { $0.action == .create || $0.action == .update }
+        for backend in Set(versionWrites.map(\.backend)).sorted() {
+            let mine = versionWrites.filter { $0.backend == backend }
+            do throws(GPUStackError) {
+                try writeVersions(backend: backend, upsert: mine.compactMap { v in
+                    desired.first { $0.version.backend == backend && $0.version.name == v.version }?.version
+                }, remove: [])
+                for v in mine {
+                    onEvent("  ✔ backend version \(backend) \(v.version) \(v.action == .create ? "created" : "updated")")
+                    outcomes.append(.init(id: "\(backend)/\(v.version)", action: v.action.rawValue, result: "done", message: ""))
+                }
+            } catch {
+                for v in mine {
+                    outcomes.append(.init(id: "\(backend)/\(v.version)", action: v.action.rawValue, result: "failed", message: error.message))
+                }
+                onEvent("  ✘ backend \(backend): \(error.message)")
+                return report()
+            }
+        }
+
+        // 2. Models: write everything, restart what needs it, then wait for all of them together.
+        var goals: [GPUStackWaiter.Goal] = []
+        var rolling: [(GPUStackModelChange, Int)] = []
+        var pendingOutcome: [Int: GPUStackModelChange] = [:]
+        for c in plan.changes where c.action == .create || c.action == .update || c.action == .replace {
+            guard let spec = specs[c.deployment] else { continue }
+            let deadline = clock.now() + Double(spec.timeoutSeconds)
+            do throws(GPUStackError) {
+                switch c.action {
+                case .create:
+                    let created = try client.post("/v2/models", createBody(spec, clusterId: plan.clusterId))
+                    guard let id = created[gs: "id"]?.gsInt else {
+                        throw GPUStackError(.protocolError, "GPUStack created model '\(spec.name)' without an id")
+                    }
+                    onEvent("  + \(spec.name): created model \(id)")
+                    goals.append(.init(modelId: id, name: spec.name, needed: spec.replicas, ignore: [], deadline: deadline))
+                    pendingOutcome[id] = c
+                case .update:
+                    guard let id = c.modelId else { continue }
+                    try client.put("/v2/models/\(id)", updateBody(spec, full: false))
+                    onEvent("  ~ \(spec.name): replicas → \(spec.replicas)")
+                    goals.append(.init(modelId: id, name: spec.name, needed: spec.replicas, ignore: [], deadline: deadline))
+                    pendingOutcome[id] = c
+                case .replace:
+                    guard let id = c.modelId else { continue }
+                    try client.put("/v2/models/\(id)", updateBody(spec, full: true))
+                    let liveInstances = observed.instances.filter { $0[gs: "model_id"]?.gsInt == id }
+                    if liveInstances.count > 1 && spec.replicas > 1 {
+                        onEvent("  ~ \(spec.name): updated; rolling restart of \(liveInstances.count) instances, one at a time")
+                        rolling.append((c, id))
+                        continue
+                    }
+                    if !liveInstances.isEmpty {
+                        try restart(model: id, name: spec.name, deadline: deadline, onEvent: onEvent)
+                    } else {
+                        onEvent("  ~ \(spec.name): updated (no instances to restart)")
+                    }
+                    goals.append(.init(modelId: id, name: spec.name, needed: spec.replicas, ignore: [], deadline: deadline))
+                    pendingOutcome[id] = c
+                default: break
+                }
+            } catch {
+                onEvent("  ✘ \(c.deployment): \(error.message)")
+                var o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: error.message)
+                if c.action == .replace || c.action == .update, let id = c.modelId, let prev = live[c.deployment] {
+                    o = revert(o, model: id, previous: prev, onEvent: onEvent)
+                }
+                outcomes.append(o)
+            }
+        }
+        let waiter = GPUStackWaiter(client: client, clusterId: plan.clusterId, clock: clock, onProgress: onEvent)
+        let results = waiter.wait(goals)
+        for g in goals {
+            guard let c = pendingOutcome[g.modelId] else { continue }
+            switch results[g.modelId] ?? .failed("no result") {
+            case .ready:
+                onEvent("  ✔ \(c.deployment): \(g.needed) instance\(g.needed == 1 ? "" : "s") running")
+                outcomes.append(.init(id: c.deployment, action: c.action.rawValue, result: "done", message: ""))
+            case .failed(let why):
+                onEvent("  ✘ \(c.deployment): \(why)")
+                var o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: why)
+                if c.action != .create, let prev = live[c.deployment] { o = revert(o, model: g.modelId, previous: prev, onEvent: onEvent) }
+                outcomes.append(o)
+            }
+        }
+
+        // 3. Rolling restarts: delete one old instance, wait for its replacement (on the new config) to run.
+        for (c, id) in rolling {
+            guard let spec = specs[c.deployment] else { continue }
+            outcomes.append(rollingRestart(c, model: id, spec: spec, previous: live[c.deployment], onEvent: onEvent))
+        }
+
+        // 4. Prune: models, then versions nothing uses any more.
+        for c in plan.changes where c.action == .delete {
+            guard let id = c.modelId else { continue }
+            do throws(GPUStackError) {
+                try client.delete("/v2/models/\(id)")
+                onEvent("  - \(c.deployment): deleted")
+                outcomes.append(.init(id: c.deployment, action: "delete", result: "done", message: ""))
+            } catch {
+                outcomes.append(.init(id: c.deployment, action: "delete", result: "failed", message: error.message))
+            }
+        }
+        let removals = plan.versions.filter { $0.action == .delete }
+        for backend in Set(removals.map(\.backend)).sorted() {
+            let names = removals.filter { $0.backend == backend }.map(\.version)
+            do throws(GPUStackError) {
+                try writeVersions(backend: backend, upsert: [], remove: Set(names))
+                for n in names {
+                    onEvent("  - backend version \(backend) \(n) removed")
+                    outcomes.append(.init(id: "\(backend)/\(n)", action: "delete", result: "done", message: ""))
+                }
+            } catch {
+                // GPUStack refuses to remove a version a model uses: keep it and say so.
+                for n in names {
+                    outcomes.append(.init(id: "\(backend)/\(n)", action: "delete", result: "skipped", message: error.message))
+                }
+            }
+        }
+        var r = report()
+        r.outcomes = r.outcomes.map { o in
+            var o = o
+            if o.result == "skipped" { o.result = "done"; o.message = "kept: " + o.message }
+            return o
+        }
+        return r
+    }
+
+    /// `POST /v2/models/{id}/restart`, retrying while GPUStack answers 409 (a restart in flight).
+    func restart(model id: Int, name: String, deadline: Double, onEvent: @Sendable (String) -> Void) throws(GPUStackError) {
+        var announced = false
+        while true {
+            do {
+                let r = try client.post("/v2/models/\(id)/restart", .object([:]))
+                let gone = r[gs: "deleted_instances"]?.gsStrings ?? []
+                onEvent("  ~ \(name): updated; restarted (retired \(gone.isEmpty ? "no instances" : gone.joined(separator: ", ")))")
+                return
+            } catch where error.kind == .conflict {
+                if clock.now() + conflictRetryInterval > deadline { throw error }
+                if !announced { onEvent("  … \(name): a restart is already in flight; waiting to restart again"); announced = true }
+                clock.sleep(conflictRetryInterval)
+            }
+        }
+    }
+
+    /// Replaces a multi-replica model's instances one at a time (GPUStack's own restart retires all at once):
+    /// delete one old instance, the replica controller recreates it from the updated model, wait until it runs.
+    func rollingRestart(_ c: GPUStackModelChange, model id: Int, spec: GPUStackModelSpec, previous: JSONValue?,
+                        onEvent: @escaping @Sendable (String) -> Void) -> GPUStackApplyReport.Outcome {
+        let waiter = GPUStackWaiter(client: client, clusterId: 0, clock: clock, onProgress: onEvent)
+        do throws(GPUStackError) {
+            var old = try instanceIds(model: id).compactMap { $0[gs: "id"]?.gsInt }
+            let total = old.count
+            var replaced = 0
+            while let victim = old.first {
+                try client.delete("/v2/model-instances/\(victim)")
+                old.removeFirst()
+                replaced += 1
+                onEvent("  ~ \(spec.name): replacing instance \(replaced)/\(total)")
+                let needed = min(replaced, spec.replicas)
+                let result = waiter.wait([.init(modelId: id, name: spec.name, needed: needed, ignore: Set(old),
+                                                deadline: clock.now() + Double(spec.timeoutSeconds))])
+                if case .failed(let why)? = result[id] {
+                    onEvent("  ✘ \(spec.name): \(why)")
+                    let o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: why)
+                    return previous.map { revert(o, model: id, previous: $0, keep: Set(old), onEvent: onEvent) } ?? o
+                }
+            }
+            onEvent("  ✔ \(spec.name): \(spec.replicas) instances running (rolled one at a time)")
+            return .init(id: c.deployment, action: c.action.rawValue, result: "done", message: "")
+        } catch {
+            onEvent("  ✘ \(spec.name): \(error.message)")
+            let o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: error.message)
+            return previous.map { revert(o, model: id, previous: $0, onEvent: onEvent) } ?? o
+        }
+    }
+
+    /// Puts the previous configuration back (`PUT` of the fields dsdeploy manages) and deletes the instances
+    /// started from the new one (except `keep`), so GPUStack recreates them from the previous configuration.
+    /// A restart is not used: GPUStack answers 409 until the restarted model runs. The revert is not waited for.
+    func revert(_ failed: GPUStackApplyReport.Outcome, model id: Int, previous: JSONValue, keep: Set<Int> = [],
+                onEvent: @Sendable (String) -> Void) -> GPUStackApplyReport.Outcome {
+        var o = failed
+        do throws(GPUStackError) {
+            try client.put("/v2/models/\(id)", GPUStackTarget.previousBody(previous))
+            var n = 0
+            for i in try instanceIds(model: id) {
+                guard let iid = i[gs: "id"]?.gsInt, !keep.contains(iid) else { continue }
+                try client.delete("/v2/model-instances/\(iid)")
+                n += 1
+            }
+            o.result = "reverted"
+            o.message += " — reverted to the previous configuration (\(n) instance\(n == 1 ? "" : "s") recreated from it)"
+            onEvent("  ↺ \(failed.id): reverted to the previous configuration")
+        } catch {
+            o.message += " — revert failed too: \(error.message)"
+        }
+        return o
+    }
+
+    /// Read–modify–write of a backend record: GPUStack's PUT replaces the whole row, so every field read is sent back.
+    func writeVersions(backend: String, upsert: [GPUStackVersionSpec], remove: Set<String>) throws(GPUStackError) {
+        let row = try backendRow(backend)
+        guard let id = row[gs: "id"]?.gsInt else { throw GPUStackError(.protocolError, "backend '\(backend)' has no id") }
+        var configs = row[gs: "version_configs"]?.gsObject ?? [:]
+        for v in upsert {
+            var env = configs[v.name]?[gs: "env"]?.gsObject ?? [:]
+            env[GPUStackOwnership.versionEnvKey] = .string(owner)
+            configs[v.name] = .object([
+                "image_name": .string(v.imageName), "entrypoint": .string(v.entrypoint),
+                "run_command": .string(v.runCommand), "custom_framework": .string(v.framework), "env": .object(env),
+            ])
+        }
+        for name in remove where GPUStackOwnership.owner(ofVersion: configs[name] ?? .null) == owner { configs[name] = nil }
+        var body: [String: JSONValue] = [:]
+        for key in GPUStackTarget.backendWritableFields { if let v = row[gs: key] { body[key] = v } }
+        body["version_configs"] = .object(configs)
+        try client.put("/v2/inference-backends/\(id)", .object(body))
+    }
+
+    /// Fields of `InferenceBackendUpdate` (GPUStack 2.3.0): all sent back on every write.
+    static let backendWritableFields = [
+        "backend_name", "backend_source", "common_parameters", "default_backend_param", "default_entrypoint", "default_env",
+        "default_run_command", "default_version", "description", "enabled", "health_check_path", "icon", "is_built_in",
+        "owner_principal_id", "parameter_format", "source_name", "source_type", "version_configs",
+    ]
+
+    /// `POST /v2/models` body.
+    func createBody(_ s: GPUStackModelSpec, clusterId: Int) -> JSONValue {
+        var b = updateBody(s, full: true).gsObject
+        b["cluster_id"] = .number(Double(clusterId))
+        b["meta"] = GPUStackOwnership.meta(owner: owner, deployment: s.name)
+        b["description"] = .string("Managed by dsdeploy (owner \(owner)); edit the manifests, not this model.")
+        return .object(b)
+    }
+
+    /// `PUT /v2/models/{id}` body: GPUStack merges the fields sent, but always needs name, source and its id field.
+    func updateBody(_ s: GPUStackModelSpec, full: Bool) -> JSONValue {
+        var b: [String: JSONValue] = [
+            "name": .string(s.name), "source": .string(s.source), s.sourceField: .string(s.sourceValue),
+            "replicas": .number(Double(s.replicas)),
+        ]
+        if full {
+            b["backend"] = .string(s.version.backend)
+            b["backend_version"] = .string(s.version.name)
+            b["backend_parameters"] = .strings(s.backendParameters)
+            b["env"] = .stringMap(s.env.mapValues { $0.reveal() })
+            b["worker_selector"] = .stringMap(s.workerSelector)
+        }
+        return .object(b)
+    }
+
+    /// The `PUT` body that restores a live model's managed fields.
+    static func previousBody(_ m: JSONValue) -> JSONValue {
+        var b: [String: JSONValue] = [:]
+        for key in ["name", "source", "huggingface_repo_id", "model_scope_model_id", "local_path", "backend", "backend_version",
+                    "backend_parameters", "env", "replicas", "worker_selector"] {
+            if let v = m[gs: key] { b[key] = v }
+        }
+        return .object(b)
+    }
+}

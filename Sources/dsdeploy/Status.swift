@@ -102,7 +102,7 @@ struct Logs: ParsableCommand {
     @Option(name: .long, help: "Lines from the end to print first.")
     var tail = 50
 
-    @Option(name: [.customShort("f"), .long], help: "A manifest defining a gpustack Target: read the log from that server (repeatable).")
+    @Option(name: .long, help: "A manifest defining a gpustack Target: read the log from that server (repeatable).")
     var file: [String] = []
 
     func run() throws {

@@ -9,7 +9,7 @@
 #
 # Needs: swift, python3 (3.10+), taskset, PyPI reachable for the first install only.
 # Env: SCRATCH=.build (swift scratch path)  VENV=~/.cache/dsdeploy/bench-peer-sglang-0.5.9
-#      REPEATS=3 SWEEP_REPEATS=1 SWEEP_STEPS=20,10,5,3,2,1.5,1 PORT=31900 OUT=benchmarks/results/peer-<date>.md
+#      REPEATS=3 SWEEP_REPEATS=3 SWEEP_STEPS=40,20,14,10,7,5 PORT=31900 OUT=benchmarks/results/peer-<date>.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -51,4 +51,4 @@ unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy ALL_PROXY all_proxy
 python3 benchmarks/peer/peer.py --dsdeploy "$BIN/dsdeploy" --sim "$BIN/dsdeploy-engine-sim" \
   --python "$VENV/bin/python" --probe benchmarks/peer/bs_probe.py --tokenizer "$WORK/tokenizer" \
   --work "$WORK" --report "$OUT" --port "${PORT:-31900}" --repeats "${REPEATS:-3}" \
-  --sweep-repeats "${SWEEP_REPEATS:-1}" --sweep-steps "${SWEEP_STEPS:-20,10,5,3,2,1.5,1}" --header "$HEADER"
+  --sweep-repeats "${SWEEP_REPEATS:-3}" --sweep-steps "${SWEEP_STEPS:-40,20,14,10,7,5}" --header "$HEADER"

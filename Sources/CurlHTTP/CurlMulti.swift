@@ -8,8 +8,10 @@ import Darwin
 
 /// One event loop thread driving many concurrent transfers through libcurl's multi interface.
 ///
-/// `start` may be called from any thread; callbacks run on the loop thread. The loop is
-/// `curl_multi_perform` + `curl_multi_poll`, woken by `curl_multi_wakeup` when work is queued.
+/// `start` may be called from any thread; callbacks run on the loop thread. On Linux the loop is
+/// `curl_multi_socket_action` over epoll (work per wake-up grows with the sockets that are ready,
+/// not with all open transfers), woken through an eventfd when work is queued; elsewhere it is
+/// `curl_multi_perform` + `curl_multi_poll`, woken by `curl_multi_wakeup`.
 /// Call `shutdown()` (or drop the last reference) to cancel outstanding transfers and stop the thread.
 public final class CurlMulti: Sendable {
     /// Identifies a transfer started on this multi, for `cancel`.
@@ -84,10 +86,60 @@ final class MultiLoop: @unchecked Sendable {
     private let exited = DispatchSemaphore(value: 0)
     private var byHandle: [UnsafeMutableRawPointer: (id: CurlMulti.TransferID, easy: EasyHandle)] = [:]
     private var byID: [CurlMulti.TransferID: UnsafeMutableRawPointer] = [:]
+    /// epoll instance (-1: not available, use perform + poll).
+    private let epfd: Int32
+    /// Wake-up eventfd (read end = write end on Linux).
+    private let wakeRead: Int32
+    private var wakeWrite: Int32 = -1
+    /// Sockets libcurl asked us to watch (loop thread only).
+    private var watched: Set<Int32> = []
+    /// When libcurl wants `CURL_SOCKET_TIMEOUT` next (nil: no timer).
+    private var timerDeadline: MonotonicTime?
 
     init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool) {
         self.multi = multi
         self.recordChunkTimes = recordChunkTimes
+        var w: Int32 = -1
+        let r = dsd_wake_fd_create(&w)
+        let e = r >= 0 ? dsd_epoll_create() : -1
+        if e >= 0, dsd_epoll_ctl(e, 1 /* EPOLL_CTL_ADD */, r, 1, 0) == 0 {
+            epfd = e
+            wakeRead = r
+            wakeWrite = w
+        } else {
+            if e >= 0 { close(e) }
+            if r >= 0 { close(r) }
+            epfd = -1
+            wakeRead = -1
+        }
+        if epfd >= 0 {
+            let me = Unmanaged.passUnretained(self).toOpaque()
+            _ = dsd_curl_multi_set_socket_callbacks(multi, { _, fd, what, userp, _ in
+                guard let userp else { return 0 }
+                Unmanaged<MultiLoop>.fromOpaque(userp).takeUnretainedValue().socketChanged(fd, what: what)
+                return 0
+            }, { _, timeoutMs, userp in
+                guard let userp else { return 0 }
+                let loop = Unmanaged<MultiLoop>.fromOpaque(userp).takeUnretainedValue()
+                loop.timerDeadline = timeoutMs < 0 ? nil
+                    : MonotonicTime(nanoseconds: MonotonicTime.now().nanoseconds + UInt64(timeoutMs) * 1_000_000)
+                return 0
+            }, me)
+        }
+    }
+
+    /// CURLMOPT_SOCKETFUNCTION: watch `fd` for what libcurl wants (on the loop thread).
+    private func socketChanged(_ fd: Int32, what: Int32) {
+        if what == 4 /* CURL_POLL_REMOVE */ {
+            if watched.remove(fd) != nil { _ = dsd_epoll_ctl(epfd, 2 /* EPOLL_CTL_DEL */, fd, 0, 0) }
+            return
+        }
+        let wantIn: Int32 = (what & 1) != 0 ? 1 : 0, wantOut: Int32 = (what & 2) != 0 ? 1 : 0
+        if watched.contains(fd) {
+            _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, fd, wantIn, wantOut)
+        } else if dsd_epoll_ctl(epfd, 1 /* EPOLL_CTL_ADD */, fd, wantIn, wantOut) == 0 {
+            watched.insert(fd)
+        }
     }
 
     var activeCount: Int { shared.withLock { $0.active } }
@@ -118,7 +170,8 @@ final class MultiLoop: @unchecked Sendable {
     /// Wakes the loop's poll. Under the lock, so it never races with `curl_multi_cleanup`.
     private func wake() {
         shared.withLock { s in
-            if !s.finished { curl_multi_wakeup(multi) }
+            guard !s.finished else { return }
+            if epfd >= 0 { dsd_wake_fd_signal(wakeWrite) } else { curl_multi_wakeup(multi) }
         }
     }
 
@@ -148,20 +201,75 @@ final class MultiLoop: @unchecked Sendable {
                 for h in Array(byHandle.keys) { finish(h, result: nil, cancelled: true) }
                 break
             }
-            var running: Int32 = 0
-            _ = curl_multi_perform(multi, &running)
-            var left: Int32 = 0
-            while let msg = curl_multi_info_read(multi, &left) {
-                guard dsd_curl_msg_kind(msg) == CURLMSG_DONE, let h = dsd_curl_msg_easy(msg) else { continue }
-                finish(h, result: dsd_curl_msg_result(msg), cancelled: false)
+            if epfd >= 0 {
+                socketStep()
+            } else {
+                var running: Int32 = 0
+                _ = curl_multi_perform(multi, &running)
+                readMessages()
+                _ = curl_multi_poll(multi, nil, 0, 1000, nil)
             }
-            _ = curl_multi_poll(multi, nil, 0, 1000, nil)
         }
         shared.withLock { s in
             s.finished = true
             curl_multi_cleanup(multi)
+            if epfd >= 0 {
+                close(epfd)
+                close(wakeRead)
+            }
         }
         exited.signal()
+    }
+
+    private let readyFDs = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+    private let readyFlags = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+
+    deinit {
+        readyFDs.deallocate()
+        readyFlags.deallocate()
+    }
+
+    /// One turn of the socket loop: run libcurl's due timer, wait for ready sockets (or a wake-up or
+    /// the next timer, at most 1 s), act on exactly those sockets, then collect finished transfers.
+    private func socketStep() {
+        var running: Int32 = 0
+        if let d = timerDeadline, d.nanoseconds <= MonotonicTime.now().nanoseconds {
+            timerDeadline = nil
+            _ = curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)
+            readMessages()
+        }
+        var wait: Int32 = 1000
+        if let d = timerDeadline {
+            let ms = (d.nanoseconds - min(MonotonicTime.now().nanoseconds, d.nanoseconds) + 999_999) / 1_000_000
+            wait = Int32(min(ms, 1000))
+        }
+        let n = dsd_epoll_wait(epfd, readyFDs, readyFlags, 256, wait)
+        if n > 0 {
+            for k in 0..<Int(n) {
+                let fd = readyFDs[k], f = readyFlags[k]
+                if fd == wakeRead {
+                    dsd_wake_fd_drain(wakeRead)
+                    continue
+                }
+                let mask = ((f & 1) != 0 ? CURL_CSELECT_IN : 0) | ((f & 2) != 0 ? CURL_CSELECT_OUT : 0)
+                    | ((f & 4) != 0 ? CURL_CSELECT_ERR : 0)
+                _ = curl_multi_socket_action(multi, fd, Int32(mask), &running)
+            }
+        }
+        if let d = timerDeadline, d.nanoseconds <= MonotonicTime.now().nanoseconds {
+            timerDeadline = nil
+            _ = curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)
+        }
+        readMessages()
+    }
+
+    /// Hands every finished transfer to its handler.
+    private func readMessages() {
+        var left: Int32 = 0
+        while let msg = curl_multi_info_read(multi, &left) {
+            guard dsd_curl_msg_kind(msg) == CURLMSG_DONE, let h = dsd_curl_msg_easy(msg) else { continue }
+            finish(h, result: dsd_curl_msg_result(msg), cancelled: false)
+        }
     }
 
     private func add(_ p: Pending) {

@@ -45,6 +45,25 @@ CURLMcode dsd_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long val
 /* curl_multi_setopt with a pointer argument. */
 CURLMcode dsd_curl_multi_setopt_ptr(CURLM *handle, CURLMoption option, void *value);
 
+/* CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION callbacks (curl_multi_socket_action loops). */
+typedef int (*dsd_curl_socket_fn)(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
+typedef int (*dsd_curl_timer_fn)(CURLM *multi, long timeout_ms, void *userp);
+/* Sets both callbacks and their user pointer (CURLMOPT_SOCKETDATA and CURLMOPT_TIMERDATA). */
+CURLMcode dsd_curl_multi_set_socket_callbacks(CURLM *handle, dsd_curl_socket_fn socket_fn,
+                                              dsd_curl_timer_fn timer_fn, void *userp);
+
+/* epoll for the multi loop; epoll_event is a packed struct, which Swift cannot lay out.
+ * dsd_epoll_ctl: op is EPOLL_CTL_ADD/MOD/DEL; want_in/want_out select EPOLLIN/EPOLLOUT.
+ * dsd_epoll_wait: fills fds[i] and flags[i] (bit 0 readable, bit 1 writable, bit 2 error/hang-up);
+ * returns the count, 0 on timeout, -1 on error (EINTR included). Linux only; elsewhere -1. */
+int dsd_epoll_create(void);
+int dsd_epoll_ctl(int epfd, int op, int fd, int want_in, int want_out);
+int dsd_epoll_wait(int epfd, int *fds, int *flags, int max, int timeout_ms);
+/* An eventfd (Linux) or pipe read end used to wake the loop; dsd_wake_fd_signal/drain act on it. */
+int dsd_wake_fd_create(int *write_fd);
+void dsd_wake_fd_signal(int write_fd);
+void dsd_wake_fd_drain(int read_fd);
+
 /* Fields of a CURLMsg, whose union Swift imports awkwardly. */
 CURLMSG dsd_curl_msg_kind(const CURLMsg *msg);
 CURL *dsd_curl_msg_easy(const CURLMsg *msg);

@@ -5,7 +5,7 @@ import Engines
 ///
 /// Equal for every replica of one configuration; changes whenever a restart is needed. Secret
 /// values are not part of it (only where they come from), so state never holds a derivative of a secret.
-enum Revision {
+public enum Revision {
     static func of(_ r: ResolvedDeployment) -> String {
         var parts: [String] = [
             "image=\(r.version.image)", "engine=\(r.backend.engine.rawValue)@\(r.version.engineVersion.value)",
@@ -29,7 +29,7 @@ enum Revision {
     }
 
     /// 64-bit FNV-1a as 16 hex digits (a fingerprint, not a security boundary).
-    static func fnv1a64(_ s: String) -> String {
+    public static func fnv1a64(_ s: String) -> String {
         var h: UInt64 = 0xcbf29ce484222325
         for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
         let hex = String(h, radix: 16)

@@ -1,4 +1,5 @@
 public import DeployCore
+import DeployKit
 public import DeploySpec
 import DeployTemplate
 public import Engines
@@ -54,6 +55,18 @@ public struct GPUStackModelSpec: Sendable {
     public var timeoutSeconds: Int
     /// Warnings about how GPUStack will run this (args it injects, duplicates).
     public var warnings: [String]
+
+    /// Fingerprint of everything that needs a restart when it changes (secret values only by name). Written into
+    /// the model's `meta` once its instances ran on it, so an apply interrupted between the update and the
+    /// restart is finished by the next one.
+    public var revision: String {
+        var parts = ["source=\(source):\(sourceValue)", "backend=\(version.backend)/\(version.name)",
+                     "image=\(version.imageName)", "entrypoint=\(version.entrypoint)", "command=\(version.runCommand)",
+                     "framework=\(version.framework)", "selector=\(workerSelector.sorted { $0.key < $1.key })"]
+        for k in flagSet.names { parts.append("flag:\(k)=\(flagSet[k]?.description ?? "")") }
+        for k in env.keys.sorted() { parts.append("env:\(k)=" + (secretEnv.contains(k) ? "<secret>" : env[k]?.reveal() ?? "")) }
+        return Revision.fnv1a64(parts.joined(separator: "\n"))
+    }
 }
 
 /// Maps validated deployments to GPUStack objects.
@@ -67,13 +80,22 @@ public enum GPUStackMapping {
         }
     }
 
-    /// GPUStack version name of a dsdeploy backend version: `<engineVersion>-<version>-custom`, so GPUStack's
-    /// version-gated flag injection compares against the engine the image really carries (REPORT §7.3);
-    /// a version already named `*-custom` is kept, one that starts with the engine version gets only `-custom`.
+    /// GPUStack version name of a dsdeploy backend version: `<version>-custom` (GPUStack requires the suffix on
+    /// custom versions of built-in backends); a version already named `*-custom` is kept.
     public static func versionName(engineVersion: String, version: String) -> String {
-        if version.hasSuffix("-custom") { return version }
-        if version.hasPrefix(engineVersion) { return version + "-custom" }
-        return "\(engineVersion)-\(version)-custom"
+        version.hasSuffix("-custom") ? version : version + "-custom"
+    }
+
+    /// GPUStack gates some SGLang flags on the version *name* (REPORT §7.3): a name that does not start with a
+    /// release number compares as newer than every release, so an image older than 0.5.8.post1 would get flags
+    /// it does not know. The warning, or nil.
+    static func versionGateWarning(engineVersion: String, versionName: String) -> String? {
+        guard !(versionName.first?.isNumber ?? false) else { return nil }
+        let parts = engineVersion.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) }
+        guard parts.count >= 3, (parts[0], parts[1], parts[2]) < (0, 5, 8) else { return nil }
+        return "GPUStack compares the version name '\(versionName)' as newer than any release and appends "
+            + "--uvicorn-access-log-exclude-prefixes (SGLang ≥ 0.5.8.post1) to an image of \(engineVersion); "
+            + "name the version '\(engineVersion)-…' so GPUStack's gates match the image"
     }
 
     /// GPUStack `source` and id field of a manifest model source.
@@ -112,6 +134,10 @@ public enum GPUStackMapping {
             replicas: d.replicas, workerSelector: selector,
             timeoutSeconds: d.readiness?.timeoutSeconds ?? r.version.readiness?.timeoutSeconds ?? 600, warnings: [])
         spec.warnings = injectionWarnings(spec)
+        if r.backend.engine == .sglang,
+           let w = versionGateWarning(engineVersion: r.version.engineVersion.value, versionName: version.name) {
+            spec.warnings.append(w)
+        }
         if d.servedModelName != d.name {
             spec.warnings.append("servedModelName '\(d.servedModelName)' is ignored: GPUStack serves the model under its name '\(d.name)'")
         }

@@ -70,7 +70,7 @@ public struct GPUStackVersionChange: Sendable, Codable, Hashable {
 
     /// GPUStack backend (`SGLang`).
     public var backend: String
-    /// Version name (`0.5.19-dspark-custom`).
+    /// Version name (`dspark-custom`).
     public var version: String
     /// The action.
     public var action: Action

@@ -38,14 +38,21 @@ public enum GPUStackOwnership {
         m[gs: "meta"]?[gs: metaKey]?[gs: "owner"]?.gsString
     }
 
+    /// The revision recorded in a model (set once its instances ran on it), or nil.
+    public static func revision(ofModel m: JSONValue) -> String? {
+        m[gs: "meta"]?[gs: metaKey]?[gs: "revision"]?.gsString
+    }
+
     /// The owner recorded in a version config, or nil.
     public static func owner(ofVersion v: JSONValue) -> String? {
         v[gs: "env"]?[gs: versionEnvKey]?.gsString
     }
 
-    /// The `meta` object for a model.
-    public static func meta(owner: String, deployment: String) -> JSONValue {
-        .object([metaKey: .object(["owner": .string(owner), "deployment": .string(deployment)])])
+    /// The `meta` object for a model (`revision`: the configuration its instances were verified on).
+    public static func meta(owner: String, deployment: String, revision: String? = nil) -> JSONValue {
+        var o: [String: JSONValue] = ["owner": .string(owner), "deployment": .string(deployment)]
+        if let revision { o["revision"] = .string(revision) }
+        return .object([metaKey: .object(o)])
     }
 }
 
@@ -183,7 +190,8 @@ public struct GPUStackPlanner: Sendable {
         }
         let (liveFlags, _) = GPUStackMapping.flagSet(ofParameters: live[gs: "backend_parameters"]?.gsStrings ?? [], catalog: d.catalog)
         let flags = FlagDiffs.entries(FlagSet.diff(from: liveFlags, to: d.flagSet, catalog: d.catalog))
-        let restart = !flags.isEmpty || fields.contains(where: \.restart) || versionChanged
+        let unfinished = GPUStackOwnership.revision(ofModel: live) != d.revision
+        let restart = !flags.isEmpty || fields.contains(where: \.restart) || versionChanged || unfinished
         let id = live[gs: "id"]?.gsInt
         if !restart && fields.isEmpty {
             return GPUStackModelChange(deployment: d.name, modelId: id, action: .noop, reason: "up to date", flags: [],
@@ -194,6 +202,7 @@ public struct GPUStackPlanner: Sendable {
         let named = fields.filter(\.restart).map { $0.field.hasPrefix("env.") ? "env" : $0.field }
         reasons += Array(Set(named)).sorted()
         if versionChanged { reasons.append("backend version changed") }
+        if unfinished && reasons.isEmpty { reasons.append("its instances were never verified on this configuration (an earlier apply did not finish)") }
         if restart {
             return GPUStackModelChange(deployment: d.name, modelId: id, action: .replace,
                                        reason: reasons.joined(separator: ", ") + "; instances restart",

@@ -127,7 +127,7 @@ extension GPUStackTarget {
             switch results[g.modelId] ?? .failed("no result") {
             case .ready:
                 onEvent("  ✔ \(c.deployment): \(g.needed) instance\(g.needed == 1 ? "" : "s") running")
-                outcomes.append(.init(id: c.deployment, action: c.action.rawValue, result: "done", message: ""))
+                outcomes.append(markVerified(c, model: g.modelId, spec: specs[c.deployment]))
             case .failed(let why):
                 onEvent("  ✘ \(c.deployment): \(why)")
                 var o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: why)
@@ -178,20 +178,41 @@ extension GPUStackTarget {
         return r
     }
 
-    /// `POST /v2/models/{id}/restart`, retrying while GPUStack answers 409 (a restart in flight).
+    /// Records in the model's `meta` that its instances ran on this revision (skipped when already recorded).
+    func markVerified(_ c: GPUStackModelChange, model id: Int, spec: GPUStackModelSpec?) -> GPUStackApplyReport.Outcome {
+        guard let spec else { return .init(id: c.deployment, action: c.action.rawValue, result: "done", message: "") }
+        if c.action == .update {
+            return .init(id: c.deployment, action: c.action.rawValue, result: "done", message: "")
+        }
+        var body = updateBody(spec, full: false).gsObject
+        body["replicas"] = nil
+        body["meta"] = GPUStackOwnership.meta(owner: owner, deployment: spec.name, revision: spec.revision)
+        do throws(GPUStackError) {
+            try client.put("/v2/models/\(id)", .object(body))
+            return .init(id: c.deployment, action: c.action.rawValue, result: "done", message: "")
+        } catch {
+            return .init(id: c.deployment, action: c.action.rawValue, result: "failed",
+                         message: "instances run, but recording it in the model failed: \(error.message)")
+        }
+    }
+
+    /// `POST /v2/models/{id}/restart`. GPUStack answers 409 while an earlier restart is "in flight" — until the
+    /// model runs again, up to 15 minutes; then the instances are deleted instead (the replica controller recreates
+    /// them at once from the updated model, which is what a restart does).
     func restart(model id: Int, name: String, deadline: Double, onEvent: @Sendable (String) -> Void) throws(GPUStackError) {
-        var announced = false
-        while true {
-            do {
-                let r = try client.post("/v2/models/\(id)/restart", .object([:]))
-                let gone = r[gs: "deleted_instances"]?.gsStrings ?? []
-                onEvent("  ~ \(name): updated; restarted (retired \(gone.isEmpty ? "no instances" : gone.joined(separator: ", ")))")
-                return
-            } catch where error.kind == .conflict {
-                if clock.now() + conflictRetryInterval > deadline { throw error }
-                if !announced { onEvent("  … \(name): a restart is already in flight; waiting to restart again"); announced = true }
-                clock.sleep(conflictRetryInterval)
+        do {
+            let r = try client.post("/v2/models/\(id)/restart", .object([:]))
+            let gone = r[gs: "deleted_instances"]?.gsStrings ?? []
+            onEvent("  ~ \(name): updated; restarted (retired \(gone.isEmpty ? "no instances" : gone.joined(separator: ", ")))")
+        } catch where error.kind == .conflict {
+            var gone: [String] = []
+            for i in try instanceIds(model: id) {
+                guard let iid = i[gs: "id"]?.gsInt else { continue }
+                try client.delete("/v2/model-instances/\(iid)")
+                gone.append(i[gs: "name"]?.gsString ?? String(iid))
             }
+            onEvent("  ~ \(name): updated; an earlier restart is still in flight (409), so its instances were deleted "
+                    + "and are recreated from the update (\(gone.joined(separator: ", ")))")
         }
     }
 
@@ -219,7 +240,7 @@ extension GPUStackTarget {
                 }
             }
             onEvent("  ✔ \(spec.name): \(spec.replicas) instances running (rolled one at a time)")
-            return .init(id: c.deployment, action: c.action.rawValue, result: "done", message: "")
+            return markVerified(c, model: id, spec: spec)
         } catch {
             onEvent("  ✘ \(spec.name): \(error.message)")
             let o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: error.message)

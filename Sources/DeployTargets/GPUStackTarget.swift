@@ -16,8 +16,6 @@ public final class GPUStackTarget: @unchecked Sendable {
     public let owner: String
     /// Time and sleep (injected for tests).
     public let clock: any DeployClock
-    /// Seconds between retries of a restart that GPUStack answers 409 (restart in flight).
-    public var conflictRetryInterval = 2.0
     private var clusterId: Int?
 
     /// Creates a target; nothing is sent until a method is called.

@@ -130,7 +130,7 @@ final class WaitState: @unchecked Sendable {
                     break
                 }
                 if state == "running" { running += 1 }
-                summary.append("\(name) \(state)" + (message.map { ": \($0)" } ?? ""))
+                summary.append("\(name) \(state)" + (message.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""))
             }
             if outcomes[g.modelId] != nil { continue }
             let line = summary.joined(separator: "; ")

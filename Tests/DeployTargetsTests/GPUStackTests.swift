@@ -135,9 +135,12 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
     }
 
     @Test func versionNamesFollowGPUStacksRules() {
-        #expect(GPUStackMapping.versionName(engineVersion: "0.5.19", version: "dspark") == "0.5.19-dspark-custom")
+        #expect(GPUStackMapping.versionName(engineVersion: "0.5.19", version: "dspark") == "dspark-custom")
         #expect(GPUStackMapping.versionName(engineVersion: "0.5.19", version: "0.5.19") == "0.5.19-custom")
         #expect(GPUStackMapping.versionName(engineVersion: "0.5.19", version: "mine-custom") == "mine-custom")
+        #expect(GPUStackMapping.versionGateWarning(engineVersion: "0.5.19", versionName: "dspark-custom") == nil)
+        #expect(GPUStackMapping.versionGateWarning(engineVersion: "0.5.5", versionName: "dspark-custom") != nil)
+        #expect(GPUStackMapping.versionGateWarning(engineVersion: "0.5.5", versionName: "0.5.5-dspark-custom") == nil)
     }
 
     @Test func warnsAboutWhatGPUStackAppends() throws {
@@ -181,7 +184,7 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
         #expect(plan.changes.map(\.action) == [.create])
         let report = target.apply(plan, desired: desired, observed: observed) { _ in }
         #expect(report.succeeded, "\(report.outcomes)")
-        let version = try #require(fake.backends[2]?[gs: "version_configs"]?[gs: "0.5.19-dspark-custom"])
+        let version = try #require(fake.backends[2]?[gs: "version_configs"]?[gs: "dspark-custom"])
         #expect(version[gs: "image_name"]?.gsString == "registry.example.invalid/sglang-dspark:v1")
         #expect(version[gs: "run_command"]?.gsString == "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}")
         #expect(fake.backends[2]?[gs: "default_env"]?[gs: "X"]?.gsString == "1", "read–modify–write keeps other fields")
@@ -243,20 +246,22 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
         #expect(fake.models.values.first?[gs: "backend_parameters"]?.gsStrings.contains("--speculative-algorithm DSPARK") == true)
     }
 
-    @Test func restartConflictsAreRetried() throws {
+    @Test func aRestartInFlightFallsBackToDeletingTheInstances() throws {
         let fake = FakeGPUStack()
         let clock = ManualClock()
         let target = gsTarget(fake, clock: clock)
         let d1 = try gsDesired(gsManifest())
         let (p1, o1) = try target.plan(d1, prune: false)
         #expect(target.apply(p1, desired: d1, observed: o1) { _ in }.succeeded)
-        fake.restartConflicts = 2
+        fake.restartConflicts = 1
+        let old = Set(fake.instances.keys)
         let d2 = try gsDesired(gsManifest(env: "A: b"))
         let (p2, o2) = try target.plan(d2, prune: false)
         #expect(p2.changes.first?.fields.contains { $0.field == "env.A" } == true)
         #expect(target.apply(p2, desired: d2, observed: o2) { _ in }.succeeded)
-        #expect(fake.requests.filter { $0.hasSuffix("/restart") }.count == 3)
-        #expect(clock.now() >= 4)
+        #expect(fake.requests.filter { $0.hasSuffix("/restart") }.count == 1)
+        #expect(fake.requests.contains { $0.hasPrefix("DELETE /v2/model-instances/") })
+        #expect(Set(fake.instances.keys).isDisjoint(with: old))
     }
 
     @Test func multiReplicaFlagChangeRollsOneInstanceAtATime() throws {

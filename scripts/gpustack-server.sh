@@ -87,6 +87,32 @@ gc() {
 
 in_ns() { ip netns exec "$NETNS" "$@"; }
 
+# Starts CMD... in the background inside the namespace, in a session of its own, stdin from
+# /dev/null, stdout and stderr to LOG, and every other inherited descriptor closed: a caller's pipe
+# or socket (Foundation's Process watches one to see its child exit) must not stay open for the
+# daemon's lifetime. The launcher writes the daemon's pid (it execs, so the pid stays) to PIDFILE;
+# `daemon` waits for it and sets DAEMON_PID.
+daemon() {
+  local log=$1 pidfile=$2 i
+  shift 2
+  rm -f "$pidfile"
+  ip netns exec "$NETNS" "$GPUSTACK_PYTHON" -c '
+import os, sys
+os.setsid()
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write("%d\n" % os.getpid())
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+os.dup2(out, 1)
+os.dup2(out, 2)
+os.closerange(3, 65536)
+os.execvp(sys.argv[3], sys.argv[3:])' "$log" "$pidfile" "$@" &
+  for ((i = 0; i < 300; i++)); do [ -s "$pidfile" ] && break; sleep 0.05; done
+  [ -s "$pidfile" ] || die "could not start $1"
+  DAEMON_PID=$(cat "$pidfile")
+}
+
 # Runs as the postgres user when root (PostgreSQL refuses to run as root); setpriv execs, so the
 # pid of `ip netns exec ... setpriv ... postgres` is the postmaster's.
 as_pg() {
@@ -167,11 +193,11 @@ cmd_up() {
   [ "$(id -u)" -eq 0 ] && chown postgres: "$DIR/pg" "$DIR/logs"
   as_pg "$PG_BINDIR/initdb" -D "$DIR/pg/data" -U postgres -A trust -E UTF8 --no-sync >"$DIR/logs/initdb.log" 2>&1 ||
     { tail -n 20 "$DIR/logs/initdb.log" >&2; false; }
-  ip netns exec "$NETNS" setsid bash -c 'exec "$@" >"$0" 2>&1' "$DIR/logs/postgres.log" \
+  daemon "$DIR/logs/postgres.log" "$DIR/postgres.pid" \
     $( [ "$(id -u)" -eq 0 ] && echo setpriv --reuid=postgres --regid=postgres --init-groups ) \
     "$PG_BINDIR/postgres" -D "$DIR/pg/data" -p "$PG_PORT" -k "$DIR/pg" \
-    -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off &
-  PG_PID=$!
+    -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+  PG_PID=$DAEMON_PID
   write_env
   local i
   for ((i = 0; i < 300; i++)); do
@@ -186,8 +212,7 @@ cmd_up() {
   t=$(now)
   ADMIN_PASSWORD=Admin-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
   API_KEY=dsdeploy-test-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  ip netns exec "$NETNS" setsid bash -c 'exec "$@" >"$0" 2>&1' "$DIR/logs/gpustack.log" \
-    "$GPUSTACK_BIN" start \
+  daemon "$DIR/logs/gpustack.log" "$DIR/gpustack.pid" "$GPUSTACK_BIN" start \
     --data-dir "$DIR/gpustack" \
     --database-url "postgresql://postgres@127.0.0.1:$PG_PORT/gpustack?sslmode=disable" \
     --gateway-mode disabled \
@@ -198,8 +223,8 @@ cmd_up() {
     --bootstrap-password "$ADMIN_PASSWORD" \
     --system-default-container-registry registry.example.invalid \
     --ota-server-url http://127.0.0.1:9/ota \
-    --model-catalog-file "$catalog" &
-  GS_PID=$!
+    --model-catalog-file "$catalog"
+  GS_PID=$DAEMON_PID
   write_env
   for ((i = 0; ; i++)); do
     in_ns curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$API_PORT/readyz" && break
@@ -222,10 +247,10 @@ cmd_up() {
     t=$(now)
     FW_NAME=fake-worker-0
     [ -f "$DIR/fake-worker.json" ] || echo '{"default": {"state": "running", "delaySeconds": 1}}' > "$DIR/fake-worker.json"
-    ip netns exec "$NETNS" setsid "$GPUSTACK_PYTHON" "$ROOT/scripts/gpustack-fake-worker.py" \
+    daemon "$DIR/logs/fake-worker.log" "$DIR/fake-worker.pid" "$GPUSTACK_PYTHON" "$ROOT/scripts/gpustack-fake-worker.py" \
       --env "$DIR/env" --name "$FW_NAME" --port "$WORKER_PORT" --control "$DIR/fake-worker.json" \
-      --ready-file "$DIR/fake-worker.ready" >"$DIR/logs/fake-worker.log" 2>&1 &
-    FW_PID=$!
+      --ready-file "$DIR/fake-worker.ready"
+    FW_PID=$DAEMON_PID
     write_env
     for ((i = 0; i < 600; i++)); do
       [ -f "$DIR/fake-worker.ready" ] && break

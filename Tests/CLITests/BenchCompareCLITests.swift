@@ -5,7 +5,7 @@ import Testing
 /// `dsdeploy bench compare` (and `bench run`'s dataset errors) on the built binary, with result files
 /// that `dsdeploy bench` itself wrote against a `dsdeploy-engine-sim` started here.
 @Suite(.serialized) struct BenchCompareCLITests {
-    static let port = 31300
+    static let port = 31480
 
     /// A scratch directory with a running simulator; `stop()` ends it by pid.
     final class Bench {

@@ -249,7 +249,8 @@ final class GPUStackSandbox: @unchecked Sendable {
     func localModel(_ name: String) throws -> String {
         let path = dir + "/models/" + name
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let config = #"{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 4, "vocab_size": 1000, "max_position_embeddings": 512, "torch_dtype": "float16"}"#
+        // 32 attention heads: the scheduler requires them to be divisible by --tp-size (8 in the seed).
+        let config = #"{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256, "intermediate_size": 512, "num_attention_heads": 32, "num_hidden_layers": 2, "num_key_value_heads": 8, "vocab_size": 1000, "max_position_embeddings": 4096, "torch_dtype": "float16"}"#
         try config.write(toFile: path + "/config.json", atomically: true, encoding: .utf8)
         return path
     }

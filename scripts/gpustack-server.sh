@@ -11,9 +11,10 @@
 # offline flags (no DNS look-ups, --gateway-mode disabled, data under DIR/gpustack), waits for
 # /readyz, and bootstraps it: admin password → a custom API key (Authorization: Bearer) → a cluster
 # named `default`. With --fake-worker it also starts scripts/gpustack-fake-worker.py (control file
-# DIR/fake-worker.json). Nothing listens outside the namespace: reach it with `exec` (or
-# `ip netns exec $GPUSTACK_NETNS ...`). Every port is fixed inside the namespace, where nothing
-# else can listen.
+# DIR/fake-worker.json; GPUSTACK_FAKE_WORKER_GPUS fake CUDA GPUs, default 32: with the seed's
+# --tp-size 8 and --mem-fraction-static 0.85 every replica takes 8 whole GPUs). Nothing listens
+# outside the namespace: reach it with `exec` (or `ip netns exec $GPUSTACK_NETNS ...`). Every port
+# is fixed inside the namespace, where nothing else can listen.
 #
 # DIR/env (KEY=VALUE, sourceable): GPUSTACK_NETNS, GPUSTACK_URL, GPUSTACK_API_KEY,
 # GPUSTACK_ADMIN_USER, GPUSTACK_ADMIN_PASSWORD, GPUSTACK_CLUSTER, GPUSTACK_CLUSTER_ID, GPUSTACK_PID,
@@ -249,6 +250,7 @@ cmd_up() {
     [ -f "$DIR/fake-worker.json" ] || echo '{"default": {"state": "running", "delaySeconds": 1}}' > "$DIR/fake-worker.json"
     daemon "$DIR/logs/fake-worker.log" "$DIR/fake-worker.pid" "$GPUSTACK_PYTHON" "$ROOT/scripts/gpustack-fake-worker.py" \
       --env "$DIR/env" --name "$FW_NAME" --port "$WORKER_PORT" --control "$DIR/fake-worker.json" \
+      --gpus "${GPUSTACK_FAKE_WORKER_GPUS:-32}" \
       --ready-file "$DIR/fake-worker.ready"
     FW_PID=$DAEMON_PID
     write_env

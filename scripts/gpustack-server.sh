@@ -98,8 +98,12 @@ daemon() {
   shift 2
   rm -f "$pidfile"
   ip netns exec "$NETNS" "$GPUSTACK_PYTHON" -c '
-import os, sys
+import os, signal, sys
 os.setsid()
+# A caller (e.g. a test runner thread) may block or ignore signals; exec keeps both.
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+    signal.signal(sig, signal.SIG_DFL)
 with open(sys.argv[2] + ".tmp", "w") as f:
     f.write("%d\n" % os.getpid())
 os.replace(sys.argv[2] + ".tmp", sys.argv[2])

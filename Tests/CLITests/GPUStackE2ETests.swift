@@ -265,7 +265,8 @@ import Testing
         relay.standardOutput = FileHandle.nullDevice
         relay.standardError = FileHandle.nullDevice
         try relay.run()
-        defer { if relay.isRunning { relay.terminate() }; relay.waitUntilExit() }
+        // SIGKILL: the test runner's threads may block SIGTERM, and children inherit the mask.
+        defer { kill(relay.processIdentifier, SIGKILL); relay.waitUntilExit() }
         _ = try s.waitFor("relay listening", timeout: 10) { () -> Bool? in
             (try? s.request("GET", "/readyz", key: "", base: "http://127.0.0.1:\(relayPort)"))?.status == 200 ? true : nil
         }
@@ -279,11 +280,11 @@ import Testing
         let apply = try s.spawnDsdeploy(["apply", "manifests/app.yaml", "--auto-approve"], cwd: p.dir, env: p.env, output: log)
         _ = try s.waitFor("the model created", timeout: 60) { try s.model(named: "e2e-down") }
         Thread.sleep(forTimeInterval: 1)
-        relay.terminate()
+        kill(relay.processIdentifier, SIGKILL)
         relay.waitUntilExit()
         let deadline = Date().addingTimeInterval(120)
         while apply.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
-        if apply.isRunning { apply.terminate() }
+        if apply.isRunning { kill(apply.processIdentifier, SIGKILL) }
         apply.waitUntilExit()
         let out = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(apply.terminationStatus != 0, "\(out)")

@@ -304,7 +304,8 @@ class FakeWorker:
                 continue
             nxt = {0: "initializing", 1: "starting", 2: target}[ORDER[state]]
             changes = {"state": nxt, "state_message": ""}
-            if nxt == "starting":
+            if nxt in ("starting", "running", "error") and not mi.get("port"):
+                # The server may have moved it to `starting` itself (model file ready).
                 changes.update(port=plan["port"], ports=[plan["port"]], pid=plan["pid"])
             if nxt == "error":
                 changes["state_message"] = spec["message"]

@@ -140,8 +140,8 @@ import Testing
         #expect(version["custom_framework"] as? String == "cuda")
         #expect((version["run_command"] as? String)?.contains("{{model_path}}") == true)
 
-        // No-op: the plan is empty, and apply writes nothing (same revision count, same instances).
-        let revisions = try s.get("/v2/models/\(m["id"] as? Int ?? 0)/revisions").object["pagination"]
+        // No-op: the plan is empty, and apply writes nothing: the model and the backend row keep
+        // their updated_at, the instances are the same.
         let plan = try p.run(["plan", "manifests/app.yaml", "--detailed-exitcode"])
         #expect(plan.status == 0, "no changes: \(plan.out)\(plan.err)")
         let noop = try p.apply()
@@ -149,15 +149,17 @@ import Testing
         #expect(noop.out.contains("No changes"), "\(noop.out)")
         let after = try model(s, "e2e-seed")
         #expect(after["updated_at"] as? String == m["updated_at"] as? String, "the model was not written")
-        #expect("\(try s.get("/v2/models/\(m["id"] as? Int ?? 0)/revisions").object["pagination"] ?? "")" == "\(revisions ?? "")")
+        let sglangAfter = try s.get("/v2/inference-backends?search=SGLang&perPage=100").items
+            .first { $0["backend_name"] as? String == "SGLang" }
+        #expect(sglangAfter?["updated_at"] as? String == sglang["updated_at"] as? String, "the backend was not written")
         #expect(Set(try expectRunning(s, "e2e-seed").compactMap { $0["id"] as? Int }) == Set(inst.compactMap { $0["id"] as? Int }))
 
         // status and logs work on this target.
         let status = try p.run(["status", "-f", "manifests/targets/lab.yaml", "--output", "json"])
-        #expect(status.status == 0, "\(status.err)")
+        #expect(status.status == 0, "\(status.out)\(status.err)")
         #expect(status.out.contains("e2e-seed") && status.out.contains("running"), "\(status.out)")
         let logs = try p.run(["logs", "e2e-seed", "--file", "manifests/targets/lab.yaml", "--tail", "20"])
-        #expect(logs.status == 0, "\(logs.err)")
+        #expect(logs.status == 0, "\(logs.out)\(logs.err)")
         #expect(logs.out.contains("Application startup complete"), "\(logs.out)")
     }
 

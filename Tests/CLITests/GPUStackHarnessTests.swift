@@ -73,7 +73,9 @@ import Testing
         let logs = try s.get("/v2/model-instances/\(iid ?? 0)/logs?tail=10")
         #expect(logs.status == 200 && logs.body.contains("Application startup complete"), "\(logs.body)")
 
-        // A restart retires the instance and a new one (new id) is driven to running.
+        // A restart retires the instance and a new one (new id) is driven to running; while it
+        // starts (slowly, so that the second call surely comes first) another restart is a 409.
+        try s.control(model: "harness-ok", ["state": "running", "delaySeconds": 8])
         let restart = try s.post("/v2/models/\(id)/restart")
         #expect(restart.status == 200 && restart.object["restarted"] as? Bool == true, "\(restart.body)")
         let again = try s.post("/v2/models/\(id)/restart")

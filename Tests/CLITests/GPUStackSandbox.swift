@@ -49,8 +49,9 @@ final class GPUStackSandbox: @unchecked Sendable {
         stopDir = dir
         atexit {
             guard let d = GPUStackSandbox.stopDir else { return }
-            _ = try? GPUStackSandbox.shell(["bash", CLITests.root + "/scripts/gpustack-server.sh", "down", d])
-            try? FileManager.default.removeItem(atPath: d)
+            // posix_spawn + waitpid, not Foundation's Process: at exit its helper threads may be gone.
+            GPUStackSandbox.spawnAndWait(["bash", CLITests.root + "/scripts/gpustack-server.sh", "down", d])
+            GPUStackSandbox.spawnAndWait(["rm", "-rf", d])
         }
         // The owner pid lets a later `up` (or `gc`) remove what a crashed run left behind.
         let up = try shell(["bash", script, "up", dir, "--fake-worker"],
@@ -72,6 +73,17 @@ final class GPUStackSandbox: @unchecked Sendable {
     }
 
     // MARK: Processes
+
+    /// Runs argv (PATH look-up, no shell) and waits for it; for the exit handler.
+    static func spawnAndWait(_ argv: [String]) {
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        cargs.append(nil)
+        defer { for a in cargs { free(a) } }
+        var pid: pid_t = 0
+        guard posix_spawnp(&pid, argv[0], nil, nil, cargs, environ) == 0 else { return }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    }
 
     /// Runs argv (no shell) and collects its exit status and output.
     @discardableResult

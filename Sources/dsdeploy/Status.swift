@@ -106,7 +106,7 @@ struct Logs: ParsableCommand {
     var file: [String] = []
 
     func run() throws {
-        if let gs = try GPUStackCommands.target(inFiles: file, options: ManifestOptions()) {
+        if let gs = try GPUStackCommands.target(inFiles: file, options: try ManifestOptions.parse([])) {
             return try GPUStackCommands.logs(gs, name: name, replica: replica, tail: tail, follow: follow)
         }
         let target = try TargetFactory.local(nil)

@@ -52,6 +52,9 @@ struct Apply: ParsableCommand {
         let ctx = try DeployContext.load(manifestFiles, options: options, resolveSecrets: !dryRun)
         if let gs = try GPUStackCommands.target(of: ctx.result) {
             if savedPlan != nil { throw GPUStackCommands.fail("saved plan files are not supported on a gpustack target yet") }
+            if gate || gateAlways {
+                throw GPUStackCommands.fail("--gate is not supported on a gpustack target yet (gate runs are kept in the local state)")
+            }
             return try GPUStackCommands.apply(ctx, target: gs, prune: prune, autoApprove: autoApprove, dryRun: dryRun, options: options)
         }
         let target = try TargetFactory.local(ctx.result.manifest)

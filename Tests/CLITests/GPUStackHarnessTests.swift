@@ -78,10 +78,10 @@ import Testing
         try s.control(model: "harness-ok", ["state": "running", "delaySeconds": 8])
         let restart = try s.post("/v2/models/\(id)/restart")
         #expect(restart.status == 200 && restart.object["restarted"] as? Bool == true, "\(restart.body)")
-        // GPUStack refuses a second restart only once the model has left `running` (its controller
-        // recomputes the state asynchronously), so wait for that first.
-        _ = try s.waitFor("model no longer running", timeout: 20) { () -> Bool? in
-            try s.get("/v2/models/\(id)").object["state"] as? String != "running" ? true : nil
+        // GPUStack checks "no instances → restarted: false" before its in-flight guard, so the second
+        // call must come after the replica controller has created the replacement (still starting).
+        _ = try s.waitFor("replacement instance created", timeout: 30) {
+            try s.instances(model: id).first { $0["id"] as? Int != iid }
         }
         let again = try s.post("/v2/models/\(id)/restart")
         #expect(again.status == 409, "a restart in flight is refused: \(again.body)")

@@ -3,7 +3,7 @@
 # Idempotent and quick when everything is already there. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-APT_PACKAGES=(libcurl4-openssl-dev libyaml-dev libsqlite3-dev git curl python3 python3-venv time)
+APT_PACKAGES=(libcurl4-openssl-dev libyaml-dev libsqlite3-dev git curl python3 python3-venv time openssl)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

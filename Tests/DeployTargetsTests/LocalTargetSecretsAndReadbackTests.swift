@@ -75,9 +75,9 @@ import Testing
         #expect(seen.drift.map(\.flag) == ["--mem-fraction-static"])
     }
 
-    @Test(.enabled(if: builtExecutable("dsdeploy-engine-sim") != nil, "needs the built SGLang simulator"))
-    func theSimulatorStandsInForAnSGLangImage() throws {
-        let sim = try #require(builtExecutable("dsdeploy-engine-sim"))
+    /// `swift build --build-tests` (make test) builds the simulator; without it this test fails.
+    @Test func theSimulatorStandsInForAnSGLangImage() throws {
+        let sim = try #require(builtExecutable("dsdeploy-engine-sim"), "build the package first: swift build --build-tests")
         let dir = makeStateDirectory()
         let image = "lmsysorg/sglang:v0.5.23"
         let target = try makeTarget(dir, imageCommands: [image: [sim]])

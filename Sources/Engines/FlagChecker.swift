@@ -38,6 +38,8 @@ public struct FlagChecker: Sendable {
         var dottedSeen: [String: (origin: Int, spelled: String)] = [:]
         /// Flags whose (last) value was invalid: rules treat them as unknown.
         var invalid: Set<Int> = []
+        /// Closest catalog flags of unknown ones: rules treat them as undecided when they are not set.
+        var typoTargets: Set<Int> = []
         var issues: [FlagIssue] = []
     }
 
@@ -49,7 +51,14 @@ public struct FlagChecker: Sendable {
         st.seen.reserveCapacity(groups.count)
         for group in groups {
             if group.flag.hasPlaceholder { continue }  // a templated flag name: only known at render time
-            guard let resolved = resolve(group, issues: &st.issues) else { continue }
+            guard let resolved = resolve(group, issues: &st.issues) else {
+                // A typo'd flag (`--tp-szie 8`) most likely meant its closest catalog flag: rules over
+                // that flag cannot be decided, rather than reporting a consequence of the typo.
+                if let near = EditDistance.closest(to: group.flag, in: catalog.allNames), let (i, _) = catalog.lookup(near) {
+                    st.typoTargets.insert(i)
+                }
+                continue
+            }
             process(group, resolved, spec: catalog.flags[resolved.index], state: &st)
         }
         var values: [String: FlagValue] = [:], origins: [String: Int] = [:]
@@ -58,7 +67,7 @@ public struct FlagChecker: Sendable {
         for (i, o) in st.origins { origins[catalog.flags[i].name] = o }
         var issues = st.issues
         var rules = FlagRules(catalog: catalog, values: values, origins: origins, fallbackOrigin: groups.first?.origin)
-        rules.undecided = Set(st.invalid.map { catalog.flags[$0].name })
+        rules.undecided = Set(st.invalid.union(st.typoTargets).map { catalog.flags[$0].name })
         issues += rules.evaluate(context: context)
         return FlagCheckResult(flagSet: FlagSet(values), issues: issues, origins: origins)
     }

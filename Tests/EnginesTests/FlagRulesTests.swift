@@ -17,6 +17,14 @@ import Testing
         #expect(try conflicts(["--tp-size 4", "--nnodes 2"]).isEmpty)
     }
 
+    /// A typo'd flag is one error, not also the rules its intended flag would have satisfied.
+    @Test func aTypoDoesNotCascadeIntoRules() throws {
+        let r = try Fixture.check(["--tp-szie 8", "--ep-size 8"], .sglang, "0.5.23", gpus: 8, nodes: 1)
+        #expect(r.ids == ["unknown-flag"], "\(r.dump)")
+        // Without the typo the same rule still fires.
+        #expect(try conflicts(["--ep-size 8"], gpus: 8).contains { $0.message == "tp_size 1 must be divisible by ep_size 8" })
+    }
+
     @Test func epDividesTP() throws {
         let c = try conflicts(["--tp-size 8", "--ep-size 3"])
         #expect(c.count == 1 && c[0].isError && c[0].origin == 1)

@@ -12,14 +12,19 @@ public struct BenchScenario: Sendable, Hashable {
     public var maxConcurrency: Int?
     /// `request_rate` (infinity for "inf").
     public var requestRate: Double
+    /// `dataset_name` (`random-ids` is the same workload as `random`), plus the dataset file's name for
+    /// file datasets (`sharegpt:sg.json`): runs over different prompts are different scenarios.
+    public var dataset: String
 
     /// Creates a scenario.
-    public init(inputLength: Int, outputLength: Int, numPrompts: Int, maxConcurrency: Int?, requestRate: Double) {
+    public init(inputLength: Int, outputLength: Int, numPrompts: Int, maxConcurrency: Int?, requestRate: Double,
+                dataset: String = "random") {
         self.inputLength = inputLength
         self.outputLength = outputLength
         self.numPrompts = numPrompts
         self.maxConcurrency = maxConcurrency
         self.requestRate = requestRate
+        self.dataset = dataset
     }
 
     /// Short label such as `1K/1K, c=1` or `64K/3K, c=1, n=10` (`n` shown when not 1,
@@ -28,6 +33,7 @@ public struct BenchScenario: Sendable, Hashable {
         var s = "\(Self.tokens(inputLength))/\(Self.tokens(outputLength)), c=\(maxConcurrency.map(String.init) ?? "-")"
         if numPrompts != 1 { s += ", n=\(numPrompts)" }
         if requestRate.isFinite { s += ", rate=\(String(format: "%g", requestRate))" }
+        if dataset != "random" { s += ", \(dataset)" }
         return s
     }
 
@@ -152,7 +158,7 @@ public struct BenchComparison: Sendable {
             let missing = inputs.filter { $0.run(s) == nil }.map(\.label).joined(separator: ", ")
             warnings.append("scenario \(s.label) is missing from \(missing)")
         }
-        scenarios = all.sorted { $0.sortKey.lexicographicallyPrecedes($1.sortKey) }
+        scenarios = all.sorted { $0.sortKey != $1.sortKey ? $0.sortKey.lexicographicallyPrecedes($1.sortKey) : $0.dataset < $1.dataset }
         var rows: [BenchCompareRow] = []
         for s in scenarios {
             for m in Self.metrics {
@@ -282,6 +288,15 @@ public enum BenchResultFile {
         return Int(d)
     }
 
+    /// The scenario's dataset identity: `random` for random/random-ids (and results from before datasets),
+    /// else the dataset name and the file's last path component.
+    static func datasetKey(_ o: [String: Any]) -> String {
+        let name = o["dataset_name"] as? String ?? "random"
+        if name == "random" || name == "random-ids" { return "random" }
+        guard let path = o["dataset_path"] as? String, !path.isEmpty else { return name }
+        return name + ":" + (path.split(separator: "/").last.map(String.init) ?? path)
+    }
+
     /// Converts one result object into a record.
     static func record(_ o: [String: Any], at: String) throws -> BenchRunRecord {
         func need(_ k: String) throws -> Int {
@@ -294,7 +309,8 @@ public enum BenchResultFile {
         }
         let scenario = BenchScenario(
             inputLength: try need("random_input_len"), outputLength: try need("random_output_len"),
-            numPrompts: try need("num_prompts"), maxConcurrency: int(o["max_concurrency"]), requestRate: rate)
+            numPrompts: try need("num_prompts"), maxConcurrency: int(o["max_concurrency"]), requestRate: rate,
+            dataset: datasetKey(o))
         var fields: [String: Double] = [:]
         for (k, v) in o where !(v is [Any]) && !(v is [String: Any]) {
             if let d = double(v), !(v is String) { fields[k] = d }

@@ -19,7 +19,7 @@ struct BenchCompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare results written by `bench --output json` or `--out` (one row per scenario × metric).",
         discussion: """
-            Scenarios are matched by input/output length, number of prompts, concurrency and request rate. \
+            Scenarios are matched by input/output length, number of prompts, concurrency, request rate and dataset (random and random-ids are one workload; file datasets by name and file name). \
             With two files a ratio column (last ÷ first) is added. Exit 1 when a file cannot be read or \
             parsed, or the files share no scenario.
             """)

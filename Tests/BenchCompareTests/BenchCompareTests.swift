@@ -131,6 +131,30 @@ final class BenchCompareTests: XCTestCase {
         XCTAssertFalse(c.text().contains("ratio"))
     }
 
+    /// The same numbers over different prompts are different scenarios; random and random-ids are one.
+    func testDatasetIsPartOfTheScenario() throws {
+        func file(_ name: String, _ objects: [[String: Any]]) throws -> String {
+            let path = dir.appendingPathComponent(name).path
+            try (objects.map { try Self.line($0) }.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        var random = Self.result(input: 1024, output: 256, prompts: 10, concurrency: 4, outputTps: 100, reqTps: 1, ttft: 50, accept: nil)
+        var ids = random
+        ids["dataset_name"] = "random-ids"
+        var sharegpt = random
+        sharegpt["dataset_name"] = "sharegpt"
+        sharegpt["dataset_path"] = "/data/sg.json"
+        sharegpt["output_throughput"] = 300.0
+        random["output_throughput"] = 200.0
+        let a = try BenchResultFile.load(path: file("a.jsonl", [ids, sharegpt]))
+        let b = try BenchResultFile.load(path: file("b.jsonl", [random]))
+        XCTAssertEqual(Set(a.runs.map(\.scenario.dataset)), ["random", "sharegpt:sg.json"])
+        XCTAssertTrue(a.runs.contains { $0.scenario.label.hasSuffix(", sharegpt:sg.json") })
+        let c = try BenchComparison(inputs: [a, b])
+        let row = try XCTUnwrap(c.rows.first { $0.field == "output_throughput" && !$0.scenario.contains("sharegpt") })
+        XCTAssertEqual(row.ratio ?? 0, 2.0, accuracy: 1e-9, "random-ids 100 vs random 200, not ShareGPT's 300")
+    }
+
     func testErrors() throws {
         XCTAssertThrowsError(try BenchResultFile.load(path: dir.appendingPathComponent("missing.json").path)) {
             XCTAssertTrue("\($0)".contains("cannot read"), "\($0)")

@@ -168,6 +168,21 @@ struct GateStep {
     /// result JSON (what the state keeps), and the measured gate metrics.
     func measure(_ s: BenchmarkScenario, endpoint: String, engine: String, model: String,
                  previous: [String: Double]?, label: String) -> (ScenarioVerdict, String, [String: Double]) {
+        let config = GateStep.config(s, endpoint: endpoint, engine: engine, model: model)
+        let result: BenchResult
+        do {
+            result = try BenchBlocking.run(config, progress: RunProgress(label: label, write: progress).report)
+        } catch {
+            return (.notRun("the benchmark could not run: \(error)"), "{}", [:])
+        }
+        let m = GateMeasurements(result: result)
+        let verdict = GateEvaluator.evaluate(s.gates, measurements: m, previous: previous,
+                                             maxFailedRequests: s.maxFailedRequests)
+        return (verdict, BenchReport.json(result, details: false, compact: true), m.values)
+    }
+
+    /// The bench configuration of a declared scenario (shared by `apply --gate` and `bench --scenario`).
+    static func config(_ s: BenchmarkScenario, endpoint: String, engine: String, model: String) -> BenchConfig {
         var config = BenchConfig(baseURL: endpoint)
         config.backend = BenchBackend(rawValue: s.api ?? (engine == "sglang" ? "sglang" : "openai")) ?? .sglang
         config.numPrompts = s.numPrompts
@@ -180,16 +195,7 @@ struct GateStep {
         config.warmupRequests = s.warmup
         config.model = model
         config.requestTimeout = Double(s.requestTimeoutSeconds)
-        let result: BenchResult
-        do {
-            result = try BenchBlocking.run(config, progress: RunProgress(label: label, write: progress).report)
-        } catch {
-            return (.notRun("the benchmark could not run: \(error)"), "{}", [:])
-        }
-        let m = GateMeasurements(result: result)
-        let verdict = GateEvaluator.evaluate(s.gates, measurements: m, previous: previous,
-                                             maxFailedRequests: s.maxFailedRequests)
-        return (verdict, BenchReport.json(result, details: false, compact: true), m.values)
+        return config
     }
 
     /// The numeric fields of a stored bench result.

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Bench
+import DeployCore
 import DeployKit
+import DeploySpec
 import DeployTargets
+import Engines
 import Foundation
 
 /// `dsdeploy bench`: a command group; `run` (the default, so `dsdeploy bench --url …` still works) and `compare`.
@@ -93,8 +96,15 @@ struct BenchRunCommand: ParsableCommand {
     @Option(help: "Model name sent to OpenAI APIs.") var model: String?
     @Option(help: "text | json") var output: String = "text"
     @Option(help: "Append the result with per-request arrays to FILE (JSON lines).") var out: String?
+    @Option(name: [.customShort("f"), .customLong("file")],
+            help: "Manifest files declaring DEPLOYMENT's benchmarks: scenarios (with --scenario; repeatable).")
+    var files: [String] = []
+    @Option(help: "Run this scenario of DEPLOYMENT's benchmarks: section instead of the workload options; 'all' runs every one (repeatable).")
+    var scenario: [String] = []
 
     func run() throws {
+        if !scenario.isEmpty { return try runDeclared() }
+        guard files.isEmpty else { throw ValidationError("--file is used with --scenario") }
         guard let be = BenchBackend(rawValue: backend) else {
             throw ValidationError("--backend must be sglang, openai or openai-chat")
         }
@@ -192,6 +202,73 @@ struct BenchRunCommand: ParsableCommand {
             Output.stderr("dsdeploy: error: \(result.metrics.failed) of \(requests.count) requests failed: \(reasons)\n")
             throw ExitCode.failure
         }
+    }
+
+    /// `--scenario`: runs scenarios declared in DEPLOYMENT's `benchmarks:` (as `apply --gate` would,
+    /// without gates or state): one result per scenario, text blocks or JSON lines; `--out` appends them.
+    func runDeclared() throws {
+        guard let name = deployment else { throw ValidationError("--scenario needs a DEPLOYMENT name") }
+        guard !files.isEmpty else { throw ValidationError("--scenario needs the manifest: -f FILE") }
+        guard output == "text" || output == "json" else { throw ValidationError("--output must be text or json") }
+        let options = try ManifestOptions.parse(["--color", "never"])
+        let result = ManifestPipeline.validate(files, options: options)
+        ManifestPipeline.printDiagnostics(result, options: options)
+        guard result.isValid else { throw ExitCode.failure }
+        guard let r = result.deployments.first(where: { $0.deployment.name == name }) else {
+            Output.stderr("dsdeploy: error: no deployment '\(name)' in \(files.joined(separator: ", "))\n")
+            throw ExitCode.failure
+        }
+        let declared = r.deployment.benchmarks
+        let names = declared.map(\.name)
+        var chosen: [BenchmarkScenario] = []
+        for want in scenario {
+            if want == "all" { chosen += declared; continue }
+            guard let s = declared.first(where: { $0.name == want }) else {
+                let hint = Suggest.closest(to: want, in: names).map { "; did you mean '\($0)'?" } ?? ""
+                Output.stderr("dsdeploy: error: \(name) declares no benchmark scenario '\(want)'\(hint) (declared: "
+                              + (names.isEmpty ? "none" : names.joined(separator: ", ")) + ")\n")
+                throw ExitCode.failure
+            }
+            chosen.append(s)
+        }
+        guard !chosen.isEmpty else {
+            Output.stderr("dsdeploy: error: \(name) declares no benchmarks: scenarios\n")
+            throw ExitCode.failure
+        }
+        let base = try endpoint()
+        var failed = false
+        for s in chosen {
+            let config = GateStep.config(s, endpoint: base, engine: r.backend.engine.rawValue,
+                                         model: model ?? r.deployment.servedModelName)
+            let result: BenchResult
+            do {
+                result = try BenchBlocking.run(config, progress: RunProgress(label: "\(name): \(s.name)", write: Output.stderr).report)
+            } catch {
+                Output.stderr("dsdeploy: error: \(base): \(s.name): \(error)\n")
+                throw ExitCode.failure
+            }
+            if output == "json" { Output.stdout(BenchReport.json(result, details: false, compact: true) + "\n") } else {
+                Output.stdout("# \(name): \(s.name)\n" + BenchReport.text(result))
+            }
+            if let out { try append(BenchReport.json(result, details: true, compact: true) + "\n", to: out) }
+            if result.metrics.failed > s.maxFailedRequests {
+                Output.stderr("dsdeploy: error: \(s.name): \(result.metrics.failed) requests failed\n")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode.failure }
+    }
+
+    /// Appends `line` to `path` (created when missing).
+    func append(_ line: String, to path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            Output.stderr("dsdeploy: error: cannot write \(path)\n")
+            throw ExitCode.failure
+        }
+        h.seekToEndOfFile()
+        h.write(Data(line.utf8))
+        h.closeFile()
     }
 
     /// `--url`, or the endpoint of DEPLOYMENT's replica from the state.

@@ -124,6 +124,31 @@ import Testing
         #expect(text.out.contains("FAILED") && text.out.contains("output_throughput >= 0.6 * previous"), "\(text.out)")
     }
 
+    /// `bench DEPLOYMENT -f FILE --scenario NAME` runs a declared scenario by hand (no gate, no state),
+    /// and its results feed `bench compare`.
+    @Test func declaredScenariosRunByHand() throws {
+        let s = try Sandbox(port: 31330)
+        defer { s.tearDown() }
+        try write(s, stepMs: 5)
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
+        let r = try s.run(["bench", "dspark", "-f", "manifests/app.yaml", "--scenario", "tiny", "--output", "json",
+                           "--out", "runs.jsonl"])
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+        let o = json(r.out)
+        #expect(o["num_prompts"] as? Int == 4 && o["random_input_len"] as? Int == 16 && o["random_output_len"] as? Int == 20, "\(o)")
+        #expect(o["completed"] as? Int == 4 && o["total_output_tokens"] as? Int == 80, "\(o)")
+        let all = try s.run(["bench", "dspark", "-f", "manifests/app.yaml", "--scenario", "all", "--out", "runs.jsonl"])
+        #expect(all.status == 0 && all.out.contains("# dspark: tiny"), "\(all.out)\(all.err)")
+        let lines = try String(contentsOfFile: s.dir + "/runs.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        let cmp = try s.run(["bench", "compare", "runs.jsonl", "runs.jsonl", "--label", "a", "--label", "b"])
+        #expect(cmp.status == 0 && cmp.out.contains("output tokens/s"), "\(cmp.out)\(cmp.err)")
+        let typo = try s.run(["bench", "dspark", "-f", "manifests/app.yaml", "--scenario", "tinny"])
+        #expect(typo.status == 1 && typo.err.contains("no benchmark scenario 'tinny'; did you mean 'tiny'?"), "\(typo.err)")
+        #expect(try s.run(["bench", "dspark", "--scenario", "tiny"]).status != 0, "needs the manifest")
+        #expect(try s.status().first?.state == "ready", "benchmarking by hand changes nothing")
+    }
+
     @Test func aBadGateIsAValidationErrorAndNothingStarts() throws {
         let s = try Sandbox(port: 31310)
         defer { s.tearDown() }

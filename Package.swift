@@ -75,9 +75,11 @@ let package = Package(
             dependencies: ["EngineSim", "CurlHTTP", "Engines", "dsdeploy-engine-sim"],
             swiftSettings: strictSettings),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // OpenSSL's libcrypto for HMAC-SHA256 (keyed digests of secret values); libcurl links it already.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "DeployTargets",
-            dependencies: ["DeployKit", "DeploySpec", "Engines", "DeployCore", "DeployTemplate", "CurlHTTP", "CSQLite"],
+            dependencies: ["DeployKit", "DeploySpec", "Engines", "DeployCore", "DeployTemplate", "CurlHTTP", "CSQLite", "CCrypto"],
             swiftSettings: strictSettings),
         .executableTarget(name: "dsdeploy-supervisor", swiftSettings: strictSettings),
         .testTarget(

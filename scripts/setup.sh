@@ -3,7 +3,7 @@
 # Idempotent and quick when everything is already there. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-APT_PACKAGES=(libcurl4-openssl-dev libyaml-dev libsqlite3-dev git curl python3 python3-venv time openssl)
+APT_PACKAGES=(libcurl4-openssl-dev libyaml-dev libsqlite3-dev git curl python3 python3-venv time openssl libssl-dev)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

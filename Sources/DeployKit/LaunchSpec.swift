@@ -50,6 +50,9 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     public var portTokens: [PortToken]
     /// The template values the argv was rendered with (never secrets).
     public var templateValues: [String: String]
+    /// Keyed digests (never the values) of env values the revision does not show — secrets and
+    /// `valueFrom` values — by env name; set when the values were resolved (apply, plan where possible).
+    public var secretDigests: [String: String]? = nil
 
     /// The same launch on another port: every argv word that contained `{{port}}` is rendered again.
     public func withPort(_ newPort: Int) -> LaunchSpec {

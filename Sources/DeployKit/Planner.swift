@@ -35,6 +35,12 @@ public struct Planner: Sendable {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "configuration changed" + (what.isEmpty ? "" : ": \(what)"),
                                              desired: d, current: o, flags: flags, fields: fields))
+            } else if case let secrets = Planner.changedSecrets(o.launch, d), !secrets.isEmpty {
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
+                                             reason: "secret value changed: \(secrets.joined(separator: ", "))",
+                                             desired: d, current: o, flags: [],
+                                             fields: secrets.map { FieldChange(field: "env.\($0)", before: "<secret>",
+                                                                               after: "<secret changed>", restart: true) }))
             } else if !o.isAlive {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "replica is not running (\(o.exitStatus ?? o.state.rawValue))",
@@ -107,6 +113,14 @@ public struct Planner: Sendable {
         f("labels", a.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
           b.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), restart: false)
         return out
+    }
+
+    /// Env names whose value digest differs between the running launch and the desired one. Only
+    /// names both sides have a digest for: an unknown digest (values not resolvable in `plan`, state
+    /// from before digests) is never a change.
+    static func changedSecrets(_ running: LaunchSpec, _ desired: LaunchSpec) -> [String] {
+        guard let have = running.secretDigests, let want = desired.secretDigests else { return [] }
+        return want.keys.sorted().filter { name in have[name].map { $0 != want[name] } ?? false }
     }
 
     static func digest(_ parts: [String]) -> String {

@@ -4,7 +4,8 @@ import Engines
 /// The fingerprint of a deployment's configuration (everything that makes a replica what it is).
 ///
 /// Equal for every replica of one configuration; changes whenever a restart is needed. Secret
-/// values are not part of it (only where they come from), so state never holds a derivative of a secret.
+/// values are not part of it (only where they come from); a changed value is caught by the keyed
+/// digests in `LaunchSpec.secretDigests` (`Planner.changedSecrets`).
 public enum Revision {
     static func of(_ r: ResolvedDeployment) -> String {
         var parts: [String] = [

@@ -49,7 +49,7 @@ struct Apply: ParsableCommand {
         }
         let lock = try TargetFactory.lock()
         defer { lock.release() }
-        let ctx = try DeployContext.load(manifestFiles, options: options, resolveSecrets: !dryRun)
+        var ctx = try DeployContext.load(manifestFiles, options: options, resolveSecrets: !dryRun)
         if let gs = try GPUStackCommands.target(of: ctx.result) {
             if savedPlan != nil { throw GPUStackCommands.fail("saved plan files are not supported on a gpustack target yet") }
             if gate || gateAlways {
@@ -57,6 +57,7 @@ struct Apply: ParsableCommand {
             }
             return try GPUStackCommands.apply(ctx, target: gs, prune: prune, autoApprove: autoApprove, dryRun: dryRun, options: options)
         }
+        try ctx.digestSecrets(bestEffort: dryRun)
         let target = try TargetFactory.local(ctx.result.manifest)
         let plan = Planner(prune: savedPlan?.prune ?? prune).plan(desired: ctx.specs, observed: try target.observe(),
                                                                   files: manifestFiles)

@@ -40,6 +40,29 @@ struct DeployContext {
         }
         return DeployContext(result: result, specs: specs, environment: env, files: files)
     }
+
+    /// Adds keyed digests of the env values revisions do not show (secrets, `valueFrom`) to the local
+    /// target's specs (call it on the local target's path only), so a changed value is a planned restart. With `bestEffort` (plan, dry runs) the
+    /// values are resolved here and a deployment whose values cannot be resolved is left without
+    /// digests (its secrets are not compared); otherwise the already resolved environments are used.
+    mutating func digestSecrets(bestEffort: Bool) throws {
+        guard specs.contains(where: { s in s.env.contains { $0.value == nil } }) else { return }
+        let digester: SecretDigester
+        do { digester = try SecretDigester(stateDirectory: TargetFactory.stateDirectory) } catch {
+            Output.stderr("dsdeploy: error: \(error)\n")
+            throw ExitCode.failure
+        }
+        var envs = environment
+        if bestEffort {
+            for r in result.deployments where envs[r.deployment.name] == nil {
+                if let e = try? SecretResolver.resolve(r) { envs[r.deployment.name] = e }
+            }
+        }
+        for i in specs.indices {
+            guard let e = envs[specs[i].deployment] else { continue }
+            specs[i].secretDigests = digester.digests(for: specs[i], environment: e)
+        }
+    }
 }
 
 /// Where state lives and how the local target is built.

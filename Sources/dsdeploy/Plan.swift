@@ -27,11 +27,12 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var options: ManifestOptions
 
     func run() throws {
-        let ctx = try DeployContext.load(files, options: options, resolveSecrets: false)
+        var ctx = try DeployContext.load(files, options: options, resolveSecrets: false)
         if let gs = try GPUStackCommands.target(of: ctx.result) {
             if out != nil { throw GPUStackCommands.fail("--out is not supported on a gpustack target yet") }
             return try GPUStackCommands.plan(ctx, target: gs, prune: prune, options: options, detailedExitcode: detailedExitcode)
         }
+        try ctx.digestSecrets(bestEffort: true)
         let target = try TargetFactory.local(ctx.result.manifest)
         let plan = Planner(prune: prune).plan(desired: ctx.specs, observed: try target.observe(), files: files)
         if let out {

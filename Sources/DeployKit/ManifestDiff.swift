@@ -55,6 +55,14 @@ public struct FieldChange: Sendable, Codable, Hashable {
     public var after: String?
     /// Whether this field forces a restart.
     public var restart: Bool
+
+    /// Creates a change.
+    public init(field: String, before: String?, after: String?, restart: Bool) {
+        self.field = field
+        self.before = before
+        self.after = after
+        self.restart = restart
+    }
 }
 
 /// A flag change as printed and serialised.

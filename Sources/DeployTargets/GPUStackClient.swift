@@ -52,8 +52,8 @@ public final class GPUStackClient: @unchecked Sendable {
         while true {
             let q = query + [("page", String(page)), ("perPage", "100")]
             let body = try get(path + "?" + GPUStackClient.queryString(q))
-            items += body[gs: "items"]?.gsArray ?? []
-            let total = body[gs: "pagination"]?[gs: "totalPage"]?.gsInt ?? 1
+            items += body["items"]?.elements ?? []
+            let total = body["pagination"]?["totalPage"]?.int ?? 1
             if page >= total { break }
             page += 1
         }
@@ -85,7 +85,7 @@ public final class GPUStackClient: @unchecked Sendable {
     /// The server's version (`GET /version`, e.g. `v2.3.0`) and whether this target was tested with it.
     public func serverVersion() throws(GPUStackError) -> String {
         let body = try get("/version")
-        guard let v = body[gs: "version"]?.gsString else {
+        guard let v = body["version"]?.string else {
             throw GPUStackError(.protocolError, "\(baseURL) answered /version without a version: is this a GPUStack server?")
         }
         return v
@@ -162,7 +162,7 @@ public final class GPUStackClient: @unchecked Sendable {
     /// The error for a non-2xx response, with GPUStack's own message.
     static func failure(method: String, path: String, response: HTTPResponse, baseURL: String) -> GPUStackError {
         let body = JSONValue.parse(response.body)
-        let serverMessage = body?[gs: "message"]?.gsString ?? String(response.text.prefix(300))
+        let serverMessage = body?["message"]?.string ?? String(response.text.prefix(300))
         let what = "\(method) \(path.split(separator: "?").first.map(String.init) ?? path)"
         switch response.status {
         case 401, 403:

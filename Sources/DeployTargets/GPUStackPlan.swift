@@ -1,40 +1,11 @@
 public import DeployKit
 
-/// A field of a GPUStack object that changes.
-public struct GPUStackFieldChange: Sendable, Codable, Hashable {
-    /// GPUStack field name (`backend_version`, `replicas`, `env.NAME` ...).
-    public var field: String
-    /// Old value (nil when absent or secret).
-    public var before: String?
-    /// New value (nil when absent or secret).
-    public var after: String?
-    /// Whether the change needs the instances restarted.
-    public var restart: Bool
-
-    /// Creates a change.
-    public init(field: String, before: String?, after: String?, restart: Bool) {
-        self.field = field
-        self.before = before
-        self.after = after
-        self.restart = restart
-    }
-}
-
 /// One GPUStack model (= one deployment) and what apply does to it.
 public struct GPUStackModelChange: Sendable, Codable, Hashable {
-    /// What to do. Apply decides on this alone.
-    public enum Action: String, Sendable, Codable, Hashable {
-        /// `POST /v2/models`, then wait for the instances.
-        case create
-        /// `PUT` the changed fields; no restart (replicas, ownership).
-        case update
-        /// `PUT` the changed fields, restart the instances, wait for them.
-        case replace
-        /// `DELETE /v2/models/{id}` (prune).
-        case delete
-        /// Nothing.
-        case noop
-    }
+    /// What to do; apply decides on this alone. The local target's actions, on a model: `create` is
+    /// `POST /v2/models` and a wait; `update` a `PUT` without restart (replicas, ownership);
+    /// `replace` a `PUT`, a restart and a wait; `delete` `DELETE /v2/models/{id}` (prune).
+    public typealias Action = PlannedChange.Action
 
     /// Deployment (= GPUStack model) name.
     public var deployment: String
@@ -47,7 +18,7 @@ public struct GPUStackModelChange: Sendable, Codable, Hashable {
     /// Flag-level differences of `backend_parameters` (live → desired), canonical.
     public var flags: [FlagDiffEntry]
     /// Other field differences.
-    public var fields: [GPUStackFieldChange]
+    public var fields: [FieldChange]
     /// Replicas now / wanted.
     public var replicas: Int
     /// How GPUStack will run it (injected flags, duplicates).
@@ -75,7 +46,7 @@ public struct GPUStackVersionChange: Sendable, Codable, Hashable {
     /// The action.
     public var action: Action
     /// Field differences.
-    public var fields: [GPUStackFieldChange]
+    public var fields: [FieldChange]
 }
 
 /// What apply would do on a GPUStack target: pure data, rendered and applied separately.

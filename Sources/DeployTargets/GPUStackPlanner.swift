@@ -35,17 +35,17 @@ public enum GPUStackOwnership {
 
     /// The owner recorded in a model, or nil when dsdeploy did not create it.
     public static func owner(ofModel m: JSONValue) -> String? {
-        m[gs: "meta"]?[gs: metaKey]?[gs: "owner"]?.gsString
+        m["meta"]?[metaKey]?["owner"]?.string
     }
 
     /// The revision recorded in a model (set once its instances ran on it), or nil.
     public static func revision(ofModel m: JSONValue) -> String? {
-        m[gs: "meta"]?[gs: metaKey]?[gs: "revision"]?.gsString
+        m["meta"]?[metaKey]?["revision"]?.string
     }
 
     /// The owner recorded in a version config, or nil.
     public static func owner(ofVersion v: JSONValue) -> String? {
-        v[gs: "env"]?[gs: versionEnvKey]?.gsString
+        v["env"]?[versionEnvKey]?.string
     }
 
     /// The `meta` object for a model (`revision`: the configuration its instances were verified on).
@@ -85,8 +85,8 @@ public struct GPUStackPlanner: Sendable {
                 errors.append("GPUStack has no backend '\(v.backend)'")
                 continue
             }
-            let live = row[gs: "version_configs"]?[gs: v.name]
-            guard let live, !live.gsIsNull else {
+            let live = row["version_configs"]?[v.name]
+            guard let live, !live.isNull else {
                 versions.append(GPUStackVersionChange(backend: v.backend, version: v.name, action: .create, fields: []))
                 changedVersions.insert(key)
                 continue
@@ -104,7 +104,7 @@ public struct GPUStackPlanner: Sendable {
         }
 
         var byName: [String: JSONValue] = [:]
-        for m in observed.models { if let n = m[gs: "name"]?.gsString { byName[n] = m } }
+        for m in observed.models { if let n = m["name"]?.string { byName[n] = m } }
         var changes: [GPUStackModelChange] = []
         for d in desired.sorted(by: { $0.name < $1.name }) {
             guard let live = byName[d.name] else {
@@ -126,22 +126,22 @@ public struct GPUStackPlanner: Sendable {
         let names = Set(desired.map(\.name))
         var orphans: [String] = []
         for m in observed.models {
-            guard let n = m[gs: "name"]?.gsString, !names.contains(n), GPUStackOwnership.owner(ofModel: m) == owner else { continue }
+            guard let n = m["name"]?.string, !names.contains(n), GPUStackOwnership.owner(ofModel: m) == owner else { continue }
             if prune {
-                changes.append(GPUStackModelChange(deployment: n, modelId: m[gs: "id"]?.gsInt, action: .delete,
-                    reason: "not in the manifests (prune)", flags: [], fields: [], replicas: m[gs: "replicas"]?.gsInt ?? 0, warnings: []))
+                changes.append(GPUStackModelChange(deployment: n, modelId: m["id"]?.int, action: .delete,
+                    reason: "not in the manifests (prune)", flags: [], fields: [], replicas: m["replicas"]?.int ?? 0, warnings: []))
             } else {
                 orphans.append(n)
             }
         }
         if prune {
             let keptModels = observed.models.filter { m in
-                !changes.contains { $0.action == .delete && $0.modelId == m[gs: "id"]?.gsInt }
+                !changes.contains { $0.action == .delete && $0.modelId == m["id"]?.int }
             }
             for (backend, row) in observed.backends.sorted(by: { $0.key < $1.key }) {
-                for (name, cfg) in row[gs: "version_configs"]?.gsObject.sorted(by: { $0.key < $1.key }) ?? []
+                for (name, cfg) in row["version_configs"]?.members.sorted(by: { $0.key < $1.key }) ?? []
                 where GPUStackOwnership.owner(ofVersion: cfg) == owner && wanted[backend + "/" + name] == nil {
-                    let used = keptModels.contains { $0[gs: "backend"]?.gsString == backend && $0[gs: "backend_version"]?.gsString == name }
+                    let used = keptModels.contains { $0["backend"]?.string == backend && $0["backend_version"]?.string == name }
                     if !used { versions.append(GPUStackVersionChange(backend: backend, version: name, action: .delete, fields: [])) }
                 }
             }
@@ -155,44 +155,44 @@ public struct GPUStackPlanner: Sendable {
     }
 
     /// Differences between a live version config and the desired one.
-    static func versionFields(live: JSONValue, desired v: GPUStackVersionSpec) -> [GPUStackFieldChange] {
-        var out: [GPUStackFieldChange] = []
+    static func versionFields(live: JSONValue, desired v: GPUStackVersionSpec) -> [FieldChange] {
+        var out: [FieldChange] = []
         for (field, want) in [("image_name", v.imageName), ("entrypoint", v.entrypoint), ("run_command", v.runCommand),
                               ("custom_framework", v.framework)] {
-            let have = live[gs: field]?.gsString ?? ""
-            if have != want { out.append(GPUStackFieldChange(field: field, before: have, after: want, restart: true)) }
+            let have = live[field]?.string ?? ""
+            if have != want { out.append(FieldChange(field: field, before: have, after: want, restart: true)) }
         }
         return out
     }
 
     /// The change of one live model that dsdeploy owns.
     static func modelChange(_ d: GPUStackModelSpec, live: JSONValue, versionChanged: Bool) -> GPUStackModelChange {
-        var fields: [GPUStackFieldChange] = []
+        var fields: [FieldChange] = []
         func compare(_ field: String, _ have: String?, _ want: String?, restart: Bool) {
-            if have != want { fields.append(GPUStackFieldChange(field: field, before: have, after: want, restart: restart)) }
+            if have != want { fields.append(FieldChange(field: field, before: have, after: want, restart: restart)) }
         }
-        compare("source", live[gs: "source"]?.gsString, d.source, restart: true)
-        compare(d.sourceField, live[gs: d.sourceField]?.gsString, d.sourceValue, restart: true)
-        compare("backend", live[gs: "backend"]?.gsString, d.version.backend, restart: true)
-        compare("backend_version", live[gs: "backend_version"]?.gsString, d.version.name, restart: true)
-        let liveReplicas = live[gs: "replicas"]?.gsInt ?? 0
+        compare("source", live["source"]?.string, d.source, restart: true)
+        compare(d.sourceField, live[d.sourceField]?.string, d.sourceValue, restart: true)
+        compare("backend", live["backend"]?.string, d.version.backend, restart: true)
+        compare("backend_version", live["backend_version"]?.string, d.version.name, restart: true)
+        let liveReplicas = live["replicas"]?.int ?? 0
         compare("replicas", String(liveReplicas), String(d.replicas), restart: false)
-        let liveSelector = live[gs: "worker_selector"]?.gsStringMap ?? [:]
+        let liveSelector = live["worker_selector"]?.stringMap ?? [:]
         if liveSelector != d.workerSelector {
             compare("worker_selector", render(liveSelector), render(d.workerSelector), restart: true)
         }
-        let liveEnv = live[gs: "env"]?.gsStringMap ?? [:]
+        let liveEnv = live["env"]?.stringMap ?? [:]
         for name in Set(liveEnv.keys).union(d.env.keys).sorted() {
             let have = liveEnv[name], want = d.env[name]?.reveal()
             if have == want { continue }
             let secret = d.secretEnv.contains(name)
-            fields.append(GPUStackFieldChange(field: "env.\(name)", before: secret ? nil : have, after: secret ? nil : want, restart: true))
+            fields.append(FieldChange(field: "env.\(name)", before: secret ? nil : have, after: secret ? nil : want, restart: true))
         }
-        let (liveFlags, _) = GPUStackMapping.flagSet(ofParameters: live[gs: "backend_parameters"]?.gsStrings ?? [], catalog: d.catalog)
+        let (liveFlags, _) = GPUStackMapping.flagSet(ofParameters: live["backend_parameters"]?.strings ?? [], catalog: d.catalog)
         let flags = FlagDiffs.entries(FlagSet.diff(from: liveFlags, to: d.flagSet, catalog: d.catalog))
         let unfinished = GPUStackOwnership.revision(ofModel: live) != d.revision
         let restart = !flags.isEmpty || fields.contains(where: \.restart) || versionChanged || unfinished
-        let id = live[gs: "id"]?.gsInt
+        let id = live["id"]?.int
         if !restart && fields.isEmpty {
             return GPUStackModelChange(deployment: d.name, modelId: id, action: .noop, reason: "up to date", flags: [],
                                        fields: [], replicas: d.replicas, warnings: d.warnings)

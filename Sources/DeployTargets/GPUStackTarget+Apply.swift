@@ -47,7 +47,7 @@ extension GPUStackTarget {
                                        apiReads: c.reads - counts0.reads, apiWrites: c.writes - counts0.writes)
         }
         let specs = Dictionary(desired.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let live = Dictionary(observed.models.compactMap { m in m[gs: "name"]?.gsString.map { ($0, m) } }, uniquingKeysWith: { a, _ in a })
+        let live = Dictionary(observed.models.compactMap { m in m["name"]?.string.map { ($0, m) } }, uniquingKeysWith: { a, _ in a })
 
         // 1. Backend versions (create/update), one read–modify–write per backend.
         let versionWrites = plan.versions.filter { $0.action == .create || $0.action == .update }
@@ -81,7 +81,7 @@ extension GPUStackTarget {
                 switch c.action {
                 case .create:
                     let created = try client.post("/v2/models", createBody(spec, clusterId: plan.clusterId))
-                    guard let id = created[gs: "id"]?.gsInt else {
+                    guard let id = created["id"]?.int else {
                         throw GPUStackError(.protocolError, "GPUStack created model '\(spec.name)' without an id")
                     }
                     onEvent("  + \(spec.name): created model \(id)")
@@ -96,7 +96,7 @@ extension GPUStackTarget {
                 case .replace:
                     guard let id = c.modelId else { continue }
                     try client.put("/v2/models/\(id)", updateBody(spec, full: true))
-                    let liveInstances = observed.instances.filter { $0[gs: "model_id"]?.gsInt == id }
+                    let liveInstances = observed.instances.filter { $0["model_id"]?.int == id }
                     if liveInstances.count > 1 && spec.replicas > 1 {
                         onEvent("  ~ \(spec.name): updated; rolling restart of \(liveInstances.count) instances, one at a time")
                         rolling.append((c, id))
@@ -184,7 +184,7 @@ extension GPUStackTarget {
         if c.action == .update {
             return .init(id: c.deployment, action: c.action.rawValue, result: "done", message: "")
         }
-        var body = updateBody(spec, full: false).gsObject
+        var body = updateBody(spec, full: false).members
         body["replicas"] = nil
         body["meta"] = GPUStackOwnership.meta(owner: owner, deployment: spec.name, revision: spec.revision)
         do throws(GPUStackError) {
@@ -202,14 +202,14 @@ extension GPUStackTarget {
     func restart(model id: Int, name: String, deadline: Double, onEvent: @Sendable (String) -> Void) throws(GPUStackError) {
         do {
             let r = try client.post("/v2/models/\(id)/restart", .object([:]))
-            let gone = r[gs: "deleted_instances"]?.gsStrings ?? []
+            let gone = r["deleted_instances"]?.strings ?? []
             onEvent("  ~ \(name): updated; restarted (retired \(gone.isEmpty ? "no instances" : gone.joined(separator: ", ")))")
         } catch where error.kind == .conflict {
             var gone: [String] = []
             for i in try instanceIds(model: id) {
-                guard let iid = i[gs: "id"]?.gsInt else { continue }
+                guard let iid = i["id"]?.int else { continue }
                 try client.delete("/v2/model-instances/\(iid)")
-                gone.append(i[gs: "name"]?.gsString ?? String(iid))
+                gone.append(i["name"]?.string ?? String(iid))
             }
             onEvent("  ~ \(name): updated; an earlier restart is still in flight (409), so its instances were deleted "
                     + "and are recreated from the update (\(gone.joined(separator: ", ")))")
@@ -222,7 +222,7 @@ extension GPUStackTarget {
                         onEvent: @escaping @Sendable (String) -> Void) -> GPUStackApplyReport.Outcome {
         let waiter = GPUStackWaiter(client: client, clusterId: 0, clock: clock, onProgress: onEvent)
         do throws(GPUStackError) {
-            var old = try instanceIds(model: id).compactMap { $0[gs: "id"]?.gsInt }
+            var old = try instanceIds(model: id).compactMap { $0["id"]?.int }
             let total = old.count
             var replaced = 0
             while let victim = old.first {
@@ -258,7 +258,7 @@ extension GPUStackTarget {
             try client.put("/v2/models/\(id)", GPUStackTarget.previousBody(previous))
             var n = 0
             for i in try instanceIds(model: id) {
-                guard let iid = i[gs: "id"]?.gsInt, !keep.contains(iid) else { continue }
+                guard let iid = i["id"]?.int, !keep.contains(iid) else { continue }
                 try client.delete("/v2/model-instances/\(iid)")
                 n += 1
             }
@@ -274,10 +274,10 @@ extension GPUStackTarget {
     /// Read–modify–write of a backend record: GPUStack's PUT replaces the whole row, so every field read is sent back.
     func writeVersions(backend: String, upsert: [GPUStackVersionSpec], remove: Set<String>) throws(GPUStackError) {
         let row = try backendRow(backend)
-        guard let id = row[gs: "id"]?.gsInt else { throw GPUStackError(.protocolError, "backend '\(backend)' has no id") }
-        var configs = row[gs: "version_configs"]?.gsObject ?? [:]
+        guard let id = row["id"]?.int else { throw GPUStackError(.protocolError, "backend '\(backend)' has no id") }
+        var configs = row["version_configs"]?.members ?? [:]
         for v in upsert {
-            var env = configs[v.name]?[gs: "env"]?.gsObject ?? [:]
+            var env = configs[v.name]?["env"]?.members ?? [:]
             env[GPUStackOwnership.versionEnvKey] = .string(owner)
             configs[v.name] = .object([
                 "image_name": .string(v.imageName), "entrypoint": .string(v.entrypoint),
@@ -286,7 +286,7 @@ extension GPUStackTarget {
         }
         for name in remove where GPUStackOwnership.owner(ofVersion: configs[name] ?? .null) == owner { configs[name] = nil }
         var body: [String: JSONValue] = [:]
-        for key in GPUStackTarget.backendWritableFields { if let v = row[gs: key] { body[key] = v } }
+        for key in GPUStackTarget.backendWritableFields { if let v = row[key] { body[key] = v } }
         body["version_configs"] = .object(configs)
         try client.put("/v2/inference-backends/\(id)", .object(body))
     }
@@ -300,7 +300,7 @@ extension GPUStackTarget {
 
     /// `POST /v2/models` body.
     func createBody(_ s: GPUStackModelSpec, clusterId: Int) -> JSONValue {
-        var b = updateBody(s, full: true).gsObject
+        var b = updateBody(s, full: true).members
         b["cluster_id"] = .number(Double(clusterId))
         b["meta"] = GPUStackOwnership.meta(owner: owner, deployment: s.name)
         b["description"] = .string("Managed by dsdeploy (owner \(owner)); edit the manifests, not this model.")
@@ -328,7 +328,7 @@ extension GPUStackTarget {
         var b: [String: JSONValue] = [:]
         for key in ["name", "source", "huggingface_repo_id", "model_scope_model_id", "local_path", "backend", "backend_version",
                     "backend_parameters", "env", "replicas", "worker_selector"] {
-            if let v = m[gs: key] { b[key] = v }
+            if let v = m[key] { b[key] = v }
         }
         return .object(b)
     }

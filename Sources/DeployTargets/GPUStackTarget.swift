@@ -40,8 +40,8 @@ public final class GPUStackTarget: @unchecked Sendable {
     public func resolveCluster() throws(GPUStackError) -> Int {
         if let clusterId { return clusterId }
         let all = try client.list("/v2/clusters")
-        guard let c = all.first(where: { $0[gs: "name"]?.gsString == cluster }), let id = c[gs: "id"]?.gsInt else {
-            let names = all.compactMap { $0[gs: "name"]?.gsString }.sorted()
+        guard let c = all.first(where: { $0["name"]?.string == cluster }), let id = c["id"]?.int else {
+            let names = all.compactMap { $0["name"]?.string }.sorted()
             throw GPUStackError(.notFound, "GPUStack at \(client.baseURL) has no cluster '\(cluster)'"
                                 + (names.isEmpty ? " (it has none; create one first)" : " (clusters: \(names.joined(separator: ", ")))"))
         }
@@ -110,27 +110,27 @@ public final class GPUStackTarget: @unchecked Sendable {
         _ = try checkServer()
         let cid = try resolveCluster()
         let models = try client.list("/v2/models", query: [("cluster_id", String(cid))]).filter {
-            GPUStackOwnership.owner(ofModel: $0) == owner && (names?.contains($0[gs: "name"]?.gsString ?? "") ?? true)
+            GPUStackOwnership.owner(ofModel: $0) == owner && (names?.contains($0["name"]?.string ?? "") ?? true)
         }
         let instances = try client.list("/v2/model-instances", query: [("cluster_id", String(cid))])
         var out: [InstanceStatus] = []
-        for m in models.sorted(by: { ($0[gs: "name"]?.gsString ?? "") < ($1[gs: "name"]?.gsString ?? "") }) {
-            let id = m[gs: "id"]?.gsInt ?? -1
-            let base = InstanceStatus(deployment: m[gs: "name"]?.gsString ?? "?", modelId: id,
-                                      replicas: m[gs: "replicas"]?.gsInt ?? 0, readyReplicas: m[gs: "ready_replicas"]?.gsInt ?? 0,
-                                      modelState: m[gs: "state"]?.gsString ?? "pending", instance: nil, state: nil,
-                                      stateMessage: m[gs: "state_message"]?.gsString, worker: nil, endpoint: nil, restarts: nil, injected: [])
-            let mine = instances.filter { $0[gs: "model_id"]?.gsInt == id }.sorted { ($0[gs: "id"]?.gsInt ?? 0) < ($1[gs: "id"]?.gsInt ?? 0) }
+        for m in models.sorted(by: { ($0["name"]?.string ?? "") < ($1["name"]?.string ?? "") }) {
+            let id = m["id"]?.int ?? -1
+            let base = InstanceStatus(deployment: m["name"]?.string ?? "?", modelId: id,
+                                      replicas: m["replicas"]?.int ?? 0, readyReplicas: m["ready_replicas"]?.int ?? 0,
+                                      modelState: m["state"]?.string ?? "pending", instance: nil, state: nil,
+                                      stateMessage: m["state_message"]?.string, worker: nil, endpoint: nil, restarts: nil, injected: [])
+            let mine = instances.filter { $0["model_id"]?.int == id }.sorted { ($0["id"]?.int ?? 0) < ($1["id"]?.int ?? 0) }
             if mine.isEmpty { out.append(base); continue }
             for i in mine {
                 var s = base
-                s.instance = i[gs: "name"]?.gsString
-                s.state = i[gs: "state"]?.gsString
-                s.stateMessage = i[gs: "state_message"]?.gsString
-                s.worker = i[gs: "worker_name"]?.gsString
-                if let ip = i[gs: "worker_ip"]?.gsString, let port = i[gs: "port"]?.gsInt { s.endpoint = "http://\(ip):\(port)" }
-                s.restarts = i[gs: "restart_count"]?.gsInt
-                s.injected = i[gs: "injected_backend_parameters"]?.gsStrings ?? []
+                s.instance = i["name"]?.string
+                s.state = i["state"]?.string
+                s.stateMessage = i["state_message"]?.string
+                s.worker = i["worker_name"]?.string
+                if let ip = i["worker_ip"]?.string, let port = i["port"]?.int { s.endpoint = "http://\(ip):\(port)" }
+                s.restarts = i["restart_count"]?.int
+                s.injected = i["injected_backend_parameters"]?.strings ?? []
                 out.append(s)
             }
         }
@@ -141,7 +141,7 @@ public final class GPUStackTarget: @unchecked Sendable {
     func ownedModel(_ deployment: String) throws(GPUStackError) -> JSONValue {
         let cid = try resolveCluster()
         let models = try client.list("/v2/models", query: [("cluster_id", String(cid)), ("search", deployment)])
-        guard let m = models.first(where: { $0[gs: "name"]?.gsString == deployment }) else {
+        guard let m = models.first(where: { $0["name"]?.string == deployment }) else {
             throw GPUStackError(.notFound, "no model '\(deployment)' in cluster '\(cluster)' on \(client.baseURL)")
         }
         guard GPUStackOwnership.owner(ofModel: m) == owner else {
@@ -153,7 +153,7 @@ public final class GPUStackTarget: @unchecked Sendable {
     /// The instance ids of a model, oldest first.
     func instanceIds(model id: Int) throws(GPUStackError) -> [JSONValue] {
         try client.list("/v2/model-instances", query: [("model_id", String(id))])
-            .sorted { ($0[gs: "id"]?.gsInt ?? 0) < ($1[gs: "id"]?.gsInt ?? 0) }
+            .sorted { ($0["id"]?.int ?? 0) < ($1["id"]?.int ?? 0) }
     }
 
     /// The last `tail` lines of replica `replica`'s log (GPUStack's instance logs endpoint, proxied to the worker).
@@ -183,11 +183,11 @@ public final class GPUStackTarget: @unchecked Sendable {
     /// Instance id (and worker id) of replica `replica` (instances ordered by id).
     func instance(deployment: String, replica: Int) throws(GPUStackError) -> (Int, Int?) {
         let m = try ownedModel(deployment)
-        let insts = try instanceIds(model: m[gs: "id"]?.gsInt ?? -1)
-        guard replica >= 0, replica < insts.count, let id = insts[replica][gs: "id"]?.gsInt else {
+        let insts = try instanceIds(model: m["id"]?.int ?? -1)
+        guard replica >= 0, replica < insts.count, let id = insts[replica]["id"]?.int else {
             throw GPUStackError(.notFound, "deployment '\(deployment)' has \(insts.count) instance\(insts.count == 1 ? "" : "s"); no replica \(replica)")
         }
-        return (id, insts[replica][gs: "worker_id"]?.gsInt)
+        return (id, insts[replica]["worker_id"]?.int)
     }
 
     /// Deletes the models of `deployments` that this owner manages; returns the names deleted.
@@ -196,8 +196,8 @@ public final class GPUStackTarget: @unchecked Sendable {
         let models = try client.list("/v2/models", query: [("cluster_id", String(cid))])
         var done: [String] = []
         for m in models {
-            guard let n = m[gs: "name"]?.gsString, deployments.contains(n), GPUStackOwnership.owner(ofModel: m) == owner,
-                  let id = m[gs: "id"]?.gsInt else { continue }
+            guard let n = m["name"]?.string, deployments.contains(n), GPUStackOwnership.owner(ofModel: m) == owner,
+                  let id = m["id"]?.int else { continue }
             try client.delete("/v2/models/\(id)")
             done.append(n)
         }

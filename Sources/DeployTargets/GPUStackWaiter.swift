@@ -118,13 +118,13 @@ final class WaitState: @unchecked Sendable {
     /// Under the lock: settles goals from the instances seen.
     private func evaluate() {
         for g in goals where outcomes[g.modelId] == nil {
-            let mine = instances.filter { $0.value[gs: "model_id"]?.gsInt == g.modelId && !g.ignore.contains($0.key) }
+            let mine = instances.filter { $0.value["model_id"]?.int == g.modelId && !g.ignore.contains($0.key) }
             var running = 0
             var summary: [String] = []
             for (_, i) in mine.sorted(by: { $0.key < $1.key }) {
-                let state = i[gs: "state"]?.gsString ?? "pending"
-                let message = i[gs: "state_message"]?.gsString
-                let name = i[gs: "name"]?.gsString ?? "?"
+                let state = i["state"]?.string ?? "pending"
+                let message = i["state_message"]?.string
+                let name = i["name"]?.string ?? "?"
                 if state == "error" {
                     outcomes[g.modelId] = .failed("instance \(name) failed: \(message ?? "error (no message)")")
                     break

@@ -21,7 +21,7 @@ public struct GPUStackWatchEvent: Sendable, Equatable {
     public var changedFields: [String: JSONValue]
 
     /// The row's id.
-    public var id: Int? { data[gs: "id"]?.gsInt }
+    public var id: Int? { data["id"]?.int }
 }
 
 /// Splits a watch body into events. GPUStack sends raw JSON objects each followed by a blank line
@@ -58,9 +58,9 @@ public struct GPUStackWatchParser: Sendable {
     static func event(_ bytes: [UInt8]) -> GPUStackWatchEvent? {
         guard bytes.contains(where: { $0 != 0x0A && $0 != 0x0D && $0 != 0x20 }),
               let v = JSONValue.parse(bytes),
-              let t = v[gs: "type"]?.gsInt, let kind = GPUStackWatchEvent.Kind(rawValue: t),
-              let data = v[gs: "data"] else { return nil }
-        return GPUStackWatchEvent(kind: kind, data: data, changedFields: v[gs: "changed_fields"]?.gsObject ?? [:])
+              let t = v["type"]?.int, let kind = GPUStackWatchEvent.Kind(rawValue: t),
+              let data = v["data"] else { return nil }
+        return GPUStackWatchEvent(kind: kind, data: data, changedFields: v["changed_fields"]?.members ?? [:])
     }
 }
 

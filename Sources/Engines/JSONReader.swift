@@ -284,6 +284,57 @@ struct JSONReader {
     }
 }
 
+/// Typed access to parsed JSON (shared by the simulator, config read-back and the GPUStack client).
+extension JSONValue {
+    /// The member `key` of an object, nil otherwise.
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+
+    /// The string, nil for other kinds.
+    public var string: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The number as an integer when it is integral and in range, nil otherwise.
+    public var int: Int? {
+        if case .number(let d) = self, d.rounded() == d, abs(d) < 9e15 { return Int(d) }
+        return nil
+    }
+
+    /// The number, nil for other kinds.
+    public var double: Double? {
+        if case .number(let d) = self { return d }
+        return nil
+    }
+
+    /// The boolean, nil for other kinds.
+    public var bool: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    /// The elements of an array, nil for other kinds.
+    public var array: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    /// The members of an object, nil for other kinds.
+    public var object: [String: JSONValue]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    /// True for JSON null.
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+}
+
 extension JSONValue {
     /// Parses one strict JSON document from UTF-8 bytes; nil when the bytes are not valid JSON.
     public static func parse(_ bytes: [UInt8]) -> JSONValue? {

@@ -217,14 +217,16 @@ struct GateStep {
 
 /// Runs a benchmark from synchronous code (the commands are synchronous) and waits.
 enum BenchBlocking {
-    static func run(_ config: BenchConfig,
+    static func run(_ config: BenchConfig, requests: [BenchRequest]? = nil,
                     progress: (@Sendable (Int, Int, Int) -> Void)? = nil) throws -> BenchResult {
         final class Box: @unchecked Sendable { var value: Result<BenchResult, any Error>? }
         let box = Box()
         let finished = DispatchSemaphore(value: 0)
         let runner = try BenchRunner(config: config)
         Task {
-            do { box.value = .success(try await runner.run(progress: progress)) } catch { box.value = .failure(error) }
+            do { box.value = .success(try await runner.run(requests: requests, progress: progress)) } catch {
+                box.value = .failure(error)
+            }
             finished.signal()
         }
         finished.wait()

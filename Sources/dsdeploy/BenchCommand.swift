@@ -157,11 +157,6 @@ struct BenchRunCommand: ParsableCommand {
         let interactive = isatty(STDERR_FILENO) == 1
         let result: BenchResult
         do {
-            let runner = try BenchRunner(config: config)
-            // The root command is synchronous: run the async benchmark on the cooperative pool and wait.
-            final class Box: @unchecked Sendable { var value: Result<BenchResult, any Error>? }
-            let box = Box()
-            let finished = DispatchSemaphore(value: 0)
             var progress: (@Sendable (Int, Int, Int) -> Void)?
             if interactive {
                 progress = { (done: Int, failed: Int, total: Int) in
@@ -169,16 +164,7 @@ struct BenchRunCommand: ParsableCommand {
                     if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
                 }
             }
-            let report = progress
-            Task {
-                do { box.value = .success(try await runner.run(requests: requests, progress: report)) } catch {
-                    box.value = .failure(error)
-                }
-                finished.signal()
-            }
-            finished.wait()
-            guard let value = box.value else { throw BenchError("benchmark did not finish") }
-            result = try value.get()
+            result = try BenchBlocking.run(config, requests: requests, progress: progress)
         } catch {
             Output.stderr("dsdeploy: error: \(config.baseURL): \(error)\n")
             throw ExitCode.failure
@@ -186,17 +172,7 @@ struct BenchRunCommand: ParsableCommand {
         if output == "json" { Output.stdout(BenchReport.json(result, details: false) + "\n") } else {
             Output.stdout(BenchReport.text(result))
         }
-        if let out {
-            let line = BenchReport.json(result, details: true, compact: true) + "\n"
-            if !FileManager.default.fileExists(atPath: out) { _ = FileManager.default.createFile(atPath: out, contents: nil) }
-            guard let h = FileHandle(forWritingAtPath: out) else {
-                Output.stderr("dsdeploy: error: cannot write \(out)\n")
-                throw ExitCode.failure
-            }
-            h.seekToEndOfFile()
-            h.write(Data(line.utf8))
-            h.closeFile()
-        }
+        if let out { try append(BenchReport.json(result, details: true, compact: true) + "\n", to: out) }
         if result.metrics.failed > 0 {
             let reasons = result.metrics.failureReasons.map { "\($0.value) × \($0.key)" }.joined(separator: "; ")
             Output.stderr("dsdeploy: error: \(result.metrics.failed) of \(requests.count) requests failed: \(reasons)\n")

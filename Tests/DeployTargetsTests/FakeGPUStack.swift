@@ -48,8 +48,8 @@ final class FakeGPUStack: GPUStackTransport, @unchecked Sendable {
             let rows = instances.values.filter { matches($0, query) }.sorted { id($0) < id($1) }
             for r in rows { events.append(#"{"type":1,"data":\#(r.canonicalText),"changed_fields":{},"id":1}"#) }
             // The scripted worker moves every instance that is not settled yet.
-            for r in rows where r[gs: "state"]?.gsString == "pending" {
-                let model = models[r[gs: "model_id"]?.gsInt ?? -1] ?? .null
+            for r in rows where r["state"]?.string == "pending" {
+                let model = models[r["model_id"]?.int ?? -1] ?? .null
                 let (state, message) = worker(model)
                 let next = r.setting("state", .string(state)).setting("state_message", message.map { .string($0) } ?? .null)
                 instances[id(r)] = next
@@ -88,27 +88,27 @@ final class FakeGPUStack: GPUStackTransport, @unchecked Sendable {
             return page([.object(["id": .number(1), "name": .string("default")])], query)
         case _ where route("GET", "v2/inference-backends/backend_name/*") != nil:
             let name = route("GET", "v2/inference-backends/backend_name/*")![0]
-            guard let b = backends.values.first(where: { $0[gs: "backend_name"]?.gsString == name }) else { return error(404, "not found") }
+            guard let b = backends.values.first(where: { $0["backend_name"]?.string == name }) else { return error(404, "not found") }
             return ok(b)
         case _ where route("PUT", "v2/inference-backends/*") != nil:
             let sid = route("PUT", "v2/inference-backends/*")![0]
             guard let i = Int(sid), let old = backends[i] else { return error(400, "Inference backend \(sid) not found") }
             // PUT replaces the row; refuse to drop a version a model uses.
-            let kept = Set(body[gs: "version_configs"]?.gsObject.keys.map { $0 } ?? [])
-            for (v, _) in old[gs: "version_configs"]?.gsObject ?? [:] where !kept.contains(v) {
-                if models.values.contains(where: { $0[gs: "backend_version"]?.gsString == v }) {
+            let kept = Set(body["version_configs"]?.members.keys.map { $0 } ?? [])
+            for (v, _) in old["version_configs"]?.members ?? [:] where !kept.contains(v) {
+                if models.values.contains(where: { $0["backend_version"]?.string == v }) {
                     return error(400, "Cannot remove version name '\(v)' because it is currently being used")
                 }
             }
             backends[i] = body.setting("id", .number(Double(i)))
             return ok(backends[i]!)
         case _ where route("GET", "v2/models") != nil:
-            var rows = models.values.filter { q in query["cluster_id"].map { String(q[gs: "cluster_id"]?.gsInt ?? 0) == $0 } ?? true }
-            if let s = query["search"] { rows = rows.filter { ($0[gs: "name"]?.gsString ?? "").contains(s) } }
+            var rows = models.values.filter { q in query["cluster_id"].map { String(q["cluster_id"]?.int ?? 0) == $0 } ?? true }
+            if let s = query["search"] { rows = rows.filter { ($0["name"]?.string ?? "").contains(s) } }
             return page(rows.sorted { id($0) < id($1) }, query)
         case _ where route("POST", "v2/models") != nil:
-            let name = body[gs: "name"]?.gsString ?? ""
-            if models.values.contains(where: { $0[gs: "name"]?.gsString == name }) { return error(409, "Model with name '\(name)' already exists.") }
+            let name = body["name"]?.string ?? ""
+            if models.values.contains(where: { $0["name"]?.string == name }) { return error(409, "Model with name '\(name)' already exists.") }
             let mid = take()
             models[mid] = body.setting("id", .number(Double(mid))).setting("state", .null)
             reconcile(mid)
@@ -116,8 +116,8 @@ final class FakeGPUStack: GPUStackTransport, @unchecked Sendable {
         case _ where route("PUT", "v2/models/*") != nil:
             let sid = route("PUT", "v2/models/*")![0]
             guard let i = Int(sid), var m = models[i] else { return error(404, "Model not found") }
-            guard body[gs: "name"] != nil, body[gs: "source"] != nil else { return error(422, "name and source are required") }
-            for (k, v) in body.gsObject { m = m.setting(k, v) }
+            guard body["name"] != nil, body["source"] != nil else { return error(422, "name and source are required") }
+            for (k, v) in body.members { m = m.setting(k, v) }
             models[i] = m
             reconcile(i)
             return ok(m)
@@ -125,28 +125,28 @@ final class FakeGPUStack: GPUStackTransport, @unchecked Sendable {
             let sid = route("DELETE", "v2/models/*")![0]
             guard let i = Int(sid), models[i] != nil else { return error(404, "Model not found") }
             models[i] = nil
-            instances = instances.filter { $0.value[gs: "model_id"]?.gsInt != i }
+            instances = instances.filter { $0.value["model_id"]?.int != i }
             return ok(.null)
         case _ where route("POST", "v2/models/*/restart") != nil:
             let sid = route("POST", "v2/models/*/restart")![0]
             guard let i = Int(sid), models[i] != nil else { return error(404, "Model not found") }
             if restartConflicts > 0 { restartConflicts -= 1; return error(409, "A restart is already in progress for this model") }
-            let gone = instances.filter { $0.value[gs: "model_id"]?.gsInt == i }
+            let gone = instances.filter { $0.value["model_id"]?.int == i }
             for k in gone.keys { instances[k] = nil }
             reconcile(i)
-            return ok(.object(["restarted": .bool(!gone.isEmpty), "deleted_instances": .strings(gone.values.compactMap { $0[gs: "name"]?.gsString })]))
+            return ok(.object(["restarted": .bool(!gone.isEmpty), "deleted_instances": .strings(gone.values.compactMap { $0["name"]?.string })]))
         case _ where route("GET", "v2/model-instances") != nil:
             return page(instances.values.filter { matches($0, query) }.sorted { id($0) < id($1) }, query)
         case _ where route("DELETE", "v2/model-instances/*") != nil:
             let sid = route("DELETE", "v2/model-instances/*")![0]
             guard let i = Int(sid), let inst = instances[i] else { return error(404, "not found") }
             instances[i] = nil
-            reconcile(inst[gs: "model_id"]?.gsInt ?? -1)
+            reconcile(inst["model_id"]?.int ?? -1)
             return ok(.null)
         case _ where route("GET", "v2/model-instances/*/logs") != nil:
             let sid = route("GET", "v2/model-instances/*/logs")![0]
             guard let i = Int(sid), let inst = instances[i] else { return error(404, "not found") }
-            return HTTPResponse(status: 200, headers: [], body: Array("log of \(inst[gs: "name"]?.gsString ?? "")\nApplication startup complete\n".utf8))
+            return HTTPResponse(status: 200, headers: [], body: Array("log of \(inst["name"]?.string ?? "")\nApplication startup complete\n".utf8))
         default:
             return error(404, "no route \(r.method) \(path)")
         }
@@ -155,14 +155,14 @@ final class FakeGPUStack: GPUStackTransport, @unchecked Sendable {
     /// The replica controller: as many instances as `replicas`, new ones `pending`.
     private func reconcile(_ modelId: Int) {
         guard let m = models[modelId] else { return }
-        let want = m[gs: "replicas"]?.gsInt ?? 1
-        var mine = instances.filter { $0.value[gs: "model_id"]?.gsInt == modelId }.keys.sorted()
+        let want = m["replicas"]?.int ?? 1
+        var mine = instances.filter { $0.value["model_id"]?.int == modelId }.keys.sorted()
         while mine.count > want, let last = mine.popLast() { instances[last] = nil }
         while mine.count < want {
             let iid = take()
-            let name = (m[gs: "name"]?.gsString ?? "m") + "-" + String(iid)
+            let name = (m["name"]?.string ?? "m") + "-" + String(iid)
             instances[iid] = .object(["id": .number(Double(iid)), "name": .string(name), "model_id": .number(Double(modelId)),
-                                      "model_name": m[gs: "name"] ?? .null, "cluster_id": .number(1), "state": .string("pending"),
+                                      "model_name": m["name"] ?? .null, "cluster_id": .number(1), "state": .string("pending"),
                                       "state_message": .null, "worker_name": .string("fake-0"), "worker_ip": .string("127.0.0.1"),
                                       "port": .number(40000), "worker_id": .number(1)])
             mine.append(iid)
@@ -170,10 +170,10 @@ final class FakeGPUStack: GPUStackTransport, @unchecked Sendable {
     }
 
     private func take() -> Int { nextId += 1; return nextId }
-    private func id(_ v: JSONValue) -> Int { v[gs: "id"]?.gsInt ?? 0 }
+    private func id(_ v: JSONValue) -> Int { v["id"]?.int ?? 0 }
 
     private func matches(_ row: JSONValue, _ q: [String: String]) -> Bool {
-        if let m = q["model_id"], String(row[gs: "model_id"]?.gsInt ?? -1) != m { return false }
+        if let m = q["model_id"], String(row["model_id"]?.int ?? -1) != m { return false }
         return true
     }
 

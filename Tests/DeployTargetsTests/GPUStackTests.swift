@@ -94,7 +94,7 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
             #expect(events.map(\.kind.rawValue) == [1, 3, 1, 2, 2, 2, 3] || events.count == 7, "chunk \(size)")
             #expect(events.filter { $0.kind == .created }.count == 3)
             #expect(events.filter { $0.kind == .deleted }.count == 1)
-            #expect(events.first?.data[gs: "state"]?.gsString == "pending")
+            #expect(events.first?.data["state"]?.string == "pending")
         }
     }
 
@@ -184,14 +184,14 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
         #expect(plan.changes.map(\.action) == [.create])
         let report = target.apply(plan, desired: desired, observed: observed) { _ in }
         #expect(report.succeeded, "\(report.outcomes)")
-        let version = try #require(fake.backends[2]?[gs: "version_configs"]?[gs: "dspark-custom"])
-        #expect(version[gs: "image_name"]?.gsString == "registry.example.invalid/sglang-dspark:v1")
-        #expect(version[gs: "run_command"]?.gsString == "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}")
-        #expect(fake.backends[2]?[gs: "default_env"]?[gs: "X"]?.gsString == "1", "read–modify–write keeps other fields")
+        let version = try #require(fake.backends[2]?["version_configs"]?["dspark-custom"])
+        #expect(version["image_name"]?.string == "registry.example.invalid/sglang-dspark:v1")
+        #expect(version["run_command"]?.string == "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}")
+        #expect(fake.backends[2]?["default_env"]?["X"]?.string == "1", "read–modify–write keeps other fields")
         let model = try #require(fake.models.values.first)
-        #expect(model[gs: "local_path"]?.gsString == "/models/dspark")
-        #expect(model[gs: "backend"]?.gsString == "SGLang")
-        #expect(model[gs: "cluster_id"]?.gsInt == 1)
+        #expect(model["local_path"]?.string == "/models/dspark")
+        #expect(model["backend"]?.string == "SGLang")
+        #expect(model["cluster_id"]?.int == 1)
         #expect(GPUStackOwnership.owner(ofModel: model) == "lab")
 
         // No-op: reads only, a constant number of them.
@@ -210,7 +210,7 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
         let r3 = target.apply(p3, desired: changed, observed: o3) { _ in }
         #expect(r3.succeeded)
         #expect(fake.requests.contains { $0.hasSuffix("/restart") })
-        #expect(fake.models.values.first?[gs: "backend_parameters"]?.gsStrings.contains("--speculative-algorithm EAGLE") == true)
+        #expect(fake.models.values.first?["backend_parameters"]?.strings.contains("--speculative-algorithm EAGLE") == true)
     }
 
     @Test func replicasOnlyDoesNotRestart() throws {
@@ -234,7 +234,7 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
         let (p1, o1) = try target.plan(d1, prune: false)
         #expect(target.apply(p1, desired: d1, observed: o1) { _ in }.succeeded)
         fake.worker = { m in
-            m[gs: "backend_parameters"]?.gsStrings.contains("--speculative-algorithm EAGLE") == true
+            m["backend_parameters"]?.strings.contains("--speculative-algorithm EAGLE") == true
                 ? ("error", "simulated: CUDA out of memory") : ("running", nil)
         }
         let d2 = try gsDesired(gsManifest(args: ["--tp-size 8", "--speculative-algorithm EAGLE", "--trust-remote-code"]))
@@ -243,7 +243,7 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
         #expect(!r2.succeeded)
         #expect(r2.outcomes.last?.message.contains("simulated: CUDA out of memory") == true)
         #expect(r2.outcomes.last?.result == "reverted")
-        #expect(fake.models.values.first?[gs: "backend_parameters"]?.gsStrings.contains("--speculative-algorithm DSPARK") == true)
+        #expect(fake.models.values.first?["backend_parameters"]?.strings.contains("--speculative-algorithm DSPARK") == true)
     }
 
     @Test func aRestartInFlightFallsBackToDeletingTheInstances() throws {
@@ -300,7 +300,7 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
         let (p4, o4) = try target.plan(third, prune: true)
         #expect(p4.changes.filter { $0.action == .delete }.map(\.deployment) == ["other"])
         #expect(target.apply(p4, desired: third, observed: o4) { _ in }.succeeded)
-        #expect(Set(fake.models.values.compactMap { $0[gs: "name"]?.gsString }) == ["dspark", "third"])
+        #expect(Set(fake.models.values.compactMap { $0["name"]?.string }) == ["dspark", "third"])
     }
 
     @Test func wrongKeyAndServerDownAreClearErrors() throws {

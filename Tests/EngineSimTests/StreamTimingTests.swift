@@ -1,3 +1,4 @@
+import Engines
 import CurlHTTP
 import Testing
 @testable import EngineSim

@@ -92,7 +92,8 @@ let package = Package(
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
         .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),
-        .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "Engines"], swiftSettings: strictSettings),
+        .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "Engines", .product(name: "Yams", package: "Yams")],
+                    swiftSettings: strictSettings),
         .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "Engines"], swiftSettings: strictSettings),
     ]

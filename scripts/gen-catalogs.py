@@ -208,172 +208,140 @@ def history(engine: str, versions: list[str], cats: dict, approximate: bool) -> 
 
 
 # ---------------------------------------------------------------------------------------
-# llama.cpp `llama-server` flags, hand-curated (there is no extracted catalog for it).
-# Source: llama.cpp tools/server/README.md / common/arg.cpp as of build b6000 (2025-07);
-# sampling defaults that moved between builds are left unset (null).  Row:
-# (spellings, type, default, choices, help[, extras]) -- the first spelling is canonical;
-# type "bool" is a presence flag; extras: neg=[...] (negative spellings), repeat=True.
-LLAMA_CPP_VERSION = "b6000"
-KV_TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"]
-LLAMA_CPP_TABLE = [
-    ("--model -m", "string", None, None, "model path to load"),
-    ("--model-url -mu", "string", None, None, "model download url"),
-    ("--hf-repo -hf -hfr", "string", None, None, "Hugging Face model repository"),
-    ("--hf-file -hff", "string", None, None, "Hugging Face model file"),
-    ("--hf-token -hft", "string", None, None, "Hugging Face access token"),
-    ("--alias -a", "string", None, None, "model name alias used by the API"),
-    ("--host", "string", "127.0.0.1", None, "IP address to listen on"),
-    ("--port", "int", 8080, None, "port to listen on"),
-    ("--path", "string", None, None, "path to serve static files from"),
-    ("--api-prefix", "string", None, None, "prefix path the server serves from"),
-    ("--api-key", "string", None, None, "API key(s), comma-separated"),
-    ("--api-key-file", "string", None, None, "file with API keys"),
-    ("--ssl-key-file", "string", None, None, "PEM-encoded SSL private key"),
-    ("--ssl-cert-file", "string", None, None, "PEM-encoded SSL certificate"),
-    ("--timeout -to", "int", 600, None, "server read/write timeout in seconds"),
-    ("--threads-http", "int", -1, None, "threads used to process HTTP requests"),
-    ("--threads -t", "int", -1, None, "CPU threads used during generation"),
-    ("--threads-batch -tb", "int", None, None, "threads for batch and prompt processing"),
-    ("--cpu-mask -C", "string", None, None, "CPU affinity mask"),
-    ("--cpu-range -Cr", "string", None, None, "range of CPUs for affinity"),
-    ("--cpu-strict", "int", 0, None, "strict CPU placement (0|1)"),
-    ("--prio", "int", 0, None, "process/thread priority"),
-    ("--poll", "int", 50, None, "polling level to wait for work (0-100)"),
-    ("--ctx-size -c", "int", 4096, None, "size of the prompt context (0 = from model)"),
-    ("--n-predict -n --predict", "int", -1, None, "tokens to predict (-1 = infinity)"),
-    ("--batch-size -b", "int", 2048, None, "logical maximum batch size"),
-    ("--ubatch-size -ub", "int", 512, None, "physical maximum batch size"),
-    ("--keep", "int", 0, None, "tokens to keep from the initial prompt"),
-    ("--parallel -np", "int", 1, None, "number of parallel sequences (server slots)"),
-    ("--cont-batching -cb", "bool", True, None, "continuous batching",
-     {"neg": ["--no-cont-batching", "-nocb"]}),
-    ("--flash-attn -fa", "bool", False, None, "enable Flash Attention"),
-    ("--swa-full", "bool", False, None, "use full-size SWA cache"),
-    ("--no-perf", "bool", False, None, "disable internal performance timings"),
-    ("--escape -e", "bool", True, None, "process escape sequences", {"neg": ["--no-escape"]}),
-    ("--rope-scaling", "string", None, ["none", "linear", "yarn"], "RoPE frequency scaling method"),
-    ("--rope-scale", "float", None, None, "RoPE context scaling factor"),
-    ("--rope-freq-base", "float", None, None, "RoPE base frequency"),
-    ("--rope-freq-scale", "float", None, None, "RoPE frequency scaling factor"),
-    ("--yarn-orig-ctx", "int", 0, None, "YaRN: original context size of model"),
-    ("--yarn-ext-factor", "float", None, None, "YaRN: extrapolation mix factor"),
-    ("--yarn-attn-factor", "float", None, None, "YaRN: scale sqrt(t) or attention magnitude"),
-    ("--yarn-beta-slow", "float", None, None, "YaRN: high correction dim or alpha"),
-    ("--yarn-beta-fast", "float", None, None, "YaRN: low correction dim or beta"),
-    ("--no-kv-offload -nkvo", "bool", False, None, "disable KV offload"),
-    ("--no-repack -nr", "bool", False, None, "disable weight repacking"),
-    ("--cache-type-k -ctk", "string", "f16", KV_TYPES, "KV cache data type for K"),
-    ("--cache-type-v -ctv", "string", "f16", KV_TYPES, "KV cache data type for V"),
-    ("--cache-type-k-draft -ctkd", "string", "f16", KV_TYPES, "draft model KV cache type for K"),
-    ("--cache-type-v-draft -ctvd", "string", "f16", KV_TYPES, "draft model KV cache type for V"),
-    ("--defrag-thold -dt", "float", 0.1, None, "KV cache defragmentation threshold"),
-    ("--rpc", "string", None, None, "comma-separated list of RPC servers"),
-    ("--mlock", "bool", False, None, "keep the model in RAM (no swapping)"),
-    ("--no-mmap", "bool", False, None, "do not memory-map the model"),
-    ("--numa", "string", None, ["distribute", "isolate", "numactl"], "NUMA optimizations"),
-    ("--device -dev", "string", None, None, "comma-separated devices to offload to"),
-    ("--override-tensor -ot", "string", None, None, "override tensor buffer type"),
-    ("--n-gpu-layers -ngl --gpu-layers", "int", -1, None, "max. number of layers in VRAM"),
-    ("--split-mode -sm", "string", "layer", ["none", "layer", "row"], "how to split across GPUs"),
-    ("--tensor-split -ts", "string", None, None, "fraction offloaded to each GPU, e.g. 3,1"),
-    ("--main-gpu -mg", "int", 0, None, "the GPU for the model (split-mode none)"),
-    ("--check-tensors", "bool", False, None, "check model tensor data for invalid values"),
-    ("--override-kv", "string", None, None, "override model metadata", {"repeat": True}),
-    ("--no-op-offload", "bool", False, None, "disable offloading host tensor operations"),
-    ("--lora", "string", None, None, "path to LoRA adapter", {"repeat": True}),
-    ("--lora-scaled", "list", None, None, "LoRA adapter with scaling: FNAME SCALE",
-     {"repeat": True, "arity": "oneOrMore"}),
-    ("--lora-init-without-apply", "bool", False, None, "load LoRA adapters without applying"),
-    ("--control-vector", "string", None, None, "add a control vector", {"repeat": True}),
-    ("--log-disable", "bool", False, None, "disable logging"),
-    ("--log-file", "string", None, None, "log to file"),
-    ("--log-colors", "bool", False, None, "colored logging"),
-    ("--log-prefix", "bool", False, None, "prefix in log messages"),
-    ("--log-timestamps", "bool", False, None, "timestamps in log messages"),
-    ("--verbose -v --log-verbose", "bool", False, None, "log all messages"),
-    ("--verbosity -lv --log-verbosity", "int", None, None, "verbosity threshold"),
-    ("--offline", "bool", False, None, "offline mode: use the cache only"),
-    ("--seed -s", "int", -1, None, "RNG seed (-1 = random)"),
-    ("--samplers", "string", None, None, "samplers used for generation, ';'-separated"),
-    ("--sampling-seq --sampler-seq", "string", None, None, "simplified sampler sequence"),
-    ("--ignore-eos", "bool", False, None, "ignore end of stream token"),
-    ("--temp", "float", 0.8, None, "temperature"),
-    ("--top-k", "int", 40, None, "top-k sampling"),
-    ("--top-p", "float", None, None, "top-p sampling"),
-    ("--min-p", "float", None, None, "min-p sampling"),
-    ("--typical", "float", None, None, "locally typical sampling, parameter p"),
-    ("--repeat-last-n", "int", 64, None, "last n tokens to consider for penalize"),
-    ("--repeat-penalty", "float", 1.0, None, "penalize repeat sequence of tokens"),
-    ("--presence-penalty", "float", 0.0, None, "repeat alpha presence penalty"),
-    ("--frequency-penalty", "float", 0.0, None, "repeat alpha frequency penalty"),
-    ("--mirostat", "int", 0, None, "use Mirostat sampling (0, 1, 2)"),
-    ("--logit-bias -l", "string", None, None, "TOKEN_ID(+/-)BIAS", {"repeat": True}),
-    ("--grammar", "string", None, None, "BNF-like grammar to constrain generations"),
-    ("--grammar-file", "string", None, None, "file to read grammar from"),
-    ("--json-schema -j", "string", None, None, "JSON schema to constrain generations"),
-    ("--context-shift", "bool", None, None, "context shift on infinite generation",
-     {"neg": ["--no-context-shift"]}),
-    ("--reverse-prompt -r", "string", None, None, "halt generation at PROMPT", {"repeat": True}),
-    ("--special -sp", "bool", False, None, "special tokens output enabled"),
-    ("--no-warmup", "bool", False, None, "skip warming up the model with an empty run"),
-    ("--spm-infill", "bool", False, None, "Suffix/Prefix/Middle pattern for infill"),
-    ("--pooling", "string", None, ["none", "mean", "cls", "last", "rank"], "pooling type for embeddings"),
-    ("--mmproj -mm", "string", None, None, "path to a multimodal projector file"),
-    ("--mmproj-url -mmu", "string", None, None, "URL to a multimodal projector file"),
-    ("--no-mmproj", "bool", False, None, "do not load a multimodal projector"),
-    ("--no-mmproj-offload", "bool", False, None, "do not offload the multimodal projector"),
-    ("--no-webui", "bool", False, None, "disable the Web UI"),
-    ("--embedding --embeddings", "bool", False, None, "restrict to the embedding use case"),
-    ("--reranking --rerank", "bool", False, None, "enable the reranking endpoint"),
-    ("--chat-template-kwargs", "json", None, None, "extra params for the jinja template parser"),
-    ("--cache-reuse", "int", 0, None, "min chunk size to reuse from the cache via KV shifting"),
-    ("--metrics", "bool", False, None, "enable the prometheus metrics endpoint"),
-    ("--props", "bool", False, None, "enable changing global properties via POST /props"),
-    ("--slots", "bool", None, None, "expose the slots monitoring endpoint", {"neg": ["--no-slots"]}),
-    ("--slot-save-path", "string", None, None, "path to save slot kv cache"),
-    ("--slot-prompt-similarity -sps", "float", 0.5, None, "prompt similarity to reuse a slot"),
-    ("--jinja", "bool", False, None, "use the jinja template engine for chat"),
-    ("--reasoning-format", "string", None, ["none", "deepseek", "deepseek-legacy", "auto"],
-     "how thought tags are returned"),
-    ("--reasoning-budget", "int", -1, None, "thinking budget (-1 unrestricted, 0 disabled)"),
-    ("--chat-template", "string", None, None, "custom jinja chat template"),
-    ("--chat-template-file", "string", None, None, "custom jinja chat template file"),
-    ("--no-prefill-assistant", "bool", False, None, "do not prefill the last assistant message"),
-    ("--model-draft -md", "string", None, None, "draft model for speculative decoding"),
-    ("--draft-max --draft --draft-n", "int", 16, None, "tokens to draft for speculative decoding"),
-    ("--draft-min --draft-n-min", "int", 0, None, "minimum draft tokens"),
-    ("--draft-p-min", "float", 0.8, None, "minimum speculative decoding probability"),
-    ("--ctx-size-draft -cd", "int", None, None, "prompt context size of the draft model"),
-    ("--device-draft -devd", "string", None, None, "devices for the draft model"),
-    ("--n-gpu-layers-draft -ngld --gpu-layers-draft", "int", None, None, "draft layers in VRAM"),
-    ("--model-vocoder -mv", "string", None, None, "vocoder model for audio generation"),
-    ("--tts-use-guide-tokens", "bool", False, None, "use guide tokens for TTS"),
+# vLLM: one argparse dump per surveyed release (reference/vllm/versions/), plus the facts of
+# vLLM's FlexibleArgumentParser, which rewrites the arguments before argparse sees them.
+# Sources (wheel file:line per version): docs/engines/vllm.md.
+
+# Every vLLM release on PyPI from 0.11.0 to 0.34.0 (`pip index versions vllm`), oldest first.
+# The survey has the newest patch of each minor except 0.11 (0.11.0; 0.11.1 and 0.11.2 exist),
+# so a history boundary is exact only where no unsurveyed release lies inside it.
+VLLM_RELEASES = (
+    "0.11.0 0.11.1 0.11.2 0.12.0 0.13.0 0.14.0 0.14.1 0.15.0 0.15.1 0.16.0 0.17.0 0.17.1 "
+    "0.18.0 0.18.1 0.19.0 0.19.1 0.20.0 0.20.1 0.20.2 0.21.0 0.22.0 0.22.1 0.23.0 0.24.0 "
+    "0.25.0 0.25.1 0.26.0 0.27.0 0.27.1 0.28.0 0.29.0 0.30.0 0.31.0 0.32.0 0.33.0 0.34.0").split()
+
+# FlexibleArgumentParser.parse_args, per surveyed version: (first version, changed keys); a
+# None value drops the key.  Keys (catalog "parser" object):
+#   underscores   --a_b == --a-b: only the name between "--" and the first "." or "=" (never the
+#                 dotted key path, never the value, never single-dash options)
+#   dotted        "any": every option token with a "." in its name (long or short, any flag)
+#                 becomes <name> '<JSON object>'; only flags whose type takes a JSON object
+#                 (per-flag "dotted") accept the result
+#   dottedShort   short aliases take dotted keys the same way (-cc.mode 3, -sc.method mtp)
+#   dottedAppend  --x.key+ a,b appends the comma-split strings to a list
+#   dottedSuffix  a dotted value that is not JSON is tried as a human-readable int (1k, 80g)
+#                 before falling back to the string
+#   dashO         -O<v>, -O=<v> and -O <0-3> set this flag to <v> ...
+#   dashOKey      ... or, when set, the key <dashOKey> of it (0.11: --compilation-config.level)
+#   dashODot      -O.<key> addresses this flag's key (0.11: -O is its alias; 0.12: rewritten to
+#                 -cc.<key> with a deprecation warning); absent: -O.<key> v is an error (it turns
+#                 into --optimization-level .<key> and a stray argument)
+#   modelFlag     `vllm serve --model M`: "error" (0.11 raises; --model=M slips through) or
+#                 "positional" (moved to the positional model with a deprecation warning)
+VLLM_PARSER_CHANGES = [
+    ("0.11.0", {"underscores": True, "dotted": "any", "dottedShort": True, "dottedAppend": True,
+                "dashO": "--compilation-config", "dashOKey": "level",
+                "dashODot": "--compilation-config", "modelFlag": "error"}),
+    ("0.12.0", {"dashO": "--optimization-level", "dashOKey": None, "modelFlag": "positional"}),
+    ("0.13.0", {"dashODot": None}),
+    ("0.20.2", {"dottedSuffix": True}),
 ]
 
 
-def llama_cpp_flags() -> list[dict]:
-    out = []
-    for row in LLAMA_CPP_TABLE:
-        spellings, typ, default, choices, help_text = row[:5]
-        extra = row[5] if len(row) > 5 else {}
-        names = spellings.split()
-        f: dict = {"name": names[0], "type": typ,
-                   "arity": extra.get("arity", "none" if typ == "bool" else "one")}
-        if names[1:]:
-            f["aliases"] = names[1:]
-        if extra.get("neg"):
-            f["neg"] = extra["neg"]
-        if typ == "list":
-            f["elem"] = "string"
-        if choices:
-            f["choices"] = choices
-        if default is not None:
-            f["default"] = default
-        if extra.get("repeat"):
-            f["repeat"] = True
-        f["help"] = help_text
-        out.append(f)
+# Removed vLLM flags whose replacement the help text does not name: (replacements, note).
+# The config keys were checked against the 0.12.0 defaults of the replacement flag.
+VLLM_CURATED = {
+    **{f"--guided-decoding-{k}": (["--structured-outputs-config"],
+                                  f"set --structured-outputs-config.{k.replace('-', '_')} instead")
+       for k in ("backend", "disable-additional-properties", "disable-any-whitespace",
+                 "disable-fallback")},
+    **{f"--{k}": (["--eplb-config"], f"set --eplb-config.{k[5:].replace('-', '_')} instead")
+       for k in ("eplb-window-size", "eplb-step-interval", "eplb-log-balancedness")},
+    "--num-redundant-experts": (["--eplb-config"], "set --eplb-config.num_redundant_experts instead"),
+    "--override-pooler-config": (["--pooler-config"], "renamed to --pooler-config"),
+    "--task": (["--runner", "--convert"],
+               "pooling models: --runner pooling, plus --convert embed|classify|reward to adapt a "
+               "generative model (the hint vLLM 0.29+ prints for --task)"),
+}
+
+
+def vllm_parser(version: str, d: dict) -> dict:
+    rules: dict = {"allowAbbrev": bool(d.get("parser", {}).get("allow_abbrev", True))}
+    for since, change in VLLM_PARSER_CHANGES:
+        if version_key(version) >= version_key(since):
+            rules.update(change)
+    rules = {k: v for k, v in rules.items() if v is not None}
+    names = {f["name"] for f in d["flags"]}
+    for key in ("dashO", "dashODot"):  # the rewrite targets must exist in this version
+        if key in rules and rules[key] not in names:
+            raise SystemExit(f"vllm {version}: parser {key} target {rules[key]} is not a flag")
+    return rules
+
+
+def vllm_flag(f: dict) -> dict:
+    """compact_flag, with `dotted` on every flag whose value is a JSON object: the parser's
+    dotted-key rewrite is type-blind, so --speculative-config.method (not a config dataclass,
+    no `dotted_keys` in the dump) works as well as --compilation-config.mode."""
+    out = compact_flag(f, "vllm")
+    if out["type"] == "json" and not isinstance(f.get("default"), list):
+        out["dotted"] = True
     return out
+
+
+def vllm_history(versions: list[str], cats: dict, flag_history: dict) -> dict:
+    h = history("vllm", versions, cats, True)
+    rel = VLLM_RELEASES
+
+    def neighbour(v: str, step: int):
+        i = rel.index(v) + step if v in rel else -1
+        return rel[i] if 0 <= i < len(rel) else None
+
+    for name, rec in h["flags"].items():
+        # Exact when the boundary is two adjacent PyPI releases (the top-level approximate stays
+        # true: most boundaries have an unsurveyed X.0 or patch release inside).
+        exact = True
+        if rec["first_seen"] != versions[0]:
+            exact &= neighbour(rec["first_seen"], -1) == versions[versions.index(rec["first_seen"]) - 1]
+        if "removed_in" in rec:
+            exact &= neighbour(rec["last_seen"], +1) == rec["removed_in"]
+        if exact:
+            rec["approximate"] = False
+        if name in VLLM_CURATED and "removed_in" in rec:
+            rec["replacements"], rec["note"] = list(VLLM_CURATED[name][0]), VLLM_CURATED[name][1]
+    # A canonical name that disappeared and came back as another flag's alias/negative form.
+    for name, info in sorted((flag_history.get("renamed_or_aliased") or {}).items()):
+        rec = h["flags"].get(name)
+        back = sorted(info.get("still_accepted_as_alias_of") or {}, key=version_key)
+        if not rec or "removed_in" not in rec or not back:
+            continue
+        target = info["still_accepted_as_alias_of"][back[0]]
+        spec = cats[back[0]].get(target) or {}
+        form = "negative form" if name in (spec.get("negative_options") or []) else "alias"
+        note = f"{back[0]} and later accept {name} again, as the {form} of {target}"
+        if form == "negative form" and spec.get("default") is False:
+            note = f"drop it ({target} is off by default); " + note
+        rec["replacements"] = [r for r in rec.get("replacements", []) if r != target]
+        rec["note"] = note
+    return h
+
+
+def vllm_catalogs(ref: str, out_dir: str, index: dict) -> int:
+    total = 0
+    raw = {}
+    for path in glob.glob(os.path.join(ref, "vllm", "versions", "vllm-*-server-args.json")):
+        d = load(path)
+        raw[d["version"]] = d
+    versions = sorted(raw, key=version_key)
+    for v in versions:
+        d = raw[v]
+        flags = [vllm_flag(f) for f in d["flags"] if f["name"].startswith("-")]
+        total += write(out_dir, f"vllm-{v}.json", catalog("vllm", v, flags, vllm_parser(v, d), None))
+    index["vllm"] = versions
+    cats = {v: {f["name"]: f for f in raw[v]["flags"] if f["name"].startswith("-")} for v in versions}
+    fh_path = os.path.join(ref, "vllm", "vllm-flag-history.json")
+    flag_history = load(fh_path) if os.path.exists(fh_path) else {}
+    total += write(out_dir, "vllm-history.json", vllm_history(versions, cats, flag_history))
+    return total
 
 
 def load(path: str) -> dict:
@@ -413,31 +381,20 @@ def main(argv: list[str]) -> int:
     sg_cats = {v: {f["name"]: f for f in raw[v]["flags"]} for v in sg_versions}
     total += write(out_dir, "sglang-history.json", history("sglang", sg_versions, sg_cats, False))
 
-    # vLLM: FlexibleArgumentParser (--a_b == --a-b, -O<n> -> --optimization-level).
-    vraw = {}
-    for name in ("vllm-server-args.json", "vllm-0.11.0-server-args.json"):
-        d = load(os.path.join(ref, "vllm", name))
-        vraw[d["version"]] = d
-    vl_versions = sorted(vraw, key=version_key)
-    for v in vl_versions:
-        d = vraw[v]
-        names = {f["name"] for f in d["flags"]}
-        parser = {"allowAbbrev": bool(d.get("parser", {}).get("allow_abbrev", True)),
-                  "underscores": True}
-        if "--optimization-level" in names:
-            parser["dashO"] = "--optimization-level"
-        flags = [compact_flag(f, "vllm") for f in d["flags"] if f["name"].startswith("-")]
-        total += write(out_dir, f"vllm-{v}.json", catalog("vllm", v, flags, parser, None))
-    index["vllm"] = vl_versions
-    vl_cats = {v: {f["name"]: f for f in vraw[v]["flags"] if f["name"].startswith("-")}
-               for v in vl_versions}
-    total += write(out_dir, "vllm-history.json", history("vllm", vl_versions, vl_cats, True))
+    # vLLM: every surveyed release, FlexibleArgumentParser facts per version (see vllm_catalogs).
+    total += vllm_catalogs(ref, out_dir, index)
 
-    # llama.cpp: hand-curated table (below); its own parser, no abbreviations.
-    parser = {"allowAbbrev": False, "underscores": True}
-    total += write(out_dir, f"llama.cpp-{LLAMA_CPP_VERSION}.json",
-                   catalog("llama.cpp", LLAMA_CPP_VERSION, llama_cpp_flags(), parser, None))
-    index["llama.cpp"] = [LLAMA_CPP_VERSION]
+    # llama.cpp: one catalog per surveyed build, from catalog-sources/llama.cpp/ (extracted
+    # from common/arg.cpp by scripts/extract-llamacpp-builds.py); see scripts/catalogs_llamacpp.py.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import catalogs_llamacpp
+    lc_src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "catalog-sources", "llama.cpp")
+    lc_cats, lc_history, lc_versions = catalogs_llamacpp.generate(lc_src, catalog)
+    for v in lc_versions:
+        total += write(out_dir, f"llama.cpp-{v}.json", lc_cats[v])
+    total += write(out_dir, "llama.cpp-history.json", lc_history)
+    index["llama.cpp"] = lc_versions
 
     total += write(out_dir, "index.json", {"engines": index, "format": 1})
     print(f"wrote {sum(len(v) for v in index.values())} catalogs to {out_dir} ({total} bytes)")

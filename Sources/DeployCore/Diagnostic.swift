@@ -45,6 +45,8 @@ public struct Diagnostic: Hashable, Sendable, Codable {
     public var length: Int
     /// Extra lines printed under the caret (`note: ...`).
     public var notes: [String]
+    /// Text that should replace the underlined span (`--tp` → `--tp-size`); nil when none.
+    public var fixIt: String?
 
     /// Creates a diagnostic.
     public init(_ severity: Severity, _ id: String, _ message: String,

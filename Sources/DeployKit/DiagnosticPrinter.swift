@@ -33,6 +33,8 @@ public struct DiagnosticPrinter: Sendable {
                     let width = max(1, min(d.length, max(1, scalars.count - (loc.column - 1))))
                     let caret = "^" + String(repeating: "~", count: width - 1)
                     out += pad + (color ? "\u{1B}[32m\(caret)\u{1B}[0m" : caret) + "\n"
+                    // The replacement under the caret, as compilers print a fix-it.
+                    if let fix = d.fixIt { out += pad + (color ? "\u{1B}[32m\(fix)\u{1B}[0m" : fix) + "\n" }
                 }
             }
             for n in d.notes { out += "  note: \(n)\n" }
@@ -78,6 +80,8 @@ public struct DiagnosticsJSON: Codable, Sendable {
         public var line: Int?
         public var column: Int?
         public var notes: [String]
+        /// The replacement for the located span, when there is one.
+        public var fixIt: String?
     }
     /// Every diagnostic, sorted by location.
     public var diagnostics: [Item]
@@ -88,7 +92,7 @@ public struct DiagnosticsJSON: Codable, Sendable {
     public init(_ ds: [Diagnostic]) {
         diagnostics = ds.map {
             Item(severity: $0.severity.rawValue, id: $0.id, message: $0.message, file: $0.location?.file,
-                 line: $0.location?.line, column: $0.location?.column, notes: $0.notes)
+                 line: $0.location?.line, column: $0.location?.column, notes: $0.notes, fixIt: $0.fixIt)
         }
         valid = !ds.hasErrors
     }

@@ -1,4 +1,4 @@
-public import DeployCore
+import DeployCore
 public import Engines
 import DeployTemplate
 

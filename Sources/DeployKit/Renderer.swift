@@ -86,13 +86,17 @@ public struct Renderer: Sendable {
         return ManifestPath.resolve(p, from: d.file)
     }
 
-    /// The argv tokens of one flag group, as the user spelled it (`--k=v` stays one token).
-    static func argvTokens(_ g: ArgGroup, catalog: FlagCatalog) -> [String] {
+    /// The argv tokens of one flag group, as the user spelled it (`--k=v` stays one token), except
+    /// that an abbreviation is written in full: what runs is what was checked, whatever flags a
+    /// later engine version adds with the same prefix.
+    static func argvTokens(_ group: ArgGroup, catalog: FlagCatalog) -> [String] {
+        var g = group
+        if case .abbreviation(_, _, let full) = catalog.resolveSpelling(g.flag) { g.flag = full }
         // llama-server matches whole words and never splits `--flag=value`: give it two words.
         if g.attached, catalog.engine == .llamaCpp { return [g.flag] + g.values }
         if g.attached { return ["\(g.flag)=\(g.values.joined(separator: " "))"] }
         guard let value = g.values.first else { return [g.flag] }
-        if let spec = catalog.spec(named: g.flag), spec.arity == .oneOrMore || spec.arity == .zeroOrMore {
+        if let spec = catalog.canonicalSpec(for: g.flag), spec.arity == .oneOrMore || spec.arity == .zeroOrMore {
             return [g.flag] + g.values.flatMap { $0.split(separator: " ").map(String.init) }
         }
         return [g.flag] + (g.values.count == 1 ? [value] : g.values)
@@ -101,7 +105,7 @@ public struct Renderer: Sendable {
     /// Groups rendered template tokens into flags for the provenance table.
     static func flagsFromTokens(_ tokens: [String], catalog: FlagCatalog) -> [RenderedFlag] {
         ArgGroup.group(tokens: tokens.enumerated().map { ($0.element, $0.offset) }, origin: 0).map { g in
-            RenderedFlag(name: catalog.spec(named: g.flag)?.name ?? g.flag,
+            RenderedFlag(name: catalog.canonicalSpec(for: g.flag)?.name ?? g.flag,
                          tokens: g.attached ? ["\(g.flag)=\(g.values.joined())"] : [g.flag] + g.values,
                          source: ArgSource.template.rawValue)
         }

@@ -8,16 +8,19 @@ struct DeploymentCheck {
     let backend: Backend
     let version: BackendVersion
     let catalog: FlagCatalog
+    /// Abbreviations are errors (`validate --strict`, or `strictFlags: true` on the deployment).
+    let strict: Bool
     var diagnostics: [Diagnostic] = []
 
     /// Where an `ArgGroup.origin` points: the located text it was parsed from.
     private var origins: [(source: ArgSource, text: Located<String>)] = []
 
-    init(deployment: Deployment, backend: Backend, version: BackendVersion, catalog: FlagCatalog) {
+    init(deployment: Deployment, backend: Backend, version: BackendVersion, catalog: FlagCatalog, strict: Bool = false) {
         self.deployment = deployment
         self.backend = backend
         self.version = version
         self.catalog = catalog
+        self.strict = strict || deployment.strictFlags == true
     }
 
     mutating func run(templateCache: inout [String: ([ArgGroup], [Diagnostic])]) -> (args: [ArgEntry], flagSet: FlagSet, env: [EnvVar]) {
@@ -45,9 +48,9 @@ struct DeploymentCheck {
         sources = Array(repeating: .template, count: groups.count)
 
         let deploymentGroups = entryGroups(deployment.args, source: .deployment)
-        let overridden = Set(deploymentGroups.compactMap { catalog.spec(named: $0.flag)?.name })
+        let overridden = Set(deploymentGroups.compactMap { catalog.canonicalSpec(for: $0.flag)?.name })
         for g in entryGroups(version.args, source: .backend) {
-            if let name = catalog.spec(named: g.flag)?.name, overridden.contains(name) { continue }
+            if let name = catalog.canonicalSpec(for: g.flag)?.name, overridden.contains(name) { continue }
             groups.append(g)
             sources.append(.backend)
         }
@@ -56,11 +59,11 @@ struct DeploymentCheck {
 
         let context = CheckContext(gpusPerReplica: deployment.gpusPerReplica > 0 ? deployment.gpusPerReplica : nil,
                                    nodes: deployment.nodes)
-        let result = FlagChecker(catalog: catalog).check(groups, context: context)
+        let result = FlagChecker(catalog: catalog, strict: strict).check(groups, context: context)
         for issue in result.issues { diagnostics.append(diagnostic(for: issue, groups: groups)) }
 
         let entries = zip(groups, sources).map { g, s in
-            ArgEntry(source: s, group: g, canonicalName: catalog.spec(named: g.flag)?.name)
+            ArgEntry(source: s, group: g, canonicalName: catalog.canonicalSpec(for: g.flag)?.name)
         }
         var flagSet = result.flagSet
         for e in entries where e.source == .template {
@@ -152,7 +155,9 @@ struct DeploymentCheck {
             length = g.values[i].count
         }
         let location = text.map { $0.location.advanced(by: offset) }
-        return Diagnostic(issue.isError ? .error : .warning, issue.id, issue.message, at: location,
-                          length: length, notes: issue.notes)
+        var d = Diagnostic(issue.isError ? .error : .warning, issue.id, issue.message, at: location,
+                           length: length, notes: issue.notes)
+        if issue.part == .flag { d.fixIt = issue.fixIt }
+        return d
     }
 }

@@ -1,14 +1,19 @@
 public import DeployCore
 import DeployTemplate
-public import Engines
+import Engines
 
 /// Checks a loaded manifest: references, templates and every engine flag against its catalog.
 public struct SpecValidator: Sendable {
     /// Names every run-command template may use, besides env keys.
     public static let builtinVariables = ["model_path", "worker_ip", "port", "model_name", "gpu_count", "gpu_ids", "replica"]
 
+    /// Abbreviated flags are errors instead of warnings (`validate --strict`).
+    public var strictFlags: Bool
+
     /// Creates a validator.
-    public init() {}
+    public init(strictFlags: Bool = false) {
+        self.strictFlags = strictFlags
+    }
 
     /// Validates and resolves every deployment; `loadDiagnostics` are the loader's, merged in.
     public func validate(_ manifest: Manifest, loadDiagnostics: [Diagnostic] = []) -> ValidationResult {
@@ -17,6 +22,7 @@ public struct SpecValidator: Sendable {
         var resolved: [ResolvedDeployment] = []
         func add(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
         var catalogs: [String: FlagCatalog?] = [:]
+        var resolvedVersions: [String: Located<String>] = [:]
         var extendedCatalogs: [String: FlagCatalog] = [:]
         var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
 
@@ -31,7 +37,7 @@ public struct SpecValidator: Sendable {
                            notes: hint.isEmpty ? ["backends: \(manifest.backends.keys.sorted().joined(separator: ", "))"] : []))
                 continue
             }
-            guard let version = backend.versions[d.backendVersion.value] else {
+            guard var version = backend.versions[d.backendVersion.value] else {
                 let hint = Suggest.didYouMean(d.backendVersion.value, in: backend.versions.keys)
                 add(.error("unknown-reference",
                            "backend '\(backend.name)' has no version '\(d.backendVersion.value)'\(hint)",
@@ -56,25 +62,21 @@ public struct SpecValidator: Sendable {
             } else if d.model.source != "local", d.model.id == nil {
                 add(.error("missing-key", "model source '\(d.model.source)' needs 'id'", at: d.location))
             }
-            let catalogKey = "\(backend.engine.rawValue)@\(version.engineVersion.value)"
+            let catalogKey = "\(backend.name)/\(version.name)"
             if catalogs[catalogKey] == nil {
-                do {
-                    catalogs[catalogKey] = .some(try CatalogStore.catalog(backend.engine, version: version.engineVersion.value))
-                } catch {
-                    let known = CatalogStore.versions(of: backend.engine)
-                    let hint = Suggest.didYouMean(version.engineVersion.value, in: known)
-                    add(.error("unknown-reference",
-                               "no flag catalog for \(backend.engine.rawValue) \(version.engineVersion.value)\(hint)",
-                               at: version.engineVersion.location, length: version.engineVersion.length,
-                               notes: ["known versions: \(known.joined(separator: ", "))"]))
-                    catalogs[catalogKey] = .some(nil)
-                }
+                let (catalog, diagnostics) = EngineVersionCheck.catalog(for: &version, engine: backend.engine)
+                catalogs[catalogKey] = .some(catalog)
+                resolvedVersions[catalogKey] = version.engineVersion
+                diagnostics.forEach(add)
+            } else if let v = resolvedVersions[catalogKey] {
+                version.engineVersion = v
             }
             guard let base = catalogs[catalogKey] ?? nil else { continue }
             let extKey = "\(backend.name)/\(version.name)"
             let catalog = extendedCatalogs[extKey] ?? base.extended(with: version.catalogExtension)
             extendedCatalogs[extKey] = catalog
-            var check = DeploymentCheck(deployment: d, backend: backend, version: version, catalog: catalog)
+            var check = DeploymentCheck(deployment: d, backend: backend, version: version, catalog: catalog,
+                                        strict: strictFlags)
             let r = check.run(templateCache: &templateCache)
             check.diagnostics.forEach(add)
             resolved.append(ResolvedDeployment(deployment: d, backend: backend, version: version, catalog: catalog,

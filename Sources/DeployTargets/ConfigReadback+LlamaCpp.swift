@@ -38,7 +38,7 @@ extension ConfigReadback {
         var byCanonical: [String: (String, FlagValue)] = [:]
         for name in flags.names {
             guard let v = flags[name] else { continue }
-            byCanonical[catalog?.spec(named: name)?.name ?? name] = (name, v)
+            byCanonical[catalog?.canonicalSpec(for: name)?.name ?? name] = (name, v)
         }
         for (canonical, (name, intended)) in byCanonical.sorted(by: { $0.key < $1.key }) where !intended.isTemplated {
             if canonical == "--ctx-size" {

@@ -7,28 +7,37 @@ import Foundation
 /// - SGLang: `GET /server_info` (`/get_server_info` before it existed), a JSON object keyed by
 ///   ServerArgs field; every flag of the launch's flag set is compared on its field (`FlagSpec.field`).
 /// - llama.cpp: `GET /props`; see `compareLlamaCpp`.
-/// - vLLM: no readback — it exposes no endpoint with its effective arguments; readiness only.
+/// - vLLM: `/server_info?config_format=json` (dev mode only), `/v1/models` and `/metrics`; see
+///   `compareVLLM` (ConfigReadback+VLLM.swift), which also lists the flags no endpoint reports.
 ///
 /// Fields the engine does not report are skipped (unknown is not drift); API keys are never compared
 /// (their values would end up in messages).
 public enum ConfigReadback {
-    /// Paths to GET for the engine's effective configuration, first that answers wins; empty when
-    /// the engine has no readback (vLLM).
+    /// Paths to GET for the engine's effective configuration: SGLang and llama.cpp the first that
+    /// answers wins; vLLM every one that answers is read (`/server_info` only in dev mode, `/metrics`
+    /// when it is needed); empty for an unknown engine.
     public static func endpoints(engine: String) -> [String] {
         switch EngineKind(rawValue: engine) {
         case .sglang: return ["/server_info", "/get_server_info"]
         case .llamaCpp: return ["/props"]
-        case .vllm, nil: return []
+        case .vllm: return [vllmServerInfoPath, "/v1/models", "/metrics"]
+        case nil: return []
         }
     }
 
+    /// vLLM's config dump (dev mode), as JSON.
+    public static let vllmServerInfoPath = "/server_info?config_format=json"
+
     /// Drift between `flags` and a readback document of `engine` at `version`, sorted by flag.
     public static func compare(engine: String, version: String, flags: FlagSet, reported: JSONValue) -> [FlagDiffEntry] {
-        let catalog = EngineKind(rawValue: engine).flatMap { try? CatalogStore.catalog($0, version: version) }
+        let catalog = EngineKind(rawValue: engine).flatMap { CatalogStore.resolvedCatalog($0, version: version) }
         switch EngineKind(rawValue: engine) {
         case .sglang: return compareSGLang(flags: flags, catalog: catalog, serverInfo: reported)
         case .llamaCpp: return compareLlamaCpp(flags: flags, catalog: catalog, props: reported)
-        case .vllm, nil: return []
+        case .vllm:
+            return compareVLLM(flags: flags, version: version, catalog: catalog, serverInfo: reported, models: nil,
+                               metrics: nil).drift
+        case nil: return []
         }
     }
 

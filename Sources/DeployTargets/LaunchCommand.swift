@@ -71,7 +71,7 @@ public enum LaunchCommand {
 
     /// Spellings of the engine's port flag (`--port` when the catalog is unknown).
     static func portSpellings(engine: String, version: String) -> Set<String> {
-        guard let kind = EngineKind(rawValue: engine), let catalog = try? CatalogStore.catalog(kind, version: version),
+        guard let kind = EngineKind(rawValue: engine), let catalog = CatalogStore.resolvedCatalog(kind, version: version),
               let spec = catalog.spec(named: "--port") else { return ["--port"] }
         return Set([spec.name] + spec.aliases)
     }

@@ -67,7 +67,7 @@ extension LocalTarget {
         guard live.engineAlive else { return .starting(lastLine: log.tail(lines: 1).last) }
         if !isReady(r, log: log) { return .starting(lastLine: log.tail(lines: 1).last) }
         switch probeClient.readback(r.launch, port: r.port) {
-        case .verified(let drift): return drift.isEmpty ? .ready : .drifted(drift)
+        case .verified(let drift, _): return drift.isEmpty ? .ready : .drifted(drift)
         case .pending(let why): return .starting(lastLine: why)
         case .failed(let why): return .failed(reason: why, lastLog: log.tail(lines: LocalTarget.logLines))
         }
@@ -93,7 +93,7 @@ extension LocalTarget {
 
     /// Drift of a live, ready instance (empty when it cannot be read now: unknown is not drift).
     func currentDrift(_ r: InstanceRecord) -> [FlagDiffEntry] {
-        if case .verified(let d) = probeClient.readback(r.launch, port: r.port) { return d }
+        if case .verified(let d, _) = probeClient.readback(r.launch, port: r.port) { return d }
         return []
     }
 }

@@ -26,6 +26,10 @@ struct Router: Sendable {
         if phase == .starting || phase == .draining {
             return .json(503, detail(phase == .starting ? "The server is starting." : "The server is shutting down."))
         }
+        if core.launch.engine == .vllm {
+            return routeVLLM(method: method, path: path, query: String(uri.drop { $0 != "?" }.dropFirst()),
+                             headers: headers, body: body, now: now)
+        }
         if !Router.open.contains(path), case .string(let key)? = core.serverArg("api_key"), !key.isEmpty,
            headers.first(name: "authorization") != "Bearer " + key {
             return .json(401, .object(["error": .string("Unauthorized")]))
@@ -82,7 +86,7 @@ struct Router: Sendable {
         ])])])
     }
 
-    private func generation(_ api: Generation.API, body: [UInt8], ready: Bool, now: Int, prefix: String) -> Reply {
+    func generation(_ api: Generation.API, body: [UInt8], ready: Bool, now: Int, prefix: String) -> Reply {
         guard ready else { return .json(503, openAIError("The server is not ready.", status: 503, type: "ServiceUnavailable")) }
         let incremental = core.serverArg("incremental_streaming_output")?.bool ?? false
         switch Generation.parse(api: api, body: body, model: servedModelName, id: prefix + core.nextID(),

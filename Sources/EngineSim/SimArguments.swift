@@ -24,6 +24,39 @@ public enum SimArguments {
     /// Parses `argv` (without the program name).
     public static func parse(_ argv: [String], catalog: FlagCatalog) -> SimArgumentOutcome {
         if argv.contains("-h") || argv.contains("--help") { return .help(helpText(catalog)) }
+        let c = collect(argv, catalog: catalog)
+        let (unrecognized, valueErrors, configErrors, warnings) = (c.unrecognized, c.valueErrors, c.configErrors, c.warnings)
+        if let first = valueErrors.first { return .usageError(first) }
+        guard case .string(let modelPath)? = c.flagSet["--model-path"], !modelPath.isEmpty else {
+            return .usageError("the following arguments are required: --model-path/--model")
+        }
+        if !unrecognized.isEmpty { return .usageError("unrecognized arguments: " + unrecognized.joined(separator: " ")) }
+        if let first = configErrors.first { return .configError(first) }
+        let serverArgs = resolve(c.flagSet, catalog: catalog, modelPath: modelPath)
+        let host = serverArgs["host"]?.string ?? "127.0.0.1"
+        guard let port = serverArgs["port"]?.int, (0...65535).contains(port) else {
+            return .usageError("argument --port: invalid port (must be 0-65535)")
+        }
+        let served = serverArgs["served_model_name"]?.string ?? modelPath
+        return .launch(SimLaunch(host: host, port: port, modelPath: modelPath, servedModelName: served,
+                                 serverArgs: serverArgs), warnings: warnings)
+    }
+
+    /// What checking argv against a catalog found, in argparse's terms.
+    struct Collected {
+        var flagSet: FlagSet
+        /// Tokens for `unrecognized arguments: ...`.
+        var unrecognized: [String] = []
+        /// `argument --x: ...` errors (usage errors, exit 2).
+        var valueErrors: [String] = []
+        /// Errors the engine raises after parsing (exit 1).
+        var configErrors: [String] = []
+        /// Deprecation warnings.
+        var warnings: [String] = []
+    }
+
+    /// Checks argv (flags only; leading non-flag tokens are unrecognized) the way argparse does.
+    static func collect(_ argv: [String], catalog: FlagCatalog) -> Collected {
         var unrecognized: [String] = []
         let leading = argv.prefix { !ArgGroup.isFlagToken($0) }
         unrecognized += leading
@@ -69,20 +102,8 @@ public enum SimArguments {
                 configErrors.append(issue.message)
             }
         }
-        if let first = valueErrors.first { return .usageError(first) }
-        guard case .string(let modelPath)? = result.flagSet["--model-path"], !modelPath.isEmpty else {
-            return .usageError("the following arguments are required: --model-path/--model")
-        }
-        if !unrecognized.isEmpty { return .usageError("unrecognized arguments: " + unrecognized.joined(separator: " ")) }
-        if let first = configErrors.first { return .configError(first) }
-        let serverArgs = resolve(result.flagSet, catalog: catalog, modelPath: modelPath)
-        let host = serverArgs["host"]?.string ?? "127.0.0.1"
-        guard let port = serverArgs["port"]?.int, (0...65535).contains(port) else {
-            return .usageError("argument --port: invalid port (must be 0-65535)")
-        }
-        let served = serverArgs["served_model_name"]?.string ?? modelPath
-        return .launch(SimLaunch(host: host, port: port, modelPath: modelPath, servedModelName: served,
-                                 serverArgs: serverArgs), warnings: warnings)
+        return Collected(flagSet: result.flagSet, unrecognized: unrecognized, valueErrors: valueErrors,
+                         configErrors: configErrors, warnings: warnings)
     }
 
     /// argparse's wording for a rejected value (`invalid int value: 'x'`, `invalid choice: ...`),
@@ -126,8 +147,9 @@ public enum SimArguments {
     }
 
     /// The `--help` text: usage, then one line per flag with its help.
-    static func helpText(_ catalog: FlagCatalog) -> String {
-        var lines = [usageLine(catalog), "", "options:", "  -h, --help            show this help message and exit"]
+    static func helpText(_ catalog: FlagCatalog, prog: String = SimArguments.prog) -> String {
+        let usage = prog == SimArguments.prog ? usageLine(catalog) : vllmUsageLine(catalog)
+        var lines = [usage, "", "options:", "  -h, --help            show this help message and exit"]
         for spec in catalog.flags {
             let names = ([spec.name] + spec.aliases + spec.negativeNames).joined(separator: ", ")
             lines.append("  \(names)  \(spec.help)")

@@ -23,17 +23,21 @@ public struct SimLaunch: Hashable, Sendable {
     public var modelPath: String
     /// `--served-model-name`, or the model path.
     public var servedModelName: String
-    /// Every ServerArgs field, resolved (catalog defaults overlaid with the given flags and overrides).
+    /// Every ServerArgs field, resolved (catalog defaults overlaid with the given flags and overrides);
+    /// vLLM: every EngineArgs/FrontendArgs field by its flag's field name (`max_model_len`).
     public var serverArgs: [String: JSONValue]
+    /// The personality: `.sglang` (default) or `.vllm` (`vllm serve`'s endpoints).
+    public var engine: EngineKind
 
     /// Creates a launch description.
     public init(host: String, port: Int, modelPath: String, servedModelName: String,
-                serverArgs: [String: JSONValue]) {
+                serverArgs: [String: JSONValue], engine: EngineKind = .sglang) {
         self.host = host
         self.port = port
         self.modelPath = modelPath
         self.servedModelName = servedModelName
         self.serverArgs = serverArgs
+        self.engine = engine
     }
 
     /// A minimal launch for in-process tests: no catalog, just the basic fields.
@@ -107,6 +111,11 @@ final class SimCore: Sendable {
 
     /// The latest any chunk timer has fired so far, in milliseconds.
     var worstTimerLatenessMs: Double { state.withLockedValue { Double($0.worstLatenessNs) / 1e6 } }
+
+    /// Finished generations and the tokens they emitted (for `/metrics`).
+    var totals: (finished: Int, tokens: Int) {
+        state.withLockedValue { ($0.finishedGenerations, $0.emittedTokens) }
+    }
 
     func flushCache() { state.withLockedValue { $0.flushes += 1 } }
 

@@ -92,3 +92,36 @@ enum SGLangLines {
         "Received sigquit from a child process. It usually means the child failed.",
     ]
 }
+
+/// Lines a real `vllm serve` prints.
+enum VLLMLines {
+    static func version(_ v: String) -> String { "INFO [api_server.py] vLLM API server version \(v)" }
+
+    static func args(model: String, served: String, maxModelLen: String) -> String {
+        "INFO [utils.py] non-default args: {'model': '\(model)', 'served_model_name': ['\(served)'], "
+            + "'max_model_len': \(maxModelLen)}"
+    }
+
+    static let kvCache = "INFO [kv_cache_utils.py] GPU KV cache size: 500,000 tokens"
+    static let devMode = "WARNING [api_server.py] SECURITY WARNING: Development endpoints are enabled! "
+        + "This should NOT be used in production!"
+
+    static func starting(host: String, port: Int) -> String {
+        let shown = host.contains(":") ? "[\(host)]" : host
+        return "INFO [api_server.py] Starting vLLM API server 0 on http://\(shown):\(port)"
+    }
+
+    /// The tail of an engine that died during start-up.
+    static let startupCrash = [
+        "ERROR [core.py] EngineCore failed to start.",
+        "torch.OutOfMemoryError: CUDA out of memory. (simulated by DSDEPLOY_SIM_CRASH_ON_START)",
+        "RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}",
+    ]
+
+    /// What an engine crash after start-up looks like.
+    static let runtimeCrash = [
+        "ERROR [core.py] EngineCore encountered a fatal error.",
+        "RuntimeError: NCCL error: unhandled system error (simulated by DSDEPLOY_SIM_CRASH_AFTER)",
+        "ERROR [async_llm.py] AsyncLLM output_handler failed. vllm.v1.engine.exceptions.EngineDeadError",
+    ]
+}

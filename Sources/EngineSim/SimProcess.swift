@@ -17,7 +17,7 @@ public enum SimProcess {
 
     /// Runs until a signal or a simulated crash; returns the exit code.
     public static func run(arguments: [String], environment: [String: String], log: SimLog = .stderr) async -> Int32 {
-        let settings: SimSettings
+        var settings: SimSettings
         let catalog: FlagCatalog
         do {
             settings = try SimSettings.fromEnvironment(environment)
@@ -25,6 +25,11 @@ public enum SimProcess {
             log.raw("\(SimArguments.prog): error: \(error.message)")
             return 2
         }
+        let personality = settings.personality(for: arguments)
+        if personality.engine == .vllm {
+            return await runVLLM(arguments: personality.argv, settings: personality.settings, log: log)
+        }
+        settings = personality.settings
         do {
             catalog = try CatalogStore.catalog(.sglang, version: settings.version)
         } catch {
@@ -64,6 +69,45 @@ public enum SimProcess {
     }
 
     private static func quoted(_ s: String) -> String { "'" + s + "'" }
+
+    /// The vLLM personality: `vllm serve` argv (without `vllm serve`), vLLM-like logs and errors.
+    private static func runVLLM(arguments: [String], settings: SimSettings, log: SimLog) async -> Int32 {
+        let catalog: FlagCatalog
+        do {
+            catalog = try CatalogStore.catalog(.vllm, version: settings.version)
+        } catch {
+            log.raw("\(SimArguments.vllmProg): error: DSDEPLOY_SIM_VERSION: \(error)")
+            return 2
+        }
+        let launch: SimLaunch
+        switch SimArguments.parseVLLM(arguments, catalog: catalog) {
+        case .help(let text):
+            print(text)
+            return 0
+        case .usageError(let message):
+            log.raw(SimArguments.vllmUsageLine(catalog))
+            log.raw("\(SimArguments.vllmProg): error: \(message)")
+            return 2
+        case .configError(let message):
+            log.raw("Traceback (most recent call last):")
+            log.raw("  File \"/usr/local/lib/python3.12/dist-packages/vllm/engine/arg_utils.py\", line 1, in create_engine_config")
+            log.raw("ValueError: \(message)")
+            return 1
+        case .launch(let l, let warnings):
+            launch = l
+            for w in warnings { log.info("WARNING: \(w)") }
+        }
+        log.info(VLLMLines.version(settings.version))
+        log.info(VLLMLines.args(model: launch.modelPath, served: launch.servedModelName,
+                                maxModelLen: launch.serverArgs["max_model_len"]?.canonicalText ?? "None"))
+        if settings.crashOnStart {
+            for line in VLLMLines.startupCrash { log.raw(line) }
+            return 1
+        }
+        log.info(VLLMLines.kvCache)
+        if settings.vllmDevMode { log.info(VLLMLines.devMode) }
+        return await serve(launch: launch, settings: settings, log: log)
+    }
 
     /// Starts the server and waits for SIGTERM/SIGINT or a simulated crash.
     private static func serve(launch: SimLaunch, settings: SimSettings, log: SimLog) async -> Int32 {

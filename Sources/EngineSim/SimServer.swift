@@ -82,20 +82,24 @@ public final class SimServer: Sendable {
         let loop = group.next()
         loop.scheduleTask(in: .nanoseconds(Int64(settings.startDelay * 1e9))) {
             guard core.phase == .starting else { return }
+            let vllm = core.launch.engine == .vllm
+            if vllm { core.log.info(VLLMLines.starting(host: core.launch.host, port: port)) }
             core.log.uvicorn("Started server process [\(SimProcess.pid)]")
             core.log.uvicorn("Waiting for application startup.")
             core.log.uvicorn(SGLangLines.startupComplete)
-            core.log.uvicorn(SGLangLines.uvicornRunning(host: core.launch.host, port: port))
+            if !vllm { core.log.uvicorn(SGLangLines.uvicornRunning(host: core.launch.host, port: port)) }
             core.setPhase(.started)
             if !settings.neverReady {
                 core.setPhase(.ready)
-                core.log.info(SGLangLines.ready)
+                if !vllm { core.log.info(SGLangLines.ready) }
             }
         }
         if let after = settings.crashAfter {
             loop.scheduleTask(in: .nanoseconds(Int64(after * 1e9))) {
                 guard core.phase != .draining else { return }
-                for line in SGLangLines.runtimeCrash { core.log.info(line) }
+                for line in core.launch.engine == .vllm ? VLLMLines.runtimeCrash : SGLangLines.runtimeCrash {
+                    core.log.info(line)
+                }
                 onExit(1)
             }
         }

@@ -1,10 +1,18 @@
 public import Engines
 import Foundation
 
-/// Simulator controls read from `DSDEPLOY_SIM_*` environment variables (so argv stays SGLang's).
+/// Simulator controls read from `DSDEPLOY_SIM_*` environment variables (so argv stays the engine's).
 public struct SimSettings: Hashable, Sendable {
-    /// `DSDEPLOY_SIM_VERSION`: the SGLang catalog version whose flags are accepted (default 0.5.23).
+    /// `DSDEPLOY_SIM_VERSION` (else `DSDEPLOY_ENGINE_VERSION`): the catalog version whose flags are
+    /// accepted (default 0.5.23 for SGLang, the newest bundled vLLM catalog for vLLM).
     public var version: String
+    /// True when `version` came from the environment (not the default).
+    public var versionIsExplicit = false
+    /// `DSDEPLOY_SIM_ENGINE` (`sglang` or `vllm`): the personality; nil decides from argv
+    /// (`vllm serve ...` / `serve ...` is vLLM) and the version (a vLLM-only catalog version is vLLM).
+    public var engine: EngineKind?
+    /// `VLLM_SERVER_DEV_MODE=1` (vLLM personality): `/server_info` and `/is_sleeping` exist.
+    public var vllmDevMode = false
     /// `DSDEPLOY_SIM_START_DELAY`: seconds from start to "Application startup complete." (default 0).
     public var startDelay: Double
     /// `DSDEPLOY_SIM_CRASH_ON_START=1`: print an engine-like error and exit 1 after start-up logs.
@@ -18,8 +26,34 @@ public struct SimSettings: Hashable, Sendable {
     /// `DSDEPLOY_SIM_TTFT_BASE_MS`, `_TTFT_PER_1K_INPUT_MS`, `_DECODE_STEP_MS`, `_ACCEPT_LENGTH`.
     public var timing: TimingModel
 
-    /// Default catalog version.
+    /// Default catalog version (SGLang).
     public static let defaultVersion = "0.5.23"
+
+    /// The default vLLM catalog version: the newest bundled one.
+    public static var defaultVLLMVersion: String { CatalogStore.versions(of: .vllm).last ?? "0.33.0" }
+
+    /// The personality for `argv`: `DSDEPLOY_SIM_ENGINE`, else vLLM when argv starts with
+    /// `vllm serve` or `serve`, or when the version is a vLLM catalog version and no SGLang one;
+    /// else SGLang. Returns the engine, argv without `vllm serve`, and the settings for that engine
+    /// (the version defaulted per engine).
+    public func personality(for argv: [String]) -> (engine: EngineKind, argv: [String], settings: SimSettings) {
+        var rest = argv
+        var serveForm = false
+        if rest.first == "vllm", rest.dropFirst().first == "serve" {
+            rest.removeFirst(2)
+            serveForm = true
+        } else if rest.first == "serve" {
+            rest.removeFirst()
+            serveForm = true
+        }
+        let vllmVersion = versionIsExplicit && CatalogStore.versions(of: .vllm).contains(version)
+            && !CatalogStore.versions(of: .sglang).contains(version)
+        let kind = engine ?? (serveForm || vllmVersion ? .vllm : .sglang)
+        var s = self
+        s.engine = kind
+        if kind == .vllm, !versionIsExplicit { s.version = SimSettings.defaultVLLMVersion }
+        return (kind, kind == .vllm ? rest : argv, s)
+    }
 
     /// Creates settings.
     public init(version: String = SimSettings.defaultVersion, startDelay: Double = 0, crashOnStart: Bool = false,
@@ -40,6 +74,18 @@ public struct SimSettings: Hashable, Sendable {
         var s = SimSettings()
         if let v = env["DSDEPLOY_SIM_VERSION"], !v.isEmpty { s.version = v }
         else if let v = env["DSDEPLOY_ENGINE_VERSION"], !v.isEmpty { s.version = v }
+        s.versionIsExplicit = env["DSDEPLOY_SIM_VERSION"]?.isEmpty == false || env["DSDEPLOY_ENGINE_VERSION"]?.isEmpty == false
+        switch env["DSDEPLOY_SIM_ENGINE"]?.trimmingCharacters(in: .whitespaces).lowercased() {
+        case nil, "": s.engine = nil
+        case "sglang": s.engine = .sglang
+        case "vllm": s.engine = .vllm
+        case let other?: throw SimSetupError("DSDEPLOY_SIM_ENGINE must be sglang or vllm, got '\(other)'")
+        }
+        // vLLM reads it as bool(int(value)).
+        switch env["VLLM_SERVER_DEV_MODE"]?.trimmingCharacters(in: .whitespaces).lowercased() {
+        case nil, "", "0", "false": s.vllmDevMode = false
+        case let v?: s.vllmDevMode = v == "true" || (Int(v).map { $0 != 0 } ?? false)
+        }
         s.startDelay = try seconds(env, "DSDEPLOY_SIM_START_DELAY") ?? 0
         s.crashOnStart = try flag(env, "DSDEPLOY_SIM_CRASH_ON_START")
         s.crashAfter = try seconds(env, "DSDEPLOY_SIM_CRASH_AFTER")

@@ -50,10 +50,13 @@ public struct FlagIssue: Hashable, Sendable {
     /// Origin of another group the issue refers to (the first occurrence of a duplicate
     /// flag), so the caller can point a note at it; nil when none.
     public var related: Int?
+    /// The text that should replace the flag as written (the full name of an abbreviation, the
+    /// closest flag of a typo, the replacement of a removed flag); nil when there is no single fix.
+    public var fixIt: String?
 
     /// Creates an issue.
     public init(error: Bool, id: String, message: String, origin: Int, part: Part = .flag,
-                notes: [String] = [], related: Int? = nil) {
+                notes: [String] = [], related: Int? = nil, fixIt: String? = nil) {
         self.isError = error
         self.id = id
         self.message = message
@@ -61,6 +64,7 @@ public struct FlagIssue: Hashable, Sendable {
         self.part = part
         self.notes = notes
         self.related = related
+        self.fixIt = fixIt
     }
 }
 

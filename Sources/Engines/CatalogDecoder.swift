@@ -25,6 +25,10 @@ enum CatalogDecoder {
                         case "allowAbbrev": rules.allowsAbbreviations = try r.readValue() == .bool(true)
                         case "underscores": rules.underscoresEquivalent = try r.readValue() == .bool(true)
                         case "dashO": rules.dashOTarget = try r.readValue().stringValue
+                        case "dotted": rules.dottedJSON = try r.readValue().stringValue.map { $0 == "json" || $0 == "any" } ?? false
+                        case "dottedShort": rules.dottedShort = try r.readValue() == .bool(true)
+                        case "dashOKey": rules.dashOKey = try r.readValue().stringValue
+                        case "dashODot": rules.dashODot = try r.readValue().stringValue
                         default: _ = try r.readValue()
                         }
                     }
@@ -89,6 +93,8 @@ enum CatalogDecoder {
             case "noneNull": spec.noneMeansNull = try r.readValue() == .bool(true)
             case "jsonOrString": spec.jsonOrString = try r.readValue() == .bool(true)
             case "dotted": spec.dottedKeys = try r.readValue() == .bool(true)
+            case "removed": spec.removedMessage = try r.readString()
+            case "replacements": spec.replacements = try r.readStringArray()
             default: _ = try r.readValue()
             }
         }

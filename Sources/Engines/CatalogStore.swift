@@ -47,27 +47,11 @@ public final class CatalogStore: Sendable {
         (try? index()[engine]) ?? []
     }
 
-    /// The known version closest to a wrong one, for "did you mean": the one sharing the most
-    /// leading release numbers (`0.5.10` → `0.5.10.post1`), then the smallest edit distance,
-    /// then the newer; when nothing is that close, the newest version not newer than `version`.
+    /// The surveyed version a version resolves to (`VersionResolution`: exact, same release, nearest
+    /// older, newest or oldest); for a string that is not a version, the newest.
     public func nearestVersion(to version: String, of engine: EngineKind) -> String? {
         let known = versions(of: engine)
-        if known.contains(version) { return version }
-        let target = EngineVersion(version)
-        func common(_ k: EngineVersion) -> Int {
-            zip(target.components, k.components).prefix { $0.0 == $0.1 }.count
-        }
-        var best: (version: String, common: Int, distance: Int)?
-        for k in known {
-            let kv = EngineVersion(k)
-            let c = common(kv), d = EditDistance.distance(version, k)
-            guard c >= 2 || d <= 1 else { continue }
-            if let b = best, (b.common, -b.distance) > (c, -d)
-                || ((b.common, -b.distance) == (c, -d) && EngineVersion(b.version) > kv) { continue }
-            best = (k, c, d)
-        }
-        if let b = best { return b.version }
-        return known.last { EngineVersion($0) <= target } ?? known.first
+        return VersionResolution.resolve(version, engine: engine, known: known)?.catalogVersion ?? known.last
     }
 
     /// `shared.catalog(engine, version:)`.

@@ -19,31 +19,51 @@ public struct EngineVersion: Hashable, Sendable, Comparable, CustomStringConvert
     public let components: [Int]
     /// The `.postN` number, 0 when absent.
     public let post: Int
+    /// The `.devN` / `rcN` number when the version is a pre-release (sorts before the release).
+    public let pre: Int?
 
-    /// Parses a version; parts that are not numbers count as 0.
+    /// Parses a version: a leading `v` and a `+local` part are ignored; `postN` is a post-release,
+    /// `devN`, `rcN`, `aN` pre-releases (PEP 440); other parts that are not numbers count as 0.
     public init(_ text: String) {
         self.text = text
+        var body = Substring(text)
+        if let plus = body.firstIndex(of: "+") { body = body[..<plus] }
+        if body.first == "v" || body.first == "V", body.dropFirst().first?.isNumber == true { body = body.dropFirst() }
         var comps: [Int] = []
         var post = 0
-        for part in text.split(separator: ".", omittingEmptySubsequences: false) {
+        var pre: Int?
+        func suffix(_ part: Substring) -> Bool {
+            for (tag, isPost) in [("post", true), ("dev", false), ("rc", false), ("a", false)]
+            where part.hasPrefix(tag) {
+                let n = Int(part.dropFirst(tag.count)) ?? 0
+                if isPost { post = n } else { pre = n }
+                return true
+            }
+            return false
+        }
+        for (i, part) in body.split(separator: ".", omittingEmptySubsequences: false).enumerated() {
             if let n = Int(part) {
                 comps.append(n)
-            } else if part.hasPrefix("post"), let n = Int(part.dropFirst(4)) {
-                post = n
-            } else if part.hasPrefix("b") || part.hasPrefix("v"), let n = Int(part.dropFirst()) {
-                comps.append(n)
+            } else if i == 0, part.hasPrefix("b"), let n = Int(part.dropFirst()) {
+                comps.append(n)  // llama.cpp build number
+            } else if suffix(part) {
+                continue
             } else {
-                comps.append(Int(part.prefix { $0.isASCII && $0.isNumber }) ?? 0)
+                // `21post1`, `0rc1`: leading digits, then a suffix.
+                let digits = part.prefix { $0.isASCII && $0.isNumber }
+                comps.append(Int(digits) ?? 0)
+                _ = suffix(part.dropFirst(digits.count))
             }
         }
         self.components = comps
         self.post = post
+        self.pre = pre
     }
 
     /// The version as written.
     public var description: String { text }
 
-    /// Numeric order; missing components count as 0 (`0.5` == `0.5.0`), then `.postN`.
+    /// Numeric order; missing components count as 0 (`0.5` == `0.5.0`), then pre-release < release < `.postN`.
     public static func < (lhs: EngineVersion, rhs: EngineVersion) -> Bool {
         let n = max(lhs.components.count, rhs.components.count)
         for i in 0..<n {
@@ -51,7 +71,9 @@ public struct EngineVersion: Hashable, Sendable, Comparable, CustomStringConvert
             let b = i < rhs.components.count ? rhs.components[i] : 0
             if a != b { return a < b }
         }
-        return lhs.post < rhs.post
+        // A pre-release sorts before its release, a post-release after it.
+        let l = (lhs.pre == nil ? 1 : 0, lhs.pre ?? 0, lhs.post), r = (rhs.pre == nil ? 1 : 0, rhs.pre ?? 0, rhs.post)
+        return l < r
     }
 
     /// Equal in the numeric order (`0.33` == `0.33.0`).
@@ -65,5 +87,6 @@ public struct EngineVersion: Hashable, Sendable, Comparable, CustomStringConvert
         while comps.last == 0 { comps.removeLast() }
         hasher.combine(comps)
         hasher.combine(post)
+        hasher.combine(pre)
     }
 }

@@ -8,13 +8,27 @@ public struct FlagCatalog: Sendable {
         public var underscoresEquivalent: Bool
         /// vLLM: `-O<n>` is rewritten to this flag with value `<n>`.
         public var dashOTarget: String?
+        /// vLLM's `FlexibleArgumentParser`: `--x.key v` is rewritten to `--x '{"key": v}'` for every
+        /// JSON-typed flag (not only those marked `dottedKeys`), and repeated keys are merged.
+        public var dottedJSON: Bool
+        /// Short aliases take dotted keys too (`-cc.pass_config.x=True`, `-O.mode 3`).
+        public var dottedShort: Bool
+        /// vLLM 0.11: `-O3`, `-O 3`, `-O=3` set this key of the `dashOTarget` JSON flag (`level`).
+        public var dashOKey: String?
+        /// vLLM 0.11–0.12: `-O.key v` means this flag's `.key` (`--compilation-config`); later
+        /// versions turn it into `--optimization-level .key`, which fails.
+        public var dashODot: String?
 
         /// Creates parser rules.
         public init(allowsAbbreviations: Bool = true, underscoresEquivalent: Bool = false,
-                    dashOTarget: String? = nil) {
+                    dashOTarget: String? = nil, dottedJSON: Bool = false, dottedShort: Bool = false) {
             self.allowsAbbreviations = allowsAbbreviations
             self.underscoresEquivalent = underscoresEquivalent
             self.dashOTarget = dashOTarget
+            self.dottedJSON = dottedJSON
+            self.dottedShort = dottedShort
+            self.dashOKey = nil
+            self.dashODot = nil
         }
     }
 
@@ -110,6 +124,79 @@ public struct FlagCatalog: Sendable {
         let p = normalized(prefix)
         guard p.hasPrefix("--"), p.count > 2 else { return [] }
         return index.keys.filter { $0.hasPrefix(p) && $0 != p }.sorted()
+    }
+
+    /// What a spelled flag selects, the way the engine's own parser reads it.
+    public enum Spelling: Hashable, Sendable {
+        /// A name, alias or negative name (vLLM/llama.cpp: also with `_` for `-`).
+        case exact(index: Int, negative: Bool)
+        /// A short option carrying its value (`-O3`, `-tp8`).
+        case injected(index: Int, value: String)
+        /// A dotted JSON key (`--compilation-config.mode`, `-cc.pass_config.x`); `value` when the
+        /// spelling carries it (vLLM 0.11's `-O3` is `--compilation-config.level 3`).
+        case dotted(index: Int, path: [String], value: String? = nil)
+        /// An unambiguous prefix (argparse `allow_abbrev`): `full` is the spelling it completes to.
+        case abbreviation(index: Int, negative: Bool, full: String)
+        /// A prefix of several flags: the engine fails with "ambiguous option".
+        case ambiguous([String])
+        /// Nothing.
+        case unknown
+    }
+
+    /// Resolves a spelled flag (without any `=value`) as the engine's parser would: exact spellings,
+    /// dotted JSON keys, `-O<n>`, short options with an attached value, then unambiguous prefixes.
+    public func resolveSpelling(_ flag: String) -> Spelling {
+        if let (i, neg) = lookup(flag) {
+            // vLLM 0.11: `-O 3` sets compilation-config's `level`
+            if flag == "-O", let key = parser.dashOKey { return .dotted(index: i, path: [key]) }
+            return .exact(index: i, negative: neg)
+        }
+        if let dot = flag.firstIndex(of: "."), flag.first == "-" {
+            var head = String(flag[..<dot])
+            let short = !head.hasPrefix("--")
+            if head == "-O", parser.dashOTarget != nil {
+                // vLLM 0.11–0.12 read `-O.key` as `--compilation-config.key`; later ones as `-O<value>`
+                if let target = parser.dashODot { head = target } else if let target = parser.dashOTarget,
+                   let (i, _) = lookup(target) { return .injected(index: i, value: String(flag.dropFirst(2))) }
+            }
+            if let (i, _) = lookup(head), !short || parser.dottedShort || head != String(flag[..<dot]) {
+                let spec = flags[i]
+                if spec.dottedKeys || (parser.dottedJSON && spec.valueType == .json) {
+                    let path = flag[flag.index(after: dot)...].split(separator: ".").map(String.init)
+                    if !path.isEmpty { return .dotted(index: i, path: path) }
+                }
+            }
+        }
+        if !flag.hasPrefix("--") {
+            if let target = parser.dashOTarget, flag.hasPrefix("-O"), flag.count > 2, let (i, _) = lookup(target) {
+                var value = String(flag.dropFirst(2))
+                if value.hasPrefix("=") { value.removeFirst() }
+                if let key = parser.dashOKey { return .dotted(index: i, path: [key], value: value) }
+                return .injected(index: i, value: value)
+            }
+            // argparse: a two-character short option may carry its value (`-O3`).
+            if flag.count > 2, parser.allowsAbbreviations, let (i, _) = lookup(String(flag.prefix(2))),
+               !flags[i].isPresence {
+                return .injected(index: i, value: String(flag.dropFirst(2)))
+            }
+            return .unknown
+        }
+        guard parser.allowsAbbreviations else { return .unknown }
+        let candidates = prefixMatches(flag)
+        if candidates.isEmpty { return .unknown }
+        var targets = Set<Int>()
+        for c in candidates { if let (i, _) = lookup(c) { targets.insert(i) } }
+        guard targets.count == 1, let (i, neg) = lookup(candidates[0]) else { return .ambiguous(candidates) }
+        return .abbreviation(index: i, negative: neg, full: candidates.count == 1 ? candidates[0] : flags[i].name)
+    }
+
+    /// The flag a spelling selects under the engine's parse rules (abbreviations and dotted keys
+    /// included); nil when unknown or ambiguous. Downstream code keys on `spec.name`.
+    public func canonicalSpec(for spelled: String) -> FlagSpec? {
+        switch resolveSpelling(spelled) {
+        case .exact(let i, _), .injected(let i, _), .dotted(let i, _, _), .abbreviation(let i, _, _): return flags[i]
+        case .ambiguous, .unknown: return nil
+        }
     }
 
     /// Every accepted spelling (names, aliases, negative names), sorted.

@@ -13,30 +13,67 @@ extension FlagChecker {
         var dottedPath: [String]?
     }
 
-    /// Resolves `group.flag`; on failure appends the issue and returns nil. A unique
-    /// abbreviation is reported but still resolved, so its value is checked too.
+    /// Resolves `group.flag` as the engine's parser would; on failure appends the issue and returns
+    /// nil. A unique abbreviation is accepted with a warning (an error when `strict`) that names the
+    /// full flag, and resolved, so its value is checked too.
     func resolve(_ group: ArgGroup, issues: inout [FlagIssue]) -> Resolved? {
         let flag = group.flag
-        if let (i, neg) = catalog.lookup(flag) { return Resolved(index: i, negative: neg) }
-
-        if !flag.hasPrefix("--") {
-            // vLLM rewrites -O<n> to --optimization-level <n>.
-            if let target = catalog.parser.dashOTarget, flag.hasPrefix("-O"), let (i, _) = catalog.lookup(target) {
-                let rest = String(flag.dropFirst(2))
-                return Resolved(index: i, injectedValue: rest.isEmpty ? nil : rest)
+        let engine = catalog.engine, version = catalog.version
+        switch catalog.resolveSpelling(flag) {
+        case .exact(let i, let neg):
+            let spec = catalog.flags[i]
+            if let message = spec.removedMessage {
+                var msg = "'\(flag)' was removed from \(engine) (\(version) fails on it: \"\(message)\")"
+                if !spec.replacements.isEmpty {
+                    msg += "; use " + spec.replacements.map { "'\($0)'" }.joined(separator: " or ")
+                }
+                issues.append(FlagIssue(error: true, id: "removed-flag", message: msg, origin: group.origin,
+                                        fixIt: spec.replacements.count == 1 ? spec.replacements[0] : nil))
+                return nil
             }
-            // argparse: a two-character short option may carry its value (`-O3`).
-            if flag.count > 2, catalog.parser.allowsAbbreviations, let (i, _) = catalog.lookup(String(flag.prefix(2))),
-               !catalog.flags[i].isPresence {
-                return Resolved(index: i, injectedValue: String(flag.dropFirst(2)))
+            return Resolved(index: i, negative: neg)
+        case .injected(let i, let value):
+            return Resolved(index: i, injectedValue: value)
+        case .dotted(let i, let path, let value):
+            return Resolved(index: i, injectedValue: value, dottedPath: path)
+        case .abbreviation(let i, let neg, let full):
+            var notes = ["\(engine) \(version) accepts an unambiguous prefix, but a flag added later with the "
+                         + "same prefix makes it ambiguous; dsdeploy renders '\(full)'"]
+            if let r = catalog.removal(of: flag) {
+                notes.insert("'\(flag)' itself was removed in \(engine) \(r.removedIn); the engine now reads it as '\(full)'", at: 0)
+            } else if let n = catalog.introduction(of: flag) {
+                notes.insert("'\(flag)' itself appears in \(engine) \(n.firstSeen); this version reads it as '\(full)'", at: 0)
             }
+            issues.append(FlagIssue(
+                error: strict, id: "abbreviated-flag",
+                message: "'\(flag)' abbreviates '\(full)'" + (strict ? "; strict mode wants the full name" : ""),
+                origin: group.origin, notes: notes, fixIt: full))
+            return Resolved(index: i, negative: neg)
+        case .ambiguous(let candidates):
+            if reportHistory(flag, group: group, issues: &issues) { return nil }
+            let shown = candidates.prefix(6).map { "'\($0)'" }.joined(separator: ", ")
+            let more = candidates.count > 6 ? ", … (\(candidates.count) flags)" : ""
+            issues.append(FlagIssue(
+                error: true, id: "abbreviated-flag",
+                message: "'\(flag)' is an ambiguous abbreviation: it could be \(shown)\(more)",
+                origin: group.origin,
+                notes: ["\(engine) fails with \"ambiguous option: \(flag) could match "
+                        + candidates.joined(separator: ", ") + "\""]))
+            return nil
+        case .unknown:
+            if reportHistory(flag, group: group, issues: &issues) { return nil }
+            let hint = EditDistance.didYouMean(flag, in: catalog.allNames)
+            let fix = EditDistance.closest(to: flag, in: catalog.allNames)
+            issues.append(FlagIssue(
+                error: true, id: "unknown-flag",
+                message: "unknown flag '\(flag)' for \(engine) \(version)\(hint)", origin: group.origin,
+                fixIt: fix))
+            return nil
         }
-        if flag.hasPrefix("--"), let dot = flag.firstIndex(of: "."),
-           let (i, _) = catalog.lookup(String(flag[..<dot])), catalog.flags[i].dottedKeys {
-            let path = flag[flag.index(after: dot)...].split(separator: ".").map(String.init)
-            if !path.isEmpty { return Resolved(index: i, dottedPath: path) }
-        }
+    }
 
+    /// A flag removed before, or added after, this version: reports it and returns true.
+    private func reportHistory(_ flag: String, group: ArgGroup, issues: inout [FlagIssue]) -> Bool {
         let engine = catalog.engine, version = catalog.version
         if let r = catalog.removal(of: flag) {
             var msg = r.approximate
@@ -46,8 +83,9 @@ extension FlagChecker {
                 msg += "; use " + r.replacements.map { "'\($0)'" }.joined(separator: " or ")
             }
             issues.append(FlagIssue(error: true, id: "removed-flag", message: msg, origin: group.origin,
-                                    notes: r.note.map { [$0] } ?? []))
-            return nil
+                                    notes: r.note.map { [$0] } ?? [],
+                                    fixIt: r.replacements.count == 1 ? r.replacements[0] : nil))
+            return true
         }
         if let i = catalog.introduction(of: flag) {
             let msg = i.approximate
@@ -55,37 +93,9 @@ extension FlagChecker {
                 : "'\(flag)' was added in \(engine) \(i.firstSeen); this image has \(version)"
             issues.append(FlagIssue(error: true, id: "unknown-flag", message: msg, origin: group.origin,
                                     notes: ["use an image with \(engine) \(i.firstSeen) or newer, or drop the flag"]))
-            return nil
+            return true
         }
-
-        let candidates = catalog.prefixMatches(flag)
-        let targets = Set(candidates.compactMap { catalog.match($0) }.map { $0.spec.name })
-        if catalog.parser.allowsAbbreviations, !candidates.isEmpty {
-            if targets.count == 1, let (i, neg) = catalog.lookup(candidates[0]) {
-                let full = candidates.count == 1 ? candidates[0] : catalog.flags[i].name
-                issues.append(FlagIssue(
-                    error: true, id: "abbreviated-flag",
-                    message: "'\(flag)' abbreviates '\(full)'; write the flag in full",
-                    origin: group.origin,
-                    notes: ["\(engine) accepts unambiguous prefixes, but a flag added later "
-                            + "with the same prefix would make it ambiguous"]))
-                return Resolved(index: i, negative: neg)
-            }
-            let shown = candidates.prefix(6).map { "'\($0)'" }.joined(separator: ", ")
-            let more = candidates.count > 6 ? ", … (\(candidates.count) flags)" : ""
-            issues.append(FlagIssue(
-                error: true, id: "abbreviated-flag",
-                message: "'\(flag)' is an ambiguous abbreviation: it could be \(shown)\(more)",
-                origin: group.origin))
-            return nil
-        }
-
-        var hint = EditDistance.didYouMean(flag, in: catalog.allNames)
-        if hint.isEmpty, targets.count == 1, let only = targets.first { hint = "; did you mean '\(only)'?" }
-        issues.append(FlagIssue(
-            error: true, id: "unknown-flag",
-            message: "unknown flag '\(flag)' for \(engine) \(version)\(hint)", origin: group.origin))
-        return nil
+        return false
     }
 }
 

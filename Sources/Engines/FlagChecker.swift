@@ -23,10 +23,13 @@ public struct FlagCheckResult: Hashable, Sendable {
 public struct FlagChecker: Sendable {
     /// The catalog of the engine version the image carries.
     public let catalog: FlagCatalog
+    /// Strict spelling: an abbreviation the engine would accept is an error, not a warning.
+    public var strict: Bool
 
     /// Creates a checker.
-    public init(catalog: FlagCatalog) {
+    public init(catalog: FlagCatalog, strict: Bool = false) {
         self.catalog = catalog
+        self.strict = strict
     }
 
     /// Per-check bookkeeping, keyed by catalog flag index (cheap to hash).

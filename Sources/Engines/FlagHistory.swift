@@ -32,6 +32,8 @@ struct EngineHistory: Sendable {
         var removedIn: String?
         var replacements: [String]
         var note: String?
+        /// The record's own precision (the two versions around it are adjacent releases); nil: the file's.
+        var approximate: Bool?
     }
 
     var approximate: Bool
@@ -51,7 +53,8 @@ struct EngineHistory: Sendable {
                                lastSeen: r["last_seen"]?.stringValue ?? "",
                                removedIn: r["removed_in"]?.stringValue,
                                replacements: r["replacements"]?.stringArray ?? [],
-                               note: r["note"]?.stringValue)
+                               note: r["note"]?.stringValue,
+                               approximate: { if case .bool(let b)? = r["approximate"] { return b }; return nil }())
         }
         records = out
     }
@@ -105,7 +108,7 @@ extension FlagCatalog {
         }
         follow(r.replacements, depth: 0)
         return FlagRemoval(flag: name, removedIn: removedIn, lastSeen: r.lastSeen,
-                           replacements: reps, note: r.note, approximate: h.approximate)
+                           replacements: reps, note: r.note, approximate: r.approximate ?? h.approximate)
     }
 
     /// Set when `flag` only appears in surveyed versions newer than this catalog's.
@@ -113,7 +116,7 @@ extension FlagCatalog {
         let name = normalized(flag)
         guard let h = history?.history, let r = h.records[name], !r.firstSeen.isEmpty,
               engineVersion < EngineVersion(r.firstSeen), spec(named: name) == nil else { return nil }
-        return FlagIntroduction(flag: name, firstSeen: r.firstSeen, approximate: h.approximate)
+        return FlagIntroduction(flag: name, firstSeen: r.firstSeen, approximate: r.approximate ?? h.approximate)
     }
 }
 
@@ -128,5 +131,30 @@ extension JSONValue {
     var stringArray: [String]? {
         guard case .array(let a) = self else { return nil }
         return a.compactMap(\.stringValue)
+    }
+}
+
+/// When a flag name was seen across the surveyed versions of its engine.
+public struct FlagLifetime: Hashable, Sendable {
+    /// First surveyed version with the flag; nil when it is in the oldest surveyed one.
+    public var firstSeen: String?
+    /// First surveyed version without it again; nil when the newest still has it.
+    public var removedIn: String?
+}
+
+extension FlagCatalog {
+    /// The surveyed lifetime of a flag name (nil when the engine has no history).
+    public func lifetime(of flag: String) -> FlagLifetime? {
+        guard let h = history?.history else { return nil }
+        guard let r = h.records[normalized(flag)] else { return FlagLifetime(firstSeen: nil, removedIn: nil) }
+        let versions = CatalogStore.shared.versions(of: engine)
+        return FlagLifetime(firstSeen: r.firstSeen == versions.first ? nil : r.firstSeen, removedIn: r.removedIn)
+    }
+
+    /// Every flag name the engine's history knows that this version does not have (removed before it,
+    /// or added after it), sorted.
+    public var historicalNames: [String] {
+        guard let h = history?.history else { return [] }
+        return h.records.keys.filter { spec(named: $0) == nil }.sorted()
     }
 }

@@ -85,6 +85,11 @@ public struct FlagSpec: Hashable, Sendable {
     public var jsonOrString: Bool
     /// True when a JSON flag accepts dotted keys (`--compilation-config.mode 3`, vLLM).
     public var dottedKeys: Bool
+    /// The engine still registers the spelling but fails on it (llama.cpp keeps removed arguments
+    /// with a handler that throws): the engine's message. nil for a usable flag.
+    public var removedMessage: String?
+    /// Flags to use instead of a removed one.
+    public var replacements: [String] = []
 
     /// Creates a spec; only `name` is required (a string flag taking one value).
     public init(name: String, aliases: [String] = [], negativeNames: [String] = [],
@@ -115,6 +120,7 @@ public struct FlagSpec: Hashable, Sendable {
         self.noneMeansNull = noneMeansNull
         self.jsonOrString = jsonOrString
         self.dottedKeys = dottedKeys
+        self.removedMessage = nil
     }
 
     /// True for a presence flag (no value; `--x` means true, a negative spelling false).

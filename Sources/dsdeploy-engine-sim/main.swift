@@ -1,6 +1,7 @@
-// dsdeploy-engine-sim: an SGLang-compatible engine simulator for testing dsdeploy without GPUs.
+// dsdeploy-engine-sim: an SGLang- and vLLM-compatible engine simulator for testing dsdeploy without GPUs.
 //
-// argv is exactly SGLang's (`--model-path X --host 127.0.0.1 --port 30001 --tp-size 8 ...`);
+// argv is exactly SGLang's (`--model-path X --host 127.0.0.1 --port 30001 --tp-size 8 ...`), or
+// `vllm serve MODEL --port 8000 ...` / `serve MODEL ...` for vLLM (or DSDEPLOY_SIM_ENGINE=vllm);
 // simulator controls come from DSDEPLOY_SIM_* environment variables (see EngineSim.SimSettings).
 import EngineSim
 

@@ -13,7 +13,7 @@ struct DSDeploy: ParsableCommand {
             """,
         version: DSDeploy.version,
         subcommands: [Validate.self, Render.self, Diff.self, PlanCommand.self, Apply.self, Status.self, Logs.self,
-                      Delete.self, Schema.self, Version.self, BenchCommand.self]
+                      Delete.self, Schema.self, Flags.self, Version.self, BenchCommand.self]
     )
 
     /// The version this binary reports.

@@ -25,6 +25,9 @@ struct ManifestOptions: ParsableArguments {
     @Option(name: .customLong("templates"), help: "Extra directory of stock backend definitions (repeatable).")
     var templates: [String] = []
 
+    @Flag(name: .long, help: "Engine flags must be spelled in full: an abbreviation the engine accepts (--tp for --tp-size) is an error, not a warning.")
+    var strict = false
+
     func useColor(stream: Int32 = STDOUT_FILENO) -> Bool {
         switch color {
         case .always: return true
@@ -48,7 +51,7 @@ enum ManifestPipeline {
                          source: any ManifestFileSource = DiskFileSource()) -> ValidationResult {
         let loader = ManifestLoader(source: source, templateDirectories: options.templateDirectories)
         let (manifest, diags) = loader.load(files)
-        return SpecValidator().validate(manifest, loadDiagnostics: diags)
+        return SpecValidator(strictFlags: options.strict).validate(manifest, loadDiagnostics: diags)
     }
 
     /// Prints diagnostics as text to stderr.

@@ -33,7 +33,7 @@ let sampleProps = #"""
     let props: JSONValue
 
     init() throws {
-        catalog = try CatalogStore.catalog(.llamaCpp, version: "b6000")
+        catalog = try CatalogStore.catalog(.llamaCpp, version: "b5904")
         props = try #require(ConfigReadback.parseJSON(Array(sampleProps.utf8)))
     }
 

@@ -10,8 +10,11 @@ import Testing
         #expect(sglang.first == "0.5.5.post3")
         #expect(sglang.last == "0.5.23")
         #expect((sglang.firstIndex(of: "0.5.9") ?? 99) < (sglang.firstIndex(of: "0.5.10.post1") ?? -1))
-        #expect(CatalogStore.versions(of: .vllm) == ["0.11.0", "0.33.0"])
-        #expect(CatalogStore.versions(of: .llamaCpp) == ["b6000"])
+        #expect(CatalogStore.versions(of: .vllm).count == 24)
+        #expect(CatalogStore.versions(of: .vllm).first == "0.11.0" && CatalogStore.versions(of: .vllm).last == "0.34.0")
+        #expect(CatalogStore.versions(of: .vllm).contains("0.19.1"))
+        let llama = CatalogStore.versions(of: .llamaCpp)
+        #expect(llama.count >= 10 && llama.contains("b6110") && llama.contains("b6325"))
     }
 
     @Test(arguments: EngineKind.allCases)
@@ -60,17 +63,19 @@ import Testing
         #expect(c.parser.dashOTarget == "--optimization-level")
     }
 
-    @Test func llamaCppCatalogIsCurated() throws {
-        let c = try Fixture.catalog(.llamaCpp, "b6000")
+    /// Generated from llama.cpp's own argument table (common/arg.cpp) of build b5904.
+    @Test func llamaCppCatalogFollowsArgCpp() throws {
+        let c = try Fixture.catalog(.llamaCpp, "b5904")
         for (short, long) in [("-m", "--model"), ("-c", "--ctx-size"), ("-np", "--parallel"), ("-t", "--threads"),
-                              ("-ngl", "--n-gpu-layers"), ("-a", "--alias"), ("-fa", "--flash-attn"),
-                              ("-ctk", "--cache-type-k"), ("-ctv", "--cache-type-v"), ("-n", "--n-predict"),
+                              ("-ngl", "--gpu-layers"), ("--n-gpu-layers", "--gpu-layers"), ("-a", "--alias"), ("-fa", "--flash-attn"),
+                              ("-ctk", "--cache-type-k"), ("-ctv", "--cache-type-v"), ("-n", "--predict"),
                               ("-s", "--seed"), ("-to", "--timeout"), ("-v", "--verbose"), ("-dev", "--device"),
                               ("-sm", "--split-mode"), ("-ts", "--tensor-split"), ("-mg", "--main-gpu"),
                               ("-b", "--batch-size"), ("-ub", "--ubatch-size"), ("--rerank", "--reranking")] {
             #expect(c.spec(named: short)?.name == long, "\(short)")
         }
-        #expect(c.match("--no-cont-batching")?.negative == true)
+        // b5904 registers -nocb/--no-cont-batching as an option of its own
+        #expect(c.spec(named: "-nocb")?.name == "--no-cont-batching")
         #expect(c.spec(named: "--cache-type-k")?.choices.contains("q8_0") == true)
         #expect(!c.parser.allowsAbbreviations)
     }
@@ -181,7 +186,8 @@ import Testing
         let generated = try fm.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".json") }.sorted()
         let committed = try fm.contentsOfDirectory(atPath: bundled.path).filter { $0.hasSuffix(".json") }.sorted()
         #expect(generated == committed)
-        #expect(generated.count == 25)  // 22 catalogs, index, 2 histories
+        let versions = EngineKind.allCases.map { CatalogStore.versions(of: $0).count }.reduce(0, +)
+        #expect(generated.count == versions + 1 + EngineKind.allCases.count)  // catalogs, index, one history each
         for name in generated {
             let a = fm.contents(atPath: out.appendingPathComponent(name).path)
             let b = fm.contents(atPath: bundled.appendingPathComponent(name).path)

@@ -161,6 +161,6 @@ import Testing
         #expect(try conflicts(["-tp 4", "-dp 2"], "0.33.0", engine: .vllm, gpus: 8).isEmpty)
         let over = try conflicts(["-tp 8", "-pp 2"], "0.33.0", engine: .vllm, gpus: 8)
         #expect(over.count == 1 && over[0].isError && over[0].message.contains("tensor_parallel_size"))
-        #expect(try conflicts(["-ngl 99"], "b6000", engine: .llamaCpp, gpus: 8).isEmpty)
+        #expect(try conflicts(["-ngl 99"], "b5904", engine: .llamaCpp, gpus: 8).isEmpty)
     }
 }

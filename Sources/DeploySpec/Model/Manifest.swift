@@ -58,14 +58,30 @@ public struct Backend: Sendable {
     public var isStock: Bool
 }
 
+/// Where a backend version's engine version came from.
+public enum EngineVersionSource: String, Sendable, Hashable, Codable {
+    /// `engineVersion:` is written.
+    case declared
+    /// Read from the image tag (`lmsysorg/sglang:v0.5.21.post1-cu129` → `0.5.21.post1`).
+    case imageTag = "image-tag"
+    /// Neither: the tag carries no version (`latest`); the newest catalog is used.
+    case newestCatalog = "newest-catalog"
+}
+
 /// One version of a backend: image, entrypoint, run command, engine version and catalog extensions.
 public struct BackendVersion: Sendable {
     /// The version's key under `versions:`.
     public var name: String
-    /// Engine version (selects the flag catalog).
+    /// Engine version (selects the flag catalog): as written, else read from the image tag
+    /// (located at the image), else — for a tag with no version — empty until the validator
+    /// fills in the newest catalog version (`engineVersionSource` says which).
     public var engineVersion: Located<String>
+    /// Where `engineVersion` came from.
+    public var engineVersionSource: EngineVersionSource = .declared
     /// Container image reference.
     public var image: String
+    /// Where the image reference is written.
+    public var imageLocation: SourceLocation?
     /// Accelerator framework, if given.
     public var framework: String?
     /// Program and leading argv.
@@ -104,6 +120,8 @@ public struct Deployment: Sendable {
     public var gpusPerReplica: Int
     /// Nodes per replica.
     public var nodes: Int
+    /// `strictFlags: true`: an abbreviated engine flag is an error, not a warning.
+    public var strictFlags: Bool? = nil
     /// First port.
     public var port: Int
     /// Name clients use.

@@ -78,13 +78,25 @@ struct ManifestDecoder {
         guard let engineName = spec["engine"]?.string, let engine = EngineKind(rawValue: engineName) else { return nil }
         var versions: [String: BackendVersion] = [:]
         for (key, node) in spec["versions"]?.mapping?.stringPairs ?? [] {
-            guard let v = node.mapping, let ev = v["engineVersion"]?.locatedString, let image = v["image"]?.string else { continue }
+            guard let v = node.mapping, let imageNode = v["image"]?.locatedString else { continue }
+            let image = imageNode.value
+            var ev = v["engineVersion"]?.locatedString ?? Located("", at: imageNode.location, length: imageNode.length)
+            var source = EngineVersionSource.declared
+            if v["engineVersion"] == nil {
+                if let tagged = ImageTag.engineVersion(image: image, engine: engine) {
+                    ev.value = tagged
+                    source = .imageTag
+                } else {
+                    source = .newestCatalog
+                }
+            }
             let entrypoint: [String]
             if let list = v["entrypoint"]?.stringList { entrypoint = list }
             else if let s = v["entrypoint"]?.string { entrypoint = s.split(separator: " ").map(String.init) }
             else { entrypoint = [] }
             versions[key.value] = BackendVersion(
-                name: key.value, engineVersion: ev, image: image, framework: v["framework"]?.string,
+                name: key.value, engineVersion: ev, engineVersionSource: source, image: image,
+                imageLocation: imageNode.location, framework: v["framework"]?.string,
                 entrypoint: entrypoint, command: v["command"]?.locatedString,
                 args: v["args"]?.locatedStrings ?? [], env: decodeEnv(v["env"]),
                 catalogExtension: decodeExtension(v["extends"]?.mapping),
@@ -110,7 +122,7 @@ struct ManifestDecoder {
                                revision: model["revision"]?.string),
             backend: backend, backendVersion: backendVersion, target: spec["target"]?.locatedString,
             replicas: spec["replicas"]?.int ?? 1, gpusPerReplica: spec["gpusPerReplica"]?.int ?? 0,
-            nodes: spec["nodes"]?.int ?? 1, port: spec["port"]?.int ?? 30000,
+            nodes: spec["nodes"]?.int ?? 1, strictFlags: spec["strictFlags"]?.bool, port: spec["port"]?.int ?? 30000,
             servedModelName: spec["servedModelName"]?.string ?? name,
             args: spec["args"]?.locatedStrings ?? [], env: decodeEnv(spec["env"]),
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,

@@ -34,8 +34,9 @@ enum ManifestSchema {
     ])
 
     static let backendVersion = ObjectSchema("BackendVersion", [
-        FieldSchema("engineVersion", .string(), required: true,
-                    "Engine version the image carries; selects the flag catalog (e.g. `0.5.23`)."),
+        FieldSchema("engineVersion", .string(),
+                    "Engine version the image carries; selects the flag catalog (e.g. `0.5.23`). "
+                    + "When left out it is read from the image tag (`lmsysorg/sglang:v0.5.23-cu129`)."),
         FieldSchema("image", .string(), required: true, "Container image (or, on the local target, a label mapped to a command)."),
         FieldSchema("framework", .enumeration(["cuda", "rocm", "cpu", "npu", "musa"]), "Accelerator framework of the image."),
         FieldSchema("entrypoint", .stringOrList, "Program and leading arguments (`[sglang, serve]`); a string is split like argv, without a shell."),
@@ -95,6 +96,8 @@ enum ManifestSchema {
         FieldSchema("target", .string(), "Name of a Target document; `local` (this machine) when omitted."),
         FieldSchema("replicas", .integer(min: 0, max: 1024), "Number of engine replicas (default 1)."),
         FieldSchema("gpusPerReplica", .integer(min: 0, max: 1024), "GPUs per replica per node (default 0: CPU)."),
+        FieldSchema("strictFlags", .boolean,
+                    "Engine flags must be spelled in full: an abbreviation the engine accepts (`--tp` for `--tp-size`) is an error, not a warning."),
         FieldSchema("nodes", .integer(min: 1, max: 1024), "Nodes one replica spans (default 1)."),
         FieldSchema("port", .integer(min: 1, max: 65535), "First port; replica i listens on port + i (default 30000)."),
         FieldSchema("servedModelName", .string(), "Name clients use (`{{model_name}}`); defaults to metadata.name."),

@@ -85,6 +85,7 @@ let package = Package(
         .testTarget(
             name: "DeployTargetsTests",
             dependencies: ["DeployTargets", "DeployKit", "DeploySpec", "Engines", "DeployCore", "CurlHTTP", "dsdeploy-supervisor"],
+            exclude: ["GPUStackFixtures"],  // read by path at test time
             swiftSettings: strictSettings),
         .target(name: "Bench", dependencies: ["CurlHTTP", "DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "EngineSim", "Engines", "CurlHTTP", "DeployCore"], swiftSettings: strictSettings),
@@ -95,6 +96,8 @@ let package = Package(
         .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "Engines", .product(name: "Yams", package: "Yams")],
                     swiftSettings: strictSettings),
         .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP"], swiftSettings: strictSettings),
-        .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "Engines"], swiftSettings: strictSettings),
+        .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "Engines"],
+                    exclude: ["Golden"],  // golden files, read by path
+                    swiftSettings: strictSettings),
     ]
 )

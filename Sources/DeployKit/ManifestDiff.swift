@@ -1,6 +1,6 @@
-public import DeploySpec
+import DeploySpec
 import DeployCore
-public import Engines
+import Engines
 
 /// What changes between two versions of a set of manifests, per deployment, at flag level.
 public struct ManifestDiff: Sendable, Codable {

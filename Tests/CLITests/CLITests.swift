@@ -160,7 +160,7 @@ import Testing
             "tabs.yaml": Array("kind: Deployment\n\tspec: {}\n".utf8),
         ]
         for (name, bytes) in cases {
-            FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(bytes))
             let r = try run(["validate", name], cwd: dir)
             #expect(r.status == 0 || r.status == 1, "\(name): exit \(r.status) \(r.err)")
             if name != "empty.yaml" { #expect(r.status == 1, "\(name) should be invalid") }

@@ -140,7 +140,7 @@ final class GPUStackSandbox: @unchecked Sendable {
         env["NO_COLOR"] = "1"
         p.environment = env
         p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         p.standardOutput = h
         p.standardError = h
@@ -214,7 +214,7 @@ final class GPUStackSandbox: @unchecked Sendable {
 
     func watch(_ path: String, seconds: Int) throws -> Watch {
         let file = dir + "/watch-\(UUID().uuidString.prefix(8)).stream"
-        FileManager.default.createFile(atPath: file, contents: nil)
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let sep = path.contains("?") ? "&" : "?"

@@ -13,8 +13,8 @@ let repoRoot: String = {
 /// Loads and validates repository files (paths relative to the repo root).
 func load(_ paths: [String]) -> ValidationResult {
     let cwd = FileManager.default.currentDirectoryPath
-    FileManager.default.changeCurrentDirectoryPath(repoRoot)
-    defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+    _ = FileManager.default.changeCurrentDirectoryPath(repoRoot)
+    defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
     let (m, d) = ManifestLoader().load(paths)
     return SpecValidator().validate(m, loadDiagnostics: d)
 }

@@ -92,8 +92,8 @@ import Testing
     @Test func shippedSeedManifestsDeclareTheSeedScenarios() throws {
         for file in ["manifests/dspark.yaml", "manifests/dsv4f.yaml"] {
             let cwd = FileManager.default.currentDirectoryPath
-            FileManager.default.changeCurrentDirectoryPath(repoRoot)
-            defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+            _ = FileManager.default.changeCurrentDirectoryPath(repoRoot)
+            defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
             let (m, d) = ManifestLoader().load([file])
             let r = SpecValidator().validate(m, loadDiagnostics: d)
             #expect(!r.diagnostics.hasErrors, "\(file): \(r.diagnostics.map(\.message))")

@@ -91,12 +91,13 @@ public struct Renderer: Sendable {
     /// later engine version adds with the same prefix.
     static func argvTokens(_ group: ArgGroup, catalog: FlagCatalog) -> [String] {
         var g = group
-        if case .abbreviation(_, _, let full) = catalog.resolveSpelling(g.flag) { g.flag = full }
+        let spelling = catalog.resolveSpelling(g.flag)
+        if case .abbreviation(_, _, let full) = spelling { g.flag = full }
         // llama-server matches whole words and never splits `--flag=value`: give it two words.
         if g.attached, catalog.engine == .llamaCpp { return [g.flag] + g.values }
         if g.attached { return ["\(g.flag)=\(g.values.joined(separator: " "))"] }
         guard let value = g.values.first else { return [g.flag] }
-        if let spec = catalog.canonicalSpec(for: g.flag), spec.arity == .oneOrMore || spec.arity == .zeroOrMore {
+        if let spec = catalog.spec(for: spelling), spec.arity == .oneOrMore || spec.arity == .zeroOrMore {
             return [g.flag] + g.values.flatMap { $0.split(separator: " ").map(String.init) }
         }
         return [g.flag] + (g.values.count == 1 ? [value] : g.values)

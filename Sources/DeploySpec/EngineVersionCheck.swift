@@ -40,8 +40,9 @@ enum EngineVersionCheck {
             return (nil, diags)
         }
         let fromTag = version.engineVersionSource == .imageTag
-        if let why = resolution.explanation, version.engineVersionSource != .newestCatalog {
-            let msg = fromTag ? "engine version \(engine) \(requested) read from the image tag; it " + why.dropFirst(engine.rawValue.count + requested.count + 2) : why
+        if let why = resolution.explanation(subject: fromTag ? "it" : "\(engine) \(requested)"),
+           version.engineVersionSource != .newestCatalog {
+            let msg = fromTag ? "engine version \(engine) \(requested) read from the image tag; " + why : why
             diags.append(Diagnostic(resolution.isApproximate ? .warning : .note, "engine-version", msg,
                                     at: fromTag ? imageAt : ev.location, length: fromTag ? imageLength : ev.length,
                                     notes: fromTag ? ["set engineVersion to override"] : []))

@@ -51,46 +51,14 @@ extension ConfigReadback {
         }
     }
 
-    /// One version family's flag map: flag → `/server_info` JSON path (keys) and cache-config label.
-    struct VLLMFlagMap: Sendable {
-        /// The vLLM version the map was made from.
-        var version: String
-        /// Canonical flag → object keys from the top of the `/server_info` document.
-        var serverInfoPaths: [String: [String]]
-        /// Canonical flag → `vllm:cache_config_info` label name.
-        var cacheLabels: [String: String]
-    }
-
-    /// The maps of every surveyed family, oldest first.
-    static let vllmFlagMaps: [VLLMFlagMap] = vllmReadbackTables.map { table in
-        var paths: [String: [String]] = [:], labels: [String: String] = [:]
-        for line in table.rows.split(separator: "\n") {
-            let parts = line.split(separator: " ").map(String.init)
-            guard parts.count == 3 else { continue }
-            if parts[1] != "-" { paths[parts[0]] = parts[1].split(separator: ".").map(String.init) }
-            if parts[2] != "-" { labels[parts[0]] = parts[2] }
-        }
-        return VLLMFlagMap(version: table.version, serverInfoPaths: paths, cacheLabels: labels)
-    }
-
-    /// The map of the family nearest to `version` (by release number; a tie takes the newer).
-    static func vllmFlagMap(for version: String) -> VLLMFlagMap {
-        func position(_ v: String) -> Double {
-            let c = EngineVersion(v).components + [0, 0, 0]
-            return Double(c[0]) * 1_000_000 + Double(c[1]) * 1_000 + Double(min(c[2], 999))
-        }
-        let target = position(version)
-        var best = vllmFlagMaps[0]
-        for map in vllmFlagMaps.dropFirst() where abs(position(map.version) - target) <= abs(position(best.version) - target) {
-            best = map
-        }
-        return best
+    /// The readback map of the family nearest to `version`.
+    static func vllmFlagMap(for version: String) -> VLLMReadbackMap {
+        VLLMReadbackMap.nearest(to: version)
     }
 
     /// The vLLM catalog for `version` (the nearest surveyed one), for canonical flag names.
     static func vllmCatalog(version: String) -> FlagCatalog? {
-        let known = CatalogStore.shared.nearestVersion(to: version, of: .vllm) ?? version  // VersionResolution's rule
-        return try? CatalogStore.catalog(.vllm, version: known)
+        CatalogStore.resolvedCatalog(.vllm, version: version)
     }
 
     /// Flags `/v1/models` reports.

@@ -75,12 +75,9 @@ struct EngineProbe: Sendable {
         let base = EngineProbe.baseURL(host: spec.host, port: port)
         for path in paths {
             let response: HTTPResponse
-            do {
-                response = try client.send(HTTPRequest(method: "GET", url: base + path,
-                                                       headers: EngineProbe.headers(for: spec),
-                                                       timeout: timeout, connectTimeout: min(timeout, 1)))
-            } catch {
-                return .pending("config readback GET \(path): \(error.kind.rawValue)")
+            switch get(spec, base: base, path) {
+            case .success(let r): response = r
+            case .failure(let problem): return problem.readback
             }
             if response.status == 404 { continue }
             guard response.status == 200 else {

@@ -46,14 +46,7 @@ extension SimArguments {
     /// simulated model when unset/`auto`/-1, the cache defaults `block_size` 16,
     /// `enable_prefix_caching` true, `gpu_memory_utilization` 0.92 when the catalog has none).
     static func resolveVLLM(_ flags: FlagSet, catalog: FlagCatalog, model: String) -> [String: JSONValue] {
-        var args: [String: JSONValue] = [:]
-        for spec in catalog.flags where args[spec.field] == nil || spec.defaultValue != nil {
-            args[spec.field] = spec.defaultValue ?? .null
-        }
-        for (name, value) in flags.values {
-            guard let spec = catalog.spec(named: name) else { continue }
-            args[spec.field] = value.serverInfoJSON
-        }
+        var args = fields(flags, catalog: catalog)
         args["model"] = .string(model)
         switch args["served_model_name"] {
         case .string(let s)?: args["served_model_name"] = .array([.string(s)])

@@ -78,12 +78,8 @@ public enum SimArguments {
             case "unknown-flag", "removed-flag":
                 unrecognized += g.map { [$0.attached ? $0.flag + "=" + $0.values.joined() : $0.flag]
                     + ($0.attached ? [] : $0.values) } ?? []
-            case "abbreviated-flag":
-                let targets = Set(catalog.prefixMatches(flag).compactMap { catalog.match($0)?.spec.name })
-                if targets.count != 1 {
-                    let options = catalog.prefixMatches(flag).joined(separator: ", ")
-                    valueErrors.append("ambiguous option: \(flag) could match \(options)")
-                }
+            case "abbreviated-flag":  // an error only for an ambiguous prefix (a unique one is a warning)
+                valueErrors.append("ambiguous option: \(flag) could match \(catalog.prefixMatches(flag).joined(separator: ", "))")
             case "missing-value":
                 let many = catalog.spec(named: flag).map { $0.arity == .oneOrMore } ?? false
                 valueErrors.append("argument \(flag): expected \(many ? "at least one argument" : "one argument")")
@@ -127,6 +123,15 @@ public enum SimArguments {
     /// Every ServerArgs field: catalog defaults, then the given flags, then start-up resolution
     /// (`served_model_name` and `tokenizer_path` default to the model path, as SGLang does).
     static func resolve(_ flags: FlagSet, catalog: FlagCatalog, modelPath: String) -> [String: JSONValue] {
+        var args = fields(flags, catalog: catalog)
+        for field in ["served_model_name", "tokenizer_path"] where args[field] == nil || args[field] == .null {
+            args[field] = .string(modelPath)
+        }
+        return args
+    }
+
+    /// Every catalog field: its default (null when none), then the value the given flags set.
+    static func fields(_ flags: FlagSet, catalog: FlagCatalog) -> [String: JSONValue] {
         var args: [String: JSONValue] = [:]
         for spec in catalog.flags where args[spec.field] == nil || spec.defaultValue != nil {
             args[spec.field] = spec.defaultValue ?? .null
@@ -134,9 +139,6 @@ public enum SimArguments {
         for (name, value) in flags.values {
             guard let spec = catalog.spec(named: name) else { continue }
             args[spec.field] = value.serverInfoJSON
-        }
-        for field in ["served_model_name", "tokenizer_path"] where args[field] == nil || args[field] == .null {
-            args[field] = .string(modelPath)
         }
         return args
     }

@@ -18,7 +18,6 @@ public enum SimProcess {
     /// Runs until a signal or a simulated crash; returns the exit code.
     public static func run(arguments: [String], environment: [String: String], log: SimLog = .stderr) async -> Int32 {
         var settings: SimSettings
-        let catalog: FlagCatalog
         do {
             settings = try SimSettings.fromEnvironment(environment)
         } catch {
@@ -30,29 +29,10 @@ public enum SimProcess {
             return await runVLLM(arguments: personality.argv, settings: personality.settings, log: log)
         }
         settings = personality.settings
-        do {
-            catalog = try CatalogStore.catalog(.sglang, version: settings.version)
-        } catch {
-            log.raw("\(SimArguments.prog): error: DSDEPLOY_SIM_VERSION: \(error)")
-            return 2
-        }
         let launch: SimLaunch
-        switch SimArguments.parse(arguments, catalog: catalog) {
-        case .help(let text):
-            print(text)
-            return 0
-        case .usageError(let message):
-            log.raw(SimArguments.usageLine(catalog))
-            log.raw("\(SimArguments.prog): error: \(message)")
-            return 2
-        case .configError(let message):
-            log.raw("Traceback (most recent call last):")
-            log.raw("  File \"/sgl-workspace/sglang/python/sglang/srt/server_args.py\", line 1, in __post_init__")
-            log.raw("ValueError: \(message)")
-            return 1
-        case .launch(let l, let warnings):
-            launch = l
-            for w in warnings { log.info("WARNING: \(w)") }
+        switch startLaunch(arguments, version: settings.version, front: .sglang, log: log) {
+        case .success(let l): launch = l
+        case .failure(let exit): return exit.code
         }
         log.info(SGLangLines.serverArgs(["model_path": quoted(launch.modelPath), "host": quoted(launch.host),
                                          "port": String(launch.port),
@@ -72,30 +52,10 @@ public enum SimProcess {
 
     /// The vLLM personality: `vllm serve` argv (without `vllm serve`), vLLM-like logs and errors.
     private static func runVLLM(arguments: [String], settings: SimSettings, log: SimLog) async -> Int32 {
-        let catalog: FlagCatalog
-        do {
-            catalog = try CatalogStore.catalog(.vllm, version: settings.version)
-        } catch {
-            log.raw("\(SimArguments.vllmProg): error: DSDEPLOY_SIM_VERSION: \(error)")
-            return 2
-        }
         let launch: SimLaunch
-        switch SimArguments.parseVLLM(arguments, catalog: catalog) {
-        case .help(let text):
-            print(text)
-            return 0
-        case .usageError(let message):
-            log.raw(SimArguments.vllmUsageLine(catalog))
-            log.raw("\(SimArguments.vllmProg): error: \(message)")
-            return 2
-        case .configError(let message):
-            log.raw("Traceback (most recent call last):")
-            log.raw("  File \"/usr/local/lib/python3.12/dist-packages/vllm/engine/arg_utils.py\", line 1, in create_engine_config")
-            log.raw("ValueError: \(message)")
-            return 1
-        case .launch(let l, let warnings):
-            launch = l
-            for w in warnings { log.info("WARNING: \(w)") }
+        switch startLaunch(arguments, version: settings.version, front: .vllm, log: log) {
+        case .success(let l): launch = l
+        case .failure(let exit): return exit.code
         }
         log.info(VLLMLines.version(settings.version))
         log.info(VLLMLines.args(model: launch.modelPath, served: launch.servedModelName,
@@ -107,6 +67,56 @@ public enum SimProcess {
         log.info(VLLMLines.kvCache)
         if settings.vllmDevMode { log.info(VLLMLines.devMode) }
         return await serve(launch: launch, settings: settings, log: log)
+    }
+
+    /// What differs between the personalities' command lines: the catalog, the program's name, its
+    /// parser and usage line, and the Python frame a config error is raised from.
+    private struct Front {
+        var engine: EngineKind
+        var prog: String
+        var parse: @Sendable ([String], FlagCatalog) -> SimArgumentOutcome
+        var usage: @Sendable (FlagCatalog) -> String
+        var raisedIn: String
+
+        static let sglang = Front(engine: .sglang, prog: SimArguments.prog, parse: SimArguments.parse,
+                                  usage: SimArguments.usageLine,
+                                  raisedIn: "/sgl-workspace/sglang/python/sglang/srt/server_args.py\", line 1, in __post_init__")
+        static let vllm = Front(engine: .vllm, prog: SimArguments.vllmProg, parse: SimArguments.parseVLLM,
+                                usage: SimArguments.vllmUsageLine,
+                                raisedIn: "/usr/local/lib/python3.12/dist-packages/vllm/engine/arg_utils.py\", line 1, in create_engine_config")
+    }
+
+    /// An exit code, as a failure.
+    private struct Exit: Error { var code: Int32 }
+
+    /// Loads the catalog and parses the command line as the engine would: the launch, or the exit
+    /// code after printing what the engine prints (help 0, usage error 2, config error 1).
+    private static func startLaunch(_ arguments: [String], version: String, front: Front,
+                                    log: SimLog) -> Result<SimLaunch, Exit> {
+        let catalog: FlagCatalog
+        do {
+            catalog = try CatalogStore.catalog(front.engine, version: version)
+        } catch {
+            log.raw("\(front.prog): error: DSDEPLOY_SIM_VERSION: \(error)")
+            return .failure(Exit(code: 2))
+        }
+        switch front.parse(arguments, catalog) {
+        case .help(let text):
+            print(text)
+            return .failure(Exit(code: 0))
+        case .usageError(let message):
+            log.raw(front.usage(catalog))
+            log.raw("\(front.prog): error: \(message)")
+            return .failure(Exit(code: 2))
+        case .configError(let message):
+            log.raw("Traceback (most recent call last):")
+            log.raw("  File \"\(front.raisedIn)")
+            log.raw("ValueError: \(message)")
+            return .failure(Exit(code: 1))
+        case .launch(let launch, let warnings):
+            for w in warnings { log.info("WARNING: \(w)") }
+            return .success(launch)
+        }
     }
 
     /// Starts the server and waits for SIGTERM/SIGINT or a simulated crash.

@@ -7,7 +7,7 @@ import Engines
 /// Values come from the launch's resolved fields after `DSDEPLOY_SIM_ARG_OVERRIDE` (keys are field
 /// names, e.g. `{"max_model_len": 2048}`), so an override makes the engine report other args than
 /// it was started with. Where a field goes inside `VllmConfig` is the readback flag map of the
-/// version family nearest to the simulated version (0.14.1 or 0.34.0; VLLMConfigMap.swift).
+/// version family nearest to the simulated version (0.14.1 or 0.34.0; `VLLMReadbackMap` in Engines).
 enum VLLMPersonality {
     /// One family's layout: flag field → keys below `vllm_config`, and the cache-config labels.
     struct Layout: Sendable {
@@ -50,30 +50,18 @@ enum VLLMPersonality {
         "_block_size_resolved": .bool(true), "_extensible_kv_cache_resolved": .bool(true),
     ]
 
-    static let layouts: [Layout] = vllmReadbackTables.map { table in
-        var paths: [(String, [String])] = []
-        for line in table.rows.split(separator: "\n") {
-            let parts = line.split(separator: " ").map(String.init)
-            guard parts.count == 3, parts[1] != "-" else { continue }
-            let keys = parts[1].split(separator: ".").map(String.init)
-            guard keys.first == "vllm_config", keys.count > 1 else { continue }
-            paths.append((FlagSpec.defaultField(for: parts[0]), Array(keys.dropFirst())))
+    static let layouts: [Layout] = VLLMReadbackMap.all.map { map in
+        let paths = map.flags.compactMap { flag -> (String, [String])? in
+            guard let keys = map.serverInfoPaths[flag], keys.first == "vllm_config", keys.count > 1 else { return nil }
+            return (FlagSpec.defaultField(for: flag), Array(keys.dropFirst()))
         }
-        return Layout(version: table.version, paths: paths, cacheLabels: cacheLabels[table.version] ?? [])
+        return Layout(version: map.version, paths: paths, cacheLabels: cacheLabels[map.version] ?? [])
     }
 
-    /// The family nearest to `version` (by release number; a tie takes the newer).
+    /// The layout of the family nearest to `version` (`VLLMReadbackMap.nearest`).
     static func layout(for version: String) -> Layout {
-        func position(_ v: String) -> Double {
-            let c = EngineVersion(v).components + [0, 0, 0]
-            return Double(c[0]) * 1_000_000 + Double(c[1]) * 1_000 + Double(min(c[2], 999))
-        }
-        let target = position(version)
-        var best = layouts[0]
-        for l in layouts.dropFirst() where abs(position(l.version) - target) <= abs(position(best.version) - target) {
-            best = l
-        }
-        return best
+        let family = VLLMReadbackMap.nearest(to: version).version
+        return layouts.first { $0.version == family } ?? layouts[0]
     }
 
     /// The served model names (first is the one metrics and completions use).

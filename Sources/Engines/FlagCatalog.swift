@@ -27,8 +27,6 @@ public struct FlagCatalog: Sendable {
             self.dashOTarget = dashOTarget
             self.dottedJSON = dottedJSON
             self.dottedShort = dottedShort
-            self.dashOKey = nil
-            self.dashODot = nil
         }
     }
 
@@ -152,19 +150,20 @@ public struct FlagCatalog: Sendable {
             return .exact(index: i, negative: neg)
         }
         if let dot = flag.firstIndex(of: "."), flag.first == "-" {
-            var head = String(flag[..<dot])
-            let short = !head.hasPrefix("--")
-            if head == "-O", parser.dashOTarget != nil {
+            let written = String(flag[..<dot])
+            var head = written
+            if written == "-O", let target = parser.dashOTarget {
                 // vLLM 0.11–0.12 read `-O.key` as `--compilation-config.key`; later ones as `-O<value>`
-                if let target = parser.dashODot { head = target } else if let target = parser.dashOTarget,
-                   let (i, _) = lookup(target) { return .injected(index: i, value: String(flag.dropFirst(2))) }
-            }
-            if let (i, _) = lookup(head), !short || parser.dottedShort || head != String(flag[..<dot]) {
-                let spec = flags[i]
-                if spec.dottedKeys || (parser.dottedJSON && spec.valueType == .json) {
-                    let path = flag[flag.index(after: dot)...].split(separator: ".").map(String.init)
-                    if !path.isEmpty { return .dotted(index: i, path: path) }
+                guard let dotTarget = parser.dashODot else {
+                    return lookup(target).map { .injected(index: $0.0, value: String(flag.dropFirst(2))) } ?? .unknown
                 }
+                head = dotTarget
+            }
+            let shortAllowed = head.hasPrefix("--") || parser.dottedShort || head != written
+            if shortAllowed, let (i, _) = lookup(head),
+               flags[i].dottedKeys || (parser.dottedJSON && flags[i].valueType == .json) {
+                let path = flag[flag.index(after: dot)...].split(separator: ".").map(String.init)
+                if !path.isEmpty { return .dotted(index: i, path: path) }
             }
         }
         if !flag.hasPrefix("--") {
@@ -193,7 +192,12 @@ public struct FlagCatalog: Sendable {
     /// The flag a spelling selects under the engine's parse rules (abbreviations and dotted keys
     /// included); nil when unknown or ambiguous. Downstream code keys on `spec.name`.
     public func canonicalSpec(for spelled: String) -> FlagSpec? {
-        switch resolveSpelling(spelled) {
+        spec(for: resolveSpelling(spelled))
+    }
+
+    /// The flag a resolved spelling selects; nil when unknown or ambiguous.
+    public func spec(for spelling: Spelling) -> FlagSpec? {
+        switch spelling {
         case .exact(let i, _), .injected(let i, _), .dotted(let i, _, _), .abbreviation(let i, _, _): return flags[i]
         case .ambiguous, .unknown: return nil
         }

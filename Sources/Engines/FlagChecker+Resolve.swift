@@ -23,10 +23,8 @@ extension FlagChecker {
         case .exact(let i, let neg):
             let spec = catalog.flags[i]
             if let message = spec.removedMessage {
-                var msg = "'\(flag)' was removed from \(engine) (\(version) fails on it: \"\(message)\")"
-                if !spec.replacements.isEmpty {
-                    msg += "; use " + spec.replacements.map { "'\($0)'" }.joined(separator: " or ")
-                }
+                let msg = "'\(flag)' was removed from \(engine) (\(version) fails on it: \"\(message)\")"
+                    + Self.useClause(spec.replacements)
                 issues.append(FlagIssue(error: true, id: "removed-flag", message: msg, origin: group.origin,
                                         fixIt: spec.replacements.count == 1 ? spec.replacements[0] : nil))
                 return nil
@@ -72,16 +70,18 @@ extension FlagChecker {
         }
     }
 
+    /// `"; use 'a' or 'b'"`, or "" when there is no replacement.
+    static func useClause(_ replacements: [String]) -> String {
+        replacements.isEmpty ? "" : "; use " + replacements.map { "'\($0)'" }.joined(separator: " or ")
+    }
+
     /// A flag removed before, or added after, this version: reports it and returns true.
     private func reportHistory(_ flag: String, group: ArgGroup, issues: inout [FlagIssue]) -> Bool {
         let engine = catalog.engine, version = catalog.version
         if let r = catalog.removal(of: flag) {
-            var msg = r.approximate
+            let msg = (r.approximate
                 ? "'\(flag)' is not in \(engine) \(version) (last seen in \(r.lastSeen); removed after it)"
-                : "'\(flag)' was removed in \(engine) \(r.removedIn) (last in \(r.lastSeen))"
-            if !r.replacements.isEmpty {
-                msg += "; use " + r.replacements.map { "'\($0)'" }.joined(separator: " or ")
-            }
+                : "'\(flag)' was removed in \(engine) \(r.removedIn) (last in \(r.lastSeen))") + Self.useClause(r.replacements)
             issues.append(FlagIssue(error: true, id: "removed-flag", message: msg, origin: group.origin,
                                     notes: r.note.map { [$0] } ?? [],
                                     fixIt: r.replacements.count == 1 ? r.replacements[0] : nil))

@@ -38,6 +38,8 @@ struct EngineHistory: Sendable {
 
     var approximate: Bool
     var records: [String: Record]
+    /// The oldest surveyed version.
+    var oldest: String?
 
     /// Decodes the generated history file.
     init(json: JSONValue) throws(CatalogError) {
@@ -45,6 +47,7 @@ struct EngineHistory: Sendable {
             throw CatalogError.malformed(file: "history", reason: "missing 'flags'")
         }
         if case .bool(let b)? = root["approximate"] { approximate = b } else { approximate = false }
+        oldest = root["versions"]?.stringArray?.first
         var out: [String: Record] = [:]
         out.reserveCapacity(flags.count)
         for (name, value) in flags {
@@ -147,8 +150,7 @@ extension FlagCatalog {
     public func lifetime(of flag: String) -> FlagLifetime? {
         guard let h = history?.history else { return nil }
         guard let r = h.records[normalized(flag)] else { return FlagLifetime(firstSeen: nil, removedIn: nil) }
-        let versions = CatalogStore.shared.versions(of: engine)
-        return FlagLifetime(firstSeen: r.firstSeen == versions.first ? nil : r.firstSeen, removedIn: r.removedIn)
+        return FlagLifetime(firstSeen: r.firstSeen == h.oldest ? nil : r.firstSeen, removedIn: r.removedIn)
     }
 
     /// Every flag name the engine's history knows that this version does not have (removed before it,

@@ -45,20 +45,23 @@ public struct VersionResolution: Hashable, Sendable {
     public var isApproximate: Bool { match != .exact && match != .sameRelease }
 
     /// One sentence for a note or warning; nil for an exact match.
-    public var explanation: String? {
-        let e = engine.rawValue, c = catalogVersion, r = requested
+    public var explanation: String? { explanation(subject: "\(engine.rawValue) \(requested)") }
+
+    /// The same sentence about `subject` ("it", when the sentence follows one naming the version).
+    public func explanation(subject: String) -> String? {
+        let e = engine.rawValue, c = catalogVersion
         switch match {
         case .exact: return nil
         case .sameRelease:
-            return "\(e) \(r) is checked with the flags of \(e) \(c) (same release; flags do not change within one)"
+            return "\(subject) is checked with the flags of \(e) \(c) (same release; flags do not change within one)"
         case .olderSurveyed:
-            return "\(e) \(r) has no flag catalog of its own; it is checked with the nearest older one, \(c): "
+            return "\(subject) has no flag catalog of its own; it is checked with the nearest older one, \(c): "
                 + "flags added after \(c) are reported as unknown"
         case .newest:
-            return "\(e) \(r) is newer than the newest flag catalog; it is checked with \(c): "
+            return "\(subject) is newer than the newest flag catalog; it is checked with \(c): "
                 + "flags added after \(c) are reported as unknown"
         case .oldest:
-            return "\(e) \(r) is older than the oldest flag catalog; it is checked with \(c): "
+            return "\(subject) is older than the oldest flag catalog; it is checked with \(c): "
                 + "flags removed before \(c) are not known"
         }
     }

@@ -87,7 +87,7 @@ extension ConfigReadback {
             guard let intended = flags[name], !intended.isTemplated else { continue }
             let spec = catalog?.spec(named: name)
             let canonical = spec?.name ?? name
-            if vllmIsSecret(canonical) {
+            if isSensitive(FlagSpec.defaultField(for: canonical)) {
                 report.unverified.append(name)  // secrets are never compared or printed
                 continue
             }
@@ -133,13 +133,6 @@ extension ConfigReadback {
         default:
             return matches(intended, reported, caseInsensitive: ci)
         }
-    }
-
-    /// Flags whose values must not be compared or printed (API keys, tokens, passwords).
-    static func vllmIsSecret(_ flag: String) -> Bool {
-        let f = flag.lowercased()
-        return f.contains("api-key") || f.hasSuffix("-token") || f.contains("password") || f.contains("secret")
-            || f.hasSuffix("keyfile")
     }
 
     /// Values vLLM resolves itself at start-up: any reported value is the intended one.

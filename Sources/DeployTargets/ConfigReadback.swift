@@ -64,10 +64,12 @@ public enum ConfigReadback {
         FlagDiffEntry(kind: "changed", flag: flag, before: intended.description, after: text(reported), effective: true)
     }
 
-    /// Field names whose values must not be compared or printed.
+    /// Field names (`api_key`, `hf_token`, `ssl_keyfile`; flags through `FlagSpec.defaultField`) whose
+    /// values must not be compared or printed. Whole words, so `max_total_tokens` is compared.
     static func isSensitive(_ field: String) -> Bool {
-        let f = field.lowercased()
-        return f.contains("api_key") || f.contains("token") || f.contains("password") || f.contains("secret")
+        let words = field.lowercased().split(whereSeparator: { $0 == "_" || $0 == "-" })
+        return words.contains { ["token", "password", "secret", "keyfile"].contains($0) }
+            || zip(words, words.dropFirst()).contains { $0 == "api" && $1 == "key" }
     }
 
     /// True when the reported JSON is the intended value: numbers as numbers, booleans (null counts as

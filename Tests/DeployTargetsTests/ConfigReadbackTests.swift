@@ -32,6 +32,19 @@ func sampleServerInfo(_ catalog: FlagCatalog, flags: FlagSet, overrides: [String
 
     init() throws { catalog = try CatalogStore.catalog(.sglang, version: "0.5.23") }
 
+    /// One rule for every engine: secrets by whole words, so token *counts* are still compared.
+    @Test func sensitiveFieldsAreWholeWords() {
+        for f in ["api_key", "hf_token", "ssl_keyfile", "db_password", "client_secret", "--api-key", "--hf-token"] {
+            #expect(ConfigReadback.isSensitive(f), "\(f)")
+        }
+        for f in ["max_total_tokens", "max_prefill_tokens", "tokenizer_path", "skip_tokenizer_init", "key_dtype"] {
+            #expect(!ConfigReadback.isSensitive(f), "\(f)")
+        }
+        let drift = ConfigReadback.compareSGLang(flags: FlagSet(["--max-total-tokens": .int(4096)]), catalog: nil,
+                                                 serverInfo: .object(["max_total_tokens": .number(8192)]))
+        #expect(drift.map(\.flag) == ["--max-total-tokens"], "a token count is compared")
+    }
+
     @Test func theIntendedConfigurationHasNoDrift() {
         let info = sampleServerInfo(catalog, flags: flags)
         #expect(ConfigReadback.compareSGLang(flags: flags, catalog: catalog, serverInfo: info).isEmpty)

@@ -74,7 +74,8 @@ struct Flags: ParsableCommand {
         }
         let known = CatalogStore.versions(of: kind)
         if versions {
-            if output == .json { Output.stdout(Output.json(["engine": kind.rawValue, "versions": known.joined(separator: " ")])) }
+            struct Versions: Encodable { var engine: String; var versions: [String] }
+            if output == .json { Output.stdout(Output.json(Versions(engine: kind.rawValue, versions: known))) }
             else { Output.stdout(known.joined(separator: "\n") + "\n") }
             return
         }

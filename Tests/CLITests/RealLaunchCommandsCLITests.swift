@@ -100,5 +100,7 @@ import Testing
         #expect(try cli.run(["flags", "sglang", "--no-such-flag-anywhere"]).status == 1)
         #expect(try cli.run(["flags", "nope"]).status == 64)
         #expect(try cli.run(["flags", "vllm", "--versions"]).out.split(separator: "\n").count == 24)
+        let versions = try cli.run(["flags", "vllm", "--versions", "--output", "json"])
+        #expect(versions.out.contains("\"versions\" : [") && versions.out.contains("\"0.34.0\""), "\(versions.out)")
     }
 }

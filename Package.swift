@@ -39,9 +39,14 @@ let package = Package(
         .executableTarget(
             name: "dsdeploy",
             dependencies: [
-                "DeployCore", "DeployKit", "DeploySpec", "DeployTargets", "Engines", "Bench",
+                "DeployCore", "DeployKit", "DeploySpec", "DeployTargets", "DeployFlows", "Engines", "Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strictSettings),
+        // Workflows over any registered target that need the benchmark client (apply --gate).
+        .target(
+            name: "DeployFlows",
+            dependencies: ["DeployCore", "DeployKit", "DeploySpec", "DeployTargets", "Engines", "Bench"],
             swiftSettings: strictSettings),
         .executableTarget(
             name: "dsdeploy-fuzz-loader",

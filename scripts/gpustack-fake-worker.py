@@ -15,8 +15,13 @@ as a control file says. The file is JSON and is re-read on every decision:
 
 Per model (or default): `state` is the state an instance ends in (initializing, starting, running
 or error; starting/initializing stay there, like an engine that never becomes ready),
-`delaySeconds` the time from `scheduled` to that state, `message` the error's state message, and
-`restartDelaySeconds` the first back-off before an errored instance is restarted (default 10).
+`delaySeconds` the time from `scheduled` to that state, `message` the error's state message,
+`restartDelaySeconds` the first back-off before an errored instance is restarted (default 10), and
+`serve`: an argv (no shell) the worker starts for the instance when it reaches `starting`, with
+`{port}`, `{name}` (the model's name) and `{model}` (its path) filled in and the model's `env` added
+to the environment. The instance becomes `running` only once that port accepts connections, so a
+client of the instance's endpoint (worker_ip:port) reaches a real server, e.g. the engine simulator;
+the process is stopped when the instance is deleted.
 
 Like the real worker (gpustack/worker/serve_manager.py), an instance in `error` whose model has
 `restart_on_error` is restarted: back to `scheduled` with restart_count + 1, after a back-off that
@@ -29,9 +34,13 @@ Usage: gpustack-fake-worker.py --env DIR/env --control DIR/fake-worker.json [--n
 """
 
 import argparse
+import atexit
 import http.client
 import json
 import os
+import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -126,7 +135,9 @@ class FakeWorker:
         self.errors = {}      # id -> {"since", "backoff"}
         self.logs = {}        # id -> [lines]
         self.model_cache = {}
+        self.served = {}      # id -> subprocess.Popen of the instance's `serve` command
         self.worker_id = None
+        atexit.register(self.stop_all)
         self.token = None
         self.uuid = ""
 
@@ -234,8 +245,53 @@ class FakeWorker:
                 self.instances.pop(iid, None)
                 self.plans.pop(iid, None)
                 self.errors.pop(iid, None)
+                proc = self.served.pop(iid, None)
             else:
                 self.instances[iid] = data
+                proc = None
+        if proc is not None:
+            self.stop(proc)
+
+    # -- served processes (`serve`) ----------------------------------------------------------------
+
+    def start_serving(self, mi, spec, port):
+        argv = spec.get("serve")
+        if not argv or mi["id"] in self.served:
+            return
+        model = self.model(mi["model_id"], fresh=True) or {}
+        env = dict(os.environ)
+        env.update({k: str(v) for k, v in (model.get("env") or {}).items()})
+        values = {"port": str(port), "name": model.get("name", ""), "model": model.get("local_path") or ""}
+        cmd = [a.format(**values) for a in argv]
+        log_path = os.path.join(os.path.dirname(os.path.abspath(self.control.path)), f"serve-{mi['id']}.log")
+        with open(log_path, "ab") as out:
+            proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self.served[mi["id"]] = proc
+        log(f"instance {mi['id']}: serving on port {port}: {' '.join(cmd)} (pid {proc.pid})")
+
+    @staticmethod
+    def listening(port):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def stop(proc):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def stop_all(self):
+        for proc in list(self.served.values()):
+            self.stop(proc)
 
     # -- driving ---------------------------------------------------------------------------------
 
@@ -303,6 +359,13 @@ class FakeWorker:
             if ORDER[state] >= ORDER[target]:
                 continue
             nxt = {0: "initializing", 1: "starting", 2: target}[ORDER[state]]
+            port = mi.get("port") or plan["port"]
+            if spec.get("serve") and nxt == "starting":
+                self.start_serving(mi, spec, port)
+            if spec.get("serve") and nxt == "running" and not self.listening(port):
+                self.start_serving(mi, spec, port)
+                plan["next_at"] = now + 0.2
+                continue
             changes = {"state": nxt, "state_message": ""}
             if nxt in ("starting", "running", "error") and not mi.get("port"):
                 # The server may have moved it to `starting` itself (model file ready).
@@ -423,6 +486,8 @@ def main():
     ap.add_argument("--state-file", help="keeps worker_uuid so a restarted fake worker is the same worker")
     ap.add_argument("--ready-file", help="written once the server reports the worker ready")
     ap.add_argument("--heartbeat-seconds", type=float, default=5)
+    # Served processes stop with the worker (atexit runs on SIGTERM too).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     FakeWorker(ap.parse_args()).run()
 
 

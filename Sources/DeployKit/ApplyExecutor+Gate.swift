@@ -8,13 +8,20 @@ public struct GateRevert: Sendable, Codable, Hashable {
     public var succeeded: Bool
     /// Why nothing was reverted (no previous revision), when so.
     public var note: String?
+
+    /// Creates a result.
+    public init(outcomes: [ApplyReport.Outcome], succeeded: Bool, note: String?) {
+        self.outcomes = outcomes
+        self.succeeded = succeeded
+        self.note = note
+    }
 }
 
 extension ApplyExecutor {
     /// Deployments whose rollout in this apply converged and started new instances (a `create` or
     /// `replace` that is `done`), in plan order: the ones `apply --gate` benchmarks.
     public static func rolledOut(_ plan: Plan, _ report: ApplyReport) -> [String] {
-        let done = Set(report.outcomes.filter { $0.result == "done" && ($0.action == "create" || $0.action == "replace") }
+        let done = Set(report.outcomes.filter { $0.result == .done && ($0.action == .create || $0.action == .replace) }
             .map(\.id))
         var out: [String] = []
         for c in plan.changes where done.contains(c.id) && !report.failedDeployments.contains(c.deployment)
@@ -64,24 +71,24 @@ extension ApplyExecutor {
             } else if c.current == nil, let current {
                 stopQuietly(current)
                 used.remove(current.port)
-                record(c, "reverted", "stopped: the replica was added by the apply that failed its gate", nil)
+                record(c, .reverted, "stopped: the replica was added by the apply that failed its gate", nil)
             }
         }
         for (c, inst, result) in waitAll(restarts) {
             let previous = c.current?.revision ?? inst.revision
             if case .ready = result {
                 if let g = gated[c.id] { stopQuietly(g) }
-                record(c, "reverted", "gate failed (\(reason)): returned to revision \(previous.prefix(12))", previous)
+                record(c, .reverted, "gate failed (\(reason)): returned to revision \(previous.prefix(12))", previous)
             } else {
                 stopQuietly(inst)
                 let still = gated[c.id]?.revision
-                record(c, "failed", "revert failed: \(describe(result))" + (still.map { "; revision \($0.prefix(12)) keeps serving" } ?? ""),
+                record(c, .failed, "revert failed: \(describe(result))" + (still.map { "; revision \($0.prefix(12)) keeps serving" } ?? ""),
                        still)
                 markFailed(deployment)
             }
         }
         onEvent(.reverted(deployment: deployment))
         let list = changes.compactMap { outcomes[$0.id + $0.action.rawValue] }
-        return GateRevert(outcomes: list, succeeded: failed.isEmpty && list.allSatisfy { $0.result == "reverted" }, note: nil)
+        return GateRevert(outcomes: list, succeeded: failed.isEmpty && list.allSatisfy { $0.result == .reverted }, note: nil)
     }
 }

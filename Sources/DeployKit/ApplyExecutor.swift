@@ -4,7 +4,7 @@ import Foundation
 /// Applies a plan to a target: starts, replaces (rolling, verified) and stops replicas, and
 /// returns a deployment to its last good revision when a rollout fails.
 public final class ApplyExecutor: @unchecked Sendable {
-    let target: any DeployTarget
+    let target: any ReplicaDriver
     let clock: any DeployClock
     let environment: [String: [String: Secret]]
     /// Seconds between probes.
@@ -16,7 +16,7 @@ public final class ApplyExecutor: @unchecked Sendable {
     var failed: [String] = []
 
     /// Creates an executor; `environment` holds each deployment's resolved env (secrets included).
-    public init(target: any DeployTarget, clock: any DeployClock, environment: [String: [String: Secret]]) {
+    public init(target: any ReplicaDriver, clock: any DeployClock, environment: [String: [String: Secret]]) {
         self.target = target
         self.clock = clock
         self.environment = environment
@@ -41,8 +41,8 @@ public final class ApplyExecutor: @unchecked Sendable {
             do {
                 try target.updateLabels(cur, labels: d.labels)
                 onEvent(.updated(id: c.id))
-                record(c, "done", "labels updated", cur.revision)
-            } catch { record(c, "failed", "\(error)", cur.revision) }
+                record(c, .done, "labels updated", cur.revision)
+            } catch { record(c, .failed, "\(error)", cur.revision) }
         }
 
         // Creates: all at once (spawned in parallel), then wait for all.
@@ -50,10 +50,10 @@ public final class ApplyExecutor: @unchecked Sendable {
         let started = startMany(creates, &usedPorts)
         for (c, inst, result) in waitAll(started + resumed) {
             if case .ready = result {
-                record(c, "done", "ready", inst.revision)
+                record(c, .done, "ready", inst.revision)
             } else {
                 stopQuietly(inst)
-                record(c, "failed", describe(result), nil)
+                record(c, .failed, describe(result), nil)
                 markFailed(c.deployment)
             }
         }
@@ -87,7 +87,7 @@ public final class ApplyExecutor: @unchecked Sendable {
                 failedNow.insert(c.deployment)
                 stopQuietly(inst)
                 usedPorts.remove(inst.port)
-                record(c, "failed", describe(result), c.current?.revision)
+                record(c, .failed, describe(result), c.current?.revision)
             }
             for (c, inst, result) in results where !failedNow.contains(c.deployment) {
                 guard case .ready = result else { continue }
@@ -96,13 +96,13 @@ public final class ApplyExecutor: @unchecked Sendable {
                     usedPorts.remove(cur.port)
                 }
                 replaced[c.deployment, default: []].append(c)
-                record(c, "done", "replaced: \(c.reason)", inst.revision)
+                record(c, .done, "replaced: \(c.reason)", inst.revision)
             }
             for (c, inst, result) in results where failedNow.contains(c.deployment) {
                 if case .ready = result {
                     stopQuietly(inst)
                     usedPorts.remove(inst.port)
-                    record(c, "reverted", "rolled back with its deployment", c.current?.revision)
+                    record(c, .reverted, "rolled back with its deployment", c.current?.revision)
                 }
             }
             for dep in failedNow.sorted() {
@@ -116,10 +116,10 @@ public final class ApplyExecutor: @unchecked Sendable {
         for c in plan.changes where c.action == .delete {
             guard let cur = c.current else { continue }
             stopQuietly(cur)
-            record(c, "done", c.reason, nil)
+            record(c, .done, c.reason, nil)
         }
         for c in plan.changes where outcomes[c.id + c.action.rawValue] == nil {
-            record(c, c.action == .noop ? "done" : "skipped",
+            record(c, c.action == .noop ? .done : .skipped,
                    c.action == .noop ? "up to date" : "not applied: deployment \(c.deployment) failed", c.current?.revision)
         }
         let ordered = plan.changes.compactMap { outcomes[$0.id + $0.action.rawValue] }
@@ -137,14 +137,14 @@ public final class ApplyExecutor: @unchecked Sendable {
             var revertChange = c
             revertChange.desired = old.launch
             if let inst = startInstance(revertChange, old.launch, &usedPorts) { restarts.append((revertChange, inst)) }
-            if let d = c.desired, outcomes[c.id + c.action.rawValue]?.result == "done" {
-                record(c, "reverted", "replaced by \(d.revision), then reverted to \(old.revision)", old.revision)
+            if let d = c.desired, outcomes[c.id + c.action.rawValue]?.result == .done {
+                record(c, .reverted, "replaced by \(d.revision), then reverted to \(old.revision)", old.revision)
             }
         }
         for (c, inst, result) in waitAll(restarts) {
             if case .ready = result { continue }
             stopQuietly(inst)
-            record(c, "failed", "revert failed: \(describe(result))", nil)
+            record(c, .failed, "revert failed: \(describe(result))", nil)
         }
         onEvent(.reverted(deployment: deployment))
     }
@@ -175,7 +175,7 @@ public final class ApplyExecutor: @unchecked Sendable {
                 out.append((c, inst))
             case .failure(let error)?:
                 used.remove(spec.port)
-                record(c, "failed", "could not start: \(error)", c.current?.revision)
+                record(c, .failed, "could not start: \(error)", c.current?.revision)
                 onEvent(.failed(id: c.id, reason: "could not start: \(error)", lastLog: []))
                 markFailed(c.deployment)
             case nil:
@@ -194,7 +194,7 @@ public final class ApplyExecutor: @unchecked Sendable {
             return inst
         } catch {
             used.remove(port)
-            record(c, "failed", "could not start: \(error)", c.current?.revision)
+            record(c, .failed, "could not start: \(error)", c.current?.revision)
             onEvent(.failed(id: c.id, reason: "could not start: \(error)", lastLog: []))
             markFailed(c.deployment)
             return nil
@@ -257,8 +257,8 @@ public final class ApplyExecutor: @unchecked Sendable {
 
     func markFailed(_ dep: String) { if !failed.contains(dep) { failed.append(dep) } }
 
-    func record(_ c: PlannedChange, _ result: String, _ message: String, _ revision: String?) {
-        outcomes[c.id + c.action.rawValue] = ApplyReport.Outcome(id: c.id, action: c.action.rawValue, result: result,
+    func record(_ c: PlannedChange, _ result: ApplyReport.Outcome.Result, _ message: String, _ revision: String?) {
+        outcomes[c.id + c.action.rawValue] = ApplyReport.Outcome(id: c.id, action: c.action, result: result,
                                                                  message: message, revision: revision)
     }
 }

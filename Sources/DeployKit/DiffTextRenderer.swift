@@ -1,4 +1,5 @@
 import DeployCore
+import Engines
 
 /// Renders a `ManifestDiff` for people, Terraform-style (`+` add, `-` remove, `~` change).
 public struct DiffTextRenderer: Sendable {
@@ -54,16 +55,16 @@ public struct DiffTextRenderer: Sendable {
         for f in d.flags {
             let note = f.effective ? "" : "  (default value; no effective change)"
             switch f.kind {
-            case "added": out += paint("  + \(f.flag)" + value(f.after), "32") + note + "\n"
-            case "removed": out += paint("  - \(f.flag)" + value(f.before), "31") + note + "\n"
+            case .added: out += paint("  + \(f.flag)" + value(f.after), "32") + note + "\n"
+            case .removed: out += paint("  - \(f.flag)" + value(f.before), "31") + note + "\n"
             default: out += paint("  ~ \(f.flag): \(f.before ?? "") → \(f.after ?? "")", "33") + note + "\n"
             }
         }
         for e in d.env {
-            let sign = e.kind == "added" ? "+" : (e.kind == "removed" ? "-" : "~")
+            let sign = e.kind == .added ? "+" : (e.kind == .removed ? "-" : "~")
             if e.secret {
                 out += "  \(sign) env \(e.name): (secret \(e.kind))\n"
-            } else if e.kind == "changed" {
+            } else if e.kind == .changed {
                 out += "  ~ env \(e.name): \(quote(e.before)) → \(quote(e.after))\n"
             } else {
                 out += "  \(sign) env \(e.name)=\(quote(e.after ?? e.before))\n"

@@ -73,11 +73,7 @@ public struct Differ: Sendable {
         let labelsB = b.deployment.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         field("labels", labelsA.isEmpty ? nil : labelsA, labelsB.isEmpty ? nil : labelsB, restart: false)
 
-        let flags = FlagSet.diff(from: a.flagSet, to: b.flagSet, catalog: b.catalog).map { c in
-            FlagDiffEntry(kind: c.before == nil ? "added" : (c.after == nil ? "removed" : "changed"),
-                          flag: c.name, before: c.before?.description, after: c.after?.description,
-                          effective: c.effective)
-        }
+        let flags = FlagSet.diff(from: a.flagSet, to: b.flagSet, catalog: b.catalog).map(FlagDiffEntry.init)
         let env = envDiff(a.env, b.env)
         let restart = fields.contains(where: \.restart) || flags.contains(where: \.effective) || !env.isEmpty
         let impact: DeploymentDiff.Impact
@@ -92,7 +88,7 @@ public struct Differ: Sendable {
     func flagList(_ s: FlagSet, added: Bool) -> [FlagDiffEntry] {
         s.values.keys.sorted().map { k in
             let v = s.values[k]?.description
-            return FlagDiffEntry(kind: added ? "added" : "removed", flag: k, before: added ? nil : v,
+            return FlagDiffEntry(kind: added ? .added : .removed, flag: k, before: added ? nil : v,
                                  after: added ? v : nil, effective: true)
         }
     }
@@ -100,7 +96,7 @@ public struct Differ: Sendable {
     func envList(_ env: [EnvVar], added: Bool) -> [EnvChange] {
         env.map { e in
             let v = Self.plain(e.value)
-            return EnvChange(kind: added ? "added" : "removed", name: e.name.value, before: added ? nil : v,
+            return EnvChange(kind: added ? .added : .removed, name: e.name.value, before: added ? nil : v,
                              after: added ? v : nil, secret: e.value.isSecret)
         }
     }
@@ -122,7 +118,7 @@ public struct Differ: Sendable {
             let x = da[k], y = db[k]
             if x == y { continue }
             let secret = (x?.isSecret ?? false) || (y?.isSecret ?? false)
-            let kind = x == nil ? "added" : (y == nil ? "removed" : "changed")
+            let kind: FlagChange.Kind = x == nil ? .added : (y == nil ? .removed : .changed)
             out.append(EnvChange(kind: kind, name: k, before: secret ? nil : x.flatMap(Self.plain),
                                  after: secret ? nil : y.flatMap(Self.plain), secret: secret))
         }

@@ -1,6 +1,6 @@
 import DeploySpec
 import DeployCore
-import Engines
+public import Engines
 
 /// What changes between two versions of a set of manifests, per deployment, at flag level.
 public struct ManifestDiff: Sendable, Codable {
@@ -67,8 +67,8 @@ public struct FieldChange: Sendable, Codable, Hashable {
 
 /// A flag change as printed and serialised.
 public struct FlagDiffEntry: Sendable, Codable, Hashable {
-    /// added, removed or changed.
-    public var kind: String
+    /// Added, removed or changed.
+    public var kind: FlagChange.Kind
     /// Canonical flag name.
     public var flag: String
     /// Canonical old value (`true` for presence flags), nil when added.
@@ -79,19 +79,25 @@ public struct FlagDiffEntry: Sendable, Codable, Hashable {
     public var effective: Bool
 
     /// Creates an entry.
-    public init(kind: String, flag: String, before: String?, after: String?, effective: Bool) {
+    public init(kind: FlagChange.Kind, flag: String, before: String?, after: String?, effective: Bool) {
         self.kind = kind
         self.flag = flag
         self.before = before
         self.after = after
         self.effective = effective
     }
+
+    /// The printable form of a canonical flag change (the one conversion every plan uses).
+    public init(_ c: FlagChange) {
+        self.init(kind: c.kind, flag: c.name, before: c.before?.description, after: c.after?.description,
+                  effective: c.effective)
+    }
 }
 
 /// An env change; `before`/`after` are nil for secrets.
 public struct EnvChange: Sendable, Codable, Hashable {
-    /// added, removed or changed.
-    public var kind: String
+    /// Added, removed or changed.
+    public var kind: FlagChange.Kind
     /// Variable name.
     public var name: String
     /// Old value, nil when secret or added.

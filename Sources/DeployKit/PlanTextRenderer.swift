@@ -1,4 +1,6 @@
-/// Renders a plan for people: one line per replica slot that changes, with its flag-level diff.
+import Engines
+/// Renders a plan of any target for people: one line per unit that changes, with its field and
+/// flag-level diff, then the target's notes and blockers.
 public struct PlanTextRenderer: Sendable {
     /// Use ANSI colours.
     public var color: Bool
@@ -8,39 +10,93 @@ public struct PlanTextRenderer: Sendable {
 
     /// The text.
     public func render(_ plan: Plan) -> String {
-        var out = ""
+        var out = plan.target.detail.isEmpty ? "" : "Target \(plan.target.name): \(plan.target.detail)\n"
+        for n in plan.notes { out += "  warning: \(n)\n" }
         for c in plan.changes where c.action != .noop {
-            let port = c.desired.map { " \($0.host):\($0.port)" } ?? c.current.map { " \($0.launch.host):\($0.port)" } ?? ""
-            switch c.action {
-            case .create: out += paint("  + create  \(c.id)", "32") + port + "  (\(c.reason))\n"
-            case .replace: out += paint("  ~ replace \(c.id)", "33") + "  (\(c.reason))\n"
-            case .update: out += paint("  ~ update  \(c.id)", "33") + "  (\(c.reason))\n"
-            case .delete: out += paint("  - delete  \(c.id)", "31") + port + "  (\(c.reason))\n"
-            case .noop: break
-            }
-            if c.action == .replace || c.action == .update {
+            out += paint("  \(c.action.symbol) \(label(c.action)) \(unitName(c.unit))", c.action.colour)
+                + address(c) + "  (\(c.reason)\(replicaNote(c)))\n"
+            if c.action == .replace || c.action == .update || (c.action == .create && c.unit.deployment == nil) {
                 for f in c.fields {
-                    out += "      \(f.field): \(f.before ?? "(none)") → \(f.after ?? "(none)")\n"
+                    let secret = f.field.hasPrefix("env.") && f.before == nil && f.after == nil
+                    out += secret ? "      \(f.field): (secret changed)\n"
+                        : "      \(f.field): \(f.before ?? "(none)") → \(f.after ?? "(none)")\n"
                 }
-                for f in c.flags {
-                    switch f.kind {
-                    case "added": out += paint("      + \(f.flag)\(f.after.map { $0 == "true" ? "" : " " + $0 } ?? "")", "32") + "\n"
-                    case "removed": out += paint("      - \(f.flag)\(f.before.map { $0 == "true" ? "" : " " + $0 } ?? "")", "31") + "\n"
-                    default: out += paint("      ~ \(f.flag): \(f.before ?? "unset") → \(f.after ?? "unset")", "33") + "\n"
-                    }
-                }
+                for f in c.flags { out += flagLine(f) }
+            }
+            if c.action == .create || c.action == .replace {
+                for n in c.notes { out += "      note: \(n)\n" }
             }
         }
         for o in plan.orphans {
-            out += "  ! deployment \(o) is running but not in the manifest (apply --prune removes it)\n"
+            out += "  ! deployment \(o) runs on target \(plan.target.name) but is not in the manifests (apply --prune removes it)\n"
         }
+        for b in plan.blockers { out += "  error: \(b)\n" }
         let unchanged = plan.count(.noop)
+        let noun = plan.changes.contains { $0.unit.replica != nil } || plan.changes.isEmpty ? "replica" : "unit"
+        let calls = plan.apiCalls.map { " (\($0.total) API call\($0.total == 1 ? "" : "s"))" } ?? ""
         if !plan.hasChanges {
-            return out + "No changes. \(unchanged) replica\(unchanged == 1 ? "" : "s") up to date.\n"
+            return out + "No changes. \(unchanged) \(noun)\(unchanged == 1 ? "" : "s") up to date\(calls).\n"
         }
         return out + "\nPlan: \(plan.count(.create)) to create, \(plan.count(.replace)) to replace, "
-            + "\(plan.count(.update)) to update, \(plan.count(.delete)) to delete; \(unchanged) unchanged.\n"
+            + "\(plan.count(.update)) to update, \(plan.count(.delete)) to delete; \(unchanged) unchanged\(calls).\n"
+    }
+
+    /// The action word, padded so unit names line up.
+    func label(_ a: PlannedChange.Action) -> String {
+        let word = a.rawValue
+        return word + String(repeating: " ", count: max(0, 7 - word.count))
+    }
+
+    func unitName(_ u: ChangeUnit) -> String {
+        switch u {
+        case .replica, .deployment: return u.id
+        case .backendVersion(let b, let v): return "backend version \(b) \(v)"
+        }
+    }
+
+    /// ` host:port` of a slot being created or deleted.
+    func address(_ c: PlannedChange) -> String {
+        guard c.action == .create || c.action == .delete else { return "" }
+        return c.desired.map { " \($0.host):\($0.port)" } ?? c.current.map { " \($0.launch.host):\($0.port)" } ?? ""
+    }
+
+    func replicaNote(_ c: PlannedChange) -> String {
+        guard c.action == .create, let n = c.replicas else { return "" }
+        return "; \(n) replica\(n == 1 ? "" : "s")"
+    }
+
+    func flagLine(_ f: FlagDiffEntry) -> String {
+        switch f.kind {
+        case .added: return paint("      + \(f.flag)\(f.after.map { $0 == "true" ? "" : " " + $0 } ?? "")", "32") + "\n"
+        case .removed: return paint("      - \(f.flag)\(f.before.map { $0 == "true" ? "" : " " + $0 } ?? "")", "31") + "\n"
+        case .changed: return paint("      ~ \(f.flag): \(f.before ?? "unset") → \(f.after ?? "unset")", "33") + "\n"
+        }
     }
 
     func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+}
+
+/// Renders an apply report for people: one line per unit that changed, then the summary.
+public enum ApplyReportText {
+    /// The text.
+    public static func render(_ r: ApplyReport) -> String {
+        var out = "\n"
+        for o in r.outcomes where o.action != .noop {
+            out += "  \(o.result.symbol) \(o.id) \(o.action.rawValue): \(o.result.rawValue)"
+                + (o.result == .done ? "" : " — \(o.message)") + "\n"
+        }
+        let done = r.outcomes.filter { $0.result == .done && $0.action != .noop }.count
+        let calls = r.apiCalls.map { " (\($0.reads) reads, \($0.writes) writes)" } ?? ""
+        if r.succeeded {
+            out += "Apply complete: \(done) change\(done == 1 ? "" : "s") in \(formatSeconds(r.seconds))s\(calls).\n"
+        } else {
+            out += "Apply FAILED for \(r.failedDeployments.joined(separator: ", ")): returned to the last good revision where there was one\(calls).\n"
+        }
+        return out
+    }
+
+    static func formatSeconds(_ s: Double) -> String {
+        let tenths = Int((s * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
 }

@@ -9,7 +9,8 @@ public struct Planner: Sendable {
     public init(prune: Bool = false) { self.prune = prune }
 
     /// The plan that takes `observed` to `desired`.
-    public func plan(desired: [LaunchSpec], observed: [ObservedReplica], files: [String] = []) -> Plan {
+    public func plan(desired: [LaunchSpec], observed: [ObservedReplica], files: [String] = [],
+                     target: TargetRef = TargetRef(name: "local", type: "local")) -> Plan {
         var changes: [PlannedChange] = []
         let desiredByID = Dictionary(desired.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         // Newest live instance per slot wins; extra instances (left by an interrupted apply) are deleted.
@@ -86,16 +87,13 @@ public struct Planner: Sendable {
                                          desired: nil, current: e, flags: [], fields: []))
         }
         changes.sort { ($0.deployment, $0.replica, $0.action.rawValue) < ($1.deployment, $1.replica, $1.action.rawValue) }
-        return Plan(desiredDigest: Planner.digest(desired.map { "\($0.id)@\($0.revision)" }),
-                    observedDigest: Planner.digest(observed.map { "\($0.id)#\($0.instance)@\($0.revision):\($0.state.rawValue)" }),
+        return Plan(target: target, desiredDigest: Plan.digest(desired.map { "\($0.id)@\($0.revision)" }),
+                    observedDigest: Plan.digest(observed.map { "\($0.id)#\($0.instance)@\($0.revision):\($0.state.rawValue)" }),
                     files: files, changes: changes, orphans: orphans.sorted())
     }
 
     func flagDiff(_ old: LaunchSpec?, _ new: LaunchSpec) -> [FlagDiffEntry] {
-        FlagSet.diff(from: old?.flagSet ?? FlagSet(), to: new.flagSet).map { c in
-            FlagDiffEntry(kind: c.before == nil ? "added" : (c.after == nil ? "removed" : "changed"), flag: c.name,
-                          before: c.before?.description, after: c.after?.description, effective: c.effective)
-        }
+        FlagSet.diff(from: old?.flagSet ?? FlagSet(), to: new.flagSet).map(FlagDiffEntry.init)
     }
 
     func fieldDiff(_ a: LaunchSpec, _ b: LaunchSpec) -> [FieldChange] {
@@ -121,9 +119,5 @@ public struct Planner: Sendable {
     static func changedSecrets(_ running: LaunchSpec, _ desired: LaunchSpec) -> [String] {
         guard let have = running.secretDigests, let want = desired.secretDigests else { return [] }
         return want.keys.sorted().filter { name in have[name].map { $0 != want[name] } ?? false }
-    }
-
-    static func digest(_ parts: [String]) -> String {
-        Revision.fnv1a64(parts.sorted().joined(separator: "\n"))
     }
 }

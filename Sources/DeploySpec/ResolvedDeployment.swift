@@ -32,7 +32,7 @@ public struct ResolvedDeployment: Sendable {
     /// The flag catalog of the version's engine version (with the image's extensions).
     public var catalog: FlagCatalog
     /// Its target; nil for the embedded local target.
-    public var target: Target?
+    public var target: TargetConfig?
     /// Engine flags in argv order: template, then backend defaults not overridden, then deployment args.
     public var args: [ArgEntry]
     /// Canonical flag set of backend + deployment args (template flags excluded: they vary per replica).

@@ -28,6 +28,7 @@ public struct SpecValidator: Sendable {
 
         for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) { TargetCheck.check(t).forEach(add) }
         let defaultTarget = TargetCheck.defaultTargetName(manifest)
+        TargetCheck.checkCapacity(manifest) { $0.target?.value ?? defaultTarget ?? "local" }.forEach(add)
 
         for d in manifest.deployments {
             guard let backend = manifest.backends[d.backend.value] else {
@@ -56,7 +57,7 @@ public struct SpecValidator: Sendable {
                 let hint = Suggest.didYouMean(t.value, in: Array(manifest.targets.keys) + ["local"])
                 add(.error("unknown-reference", "unknown target '\(t.value)'\(hint)", at: t.location, length: t.length))
             }
-            if let target { TargetCheck.check(d, backend: backend, version: version, on: target).forEach(add) }
+            TargetCheck.check(d, backend: backend, version: version, on: target).forEach(add)
             if d.model.source == "local", d.model.path == nil {
                 add(.error("missing-key", "model source 'local' needs 'path'", at: d.location))
             } else if d.model.source != "local", d.model.id == nil {

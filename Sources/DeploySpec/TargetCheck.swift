@@ -8,6 +8,32 @@ enum TargetCheck {
     /// Target types this dsdeploy can deploy to.
     static let supportedTypes: Set<String> = ["local", "gpustack"]
 
+    /// Target types whose replicas may span several nodes (`nodes: N`); none yet.
+    static let multiNodeTypes: Set<String> = []
+
+    /// GPUs the deployments on each target with a `gpus` list need, against what it has: one located
+    /// error per deployment that does not fit (deployments take GPUs in name order, as the placer
+    /// hands them out).
+    static func checkCapacity(_ manifest: Manifest, targetOf: (Deployment) -> String) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) {
+            guard let pool = t.gpus else { continue }
+            var used = 0
+            for d in manifest.deployments.filter({ targetOf($0) == t.name }).sorted(by: { $0.name < $1.name }) {
+                let need = d.replicas * d.gpusPerReplica * d.nodes
+                if used + need > pool.count {
+                    out.append(.error("insufficient-gpus", "deployment '\(d.name)' needs \(need) GPU\(need == 1 ? "" : "s") "
+                                      + "(\(d.replicas) replica\(d.replicas == 1 ? "" : "s") × \(d.gpusPerReplica)), but target '\(t.name)' has "
+                                      + "\(max(0, pool.count - used)) of its \(pool.count) left",
+                                      at: d.fieldLocations["gpusPerReplica"] ?? d.fieldLocations["replicas"] ?? d.location,
+                                      notes: ["gpus of target '\(t.name)': \(pool.map(String.init).joined(separator: ","))"]))
+                }
+                used += need
+            }
+        }
+        return out
+    }
+
     /// Engines GPUStack runs as built-in backends (a dsdeploy backend version becomes a custom version of it).
     static let gpustackEngines: Set<EngineKind> = [.sglang, .vllm]
 
@@ -28,7 +54,7 @@ enum TargetCheck {
     }
 
     /// Problems of one Target document.
-    static func check(_ t: Target) -> [Diagnostic] {
+    static func check(_ t: TargetConfig) -> [Diagnostic] {
         guard supportedTypes.contains(t.type) else {
             return [.error("unsupported", "target type '\(t.type)' is not supported yet by this dsdeploy; use 'local' or 'gpustack'",
                            at: t.location)]
@@ -66,9 +92,15 @@ enum TargetCheck {
     }
 
     /// Problems of a deployment that runs on `target`.
-    static func check(_ d: Deployment, backend: Backend, version: BackendVersion, on target: Target) -> [Diagnostic] {
-        guard target.type == "gpustack" else { return [] }
+    static func check(_ d: Deployment, backend: Backend, version: BackendVersion, on target: TargetConfig?) -> [Diagnostic] {
         var out: [Diagnostic] = []
+        let type = target?.type ?? "local"
+        if d.nodes > 1, !multiNodeTypes.contains(type) {
+            out.append(.error("unsupported", "deployment '\(d.name)': replicas spanning \(d.nodes) nodes are not supported on a "
+                              + "\(type) target (target '\(target?.name ?? "local")' runs each replica on one node); set nodes: 1",
+                              at: d.fieldLocations["nodes"] ?? d.location))
+        }
+        guard let target, target.type == "gpustack" else { return out }
         if !gpustackEngines.contains(backend.engine) {
             out.append(.error("unsupported", "deployment '\(d.name)': engine '\(backend.engine.rawValue)' cannot run on a gpustack target "
                               + "(supported: sglang, vllm)", at: d.backend.location, length: d.backend.length))
@@ -76,10 +108,6 @@ enum TargetCheck {
         if let c = version.command, c.value.contains("{{replica}}") {
             out.append(.error("unsupported", "'{{replica}}' is not available on a gpustack target (GPUStack renders the run command)",
                               at: c.location, length: c.length))
-        }
-        if d.nodes > 1 {
-            out.append(.error("unsupported", "deployment '\(d.name)': multi-node replicas are not supported on a gpustack target yet",
-                              at: d.location))
         }
         return out
     }

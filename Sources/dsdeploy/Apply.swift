@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeployCore
+import DeployFlows
 import DeployKit
 import DeploySpec
 import DeployTargets
@@ -47,70 +48,81 @@ struct Apply: ParsableCommand {
             savedPlan = pf
             manifestFiles = pf.plan.files
         }
-        let lock = try TargetFactory.lock()
+        let lock = try TargetResolver.lock()
         defer { lock.release() }
-        var ctx = try DeployContext.load(manifestFiles, options: options, resolveSecrets: !dryRun)
-        if let gs = try GPUStackCommands.target(of: ctx.result) {
-            if savedPlan != nil { throw GPUStackCommands.fail("saved plan files are not supported on a gpustack target yet") }
-            if gate || gateAlways {
-                throw GPUStackCommands.fail("--gate is not supported on a gpustack target yet (gate runs are kept in the local state)")
-            }
-            return try GPUStackCommands.apply(ctx, target: gs, prune: prune, autoApprove: autoApprove, dryRun: dryRun, options: options)
-        }
-        try ctx.digestSecrets(bestEffort: dryRun)
-        let target = try TargetFactory.local(ctx.result.manifest)
-        let plan = Planner(prune: savedPlan?.prune ?? prune).plan(desired: ctx.specs, observed: try target.observe(),
-                                                                  files: manifestFiles)
-        if let saved = savedPlan?.plan {
-            if saved.desiredDigest != plan.desiredDigest {
-                Output.stderr("dsdeploy: error: the plan is stale: the manifests changed since it was made; run plan again\n")
-                throw ExitCode.failure
-            }
-            if saved.observedDigest != plan.observedDigest {
-                Output.stderr("dsdeploy: error: the plan is stale: what runs changed since it was made; run plan again\n")
-                throw ExitCode.failure
-            }
-        }
+        let ctx = try DeployContext.load(manifestFiles, options: options, resolveSecrets: !dryRun)
+        let target = try TargetResolver.target(of: ctx.result)
+        if savedPlan != nil { try target.requireCapabilityOrFail(.savedPlans, for: "applying a saved plan") }
+        if gate || gateAlways { try target.requireCapabilityOrFail(.gates, for: gateAlways ? "--gate-always" : "--gate") }
+        let pruning = savedPlan?.prune ?? prune
+        if pruning { try target.requireCapabilityOrFail(.prune, for: "--prune") }
+        try target.requireCapabilityOrFail(.apply, for: "apply")
+        let input = ctx.input(prune: pruning)
+        let plan: Plan
+        do { plan = try target.plan(input) } catch { throw fail(error.message) }
+        if let saved = savedPlan?.plan { try Apply.checkCurrent(saved, against: plan) }
         let color = options.useColor()
-        if options.output == .text { Output.stdout(PlanTextRenderer(color: color).render(plan)) }
-        let interactive = options.output == .text && isatty(STDOUT_FILENO) == 1
-        let view = ProgressView(interactive: interactive) { s in
-            if options.output == .text { Output.stdout(s) } else { Output.stderr(s) }
+        let text = options.output == .text
+        if text { Output.stdout(PlanTextRenderer(color: color).render(plan)) }
+        let write: @Sendable (String) -> Void = { s in if text { Output.stdout(s) } else { Output.stderr(s) } }
+        guard plan.blockers.isEmpty else {
+            if !text { Output.stdout(Output.json(ApplyOutput(plan: plan, report: nil, gate: nil))) }
+            throw ExitCode.failure
         }
-        let executor = ApplyExecutor(target: target, clock: SystemClock(), environment: ctx.environment)
-        let gateMode: GateMode? = gateAlways ? .always : (gate ? .changed : nil)
-        func runGates(_ report: ApplyReport?) -> GateReport? {
-            guard let gateMode, !dryRun else { return nil }
+        let gateMode: GateMode? = dryRun ? nil : (gateAlways ? .always : (gate ? .changed : nil))
+        func runGates(_ report: ApplyReport?) throws -> GateReport? {
+            guard let gateMode else { return nil }
+            let store: StateStore
+            do { store = try StateStore(directory: TargetResolver.stateDirectory) } catch {
+                throw fail("cannot open the gate history in \(TargetResolver.stateDirectory): \(error)")
+            }
             // Plain lines after the live rollout view (it redraws in place, which would overwrite them).
-            let write: (String) -> Void = { s in if options.output == .text { Output.stdout(s) } else { Output.stderr(s) } }
-            let step = GateStep(context: ctx, target: target, executor: executor, mode: gateMode, progress: write,
-                                onEvent: ProgressView(interactive: false, write: write).handle)
-            return step.run(plan: plan, report: report)
+            let plain = ProgressView(interactive: false, write: write)
+            return GateRunner(target: target, store: store, mode: gateMode, progress: write, onEvent: plain.handle)
+                .run(plan: plan, input: input, report: report)
+        }
+        if dryRun && plan.hasChanges {
+            if !text { Output.stdout(Output.json(plan)) }
+            return
         }
         guard plan.hasChanges else {
-            let gates = runGates(nil)
-            if options.output == .json {
-                Output.stdout(Output.json(ApplyOutput(plan: plan, report: nil, gate: gates)))
-            } else if let gates {
-                Output.stdout(GateReportText.render(gates))
+            let gates = try runGates(nil)
+            switch options.output {
+            case .json: Output.stdout(Output.json(ApplyOutput(plan: plan, report: nil, gate: gates)))
+            case .text: if let gates { Output.stdout(GateReportText.render(gates)) }
             }
             if gates.map({ !$0.passed }) == true { throw ExitCode(Apply.gateFailedExitCode) }
             return
         }
-        if dryRun { if options.output == .json { Output.stdout(Output.json(plan)) }; return }
         guard try Confirm.ask("\nApply this plan?", autoApprove: autoApprove || savedPlan != nil) else {
             Output.stderr("Apply cancelled.\n")
             throw ExitCode.failure
         }
-        let report = executor.apply(plan, onEvent: view.handle)
-        if options.output == .text { Output.stdout(ApplyReportText.render(report)) }
-        let gates = runGates(report)
+        let view = ProgressView(interactive: text && isatty(STDOUT_FILENO) == 1, write: write)
+        let report = target.apply(plan, input, events: view.handle)
+        if text { Output.stdout(ApplyReportText.render(report)) }
+        let gates = try runGates(report)
         switch options.output {
         case .json: Output.stdout(Output.json(ApplyOutput(plan: plan, report: report, gate: gates)))
         case .text: if let gates { Output.stdout(GateReportText.render(gates)) }
         }
         if !report.succeeded { throw ExitCode.failure }
         if gates.map({ !$0.passed }) == true { throw ExitCode(Apply.gateFailedExitCode) }
+    }
+
+    /// Refuses a saved plan that no longer describes what apply would do: made for another target,
+    /// other manifests, or against a target state that changed since.
+    static func checkCurrent(_ saved: Plan, against fresh: Plan) throws {
+        if saved.target.name != fresh.target.name || saved.target.type != fresh.target.type {
+            throw fail("the plan was made for target '\(saved.target.name)' (\(saved.target.type)), not '\(fresh.target.name)'")
+        }
+        if saved.desiredDigest != fresh.desiredDigest {
+            throw fail("the plan is stale: the manifests changed since it was made; run plan again")
+        }
+        if saved.observedDigest != fresh.observedDigest
+            || saved.changes.map({ "\($0.id) \($0.action)" }) != fresh.changes.map({ "\($0.id) \($0.action)" }) {
+            throw fail("the plan is stale: what runs on target '\(fresh.target.name)' changed since it was made; run plan again")
+        }
     }
 }
 
@@ -120,23 +132,4 @@ struct ApplyOutput: Encodable {
     var report: ApplyReport?
     /// Benchmark gate results (`--gate`), absent without it.
     var gate: GateReport?
-}
-
-/// Text summary of an apply.
-enum ApplyReportText {
-    static func render(_ r: ApplyReport) -> String {
-        var out = "\n"
-        for o in r.outcomes where o.result != "done" || o.action != "noop" {
-            if o.action == "noop" { continue }
-            out += "  \(o.result == "done" ? "✔" : (o.result == "reverted" ? "↺" : "✘")) \(o.id) \(o.action): \(o.result)"
-                + (o.result == "done" ? "" : " — \(o.message)") + "\n"
-        }
-        let done = r.outcomes.filter { $0.result == "done" && $0.action != "noop" }.count
-        if r.succeeded {
-            out += "Apply complete: \(done) change\(done == 1 ? "" : "s") in \(String(format: "%.1f", r.seconds))s.\n"
-        } else {
-            out += "Apply FAILED for \(r.failedDeployments.joined(separator: ", ")): returned to the last good revision where there was one.\n"
-        }
-        return out
-    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bench
 import DeployCore
+import DeployFlows
 import DeployKit
 import DeploySpec
 import DeployTargets
@@ -214,7 +215,7 @@ struct BenchRunCommand: ParsableCommand {
         let base = try endpoint()
         var failed = false
         for s in chosen {
-            let config = GateStep.config(s, endpoint: base, engine: r.backend.engine.rawValue,
+            let config = GateRunner.config(s, endpoint: base, engine: r.backend.engine.rawValue,
                                          model: model ?? r.deployment.servedModelName)
             let result: BenchResult
             do {
@@ -254,24 +255,18 @@ struct BenchRunCommand: ParsableCommand {
             return url
         }
         guard let deployment else { throw ValidationError("give --url URL or a DEPLOYMENT name") }
-        let observed = try TargetFactory.local(nil).observe().filter { $0.deployment == deployment }
-        guard !observed.isEmpty else {
-            Output.stderr("dsdeploy: error: no deployment '\(deployment)' in \(TargetFactory.stateDirectory)\n")
-            throw ExitCode.failure
+        let target = try TargetResolver.target(inFiles: [], options: try ManifestOptions.parse([]))
+        let endpoints: [Endpoint]
+        do { endpoints = try target.endpoints(of: deployment) } catch { throw fail(error.message) }
+        guard !endpoints.isEmpty else {
+            throw fail("no deployment '\(deployment)' on target '\(target.ref.name)' in \(TargetResolver.stateDirectory)")
         }
-        let sorted = observed.sorted { $0.replica < $1.replica }
-        let pick: ObservedReplica?
-        if let replica { pick = sorted.first { $0.replica == replica } } else {
-            pick = sorted.first { $0.state == ObservedReplica.State.ready }
-        }
+        let pick: Endpoint?
+        if let replica { pick = endpoints.first { $0.replica == replica } } else { pick = endpoints.first { $0.ready } }
         guard let pick else {
-            Output.stderr("dsdeploy: error: \(deployment): " + (replica.map { "replica \($0) not found" } ?? "no ready replica") + "\n")
-            throw ExitCode.failure
+            throw fail("\(deployment): " + (replica.map { "replica \($0) not found" } ?? "no ready replica"))
         }
-        guard pick.state == .ready else {
-            Output.stderr("dsdeploy: error: \(pick.id) is \(pick.state.rawValue), not ready\n")
-            throw ExitCode.failure
-        }
-        return "http://\(pick.launch.host):\(pick.port)"
+        guard pick.ready else { throw fail("\(deployment)/\(pick.replica) is not ready") }
+        return pick.url
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Bench
+import DeployFlows
+import DeployKit
 import DeployTargets
 import Engines
 import Foundation
@@ -36,20 +38,23 @@ struct BenchHistoryCommand: ParsableCommand {
         var result: JSONValue
     }
 
+    @Option(name: .customLong("file"), help: "A manifest defining the Target whose gate history to show (repeatable); default: the local target.")
+    var file: [String] = []
+
     func validate() throws {
         guard output == "text" || output == "json" else { throw ValidationError("--output must be text or json") }
     }
 
     func run() throws {
-        let target = try TargetFactory.local(nil)
-        let rows = try target.store.gateRuns(projectID: target.projectID, deployment: deployment)
+        let target = try TargetResolver.target(inFiles: file, options: try ManifestOptions.parse([]))
+        let store = try StateStore(directory: TargetResolver.stateDirectory)
+        let scope = GateRunner.scope(of: target)
+        let rows = try store.gateRuns(projectID: scope, deployment: deployment)
         guard !rows.isEmpty else {
-            Output.stderr("dsdeploy: error: no gate result for '\(deployment)' in \(TargetFactory.stateDirectory) "
-                          + "(apply --gate records them)\n")
-            throw ExitCode.failure
+            throw fail("no gate result for '\(deployment)' of target '\(target.ref.name)' in \(TargetResolver.stateDirectory) "
+                       + "(apply --gate records them)")
         }
-        let serving = Set(try target.store.instances(projectID: target.projectID)
-            .filter { $0.deployment == deployment && $0.state == .ready }.map(\.revision))
+        let serving = Set(((try? target.endpoints(of: deployment)) ?? []).filter(\.ready).compactMap(\.revision))
         var runs: [Run] = []
         for r in rows.reversed() {
             if let i = runs.firstIndex(where: { $0.runID == r.runID }) {

@@ -5,97 +5,93 @@ import DeploySpec
 import DeployTargets
 import Foundation
 
-/// Validated manifests rendered to launch specs, with their environments resolved.
+/// Validated manifests with their environments resolved: what a target plans and applies.
 struct DeployContext {
     var result: ValidationResult
-    var specs: [LaunchSpec]
-    var environment: [String: [String: Secret]]
     var files: [String]
+    var environment: [String: [String: Secret]]
+    /// Why an env could not be resolved (plan: best effort), by deployment.
+    var unresolved: [String: String]
 
-    /// Validates and renders; prints diagnostics; throws `ExitCode.failure` when invalid.
+    /// Validates; prints diagnostics; throws `ExitCode.failure` when invalid. With `resolveSecrets`
+    /// every env must resolve (apply); without, what resolves is kept (plan, dry runs).
     static func load(_ files: [String], options: ManifestOptions, resolveSecrets: Bool) throws -> DeployContext {
         let result = ManifestPipeline.validate(files, options: options)
         ManifestPipeline.printDiagnostics(result, options: options)
         guard result.isValid else { throw ExitCode.failure }
-        var specs: [LaunchSpec] = []
         var env: [String: [String: Secret]] = [:]
+        var unresolved: [String: String] = [:]
         for r in result.deployments {
-            switch Renderer().render(r) {
-            case .success(let s): specs += s
-            case .failure(let e):
-                Output.stderr("dsdeploy: error: cannot render '\(e.deployment)': \(e.message)\n")
-                throw ExitCode.failure
-            }
-            if resolveSecrets {
-                do {
-                    var e = try SecretResolver.resolve(r)
-                    // Every engine learns which engine version dsdeploy checked it against (the simulator uses it).
-                    e["DSDEPLOY_ENGINE_VERSION"] = e["DSDEPLOY_ENGINE_VERSION"] ?? Secret(r.version.engineVersion.value)
-                    env[r.deployment.name] = e
-                } catch {
-                    Output.stderr("dsdeploy: error: \(error)\n")
-                    throw ExitCode.failure
-                }
+            do {
+                var e = try SecretResolver.resolve(r)
+                // Every engine learns which engine version dsdeploy checked it against (the simulator uses it).
+                e["DSDEPLOY_ENGINE_VERSION"] = e["DSDEPLOY_ENGINE_VERSION"] ?? Secret(r.version.engineVersion.value)
+                env[r.deployment.name] = e
+            } catch {
+                if resolveSecrets { throw fail("\(error)") }
+                unresolved[r.deployment.name] = "\(error)"
             }
         }
-        return DeployContext(result: result, specs: specs, environment: env, files: files)
+        return DeployContext(result: result, files: files, environment: env, unresolved: unresolved)
     }
 
-    /// Adds keyed digests of the env values revisions do not show (secrets, `valueFrom`) to the local
-    /// target's specs (call it on the local target's path only), so a changed value is a planned restart. With `bestEffort` (plan, dry runs) the
-    /// values are resolved here and a deployment whose values cannot be resolved is left without
-    /// digests (its secrets are not compared); otherwise the already resolved environments are used.
-    mutating func digestSecrets(bestEffort: Bool) throws {
-        guard specs.contains(where: { s in s.env.contains { $0.value == nil } }) else { return }
-        let digester: SecretDigester
-        do { digester = try SecretDigester(stateDirectory: TargetFactory.stateDirectory) } catch {
-            Output.stderr("dsdeploy: error: \(error)\n")
-            throw ExitCode.failure
-        }
-        var envs = environment
-        if bestEffort {
-            for r in result.deployments where envs[r.deployment.name] == nil {
-                if let e = try? SecretResolver.resolve(r) { envs[r.deployment.name] = e }
-            }
-        }
-        for i in specs.indices {
-            guard let e = envs[specs[i].deployment] else { continue }
-            specs[i].secretDigests = digester.digests(for: specs[i], environment: e)
-        }
+    /// What the target plans: these deployments, these environments.
+    func input(prune: Bool) -> PlanInput {
+        PlanInput(deployments: result.deployments, files: files, prune: prune, environment: environment,
+                  unresolved: unresolved)
     }
 }
 
-/// Where state lives and how the local target is built.
-enum TargetFactory {
+/// The only place that maps manifests to a `Target`: through the registered kinds.
+enum TargetResolver {
     /// `$DSDEPLOY_HOME`, else `.dsdeploy` in the working directory.
     static var stateDirectory: String {
         if let h = ProcessInfo.processInfo.environment["DSDEPLOY_HOME"], !h.isEmpty { return h }
         return FileManager.default.currentDirectoryPath + "/.dsdeploy"
     }
 
-    /// The local target, with image → command mappings from every local-type Target document.
-    static func local(_ manifest: Manifest?) throws -> LocalTarget {
-        var images: [String: [String]] = [:]
-        var host = "127.0.0.1"
-        for t in (manifest?.targets.values.map { $0 } ?? []) where t.type == "local" {
-            for (image, argv) in t.images { images[image] = resolveProgram(argv) }
-            if t.name == "local" { host = t.host }
-        }
-        do {
-            return try LocalTarget(stateDirectory: stateDirectory, host: host, imageCommands: images)
-        } catch {
-            Output.stderr("dsdeploy: error: cannot open state in \(stateDirectory): \(error)\n")
-            throw ExitCode.failure
-        }
+    /// What targets may use: this process's environment, the state directory, the disk, the wall clock.
+    static var context: TargetContext {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return TargetContext(environment: ProcessInfo.processInfo.environment, stateDirectory: stateDirectory,
+                             files: DiskFileSource(), clock: SystemClock(), executableDirectory: ManifestPath.directory(of: exe))
     }
 
-    /// A bare program name is looked up next to this executable first (dsdeploy-engine-sim), then on PATH.
-    static func resolveProgram(_ argv: [String]) -> [String] {
-        guard let first = argv.first, !first.contains("/") else { return argv }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let sibling = ManifestPath.directory(of: exe) + "/" + first
-        if FileManager.default.isExecutableFile(atPath: sibling) { return [sibling] + argv.dropFirst() }
-        return argv
+    /// The one target the validated deployments run on. Several targets in one invocation is an
+    /// error: plan and apply one target at a time.
+    static func target(of result: ValidationResult) throws -> any Target {
+        let names = Set(result.deployments.map { $0.target?.name ?? "local" })
+        if names.count > 1 {
+            throw fail("the deployments run on several targets (\(names.sorted().joined(separator: ", "))); "
+                       + "plan and apply one target at a time")
+        }
+        return try make(result.deployments.first?.target)
+    }
+
+    /// The target defined in `files` (status, logs, delete `-f`): the only non-local Target there,
+    /// else the local one. No files: the local target.
+    static func target(inFiles files: [String], options: ManifestOptions) throws -> any Target {
+        guard !files.isEmpty else { return try make(nil) }
+        let r = ManifestPipeline.validate(files, options: options)
+        if !r.isValid {
+            ManifestPipeline.printDiagnostics(r, options: options)
+            throw ExitCode.failure
+        }
+        let remote = r.manifest.targets.values.filter { $0.type != LocalKind.type }
+        if remote.count > 1 {
+            throw fail("\(files.joined(separator: " ")) define several targets (\(remote.map(\.name).sorted().joined(separator: ", "))); "
+                       + "pass one target file")
+        }
+        return try make(remote.first ?? r.manifest.targets["local"])
+    }
+
+    /// Builds a target through its registered kind (nil: the embedded local target).
+    static func make(_ config: TargetConfig?) throws -> any Target {
+        let type = config?.type ?? LocalKind.type
+        guard let kind = TargetKinds.kind(type) else {
+            throw fail("target type '\(type)' is not supported by this dsdeploy (supported: \(TargetKinds.types.joined(separator: ", ")))")
+        }
+        do { return try kind.make(config, context) } catch { throw fail(error.message) }
     }
 
     /// Takes the apply lock or explains who holds it.
@@ -105,13 +101,17 @@ enum TargetFactory {
             return try ApplyLock(stateDirectory: stateDirectory,
                                  command: CommandLine.arguments.joined(separator: " "))
         } catch let c as ApplyLock.Contention {
-            Output.stderr("dsdeploy: error: \(c.description)\n")
-            throw ExitCode.failure
+            throw fail(c.description)
         } catch {
-            Output.stderr("dsdeploy: error: cannot take the apply lock in \(stateDirectory): \(error)\n")
-            throw ExitCode.failure
+            throw fail("cannot take the apply lock in \(stateDirectory): \(error)")
         }
     }
+}
+
+/// Prints `dsdeploy: error: message` and returns the failure exit code to throw.
+func fail(_ message: String) -> ExitCode {
+    Output.stderr("dsdeploy: error: \(message)\n")
+    return ExitCode.failure
 }
 
 /// Asks for confirmation on a terminal; refuses without `--auto-approve` elsewhere.

@@ -27,18 +27,15 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var options: ManifestOptions
 
     func run() throws {
-        var ctx = try DeployContext.load(files, options: options, resolveSecrets: false)
-        if let gs = try GPUStackCommands.target(of: ctx.result) {
-            if out != nil { throw GPUStackCommands.fail("--out is not supported on a gpustack target yet") }
-            return try GPUStackCommands.plan(ctx, target: gs, prune: prune, options: options, detailedExitcode: detailedExitcode)
-        }
-        try ctx.digestSecrets(bestEffort: true)
-        let target = try TargetFactory.local(ctx.result.manifest)
-        let plan = Planner(prune: prune).plan(desired: ctx.specs, observed: try target.observe(), files: files)
+        let ctx = try DeployContext.load(files, options: options, resolveSecrets: false)
+        let target = try TargetResolver.target(of: ctx.result)
+        if out != nil { try target.requireCapabilityOrFail(.savedPlans, for: "plan --out") }
+        if prune { try target.requireCapabilityOrFail(.prune, for: "--prune") }
+        let plan: Plan
+        do { plan = try target.plan(ctx.input(prune: prune)) } catch { throw fail(error.message) }
         if let out {
             do { try Data(Output.json(PlanFile(plan: plan, prune: prune)).utf8).write(to: URL(fileURLWithPath: out)) } catch {
-                Output.stderr("dsdeploy: error: cannot write plan to \(out): \(error)\n")
-                throw ExitCode.failure
+                throw fail("cannot write plan to \(out): \(error)")
             }
         }
         switch options.output {
@@ -47,7 +44,15 @@ struct PlanCommand: ParsableCommand {
             Output.stdout(PlanTextRenderer(color: options.useColor()).render(plan))
             if let out { Output.stdout("Saved the plan to \(out); apply it with: dsdeploy apply \(out)\n") }
         }
+        if !plan.blockers.isEmpty { throw ExitCode.failure }
         if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
+    }
+}
+
+extension Target {
+    /// `requireCapability`, printed as a dsdeploy error.
+    func requireCapabilityOrFail(_ c: TargetCapabilities, for option: String) throws {
+        do { try requireCapability(c, for: option) } catch { throw fail(error.message) }
     }
 }
 

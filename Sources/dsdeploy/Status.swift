@@ -13,61 +13,43 @@ struct Status: ParsableCommand {
     @Argument(help: "Only this deployment.")
     var name: String?
 
-    @Option(name: [.customShort("f"), .long], help: "A manifest defining a gpustack Target: show that server's deployments (repeatable).")
+    @Option(name: [.customShort("f"), .long], help: "A manifest defining the Target to ask (repeatable); default: the local target.")
     var file: [String] = []
 
     @OptionGroup var options: ManifestOptions
 
-    struct Row: Encodable {
-        var deployment: String
-        var replica: Int
-        var instance: String
-        var revision: String
-        var state: String
-        var endpoint: String
-        var pid: Int32?
-        var uptimeSeconds: Double?
-        var exitStatus: String?
-        var drift: [FlagDiffEntry]
-        var lastLog: [String]
-    }
-
     func run() throws {
-        if let gs = try GPUStackCommands.target(inFiles: file, options: options) {
-            return try GPUStackCommands.status(gs, name: name, options: options)
-        }
-        let target = try TargetFactory.local(nil)
-        var observed = try target.observe()
-        if let name {
-            observed = observed.filter { $0.deployment == name }
-            if observed.isEmpty {
-                Output.stderr("dsdeploy: error: no deployment '\(name)' in \(TargetFactory.stateDirectory)\n")
-                throw ExitCode.failure
-            }
-        }
-        let now = Date().timeIntervalSince1970
-        let rows = observed.sorted { ($0.deployment, $0.replica, $0.startedAt) < ($1.deployment, $1.replica, $1.startedAt) }.map { o in
-            Row(deployment: o.deployment, replica: o.replica, instance: o.instance, revision: o.revision,
-                state: o.drift.isEmpty ? o.state.rawValue : "drifted", endpoint: "http://\(o.launch.host):\(o.port)",
-                pid: o.pid, uptimeSeconds: o.isAlive ? now - o.startedAt : nil, exitStatus: o.exitStatus,
-                drift: o.drift, lastLog: o.isAlive ? [] : o.lastLog.suffix(5))
-        }
+        let target = try TargetResolver.target(inFiles: file, options: options)
+        var rows: [ReplicaStatus]
+        do { rows = try target.status(name.map { [$0] }) } catch { throw fail(error.message) }
+        if let name, rows.isEmpty { throw fail("no deployment '\(name)' on target '\(target.ref.name)'" + Status.where_(target)) }
+        rows.sort { ($0.deployment, $0.replica ?? -1) < ($1.deployment, $1.replica ?? -1) }
         switch options.output {
-        case .json: Output.stdout(Output.json(["replicas": rows]))
+        case .json: Output.stdout(Output.json(StatusOutput(target: target.ref, replicas: rows)))
         case .text:
-            if rows.isEmpty { Output.stdout("Nothing deployed in \(TargetFactory.stateDirectory).\n"); return }
-            var table = [["REPLICA", "REVISION", "STATE", "ENDPOINT", "UPTIME", "PID", "DRIFT"]]
+            if rows.isEmpty { Output.stdout("Nothing deployed on target '\(target.ref.name)'\(Status.where_(target)).\n"); return }
+            let now = Date().timeIntervalSince1970
+            var table = [["REPLICA", "REVISION", "STATE", "ENDPOINT", "HOST", "UPTIME", "PID", "DETAIL"]]
             for r in rows {
-                let state = r.state + (r.exitStatus.map { " (\($0))" } ?? "")
-                table.append(["\(r.deployment)/\(r.replica)", String(r.revision.prefix(12)), state, r.endpoint,
-                              r.uptimeSeconds.map(Status.duration) ?? "-", r.pid.map(String.init) ?? "-",
-                              r.drift.isEmpty ? "-" : r.drift.map { "\($0.flag)=\($0.after ?? "unset") (want \($0.before ?? "unset"))" }.joined(separator: "; ")])
+                let state = r.state.rawValue + (r.exitStatus.map { " (\($0))" } ?? "")
+                let uptime = (r.state == .ready || r.state == .starting || r.state == .drifted) ? r.startedAt.map { Status.duration(now - $0) } : nil
+                let detail = !r.drift.isEmpty
+                    ? r.drift.map { "\($0.flag)=\($0.after ?? "unset") (want \($0.before ?? "unset"))" }.joined(separator: "; ")
+                    : ((r.message ?? "").replacingOccurrences(of: "\n", with: " ") + (r.restarts.map { $0 > 0 ? " (\($0) restarts)" : "" } ?? ""))
+                table.append([r.replica.map { "\(r.deployment)/\($0)" } ?? r.deployment, r.revision.map { String($0.prefix(12)) } ?? "-",
+                              state, r.endpoint ?? "-", r.host ?? "-", uptime ?? "-", r.pid.map(String.init) ?? "-",
+                              detail.isEmpty ? "-" : detail])
             }
             Output.stdout(Status.format(table))
             for r in rows where !r.lastLog.isEmpty {
-                Output.stdout("\n\(r.deployment)/\(r.replica) last log lines:\n" + r.lastLog.map { "  \($0)\n" }.joined())
+                Output.stdout("\n\(r.deployment)/\(r.replica ?? 0) last log lines:\n" + r.lastLog.map { "  \($0)\n" }.joined())
             }
         }
+    }
+
+    /// ` in STATE_DIR` for the local target, the target's detail otherwise.
+    static func where_(_ t: any Target) -> String {
+        t.ref.type == "local" ? " in \(TargetResolver.stateDirectory)" : (t.ref.detail.isEmpty ? "" : " (\(t.ref.detail))")
     }
 
     static func duration(_ s: Double) -> String {
@@ -102,23 +84,18 @@ struct Logs: ParsableCommand {
     @Option(name: .long, help: "Lines from the end to print first.")
     var tail = 50
 
-    @Option(name: .long, help: "A manifest defining a gpustack Target: read the log from that server (repeatable).")
+    @Option(name: .customLong("file"), help: "A manifest defining the Target to read from (repeatable); default: the local target.")
     var file: [String] = []
 
     func run() throws {
-        if let gs = try GPUStackCommands.target(inFiles: file, options: try ManifestOptions.parse([])) {
-            return try GPUStackCommands.logs(gs, name: name, replica: replica, tail: tail, follow: follow)
-        }
-        let target = try TargetFactory.local(nil)
-        guard target.logPath(deployment: name, replica: replica) != nil else {
-            Output.stderr("dsdeploy: error: no log for \(name)/\(replica) in \(TargetFactory.stateDirectory)\n")
-            throw ExitCode.failure
-        }
-        if follow {
-            target.follow(deployment: name, replica: replica, lines: tail, shouldStop: { false }, onText: Output.stdout)
-        } else {
-            Output.stdout(target.tail(deployment: name, replica: replica, lines: tail).map { $0 + "\n" }.joined())
-        }
+        let target = try TargetResolver.target(inFiles: file, options: try ManifestOptions.parse([]))
+        if follow { try target.requireCapabilityOrFail(.followLogs, for: "logs -f") }
+        do {
+            try target.logs(name, replica: replica, tail: tail, follow: follow) { text in
+                Output.stdout(text)
+                return true
+            }
+        } catch { throw fail(error.message) }
     }
 }
 
@@ -136,36 +113,52 @@ struct Delete: ParsableCommand {
     @Option(name: .long, help: "Seconds between SIGTERM and SIGKILL.")
     var grace = 10.0
 
-    @Option(name: [.customShort("f"), .long], help: "A manifest defining a gpustack Target: delete the models there (repeatable).")
+    @Option(name: [.customShort("f"), .long], help: "A manifest defining the Target to delete from (repeatable); default: FILE's target, else local.")
     var file: [String] = []
 
     @OptionGroup var options: ManifestOptions
 
     func run() throws {
         var names: Set<String> = [what]
+        var files = file
         if FileManager.default.fileExists(atPath: what) {
             let r = ManifestPipeline.validate([what], options: options)
             names = Set(r.manifest.deployments.map(\.name))
+            if files.isEmpty { files = [what] }
         }
-        if let gs = try GPUStackCommands.target(inFiles: file.isEmpty && FileManager.default.fileExists(atPath: what) ? [what] : file,
-                                                options: options) {
-            return try GPUStackCommands.delete(gs, names: names, autoApprove: autoApprove)
-        }
-        let lock = try TargetFactory.lock()
+        let lock = try TargetResolver.lock()
         defer { lock.release() }
-        let target = try TargetFactory.local(nil)
-        let victims = try target.observe().filter { names.contains($0.deployment) }
+        let target = try TargetResolver.target(inFiles: files, options: options)
+        let victims: [ReplicaStatus]
+        do { victims = try target.status(names) } catch { throw fail(error.message) }
         if victims.isEmpty {
-            Output.stdout("Nothing to delete: \(names.sorted().joined(separator: ", ")) not deployed.\n")
+            Output.stdout("Nothing to delete: \(names.sorted().joined(separator: ", ")) not deployed on target '\(target.ref.name)'.\n")
             return
         }
-        Output.stdout(victims.map { "  - delete \($0.id) (\($0.instance), port \($0.port))\n" }.joined())
-        guard try Confirm.ask("Delete \(victims.count) replica\(victims.count == 1 ? "" : "s")?", autoApprove: autoApprove) else {
+        for v in victims {
+            let unit = v.replica.map { "\(v.deployment)/\($0)" } ?? v.deployment
+            var where_ = ""
+            if let instance = v.instance { where_ = " (\(instance)" + (v.endpoint.map { ", \($0)" } ?? "") + ")" }
+            Output.stdout("  - delete \(unit)\(where_)\n")
+        }
+        let deployments = Set(victims.map(\.deployment))
+        guard try Confirm.ask("Delete \(victims.count) replica\(victims.count == 1 ? "" : "s") of \(deployments.sorted().joined(separator: ", ")) "
+                              + "on target '\(target.ref.name)'?", autoApprove: autoApprove) else {
             throw ExitCode.failure
         }
-        for v in victims {
-            try target.stop(v, grace: grace)
-            Output.stdout("stopped \(v.id)\n")
+        let report: ApplyReport
+        do {
+            report = try target.delete(deployments, grace: .milliseconds(Int64(grace * 1000))) { _ in }
+        } catch { throw fail(error.message) }
+        for o in report.outcomes {
+            Output.stdout(o.result == .done ? "deleted \(o.id): \(o.message)\n" : "failed to delete \(o.id): \(o.message)\n")
         }
+        if !report.succeeded { throw ExitCode.failure }
     }
+}
+
+/// The `status --output json` shape, the same on every target (`docs/output.md`).
+struct StatusOutput: Encodable {
+    var target: TargetRef
+    var replicas: [ReplicaStatus]
 }

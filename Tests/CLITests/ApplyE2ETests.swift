@@ -90,7 +90,7 @@ import Testing
         try s.write(name: "other", args: [])
         let keep = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
         #expect(keep.status == 0)
-        #expect(keep.out.contains("deployment dspark is running but not in the manifest"), "\(keep.out)")
+        #expect(keep.out.contains("deployment dspark runs on target local but is not in the manifests"), "\(keep.out)")
         #expect(Set(try s.status().map(\.deployment)) == ["dspark", "other"])
         let prune = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--prune"])
         #expect(prune.status == 0)

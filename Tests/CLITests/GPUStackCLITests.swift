@@ -1,12 +1,12 @@
 import Foundation
 import Testing
 
-/// The gpustack target's refusals that need no server: what it does not support yet fails at once,
-/// with exit 1 and a clear message, before any request is made (the URL points at a closed port).
+/// What is refused before any request is made (the URL points at a closed port): a field no target
+/// supports is an error at its line on every target, and a server that is down is named without the key.
 @Suite struct GPUStackCLITests {
     let cli = CLITests()
 
-    @Test func unsupportedOptionsFailBeforeAnyRequest() throws {
+    @Test func refusalsNeedNoServer() throws {
         var env = ProcessInfo.processInfo.environment
         env["NO_COLOR"] = "1"
         env["GPUSTACK_API_KEY"] = "gpustack_test_key_never_printed"
@@ -21,22 +21,33 @@ import Testing
           url: http://127.0.0.1:9
           apiKey: {valueFrom: {env: GPUSTACK_API_KEY}}
         """.write(toFile: dir + "/lab.yaml", atomically: true, encoding: .utf8)
-        let files = [CLITests.root + "/manifests/dspark.yaml", dir + "/lab.yaml"]
+        let seed = try String(contentsOfFile: CLITests.root + "/manifests/dspark.yaml", encoding: .utf8)
+        // The seed's deployment with `nodes: 2` (one replica over two hosts), on either target.
+        let twoNodes = seed.replacingOccurrences(of: "  replicas: 1\n", with: "  replicas: 1\n  nodes: 2\n")
+        #expect(twoNodes != seed)
+        try twoNodes.write(toFile: dir + "/two-nodes.yaml", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/backends", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CLITests.root + "/manifests/backends/sglang-dspark.yaml",
+                                         toPath: dir + "/backends/sglang-dspark.yaml")
+        let line = (twoNodes.components(separatedBy: "\n").firstIndex { $0.hasPrefix("  nodes: 2") } ?? -1) + 1
         env["DSDEPLOY_HOME"] = dir + "/state"
+        for (files, type) in [([dir + "/two-nodes.yaml", dir + "/lab.yaml"], "gpustack"), ([dir + "/two-nodes.yaml"], "local")] {
+            for command in ["validate", "plan", "apply"] {
+                let r = try CLITests.exec([command] + files + (command == "apply" ? ["--auto-approve"] : []), cwd: dir, env: env)
+                #expect(r.status == 1, "\(command) on \(type): \(r.out)\(r.err)")
+                #expect(r.err.contains("two-nodes.yaml:\(line):10: error: deployment 'dspark': replicas spanning 2 nodes are not "
+                                       + "supported on a \(type) target"), "\(command) on \(type): \(r.err)")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/state/state.db"), "nothing was started")
 
-        let gate = try CLITests.exec(["apply"] + files + ["--auto-approve", "--gate"], cwd: dir, env: env)
-        #expect(gate.status == 1, "\(gate.out)\(gate.err)")
-        #expect(gate.err.contains("--gate is not supported on a gpustack target"), "\(gate.err)")
-
-        let out = try CLITests.exec(["plan"] + files + ["--out", dir + "/p.json"], cwd: dir, env: env)
-        #expect(out.status == 1, "\(out.out)\(out.err)")
-        #expect(out.err.contains("--out is not supported on a gpustack target"), "\(out.err)")
-        #expect(!FileManager.default.fileExists(atPath: dir + "/p.json"))
-
-        // And a real attempt against the closed port names the server and never the key.
+        // A real attempt against the closed port names the server and never the key.
+        let files = [CLITests.root + "/manifests/dspark.yaml", dir + "/lab.yaml"]
         let down = try CLITests.exec(["plan"] + files, cwd: dir, env: env)
         #expect(down.status == 1, "\(down.out)\(down.err)")
         #expect(down.err.contains("127.0.0.1:9"), "\(down.err)")
-        for r in [gate, out, down] { #expect(!(r.out + r.err).contains("gpustack_test_key_never_printed")) }
+        let status = try CLITests.exec(["status", "-f", dir + "/lab.yaml"], cwd: dir, env: env)
+        #expect(status.status == 1 && status.err.contains("127.0.0.1:9"), "\(status.out)\(status.err)")
+        for r in [down, status] { #expect(!(r.out + r.err).contains("gpustack_test_key_never_printed")) }
     }
 }

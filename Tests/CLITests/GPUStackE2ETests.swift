@@ -157,7 +157,7 @@ import Testing
         // status and logs work on this target.
         let status = try p.run(["status", "-f", "manifests/targets/lab.yaml", "--output", "json"])
         #expect(status.status == 0, "\(status.out)\(status.err)")
-        #expect(status.out.contains("e2e-seed") && status.out.contains("running"), "\(status.out)")
+        #expect(status.out.contains("e2e-seed") && status.out.contains("\"state\" : \"ready\""), "\(status.out)")
         let logs = try p.run(["logs", "e2e-seed", "--file", "manifests/targets/lab.yaml", "--tail", "20"])
         #expect(logs.status == 0, "\(logs.out)\(logs.err)")
         #expect(logs.out.contains("Application startup complete"), "\(logs.out)")

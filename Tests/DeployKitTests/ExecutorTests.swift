@@ -1,6 +1,7 @@
 import DeployCore
 @testable import DeployKit
 import DeploySpec
+import Engines
 import Foundation
 import Testing
 
@@ -35,7 +36,7 @@ import Testing
         return try r.deployments.flatMap { try Renderer().render($0).get() }
     }
 
-    func apply(_ desired: [LaunchSpec], _ target: InMemoryTarget, _ clock: ManualClock, prune: Bool = false) throws -> (Plan, ApplyReport) {
+    func apply(_ desired: [LaunchSpec], _ target: InMemoryDriver, _ clock: ManualClock, prune: Bool = false) throws -> (Plan, ApplyReport) {
         let plan = Planner(prune: prune).plan(desired: desired, observed: try target.observe())
         let report = ApplyExecutor(target: target, clock: clock, environment: [:]).apply(plan)
         return (plan, report)
@@ -43,7 +44,7 @@ import Testing
 
     @Test func firstApplyThenNoop() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         let (plan, report) = try apply(try specs(), target, clock)
         #expect(plan.count(.create) == 2)
         #expect(report.succeeded)
@@ -58,7 +59,7 @@ import Testing
 
     @Test func rollingReplaceStartsNewBeforeStoppingOld() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try apply(try specs(), target, clock)
         let old = try specs()[0].revision
         let new = try specs(memFraction: "0.9")
@@ -73,21 +74,21 @@ import Testing
 
     @Test func failedRolloutKeepsOldServing() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try apply(try specs(), target, clock)
         let good = try specs()[0].revision
         target.behavior = { s in s.revision == good ? .readyAfter(1) : .crash("RuntimeError: CUDA out of memory") }
         let (_, report) = try apply(try specs(memFraction: "0.99"), target, clock)
         #expect(!report.succeeded)
         #expect(report.failedDeployments == ["d"])
-        #expect(report.outcomes.contains { $0.result == "failed" && $0.message.contains("CUDA out of memory") })
+        #expect(report.outcomes.contains { $0.result == .failed && $0.message.contains("CUDA out of memory") })
         let live = try target.observe()
         #expect(live.count == 2 && live.allSatisfy { $0.revision == good && $0.state == .ready })
     }
 
     @Test func failedRolloutWithoutSurgeRevertsToLastGood() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try apply(try specs(surge: 0, unavailable: 1), target, clock)
         let good = try specs()[0].revision
         target.behavior = { s in s.revision == good ? .readyAfter(1) : .neverReady }
@@ -100,8 +101,8 @@ import Testing
 
     @Test func driftFailsTheRollout() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
-        target.behavior = { _ in .drift([FlagDiffEntry(kind: "changed", flag: "--mem-fraction-static", before: "0.85", after: "0.8", effective: true)]) }
+        let target = InMemoryDriver(clock: clock)
+        target.behavior = { _ in .drift([FlagDiffEntry(kind: .changed, flag: "--mem-fraction-static", before: "0.85", after: "0.8", effective: true)]) }
         let (_, report) = try apply(try specs(replicas: 1), target, clock)
         #expect(!report.succeeded)
         #expect(report.outcomes.first?.message.contains("other args") == true)
@@ -109,7 +110,7 @@ import Testing
 
     @Test func deadReplicaIsRestartedAndScaleDownDeletes() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try apply(try specs(replicas: 3), target, clock)
         let victim = try #require(try target.observe().first { $0.replica == 1 })
         target.kill(victim.instance)
@@ -123,7 +124,7 @@ import Testing
 
     @Test func pruneOnlyWhenAsked() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try apply(try specs(name: "old"), target, clock)
         let (plan, _) = try apply(try specs(name: "new"), target, clock)
         #expect(plan.orphans == ["old"])
@@ -135,7 +136,7 @@ import Testing
 
     @Test func labelsOnlyUpdatesWithoutRestart() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try apply(try specs(), target, clock)
         let (plan, report) = try apply(try specs(label: "b"), target, clock)
         #expect(plan.changes.allSatisfy { $0.action == .update })

@@ -8,7 +8,7 @@ import Testing
 @Suite struct GateRevertTests {
     let base = ExecutorTests()
 
-    func rollout(_ target: InMemoryTarget, _ clock: ManualClock, _ desired: [LaunchSpec]) throws -> (ApplyExecutor, Plan, ApplyReport) {
+    func rollout(_ target: InMemoryDriver, _ clock: ManualClock, _ desired: [LaunchSpec]) throws -> (ApplyExecutor, Plan, ApplyReport) {
         let plan = Planner().plan(desired: desired, observed: try target.observe())
         let executor = ApplyExecutor(target: target, clock: clock, environment: [:])
         return (executor, plan, executor.apply(plan))
@@ -16,7 +16,7 @@ import Testing
 
     @Test func replacedReplicasGetTheirPreviousRevisionBack() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try rollout(target, clock, try base.specs())
         let old = try base.specs()[0].revision
         let (executor, plan, report) = try rollout(target, clock, try base.specs(memFraction: "0.9"))
@@ -24,7 +24,7 @@ import Testing
         #expect(ApplyExecutor.rolledOut(plan, report) == ["d"])
         let revert = executor.revertRollout("d", plan: plan, reason: "output_throughput >= 0.95 * previous")
         #expect(revert.succeeded, "\(revert)")
-        #expect(revert.outcomes.map(\.result) == ["reverted", "reverted"])
+        #expect(revert.outcomes.map(\.result) == [.reverted, .reverted])
         #expect(revert.outcomes.allSatisfy { $0.revision == old })
         let live = try target.observe()
         #expect(live.count == 2 && live.allSatisfy { $0.revision == old && $0.state == .ready }, "\(live.map(\.revision))")
@@ -34,7 +34,7 @@ import Testing
 
     @Test func withoutSurgeTheGatedInstanceStopsFirst() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try rollout(target, clock, try base.specs(replicas: 1, surge: 0, unavailable: 1))
         let old = try base.specs(replicas: 1, surge: 0, unavailable: 1)[0].revision
         let new = try base.specs(replicas: 1, memFraction: "0.5", surge: 0, unavailable: 1)
@@ -47,7 +47,7 @@ import Testing
 
     @Test func addedReplicasStopAndAFreshDeploymentIsLeftRunning() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         let (e0, p0, r0) = try rollout(target, clock, try base.specs(replicas: 1))
         let fresh = e0.revertRollout("d", plan: p0, reason: "gate")
         #expect(r0.succeeded && fresh.outcomes.isEmpty && !fresh.succeeded)
@@ -64,7 +64,7 @@ import Testing
 
     @Test func aFailedRevertKeepsTheGatedRevisionServing() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try rollout(target, clock, try base.specs(replicas: 1))
         let old = try base.specs(replicas: 1)[0].revision
         let new = try base.specs(replicas: 1, memFraction: "0.6")
@@ -78,7 +78,7 @@ import Testing
 
     @Test func noopAndFailedRolloutsAreNotGated() throws {
         let clock = ManualClock()
-        let target = InMemoryTarget(clock: clock)
+        let target = InMemoryDriver(clock: clock)
         _ = try rollout(target, clock, try base.specs())
         let (_, plan, report) = try rollout(target, clock, try base.specs(label: "b"))
         #expect(ApplyExecutor.rolledOut(plan, report).isEmpty, "a labels-only update starts nothing")

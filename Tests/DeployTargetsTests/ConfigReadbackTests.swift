@@ -58,7 +58,7 @@ func sampleServerInfo(_ catalog: FlagCatalog, flags: FlagSet, overrides: [String
         let drift = ConfigReadback.compareSGLang(flags: flags, catalog: catalog, serverInfo: info)
         #expect(drift.map(\.flag) == ["--mem-fraction-static", "--tp-size", "--trust-remote-code"])
         let tp = drift.first { $0.flag == "--tp-size" }
-        #expect(tp?.kind == "changed")
+        #expect(tp?.kind == .changed)
         #expect(tp?.before == "8")
         #expect(tp?.after == "4")
         #expect(tp?.effective == true)

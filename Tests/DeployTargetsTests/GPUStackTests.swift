@@ -77,7 +77,10 @@ func gsDesired(_ r: ValidationResult) throws -> [GPUStackModelSpec] {
 
 func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUStackTarget {
     let client = GPUStackClient(baseURL: "http://gpustack.test", apiKey: Secret("test-key"), transport: fake)
-    return GPUStackTarget(client: client, name: "lab", cluster: "default", owner: "lab", clock: clock)
+    var config = TargetConfig(name: "lab", type: "gpustack", host: "", gpus: nil, images: [:], url: "http://gpustack.test",
+                              cluster: "default", location: SourceLocation(file: "m.yaml", line: 1, column: 1))
+    config.owner = "lab"
+    return GPUStackTarget(client: client, config: config, clock: clock)
 }
 
 @Suite struct GPUStackWatchParserTests {
@@ -242,7 +245,7 @@ func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUSt
         let r2 = target.apply(p2, desired: d2, observed: o2) { _ in }
         #expect(!r2.succeeded)
         #expect(r2.outcomes.last?.message.contains("simulated: CUDA out of memory") == true)
-        #expect(r2.outcomes.last?.result == "reverted")
+        #expect(r2.outcomes.last?.result == .reverted)
         #expect(fake.models.values.first?["backend_parameters"]?.strings.contains("--speculative-algorithm DSPARK") == true)
     }
 

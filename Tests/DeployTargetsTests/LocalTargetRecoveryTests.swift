@@ -10,7 +10,7 @@ import Glibc
 /// What a killed apply leaves behind, reused pids, state across target instances, run directories.
 @Suite(.serialized) struct LocalTargetRecoveryTests {
     /// Does what `start` does up to the spawn, as an apply SIGKILLed right after it would leave things.
-    func spawnLikeAKilledApply(_ target: LocalTarget, _ spec: LaunchSpec, instance: String,
+    func spawnLikeAKilledApply(_ target: LocalDriver, _ spec: LaunchSpec, instance: String,
                                recordInDatabase: Bool) throws -> RunDirectory {
         let run = RunDirectory(stateDirectory: target.stateDirectory, deployment: spec.deployment,
                                replica: spec.replica, instance: instance)
@@ -123,10 +123,20 @@ import Glibc
         defer { stopAll(target); try? FileManager.default.removeItem(atPath: dir) }
         let script = "import time\nfor i in range(6):\n    print('tick', i, flush=True)\n    time.sleep(0.1)\ntime.sleep(30)"
         _ = try target.start(try makeSpec(argv: [python3, "-c", script]), port: 18_000, environment: [:])
-        var text = ""
+        let text = TextBox()
         let deadline = Date().addingTimeInterval(10)
-        target.follow(deployment: "web", replica: 0, lines: 1, interval: 0.05,
-                      shouldStop: { text.contains("tick 5") || Date() > deadline }, onText: { text += $0 })
-        #expect(text.contains("tick 5"))
+        try target.logs(deployment: "web", replica: 0, tail: 1, follow: true) { chunk in
+            text.append(chunk)
+            return !text.value.contains("tick 5") && Date() < deadline
+        }
+        #expect(text.value.contains("tick 5"))
     }
+}
+
+/// Text collected from a `@Sendable` callback.
+final class TextBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+    var value: String { lock.withLock { text } }
+    func append(_ s: String) { lock.withLock { text += s } }
 }

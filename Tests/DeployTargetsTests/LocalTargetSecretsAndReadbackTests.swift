@@ -9,8 +9,7 @@ import Testing
 @Suite(.serialized) struct LocalTargetSecretsAndReadbackTests {
     @Test func secretsReachTheEngineButNeverTheStateOrLogs() throws {
         let dir = makeStateDirectory()
-        let target = try makeTarget(dir)
-        target.parentEnvironment = ["PATH": "/usr/bin:/bin", "HOME": "/root", "LEAKY_PARENT_VAR": "parent-only"]
+        let target = try makeTarget(dir, environment: ["PATH": "/usr/bin:/bin", "HOME": "/root", "LEAKY_PARENT_VAR": "parent-only"])
         defer { stopAll(target); try? FileManager.default.removeItem(atPath: dir) }
         let secret = "hf_S3CRETvalue_\(UUID().uuidString)"
         let port = freeTestPort()

@@ -39,7 +39,7 @@ func freeTestPort(_ base: Int = 20_000) -> Int {
 }
 
 /// Polls `probe` every 100 ms (like the executor) until it is no longer `.starting`, at most `timeout` s.
-func waitForProbe(_ target: LocalTarget, _ inst: ObservedReplica, timeout: Double = 20) -> ProbeResult {
+func waitForProbe(_ target: LocalDriver, _ inst: ObservedReplica, timeout: Double = 20) -> ProbeResult {
     let deadline = Date().addingTimeInterval(timeout)
     var last = target.probe(inst)
     while case .starting = last, Date() < deadline {
@@ -60,13 +60,15 @@ func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
 }
 
 /// Stops every instance the target knows (tests end with no process left behind).
-func stopAll(_ target: LocalTarget) {
+func stopAll(_ target: LocalDriver) {
     for o in (try? target.observe()) ?? [] { try? target.stop(o, grace: 2) }
 }
 
 /// A target over a fresh state directory, finding the supervisor next to the test bundle.
-func makeTarget(_ dir: String, imageCommands: [String: [String]] = [:], project: String = "test") throws -> LocalTarget {
-    let t = try LocalTarget(stateDirectory: dir, host: "127.0.0.1", imageCommands: imageCommands, projectID: project)
+func makeTarget(_ dir: String, imageCommands: [String: [String]] = [:], project: String = "test",
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LocalDriver {
+    let t = try LocalDriver(stateDirectory: dir, host: "127.0.0.1", imageCommands: imageCommands, projectID: project,
+                            environment: environment)
     t.supervisorPath = builtExecutable("dsdeploy-supervisor")
     return t
 }

@@ -106,7 +106,7 @@ let sampleVLLMServerInfo = #"""
         #expect(r.drift.map(\.flag) == ["--disable-log-stats", "--gpu-memory-utilization", "--max-loras",
                                         "--max-model-len", "--served-model-name"])
         let len = r.drift.first { $0.flag == "--max-model-len" }
-        #expect(len?.before == "8192" && len?.after == "4096" && len?.kind == "changed")
+        #expect(len?.before == "8192" && len?.after == "4096" && len?.kind == .changed)
         #expect(r.drift.first { $0.flag == "--gpu-memory-utilization" }?.after == "0.85")
         #expect(r.message.contains("--max-model-len 4096 (intended 8192, from /v1/models)"))
         // The same through the one-document API (server_info only).
@@ -147,7 +147,7 @@ let sampleVLLMServerInfo = #"""
 
     /// Starts the simulator as `vllm serve` with `started` flags while the manifest intends `intended`;
     /// waits (polling, like the executor) until the probe is no longer starting.
-    func run(_ target: LocalTarget, replica: Int, started: [String], intended: FlagSet,
+    func run(_ target: LocalDriver, replica: Int, started: [String], intended: FlagSet,
              env: [String: Secret] = [:]) throws -> (ProbeResult, LaunchSpec, Int) {
         let port = freeTestPort()
         var spec = try makeSpec(replica: replica,
@@ -160,7 +160,7 @@ let sampleVLLMServerInfo = #"""
         return (waitForProbe(target, inst, timeout: 30), spec, port)
     }
 
-    func withTarget(_ body: (LocalTarget) throws -> Void) throws {
+    func withTarget(_ body: (LocalDriver) throws -> Void) throws {
         let sim = try #require(builtExecutable("dsdeploy-engine-sim"), "build the package first: swift build --build-tests")
         let dir = makeStateDirectory()
         let target = try makeTarget(dir, imageCommands: [Self.image: [sim, "vllm", "serve"]])

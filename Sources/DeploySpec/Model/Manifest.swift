@@ -28,7 +28,7 @@ public struct Manifest: Sendable {
     /// Deployments in the order they were written.
     public var deployments: [Deployment] = []
     /// Targets by name.
-    public var targets: [String: Target] = [:]
+    public var targets: [String: TargetConfig] = [:]
     /// Source text of every file read, by path as given: diagnostics print lines from it.
     public var sources: [String: String] = [:]
     /// Position of each deployment in `deployments`, by name.
@@ -139,6 +139,8 @@ public struct Deployment: Sendable {
     /// Where each of `benchmarks` was written, in the same order.
     public var benchmarkSources: [BenchmarkScenarioSource] = []
     /// Where the document starts (metadata.name).
+    /// Where some fields are written (`nodes`, `replicas`, `gpusPerReplica`), for located errors.
+    public var fieldLocations: [String: SourceLocation] = [:]
     public var location: SourceLocation
     /// The file the deployment came from.
     public var file: String
@@ -207,7 +209,7 @@ public struct Rollout: Sendable, Hashable, Codable {
 }
 
 /// `kind: Target`: where engines run.
-public struct Target: Sendable {
+public struct TargetConfig: Sendable {
     /// metadata.name.
     public var name: String
     /// local, ssh, docker, gpustack, kubernetes.
@@ -236,4 +238,17 @@ public struct Target: Sendable {
     public var file: String = ""
     /// Where it is defined.
     public var location: SourceLocation
+
+    /// Creates a target document (the decoder, and tests that build one without YAML).
+    public init(name: String, type: String, host: String = "127.0.0.1", gpus: [Int]? = nil,
+                images: [String: [String]] = [:], url: String? = nil, cluster: String? = nil, location: SourceLocation) {
+        self.name = name
+        self.type = type
+        self.host = host
+        self.gpus = gpus
+        self.images = images
+        self.url = url
+        self.cluster = cluster
+        self.location = location
+    }
 }

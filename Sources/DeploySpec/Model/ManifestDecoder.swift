@@ -5,7 +5,7 @@ import Engines
 enum DecodedDocument: Sendable {
     case backend(Backend)
     case deployment(Deployment)
-    case target(Target)
+    case target(TargetConfig)
     case include([Located<String>])
 }
 
@@ -116,7 +116,7 @@ struct ManifestDecoder {
             rollout.maxSurge = r["maxSurge"]?.int ?? 1
         }
         let (benchmarks, benchmarkSources) = decodeBenchmarks(spec["benchmarks"])
-        return Deployment(
+        var deployment = Deployment(
             name: name, labels: labels,
             model: ModelSource(source: source, id: model["id"]?.string, path: model["path"]?.string,
                                revision: model["revision"]?.string),
@@ -128,15 +128,19 @@ struct ManifestDecoder {
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,
             benchmarks: benchmarks, benchmarkSources: benchmarkSources,
             location: location, file: file)
+        for key in ["nodes", "replicas", "gpusPerReplica"] {
+            if let n = spec[key] { deployment.fieldLocations[key] = n.location }
+        }
+        return deployment
     }
 
-    func decodeTarget(name: String, at location: SourceLocation, spec: YAMLMapping) -> Target? {
+    func decodeTarget(name: String, at location: SourceLocation, spec: YAMLMapping) -> TargetConfig? {
         guard let type = spec["type"]?.string else { return nil }
         var images: [String: [String]] = [:]
         for (k, v) in spec["images"]?.mapping?.stringPairs ?? [] {
             images[k.value] = v.stringList ?? v.string.map { [$0] } ?? []
         }
-        var target = Target(name: name, type: type, host: spec["host"]?.string ?? "127.0.0.1",
+        var target = TargetConfig(name: name, type: type, host: spec["host"]?.string ?? "127.0.0.1",
                             gpus: spec["gpus"]?.sequence?.items.compactMap(\.int), images: images,
                             url: spec["url"]?.string, cluster: spec["cluster"]?.string, location: location)
         target.apiKey = spec["apiKey"].flatMap { decodeEnvValue($0) }

@@ -110,3 +110,12 @@ public struct LogFile: Sendable, Hashable {
         return false
     }
 }
+
+/// A flag set from one place and read from another (a follow loop told to stop).
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}

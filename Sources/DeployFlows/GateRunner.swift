@@ -1,13 +1,13 @@
-import Bench
+public import Bench
 import DeployCore
-import DeployKit
-import DeploySpec
-import DeployTargets
+public import DeployKit
+public import DeploySpec
+public import DeployTargets
 import Engines
 import Foundation
 
 /// When `apply` benchmarks deployments.
-enum GateMode {
+public enum GateMode: Sendable {
     /// `--gate`: deployments whose rollout started new instances, or whose revision was never gated.
     case changed
     /// `--gate-always`: every deployment with benchmarks, even when its rollout was a no-op.
@@ -15,89 +15,126 @@ enum GateMode {
 }
 
 /// The gate results of one apply (the `gate` object of `apply --output json`).
-struct GateReport: Encodable {
+public struct GateReport: Encodable, Sendable {
     /// One entry per deployment of the manifests.
-    var deployments: [DeploymentGate]
+    public var deployments: [DeploymentGate]
     /// True when no deployment failed its gate.
-    var passed: Bool
+    public var passed: Bool
 
     init(deployments: [DeploymentGate]) {
         self.deployments = deployments
-        passed = deployments.allSatisfy { $0.result != "failed" }
+        passed = deployments.allSatisfy { $0.result != .failed }
     }
 }
 
 /// The gate of one deployment.
-struct DeploymentGate: Encodable {
-    var deployment: String
+public struct DeploymentGate: Encodable, Sendable {
+    /// How a deployment's gate ended.
+    public enum Result: String, Encodable, Sendable {
+        /// Every gate holds.
+        case passed
+        /// A gate failed (or no replica could be benchmarked).
+        case failed
+        /// Not benchmarked (no benchmarks, no new instances ...).
+        case skipped
+    }
+
+    /// Deployment name.
+    public var deployment: String
     /// The revision benchmarked.
-    var revision: String
-    /// `passed`, `failed` or `skipped`.
-    var result: String
+    public var revision: String
+    /// Passed, failed or skipped.
+    public var result: Result
     /// Why it was skipped, or what the failure did (reverted / left running).
-    var message: String
-    var scenarios: [ScenarioGate]
+    public var message: String
+    /// One entry per scenario and replica.
+    public var scenarios: [ScenarioGate]
     /// What returning to the previous revision did, when the gate failed.
-    var revert: GateRevert?
+    public var revert: GateRevert?
 }
 
 /// One scenario on one replica.
-struct ScenarioGate: Encodable {
-    var scenario: String
-    var replica: Int
-    var endpoint: String
-    var passed: Bool
+public struct ScenarioGate: Encodable, Sendable {
+    /// Scenario name.
+    public var scenario: String
+    /// Replica benchmarked.
+    public var replica: Int
+    /// Its endpoint.
+    public var endpoint: String
+    /// True when every gate of the scenario holds.
+    public var passed: Bool
     /// Why the benchmark could not run.
-    var error: String?
+    public var error: String?
     /// The revision whose result `previous` refers to (nil when there is none).
-    var previousRevision: String?
-    var gates: [GateVerdict]
+    public var previousRevision: String?
+    /// Each gate's verdict.
+    public var gates: [GateVerdict]
     /// The measured gate metrics (bench JSON field names).
-    var metrics: [String: Double]
+    public var metrics: [String: Double]
 }
 
-/// Runs the `benchmarks:` scenarios of deployments after a rollout, records each run in the state,
-/// and returns a deployment that failed to its previous revision.
-struct GateStep {
-    let context: DeployContext
-    let target: LocalTarget
-    let executor: ApplyExecutor
+/// Runs the `benchmarks:` scenarios of deployments after a rollout on any target that can
+/// (`TargetCapabilities.gates`): benchmarks the ready replicas of the new revision through
+/// `Target.endpoints`, records each run in the local state, and returns a deployment that failed
+/// through `Target.revert`.
+public struct GateRunner: Sendable {
+    let target: any Target
+    let store: StateStore
+    /// Whose gate history this is: the local target's project, or `type/name` of another target.
+    let scope: String
     let mode: GateMode
     /// Progress lines (plain text, one per step; works without a terminal).
-    let progress: (String) -> Void
-    let onEvent: (ApplyEvent) -> Void
+    let progress: @Sendable (String) -> Void
+    let onEvent: @Sendable (ApplyEvent) -> Void
 
-    func run(plan: Plan, report: ApplyReport?) -> GateReport {
+    /// Creates a runner; the gate history lives in `store` (the local state directory's).
+    public init(target: any Target, store: StateStore, mode: GateMode, progress: @escaping @Sendable (String) -> Void,
+                onEvent: @escaping @Sendable (ApplyEvent) -> Void) {
+        self.target = target
+        self.store = store
+        scope = GateRunner.scope(of: target)
+        self.mode = mode
+        self.progress = progress
+        self.onEvent = onEvent
+    }
+
+    /// Whose gate history a target's runs are: the local target's project, or `type/name`.
+    public static func scope(of target: any Target) -> String {
+        target.ref.type == "local" ? "default" : "\(target.ref.type)/\(target.ref.name)"
+    }
+
+    /// Gates every deployment of `input` after the apply that produced `report` (nil: no changes).
+    public func run(plan: Plan, input: PlanInput, report: ApplyReport?) -> GateReport {
         let rolled = report.map { ApplyExecutor.rolledOut(plan, $0) } ?? []
         let failed = Set(report?.failedDeployments ?? [])
         var out: [DeploymentGate] = []
-        for r in context.result.deployments {
+        for r in input.deployments {
             let d = r.deployment
-            let revision = context.specs.first { $0.deployment == d.name }?.revision ?? ""
+            let revision = plan.changes.first { $0.deployment == d.name && $0.revision != nil }?.revision ?? ""
             func skip(_ why: String) {
-                out.append(DeploymentGate(deployment: d.name, revision: revision, result: "skipped", message: why,
+                out.append(DeploymentGate(deployment: d.name, revision: revision, result: .skipped, message: why,
                                           scenarios: [], revert: nil))
             }
             if d.benchmarks.isEmpty { skip("no benchmarks declared"); continue }
             if d.replicas == 0 { skip("no replicas to benchmark"); continue }
             if failed.contains(d.name) { skip("the rollout failed"); continue }
             if mode == .changed, !rolled.contains(d.name),
-               (try? target.store.wasGated(projectID: target.projectID, deployment: d.name, revision: revision)) ?? true {
+               (try? store.wasGated(projectID: scope, deployment: d.name, revision: revision)) ?? true {
                 skip("no new instances in this apply, and this revision was gated before (--gate-always benchmarks anyway)")
                 continue
             }
-            out.append(gate(r, revision: revision, plan: plan, rolledOut: rolled.contains(d.name)))
+            out.append(gate(r, revision: revision, plan: plan, input: input, rolledOut: rolled.contains(d.name)))
         }
         return GateReport(deployments: out)
     }
 
-    func gate(_ r: ResolvedDeployment, revision: String, plan: Plan, rolledOut: Bool) -> DeploymentGate {
+    func gate(_ r: ResolvedDeployment, revision: String, plan: Plan, input: PlanInput, rolledOut: Bool) -> DeploymentGate {
         let d = r.deployment
-        let replicas = ((try? target.observe()) ?? [])
-            .filter { $0.deployment == d.name && $0.state == .ready && $0.revision == revision }
+        let replicas = ((try? target.endpoints(of: d.name)) ?? [])
+            .filter { $0.ready && $0.revision == revision }
             .sorted { $0.replica < $1.replica }
         guard !replicas.isEmpty else {
-            return DeploymentGate(deployment: d.name, revision: revision, result: "failed",
+            return DeploymentGate(deployment: d.name, revision: revision, result: .failed,
                                   message: "no ready replica of revision \(revision.prefix(12)) to benchmark",
                                   scenarios: [], revert: nil)
         }
@@ -105,19 +142,20 @@ struct GateStep {
         var rows: [GateRunRecord] = []
         var stopped = false
         for s in d.benchmarks where !stopped {
-            let prev = (try? target.store.previousGateResult(projectID: target.projectID, deployment: d.name,
+            let prev = (try? store.previousGateResult(projectID: scope, deployment: d.name,
                                                              scenario: s.name, workloadKey: s.workloadKey,
                                                              excludingRevision: revision)) ?? []
-            let previous = GateEvaluator.previousValues(prev.map { GateStep.numbers($0.metricsJSON) })
+            let previous = GateEvaluator.previousValues(prev.map { GateRunner.numbers($0.metricsJSON) })
             for inst in replicas where !stopped {
-                let endpoint = "http://\(inst.launch.host):\(inst.port)"
-                progress("\(inst.id): gate \(s.name): \(s.numPrompts) requests, \(s.inputLen)/\(s.outputLen) tokens, "
+                let endpoint = inst.url
+                let id = "\(inst.deployment)/\(inst.replica)"
+                progress("\(id): gate \(s.name): \(s.numPrompts) requests, \(s.inputLen)/\(s.outputLen) tokens, "
                          + "concurrency \(s.maxConcurrency.map(String.init) ?? "unlimited")\n")
                 let (verdict, json, measured) = measure(s, endpoint: endpoint, engine: r.backend.engine.rawValue,
                                                         model: d.servedModelName, previous: previous,
-                                                        label: "\(inst.id): gate \(s.name)")
+                                                        label: "\(id): gate \(s.name)")
                 let failedGates = verdict.gates.filter { !$0.passed }
-                progress("\(inst.id): gate \(s.name): " + (verdict.passed ? "passed" : "FAILED: "
+                progress("\(id): gate \(s.name): " + (verdict.passed ? "passed" : "FAILED: "
                     + (verdict.error ?? failedGates.map { "\($0.gate) — \($0.message)" }.joined(separator: "; "))) + "\n")
                 results.append(ScenarioGate(scenario: s.name, replica: inst.replica, endpoint: endpoint,
                                             passed: verdict.passed, error: verdict.error,
@@ -126,7 +164,7 @@ struct GateStep {
                 rows.append(GateRunRecord(runID: "", deployment: d.name, revision: revision, scenario: s.name,
                                           workloadKey: s.workloadKey, replica: inst.replica, passed: verdict.passed,
                                           runPassed: false, metricsJSON: json,
-                                          verdictsJSON: GateStep.encode(verdict.gates), error: verdict.error,
+                                          verdictsJSON: GateRunner.encode(verdict.gates), error: verdict.error,
                                           recordedAt: Date().timeIntervalSince1970))
                 if !verdict.passed { stopped = true }
             }
@@ -135,11 +173,11 @@ struct GateStep {
         let runID = UUID().uuidString.lowercased()
         rows = rows.map { var x = $0; x.runID = runID; x.runPassed = passed; return x }
         var message = passed ? "every gate holds" : ""
-        do { try target.store.recordGateRun(rows, projectID: target.projectID) } catch {
+        do { try store.recordGateRun(rows, projectID: scope) } catch {
             message += (message.isEmpty ? "" : "; ") + "could not record the result: \(error)"
         }
         guard !passed else {
-            return DeploymentGate(deployment: d.name, revision: revision, result: "passed", message: message,
+            return DeploymentGate(deployment: d.name, revision: revision, result: .passed, message: message,
                                   scenarios: results, revert: nil)
         }
         let first = results.first { !$0.passed }
@@ -147,20 +185,20 @@ struct GateStep {
             "\(g.scenario) on replica \(g.replica): " + (g.error ?? g.gates.filter { !$0.passed }.map(\.gate).joined(separator: ", "))
         } ?? "gate failed"
         guard rolledOut else {
-            return DeploymentGate(deployment: d.name, revision: revision, result: "failed",
+            return DeploymentGate(deployment: d.name, revision: revision, result: .failed,
                                   message: "the revision already ran before this apply: nothing to revert, left running",
                                   scenarios: results, revert: nil)
         }
-        let revert = executor.revertRollout(d.name, plan: plan, reason: reason, onEvent: onEvent)
+        let revert = target.revert(d.name, in: plan, input, reason: reason, events: onEvent)
         if let note = revert.note {
             message = note
         } else if revert.succeeded {
             message = "returned to the previous revision"
         } else {
             message = "returning to the previous revision failed: "
-                + revert.outcomes.filter { $0.result == "failed" }.map { "\($0.id): \($0.message)" }.joined(separator: "; ")
+                + revert.outcomes.filter { $0.result == .failed }.map { "\($0.id): \($0.message)" }.joined(separator: "; ")
         }
-        return DeploymentGate(deployment: d.name, revision: revision, result: "failed", message: message,
+        return DeploymentGate(deployment: d.name, revision: revision, result: .failed, message: message,
                               scenarios: results, revert: revert.note == nil ? revert : nil)
     }
 
@@ -168,7 +206,7 @@ struct GateStep {
     /// result JSON (what the state keeps), and the measured gate metrics.
     func measure(_ s: BenchmarkScenario, endpoint: String, engine: String, model: String,
                  previous: [String: Double]?, label: String) -> (ScenarioVerdict, String, [String: Double]) {
-        let config = GateStep.config(s, endpoint: endpoint, engine: engine, model: model)
+        let config = GateRunner.config(s, endpoint: endpoint, engine: engine, model: model)
         let result: BenchResult
         do {
             result = try BenchBlocking.run(config, progress: RunProgress(label: label, write: progress).report)
@@ -182,7 +220,7 @@ struct GateStep {
     }
 
     /// The bench configuration of a declared scenario (shared by `apply --gate` and `bench --scenario`).
-    static func config(_ s: BenchmarkScenario, endpoint: String, engine: String, model: String) -> BenchConfig {
+    public static func config(_ s: BenchmarkScenario, endpoint: String, engine: String, model: String) -> BenchConfig {
         var config = BenchConfig(baseURL: endpoint)
         config.backend = BenchBackend(rawValue: s.api ?? (engine == "sglang" ? "sglang" : "openai")) ?? .sglang
         config.numPrompts = s.numPrompts
@@ -216,8 +254,9 @@ struct GateStep {
 }
 
 /// Runs a benchmark from synchronous code (the commands are synchronous) and waits.
-enum BenchBlocking {
-    static func run(_ config: BenchConfig, requests: [BenchRequest]? = nil,
+public enum BenchBlocking {
+    /// Runs `config` (with `requests`, else generated ones) and waits for the result.
+    public static func run(_ config: BenchConfig, requests: [BenchRequest]? = nil,
                     progress: (@Sendable (Int, Int, Int) -> Void)? = nil) throws -> BenchResult {
         final class Box: @unchecked Sendable { var value: Result<BenchResult, any Error>? }
         let box = Box()
@@ -236,18 +275,20 @@ enum BenchBlocking {
 }
 
 /// A progress line for a long scenario at most every 10 s (plain lines: works without a terminal).
-final class RunProgress: @unchecked Sendable {
+public final class RunProgress: @unchecked Sendable {
     let label: String
     let write: (String) -> Void
     private let lock = NSLock()
     private var last = Date()
 
-    init(label: String, write: @escaping (String) -> Void) {
+    /// Creates a reporter writing `label: …` lines.
+    public init(label: String, write: @escaping (String) -> Void) {
         self.label = label
         self.write = write
     }
 
-    func report(done: Int, failed: Int, total: Int) {
+    /// Called by the runner after each request.
+    public func report(done: Int, failed: Int, total: Int) {
         let due: Bool = lock.withLock {
             guard done < total, Date().timeIntervalSince(last) >= 10 else { return false }
             last = Date()
@@ -258,13 +299,14 @@ final class RunProgress: @unchecked Sendable {
 }
 
 /// Text form of a gate report.
-enum GateReportText {
-    static func render(_ g: GateReport) -> String {
+public enum GateReportText {
+    /// The text.
+    public static func render(_ g: GateReport) -> String {
         guard !g.deployments.isEmpty else { return "" }
         var out = "\nGates:\n"
         for d in g.deployments {
-            let mark = d.result == "passed" ? "✔" : (d.result == "failed" ? "✘" : "-")
-            out += "  \(mark) \(d.deployment) revision \(d.revision.prefix(12)): \(d.result == "failed" ? "FAILED" : d.result)"
+            let mark = d.result == .passed ? "✔" : (d.result == .failed ? "✘" : "-")
+            out += "  \(mark) \(d.deployment) revision \(d.revision.prefix(12)): \(d.result == .failed ? "FAILED" : d.result.rawValue)"
                 + " — \(d.message)\n"
             for s in d.scenarios {
                 out += "      \(s.scenario) on \(d.deployment)/\(s.replica): \(s.passed ? "passed" : "FAILED")"
@@ -275,7 +317,7 @@ enum GateReportText {
             }
         }
         if !g.passed {
-            out += "Gate FAILED for \(g.deployments.filter { $0.result == "failed" }.map(\.deployment).joined(separator: ", ")).\n"
+            out += "Gate FAILED for \(g.deployments.filter { $0.result == .failed }.map(\.deployment).joined(separator: ", ")).\n"
         }
         return out
     }

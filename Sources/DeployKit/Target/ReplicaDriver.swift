@@ -12,11 +12,14 @@ public enum ProbeResult: Sendable, Hashable {
     case failed(reason: String, lastLog: [String])
 }
 
-/// The narrow interface between the planner/executor and a place where engines run.
+/// What a slot target's driver does: the narrow interface between `SlotTarget` (renderer, placer,
+/// planner, executor) and the place where engine instances run.
 ///
-/// Implementations: the local target (processes + SQLite state), an in-memory target for tests.
-/// Methods are synchronous and quick (no method waits for readiness: the executor polls `probe`).
-public protocol DeployTarget: AnyObject, Sendable {
+/// Implementations: `LocalDriver` (processes + SQLite state), `InMemoryDriver` (tests, shipped in
+/// the library). GPUStack does not conform: its server places replicas, so it implements `Target`
+/// directly. No method waits for readiness (the executor polls `probe`); `stop` may wait up to its
+/// grace period.
+public protocol ReplicaDriver: AnyObject, Sendable {
     /// Every instance the target knows about, alive or dead, with drift filled in for ready ones.
     func observe() throws -> [ObservedReplica]
 
@@ -39,6 +42,11 @@ public protocol DeployTarget: AnyObject, Sendable {
 
     /// A free port for a new instance of a deployment, preferring `preferred`.
     func freePort(preferred: Int, avoiding: Set<Int>) -> Int
+
+    /// Writes the last `tail` lines of a slot's current log to `onText`; with `follow`, keeps writing
+    /// new text until `onText` returns false. Throws `TargetError.notFound` when the slot has no log.
+    func logs(deployment: String, replica: Int, tail: Int, follow: Bool,
+              onText: @escaping @Sendable (String) -> Bool) throws(TargetError)
 }
 
 /// A source of time and sleep, injected so executor tests never sleep for real.

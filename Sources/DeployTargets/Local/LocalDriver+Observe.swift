@@ -1,7 +1,7 @@
 public import DeployKit
 import Foundation
 
-extension LocalTarget {
+extension LocalDriver {
     /// Every instance of this project: the database's, plus run directories it does not know that were
     /// spawned and not stopped on purpose (left by an apply killed between spawn and record; they are
     /// adopted into the database). Dead instances are `exited` with their status and last log lines;
@@ -16,14 +16,14 @@ extension LocalTarget {
             let log = LogFile(path: RunDirectory(path: r.runDirectory).logPath)
             guard live.isAlive else {
                 out.append(observed(r, state: .exited, exitStatus: live.endedStatus,
-                                    lastLog: log.tail(lines: LocalTarget.logLines)))
+                                    lastLog: log.tail(lines: LocalDriver.logLines)))
                 continue
             }
             switch r.state {
             case .starting:
-                out.append(observed(r, state: .starting, lastLog: log.tail(lines: LocalTarget.logLines)))
+                out.append(observed(r, state: .starting, lastLog: log.tail(lines: LocalDriver.logLines)))
             case .ready:
-                out.append(observed(r, state: .ready, lastLog: log.tail(lines: LocalTarget.logLines),
+                out.append(observed(r, state: .ready, lastLog: log.tail(lines: LocalDriver.logLines),
                                     drift: currentDrift(r)))
             }
         }

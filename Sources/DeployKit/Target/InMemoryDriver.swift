@@ -1,10 +1,10 @@
 public import DeployCore
 import Foundation
 
-/// A real in-memory `DeployTarget`: instances are records whose readiness follows a script.
+/// A real in-memory `ReplicaDriver`: instances are records whose readiness follows a script.
 ///
-/// Used by planner/executor tests and by `--target memory` rehearsals; nothing sleeps for real.
-public final class InMemoryTarget: DeployTarget, @unchecked Sendable {
+/// Used by planner, executor and slot-target tests; nothing sleeps for real.
+public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
     /// How a started instance behaves.
     public enum Behavior: Sendable, Hashable {
         /// Ready after this many seconds of (manual) clock time.
@@ -101,6 +101,17 @@ public final class InMemoryTarget: DeployTarget, @unchecked Sendable {
         var p = preferred
         while avoiding.contains(p) { p += 1 }
         return p
+    }
+
+    /// One line per instance of the slot: `instance revision state`.
+    public func logs(deployment: String, replica: Int, tail: Int, follow: Bool,
+                     onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
+        let lines: [String] = lock.withLock {
+            instances.values.map(\.0).filter { $0.deployment == deployment && $0.replica == replica }
+                .sorted { $0.startedAt < $1.startedAt }.map { "\($0.instance) \($0.revision) \($0.state.rawValue)" }
+        }
+        guard !lines.isEmpty else { throw TargetError(.notFound, "no log for \(deployment)/\(replica)") }
+        _ = onText(lines.suffix(tail).map { $0 + "\n" }.joined())
     }
 
     /// Kills an instance behind the executor's back (a crash after start).

@@ -11,7 +11,7 @@ import Glibc
 /// files in `STATE_DIR/run/<deployment>/<replica>-<instance>`. The intent (a `starting` row and the
 /// run directory's `instance.json`) is recorded before spawning, so an apply killed at any point
 /// leaves nothing that `observe` cannot find. Methods are quick: none waits for readiness.
-public final class LocalTarget: DeployTarget, @unchecked Sendable {
+public final class LocalDriver: ReplicaDriver, @unchecked Sendable {
     /// The state directory (`.dsdeploy/` or `$DSDEPLOY_HOME`).
     public let stateDirectory: String
     /// Address engines bind to and ports are checked on.
@@ -24,10 +24,11 @@ public final class LocalTarget: DeployTarget, @unchecked Sendable {
     public let store: StateStore
     let clock: any DeployClock
     let probeClient = EngineProbe()
-    /// Overrides the supervisor location (else `$DSDEPLOY_SUPERVISOR` or next to the executable).
+    /// Overrides the supervisor location (else `$DSDEPLOY_SUPERVISOR` of `parentEnvironment`, or next to the executable).
     public var supervisorPath: String?
-    /// Environment the inherited variables (`PATH`, `HOME`, `LANG`, `TMPDIR`) are taken from.
-    public var parentEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    /// Environment the inherited variables (`PATH`, `HOME`, `LANG`, `TMPDIR`) are taken from: the
+    /// `TargetContext`'s, injected (the driver never reads the process environment).
+    public let parentEnvironment: [String: String]
     /// Seconds `start` waits for the supervisor to report the engine's pid.
     public var pidWait = 1.0
 
@@ -37,8 +38,9 @@ public final class LocalTarget: DeployTarget, @unchecked Sendable {
 
     /// Opens (creating when missing) the state in `stateDirectory`.
     public init(stateDirectory: String, host: String = "127.0.0.1", imageCommands: [String: [String]] = [:],
-                projectID: String = "default", clock: any DeployClock = SystemClock()) throws {
+                projectID: String = "default", environment: [String: String], clock: any DeployClock = SystemClock()) throws {
         self.stateDirectory = stateDirectory
+        parentEnvironment = environment
         self.host = host
         self.imageCommands = imageCommands
         self.projectID = projectID
@@ -53,10 +55,10 @@ public final class LocalTarget: DeployTarget, @unchecked Sendable {
     public func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {
         reapChildren()
         let launch = try LaunchCommand.moved(spec, to: port)
-        let instance = LocalTarget.newInstanceID()
+        let instance = LocalDriver.newInstanceID()
         let run = RunDirectory(stateDirectory: stateDirectory, deployment: spec.deployment, replica: spec.replica,
                                instance: instance)
-        let supervisor = try supervisorPath ?? SupervisorSpawner.supervisorPath()
+        let supervisor = try supervisorPath ?? SupervisorSpawner.supervisorPath(environment: parentEnvironment)
         var record = InstanceRecord(instance: instance, projectID: projectID, deployment: spec.deployment,
                                     replica: spec.replica, revision: spec.revision, state: .starting, launch: launch,
                                     port: port, runDirectory: run.path, createdAt: clock.now(), labels: spec.labels)
@@ -133,11 +135,23 @@ public final class LocalTarget: DeployTarget, @unchecked Sendable {
         return LogFile(path: p).tail(lines: lines)
     }
 
-    /// Follows a slot's current log until `shouldStop` returns true (see `LogFile.follow`).
-    public func follow(deployment: String, replica: Int, lines: Int = 20, interval: Double = 0.2,
-                       shouldStop: () -> Bool, onText: (String) -> Void) {
-        guard let p = logPath(deployment: deployment, replica: replica) else { return }
-        LogFile(path: p).follow(lines: lines, interval: interval, shouldStop: shouldStop, onText: onText)
+    /// The last `tail` lines of a slot's current log, then (with `follow`) new text until `onText`
+    /// returns false.
+    public func logs(deployment: String, replica: Int, tail: Int, follow: Bool,
+                     onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
+        guard let p = logPath(deployment: deployment, replica: replica) else {
+            throw TargetError(.notFound, "no log for \(deployment)/\(replica) in \(stateDirectory)")
+        }
+        let file = LogFile(path: p)
+        if !follow {
+            let lines = file.tail(lines: tail)
+            _ = onText(lines.map { $0 + "\n" }.joined())
+            return
+        }
+        let stop = StopFlag()
+        file.follow(lines: tail, interval: 0.2, shouldStop: { stop.isSet }) { text in
+            if !onText(text) { stop.set() }
+        }
     }
 
     /// Reaps supervisors this process spawned that have exited (they are our children).

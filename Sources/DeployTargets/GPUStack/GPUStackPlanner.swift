@@ -109,7 +109,7 @@ public struct GPUStackPlanner: Sendable {
         for d in desired.sorted(by: { $0.name < $1.name }) {
             guard let live = byName[d.name] else {
                 changes.append(GPUStackModelChange(deployment: d.name, modelId: nil, action: .create,
-                    reason: "not on the server", flags: FlagDiffs.entries(FlagSet.diff(from: FlagSet(), to: d.flagSet, catalog: d.catalog)),
+                    reason: "not on the server", flags: (FlagSet.diff(from: FlagSet(), to: d.flagSet, catalog: d.catalog).map(FlagDiffEntry.init)),
                     fields: [], replicas: d.replicas, warnings: d.warnings))
                 continue
             }
@@ -189,7 +189,7 @@ public struct GPUStackPlanner: Sendable {
             fields.append(FieldChange(field: "env.\(name)", before: secret ? nil : have, after: secret ? nil : want, restart: true))
         }
         let (liveFlags, _) = GPUStackMapping.flagSet(ofParameters: live["backend_parameters"]?.strings ?? [], catalog: d.catalog)
-        let flags = FlagDiffs.entries(FlagSet.diff(from: liveFlags, to: d.flagSet, catalog: d.catalog))
+        let flags = FlagSet.diff(from: liveFlags, to: d.flagSet, catalog: d.catalog).map(FlagDiffEntry.init)
         let unfinished = GPUStackOwnership.revision(ofModel: live) != d.revision
         let restart = !flags.isEmpty || fields.contains(where: \.restart) || versionChanged || unfinished
         let id = live["id"]?.int
@@ -215,15 +215,5 @@ public struct GPUStackPlanner: Sendable {
 
     static func render(_ m: [String: String]) -> String {
         "{" + m.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
-    }
-}
-
-/// `FlagChange` → printable `FlagDiffEntry`.
-enum FlagDiffs {
-    static func entries(_ changes: [FlagChange]) -> [FlagDiffEntry] {
-        changes.map { c in
-            FlagDiffEntry(kind: c.kind.rawValue, flag: c.name, before: c.before?.description,
-                          after: c.after?.description, effective: c.effective)
-        }
     }
 }

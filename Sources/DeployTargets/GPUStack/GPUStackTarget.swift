@@ -1,4 +1,5 @@
 public import DeployKit
+public import DeploySpec
 import Engines
 import CurlHTTP
 import Foundation
@@ -16,15 +17,30 @@ public final class GPUStackTarget: @unchecked Sendable {
     public let owner: String
     /// Time and sleep (injected for tests).
     public let clock: any DeployClock
+    /// The Target document (worker selector of every model).
+    public let config: TargetConfig
+    private let lock = NSLock()
     private var clusterId: Int?
+    private var planned: [Planned] = []
 
     /// Creates a target; nothing is sent until a method is called.
-    public init(client: GPUStackClient, name: String, cluster: String, owner: String, clock: any DeployClock) {
+    public init(client: GPUStackClient, config: TargetConfig, clock: any DeployClock) {
         self.client = client
-        self.name = name
-        self.cluster = cluster
-        self.owner = owner
+        self.config = config
+        name = config.name
+        cluster = config.cluster ?? "default"
+        owner = config.owner ?? config.name
         self.clock = clock
+    }
+
+    /// Keeps a plan this target made (apply and a gate's revert use what it was made from).
+    func remember(_ p: Planned) { lock.withLock { planned.append(p) } }
+
+    /// The plan this target made with the same digests as `plan`, if any.
+    func recall(_ plan: Plan) -> Planned? {
+        lock.withLock {
+            planned.last { $0.plan.desiredDigest == plan.desiredDigest && $0.plan.observedDigest == plan.observedDigest }
+        }
     }
 
     /// The server version; an error for versions this target does not support.
@@ -38,14 +54,14 @@ public final class GPUStackTarget: @unchecked Sendable {
 
     /// The cluster's id (`GET /v2/clusters`, once).
     public func resolveCluster() throws(GPUStackError) -> Int {
-        if let clusterId { return clusterId }
+        if let id = lock.withLock({ clusterId }) { return id }
         let all = try client.list("/v2/clusters")
         guard let c = all.first(where: { $0["name"]?.string == cluster }), let id = c["id"]?.int else {
             let names = all.compactMap { $0["name"]?.string }.sorted()
             throw GPUStackError(.notFound, "GPUStack at \(client.baseURL) has no cluster '\(cluster)'"
                                 + (names.isEmpty ? " (it has none; create one first)" : " (clusters: \(names.joined(separator: ", ")))"))
         }
-        clusterId = id
+        lock.withLock { clusterId = id }
         return id
     }
 
@@ -89,6 +105,8 @@ public final class GPUStackTarget: @unchecked Sendable {
         public var readyReplicas: Int
         /// Model state (`running`, `pending`, `error` ...).
         public var modelState: String
+        /// The revision dsdeploy recorded once the model's instances ran on it.
+        public var revision: String?
         /// Instance name (`dspark-x1y2z`), nil when the model has no instance.
         public var instance: String?
         /// Instance state.
@@ -118,7 +136,8 @@ public final class GPUStackTarget: @unchecked Sendable {
             let id = m["id"]?.int ?? -1
             let base = InstanceStatus(deployment: m["name"]?.string ?? "?", modelId: id,
                                       replicas: m["replicas"]?.int ?? 0, readyReplicas: m["ready_replicas"]?.int ?? 0,
-                                      modelState: m["state"]?.string ?? "pending", instance: nil, state: nil,
+                                      modelState: m["state"]?.string ?? "pending",
+                                      revision: GPUStackOwnership.revision(ofModel: m), instance: nil, state: nil,
                                       stateMessage: m["state_message"]?.string, worker: nil, endpoint: nil, restarts: nil, injected: [])
             let mine = instances.filter { $0["model_id"]?.int == id }.sorted { ($0["id"]?.int ?? 0) < ($1["id"]?.int ?? 0) }
             if mine.isEmpty { out.append(base); continue }

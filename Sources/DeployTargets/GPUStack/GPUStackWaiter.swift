@@ -26,7 +26,7 @@ struct GPUStackWaiter {
     let client: GPUStackClient
     let clusterId: Int
     let clock: any DeployClock
-    var onProgress: @Sendable (String) -> Void = { _ in }
+    var onProgress: @Sendable (ApplyEvent) -> Void = { _ in }
 
     /// Waits for every goal; returns each model's outcome by id.
     func wait(_ goals: [Goal]) -> [Int: Outcome] {
@@ -80,9 +80,9 @@ final class WaitState: @unchecked Sendable {
     private var instances: [Int: JSONValue] = [:]
     private(set) var outcomes: [Int: GPUStackWaiter.Outcome] = [:]
     private var lastState: [Int: String] = [:]
-    private let onProgress: @Sendable (String) -> Void
+    private let onProgress: @Sendable (ApplyEvent) -> Void
 
-    init(goals: [GPUStackWaiter.Goal], onProgress: @escaping @Sendable (String) -> Void) {
+    init(goals: [GPUStackWaiter.Goal], onProgress: @escaping @Sendable (ApplyEvent) -> Void) {
         self.goals = goals
         self.onProgress = onProgress
     }
@@ -136,7 +136,7 @@ final class WaitState: @unchecked Sendable {
             let line = summary.joined(separator: "; ")
             if !line.isEmpty, lastState[g.modelId] != line {
                 lastState[g.modelId] = line
-                onProgress("  … \(g.name): \(line)")
+                onProgress(.progress(id: g.name, message: line))
             }
             if running >= g.needed { outcomes[g.modelId] = .ready }
         }

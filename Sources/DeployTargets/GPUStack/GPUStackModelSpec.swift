@@ -108,7 +108,7 @@ public enum GPUStackMapping {
     }
 
     /// The desired model of a resolved deployment on `target`.
-    public static func model(_ r: ResolvedDeployment, env: [String: Secret], target: Target) -> GPUStackModelSpec {
+    public static func model(_ r: ResolvedDeployment, env: [String: Secret], target: TargetConfig) -> GPUStackModelSpec {
         let d = r.deployment
         let src = source(d.model)
         let version = GPUStackVersionSpec(

@@ -27,17 +27,10 @@ public struct GPUStackModelChange: Sendable, Codable, Hashable {
 
 /// A custom backend version and what apply does to it.
 public struct GPUStackVersionChange: Sendable, Codable, Hashable {
-    /// What to do.
-    public enum Action: String, Sendable, Codable, Hashable {
-        /// Add it to the backend record (read–modify–write).
-        case create
-        /// Replace its image, entrypoint, run command or framework.
-        case update
-        /// Remove it (prune; only versions dsdeploy created and no model uses).
-        case delete
-        /// Nothing.
-        case noop
-    }
+    /// What to do: `create` adds it to the backend record (read–modify–write), `update` replaces its
+    /// image, entrypoint, run command or framework, `delete` removes it (prune; only versions dsdeploy
+    /// created and no model uses). Never `replace`.
+    public typealias Action = PlannedChange.Action
 
     /// GPUStack backend (`SGLang`).
     public var backend: String

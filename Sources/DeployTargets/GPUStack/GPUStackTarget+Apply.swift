@@ -1,50 +1,22 @@
 import DeployCore
-import DeployKit
+public import DeployKit
 import Engines
 import Foundation
-
-/// The result of applying a GPUStack plan.
-public struct GPUStackApplyReport: Sendable, Codable {
-    /// One model's (or backend version's) result.
-    public struct Outcome: Sendable, Codable, Hashable {
-        /// Deployment name, or `backend/version` for versions.
-        public var id: String
-        /// The planned action.
-        public var action: String
-        /// `done`, `failed`, `reverted` or `skipped`.
-        public var result: String
-        /// Details (GPUStack's state message on failure).
-        public var message: String
-    }
-
-    /// Every change, in the order applied.
-    public var outcomes: [Outcome]
-    /// Seconds the apply took.
-    public var seconds: Double
-    /// API requests made by apply (reads, writes).
-    public var apiReads: Int
-    /// Writes.
-    public var apiWrites: Int
-
-    /// True when nothing failed.
-    public var succeeded: Bool { !outcomes.contains { $0.result != "done" } }
-    /// Deployments that failed.
-    public var failedDeployments: [String] { outcomes.filter { $0.result != "done" }.map(\.id) }
-}
 
 extension GPUStackTarget {
     /// Applies `plan` (made from `desired` and `observed`): backend versions, then models (create / update /
     /// replace + restart), waiting for every touched model's instances; failed replacements are reverted to
     /// the previous configuration. `onEvent` gets one line per step.
     public func apply(_ plan: GPUStackPlan, desired: [GPUStackModelSpec], observed: GPUStackObserved,
-                      onEvent: @escaping @Sendable (String) -> Void) -> GPUStackApplyReport {
+                      onEvent: @escaping @Sendable (ApplyEvent) -> Void) -> ApplyReport {
         let start = clock.now()
         let counts0 = client.requestCounts
-        var outcomes: [GPUStackApplyReport.Outcome] = []
-        func report() -> GPUStackApplyReport {
+        var outcomes: [ApplyReport.Outcome] = []
+        func report() -> ApplyReport {
             let c = client.requestCounts
-            return GPUStackApplyReport(outcomes: outcomes, seconds: clock.now() - start,
-                                       apiReads: c.reads - counts0.reads, apiWrites: c.writes - counts0.writes)
+            return ApplyReport(outcomes: outcomes, failedDeployments: outcomes.filter { $0.result != .done }.map(\.id),
+                               seconds: clock.now() - start,
+                               apiCalls: APICalls(reads: c.reads - counts0.reads, writes: c.writes - counts0.writes))
         }
         let specs = Dictionary(desired.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let live = Dictionary(observed.models.compactMap { m in m["name"]?.string.map { ($0, m) } }, uniquingKeysWith: { a, _ in a })
@@ -58,14 +30,14 @@ extension GPUStackTarget {
                     desired.first { $0.version.backend == backend && $0.version.name == v.version }?.version
                 }, remove: [])
                 for v in mine {
-                    onEvent("  ✔ backend version \(backend) \(v.version) \(v.action == .create ? "created" : "updated")")
-                    outcomes.append(.init(id: "\(backend)/\(v.version)", action: v.action.rawValue, result: "done", message: ""))
+                    onEvent(.done(id: GPUStackTarget.versionID(backend, v.version), message: v.action == .create ? "created" : "updated"))
+                    outcomes.append(.init(id: GPUStackTarget.versionID(backend, v.version), action: v.action, result: .done, message: ""))
                 }
             } catch {
                 for v in mine {
-                    outcomes.append(.init(id: "\(backend)/\(v.version)", action: v.action.rawValue, result: "failed", message: error.message))
+                    outcomes.append(.init(id: GPUStackTarget.versionID(backend, v.version), action: v.action, result: .failed, message: error.message))
                 }
-                onEvent("  ✘ backend \(backend): \(error.message)")
+                for v in mine { onEvent(.failed(id: GPUStackTarget.versionID(backend, v.version), reason: error.message, lastLog: [])) }
                 return report()
             }
         }
@@ -84,13 +56,13 @@ extension GPUStackTarget {
                     guard let id = created["id"]?.int else {
                         throw GPUStackError(.protocolError, "GPUStack created model '\(spec.name)' without an id")
                     }
-                    onEvent("  + \(spec.name): created model \(id)")
+                    onEvent(.progress(id: spec.name, message: "created model \(id)"))
                     goals.append(.init(modelId: id, name: spec.name, needed: spec.replicas, ignore: [], deadline: deadline))
                     pendingOutcome[id] = c
                 case .update:
                     guard let id = c.modelId else { continue }
                     try client.put("/v2/models/\(id)", updateBody(spec, full: false))
-                    onEvent("  ~ \(spec.name): replicas → \(spec.replicas)")
+                    onEvent(.progress(id: spec.name, message: "replicas → \(spec.replicas)"))
                     goals.append(.init(modelId: id, name: spec.name, needed: spec.replicas, ignore: [], deadline: deadline))
                     pendingOutcome[id] = c
                 case .replace:
@@ -98,22 +70,22 @@ extension GPUStackTarget {
                     try client.put("/v2/models/\(id)", updateBody(spec, full: true))
                     let liveInstances = observed.instances.filter { $0["model_id"]?.int == id }
                     if liveInstances.count > 1 && spec.replicas > 1 {
-                        onEvent("  ~ \(spec.name): updated; rolling restart of \(liveInstances.count) instances, one at a time")
+                        onEvent(.progress(id: spec.name, message: "updated; rolling restart of \(liveInstances.count) instances, one at a time"))
                         rolling.append((c, id))
                         continue
                     }
                     if !liveInstances.isEmpty {
                         try restart(model: id, name: spec.name, deadline: deadline, onEvent: onEvent)
                     } else {
-                        onEvent("  ~ \(spec.name): updated (no instances to restart)")
+                        onEvent(.progress(id: spec.name, message: "updated (no instances to restart)"))
                     }
                     goals.append(.init(modelId: id, name: spec.name, needed: spec.replicas, ignore: [], deadline: deadline))
                     pendingOutcome[id] = c
                 default: break
                 }
             } catch {
-                onEvent("  ✘ \(c.deployment): \(error.message)")
-                var o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: error.message)
+                onEvent(.failed(id: c.deployment, reason: error.message, lastLog: []))
+                var o = ApplyReport.Outcome(id: c.deployment, action: c.action, result: .failed, message: error.message)
                 if c.action == .replace || c.action == .update, let id = c.modelId, let prev = live[c.deployment] {
                     o = revert(o, model: id, previous: prev, onEvent: onEvent)
                 }
@@ -126,11 +98,11 @@ extension GPUStackTarget {
             guard let c = pendingOutcome[g.modelId] else { continue }
             switch results[g.modelId] ?? .failed("no result") {
             case .ready:
-                onEvent("  ✔ \(c.deployment): \(g.needed) instance\(g.needed == 1 ? "" : "s") running")
+                onEvent(.done(id: c.deployment, message: "\(g.needed) instance\(g.needed == 1 ? "" : "s") running"))
                 outcomes.append(markVerified(c, model: g.modelId, spec: specs[c.deployment]))
             case .failed(let why):
-                onEvent("  ✘ \(c.deployment): \(why)")
-                var o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: why)
+                onEvent(.failed(id: c.deployment, reason: why, lastLog: []))
+                var o = ApplyReport.Outcome(id: c.deployment, action: c.action, result: .failed, message: why)
                 if c.action != .create, let prev = live[c.deployment] { o = revert(o, model: g.modelId, previous: prev, onEvent: onEvent) }
                 outcomes.append(o)
             }
@@ -147,10 +119,10 @@ extension GPUStackTarget {
             guard let id = c.modelId else { continue }
             do throws(GPUStackError) {
                 try client.delete("/v2/models/\(id)")
-                onEvent("  - \(c.deployment): deleted")
-                outcomes.append(.init(id: c.deployment, action: "delete", result: "done", message: ""))
+                onEvent(.done(id: c.deployment, message: "deleted"))
+                outcomes.append(.init(id: c.deployment, action: .delete, result: .done, message: ""))
             } catch {
-                outcomes.append(.init(id: c.deployment, action: "delete", result: "failed", message: error.message))
+                outcomes.append(.init(id: c.deployment, action: .delete, result: .failed, message: error.message))
             }
         }
         let removals = plan.versions.filter { $0.action == .delete }
@@ -159,39 +131,40 @@ extension GPUStackTarget {
             do throws(GPUStackError) {
                 try writeVersions(backend: backend, upsert: [], remove: Set(names))
                 for n in names {
-                    onEvent("  - backend version \(backend) \(n) removed")
-                    outcomes.append(.init(id: "\(backend)/\(n)", action: "delete", result: "done", message: ""))
+                    onEvent(.done(id: GPUStackTarget.versionID(backend, n), message: "removed"))
+                    outcomes.append(.init(id: GPUStackTarget.versionID(backend, n), action: .delete, result: .done, message: ""))
                 }
             } catch {
                 // GPUStack refuses to remove a version a model uses: keep it and say so.
                 for n in names {
-                    outcomes.append(.init(id: "\(backend)/\(n)", action: "delete", result: "skipped", message: error.message))
+                    outcomes.append(.init(id: GPUStackTarget.versionID(backend, n), action: .delete, result: .skipped, message: error.message))
                 }
             }
         }
         var r = report()
         r.outcomes = r.outcomes.map { o in
             var o = o
-            if o.result == "skipped" { o.result = "done"; o.message = "kept: " + o.message }
+            if o.result == .skipped { o.result = .done; o.message = "kept: " + o.message }
             return o
         }
+        r.failedDeployments = r.outcomes.filter { $0.result != .done }.map(\.id)
         return r
     }
 
     /// Records in the model's `meta` that its instances ran on this revision (skipped when already recorded).
-    func markVerified(_ c: GPUStackModelChange, model id: Int, spec: GPUStackModelSpec?) -> GPUStackApplyReport.Outcome {
-        guard let spec else { return .init(id: c.deployment, action: c.action.rawValue, result: "done", message: "") }
+    func markVerified(_ c: GPUStackModelChange, model id: Int, spec: GPUStackModelSpec?) -> ApplyReport.Outcome {
+        guard let spec else { return .init(id: c.deployment, action: c.action, result: .done, message: "") }
         if c.action == .update {
-            return .init(id: c.deployment, action: c.action.rawValue, result: "done", message: "")
+            return .init(id: c.deployment, action: c.action, result: .done, message: "")
         }
         var body = updateBody(spec, full: false).members
         body["replicas"] = nil
         body["meta"] = GPUStackOwnership.meta(owner: owner, deployment: spec.name, revision: spec.revision)
         do throws(GPUStackError) {
             try client.put("/v2/models/\(id)", .object(body))
-            return .init(id: c.deployment, action: c.action.rawValue, result: "done", message: "")
+            return .init(id: c.deployment, action: c.action, result: .done, message: "")
         } catch {
-            return .init(id: c.deployment, action: c.action.rawValue, result: "failed",
+            return .init(id: c.deployment, action: c.action, result: .failed,
                          message: "instances run, but recording it in the model failed: \(error.message)")
         }
     }
@@ -199,11 +172,11 @@ extension GPUStackTarget {
     /// `POST /v2/models/{id}/restart`. GPUStack answers 409 while an earlier restart is "in flight" — until the
     /// model runs again, up to 15 minutes; then the instances are deleted instead (the replica controller recreates
     /// them at once from the updated model, which is what a restart does).
-    func restart(model id: Int, name: String, deadline: Double, onEvent: @Sendable (String) -> Void) throws(GPUStackError) {
+    func restart(model id: Int, name: String, deadline: Double, onEvent: @Sendable (ApplyEvent) -> Void) throws(GPUStackError) {
         do {
             let r = try client.post("/v2/models/\(id)/restart", .object([:]))
             let gone = r["deleted_instances"]?.strings ?? []
-            onEvent("  ~ \(name): updated; restarted (retired \(gone.isEmpty ? "no instances" : gone.joined(separator: ", ")))")
+            onEvent(.progress(id: name, message: "updated; restarted (retired \(gone.isEmpty ? "no instances" : gone.joined(separator: ", ")))"))
         } catch where error.kind == .conflict {
             var gone: [String] = []
             for i in try instanceIds(model: id) {
@@ -211,15 +184,15 @@ extension GPUStackTarget {
                 try client.delete("/v2/model-instances/\(iid)")
                 gone.append(i["name"]?.string ?? String(iid))
             }
-            onEvent("  ~ \(name): updated; an earlier restart is still in flight (409), so its instances were deleted "
-                    + "and are recreated from the update (\(gone.joined(separator: ", ")))")
+            onEvent(.progress(id: name, message: "updated; an earlier restart is still in flight (409), so its instances were deleted "
+                    + "and are recreated from the update (\(gone.joined(separator: ", ")))"))
         }
     }
 
     /// Replaces a multi-replica model's instances one at a time (GPUStack's own restart retires all at once):
     /// delete one old instance, the replica controller recreates it from the updated model, wait until it runs.
     func rollingRestart(_ c: GPUStackModelChange, model id: Int, spec: GPUStackModelSpec, previous: JSONValue?,
-                        onEvent: @escaping @Sendable (String) -> Void) -> GPUStackApplyReport.Outcome {
+                        onEvent: @escaping @Sendable (ApplyEvent) -> Void) -> ApplyReport.Outcome {
         let waiter = GPUStackWaiter(client: client, clusterId: 0, clock: clock, onProgress: onEvent)
         do throws(GPUStackError) {
             var old = try instanceIds(model: id).compactMap { $0["id"]?.int }
@@ -229,21 +202,21 @@ extension GPUStackTarget {
                 try client.delete("/v2/model-instances/\(victim)")
                 old.removeFirst()
                 replaced += 1
-                onEvent("  ~ \(spec.name): replacing instance \(replaced)/\(total)")
+                onEvent(.progress(id: spec.name, message: "replacing instance \(replaced)/\(total)"))
                 let needed = min(replaced, spec.replicas)
                 let result = waiter.wait([.init(modelId: id, name: spec.name, needed: needed, ignore: Set(old),
                                                 deadline: clock.now() + Double(spec.timeoutSeconds))])
                 if case .failed(let why)? = result[id] {
-                    onEvent("  ✘ \(spec.name): \(why)")
-                    let o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: why)
+                    onEvent(.failed(id: spec.name, reason: why, lastLog: []))
+                    let o = ApplyReport.Outcome(id: c.deployment, action: c.action, result: .failed, message: why)
                     return previous.map { revert(o, model: id, previous: $0, keep: Set(old), onEvent: onEvent) } ?? o
                 }
             }
-            onEvent("  ✔ \(spec.name): \(spec.replicas) instances running (rolled one at a time)")
+            onEvent(.done(id: spec.name, message: "\(spec.replicas) instances running (rolled one at a time)"))
             return markVerified(c, model: id, spec: spec)
         } catch {
-            onEvent("  ✘ \(spec.name): \(error.message)")
-            let o = GPUStackApplyReport.Outcome(id: c.deployment, action: c.action.rawValue, result: "failed", message: error.message)
+            onEvent(.failed(id: spec.name, reason: error.message, lastLog: []))
+            let o = ApplyReport.Outcome(id: c.deployment, action: c.action, result: .failed, message: error.message)
             return previous.map { revert(o, model: id, previous: $0, onEvent: onEvent) } ?? o
         }
     }
@@ -251,8 +224,8 @@ extension GPUStackTarget {
     /// Puts the previous configuration back (`PUT` of the fields dsdeploy manages) and deletes the instances
     /// started from the new one (except `keep`), so GPUStack recreates them from the previous configuration.
     /// A restart is not used: GPUStack answers 409 until the restarted model runs. The revert is not waited for.
-    func revert(_ failed: GPUStackApplyReport.Outcome, model id: Int, previous: JSONValue, keep: Set<Int> = [],
-                onEvent: @Sendable (String) -> Void) -> GPUStackApplyReport.Outcome {
+    func revert(_ failed: ApplyReport.Outcome, model id: Int, previous: JSONValue, keep: Set<Int> = [],
+                onEvent: @Sendable (ApplyEvent) -> Void) -> ApplyReport.Outcome {
         var o = failed
         do throws(GPUStackError) {
             try client.put("/v2/models/\(id)", GPUStackTarget.previousBody(previous))
@@ -262,9 +235,9 @@ extension GPUStackTarget {
                 try client.delete("/v2/model-instances/\(iid)")
                 n += 1
             }
-            o.result = "reverted"
+            o.result = .reverted
             o.message += " — reverted to the previous configuration (\(n) instance\(n == 1 ? "" : "s") recreated from it)"
-            onEvent("  ↺ \(failed.id): reverted to the previous configuration")
+            onEvent(.reverted(deployment: failed.id))
         } catch {
             o.message += " — revert failed too: \(error.message)"
         }
@@ -323,11 +296,12 @@ extension GPUStackTarget {
         return .object(b)
     }
 
-    /// The `PUT` body that restores a live model's managed fields.
+    /// The `PUT` body that restores a live model's managed fields (its `meta` too: the revision its
+    /// instances were verified on is the previous one again).
     static func previousBody(_ m: JSONValue) -> JSONValue {
         var b: [String: JSONValue] = [:]
         for key in ["name", "source", "huggingface_repo_id", "model_scope_model_id", "local_path", "backend", "backend_version",
-                    "backend_parameters", "env", "replicas", "worker_selector"] {
+                    "backend_parameters", "env", "replicas", "worker_selector", "meta"] {
             if let v = m[key] { b[key] = v }
         }
         return .object(b)

@@ -1,23 +1,27 @@
+import DeployKit
 import Foundation
 
 /// Turns apply events into terminal output: a live line per replica on a terminal, plain lines otherwise.
-public final class ProgressView: @unchecked Sendable {
+final class ProgressView: @unchecked Sendable {
     let interactive: Bool
     let write: (String) -> Void
     private var lines: [String: String] = [:]
     private var order: [String] = []
     private var drawn = 0
     private var spin = 0
+    private let lock = NSLock()
     private var lastWaitingPrint: [String: Double] = [:]
 
     /// Creates a view; `interactive` redraws in place (a terminal), otherwise prints one line per event.
-    public init(interactive: Bool, write: @escaping (String) -> Void) {
+    init(interactive: Bool, write: @escaping (String) -> Void) {
         self.interactive = interactive
         self.write = write
     }
 
     /// Handles one event.
-    public func handle(_ e: ApplyEvent) {
+    func handle(_ e: ApplyEvent) {
+        lock.lock()
+        defer { lock.unlock() }
         switch e {
         case .started(let id, let inst, let port, let rev):
             set(id, "starting \(inst) on port \(port) (revision \(rev.prefix(8)))")
@@ -33,6 +37,8 @@ public final class ProgressView: @unchecked Sendable {
         case .updated(let id): set(id, "labels updated")
         case .reverting(let dep, let reason): set(dep, "reverting to the last good revision (\(reason))")
         case .reverted(let dep): set(dep, "reverted")
+        case .progress(let id, let message): set(id, message)
+        case .done(let id, let message): set(id, "done" + (message.isEmpty ? "" : ": \(message)"))
         }
     }
 
@@ -48,7 +54,7 @@ public final class ProgressView: @unchecked Sendable {
         let frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
         for k in order {
             let t = lines[k] ?? ""
-            let mark = t.hasPrefix("ready") || t.hasPrefix("stopped") || t.hasPrefix("reverted") || t.hasPrefix("labels")
+            let mark = t.hasPrefix("ready") || t.hasPrefix("done") || t.hasPrefix("stopped") || t.hasPrefix("reverted") || t.hasPrefix("labels")
                 ? "✔" : (t.hasPrefix("FAILED") ? "✘" : frames[spin % frames.count])
             out += "\u{1B}[2K  \(mark) \(k)  \(t)\n"
         }

@@ -61,7 +61,7 @@ public enum ConfigReadback {
 
     /// A `changed` drift entry: before = intended, after = reported.
     static func drift(_ flag: String, _ intended: FlagValue, _ reported: JSONValue) -> FlagDiffEntry {
-        FlagDiffEntry(kind: "changed", flag: flag, before: intended.description, after: text(reported), effective: true)
+        FlagDiffEntry(kind: .changed, flag: flag, before: intended.description, after: text(reported), effective: true)
     }
 
     /// Field names (`api_key`, `hf_token`, `ssl_keyfile`; flags through `FlagSpec.defaultField`) whose

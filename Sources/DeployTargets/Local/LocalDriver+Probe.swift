@@ -18,7 +18,7 @@ struct Liveness: Sendable, Hashable {
     var endedStatus: String { exitStatus ?? "status unknown: killed together with its supervisor" }
 }
 
-extension LocalTarget {
+extension LocalDriver {
     /// Number of log lines attached to failures and observations.
     static let logLines = 20
 
@@ -62,14 +62,14 @@ extension LocalTarget {
         let log = LogFile(path: RunDirectory(path: r.runDirectory).logPath)
         let live = liveness(r)
         guard live.isAlive else {
-            return .failed(reason: "process exited (\(live.endedStatus))", lastLog: log.tail(lines: LocalTarget.logLines))
+            return .failed(reason: "process exited (\(live.endedStatus))", lastLog: log.tail(lines: LocalDriver.logLines))
         }
         guard live.engineAlive else { return .starting(lastLine: log.tail(lines: 1).last) }
         if !isReady(r, log: log) { return .starting(lastLine: log.tail(lines: 1).last) }
         switch probeClient.readback(r.launch, port: r.port) {
         case .verified(let drift, _): return drift.isEmpty ? .ready : .drifted(drift)
         case .pending(let why): return .starting(lastLine: why)
-        case .failed(let why): return .failed(reason: why, lastLog: log.tail(lines: LocalTarget.logLines))
+        case .failed(let why): return .failed(reason: why, lastLog: log.tail(lines: LocalDriver.logLines))
         }
     }
 

@@ -4,7 +4,7 @@ import Foundation
 import Glibc
 #endif
 
-extension LocalTarget {
+extension LocalDriver {
     /// Stops an instance and forgets it: SIGTERM, up to `grace` seconds, then SIGKILL to its whole
     /// process group; the run directory is marked stopped and kept for `logs` until the slot's next
     /// instance is ready.

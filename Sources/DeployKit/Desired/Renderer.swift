@@ -9,13 +9,14 @@ public struct Renderer: Sendable {
     public init() {}
 
     /// Launch specs for every replica of a deployment, or the errors that prevent rendering.
-    public func render(_ r: ResolvedDeployment) -> Result<[LaunchSpec], RenderError> {
+    /// `gpuIds[i]` are replica i's GPUs as the `Placer` assigned them (default: `i*g ..< (i+1)*g`).
+    public func render(_ r: ResolvedDeployment, gpuIds placed: [[Int]]? = nil) -> Result<[LaunchSpec], RenderError> {
         let d = r.deployment
         let host = r.target?.host ?? "127.0.0.1"
         let revision = Revision.of(r)
         var specs: [LaunchSpec] = []
         for i in 0..<d.replicas {
-            let gpuIds = (0..<d.gpusPerReplica).map { i * d.gpusPerReplica + $0 }
+            let gpuIds = placed.flatMap { i < $0.count ? $0[i] : nil } ?? (0..<d.gpusPerReplica).map { i * d.gpusPerReplica + $0 }
             let port = d.port + i
             var values: [String: String] = [
                 "model_path": Renderer.modelPath(d), "worker_ip": host, "port": String(port),

@@ -1,0 +1,145 @@
+public import DeployCore
+import DeploySpec
+import Foundation
+
+/// A target where dsdeploy places every replica itself: the `Renderer`, `Placer`, `Planner` and
+/// `ApplyExecutor` over a `ReplicaDriver` that starts, probes and stops instances. A new slot
+/// target (Docker, SSH) writes only a driver.
+public final class SlotTarget: Target, @unchecked Sendable {
+    /// Name and type.
+    public let ref: TargetRef
+    /// What it can do (slot targets can do everything their driver can).
+    public let capabilities: TargetCapabilities
+    /// Starts, probes and stops instances.
+    public let driver: any ReplicaDriver
+    /// GPU ids the target may hand out, nil when it does not say (replicas get `0, 1, 2 …`).
+    public let gpus: [Int]?
+    let clock: any DeployClock
+    let digest: (@Sendable (LaunchSpec, [String: Secret]) -> [String: String]?)?
+    /// Seconds between probes while waiting for readiness.
+    public var pollInterval = 0.1
+    /// Grace period between SIGTERM and SIGKILL when apply stops a replaced instance.
+    public var stopGrace = 10.0
+
+    /// Creates a slot target. `digest` keys the values revisions do not show (secrets, `valueFrom`)
+    /// so a changed value is a planned restart; nil when the target keeps no key.
+    public init(ref: TargetRef, driver: any ReplicaDriver, gpus: [Int]?, clock: any DeployClock,
+                capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply],
+                digest: (@Sendable (LaunchSpec, [String: Secret]) -> [String: String]?)? = nil) {
+        self.ref = ref
+        self.driver = driver
+        self.gpus = gpus
+        self.clock = clock
+        self.capabilities = capabilities
+        self.digest = digest
+    }
+
+    /// The launch spec of every replica: placed, rendered, with secret digests where values resolved.
+    public func desired(_ input: PlanInput) throws(TargetError) -> [LaunchSpec] {
+        let placement: [String: [[Int]]]
+        switch Placer.place(input.deployments, gpus: gpus) {
+        case .success(let p): placement = p
+        case .failure(let e): throw TargetError(.configuration, "cannot place '\(e.deployment)' on target '\(ref.name)': \(e.message)")
+        }
+        var specs: [LaunchSpec] = []
+        for r in input.deployments {
+            switch Renderer().render(r, gpuIds: placement[r.deployment.name]) {
+            case .success(let s): specs += s
+            case .failure(let e): throw TargetError(.configuration, "cannot render '\(e.deployment)': \(e.message)")
+            }
+        }
+        guard let digest else { return specs }
+        for i in specs.indices where specs[i].env.contains(where: { $0.value == nil }) {
+            guard let env = input.environment[specs[i].deployment] else { continue }
+            specs[i].secretDigests = digest(specs[i], env)
+        }
+        return specs
+    }
+
+    public func plan(_ input: PlanInput) throws(TargetError) -> Plan {
+        let specs = try desired(input)
+        let observed: [ObservedReplica]
+        do { observed = try driver.observe() } catch {
+            throw TargetError(.unavailable, "cannot read target '\(ref.name)': \(error)")
+        }
+        return Planner(prune: input.prune).plan(desired: specs, observed: observed, files: input.files, target: ref)
+    }
+
+    public func apply(_ plan: Plan, _ input: PlanInput, events: @escaping @Sendable (ApplyEvent) -> Void) -> ApplyReport {
+        executor(input).apply(plan, onEvent: events)
+    }
+
+    func executor(_ input: PlanInput) -> ApplyExecutor {
+        let e = ApplyExecutor(target: driver, clock: clock, environment: input.environment)
+        e.pollInterval = pollInterval
+        e.stopGrace = stopGrace
+        return e
+    }
+
+    public func status(_ deployments: Set<String>?) throws(TargetError) -> [ReplicaStatus] {
+        let observed: [ObservedReplica]
+        do { observed = try driver.observe() } catch {
+            throw TargetError(.unavailable, "cannot read target '\(ref.name)': \(error)")
+        }
+        return observed.filter { deployments?.contains($0.deployment) ?? true }
+            .sorted { ($0.deployment, $0.replica, $0.startedAt) < ($1.deployment, $1.replica, $1.startedAt) }
+            .map { o in
+                let state: ReplicaStatus.State
+                switch o.state {
+                case .starting: state = .starting
+                case .ready: state = o.drift.isEmpty ? .ready : .drifted
+                case .exited: state = .exited
+                case .failed: state = .failed
+                }
+                return ReplicaStatus(deployment: o.deployment, replica: o.replica, instance: o.instance, revision: o.revision,
+                                     state: state, endpoint: Endpoint.url(host: o.launch.host, port: o.port),
+                                     pid: o.isAlive ? o.pid : nil, startedAt: o.startedAt, exitStatus: o.exitStatus,
+                                     drift: o.drift, lastLog: o.isAlive ? [] : Array(o.lastLog.suffix(5)))
+            }
+    }
+
+    public func logs(_ deployment: String, replica: Int, tail: Int, follow: Bool,
+                     onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
+        try driver.logs(deployment: deployment, replica: replica, tail: tail, follow: follow, onText: onText)
+    }
+
+    public func endpoints(of deployment: String) throws(TargetError) -> [Endpoint] {
+        let observed: [ObservedReplica]
+        do { observed = try driver.observe() } catch {
+            throw TargetError(.unavailable, "cannot read target '\(ref.name)': \(error)")
+        }
+        return observed.filter { $0.deployment == deployment && $0.isAlive }
+            .sorted { ($0.replica, $0.startedAt) < ($1.replica, $1.startedAt) }
+            .map { Endpoint(deployment: $0.deployment, replica: $0.replica, url: Endpoint.url(host: $0.launch.host, port: $0.port),
+                            revision: $0.revision, ready: $0.state == .ready && $0.drift.isEmpty) }
+    }
+
+    public func revert(_ deployment: String, in plan: Plan, _ input: PlanInput, reason: String,
+                       events: @escaping @Sendable (ApplyEvent) -> Void) -> GateRevert {
+        executor(input).revertRollout(deployment, plan: plan, reason: reason, onEvent: events)
+    }
+
+    public func delete(_ deployments: Set<String>, grace: Duration,
+                       events: @escaping @Sendable (ApplyEvent) -> Void) throws(TargetError) -> ApplyReport {
+        let t0 = clock.now()
+        let victims: [ObservedReplica]
+        do { victims = try driver.observe().filter { deployments.contains($0.deployment) } } catch {
+            throw TargetError(.unavailable, "cannot read target '\(ref.name)': \(error)")
+        }
+        var outcomes: [ApplyReport.Outcome] = []
+        var failed: [String] = []
+        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+        for v in victims.sorted(by: { ($0.deployment, $0.replica) < ($1.deployment, $1.replica) }) {
+            do {
+                try driver.stop(v, grace: seconds)
+                events(.stopped(id: v.id, instance: v.instance))
+                outcomes.append(.init(id: v.id, action: .delete, result: .done, message: "stopped \(v.instance)"))
+            } catch {
+                events(.failed(id: v.id, reason: "\(error)", lastLog: []))
+                outcomes.append(.init(id: v.id, action: .delete, result: .failed, message: "\(error)", revision: v.revision))
+                if !failed.contains(v.deployment) { failed.append(v.deployment) }
+            }
+        }
+        return ApplyReport(outcomes: outcomes, failedDeployments: failed, seconds: clock.now() - t0)
+    }
+}

@@ -1,0 +1,39 @@
+public import DeploySpec
+
+/// The registration of one target type: its `type` string, what it can do, and how to build it
+/// from a Target document. Every kind is listed once, in `DeployTargets/TargetKinds.swift`.
+public protocol TargetKind: Sendable {
+    /// The `spec.type` of its Target documents (`local`, `gpustack`).
+    static var type: String { get }
+    /// What targets of this kind can do (commands refuse options that need more, in one place).
+    static var capabilities: TargetCapabilities { get }
+    /// Builds the target of a Target document (nil: the embedded `local` target) for `deployments`.
+    static func make(_ config: TargetConfig?, _ context: TargetContext) throws(TargetError) -> any Target
+}
+
+/// What a target may use from the outside world, injected by the executable: targets never read
+/// the process environment, the working directory or the wall clock themselves.
+public struct TargetContext: Sendable {
+    /// The environment variables targets may read (`$DSDEPLOY_SUPERVISOR`, the `PATH` engines inherit,
+    /// `apiKey: {valueFrom: {env}}`).
+    public var environment: [String: String]
+    /// The local state directory (`.dsdeploy` or `$DSDEPLOY_HOME`).
+    public var stateDirectory: String
+    /// Reads files the manifests name (`apiKey: {valueFrom: {file}}`, `caBundle`).
+    public var files: any ManifestFileSource
+    /// Time and sleep.
+    public var clock: any DeployClock
+    /// The directory of the running dsdeploy executable (helpers such as `dsdeploy-supervisor`
+    /// and `dsdeploy-engine-sim` are found next to it).
+    public var executableDirectory: String
+
+    /// Creates a context.
+    public init(environment: [String: String], stateDirectory: String, files: any ManifestFileSource,
+                clock: any DeployClock, executableDirectory: String) {
+        self.environment = environment
+        self.stateDirectory = stateDirectory
+        self.files = files
+        self.clock = clock
+        self.executableDirectory = executableDirectory
+    }
+}

@@ -1,0 +1,36 @@
+public import DeployKit
+public import DeploySpec
+import DeployCore
+import Foundation
+
+/// `type: local`: engines run as processes on this machine (the embedded default target).
+public enum LocalKind: TargetKind {
+    public static let type = "local"
+    public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply]
+
+    public static func make(_ config: TargetConfig?, _ context: TargetContext) throws(TargetError) -> any Target {
+        var images: [String: [String]] = [:]
+        for (image, argv) in config?.images ?? [:] { images[image] = resolveProgram(argv, context: context) }
+        let driver: LocalDriver
+        do {
+            try FileManager.default.createDirectory(atPath: context.stateDirectory, withIntermediateDirectories: true)
+            driver = try LocalDriver(stateDirectory: context.stateDirectory, host: config?.host ?? "127.0.0.1",
+                                     imageCommands: images, environment: context.environment, clock: context.clock)
+        } catch {
+            throw TargetError(.unavailable, "cannot open state in \(context.stateDirectory): \(error)")
+        }
+        let stateDirectory = context.stateDirectory
+        return SlotTarget(ref: TargetRef(name: config?.name ?? "local", type: type), driver: driver, gpus: config?.gpus,
+                          clock: context.clock, capabilities: capabilities) { spec, env in
+            (try? SecretDigester(stateDirectory: stateDirectory))?.digests(for: spec, environment: env)
+        }
+    }
+
+    /// A bare program name is looked up next to the dsdeploy executable first (`dsdeploy-engine-sim`), then on PATH.
+    static func resolveProgram(_ argv: [String], context: TargetContext) -> [String] {
+        guard let first = argv.first, !first.contains("/") else { return argv }
+        let sibling = context.executableDirectory + "/" + first
+        if FileManager.default.isExecutableFile(atPath: sibling) { return [sibling] + argv.dropFirst() }
+        return argv
+    }
+}

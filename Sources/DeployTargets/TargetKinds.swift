@@ -1,0 +1,18 @@
+public import DeployKit
+
+/// Every target type this dsdeploy can deploy to. A new target is a folder plus one line here.
+public let targetKinds: [any TargetKind.Type] = [
+    LocalKind.self,
+    GPUStackKind.self,
+]
+
+/// Looks up registered kinds.
+public enum TargetKinds {
+    /// The kind registered for `type`, or nil.
+    public static func kind(_ type: String) -> (any TargetKind.Type)? {
+        targetKinds.first { $0.type == type }
+    }
+
+    /// Registered type names, in registration order.
+    public static var types: [String] { targetKinds.map { $0.type } }
+}

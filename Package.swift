@@ -79,9 +79,13 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "DeployTargets",
-            dependencies: ["DeployKit", "DeploySpec", "Engines", "DeployCore", "DeployTemplate", "CurlHTTP", "CSQLite", "CCrypto"],
+            dependencies: ["DeployKit", "DeploySpec", "Engines", "DeployCore", "DeployTemplate", "CurlHTTP", "CSQLite", "CCrypto",
+                           "POSIXSpawn"],
             swiftSettings: strictSettings),
-        .executableTarget(name: "dsdeploy-supervisor", swiftSettings: strictSettings),
+        // Glibc only (no Foundation): posix_spawn set-up and /proc reading for DeployTargets and the supervisor.
+        .target(name: "POSIXSpawn", swiftSettings: strictSettings),
+        .testTarget(name: "POSIXSpawnTests", dependencies: ["POSIXSpawn"], swiftSettings: strictSettings),
+        .executableTarget(name: "dsdeploy-supervisor", dependencies: ["POSIXSpawn"], swiftSettings: strictSettings),
         .testTarget(
             name: "DeployTargetsTests",
             dependencies: ["DeployTargets", "DeployKit", "DeploySpec", "Engines", "DeployCore", "CurlHTTP", "dsdeploy-supervisor"],

@@ -56,7 +56,7 @@ public final class LocalTarget: DeployTarget, @unchecked Sendable {
         let instance = LocalTarget.newInstanceID()
         let run = RunDirectory(stateDirectory: stateDirectory, deployment: spec.deployment, replica: spec.replica,
                                instance: instance)
-        let supervisor = try supervisorPath ?? SupervisorSpawner.supervisorPath()
+        let supervisor = try supervisorPath ?? SupervisorSpawner.supervisorPath(environment: parentEnvironment)
         var record = InstanceRecord(instance: instance, projectID: projectID, deployment: spec.deployment,
                                     replica: spec.replica, revision: spec.revision, state: .starting, launch: launch,
                                     port: port, runDirectory: run.path, createdAt: clock.now(), labels: spec.labels)

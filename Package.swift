@@ -9,7 +9,7 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "dsdeploy",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "dsdeploy", targets: ["dsdeploy"]),
         .executable(name: "dsdeploy-engine-sim", targets: ["dsdeploy-engine-sim"]),
@@ -66,7 +66,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
         .executableTarget(name: "dsdeploy-engine-sim", dependencies: ["EngineSim"], swiftSettings: strictSettings),

@@ -5,7 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// Where the simulator's log lines go: stderr for the process, a buffer in tests.
 public struct SimLog: Sendable {
@@ -32,9 +32,10 @@ public struct SimLog: Sendable {
 
     /// A log that keeps lines in memory, with a way to read them back (for tests).
     public static func memory() -> (SimLog, @Sendable () -> [String]) {
-        let box = NIOLockedValueBox<[String]>([])
-        return (SimLog { line in box.withLockedValue { $0.append(line) } },
-                { box.withLockedValue { $0 } })
+        final class Lines: Sendable { let lines = Mutex<[String]>([]) }
+        let box = Lines()
+        return (SimLog { line in box.lines.withLock { $0.append(line) } },
+                { box.lines.withLock { $0 } })
     }
 
     /// `[2026-01-02 03:04:05] message`, like SGLang's own logger.

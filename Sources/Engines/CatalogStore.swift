@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// Loads and caches the bundled flag catalogs. Thread-safe; each file is decoded once.
 ///
@@ -10,7 +11,7 @@ public final class CatalogStore: Sendable {
     public static let shared = CatalogStore()
 
     private let directory: URL?
-    private let state = Locked(State())
+    private let state = Mutex(State())
 
     private struct State {
         var index: [EngineKind: [String]]?
@@ -140,19 +141,5 @@ public final class CatalogStore: Sendable {
         } catch {
             throw CatalogError.malformed(file: file, reason: "\(error.message) at offset \(error.offset)")
         }
-    }
-}
-
-/// A value behind a lock (`Mutex` needs macOS 15; the package targets macOS 14).
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }

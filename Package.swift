@@ -68,7 +68,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
-        .executableTarget(name: "dsdeploy-engine-sim", dependencies: ["EngineSim"], swiftSettings: strictSettings),
+        .executableTarget(name: "dsdeploy-engine-sim", dependencies: ["EngineSim", "Engines"], swiftSettings: strictSettings),
         .testTarget(
             name: "EngineSimTests",
             dependencies: ["EngineSim", "CurlHTTP", "Engines", "dsdeploy-engine-sim"],

@@ -22,7 +22,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "DeployCore", swiftSettings: strictSettings),
-        .target(name: "DeployTemplate", dependencies: ["DeployCore"], swiftSettings: strictSettings),
+        .target(name: "DeployTemplate", swiftSettings: strictSettings),
         .target(
             name: "Engines",
             dependencies: ["DeployCore", "DeployTemplate"],

@@ -77,12 +77,6 @@ public enum ProcFS {
         return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// This process's environment as it started (`/proc/self/environ`), [] when unreadable.
-    public static func ownEnvironment() -> [String] {
-        guard let bytes = readSmallFile("/proc/self/environ", limit: .max) else { return [] }
-        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-    }
-
     /// The path of this process's executable (`/proc/self/exe`), nil when unreadable.
     public static func executablePath() -> String? {
         var buf = [CChar](repeating: 0, count: 4096)

@@ -77,7 +77,7 @@ struct Supervisor {
 /// stdin from /dev/null and stdout+stderr on `logFD`. Returns the pid and 0, or 0 and the error number.
 func spawnEngine(_ argv: [String], logFD: Int32) -> (pid_t, Int32) {
     do {
-        let pid = try Spawner.spawn(argv: argv, environment: ProcFS.ownEnvironment(),
+        let pid = try Spawner.spawn(argv: argv, environment: ProcFS.environment(of: getpid(), limit: .max) ?? [],
                                     fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY),
                                                   .duplicate(logFD, to: 1), .duplicate(logFD, to: 2)],
                                     searchPath: true)

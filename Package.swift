@@ -9,7 +9,7 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "dsdeploy",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "dsdeploy", targets: ["dsdeploy"]),
         .executable(name: "dsdeploy-engine-sim", targets: ["dsdeploy-engine-sim"]),
@@ -22,7 +22,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "DeployCore", swiftSettings: strictSettings),
-        .target(name: "DeployTemplate", dependencies: ["DeployCore"], swiftSettings: strictSettings),
+        .target(name: "DeployTemplate", swiftSettings: strictSettings),
         .target(
             name: "Engines",
             dependencies: ["DeployCore", "DeployTemplate"],
@@ -71,10 +71,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
-        .executableTarget(name: "dsdeploy-engine-sim", dependencies: ["EngineSim"], swiftSettings: strictSettings),
+        .executableTarget(name: "dsdeploy-engine-sim", dependencies: ["EngineSim", "Engines"], swiftSettings: strictSettings),
         .testTarget(
             name: "EngineSimTests",
             dependencies: ["EngineSim", "CurlHTTP", "Engines", "dsdeploy-engine-sim"],
@@ -84,9 +83,13 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "DeployTargets",
-            dependencies: ["DeployKit", "DeploySpec", "Engines", "DeployCore", "DeployTemplate", "CurlHTTP", "CSQLite", "CCrypto"],
+            dependencies: ["DeployKit", "DeploySpec", "Engines", "DeployCore", "DeployTemplate", "CurlHTTP", "CSQLite", "CCrypto",
+                           "POSIXSpawn"],
             swiftSettings: strictSettings),
-        .executableTarget(name: "dsdeploy-supervisor", swiftSettings: strictSettings),
+        // Glibc only (no Foundation): posix_spawn set-up and /proc reading for DeployTargets and the supervisor.
+        .target(name: "POSIXSpawn", swiftSettings: strictSettings),
+        .testTarget(name: "POSIXSpawnTests", dependencies: ["POSIXSpawn"], swiftSettings: strictSettings),
+        .executableTarget(name: "dsdeploy-supervisor", dependencies: ["POSIXSpawn"], swiftSettings: strictSettings),
         .testTarget(
             name: "DeployTargetsTests",
             dependencies: ["DeployTargets", "DeployKit", "DeploySpec", "Engines", "DeployCore", "CurlHTTP", "dsdeploy-supervisor"],

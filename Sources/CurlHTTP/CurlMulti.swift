@@ -1,5 +1,6 @@
 internal import CCurl
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -82,7 +83,7 @@ final class MultiLoop: @unchecked Sendable {
 
     private let multi: UnsafeMutableRawPointer
     private let recordChunkTimes: Bool
-    private let shared = Locked(Shared())
+    private let shared = Mutex(Shared())
     private let exited = DispatchSemaphore(value: 0)
     private var byHandle: [UnsafeMutableRawPointer: (id: CurlMulti.TransferID, easy: EasyHandle)] = [:]
     private var byID: [CurlMulti.TransferID: UnsafeMutableRawPointer] = [:]

@@ -1,4 +1,5 @@
 internal import CCurl
+import Synchronization
 
 /// Blocking one-shot HTTP over libcurl's easy interface: one request, one connection, whole body.
 ///
@@ -39,7 +40,7 @@ public struct HTTPClient: Sendable {
 
 /// Collects a streamed response into an `HTTPResponse`; used by `CurlMulti.send`.
 final class ResponseCollector: Sendable {
-    private let state = Locked<(head: HTTPResponseHead?, body: [UInt8])>((nil, []))
+    private let state = Mutex<(head: HTTPResponseHead?, body: [UInt8])>((nil, []))
 
     func head(_ head: HTTPResponseHead) { state.withLock { $0.head = head } }
 

@@ -1,30 +1,12 @@
 public import DeployCore
-import Foundation
 
-/// Reads manifest files. The CLI uses the disk; `diff --git` reads files at a git revision.
+/// Reads manifest files. The CLI reads the disk (its `DiskFileSource`), `diff --git` files at a git
+/// revision, tests files held in memory.
 public protocol ManifestFileSource: Sendable {
     /// The bytes of a file, or nil when it does not exist.
     func read(_ path: String) -> [UInt8]?
     /// YAML files of a directory (sorted), or [] when it does not exist.
     func yamlFiles(in directory: String) -> [String]
-}
-
-/// The working tree.
-public struct DiskFileSource: ManifestFileSource {
-    /// Creates a disk source.
-    public init() {}
-
-    /// Reads a file from disk.
-    public func read(_ path: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: path).map { [UInt8]($0) }
-    }
-
-    /// Lists `*.yaml`/`*.yml` in a directory.
-    public func yamlFiles(in directory: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-            .map { (directory as NSString).appendingPathComponent($0) }
-    }
 }
 
 /// Loads manifest files (following `Include` documents) into a `Manifest` and diagnostics.
@@ -37,7 +19,7 @@ public struct ManifestLoader: Sendable {
     public var maxFileSize = 64 << 20
 
     /// Creates a loader.
-    public init(source: any ManifestFileSource = DiskFileSource(), templateDirectories: [String] = []) {
+    public init(source: any ManifestFileSource, templateDirectories: [String] = []) {
         self.source = source
         self.templateDirectories = templateDirectories
     }

@@ -1,5 +1,5 @@
 public import Engines
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// Where the simulated engine is in its life.
 public enum SimPhase: String, Hashable, Sendable {
@@ -55,7 +55,7 @@ final class SimCore: Sendable {
     let launch: SimLaunch
     let settings: SimSettings
     let log: SimLog
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
 
     private struct State {
         var phase: SimPhase = .starting
@@ -78,25 +78,25 @@ final class SimCore: Sendable {
         effectiveArgs = launch.serverArgs.merging(settings.argOverride) { _, override in override }
     }
 
-    var phase: SimPhase { state.withLockedValue { $0.phase } }
+    var phase: SimPhase { state.withLock { $0.phase } }
 
-    func setPhase(_ p: SimPhase) { state.withLockedValue { $0.phase = p } }
+    func setPhase(_ p: SimPhase) { state.withLock { $0.phase = p } }
 
     /// A fresh request id (hex, unique per process).
     func nextID() -> String {
-        let n = state.withLockedValue { s -> Int in
+        let n = state.withLock { s -> Int in
             defer { s.nextID += 1 }
             return s.nextID
         }
         return String(n, radix: 16)
     }
 
-    var activeGenerations: Int { state.withLockedValue { $0.activeGenerations } }
+    var activeGenerations: Int { state.withLock { $0.activeGenerations } }
 
-    func generationStarted() { state.withLockedValue { $0.activeGenerations += 1 } }
+    func generationStarted() { state.withLock { $0.activeGenerations += 1 } }
 
     func generationFinished(tokens: Int, steps: Int) {
-        state.withLockedValue {
+        state.withLock {
             $0.activeGenerations -= 1
             $0.finishedGenerations += 1
             $0.emittedTokens += tokens
@@ -106,18 +106,18 @@ final class SimCore: Sendable {
 
     /// Records how late a chunk timer fired (for diagnostics).
     func timerFired(latenessNs: Int64) {
-        state.withLockedValue { $0.worstLatenessNs = max($0.worstLatenessNs, latenessNs) }
+        state.withLock { $0.worstLatenessNs = max($0.worstLatenessNs, latenessNs) }
     }
 
     /// The latest any chunk timer has fired so far, in milliseconds.
-    var worstTimerLatenessMs: Double { state.withLockedValue { Double($0.worstLatenessNs) / 1e6 } }
+    var worstTimerLatenessMs: Double { state.withLock { Double($0.worstLatenessNs) / 1e6 } }
 
     /// Finished generations and the tokens they emitted (for `/metrics`).
     var totals: (finished: Int, tokens: Int) {
-        state.withLockedValue { ($0.finishedGenerations, $0.emittedTokens) }
+        state.withLock { ($0.finishedGenerations, $0.emittedTokens) }
     }
 
-    func flushCache() { state.withLockedValue { $0.flushes += 1 } }
+    func flushCache() { state.withLock { $0.flushes += 1 } }
 
     /// The value of a server arg as the engine reports it (after overrides).
     func serverArg(_ field: String) -> JSONValue? { effectiveArgs[field] }
@@ -125,7 +125,7 @@ final class SimCore: Sendable {
     /// `/server_info`: every ServerArgs field, `version`, and `internal_states` like SGLang.
     func serverInfo() -> JSONValue {
         var info = effectiveArgs
-        let s = state.withLockedValue { $0 }
+        let s = state.withLock { $0 }
         let accept = settings.timing.acceptLength
         info["version"] = .string(settings.version)
         info["internal_states"] = .array([.object([

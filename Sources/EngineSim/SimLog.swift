@@ -5,9 +5,9 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOConcurrencyHelpers
+import Synchronization
 
-/// Where the simulator's log lines go: stderr for the process, a buffer in tests.
+/// Where the simulator's lines go: stderr (logs) and stdout (`--help`) for the process, a buffer in tests.
 public struct SimLog: Sendable {
     private let sink: @Sendable (String) -> Void
 
@@ -15,12 +15,17 @@ public struct SimLog: Sendable {
     public init(sink: @escaping @Sendable (String) -> Void) { self.sink = sink }
 
     /// A log writing to the process's stderr, one `write` per line so lines never interleave.
-    public static let stderr = SimLog { line in
+    public static let stderr = SimLog { line in writeLine(line, to: 2) }
+
+    /// The process's stdout (for `--help`, which the engines print there), one `write` per line.
+    public static let stdout = SimLog { line in writeLine(line, to: 1) }
+
+    private static func writeLine(_ line: String, to fd: Int32) {
         let bytes = Array((line + "\n").utf8)
         bytes.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
-                let n = write(2, raw.baseAddress.map { $0 + off }, raw.count - off)
+                let n = write(fd, raw.baseAddress.map { $0 + off }, raw.count - off)
                 if n <= 0 { break }
                 off += n
             }
@@ -32,9 +37,10 @@ public struct SimLog: Sendable {
 
     /// A log that keeps lines in memory, with a way to read them back (for tests).
     public static func memory() -> (SimLog, @Sendable () -> [String]) {
-        let box = NIOLockedValueBox<[String]>([])
-        return (SimLog { line in box.withLockedValue { $0.append(line) } },
-                { box.withLockedValue { $0 } })
+        final class Lines: Sendable { let lines = Mutex<[String]>([]) }
+        let box = Lines()
+        return (SimLog { line in box.lines.withLock { $0.append(line) } },
+                { box.lines.withLock { $0 } })
     }
 
     /// `[2026-01-02 03:04:05] message`, like SGLang's own logger.

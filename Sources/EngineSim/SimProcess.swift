@@ -15,8 +15,10 @@ public enum SimProcess {
     /// This process's id.
     static var pid: Int32 { getpid() }
 
-    /// Runs until a signal or a simulated crash; returns the exit code.
-    public static func run(arguments: [String], environment: [String: String], log: SimLog = .stderr) async -> Int32 {
+    /// Runs until a signal or a simulated crash; returns the exit code. Log lines go to `log`;
+    /// `--help` text goes to `output`.
+    public static func run(arguments: [String], environment: [String: String], log: SimLog = .stderr,
+                           output: SimLog = .stdout) async -> Int32 {
         var settings: SimSettings
         do {
             settings = try SimSettings.fromEnvironment(environment)
@@ -26,11 +28,12 @@ public enum SimProcess {
         }
         let personality = settings.personality(for: arguments)
         if personality.engine == .vllm {
-            return await runVLLM(arguments: personality.argv, settings: personality.settings, log: log)
+            return await runVLLM(arguments: personality.argv, settings: personality.settings, log: log,
+                                 output: output)
         }
         settings = personality.settings
         let launch: SimLaunch
-        switch startLaunch(arguments, version: settings.version, front: .sglang, log: log) {
+        switch startLaunch(arguments, version: settings.version, front: .sglang, log: log, output: output) {
         case .success(let l): launch = l
         case .failure(let exit): return exit.code
         }
@@ -51,9 +54,10 @@ public enum SimProcess {
     private static func quoted(_ s: String) -> String { "'" + s + "'" }
 
     /// The vLLM personality: `vllm serve` argv (without `vllm serve`), vLLM-like logs and errors.
-    private static func runVLLM(arguments: [String], settings: SimSettings, log: SimLog) async -> Int32 {
+    private static func runVLLM(arguments: [String], settings: SimSettings, log: SimLog,
+                                output: SimLog) async -> Int32 {
         let launch: SimLaunch
-        switch startLaunch(arguments, version: settings.version, front: .vllm, log: log) {
+        switch startLaunch(arguments, version: settings.version, front: .vllm, log: log, output: output) {
         case .success(let l): launch = l
         case .failure(let exit): return exit.code
         }
@@ -90,9 +94,9 @@ public enum SimProcess {
     private struct Exit: Error { var code: Int32 }
 
     /// Loads the catalog and parses the command line as the engine would: the launch, or the exit
-    /// code after printing what the engine prints (help 0, usage error 2, config error 1).
+    /// code after printing what the engine prints (help 0 on `output`, usage error 2, config error 1).
     private static func startLaunch(_ arguments: [String], version: String, front: Front,
-                                    log: SimLog) -> Result<SimLaunch, Exit> {
+                                    log: SimLog, output: SimLog) -> Result<SimLaunch, Exit> {
         let catalog: FlagCatalog
         do {
             catalog = try CatalogStore.catalog(front.engine, version: version)
@@ -102,7 +106,7 @@ public enum SimProcess {
         }
         switch front.parse(arguments, catalog) {
         case .help(let text):
-            print(text)
+            output.raw(text)
             return .failure(Exit(code: 0))
         case .usageError(let message):
             log.raw(front.usage(catalog))

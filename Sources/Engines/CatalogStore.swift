@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// Loads and caches the bundled flag catalogs. Thread-safe; each file is decoded once.
 ///
@@ -9,8 +10,18 @@ public final class CatalogStore: Sendable {
     /// The store over the catalogs bundled with this module.
     public static let shared = CatalogStore()
 
+    /// A folder of catalogs that replaces the bundled ones for every store without a directory of
+    /// its own. The executables set it once at start-up, from `$DSDEPLOY_ENGINE_CATALOGS`, before the
+    /// first catalog is read (a store remembers the folder it found).
+    public static var bundledOverride: URL? {
+        get { overrideDirectory.withLock { $0 } }
+        set { overrideDirectory.withLock { $0 = newValue } }
+    }
+
+    private static let overrideDirectory = Mutex<URL?>(nil)
+
     private let directory: URL?
-    private let state = Locked(State())
+    private let state = Mutex(State())
 
     private struct State {
         var index: [EngineKind: [String]]?
@@ -104,14 +115,12 @@ public final class CatalogStore: Sendable {
         return dir.appendingPathComponent(file)
     }
 
-    /// The bundled `catalogs` folder: `$DSDEPLOY_ENGINE_CATALOGS` when set, else the
-    /// `*_Engines.resources` bundle next to the executable (checked first because SwiftPM's
-    /// `Bundle.module` accessor traps when the bundle is missing), else `Bundle.module`.
+    /// The bundled `catalogs` folder: `bundledOverride` when set, else the `*_Engines.resources`
+    /// bundle next to the executable (checked first because SwiftPM's `Bundle.module` accessor traps
+    /// when the bundle is missing), else `Bundle.module`.
     static func bundledDirectory() throws(CatalogError) -> URL {
         let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["DSDEPLOY_ENGINE_CATALOGS"], !env.isEmpty {
-            return URL(fileURLWithPath: env)
-        }
+        if let dir = bundledOverride { return dir }
         let main = Bundle.main.bundleURL
         let beside = (try? fm.contentsOfDirectory(atPath: main.path))?
             .filter { $0.hasSuffix("_Engines.resources") }.sorted() ?? []
@@ -140,19 +149,5 @@ public final class CatalogStore: Sendable {
         } catch {
             throw CatalogError.malformed(file: file, reason: "\(error.message) at offset \(error.offset)")
         }
-    }
-}
-
-/// A value behind a lock (`Mutex` needs macOS 15; the package targets macOS 14).
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A flag the engine version no longer has, and what to use instead.
 public struct FlagRemoval: Hashable, Sendable {
     /// The removed flag.
@@ -66,7 +68,7 @@ struct EngineHistory: Sendable {
 /// A history decoded on first use (only unknown flags need it, so catalog loads skip it).
 final class HistoryRef: Sendable {
     private let loader: @Sendable () -> EngineHistory?
-    private let cache = Locked<EngineHistory??>(nil)
+    private let cache = Mutex<EngineHistory??>(nil)
 
     /// A reference that runs `loader` once, on the first `history` access.
     init(_ loader: @escaping @Sendable () -> EngineHistory?) {

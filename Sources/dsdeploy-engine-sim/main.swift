@@ -4,6 +4,8 @@
 // `vllm serve MODEL --port 8000 ...` / `serve MODEL ...` for vLLM (or DSDEPLOY_SIM_ENGINE=vllm);
 // simulator controls come from DSDEPLOY_SIM_* environment variables (see EngineSim.SimSettings).
 import EngineSim
+import Engines
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +22,9 @@ while let entry = envp.pointee {
         environment[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
     }
     envp += 1
+}
+if let dir = environment["DSDEPLOY_ENGINE_CATALOGS"], !dir.isEmpty {
+    CatalogStore.bundledOverride = URL(fileURLWithPath: dir)
 }
 let code = await SimProcess.run(arguments: arguments, environment: environment)
 exit(code)

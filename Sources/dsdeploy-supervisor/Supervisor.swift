@@ -8,6 +8,7 @@
 // with the engine's status. Pid files hold `PID STARTTIME` (field 22 of /proc/PID/stat) so readers
 // can tell a live process from a reused pid.
 import Glibc
+import POSIXSpawn
 
 @main
 struct Supervisor {
@@ -22,7 +23,7 @@ struct Supervisor {
 
         closeInheritedDescriptors()
         let me = getpid()
-        writeAtomically(runDirectory + "/supervisor.pid", "\(me) \(processStartTime(me) ?? 0)\n")
+        writeAtomically(runDirectory + "/supervisor.pid", "\(me) \(ProcFS.startTime(me) ?? 0)\n")
 
         let logFD = open(runDirectory + "/engine.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard logFD >= 0 else {
@@ -45,7 +46,7 @@ struct Supervisor {
             writeAtomically(runDirectory + "/exit", "exit 127 \(wallClock())\n")
             exit(127)
         }
-        writeAtomically(runDirectory + "/engine.pid", "\(child) \(processStartTime(child) ?? 0)\n")
+        writeAtomically(runDirectory + "/engine.pid", "\(child) \(ProcFS.startTime(child) ?? 0)\n")
 
         var status: Int32 = 0
         waitLoop: while true {
@@ -72,101 +73,32 @@ struct Supervisor {
     }
 }
 
-/// Spawns the engine in this process group with default signal handling and an empty mask.
-/// Returns the pid and 0, or 0 and the error number.
+/// Spawns the engine (PATH look-up, no shell) in this process group with this process's environment,
+/// stdin from /dev/null and stdout+stderr on `logFD`. Returns the pid and 0, or 0 and the error number.
 func spawnEngine(_ argv: [String], logFD: Int32) -> (pid_t, Int32) {
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var defaults = sigset_t()
-    sigfillset(&defaults)
-    sigdelset(&defaults, SIGKILL)
-    sigdelset(&defaults, SIGSTOP)
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigdefault(&attr, &defaults)
-    posix_spawnattr_setsigmask(&attr, &empty)
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_adddup2(&actions, logFD, 1)
-    posix_spawn_file_actions_adddup2(&actions, logFD, 2)
-
-    var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
-    cArgs.append(nil)
-    var cEnv: [UnsafeMutablePointer<CChar>?] = ownEnvironment().map { strdup($0) }
-    cEnv.append(nil)
-    defer { for p in cArgs + cEnv { free(p) } }
-    var pid: pid_t = 0
-    let rc = posix_spawnp(&pid, argv[0], &actions, &attr, cArgs, cEnv)
-    return rc == 0 ? (pid, 0) : (0, rc)
-}
-
-/// This process's environment (`NAME=VALUE` entries), read from /proc/self/environ.
-func ownEnvironment() -> [String] {
-    let fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return [] }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = read(fd, &buf, buf.count)
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { break }
-        bytes.append(contentsOf: buf[0..<n])
+    do {
+        let pid = try Spawner.spawn(argv: argv, environment: ProcFS.environment(of: getpid(), limit: .max) ?? [],
+                                    fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY),
+                                                  .duplicate(logFD, to: 1), .duplicate(logFD, to: 2)],
+                                    searchPath: true)
+        return (pid, 0)
+    } catch {
+        return (0, error.code)
     }
-    return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
 }
 
 /// SIGTERM to whatever the engine left in the group, then SIGKILL after 3 s.
 func stopLeftovers(except me: pid_t) {
     let group = getpgrp()
-    var others = groupMembers(group).filter { $0 != me }
+    var others = ProcFS.groupMembers(group).filter { $0 != me }
     guard !others.isEmpty else { return }
     for p in others { kill(p, SIGTERM) }
     for _ in 0..<150 {
         usleep(20_000)
-        others = groupMembers(group).filter { $0 != me }
+        others = ProcFS.groupMembers(group).filter { $0 != me }
         if others.isEmpty { return }
     }
     for p in others { kill(p, SIGKILL) }
-}
-
-/// Live (not zombie) processes whose process group is `group`.
-func groupMembers(_ group: pid_t) -> [pid_t] {
-    guard let dir = opendir("/proc") else { return [] }
-    defer { closedir(dir) }
-    var out: [pid_t] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        guard let pid = pid_t(name), let f = statFields(pid), f.count > 2 else { continue }
-        if f[0] != "Z", f[0] != "X", pid_t(f[2]) == group { out.append(pid) }
-    }
-    return out
-}
-
-/// Fields of /proc/PID/stat after the command name: index 0 is the state (field 3).
-func statFields(_ pid: pid_t) -> [Substring]? {
-    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buf = [UInt8](repeating: 0, count: 4096)
-    let n = read(fd, &buf, buf.count)
-    guard n > 0 else { return nil }
-    let text = String(decoding: buf[0..<n], as: UTF8.self)
-    guard let close = text.lastIndex(of: ")") else { return nil }
-    return text[text.index(after: close)...].split(separator: " ")
-}
-
-/// Field 22 of /proc/PID/stat: start time in clock ticks since boot.
-func processStartTime(_ pid: pid_t) -> Int64? {
-    guard let f = statFields(pid), f.count > 19 else { return nil }
-    return Int64(f[19])
 }
 
 /// Writes `text` to `path` through a temporary file and a rename.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Engines
+import Foundation
 
 /// dsdeploy: GitOps for LLM inference engines.
 @main
@@ -18,4 +20,13 @@ struct DSDeploy: ParsableCommand {
 
     /// The version this binary reports.
     static let version = "0.1.0"
+
+    /// Applies the process environment the libraries take as values, then parses and runs the command.
+    static func main() {
+        let environment = ProcessInfo.processInfo.environment
+        if let dir = environment["DSDEPLOY_ENGINE_CATALOGS"], !dir.isEmpty {
+            CatalogStore.bundledOverride = URL(fileURLWithPath: dir)
+        }
+        main(nil)
+    }
 }

@@ -1,9 +1,10 @@
+import Synchronization
 import Testing
 @testable import CurlHTTP
 
 /// Collects one streamed transfer's callbacks (thread-safe; callbacks run on the multi's thread).
 final class StreamRecord: Sendable {
-    private let state = Locked<(status: Int?, bytes: [UInt8], chunks: Int, order: [String])>((nil, [], 0, []))
+    private let state = Mutex<(status: Int?, bytes: [UInt8], chunks: Int, order: [String])>((nil, [], 0, []))
 
     var handler: (@escaping @Sendable (Result<TransferSummary, HTTPError>) -> Void) -> TransferHandler {
         { done in

@@ -15,7 +15,7 @@ func load(_ paths: [String]) -> ValidationResult {
     let cwd = FileManager.default.currentDirectoryPath
     _ = FileManager.default.changeCurrentDirectoryPath(repoRoot)
     defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
-    let (m, d) = ManifestLoader().load(paths)
+    let (m, d) = ManifestLoader(source: Disk()).load(paths)
     return SpecValidator().validate(m, loadDiagnostics: d)
 }
 
@@ -23,6 +23,15 @@ func load(_ paths: [String]) -> ValidationResult {
 func loadInline(_ files: [String: String], _ paths: [String]) -> ValidationResult {
     let (m, d) = ManifestLoader(source: Mem(files: files)).load(paths)
     return SpecValidator().validate(m, loadDiagnostics: d)
+}
+
+/// Files on disk (what the CLI reads), for the repository's own manifests.
+struct Disk: ManifestFileSource {
+    func read(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map { [UInt8]($0) } }
+    func yamlFiles(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { directory + "/" + $0 }
+    }
 }
 
 struct Mem: ManifestFileSource {

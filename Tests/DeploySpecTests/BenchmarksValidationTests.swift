@@ -94,7 +94,7 @@ import Testing
             let cwd = FileManager.default.currentDirectoryPath
             _ = FileManager.default.changeCurrentDirectoryPath(repoRoot)
             defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
-            let (m, d) = ManifestLoader().load([file])
+            let (m, d) = ManifestLoader(source: DiskFileSource()).load([file])
             let r = SpecValidator().validate(m, loadDiagnostics: d)
             #expect(!r.diagnostics.hasErrors, "\(file): \(r.diagnostics.map(\.message))")
             let s = try #require(r.deployments.first?.deployment.benchmarks)

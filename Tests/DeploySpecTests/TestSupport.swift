@@ -17,6 +17,16 @@ struct MemoryFileSource: ManifestFileSource {
     }
 }
 
+/// Files on disk (what the CLI reads), for the repository's shipped manifests.
+struct DiskFileSource: ManifestFileSource {
+    func read(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map { [UInt8]($0) } }
+
+    func yamlFiles(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { directory + "/" + $0 }
+    }
+}
+
 /// The repository root (for shipped manifests and templates).
 let repoRoot: String = {
     var url = URL(fileURLWithPath: #filePath)

@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import Synchronization
 import Testing
 @testable import EngineSim
 
@@ -48,24 +49,17 @@ import Testing
         var settings = SimSettings()
         settings.crashAfter = 0.2
         let (log, lines) = SimLog.memory()
-        let code = Locked<Int32?>(nil)
+        let exit = ExitRecord()
         let server = try await SimServer.start(launch: try SimTest.launch(["--model-path", "m"]), settings: settings,
-                                               log: log, threads: 1, onExit: { c in code.withLock { $0 = c } })
-        for _ in 0..<200 where code.withLock({ $0 }) == nil { try await Task.sleep(nanoseconds: 10_000_000) }
-        #expect(code.withLock { $0 } == 1)
+                                               log: log, threads: 1, onExit: { c in exit.code.withLock { $0 = c } })
+        for _ in 0..<200 where exit.code.withLock({ $0 }) == nil { try await Task.sleep(nanoseconds: 10_000_000) }
+        #expect(exit.code.withLock { $0 } == 1)
         #expect(lines().contains { $0.contains("DSDEPLOY_SIM_CRASH_AFTER") })
         await server.shutdown()
     }
 }
 
-/// A small lock for test bookkeeping.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
+/// The exit code the simulator reported, if any.
+final class ExitRecord: Sendable {
+    let code = Mutex<Int32?>(nil)
 }

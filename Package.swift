@@ -101,10 +101,10 @@ let package = Package(
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
         .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),
-        .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "Engines", .product(name: "Yams", package: "Yams")],
+        .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "DeployTargets", "Engines", .product(name: "Yams", package: "Yams")],
                     swiftSettings: strictSettings),
         .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP"], swiftSettings: strictSettings),
-        .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "Engines"],
+        .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "DeployTargets", "Engines"],
                     exclude: ["Golden"],  // golden files, read by path
                     swiftSettings: strictSettings),
     ]

@@ -18,8 +18,12 @@ public struct ManifestLoader: Sendable {
     /// Largest manifest file accepted, in bytes.
     public var maxFileSize = 64 << 20
 
-    /// Creates a loader.
-    public init(source: any ManifestFileSource, templateDirectories: [String] = []) {
+    /// The registered target types (their Target documents' fields).
+    public var targetTypes: TargetTypes
+
+    /// Creates a loader; Target documents are decoded by the fields `targetTypes` declare.
+    public init(source: any ManifestFileSource, templateDirectories: [String] = [], targetTypes: TargetTypes) {
+        self.targetTypes = targetTypes
         self.source = source
         self.templateDirectories = templateDirectories
     }
@@ -60,7 +64,7 @@ public struct ManifestLoader: Sendable {
                   _ diags: inout [Diagnostic], isStock: Bool) -> [Located<String>] {
         let (docs, yamlDiags) = YAMLLoader.load(bytes, file: path)
         diags += yamlDiags
-        var decoder = ManifestDecoder(file: path)
+        var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
         var includes: [Located<String>] = []
         for doc in docs {
             guard let decoded = decoder.decode(doc) else { continue }

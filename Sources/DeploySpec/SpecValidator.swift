@@ -9,10 +9,16 @@ public struct SpecValidator: Sendable {
 
     /// Abbreviated flags are errors instead of warnings (`validate --strict`).
     public var strictFlags: Bool
+    /// The registered target types (their checks).
+    public var targetTypes: TargetTypes
+    /// Reads files Target documents name (a CA bundle), nil to skip those checks.
+    public var files: (any ManifestFileSource)?
 
     /// Creates a validator.
-    public init(strictFlags: Bool = false) {
+    public init(strictFlags: Bool = false, targetTypes: TargetTypes, files: (any ManifestFileSource)? = nil) {
         self.strictFlags = strictFlags
+        self.targetTypes = targetTypes
+        self.files = files
     }
 
     /// Validates and resolves every deployment; `loadDiagnostics` are the loader's, merged in.
@@ -26,7 +32,7 @@ public struct SpecValidator: Sendable {
         var extendedCatalogs: [String: FlagCatalog] = [:]
         var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
 
-        for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) { TargetCheck.check(t).forEach(add) }
+        for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) { TargetCheck.check(t, types: targetTypes, files: files).forEach(add) }
         let defaultTarget = TargetCheck.defaultTargetName(manifest)
         TargetCheck.checkCapacity(manifest) { $0.target?.value ?? defaultTarget ?? "local" }.forEach(add)
 
@@ -57,7 +63,7 @@ public struct SpecValidator: Sendable {
                 let hint = Suggest.didYouMean(t.value, in: Array(manifest.targets.keys) + ["local"])
                 add(.error("unknown-reference", "unknown target '\(t.value)'\(hint)", at: t.location, length: t.length))
             }
-            TargetCheck.check(d, backend: backend, version: version, on: target).forEach(add)
+            TargetCheck.check(d, backend: backend, version: version, on: target, types: targetTypes).forEach(add)
             if d.model.source == "local", d.model.path == nil {
                 add(.error("missing-key", "model source 'local' needs 'path'", at: d.location))
             } else if d.model.source != "local", d.model.id == nil {

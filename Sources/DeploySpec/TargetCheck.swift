@@ -2,15 +2,10 @@ import DeployCore
 import Engines
 import Foundation
 
-/// Target documents: which target a deployment without `spec.target` uses, and the checks of each
-/// target type's fields (only `local` and `gpustack` are implemented).
-enum TargetCheck {
-    /// Target types this dsdeploy can deploy to.
-    static let supportedTypes: Set<String> = ["local", "gpustack"]
-
-    /// Target types whose replicas may span several nodes (`nodes: N`); none yet.
-    static let multiNodeTypes: Set<String> = []
-
+/// Target documents: which target a deployment without `spec.target` uses, what every target type
+/// shares (a registered type, `nodes` only where the type can span nodes, enough GPUs), and the
+/// registered type's own checks.
+public enum TargetCheck {
     /// GPUs the deployments on each target with a `gpus` list need, against what it has: one located
     /// error per deployment that does not fit (deployments take GPUs in name order, as the placer
     /// hands them out).
@@ -34,9 +29,6 @@ enum TargetCheck {
         return out
     }
 
-    /// Engines GPUStack runs as built-in backends (a dsdeploy backend version becomes a custom version of it).
-    static let gpustackEngines: Set<EngineKind> = [.sglang, .vllm]
-
     /// Names of targets whose type is not `local`, sorted.
     static func remoteTargetNames(_ manifest: Manifest) -> [String] {
         manifest.targets.values.filter { $0.type != "local" }.map(\.name).sorted()
@@ -53,67 +45,28 @@ enum TargetCheck {
         }
     }
 
-    /// Problems of one Target document.
-    static func check(_ t: TargetConfig) -> [Diagnostic] {
-        guard supportedTypes.contains(t.type) else {
-            return [.error("unsupported", "target type '\(t.type)' is not supported yet by this dsdeploy; use 'local' or 'gpustack'",
-                           at: t.location)]
-        }
-        guard t.type == "gpustack" else { return [] }
-        var out: [Diagnostic] = []
-        let at = { (key: String) in t.fieldLocations[key] ?? t.location }
-        if let url = t.url {
-            if let problem = urlProblem(url) {
-                out.append(.error("invalid-value", "target '\(t.name)': url '\(url)' \(problem)", at: at("url")))
-            }
-        } else {
-            out.append(.error("missing-key", "target '\(t.name)' of type gpustack needs 'url'", at: t.location))
-        }
-        switch t.apiKey {
-        case nil:
-            out.append(.error("missing-key", "target '\(t.name)' of type gpustack needs 'apiKey' ({valueFrom: {env: NAME}} or {valueFrom: {file: PATH}})",
-                              at: t.location))
-        case .literal?, .secretLiteral?:
-            out.append(.error("invalid-value", "target '\(t.name)': apiKey must come from 'valueFrom' (env or file), never be written in the manifest",
-                              at: at("apiKey")))
-        case .fromEnv?, .fromFile?: break
-        }
-        if let ca = t.caBundle {
-            let path = ManifestPath.resolve(ca, from: t.file)
-            var isDir: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDir) || isDir.boolValue {
-                out.append(.error("invalid-value", "target '\(t.name)': caBundle '\(path)' is not a readable file", at: at("caBundle")))
-            }
-        }
-        if let c = t.cluster, c.isEmpty || c.contains(where: { $0.isWhitespace || $0.isNewline }) {
-            out.append(.error("invalid-value", "target '\(t.name)': cluster '\(c)' is not a cluster name", at: at("cluster")))
-        }
-        return out
+    /// Problems of one Target document: its registered type's own checks (an unregistered type is
+    /// reported by the schema check on `type`, with the registered ones listed).
+    static func check(_ t: TargetConfig, types: TargetTypes, files: (any ManifestFileSource)?) -> [Diagnostic] {
+        types.schema(t.type)?.check(t, files) ?? []
     }
 
-    /// Problems of a deployment that runs on `target`.
-    static func check(_ d: Deployment, backend: Backend, version: BackendVersion, on target: TargetConfig?) -> [Diagnostic] {
-        var out: [Diagnostic] = []
+    /// Problems of a deployment that runs on `target` (nil: the embedded local target).
+    static func check(_ d: Deployment, backend: Backend, version: BackendVersion, on target: TargetConfig?,
+                      types: TargetTypes) -> [Diagnostic] {
         let type = target?.type ?? "local"
-        if d.nodes > 1, !multiNodeTypes.contains(type) {
+        guard let schema = types.schema(type) else { return [] }
+        var out: [Diagnostic] = []
+        if d.nodes > 1, !schema.multiNode {
             out.append(.error("unsupported", "deployment '\(d.name)': replicas spanning \(d.nodes) nodes are not supported on a "
                               + "\(type) target (target '\(target?.name ?? "local")' runs each replica on one node); set nodes: 1",
                               at: d.fieldLocations["nodes"] ?? d.location))
         }
-        guard let target, target.type == "gpustack" else { return out }
-        if !gpustackEngines.contains(backend.engine) {
-            out.append(.error("unsupported", "deployment '\(d.name)': engine '\(backend.engine.rawValue)' cannot run on a gpustack target "
-                              + "(supported: sglang, vllm)", at: d.backend.location, length: d.backend.length))
-        }
-        if let c = version.command, c.value.contains("{{replica}}") {
-            out.append(.error("unsupported", "'{{replica}}' is not available on a gpustack target (GPUStack renders the run command)",
-                              at: c.location, length: c.length))
-        }
-        return out
+        return out + schema.checkDeployment(d, backend, version, target)
     }
 
-    /// Why `url` is not a usable server URL, or nil.
-    static func urlProblem(_ url: String) -> String? {
+    /// Why `url` is not a usable server URL, or nil (for target types that talk to a server).
+    public static func urlProblem(_ url: String) -> String? {
         let rest: Substring
         if url.hasPrefix("http://") { rest = url.dropFirst(7) }
         else if url.hasPrefix("https://") { rest = url.dropFirst(8) }

@@ -1,4 +1,5 @@
 public import DeployKit
+public import DeploySpec
 
 /// Every target type this dsdeploy can deploy to. A new target is a folder plus one line here.
 public let targetKinds: [any TargetKind.Type] = [
@@ -15,4 +16,7 @@ public enum TargetKinds {
 
     /// Registered type names, in registration order.
     public static var types: [String] { targetKinds.map { $0.type } }
+
+    /// Every registered type's fields and checks, for the manifest loader, the validator and `schema`.
+    public static var schemas: TargetTypes { TargetTypes(targetKinds.map { $0.schema }) }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeployCore
 import DeployKit
 import DeploySpec
+import DeployTargets
 import Foundation
 
 /// Output format shared by every command.
@@ -49,9 +50,11 @@ struct ManifestOptions: ParsableArguments {
 enum ManifestPipeline {
     static func validate(_ files: [String], options: ManifestOptions,
                          source: any ManifestFileSource = DiskFileSource()) -> ValidationResult {
-        let loader = ManifestLoader(source: source, templateDirectories: options.templateDirectories)
+        let loader = ManifestLoader(source: source, templateDirectories: options.templateDirectories,
+                                    targetTypes: TargetKinds.schemas)
         let (manifest, diags) = loader.load(files)
-        return SpecValidator(strictFlags: options.strict).validate(manifest, loadDiagnostics: diags)
+        return SpecValidator(strictFlags: options.strict, targetTypes: TargetKinds.schemas, files: source)
+            .validate(manifest, loadDiagnostics: diags)
     }
 
     /// Prints diagnostics as text to stderr.

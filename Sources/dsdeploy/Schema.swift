@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeploySpec
+import DeployTargets
 
 /// `dsdeploy schema`
 struct Schema: ParsableCommand {
@@ -7,7 +8,7 @@ struct Schema: ParsableCommand {
         abstract: "Print the JSON Schema of a manifest document (for editors).")
 
     func run() throws {
-        Output.stdout(JSONSchemaWriter.manifestSchema())
+        Output.stdout(JSONSchemaWriter.manifestSchema(targetTypes: TargetKinds.schemas))
     }
 }
 

@@ -1,5 +1,6 @@
 import DeployCore
 import DeploySpec
+import DeployTargets
 import Foundation
 import Testing
 
@@ -15,14 +16,14 @@ func load(_ paths: [String]) -> ValidationResult {
     let cwd = FileManager.default.currentDirectoryPath
     _ = FileManager.default.changeCurrentDirectoryPath(repoRoot)
     defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
-    let (m, d) = ManifestLoader(source: Disk()).load(paths)
-    return SpecValidator().validate(m, loadDiagnostics: d)
+    let (m, d) = ManifestLoader(source: Disk(), targetTypes: TargetKinds.schemas).load(paths)
+    return SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d)
 }
 
 /// Loads inline YAML files held in memory.
 func loadInline(_ files: [String: String], _ paths: [String]) -> ValidationResult {
-    let (m, d) = ManifestLoader(source: Mem(files: files)).load(paths)
-    return SpecValidator().validate(m, loadDiagnostics: d)
+    let (m, d) = ManifestLoader(source: Mem(files: files), targetTypes: TargetKinds.schemas).load(paths)
+    return SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d)
 }
 
 /// Files on disk (what the CLI reads), for the repository's own manifests.

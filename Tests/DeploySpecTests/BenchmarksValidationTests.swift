@@ -2,6 +2,7 @@ import DeployCore
 import Engines
 import Foundation
 @testable import DeploySpec
+import DeployTargets
 import Testing
 
 /// `spec.benchmarks`: decoding, and every mistake located where a marker says.
@@ -94,8 +95,8 @@ import Testing
             let cwd = FileManager.default.currentDirectoryPath
             _ = FileManager.default.changeCurrentDirectoryPath(repoRoot)
             defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
-            let (m, d) = ManifestLoader(source: DiskFileSource()).load([file])
-            let r = SpecValidator().validate(m, loadDiagnostics: d)
+            let (m, d) = ManifestLoader(source: DiskFileSource(), targetTypes: TargetKinds.schemas).load([file])
+            let r = SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d)
             #expect(!r.diagnostics.hasErrors, "\(file): \(r.diagnostics.map(\.message))")
             let s = try #require(r.deployments.first?.deployment.benchmarks)
             #expect(s.map(\.name) == ["1k-1k-c1", "64k-3k-c1"])

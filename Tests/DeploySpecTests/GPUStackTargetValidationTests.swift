@@ -26,7 +26,7 @@ import Testing
         let r = validate(seedBackend() + deployment(args: ["--tp-size 8"]) + target(ok))
         #expect(r.isValid, "\(r.diagnostics.map(\.message))")
         #expect(r.deployments.first?.target?.name == "lab")
-        #expect(r.deployments.first?.target?.apiKey == .fromEnv("GPUSTACK_API_KEY", secret: true))
+        #expect(r.deployments.first?.target?.env("apiKey") == .fromEnv("GPUSTACK_API_KEY", secret: true))
         // Without it the same deployment runs locally.
         #expect(validate(seedBackend() + deployment(args: ["--tp-size 8"])).deployments.first?.target == nil)
     }
@@ -67,11 +67,17 @@ import Testing
         #expect(r.diagnostics.contains { $0.message.contains("caBundle") && $0.severity == .error })
     }
 
-    @Test func otherRemoteTypesAreNotSupportedYet() {
+    @Test func unregisteredTypesAreRefusedWithTheRegisteredOnes() {
         for type in ["ssh", "docker", "kubernetes"] {
             let r = validate(seedBackend() + deployment(args: ["--tp-size 8"]) + target("  type: \(type)"))
-            #expect(r.diagnostics.contains { $0.id == "unsupported" && $0.message.contains("not supported yet") }, "\(type)")
+            #expect(r.diagnostics.contains { $0.id == "invalid-value" && $0.message.contains("'\(type)' is not a valid value for 'spec.type'")
+                && $0.notes.contains("expected one of: local, gpustack") }, "\(type): \(r.diagnostics.map(\.message))")
         }
+    }
+
+    @Test func aFieldOfAnotherTypeIsAnUnknownKey() {
+        let r = validate(seedBackend() + deployment(args: ["--tp-size 8"]) + target(ok + "\n  images: {x: [y]}"))
+        #expect(r.diagnostics.contains { $0.id == "unknown-key" && $0.message.contains("images") }, "\(r.diagnostics.map(\.message))")
     }
 
     @Test func severalRemoteTargetsNeedAnExplicitTarget() {

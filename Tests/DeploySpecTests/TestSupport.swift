@@ -1,5 +1,6 @@
 import DeployCore
 @testable import DeploySpec
+import DeployTargets
 import Foundation
 import Testing
 
@@ -54,10 +55,10 @@ func markers(_ text: String) -> (String, [(line: Int, column: Int)]) {
 func validate(_ yaml: String, file: String = "m.yaml", extra: [String: String] = [:]) -> ValidationResult {
     var files = extra
     files[file] = yaml
-    let loader = ManifestLoader(source: MemoryFileSource(files: files),
-                                templateDirectories: [])
+    let source = MemoryFileSource(files: files)
+    let loader = ManifestLoader(source: source, templateDirectories: [], targetTypes: TargetKinds.schemas)
     let (m, d) = loader.load([file])
-    return SpecValidator().validate(m, loadDiagnostics: d)
+    return SpecValidator(targetTypes: TargetKinds.schemas, files: source).validate(m, loadDiagnostics: d)
 }
 
 /// The seed's backend, inline.

@@ -2,6 +2,7 @@ import CurlHTTP
 import DeployCore
 import DeployKit
 import DeploySpec
+import DeployTargets
 @testable import DeployTargets
 import Engines
 import Foundation
@@ -59,9 +60,9 @@ func gsManifest(args: [String] = ["--tp-size 8", "--speculative-algorithm DSPARK
           apiKey: {valueFrom: {env: GPUSTACK_API_KEY}}
         \(extraTarget)
         """
-    let loader = ManifestLoader(source: GSMemoryFiles(files: ["m.yaml": yaml]), templateDirectories: [])
+    let loader = ManifestLoader(source: GSMemoryFiles(files: ["m.yaml": yaml]), templateDirectories: [], targetTypes: TargetKinds.schemas)
     let (m, d) = loader.load(["m.yaml"])
-    return SpecValidator().validate(m, loadDiagnostics: d)
+    return SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d)
 }
 
 func gsDesired(_ r: ValidationResult) throws -> [GPUStackModelSpec] {
@@ -77,9 +78,9 @@ func gsDesired(_ r: ValidationResult) throws -> [GPUStackModelSpec] {
 
 func gsTarget(_ fake: FakeGPUStack, clock: ManualClock = ManualClock()) -> GPUStackTarget {
     let client = GPUStackClient(baseURL: "http://gpustack.test", apiKey: Secret("test-key"), transport: fake)
-    var config = TargetConfig(name: "lab", type: "gpustack", host: "", gpus: nil, images: [:], url: "http://gpustack.test",
-                              cluster: "default", location: SourceLocation(file: "m.yaml", line: 1, column: 1))
-    config.owner = "lab"
+    let config = TargetConfig(name: "lab", type: "gpustack",
+                              fields: ["url": .scalar("http://gpustack.test"), "cluster": .scalar("default"), "owner": .scalar("lab")],
+                              location: SourceLocation(file: "m.yaml", line: 1, column: 1))
     return GPUStackTarget(client: client, config: config, clock: clock)
 }
 

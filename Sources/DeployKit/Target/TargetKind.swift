@@ -7,6 +7,8 @@ public protocol TargetKind: Sendable {
     static var type: String { get }
     /// What targets of this kind can do (commands refuse options that need more, in one place).
     static var capabilities: TargetCapabilities { get }
+    /// Its Target documents' fields and checks (validation, decoding and `dsdeploy schema` use them).
+    static var schema: TargetTypeSchema { get }
     /// Builds the target of a Target document (nil: the embedded `local` target) for `deployments`.
     static func make(_ config: TargetConfig?, _ context: TargetContext) throws(TargetError) -> any Target
 }

@@ -208,47 +208,94 @@ public struct Rollout: Sendable, Hashable, Codable {
     public var maxSurge: Int = 1
 }
 
-/// `kind: Target`: where engines run.
+/// One value of a Target document's `spec`, decoded by the shape its target type declares.
+public indirect enum ConfigValue: Sendable, Hashable {
+    /// A scalar as written (numbers and booleans keep their spelling).
+    case scalar(String)
+    /// A sequence.
+    case list([ConfigValue])
+    /// A mapping.
+    case map([String: ConfigValue])
+    /// An env-style value (`value`, `valueFrom: {env|file}`, `secret`), for fields typed `.envValue`.
+    case env(EnvValue)
+}
+
+/// `kind: Target`: where engines run. Which keys a type has, and what they mean, belongs to the
+/// type's registration (`TargetTypeSchema`); the document keeps them as typed values with their
+/// locations, so each target type reads its own fields.
 public struct TargetConfig: Sendable {
     /// metadata.name.
     public var name: String
-    /// local, ssh, docker, gpustack, kubernetes.
+    /// `spec.type` (`local`, `gpustack` …).
     public var type: String
-    /// Address engines bind to.
-    public var host: String
-    /// GPU ids to hand out.
-    public var gpus: [Int]?
-    /// Image → local command substitutions (local target).
-    public var images: [String: [String]]
-    /// Server URL (gpustack).
-    public var url: String?
-    /// Cluster (gpustack).
-    public var cluster: String?
-    /// API key (gpustack): always a `valueFrom` env or file source, resolved only when the target is used.
-    public var apiKey: EnvValue?
-    /// PEM CA bundle to verify the server with (gpustack), as written (relative to `file`).
-    public var caBundle: String?
-    /// Worker labels every deployment on this target must match (gpustack `worker_selector`).
-    public var workerSelector: [String: String] = [:]
-    /// Ownership marker of this manifest set on the server (gpustack); defaults to the target's name.
-    public var owner: String?
-    /// Where `url`, `apiKey` and `caBundle` are, for located errors.
+    /// Every other key of `spec`, decoded by the type's field schema.
+    public var fields: [String: ConfigValue]
+    /// Where each key's value is written, for located errors.
     public var fieldLocations: [String: SourceLocation] = [:]
-    /// The file the target came from (relative `caBundle` and `apiKey` file paths resolve against it).
+    /// The file the target came from (relative paths in its fields resolve against it).
     public var file: String = ""
     /// Where it is defined.
     public var location: SourceLocation
 
     /// Creates a target document (the decoder, and tests that build one without YAML).
-    public init(name: String, type: String, host: String = "127.0.0.1", gpus: [Int]? = nil,
-                images: [String: [String]] = [:], url: String? = nil, cluster: String? = nil, location: SourceLocation) {
+    public init(name: String, type: String, fields: [String: ConfigValue] = [:], location: SourceLocation) {
         self.name = name
         self.type = type
-        self.host = host
-        self.gpus = gpus
-        self.images = images
-        self.url = url
-        self.cluster = cluster
+        self.fields = fields
         self.location = location
     }
+
+    /// A scalar field.
+    public func string(_ key: String) -> String? {
+        if case .scalar(let s)? = fields[key] { return s }
+        return nil
+    }
+
+    /// An integer list field (GPU ids).
+    public func ints(_ key: String) -> [Int]? {
+        guard case .list(let items)? = fields[key] else { return nil }
+        return items.compactMap { if case .scalar(let s) = $0 { return Int(s) } else { return nil } }
+    }
+
+    /// A string-or-list field as a list.
+    public func strings(_ key: String) -> [String]? {
+        switch fields[key] {
+        case .scalar(let s)?: return [s]
+        case .list(let items)?: return items.compactMap { if case .scalar(let s) = $0 { return s } else { return nil } }
+        default: return nil
+        }
+    }
+
+    /// A mapping of scalars.
+    public func stringMap(_ key: String) -> [String: String] {
+        guard case .map(let m)? = fields[key] else { return [:] }
+        return m.compactMapValues { if case .scalar(let s) = $0 { return s } else { return nil } }
+    }
+
+    /// A mapping whose values are a string or a list of strings.
+    public func stringListMap(_ key: String) -> [String: [String]] {
+        guard case .map(let m)? = fields[key] else { return [:] }
+        return m.compactMapValues { v in
+            switch v {
+            case .scalar(let s): return [s]
+            case .list(let items): return items.compactMap { if case .scalar(let s) = $0 { return s } else { return nil } }
+            default: return nil
+            }
+        }
+    }
+
+    /// An env-style field.
+    public func env(_ key: String) -> EnvValue? {
+        if case .env(let e)? = fields[key] { return e }
+        return nil
+    }
+
+    /// Where `key` is written, else where the target is defined.
+    public func location(of key: String) -> SourceLocation { fieldLocations[key] ?? location }
+
+    /// The address engines bind to and clients use (`{{worker_ip}}`): `host`, else 127.0.0.1.
+    public var host: String { string("host") ?? "127.0.0.1" }
+
+    /// The GPU ids this target may hand out (`gpus`), nil when it does not say.
+    public var gpus: [Int]? { ints("gpus") }
 }

@@ -12,9 +12,13 @@ enum DecodedDocument: Sendable {
 /// Turns YAML documents into manifest objects, reporting every structural problem.
 struct ManifestDecoder {
     let file: String
+    let targetTypes: TargetTypes
     var diagnostics: [Diagnostic] = []
 
-    init(file: String) { self.file = file }
+    init(file: String, targetTypes: TargetTypes) {
+        self.file = file
+        self.targetTypes = targetTypes
+    }
 
     mutating func decode(_ doc: YAMLDocument) -> DecodedDocument? {
         guard let root = doc.root else { return nil }
@@ -53,7 +57,9 @@ struct ManifestDecoder {
             if let s = k.string, ManifestSchema.kinds.contains(s) { kind = s } else { ok = false }
         }
         if let md = m["metadata"] { checker.checkObject(md, ManifestSchema.metadata, path: "metadata") }
-        if let kind, let spec = m["spec"], let schema = ManifestSchema.spec(forKind: kind) {
+        if kind == "Target", let spec = m["spec"] {
+            checker.checkObject(spec, targetSpecSchema(spec), path: "spec")
+        } else if let kind, let spec = m["spec"], let schema = ManifestSchema.spec(forKind: kind) {
             checker.checkObject(spec, schema, path: "spec")
         }
         let before = diagnostics.count
@@ -134,26 +140,45 @@ struct ManifestDecoder {
         return deployment
     }
 
+    /// The schema a Target `spec` is checked against: its registered type's fields (an unknown or
+    /// missing type is reported on `type` alone, not as unknown keys).
+    func targetSpecSchema(_ spec: YAMLNode) -> ObjectSchema {
+        if let type = spec.mapping?["type"]?.string, let t = targetTypes.schema(type) {
+            return t.specSchema(types: targetTypes.names)
+        }
+        let keys = spec.mapping?.stringPairs.map(\.0.value).filter { $0 != "type" } ?? []
+        return ObjectSchema("TargetSpec", [FieldSchema("type", .enumeration(targetTypes.names), required: true, "Kind of target.")]
+                            + keys.map { FieldSchema($0, .any, "") })
+    }
+
     func decodeTarget(name: String, at location: SourceLocation, spec: YAMLMapping) -> TargetConfig? {
         guard let type = spec["type"]?.string else { return nil }
-        var images: [String: [String]] = [:]
-        for (k, v) in spec["images"]?.mapping?.stringPairs ?? [] {
-            images[k.value] = v.stringList ?? v.string.map { [$0] } ?? []
-        }
-        var target = TargetConfig(name: name, type: type, host: spec["host"]?.string ?? "127.0.0.1",
-                            gpus: spec["gpus"]?.sequence?.items.compactMap(\.int), images: images,
-                            url: spec["url"]?.string, cluster: spec["cluster"]?.string, location: location)
-        target.apiKey = spec["apiKey"].flatMap { decodeEnvValue($0) }
-        target.caBundle = spec["caBundle"]?.string
-        target.owner = spec["owner"]?.string
-        for (k, v) in spec["workerSelector"]?.mapping?.stringPairs ?? [] {
-            if let s = v.scalar?.value { target.workerSelector[k.value] = s }
-        }
-        for key in ["url", "cluster", "apiKey", "caBundle", "owner"] {
-            if let n = spec[key] { target.fieldLocations[key] = n.location }
+        let schema = targetTypes.schema(type)
+        var target = TargetConfig(name: name, type: type, location: location)
+        for (k, node) in spec.stringPairs where k.value != "type" {
+            let fieldType = schema?.fields.first { $0.name == k.value }?.type
+            guard let value = configValue(node, as: fieldType) else { continue }
+            target.fields[k.value] = value
+            target.fieldLocations[k.value] = node.location
         }
         target.file = file
         return target
+    }
+
+    /// A YAML value as a config value; `.envValue` fields become `.env`.
+    func configValue(_ node: YAMLNode, as type: SchemaType?) -> ConfigValue? {
+        if case .envValue? = type { return decodeEnvValue(node).map(ConfigValue.env) }
+        if let s = node.scalar {
+            if case .null = s.resolved { return nil }
+            return .scalar(s.value)
+        }
+        if let seq = node.sequence { return .list(seq.items.compactMap { configValue($0, as: nil) }) }
+        if let m = node.mapping {
+            var out: [String: ConfigValue] = [:]
+            for (k, v) in m.stringPairs { if let cv = configValue(v, as: nil) { out[k.value] = cv } }
+            return .map(out)
+        }
+        return nil
     }
 
     func decodeEnv(_ node: YAMLNode?) -> [EnvVar] {
@@ -162,7 +187,6 @@ struct ManifestDecoder {
         }
     }
 
-    /// One env-shaped value: a scalar, `{value, secret}` or `{valueFrom: {env|file}, secret}`.
     func decodeEnvValue(_ v: YAMLNode) -> EnvValue? {
         if let s = v.scalar {
             if case .null = s.resolved { return nil }

@@ -2,8 +2,9 @@ import Foundation
 
 /// Writes the manifest schema as JSON Schema (draft 2020-12) for editors.
 public enum JSONSchemaWriter {
-    /// The schema document, pretty-printed with sorted keys.
-    public static func manifestSchema() -> String {
+    /// The schema document, pretty-printed with sorted keys; a Target's `spec` is one of the
+    /// registered types' schemas.
+    public static func manifestSchema(targetTypes: TargetTypes) -> String {
         var defs: [String: Any] = [:]
         func object(_ o: ObjectSchema) -> [String: Any] {
             if defs[o.title] == nil {
@@ -48,6 +49,7 @@ public enum JSONSchemaWriter {
             case .map(let v): return ["type": "object", "additionalProperties": type(v)]
             case .object(let o): return object(o)
             case .envValue: return ["anyOf": [["type": ["string", "number", "boolean"]], object(EnvSchema.value)]]
+            case .any: return [:]
             }
         }
         func document(kind: String, spec: ObjectSchema) -> [String: Any] {
@@ -62,7 +64,21 @@ public enum JSONSchemaWriter {
                 ],
             ]
         }
-        let docs = ManifestSchema.kinds.compactMap { k in ManifestSchema.spec(forKind: k).map { document(kind: k, spec: $0) } }
+        var docs = ManifestSchema.kinds.compactMap { k in ManifestSchema.spec(forKind: k).map { document(kind: k, spec: $0) } }
+        for t in targetTypes.schemas {
+            let spec = t.specSchema(types: targetTypes.names)
+            var doc = document(kind: "Target", spec: spec)
+            var props = doc["properties"] as? [String: Any] ?? [:]
+            // This type's document: `type` is exactly this type.
+            if var specDef = defs[spec.title] as? [String: Any], var p = specDef["properties"] as? [String: Any] {
+                p["type"] = ["const": t.type, "description": t.summary]
+                specDef["properties"] = p
+                defs[spec.title] = specDef
+            }
+            props["spec"] = ["$ref": "#/$defs/\(spec.title)"]
+            doc["properties"] = props
+            docs.append(doc)
+        }
         let root: [String: Any] = [
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://dsdeploy.dev/schema/dsdeploy-v1.json",

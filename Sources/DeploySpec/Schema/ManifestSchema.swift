@@ -109,22 +109,6 @@ enum ManifestSchema {
                     "Benchmark scenarios and gates that `apply --gate` runs after a rollout (never restarts anything)."),
     ])
 
-    static let targetSpec = ObjectSchema("TargetSpec", [
-        FieldSchema("type", .enumeration(["local", "ssh", "docker", "gpustack", "kubernetes"]), required: true,
-                    "Kind of target."),
-        FieldSchema("host", .string(), "Address engines bind to and clients use (`{{worker_ip}}`; local default 127.0.0.1)."),
-        FieldSchema("gpus", .list(.integer(min: 0)), "GPU ids this target may hand out (local default: 0...)."),
-        FieldSchema("images", .map(.stringOrList), "Local target: map an image to a local command (argv) that stands in for it."),
-        FieldSchema("url", .string(), "Server URL (gpustack, required): `http://` or `https://` (verified by default)."),
-        FieldSchema("cluster", .string(), "GPUStack cluster name, resolved to its id (gpustack; default `default`)."),
-        FieldSchema("apiKey", .envValue,
-                    "API key (gpustack, required), sent as `Authorization: Bearer`: `{valueFrom: {env: NAME}}` or `{valueFrom: {file: path}}`; never a literal."),
-        FieldSchema("caBundle", .string(), "PEM file of CA certificates to verify an https server with (gpustack); relative to the manifest."),
-        FieldSchema("workerSelector", .map(.scalar), "Worker labels every model on this target must match (gpustack `worker_selector`)."),
-        FieldSchema("owner", .string(pattern: namePattern),
-                    "Ownership marker written into every model dsdeploy creates (gpustack; default: the target's name); `--prune` removes only models with it."),
-    ])
-
     static let includeSpec = ObjectSchema("IncludeSpec", [
         FieldSchema("files", .list(.string()), required: true, "Manifest files to load, relative to this file."),
     ])
@@ -133,7 +117,6 @@ enum ManifestSchema {
         switch kind {
         case "Backend": return backendSpec
         case "Deployment": return deploymentSpec
-        case "Target": return targetSpec
         case "Include": return includeSpec
         default: return nil
         }

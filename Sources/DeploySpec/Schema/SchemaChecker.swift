@@ -75,6 +75,8 @@ struct SchemaChecker {
             case .sequence:
                 typeError(node, type, path)
             }
+        case .any:
+            return
         }
     }
 

@@ -1,21 +1,29 @@
 /// The shape a manifest value must have: drives validation, JSON Schema output and docs.
-indirect enum SchemaType: Sendable {
+public indirect enum SchemaType: Sendable {
+    /// A string (a number is accepted too), optionally matching a regular expression.
     case string(pattern: String? = nil)
+    /// An integer in a range.
     case integer(min: Int? = nil, max: Int? = nil)
     /// An integer or a decimal number.
     case number(min: Double? = nil, max: Double? = nil)
+    /// true or false.
     case boolean
+    /// One of these strings.
     case enumeration([String])
     /// A number or a string (env values, free-form scalars).
     case scalar
+    /// A list of values of one type.
     case list(SchemaType)
     /// A string or a list of strings (entrypoints).
     case stringOrList
     /// A mapping with free keys and values of one type.
     case map(SchemaType)
+    /// A mapping with a fixed set of keys.
     case object(ObjectSchema)
     /// An env value: a scalar, or `{valueFrom: {env|file}, secret}`.
     case envValue
+    /// Any value, not checked (the keys of a Target whose type is unknown: the type is the error).
+    case any
 
     /// Name for messages ("a string", "a list", ...).
     var expected: String {
@@ -29,18 +37,24 @@ indirect enum SchemaType: Sendable {
         case .stringOrList: return "a string or a list of strings"
         case .map, .object: return "a mapping"
         case .envValue: return "a string or a mapping with 'valueFrom'"
+        case .any: return "a value"
         }
     }
 }
 
 /// One key of an object.
-struct FieldSchema: Sendable {
-    let name: String
-    let type: SchemaType
-    let required: Bool
-    let doc: String
+public struct FieldSchema: Sendable {
+    /// The key.
+    public let name: String
+    /// The shape of its value.
+    public let type: SchemaType
+    /// True when the key must be given.
+    public let required: Bool
+    /// What it means, for `dsdeploy schema` and editors.
+    public let doc: String
 
-    init(_ name: String, _ type: SchemaType, required: Bool = false, _ doc: String) {
+    /// Creates a field.
+    public init(_ name: String, _ type: SchemaType, required: Bool = false, _ doc: String) {
         self.name = name
         self.type = type
         self.required = required
@@ -49,13 +63,16 @@ struct FieldSchema: Sendable {
 }
 
 /// A mapping with a fixed set of keys: unknown keys are errors.
-struct ObjectSchema: Sendable {
-    let title: String
-    let fields: [FieldSchema]
+public struct ObjectSchema: Sendable {
+    /// Its name in the JSON Schema.
+    public let title: String
+    /// Its keys.
+    public let fields: [FieldSchema]
     /// At most one of these keys may be given (model `id` vs `path`).
-    let exclusive: [[String]]
+    public let exclusive: [[String]]
 
-    init(_ title: String, exclusive: [[String]] = [], _ fields: [FieldSchema]) {
+    /// Creates an object schema.
+    public init(_ title: String, exclusive: [[String]] = [], _ fields: [FieldSchema]) {
         self.title = title
         self.fields = fields
         self.exclusive = exclusive

@@ -123,7 +123,7 @@ public enum GPUStackMapping {
             if a.source == .template { runFlags.append(name); continue }
             params += parameterStrings(flag: name, values: a.group.values)
         }
-        var selector = target.workerSelector
+        var selector = target.stringMap("workerSelector")
         selector.merge(d.labels.filter { $0.key.hasPrefix("gpustack.worker/") }
                         .reduce(into: [:]) { $0[String($1.key.dropFirst("gpustack.worker/".count))] = $1.value }) { _, b in b }
         var spec = GPUStackModelSpec(

@@ -28,8 +28,8 @@ public final class GPUStackTarget: @unchecked Sendable {
         self.client = client
         self.config = config
         name = config.name
-        cluster = config.cluster ?? "default"
-        owner = config.owner ?? config.name
+        cluster = config.string("cluster") ?? "default"
+        owner = config.string("owner") ?? config.name
         self.clock = clock
     }
 

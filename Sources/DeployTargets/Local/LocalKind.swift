@@ -8,9 +8,18 @@ public enum LocalKind: TargetKind {
     public static let type = "local"
     public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply]
 
+    public static let schema = TargetTypeSchema(
+        type: type, summary: "Engines as processes on this machine (a Target named `local` configures the embedded default).",
+        fields: [
+            FieldSchema("host", .string(), "Address engines bind to and clients use (`{{worker_ip}}`; default 127.0.0.1)."),
+            FieldSchema("gpus", .list(.integer(min: 0)),
+                        "GPU ids this target may hand out; replicas take them in deployment-name order, and a manifest that needs more is refused."),
+            FieldSchema("images", .map(.stringOrList), "Map an image to a local command (argv) that stands in for it."),
+        ])
+
     public static func make(_ config: TargetConfig?, _ context: TargetContext) throws(TargetError) -> any Target {
         var images: [String: [String]] = [:]
-        for (image, argv) in config?.images ?? [:] { images[image] = resolveProgram(argv, context: context) }
+        for (image, argv) in config?.stringListMap("images") ?? [:] { images[image] = resolveProgram(argv, context: context) }
         let driver: LocalDriver
         do {
             try FileManager.default.createDirectory(atPath: context.stateDirectory, withIntermediateDirectories: true)

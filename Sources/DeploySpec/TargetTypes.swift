@@ -1,0 +1,55 @@
+public import DeployCore
+
+/// What DeploySpec knows of one target type: its fields and its checks. Each target type owns its
+/// schema (`DeployTargets/<Type>/<Type>Kind.swift`); the executable passes the registered ones in,
+/// so validation, decoding and `dsdeploy schema` learn a new type from its registration alone.
+public struct TargetTypeSchema: Sendable {
+    /// `spec.type`.
+    public var type: String
+    /// One line for `dsdeploy schema` and the docs.
+    public var summary: String
+    /// Its `spec` keys besides `type`.
+    public var fields: [FieldSchema]
+    /// True when its replicas may span several nodes (`nodes: N`).
+    public var multiNode: Bool
+    /// Problems of one Target document of this type (located at its fields).
+    public var check: @Sendable (_ target: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic]
+    /// Problems of a deployment that runs on a target of this type.
+    public var checkDeployment: @Sendable (_ deployment: Deployment, _ backend: Backend, _ version: BackendVersion,
+                                          _ target: TargetConfig?) -> [Diagnostic]
+
+    /// Creates a schema.
+    public init(type: String, summary: String, fields: [FieldSchema], multiNode: Bool = false,
+                check: @escaping @Sendable (TargetConfig, (any ManifestFileSource)?) -> [Diagnostic] = { _, _ in [] },
+                checkDeployment: @escaping @Sendable (Deployment, Backend, BackendVersion, TargetConfig?) -> [Diagnostic] = { _, _, _, _ in [] }) {
+        self.type = type
+        self.summary = summary
+        self.fields = fields
+        self.multiNode = multiNode
+        self.check = check
+        self.checkDeployment = checkDeployment
+    }
+
+    /// The pattern of names in manifests (metadata.name), for fields that name things.
+    public static let namePattern = ManifestSchema.namePattern
+
+    /// The object schema of a `spec` of this type: `type` plus its fields.
+    func specSchema(types: [String]) -> ObjectSchema {
+        ObjectSchema("TargetSpec_\(type)", [FieldSchema("type", .enumeration(types), required: true, "Kind of target.")] + fields)
+    }
+}
+
+/// The registered target types.
+public struct TargetTypes: Sendable {
+    /// In registration order.
+    public var schemas: [TargetTypeSchema]
+
+    /// Wraps a list of registered schemas.
+    public init(_ schemas: [TargetTypeSchema]) { self.schemas = schemas }
+
+    /// The schema of `type`, nil when it is not registered.
+    public func schema(_ type: String) -> TargetTypeSchema? { schemas.first { $0.type == type } }
+
+    /// Registered type names.
+    public var names: [String] { schemas.map(\.type) }
+}

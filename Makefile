@@ -35,7 +35,7 @@ fuzz: setup
 	scripts/fuzz.sh 300
 
 catalogs:
-	python3 scripts/gen-catalogs.py ../shared/reference Sources/Engines/Resources/catalogs
+	python3 scripts/gen-catalogs.py catalog-sources Sources/Engines/Resources/catalogs
 
 clean:
 	rm -rf .build .dsdeploy

@@ -3,6 +3,7 @@ import Engines
 import Foundation
 @testable import DeploySpec
 import Testing
+import TestSupport
 
 /// `spec.benchmarks`: decoding, and every mistake located where a marker says.
 @Suite struct BenchmarksValidationTests {
@@ -91,10 +92,7 @@ import Testing
 
     @Test func shippedSeedManifestsDeclareTheSeedScenarios() throws {
         for file in ["manifests/dspark.yaml", "manifests/dsv4f.yaml"] {
-            let cwd = FileManager.default.currentDirectoryPath
-            _ = FileManager.default.changeCurrentDirectoryPath(repoRoot)
-            defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
-            let (m, d) = ManifestLoader().load([file])
+            let (m, d) = ManifestLoader(source: RepositoryFileSource()).load([file])
             let r = SpecValidator().validate(m, loadDiagnostics: d)
             #expect(!r.diagnostics.hasErrors, "\(file): \(r.diagnostics.map(\.message))")
             let s = try #require(r.deployments.first?.deployment.benchmarks)

@@ -3,6 +3,7 @@ import Engines
 import Foundation
 import Testing
 @testable import EngineSim
+import TestSupport
 
 /// The real executable: argv like SGLang, controls through DSDEPLOY_SIM_*, exit codes, signals.
 @Suite(.serialized) struct ProcessTests {
@@ -49,14 +50,13 @@ import Testing
         #expect(info["tp_size"] == .number(8))
         // A stream in flight when SIGTERM arrives still finishes.
         let multi = try CurlMulti()
+        let received = Locked(0)
         async let stream = captureStream(multi, .json(url: base + "/v1/completions", json:
-            #"{"prompt":"x","max_tokens":20,"stream":true}"#))
-        try await Task.sleep(nanoseconds: 30_000_000)
-        let sent = MonotonicTime.now()
+            #"{"prompt":"x","max_tokens":20,"stream":true}"#), received: received)
+        #expect(await eventually { received.withLock { $0 } > 0 }, "the stream started")
         run.process.terminate()  // SIGTERM
-        let code = await run.waitForExit(seconds: 3)
+        let code = await run.waitForExit(seconds: 30)
         #expect(code == 0)
-        #expect(MonotonicTime.now().seconds(since: sent) < 1.0)
         let captured = await stream
         #expect(captured.contentEvents.count == 20 && captured.events.last?.event.isDone == true)
         #expect(run.stderr.contains("Application shutdown complete."))

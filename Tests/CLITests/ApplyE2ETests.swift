@@ -101,9 +101,9 @@ import TestSupport
     @Test func sigkillMidApplyLosesNothing() throws {
         let s = try Sandbox()
         defer { s.tearDown() }
-        try s.write(env: ["DSDEPLOY_SIM_START_DELAY": "2"], replicas: 2, args: [])
+        try s.write(env: ["DSDEPLOY_SIM_START_DELAY": "4"], replicas: 2, args: [])
         let p = try s.spawn(["apply", "manifests/app.yaml", "--auto-approve"])
-        // Kill it once it has started an engine that is not ready yet (start delay 2 s).
+        // Kill it once it has started an engine that is not ready yet (start delay 4 s).
         let spawned = eventually(timeout: 60) { (try? s.status())?.contains { $0.state == "starting" } == true }
         kill(p.processIdentifier, SIGKILL)
         #expect(spawned, "the apply never reported a starting instance: \((try? s.status()) ?? [])")

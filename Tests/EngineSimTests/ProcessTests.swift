@@ -41,10 +41,12 @@ import TestSupport
     @Test func startsServesAndStopsOnSigterm() async throws {
         let port = try await freePort()
         let run = try SimProcessRun(["--model-path", "org/m", "--host", "127.0.0.1", "--port", String(port),
-                                     "--tp-size", "8"], env: ["DSDEPLOY_SIM_START_DELAY": "0.5"])
+                                     "--tp-size", "8"], env: ["DSDEPLOY_SIM_START_DELAY": "5"])
         let base = "http://127.0.0.1:\(port)"
+        // The start delay is the window in which /ready must answer 503: long enough that a loaded
+        // machine (parallel tests on 2 cores) still sees it before the server turns ready.
         #expect(await SimTest.waitForStatus(base + "/ready", 503))
-        #expect(await SimTest.waitForStatus(base + "/ready", 200))
+        #expect(await SimTest.waitForStatus(base + "/ready", 200, seconds: 30))
         #expect(await run.waitForLog("Uvicorn running on http://127.0.0.1:\(port)", seconds: 5))
         let info = try #require(SimTest.json(try HTTPClient().get(base + "/server_info")))
         #expect(info["tp_size"] == .number(8))

@@ -30,10 +30,7 @@ import TestSupport
                                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
         try #require(made == 0)
 
-        // A free loopback port: bind, read it, release it.
-        let probe = try await TestServer.start()
-        let port = probe.port
-        await probe.stop()
+        let port = freePort()
 
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")

@@ -7,14 +7,6 @@ import TestSupport
 
 /// The real executable: argv like SGLang, controls through DSDEPLOY_SIM_*, exit codes, signals.
 @Suite(.serialized) struct ProcessTests {
-    /// A loopback port that was free a moment ago.
-    func freePort() async throws -> Int {
-        let probe = try await SimTest.start()
-        let port = probe.port
-        await probe.shutdown(grace: 0)
-        return port
-    }
-
     @Test func unknownFlagExitsTwoWithArgparseMessage() async throws {
         let run = try SimProcessRun(["--model-path", "m", "--foo"])
         #expect(await run.waitForExit(seconds: 20) == 2)
@@ -39,7 +31,7 @@ import TestSupport
     }
 
     @Test func startsServesAndStopsOnSigterm() async throws {
-        let port = try await freePort()
+        let port = freePort()
         let run = try SimProcessRun(["--model-path", "org/m", "--host", "127.0.0.1", "--port", String(port),
                                      "--tp-size", "8"], env: ["DSDEPLOY_SIM_START_DELAY": "5"])
         let base = "http://127.0.0.1:\(port)"
@@ -66,7 +58,7 @@ import TestSupport
     }
 
     @Test func crashAfterExitsOne() async throws {
-        let port = try await freePort()
+        let port = freePort()
         let run = try SimProcessRun(["--model-path", "m", "--port", String(port)],
                                     env: ["DSDEPLOY_SIM_CRASH_AFTER": "0.3"])
         #expect(await run.waitForExit(seconds: 10) == 1)

@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/dsdeploy
 
-.PHONY: setup build test demo release bench-validate bench-peer fuzz catalogs clean
+.PHONY: setup build test demo release bench-validate bench-peer bench-timing fuzz catalogs clean
 
 setup:
 	@scripts/setup.sh
@@ -13,13 +13,18 @@ build: setup
 release: setup
 	$(SWIFT) build -c release --product dsdeploy
 
-# Tests run one at a time: the simulator's timing tests and the end-to-end tests start real
-# processes and measure latencies, which parallel test threads on 2 cores would distort.
+# Tests run in parallel (Swift Testing's default): no test asserts a timing (those are in
+# benchmarks/timing.sh), waits with a fixed sleep, shares a fixed port or changes the working
+# directory. Suites that share one scratch project are marked .serialized.
 test: setup
 	scripts/setup-tiny-engine.sh >/dev/null
 	scripts/setup-gpustack.sh >/dev/null
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --no-parallel
+	$(SWIFT) test --skip-build --parallel
+
+# Timings the tests used to assert, as ratios against a reference in the same run.
+bench-timing: build
+	benchmarks/timing.sh
 
 demo: build
 	@scripts/demo.sh $(BIN)
@@ -35,7 +40,7 @@ fuzz: setup
 	scripts/fuzz.sh 300
 
 catalogs:
-	python3 scripts/gen-catalogs.py ../shared/reference Sources/Engines/Resources/catalogs
+	python3 scripts/gen-catalogs.py catalog-sources Sources/Engines/Resources/catalogs
 
 clean:
 	rm -rf .build .dsdeploy

@@ -54,11 +54,13 @@ let package = Package(
             path: "Fuzz/LoaderFuzz",
             swiftSettings: strictSettings),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // Test-only helpers shared by the test targets (polling, golden files, processes, ports).
+        .target(name: "TestSupport", dependencies: ["DeploySpec"], path: "Tests/TestSupport", swiftSettings: strictSettings),
         .target(name: "CurlHTTP", dependencies: ["CCurl"], swiftSettings: strictSettings),
         .testTarget(
             name: "CurlHTTPTests",
             dependencies: [
-                "CurlHTTP",
+                "CurlHTTP", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -76,7 +78,7 @@ let package = Package(
         .executableTarget(name: "dsdeploy-engine-sim", dependencies: ["EngineSim", "Engines"], swiftSettings: strictSettings),
         .testTarget(
             name: "EngineSimTests",
-            dependencies: ["EngineSim", "CurlHTTP", "Engines", "dsdeploy-engine-sim"],
+            dependencies: ["EngineSim", "CurlHTTP", "Engines", "dsdeploy-engine-sim", "TestSupport"],
             swiftSettings: strictSettings),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // OpenSSL's libcrypto for HMAC-SHA256 (keyed digests of secret values); libcurl links it already.
@@ -92,19 +94,19 @@ let package = Package(
         .executableTarget(name: "dsdeploy-supervisor", dependencies: ["POSIXSpawn"], swiftSettings: strictSettings),
         .testTarget(
             name: "DeployTargetsTests",
-            dependencies: ["DeployTargets", "DeployKit", "DeploySpec", "Engines", "DeployCore", "CurlHTTP", "dsdeploy-supervisor"],
+            dependencies: ["DeployTargets", "DeployKit", "DeploySpec", "Engines", "DeployCore", "CurlHTTP", "dsdeploy-supervisor", "TestSupport"],
             exclude: ["GPUStackFixtures"],  // read by path at test time
             swiftSettings: strictSettings),
         .target(name: "Bench", dependencies: ["CurlHTTP", "DeployCore"], swiftSettings: strictSettings),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", "EngineSim", "Engines", "CurlHTTP", "DeployCore"], swiftSettings: strictSettings),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "EngineSim", "Engines", "CurlHTTP", "DeployCore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BenchCompareTests", dependencies: ["Bench"], swiftSettings: strictSettings),
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
         .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),
-        .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "DeployTargets", "Engines", .product(name: "Yams", package: "Yams")],
+        .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "DeployTargets", "Engines", "TestSupport", .product(name: "Yams", package: "Yams")],
                     swiftSettings: strictSettings),
-        .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP"], swiftSettings: strictSettings),
-        .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "DeployTargets", "Engines"],
+        .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "DeployTargets", "Engines", "TestSupport"],
                     exclude: ["Golden"],  // golden files, read by path
                     swiftSettings: strictSettings),
     ]

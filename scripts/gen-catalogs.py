@@ -2,7 +2,8 @@
 """Generate the compact engine flag catalogs that dsdeploy's Engines module loads.
 
 usage: scripts/gen-catalogs.py [REFERENCE_DIR] [OUT_DIR]
-  REFERENCE_DIR  default ../shared/reference (the extracted sglang/vllm argparse dumps)
+  REFERENCE_DIR  default catalog-sources (the sglang/vllm argparse dumps, trimmed copies of
+                 ../shared/reference made by scripts/refresh-catalog-sources.py)
   OUT_DIR        default Sources/Engines/Resources/catalogs
 
 Writes one compact JSON per engine version (sglang-<v>.json, vllm-<v>.json,
@@ -358,7 +359,7 @@ def write(out_dir: str, name: str, obj: dict) -> int:
 
 
 def main(argv: list[str]) -> int:
-    ref = argv[1] if len(argv) > 1 else "../shared/reference"
+    ref = argv[1] if len(argv) > 1 else "catalog-sources"
     out_dir = argv[2] if len(argv) > 2 else "Sources/Engines/Resources/catalogs"
     os.makedirs(out_dir, exist_ok=True)
     index: dict[str, list[str]] = {}

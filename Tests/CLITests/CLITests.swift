@@ -1,13 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// End-to-end: the built `dsdeploy` binary, its exit codes, stdout/stderr and JSON.
 @Suite struct CLITests {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let root = repositoryRoot
 
     static let binary: String = {
         if let b = ProcessInfo.processInfo.environment["DSDEPLOY_BIN"] { return b }
@@ -27,20 +24,11 @@ import Testing
         return try CLITests.exec(args, cwd: cwd, env: env)
     }
 
+    /// Runs the binary; stdout and stderr are read concurrently (`runProcess`), so a large stderr
+    /// cannot deadlock it.
     static func exec(_ args: [String], cwd: String, env: [String: String]) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLITests.binary)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-        p.environment = env
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let od = o.fileHandleForReading.readDataToEndOfFile()
-        let ed = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
+        let r = try runProcess(CLITests.binary, args, environment: env, cwd: cwd)
+        return Run(status: r.status, out: r.out, err: r.err)
     }
 
     func tempDir() throws -> String {

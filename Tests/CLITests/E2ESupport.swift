@@ -1,12 +1,14 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A scratch project: a copy of the seed manifests, its own state directory and ports.
 final class Sandbox: @unchecked Sendable {
     let dir: String
     let port: Int
 
-    init(port: Int) throws {
+    /// A sandbox whose deployment listens on `port` (default: a port that is free now).
+    init(port: Int = freePort()) throws {
         dir = NSTemporaryDirectory() + "dsdeploy-e2e-\(UUID().uuidString.prefix(8))"
         self.port = port
         let fm = FileManager.default
@@ -86,11 +88,22 @@ final class Sandbox: @unchecked Sendable {
         var exitStatus: String?
     }
 
+    /// `status --output json`; throws when the command fails or its JSON does not decode.
     func status() throws -> [Replica] {
         let r = try run(["status", "--output", "json"])
         struct Out: Decodable { var replicas: [Replica] }
-        return (try? JSONDecoder().decode(Out.self, from: Data(r.out.utf8)).replicas) ?? []
+        guard r.status == 0 else { throw StatusError(description: "status exited \(r.status): \(r.err)") }
+        do {
+            return try JSONDecoder().decode(Out.self, from: Data(r.out.utf8)).replicas
+        } catch {
+            throw StatusError(description: "status JSON did not decode (\(error)): \(r.out)")
+        }
     }
+
+    struct StatusError: Error, CustomStringConvertible { var description: String }
+
+    /// The state directory's apply lock file, which names its holder while an apply runs.
+    var lockFile: String { dir + "/.dsdeploy/lock" }
 
     /// Supervisor processes whose run directory lies in this sandbox (orphan detection).
     func supervisors() -> [Int32] {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// End to end on the built binary against the real GPUStack 2.3.0 server of `GPUStackSandbox`
 /// (one per test process) and its fake worker: the seed's backend version and deployment applied
@@ -280,12 +281,15 @@ import Testing
         try p.write(["e2e-down"], timeout: 180)
         let log = p.dir + "/apply.log"
         let apply = try s.spawnDsdeploy(["apply", "manifests/app.yaml", "--auto-approve"], cwd: p.dir, env: p.env, output: log)
-        _ = try s.waitFor("the model created", timeout: 60) { try s.model(named: "e2e-down") }
-        Thread.sleep(forTimeInterval: 1)
+        // Apply has created the model and GPUStack has scheduled its instance: apply now waits for it.
+        let model = try s.waitFor("the model created", timeout: 60) { try s.model(named: "e2e-down") }
+        let modelID = try #require(model["id"] as? Int)
+        _ = try s.waitFor("an instance of the model", timeout: 60) { try s.instances(model: modelID).first }
+        #expect(apply.isRunning, "apply still waits for the instance (it starts in 60 s)")
         kill(relay.processIdentifier, SIGKILL)
         relay.waitUntilExit()
-        let deadline = Date().addingTimeInterval(120)
-        while apply.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        let ended = eventually(timeout: 120, interval: 0.2) { !apply.isRunning }
+        #expect(ended, "apply gave up after the server went away")
         if apply.isRunning { kill(apply.processIdentifier, SIGKILL) }
         apply.waitUntilExit()
         let out = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A real GPUStack 2.3.0 server with a controllable fake worker, started once per test process by
 /// `scripts/gpustack-server.sh up DIR --fake-worker` inside a network namespace that has only
@@ -89,35 +90,10 @@ final class GPUStackSandbox: @unchecked Sendable {
     @discardableResult
     static func shell(_ argv: [String], env extra: [String: String] = [:], cwd: String? = nil,
                       stdin: Data? = nil) throws -> CLITests.Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
         var env = ProcessInfo.processInfo.environment
         for (k, v) in extra { env[k] = v }
-        p.environment = env
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        let input = Pipe()
-        p.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try p.run()
-        if let stdin {
-            input.fileHandleForWriting.write(stdin)
-            try? input.fileHandleForWriting.close()
-        }
-        // Read both pipes concurrently so neither fills up.
-        nonisolated(unsafe) var errData = Data()
-        let errDone = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            errData = e.fileHandleForReading.readDataToEndOfFile()
-            errDone.signal()
-        }
-        let out = o.fileHandleForReading.readDataToEndOfFile()
-        errDone.wait()
-        p.waitUntilExit()
-        return CLITests.Run(status: p.terminationStatus, out: String(decoding: out, as: UTF8.self),
-                            err: String(decoding: errData, as: UTF8.self))
+        let r = try runProcess("/usr/bin/env", argv, environment: env, cwd: cwd, stdin: stdin)
+        return CLITests.Run(status: r.status, out: r.out, err: r.err)
     }
 
     /// Runs the built `dsdeploy` inside the server's namespace, with `env` added to this process's
@@ -279,12 +255,10 @@ final class GPUStackSandbox: @unchecked Sendable {
 
     /// Polls `check` every 0.25 s until it returns a value or `timeout` passes.
     func waitFor<T>(_ what: String, timeout: Double = 60, _ check: () throws -> T?) throws -> T {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if let v = try check() { return v }
-            Thread.sleep(forTimeInterval: 0.25)
+        guard let v = try eventually(timeout: timeout, interval: 0.25, check) else {
+            throw Failure(description: "timed out after \(Int(timeout)) s waiting for \(what)")
         }
-        throw Failure(description: "timed out after \(Int(timeout)) s waiting for \(what)")
+        return v
     }
 
     /// Deletes every model whose name starts with `prefix` (test clean-up).

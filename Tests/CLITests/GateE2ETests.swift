@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func gatePassesThenRevertsASlowerRevisionThenPassesAChange() throws {
-        let s = try Sandbox(port: 31300)
+        let s = try Sandbox()
         defer { s.tearDown() }
 
         // 1. Deployed without --gate; then `apply --gate` has no changes but gates the revision
@@ -127,7 +127,7 @@ import Testing
     /// `bench DEPLOYMENT -f FILE --scenario NAME` runs a declared scenario by hand (no gate, no state),
     /// and its results feed `bench compare`.
     @Test func declaredScenariosRunByHand() throws {
-        let s = try Sandbox(port: 31330)
+        let s = try Sandbox()
         defer { s.tearDown() }
         try write(s, stepMs: 5)
         #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
@@ -150,7 +150,7 @@ import Testing
     }
 
     @Test func aBadGateIsAValidationErrorAndNothingStarts() throws {
-        let s = try Sandbox(port: 31310)
+        let s = try Sandbox()
         defer { s.tearDown() }
         try write(s, stepMs: 5, gates: ["output_thruput >= 0.9 * previous"])
         let r = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate"])
@@ -161,7 +161,7 @@ import Testing
     }
 
     @Test func aFreshDeploymentThatFailsItsGateIsLeftRunning() throws {
-        let s = try Sandbox(port: 31320)
+        let s = try Sandbox()
         defer { s.tearDown() }
         // 1 ms TTFT budget cannot hold: the gate fails; there is no previous revision to return to.
         try write(s, stepMs: 5, gates: ["median_ttft_ms <= 0.001"])

@@ -5,7 +5,7 @@ import Testing
 /// only keyed digests, never the value.
 @Suite struct SecretRotationE2ETests {
     @Test func rotatingASecretReplacesTheReplica() throws {
-        let s = try Sandbox(port: 31340)
+        let s = try Sandbox()
         defer { s.tearDown() }
         try s.write(env: ["API_KEY": "PLACEHOLDER"], args: [])
         let path = s.dir + "/manifests/app.yaml"

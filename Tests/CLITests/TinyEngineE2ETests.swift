@@ -27,9 +27,9 @@ import Testing
 
     @Test func quickstartLifecycle() throws {
         try Self.setUp()
-        let s = try Sandbox(port: 31200)
+        let s = try Sandbox()
         defer { s.tearDown(); _ = try? s.run(["delete", "tiny", "--auto-approve", "--grace", "3"]) }
-        try quickstart(in: s.dir, port: 31200, ctx: 512)
+        try quickstart(in: s.dir, port: s.port, ctx: 512)
         let first = try s.run(["apply", "manifests/quickstart.yaml", "--auto-approve"])
         #expect(first.status == 0, "\(first.out)\(first.err)")
         let st = try s.status()
@@ -37,7 +37,8 @@ import Testing
 
         // It really serves: a streamed completion from replica 1.
         let body = #"{"model":"tiny-llama","prompt":"hello world","max_tokens":8,"temperature":0,"stream":true}"#
-        let resp = try HTTPClient().postJSON("http://127.0.0.1:31201/v1/completions", json: body, timeout: 10)
+        let second = try #require(st.first { $0.replica == 1 }, "\(st)")
+        let resp = try HTTPClient().postJSON(second.endpoint + "/v1/completions", json: body, timeout: 10)
         let text = String(decoding: resp.body, as: UTF8.self)
         #expect(resp.status == 200)
         #expect(text.contains("data: [DONE]"))
@@ -49,7 +50,7 @@ import Testing
         #expect(Set(try s.status().compactMap(\.pid)) == pids)
 
         // A real flag change: verified through /props (n_ctx per slot) after a rolling replace.
-        try quickstart(in: s.dir, port: 31200, ctx: 1024)
+        try quickstart(in: s.dir, port: s.port, ctx: 1024)
         let change = try s.run(["apply", "manifests/quickstart.yaml", "--auto-approve"])
         #expect(change.status == 0, "\(change.out)\(change.err)")
         #expect(change.out.contains("~ --ctx-size: 512 → 1024"), "\(change.out)")
@@ -68,9 +69,9 @@ import Testing
     }
 
     @Test func unknownFlagNeverReachesTheEngine() throws {
-        let s = try Sandbox(port: 31210)
+        let s = try Sandbox()
         defer { s.tearDown() }
-        try quickstart(in: s.dir, port: 31210, ctx: 512)
+        try quickstart(in: s.dir, port: s.port, ctx: 512)
         var text = try String(contentsOfFile: s.dir + "/manifests/quickstart.yaml", encoding: .utf8)
         text = text.replacingOccurrences(of: "- --threads 1", with: "- --thread 1")
         try text.write(toFile: s.dir + "/manifests/quickstart.yaml", atomically: true, encoding: .utf8)

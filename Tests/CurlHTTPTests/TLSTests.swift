@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CurlHTTP
+import TestSupport
 
 /// TLS against a real `openssl s_server` on loopback with a throw-away self-signed certificate.
 /// `scripts/setup.sh` installs `openssl`; without it this suite fails rather than being skipped.
@@ -29,10 +30,7 @@ import Testing
                                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
         try #require(made == 0)
 
-        // A free loopback port: bind, read it, release it.
-        let probe = try await TestServer.start()
-        let port = probe.port
-        await probe.stop()
+        let port = freePort()
 
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
@@ -46,11 +44,8 @@ import Testing
         let client = HTTPClient()
         var insecure = HTTPRequest(url: url, timeout: 5)
         insecure.tls = TLSOptions(verifyPeer: false)
-        var up = false
-        for _ in 0..<50 where !up {  // ≤ 5 s for s_server to listen
-            if (try? client.send(insecure)) != nil { up = true } else { try await Task.sleep(nanoseconds: 100_000_000) }
-        }
-        try #require(up)
+        let up = await eventually(timeout: 30, interval: 0.1) { (try? client.send(insecure)) != nil }
+        try #require(up, "openssl s_server did not listen")
 
         // Default: verification on, the self-signed certificate is rejected.
         do {

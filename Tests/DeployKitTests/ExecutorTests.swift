@@ -48,8 +48,9 @@ import Testing
         let (plan, report) = try apply(try specs(), target, clock)
         #expect(plan.count(.create) == 2)
         #expect(report.succeeded)
-        #expect(try target.observe().allSatisfy { $0.state == .ready })
-        #expect(report.seconds < 1.5, "creates run in parallel: \(report.seconds)")
+        let live = try target.observe()
+        #expect(live.count == 2 && live.allSatisfy { $0.state == .ready }, "\(live)")
+        #expect(report.seconds < 1.5, "creates run in parallel (manual clock): \(report.seconds)")
         let before = target.calls
         let (plan2, report2) = try apply(try specs(), target, clock)
         #expect(!plan2.hasChanges)
@@ -69,7 +70,8 @@ import Testing
         #expect(report.succeeded)
         let calls = target.calls.suffix(4)
         #expect(Array(calls) == ["start d/0 \(new[0].revision)", "stop d/0 \(old)", "start d/1 \(new[0].revision)", "stop d/1 \(old)"])
-        #expect(try target.observe().allSatisfy { $0.revision == new[0].revision && $0.state == .ready })
+        let live = try target.observe()
+        #expect(live.count == 2 && live.allSatisfy { $0.revision == new[0].revision && $0.state == .ready }, "\(live)")
     }
 
     @Test func failedRolloutKeepsOldServing() throws {
@@ -96,7 +98,7 @@ import Testing
         #expect(!report.succeeded)
         let live = try target.observe()
         #expect(live.map(\.revision) == [good, good], "reverted to the last good revision: \(live.map(\.revision))")
-        #expect(live.allSatisfy { $0.state == .ready })
+        #expect(live.map(\.state) == [.ready, .ready])
     }
 
     @Test func driftFailsTheRollout() throws {
@@ -131,7 +133,8 @@ import Testing
         #expect(try target.observe().filter { $0.deployment == "old" }.count == 2)
         let (plan2, _) = try apply(try specs(name: "new"), target, clock, prune: true)
         #expect(plan2.count(.delete) == 2)
-        #expect(try target.observe().allSatisfy { $0.deployment == "new" })
+        let live = try target.observe()
+        #expect(live.count == 2 && live.allSatisfy { $0.deployment == "new" }, "\(live)")
     }
 
     @Test func labelsOnlyUpdatesWithoutRestart() throws {
@@ -139,7 +142,7 @@ import Testing
         let target = InMemoryDriver(clock: clock)
         _ = try apply(try specs(), target, clock)
         let (plan, report) = try apply(try specs(label: "b"), target, clock)
-        #expect(plan.changes.allSatisfy { $0.action == .update })
+        #expect(plan.changes.count == 2 && plan.changes.allSatisfy { $0.action == .update })
         #expect(report.succeeded)
         #expect(!target.calls.suffix(2).contains { $0.hasPrefix("start") })
     }

@@ -4,6 +4,7 @@ import Foundation
 @testable import DeploySpec
 import DeployTargets
 import Testing
+import TestSupport
 
 /// `spec.benchmarks`: decoding, and every mistake located where a marker says.
 @Suite struct BenchmarksValidationTests {
@@ -92,10 +93,7 @@ import Testing
 
     @Test func shippedSeedManifestsDeclareTheSeedScenarios() throws {
         for file in ["manifests/dspark.yaml", "manifests/dsv4f.yaml"] {
-            let cwd = FileManager.default.currentDirectoryPath
-            _ = FileManager.default.changeCurrentDirectoryPath(repoRoot)
-            defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
-            let (m, d) = ManifestLoader(source: DiskFileSource(), targetTypes: TargetKinds.schemas).load([file])
+            let (m, d) = ManifestLoader(source: RepositoryFileSource(), targetTypes: TargetKinds.schemas).load([file])
             let r = SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d)
             #expect(!r.diagnostics.hasErrors, "\(file): \(r.diagnostics.map(\.message))")
             let s = try #require(r.deployments.first?.deployment.benchmarks)

@@ -3,20 +3,7 @@ import DeployCore
 import DeployTargets
 import Foundation
 import Testing
-
-/// Files held in memory, for loader tests.
-struct MemoryFileSource: ManifestFileSource {
-    var files: [String: String]
-
-    func read(_ path: String) -> [UInt8]? {
-        files[ManifestPath.normalize(path)].map { Array($0.utf8) }
-    }
-
-    func yamlFiles(in directory: String) -> [String] {
-        let dir = ManifestPath.normalize(directory)
-        return files.keys.filter { ManifestPath.directory(of: $0) == dir && $0.hasSuffix(".yaml") }.sorted()
-    }
-}
+import TestSupport
 
 /// Files on disk (what the CLI reads), for the repository's shipped manifests.
 struct DiskFileSource: ManifestFileSource {
@@ -29,11 +16,7 @@ struct DiskFileSource: ManifestFileSource {
 }
 
 /// The repository root (for shipped manifests and templates).
-let repoRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
+let repoRoot = repositoryRoot
 
 /// A marker in inline YAML: the caret of the expected diagnostic lands on the character after it.
 let marker: Character = "⁁"

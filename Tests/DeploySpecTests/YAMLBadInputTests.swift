@@ -5,9 +5,10 @@ import Testing
 
 /// Every class of bad input: no crash, no hang, always a located diagnostic.
 @Suite struct YAMLBadInputTests {
-    /// All diagnostics are located at line >= 1, column >= 1.
+    /// There is at least one diagnostic, and every one is located at line >= 1, column >= 1.
     func located(_ r: (documents: [YAMLDocument], diagnostics: [Diagnostic])) -> Bool {
-        r.diagnostics.allSatisfy { ($0.location?.line ?? 0) >= 1 && ($0.location?.column ?? 0) >= 1 }
+        !r.diagnostics.isEmpty
+            && r.diagnostics.allSatisfy { ($0.location?.line ?? 0) >= 1 && ($0.location?.column ?? 0) >= 1 }
     }
 
     @Test func syntaxErrorKeepsEarlierDocuments() {
@@ -91,7 +92,9 @@ import Testing
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                 bytes.append(UInt8(truncatingIfNeeded: state >> 56))
             }
-            #expect(located(Y.bytes(bytes)))
+            // Random bytes are invalid UTF-8 or invalid YAML; the empty input is a valid empty stream.
+            let r = Y.bytes(bytes)
+            #expect(bytes.isEmpty ? r.diagnostics.isEmpty : located(r), "\(bytes): \(r.diagnostics)")
         }
     }
 
@@ -114,9 +117,16 @@ import Testing
     }
 
     @Test func unclosedThingsAtEndOfFile() {
-        for text in ["a: {b: 1", "a: 'x", "- [1, 2", "a: |\n", "&", "*", "!", "? ", "%YAML 1.1", "a: *"] {
+        // "? " is complete YAML, but its key is null, which a manifest may not have.
+        for text in ["a: {b: 1", "a: 'x", "- [1, 2", "&", "*", "? ", "%YAML 1.1", "a: *"] {
             let r = Y.load(text)
-            #expect(located(r), "\(text)")
+            #expect(located(r), "\(text): \(r.diagnostics)")
+        }
+        // These look unfinished but are complete YAML (libyaml and PyYAML accept them): an empty
+        // block scalar, an empty node with the non-specific tag.
+        for text in ["a: |\n", "!"] {
+            let r = Y.load(text)
+            #expect(r.diagnostics.isEmpty && r.documents.count == 1, "\(text): \(r.diagnostics)")
         }
     }
 

@@ -3,6 +3,7 @@ import DeployKit
 @testable import DeployTargets
 import Foundation
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -4,6 +4,7 @@ import DeployKit
 import Engines
 import Foundation
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,25 +39,15 @@ func freeTestPort(_ base: Int = 20_000) -> Int {
     PortProbe.firstFree(host: "127.0.0.1", from: base + Int.random(in: 0..<20_000), avoiding: [])
 }
 
-/// Polls `probe` every 100 ms (like the executor) until it is no longer `.starting`, at most `timeout` s.
+/// Polls `probe` every 100 ms (like the executor) until it is no longer `.starting`, at most `timeout` s;
+/// the last result.
 func waitForProbe(_ target: LocalDriver, _ inst: ObservedReplica, timeout: Double = 20) -> ProbeResult {
-    let deadline = Date().addingTimeInterval(timeout)
-    var last = target.probe(inst)
-    while case .starting = last, Date() < deadline {
-        usleep(100_000)
-        last = target.probe(inst)
+    let settled = eventually(timeout: timeout, interval: 0.1) { () -> ProbeResult? in
+        let r = target.probe(inst)
+        if case .starting = r { return nil }
+        return r
     }
-    return last
-}
-
-/// Polls `condition` every 20 ms for at most `timeout` seconds.
-func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(20_000)
-    }
-    return condition()
+    return settled ?? target.probe(inst)
 }
 
 /// Stops every instance the target knows (tests end with no process left behind).

@@ -1,7 +1,9 @@
 import CurlHTTP
 import Engines
 import Foundation
+import Synchronization
 @testable import EngineSim
+import TestSupport
 
 /// Shared helpers: an in-process simulator on a free loopback port, and stream probes.
 enum SimTest {
@@ -26,14 +28,9 @@ enum SimTest {
         try await SimServer.start(launch: try launch(argv), settings: settings, log: log, threads: 2)
     }
 
-    /// Polls `url` until it answers `status`: at most `attempts` tries and `seconds` in all.
-    static func waitForStatus(_ url: String, _ status: Int, attempts: Int = 300, seconds: Double = 10) async -> Bool {
-        let start = MonotonicTime.now()
-        for _ in 0..<attempts where MonotonicTime.now().seconds(since: start) < seconds {
-            if let r = try? HTTPClient().get(url, timeout: 1), r.status == status { return true }
-            try? await Task.sleep(nanoseconds: 10_000_000)
-        }
-        return false
+    /// Polls `url` until it answers `status`, for at most `seconds`.
+    static func waitForStatus(_ url: String, _ status: Int, seconds: Double = 10) async -> Bool {
+        await eventually(timeout: seconds, interval: 0.01) { (try? HTTPClient().get(url, timeout: 1))?.status == status }
     }
 
     /// Parses a JSON body.
@@ -64,8 +61,9 @@ struct StreamCapture: Sendable {
     }
 }
 
-/// Runs one streaming request through `multi`, parsing SSE as bytes arrive.
-func captureStream(_ multi: CurlMulti, _ request: HTTPRequest) async -> StreamCapture {
+/// Runs one streaming request through `multi`, parsing SSE as bytes arrive; `received` (when given)
+/// counts the events as they arrive, so a test can act while the stream is in flight.
+func captureStream(_ multi: CurlMulti, _ request: HTTPRequest, received: Counter? = nil) async -> StreamCapture {
     final class Box: @unchecked Sendable {  // touched only on the multi's loop thread
         var parser = SSEParser()
         var capture = StreamCapture()
@@ -75,7 +73,10 @@ func captureStream(_ multi: CurlMulti, _ request: HTTPRequest) async -> StreamCa
         multi.start(request, handler: TransferHandler(
             onHeaders: { box.capture.status = $0.status },
             onData: { chunk, at in
-                for e in box.parser.feed(chunk) { box.capture.events.append((e, at)) }
+                for e in box.parser.feed(chunk) {
+                    box.capture.events.append((e, at))
+                    received?.increment()
+                }
             },
             onComplete: { result in
                 switch result {
@@ -130,19 +131,21 @@ final class SimProcessRun {
 
     /// Waits up to `seconds` for exit; returns the status, or nil if still running.
     func waitForExit(seconds: Double) async -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning, Date() < deadline { try? await Task.sleep(nanoseconds: 10_000_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        await eventually(timeout: seconds, interval: 0.01) { process.isRunning ? nil : process.terminationStatus }
     }
 
-    /// Waits up to `seconds` for `text` to appear on stderr.
+    /// Waits up to `seconds` for `text` to appear on stderr (gives up early when the process exits).
     func waitForLog(_ text: String, seconds: Double) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if stderr.contains(text) { return true }
-            if !process.isRunning { return stderr.contains(text) }
-            try? await Task.sleep(nanoseconds: 10_000_000)
-        }
-        return false
+        await eventually(timeout: seconds, interval: 0.01) { stderr.contains(text) || !process.isRunning }
+            && stderr.contains(text)
     }
+}
+
+/// A count bumped from a transfer's thread and read by the test.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    /// Adds one.
+    func increment() { count.withLock { $0 += 1 } }
+    /// The count now.
+    var value: Int { count.withLock { $0 } }
 }

@@ -1,0 +1,52 @@
+import DeployCore
+import DeployKit
+import DeploySpec
+import DeployTargets
+import Foundation
+import Testing
+import TestSupport
+
+/// `DiagnosticPrinter`'s caret text for real invalid manifests: the seed's `manifests/dspark.yaml`
+/// with one mistake each, loaded beside its real backend file. Goldens in `Golden/diagnostics-*.txt`.
+@Suite struct DiagnosticGoldenTests {
+    /// The seed deployment with `edit` applied, validated together with its backend, printed.
+    func printed(_ edit: (String) -> String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> String {
+        let seed = try String(contentsOfFile: repositoryRoot + "/manifests/dspark.yaml", encoding: .utf8)
+        let backend = try String(contentsOfFile: repositoryRoot + "/manifests/backends/sglang-dspark.yaml", encoding: .utf8)
+        let edited = edit(seed)
+        #expect(edited != seed, "the edit changed nothing", sourceLocation: sourceLocation)
+        let files = ["manifests/dspark.yaml": edited, "manifests/backends/sglang-dspark.yaml": backend]
+        let (m, d) = ManifestLoader(source: MemoryFileSource(files: files), targetTypes: TargetKinds.schemas).load(["manifests/dspark.yaml"])
+        let r = SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d)
+        #expect(!r.diagnostics.isEmpty, "expected at least one diagnostic", sourceLocation: sourceLocation)
+        var text = DiagnosticPrinter(sources: r.manifest.sources).render(r.diagnostics)
+        if let s = DiagnosticPrinter.summary(r.diagnostics) { text += s + "\n" }
+        return text
+    }
+
+    @Test func unknownKeyWithDidYouMean() throws {
+        let text = try printed { $0.replacingOccurrences(of: "  replicas: 1", with: "  replicaz: 1") }
+        #expect(text.contains("replicas"))
+        expectSnapshot(text, named: "diagnostics-unknown-key.txt")
+    }
+
+    @Test func unknownEngineFlagWithSuggestion() throws {
+        let text = try printed { $0.replacingOccurrences(of: "--tp-size 8", with: "--tp-szie 8") }
+        #expect(text.contains("--tp-size"))
+        expectSnapshot(text, named: "diagnostics-unknown-flag.txt")
+    }
+
+    @Test func badValueTypes() throws {
+        let text = try printed {
+            $0.replacingOccurrences(of: "  gpusPerReplica: 8", with: "  gpusPerReplica: eight")
+                .replacingOccurrences(of: "--mem-fraction-static 0.85", with: "--mem-fraction-static most")
+        }
+        expectSnapshot(text, named: "diagnostics-bad-value.txt")
+    }
+
+    @Test func abbreviatedFlagWarningWithFixIt() throws {
+        let text = try printed { $0.replacingOccurrences(of: "--max-running-requests 32", with: "--max-running 32") }
+        #expect(text.contains("warning:"))
+        expectSnapshot(text, named: "diagnostics-abbreviated-flag.txt")
+    }
+}

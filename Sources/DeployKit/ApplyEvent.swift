@@ -4,9 +4,9 @@ public enum ApplyEvent: Sendable, Hashable {
     /// An instance was started (slot targets).
     case started(id: String, instance: String, port: Int, revision: String)
     /// Still waiting for a unit (emitted on every poll).
-    case waiting(id: String, elapsed: Double, lastLine: String?)
+    case waiting(id: String, elapsed: Duration, lastLine: String?)
     /// A unit is ready and verified.
-    case ready(id: String, elapsed: Double)
+    case ready(id: String, elapsed: Duration)
     /// A step of a unit's change happened (a server object written, an instance restarted).
     case progress(id: String, message: String)
     /// A unit's change is done (server-scheduled targets: written and, where it runs instances, running).

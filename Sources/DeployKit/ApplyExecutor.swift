@@ -7,10 +7,10 @@ public final class ApplyExecutor: @unchecked Sendable {
     let target: any ReplicaDriver
     let clock: any DeployClock
     let environment: [String: [String: Secret]]
-    /// Seconds between probes.
-    public var pollInterval = 0.1
+    /// Time between probes.
+    public var pollInterval: Duration = .milliseconds(100)
     /// Grace period between SIGTERM and SIGKILL when stopping.
-    public var stopGrace = 10.0
+    public var stopGrace: Duration = .seconds(10)
     var onEvent: (ApplyEvent) -> Void = { _ in }
     var outcomes: [String: ApplyReport.Outcome] = [:]
     var failed: [String] = []
@@ -123,7 +123,7 @@ public final class ApplyExecutor: @unchecked Sendable {
                    c.action == .noop ? "up to date" : "not applied: deployment \(c.deployment) failed", c.current?.revision)
         }
         let ordered = plan.changes.compactMap { outcomes[$0.id + $0.action.rawValue] }
-        return ApplyReport(outcomes: ordered, failedDeployments: failed, seconds: clock.now() - t0)
+        return ApplyReport(outcomes: ordered, failedDeployments: failed, seconds: (clock.now() - t0).inSeconds)
     }
 
     /// Returns slots of a failed deployment to their last good revision: old instances that were
@@ -206,13 +206,13 @@ public final class ApplyExecutor: @unchecked Sendable {
         var pending = items.map { ($0.0, $0.1, clock.now()) }
         var done: [(PlannedChange, ObservedReplica, ProbeResult)] = []
         while !pending.isEmpty {
-            var still: [(PlannedChange, ObservedReplica, Double)] = []
+            var still: [(PlannedChange, ObservedReplica, Duration)] = []
             for (c, inst, t0) in pending {
                 let elapsed = clock.now() - t0
                 let result = target.probe(inst)
                 switch result {
                 case .starting(let line):
-                    if elapsed > Double(inst.launch.startTimeout) {
+                    if elapsed > .seconds(inst.launch.startTimeout) {
                         let r = ProbeResult.failed(reason: "not ready after \(inst.launch.startTimeout) s",
                                                    lastLog: inst.lastLog + (line.map { [$0] } ?? []))
                         onEvent(.failed(id: c.id, reason: describe(r), lastLog: line.map { [$0] } ?? []))
@@ -233,7 +233,7 @@ public final class ApplyExecutor: @unchecked Sendable {
                 }
             }
             pending = still
-            if !pending.isEmpty { clock.sleep(pollInterval) }
+            if !pending.isEmpty { clock.sleep(for: pollInterval) }
         }
         return done
     }

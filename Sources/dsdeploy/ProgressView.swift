@@ -26,12 +26,13 @@ final class ProgressView: @unchecked Sendable {
         case .started(let id, let inst, let port, let rev):
             set(id, "starting \(inst) on port \(port) (revision \(rev.prefix(8)))")
         case .waiting(let id, let elapsed, let line):
-            let text = "waiting \(String(format: "%.1f", elapsed))s" + (line.map { "  │ \(String($0.prefix(70)))" } ?? "")
-            if interactive { set(id, text) } else if elapsed - (lastWaitingPrint[id] ?? -10) >= 10 {
-                lastWaitingPrint[id] = elapsed
+            let seconds = elapsed.inSeconds
+            let text = "waiting \(String(format: "%.1f", seconds))s" + (line.map { "  │ \(String($0.prefix(70)))" } ?? "")
+            if interactive { set(id, text) } else if seconds - (lastWaitingPrint[id] ?? -10) >= 10 {
+                lastWaitingPrint[id] = seconds
                 set(id, text)
             }
-        case .ready(let id, let elapsed): set(id, "ready and verified in \(String(format: "%.1f", elapsed))s")
+        case .ready(let id, let elapsed): set(id, "ready and verified in \(String(format: "%.1f", elapsed.inSeconds))s")
         case .failed(let id, let reason, _): set(id, "FAILED: \(reason.split(separator: "\n").first ?? "")")
         case .stopped(let id, let inst): set(id, "stopped \(inst)")
         case .updated(let id): set(id, "labels updated")

@@ -148,7 +148,7 @@ struct Delete: ParsableCommand {
         }
         let report: ApplyReport
         do {
-            report = try target.delete(deployments, grace: .milliseconds(Int64(grace * 1000))) { _ in }
+            report = try target.delete(deployments, grace: .seconds(fractional: grace)) { _ in }
         } catch { throw fail(error.message) }
         for o in report.outcomes {
             Output.stdout(o.result == .done ? "deleted \(o.id): \(o.message)\n" : "failed to delete \(o.id): \(o.message)\n")

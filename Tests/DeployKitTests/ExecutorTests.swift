@@ -79,7 +79,7 @@ import Testing
         let target = InMemoryDriver(clock: clock)
         _ = try apply(try specs(), target, clock)
         let good = try specs()[0].revision
-        target.behavior = { s in s.revision == good ? .readyAfter(1) : .crash("RuntimeError: CUDA out of memory") }
+        target.behavior = { s in s.revision == good ? .readyAfter(.seconds(1)) : .crash("RuntimeError: CUDA out of memory") }
         let (_, report) = try apply(try specs(memFraction: "0.99"), target, clock)
         #expect(!report.succeeded)
         #expect(report.failedDeployments == ["d"])
@@ -93,7 +93,7 @@ import Testing
         let target = InMemoryDriver(clock: clock)
         _ = try apply(try specs(surge: 0, unavailable: 1), target, clock)
         let good = try specs()[0].revision
-        target.behavior = { s in s.revision == good ? .readyAfter(1) : .neverReady }
+        target.behavior = { s in s.revision == good ? .readyAfter(.seconds(1)) : .neverReady }
         let (_, report) = try apply(try specs(memFraction: "0.5", surge: 0, unavailable: 1), target, clock)
         #expect(!report.succeeded)
         let live = try target.observe()

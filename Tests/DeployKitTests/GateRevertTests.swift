@@ -69,7 +69,7 @@ import Testing
         let old = try base.specs(replicas: 1)[0].revision
         let new = try base.specs(replicas: 1, memFraction: "0.6")
         let (executor, plan, _) = try rollout(target, clock, new)
-        target.behavior = { s in s.revision == old ? .crash("gone") : .readyAfter(1) }
+        target.behavior = { s in s.revision == old ? .crash("gone") : .readyAfter(.seconds(1)) }
         let revert = executor.revertRollout("d", plan: plan, reason: "gate")
         #expect(!revert.succeeded)
         #expect(revert.outcomes.first?.message.contains("keeps serving") == true, "\(revert.outcomes)")
@@ -83,7 +83,7 @@ import Testing
         let (_, plan, report) = try rollout(target, clock, try base.specs(label: "b"))
         #expect(ApplyExecutor.rolledOut(plan, report).isEmpty, "a labels-only update starts nothing")
         let good = try base.specs()[0].revision
-        target.behavior = { s in s.revision == good ? .readyAfter(1) : .crash("boom") }
+        target.behavior = { s in s.revision == good ? .readyAfter(.seconds(1)) : .crash("boom") }
         let (_, plan2, report2) = try rollout(target, clock, try base.specs(memFraction: "0.3"))
         #expect(!report2.succeeded)
         #expect(ApplyExecutor.rolledOut(plan2, report2).isEmpty)

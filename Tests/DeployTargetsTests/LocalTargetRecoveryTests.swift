@@ -44,7 +44,7 @@ import Glibc
         #expect(seen.allSatisfy { $0.state == .starting })
         #expect(Set(seen.compactMap(\.pid)) == Set([inDB.engine?.pid, notInDB.engine?.pid].compactMap { $0 }))
         #expect(try later.store.instance("ikilled2")?.pgid == notInDB.supervisor?.pid)
-        for o in seen { try later.stop(o, grace: 2) }
+        for o in seen { try later.stop(o, grace: .seconds(2)) }
         #expect(try later.observe().isEmpty)
         for run in [inDB, notInDB] { #expect(!ProcessTable.isAlive(run.engine?.pid ?? 0, startTime: nil)) }
     }
@@ -73,7 +73,7 @@ import Glibc
         let seen = try #require(try target.observe().first)
         #expect(seen.state == .exited)
         #expect(seen.pid == nil)
-        try target.stop(seen, grace: 1)
+        try target.stop(seen, grace: .seconds(1))
         #expect(ProcessTable.isAlive(pid, startTime: real))  // the stranger was left alone
         #expect(try target.observe().isEmpty)
     }
@@ -105,7 +105,7 @@ import Glibc
         let first = try target.start(try makeSpec(argv: [python3, "-c", "print('first run')"]), port: 18_000,
                                      environment: [:])
         _ = waitForProbe(target, first)
-        try target.stop(first, grace: 1)
+        try target.stop(first, grace: .seconds(1))
         let firstDir = RunDirectory(stateDirectory: dir, deployment: "web", replica: 0, instance: first.instance)
         #expect(firstDir.isStopped)
         #expect(target.tail(deployment: "web", replica: 0, lines: 5).contains("first run"))

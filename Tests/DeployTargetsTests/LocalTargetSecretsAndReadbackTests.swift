@@ -27,7 +27,7 @@ import Testing
         #expect(target.tail(deployment: "web", replica: 0, lines: 10).contains("HF_TOKEN is set"))
         let observed = try target.observe()
         #expect(!"\(observed)".contains(secret))
-        try target.stop(inst, grace: 2)
+        try target.stop(inst, grace: .seconds(2))
         var scanned = 0
         let files = FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? []
         for f in files {

@@ -52,7 +52,7 @@ func waitForProbe(_ target: LocalDriver, _ inst: ObservedReplica, timeout: Doubl
 
 /// Stops every instance the target knows (tests end with no process left behind).
 func stopAll(_ target: LocalDriver) {
-    for o in (try? target.observe()) ?? [] { try? target.stop(o, grace: 2) }
+    for o in (try? target.observe()) ?? [] { try? target.stop(o, grace: .seconds(2)) }
 }
 
 /// A target over a fresh state directory, finding the supervisor next to the test bundle.

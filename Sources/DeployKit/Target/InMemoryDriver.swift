@@ -7,8 +7,8 @@ import Foundation
 public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
     /// How a started instance behaves.
     public enum Behavior: Sendable, Hashable {
-        /// Ready after this many seconds of (manual) clock time.
-        case readyAfter(Double)
+        /// Ready after this much (manual) clock time.
+        case readyAfter(Duration)
         /// Never ready.
         case neverReady
         /// Dies right away with this log line.
@@ -18,11 +18,11 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var instances: [String: (ObservedReplica, Behavior, Double)] = [:]
+    private var instances: [String: (ObservedReplica, Behavior, Duration)] = [:]
     private var counter = 0
     let clock: any DeployClock
     /// Decides the behaviour of each started instance from its launch spec.
-    public var behavior: @Sendable (LaunchSpec) -> Behavior = { _ in .readyAfter(1) }
+    public var behavior: @Sendable (LaunchSpec) -> Behavior = { _ in .readyAfter(.seconds(1)) }
     /// Every call, in order, for assertions ("start dspark/0 rev", "stop dspark/0 inst").
     public private(set) var calls: [String] = []
     /// Environment each instance got (for tests of secret handling; values stay `Secret`).
@@ -44,7 +44,7 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
             s.port = port
             let o = ObservedReplica(deployment: spec.deployment, replica: spec.replica, instance: id,
                                     revision: spec.revision, state: .starting, launch: s, pid: Int32(1000 + counter),
-                                    port: port, startedAt: clock.now(), labels: spec.labels)
+                                    port: port, startedAt: clock.now().inSeconds, labels: spec.labels)
             instances[id] = (o, b, clock.now())
             environments[id] = environment
             calls.append("start \(spec.id) \(spec.revision)")
@@ -90,7 +90,7 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
         }
     }
 
-    public func stop(_ instance: ObservedReplica, grace: Double) throws {
+    public func stop(_ instance: ObservedReplica, grace: Duration) throws {
         lock.withLock {
             instances[instance.instance] = nil
             calls.append("stop \(instance.id) \(instance.revision)")
@@ -128,19 +128,19 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
 /// A clock that only moves when told to: `sleep` advances it.
 public final class ManualClock: DeployClock, @unchecked Sendable {
     private let lock = NSLock()
-    private var t: Double
+    private var t: Duration
 
-    /// Starts at `start` seconds.
-    public init(start: Double = 0) { t = start }
+    /// Starts at `start`.
+    public init(start: Duration = .zero) { t = start }
 
-    public func now() -> Double { lock.withLock { t } }
-    public func sleep(_ seconds: Double) { lock.withLock { t += seconds } }
+    public func now() -> Duration { lock.withLock { t } }
+    public func sleep(for duration: Duration) { lock.withLock { t += duration } }
 }
 
 /// The wall clock.
 public struct SystemClock: DeployClock {
     /// Creates the wall clock.
     public init() {}
-    public func now() -> Double { Date().timeIntervalSince1970 }
-    public func sleep(_ seconds: Double) { Thread.sleep(forTimeInterval: seconds) }
+    public func now() -> Duration { .seconds(fractional: Date().timeIntervalSince1970) }
+    public func sleep(for duration: Duration) { Thread.sleep(forTimeInterval: duration.inSeconds) }
 }

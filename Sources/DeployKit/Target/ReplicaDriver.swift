@@ -37,8 +37,8 @@ public protocol ReplicaDriver: AnyObject, Sendable {
     /// Records new labels for a live instance (no restart).
     func updateLabels(_ instance: ObservedReplica, labels: [String: String]) throws
 
-    /// Stops an instance (SIGTERM, grace period, SIGKILL) and forgets it.
-    func stop(_ instance: ObservedReplica, grace: Double) throws
+    /// Stops an instance (SIGTERM, `grace`, SIGKILL) and forgets it.
+    func stop(_ instance: ObservedReplica, grace: Duration) throws
 
     /// A free port for a new instance of a deployment, preferring `preferred`.
     func freePort(preferred: Int, avoiding: Set<Int>) -> Int
@@ -49,10 +49,20 @@ public protocol ReplicaDriver: AnyObject, Sendable {
               onText: @escaping @Sendable (String) -> Bool) throws(TargetError)
 }
 
-/// A source of time and sleep, injected so executor tests never sleep for real.
+/// A source of time and sleep, injected so executor and driver tests never sleep for real.
 public protocol DeployClock: Sendable {
-    /// Seconds since an arbitrary origin.
-    func now() -> Double
-    /// Waits about this many seconds.
-    func sleep(_ seconds: Double)
+    /// The time: since the Unix epoch on the system clock, since its start on a manual clock.
+    func now() -> Duration
+    /// Waits about this long (a manual clock advances instead).
+    func sleep(for duration: Duration)
+}
+
+extension Duration {
+    /// The duration in seconds (for JSON, state rows and people).
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+
+    /// A duration of `seconds` seconds.
+    public static func seconds(fractional seconds: Double) -> Duration {
+        .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
 }

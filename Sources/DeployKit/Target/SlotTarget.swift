@@ -16,10 +16,10 @@ public final class SlotTarget: Target, @unchecked Sendable {
     public let gpus: [Int]?
     let clock: any DeployClock
     let digest: (@Sendable (LaunchSpec, [String: Secret]) -> [String: String]?)?
-    /// Seconds between probes while waiting for readiness.
-    public var pollInterval = 0.1
+    /// Time between probes while waiting for readiness.
+    public var pollInterval: Duration = .milliseconds(100)
     /// Grace period between SIGTERM and SIGKILL when apply stops a replaced instance.
-    public var stopGrace = 10.0
+    public var stopGrace: Duration = .seconds(10)
 
     /// Creates a slot target. `digest` keys the values revisions do not show (secrets, `valueFrom`)
     /// so a changed value is a planned restart; nil when the target keeps no key.
@@ -128,10 +128,9 @@ public final class SlotTarget: Target, @unchecked Sendable {
         }
         var outcomes: [ApplyReport.Outcome] = []
         var failed: [String] = []
-        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         for v in victims.sorted(by: { ($0.deployment, $0.replica) < ($1.deployment, $1.replica) }) {
             do {
-                try driver.stop(v, grace: seconds)
+                try driver.stop(v, grace: grace)
                 events(.stopped(id: v.id, instance: v.instance))
                 outcomes.append(.init(id: v.id, action: .delete, result: .done, message: "stopped \(v.instance)"))
             } catch {
@@ -140,6 +139,6 @@ public final class SlotTarget: Target, @unchecked Sendable {
                 if !failed.contains(v.deployment) { failed.append(v.deployment) }
             }
         }
-        return ApplyReport(outcomes: outcomes, failedDeployments: failed, seconds: clock.now() - t0)
+        return ApplyReport(outcomes: outcomes, failedDeployments: failed, seconds: (clock.now() - t0).inSeconds)
     }
 }

@@ -15,7 +15,7 @@ extension GPUStackTarget {
         func report() -> ApplyReport {
             let c = client.requestCounts
             return ApplyReport(outcomes: outcomes, failedDeployments: outcomes.filter { $0.result != .done }.map(\.id),
-                               seconds: clock.now() - start,
+                               seconds: (clock.now() - start).inSeconds,
                                apiCalls: APICalls(reads: c.reads - counts0.reads, writes: c.writes - counts0.writes))
         }
         let specs = Dictionary(desired.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -48,7 +48,7 @@ extension GPUStackTarget {
         var pendingOutcome: [Int: GPUStackModelChange] = [:]
         for c in plan.changes where c.action == .create || c.action == .update || c.action == .replace {
             guard let spec = specs[c.deployment] else { continue }
-            let deadline = clock.now() + Double(spec.timeoutSeconds)
+            let deadline = clock.now() + .seconds(spec.timeoutSeconds)
             do throws(GPUStackError) {
                 switch c.action {
                 case .create:
@@ -172,7 +172,7 @@ extension GPUStackTarget {
     /// `POST /v2/models/{id}/restart`. GPUStack answers 409 while an earlier restart is "in flight" — until the
     /// model runs again, up to 15 minutes; then the instances are deleted instead (the replica controller recreates
     /// them at once from the updated model, which is what a restart does).
-    func restart(model id: Int, name: String, deadline: Double, onEvent: @Sendable (ApplyEvent) -> Void) throws(GPUStackError) {
+    func restart(model id: Int, name: String, deadline: Duration, onEvent: @Sendable (ApplyEvent) -> Void) throws(GPUStackError) {
         do {
             let r = try client.post("/v2/models/\(id)/restart", .object([:]))
             let gone = r["deleted_instances"]?.strings ?? []
@@ -205,7 +205,7 @@ extension GPUStackTarget {
                 onEvent(.progress(id: spec.name, message: "replacing instance \(replaced)/\(total)"))
                 let needed = min(replaced, spec.replicas)
                 let result = waiter.wait([.init(modelId: id, name: spec.name, needed: needed, ignore: Set(old),
-                                                deadline: clock.now() + Double(spec.timeoutSeconds))])
+                                                deadline: clock.now() + .seconds(spec.timeoutSeconds))])
                 if case .failed(let why)? = result[id] {
                     onEvent(.failed(id: spec.name, reason: why, lastLog: []))
                     let o = ApplyReport.Outcome(id: c.deployment, action: c.action, result: .failed, message: why)

@@ -195,7 +195,7 @@ extension GPUStackTarget: Target {
                 .map { $0.deployment.readiness?.timeoutSeconds ?? $0.version.readiness?.timeoutSeconds ?? 600 } ?? 600
             let waiter = GPUStackWaiter(client: client, clusterId: 0, clock: clock, onProgress: events)
             let result = waiter.wait([.init(modelId: id, name: deployment, needed: needed, ignore: [],
-                                            deadline: clock.now() + Double(timeout))])
+                                            deadline: clock.now() + .seconds(timeout))])
             if case .failed(let why)? = result[id] {
                 outcome.result = .failed
                 outcome.message += "; the previous configuration did not come back: \(why)"
@@ -215,7 +215,7 @@ extension GPUStackTarget: Target {
         for d in done { events(.done(id: d, message: "model deleted")) }
         let after = client.requestCounts
         return ApplyReport(outcomes: done.map { .init(id: $0, action: .delete, result: .done, message: "model deleted") },
-                           failedDeployments: [], seconds: clock.now() - t0,
+                           failedDeployments: [], seconds: (clock.now() - t0).inSeconds,
                            apiCalls: APICalls(reads: after.reads - before.reads, writes: after.writes - before.writes))
     }
 }

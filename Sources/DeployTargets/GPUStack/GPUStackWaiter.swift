@@ -13,8 +13,8 @@ struct GPUStackWaiter {
         var needed: Int
         /// Instance ids that do not count (old instances during a rolling restart).
         var ignore: Set<Int>
-        /// Absolute deadline (clock seconds).
-        var deadline: Double
+        /// Absolute deadline on the injected clock.
+        var deadline: Duration
     }
 
     /// How the wait for one model ended.
@@ -47,7 +47,7 @@ struct GPUStackWaiter {
             if latest <= now { break }
             // The stream replays every instance first, so a reconnect starts from the full current state.
             state.resetInstances()
-            let end = client.watch(path, timeout: latest - now) { event in
+            let end = client.watch(path, timeout: (latest - now).inSeconds) { event in
                 state.apply(event)
                 return state.expire(now: clock.now())
             }
@@ -64,11 +64,11 @@ struct GPUStackWaiter {
                 if failures >= 3 {
                     state.failAll("lost GPUStack while waiting for instances: \(client.unreachable(e).message)")
                 } else {
-                    clock.sleep(1)
+                    clock.sleep(for: .seconds(1))
                 }
             }
         }
-        state.expire(now: .infinity)
+        state.expire(now: nil)
         return outcomes.merging(state.outcomes) { a, _ in a }
     }
 }
@@ -99,11 +99,12 @@ final class WaitState: @unchecked Sendable {
         }
     }
 
-    /// Marks goals past their deadline; returns false when nothing is left to wait for.
+    /// Marks goals past their deadline (every open goal when `now` is nil: the wait is over);
+    /// returns false when nothing is left to wait for.
     @discardableResult
-    func expire(now: Double) -> Bool {
+    func expire(now: Duration?) -> Bool {
         lock.withLock {
-            for g in goals where outcomes[g.modelId] == nil && g.deadline <= now {
+            for g in goals where outcomes[g.modelId] == nil && now.map({ g.deadline <= $0 }) ?? true {
                 outcomes[g.modelId] = .failed("timed out waiting for \(g.needed) running instance\(g.needed == 1 ? "" : "s")"
                                               + (lastState[g.modelId].map { "; last state: \($0)" } ?? ""))
             }

@@ -5,14 +5,14 @@ import Glibc
 #endif
 
 extension LocalDriver {
-    /// Stops an instance and forgets it: SIGTERM, up to `grace` seconds, then SIGKILL to its whole
+    /// Stops an instance and forgets it: SIGTERM, up to `grace`, then SIGKILL to its whole
     /// process group; the run directory is marked stopped and kept for `logs` until the slot's next
     /// instance is ready.
     ///
     /// The SIGTERM goes to the supervisor, which forwards it to the engine (so the engine gets it once,
     /// and shuts down gracefully), and, when the supervisor is gone, to the whole group. The supervisor
     /// stops what the engine leaves behind; whatever is left in the group after `grace` is SIGKILLed.
-    public func stop(_ instance: ObservedReplica, grace: Double) throws {
+    public func stop(_ instance: ObservedReplica, grace: Duration) throws {
         reapChildren()
         let run = RunDirectory(stateDirectory: stateDirectory, deployment: instance.deployment,
                                replica: instance.replica, instance: instance.instance)
@@ -47,34 +47,34 @@ extension LocalDriver {
     }
 
     /// SIGTERM (to the supervisor when it runs, else to the group), wait, SIGKILL the group, wait.
-    func terminate(group: Int32, supervisor: Int32?, grace: Double) {
+    func terminate(group: Int32, supervisor: Int32?, grace: Duration) {
         let supervisorRuns = supervisor.map { $0 == group && ProcessTable.isAlive($0, startTime: nil) } ?? false
         if supervisorRuns { kill(group, SIGTERM) } else { kill(-group, SIGTERM) }
-        if waitGroupEmpty(group, seconds: grace) { return }
+        if waitGroupEmpty(group, within: grace) { return }
         kill(-group, SIGKILL)
-        _ = waitGroupEmpty(group, seconds: 5)
+        _ = waitGroupEmpty(group, within: .seconds(5))
     }
 
     /// SIGTERM, wait, SIGKILL for a lone process.
-    func terminate(pid: Int32, grace: Double) {
+    func terminate(pid: Int32, grace: Duration) {
         kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(max(grace, 0))
-        while Date() < deadline {
+        let deadline = clock.now() + grace
+        while clock.now() < deadline {
             reapChildren()
             if !ProcessTable.isAlive(pid, startTime: nil) { return }
-            usleep(20_000)
+            clock.sleep(for: .milliseconds(20))
         }
         kill(pid, SIGKILL)
     }
 
-    /// Polls until no running process is left in the group; false after `seconds`.
-    func waitGroupEmpty(_ group: Int32, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(max(seconds, 0))
+    /// Polls (on the injected clock) until no running process is left in the group; false after `within`.
+    func waitGroupEmpty(_ group: Int32, within: Duration) -> Bool {
+        let deadline = clock.now() + within
         repeat {
             reapChildren()
             if ProcessTable.groupMembers(group).isEmpty { return true }
-            usleep(10_000)
-        } while Date() < deadline
+            clock.sleep(for: .milliseconds(10))
+        } while clock.now() < deadline
         reapChildren()
         return ProcessTable.groupMembers(group).isEmpty
     }

@@ -29,8 +29,8 @@ public final class LocalDriver: ReplicaDriver, @unchecked Sendable {
     /// Environment the inherited variables (`PATH`, `HOME`, `LANG`, `TMPDIR`) are taken from: the
     /// `TargetContext`'s, injected (the driver never reads the process environment).
     public let parentEnvironment: [String: String]
-    /// Seconds `start` waits for the supervisor to report the engine's pid.
-    public var pidWait = 1.0
+    /// How long `start` waits for the supervisor to report the engine's pid.
+    public var pidWait: Duration = .seconds(1)
 
     let lock = NSLock()
     var children: Set<Int32> = []
@@ -61,7 +61,7 @@ public final class LocalDriver: ReplicaDriver, @unchecked Sendable {
         let supervisor = try supervisorPath ?? SupervisorSpawner.supervisorPath(environment: parentEnvironment)
         var record = InstanceRecord(instance: instance, projectID: projectID, deployment: spec.deployment,
                                     replica: spec.replica, revision: spec.revision, state: .starting, launch: launch,
-                                    port: port, runDirectory: run.path, createdAt: clock.now(), labels: spec.labels)
+                                    port: port, runDirectory: run.path, createdAt: clock.now().inSeconds, labels: spec.labels)
         try run.create()
         try run.writeIntent(record)
         try store.insert(record)
@@ -81,27 +81,27 @@ public final class LocalDriver: ReplicaDriver, @unchecked Sendable {
         lock.withLock { _ = children.insert(pgid) }
         record.pgid = pgid
         record.pgidStartTime = ProcessTable.startTime(pgid)
-        record.startedAt = clock.now()
-        let deadline = Date().addingTimeInterval(pidWait)
-        while Date() < deadline {
+        record.startedAt = clock.now().inSeconds
+        let deadline = clock.now() + pidWait
+        while clock.now() < deadline {
             if let e = run.engine {
                 record.pid = e.pid
                 record.pidStartTime = e.startTime == 0 ? ProcessTable.startTime(e.pid) : e.startTime
                 break
             }
             if run.exitStatus != nil { break }
-            usleep(2_000)
+            clock.sleep(for: .milliseconds(2))
         }
         // Not fatal when it fails: the run directory's pid files tell `observe` and `probe` the same.
         try? store.setProcess(instance: instance, pid: record.pid, pidStartTime: record.pidStartTime, pgid: pgid,
-                              pgidStartTime: record.pgidStartTime, startedAt: record.startedAt ?? clock.now())
+                              pgidStartTime: record.pgidStartTime, startedAt: record.startedAt ?? clock.now().inSeconds)
         return observed(record, state: .starting)
     }
 
     /// Marks the instance ready and its revision (with its launch) the deployment's last good one;
     /// deletes the slot's older stopped run directories.
     public func markReady(_ instance: ObservedReplica) throws {
-        try store.markReady(instance: instance.instance, at: clock.now())
+        try store.markReady(instance: instance.instance, at: clock.now().inSeconds)
         pruneRunDirectories(deployment: instance.deployment, replica: instance.replica)
     }
 

@@ -35,7 +35,9 @@ public struct TargetTypeSchema: Sendable {
 
     /// The object schema of a `spec` of this type: `type` plus its fields.
     func specSchema(types: [String]) -> ObjectSchema {
-        ObjectSchema("TargetSpec_\(type)", [FieldSchema("type", .enumeration(types), required: true, "Kind of target.")] + fields)
+        var o = ObjectSchema("TargetSpec_\(type)", [FieldSchema("type", .enumeration(types), required: true, "Kind of target.")] + fields)
+        o.label = "the spec of a \(type) Target"
+        return o
     }
 }
 

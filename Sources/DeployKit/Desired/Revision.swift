@@ -1,4 +1,4 @@
-import DeploySpec
+public import DeploySpec
 import Engines
 
 /// The fingerprint of a deployment's configuration (everything that makes a replica what it is).
@@ -7,7 +7,9 @@ import Engines
 /// values are not part of it (only where they come from); a changed value is caught by the keyed
 /// digests in `LaunchSpec.secretDigests` (`Planner.changedSecrets`).
 public enum Revision {
-    static func of(_ r: ResolvedDeployment) -> String {
+    /// The revision of a deployment; `extra` adds what only a target knows makes a replica what it is
+    /// (GPUStack: the worker selector and the custom version's name). Every target uses this one function.
+    public static func of(_ r: ResolvedDeployment, extra: [String] = []) -> String {
         var parts: [String] = [
             "image=\(r.version.image)", "engine=\(r.backend.engine.rawValue)@\(r.version.engineVersion.value)",
             "entrypoint=\(r.version.entrypoint.joined(separator: "\u{1F}"))",
@@ -26,6 +28,7 @@ public enum Revision {
             case .fromFile(let p, _): parts.append("env:\(e.name.value)<-file:\(p)")
             }
         }
+        parts += extra.map { "target:" + $0 }
         return fnv1a64(parts.joined(separator: "\n"))
     }
 

@@ -90,7 +90,7 @@ struct SchemaChecker {
             let sub = path.isEmpty ? key : "\(path).\(key)"
             guard let field = schema.field(key) else {
                 let hint = Suggest.didYouMean(key, in: schema.fields.map(\.name))
-                diagnostics.append(.error("unknown-key", "unknown key '\(key)' in \(schema.title)\(hint)",
+                diagnostics.append(.error("unknown-key", "unknown key '\(key)' in \(schema.name)\(hint)",
                                           at: ks.location, length: ks.length,
                                           notes: hint.isEmpty ? ["known keys: \(schema.fields.map(\.name).joined(separator: ", "))"] : []))
                 continue
@@ -98,13 +98,13 @@ struct SchemaChecker {
             check(v, as: field.type, path: sub)
         }
         for field in schema.fields where field.required && !seen.contains(field.name) {
-            let where_ = path.isEmpty ? schema.title : "'\(path)'"
+            let where_ = path.isEmpty ? schema.name : "'\(path)'"
             diagnostics.append(.error("missing-key", "missing required key '\(field.name)' in \(where_)", at: m.location))
         }
         for group in schema.exclusive {
             let given = group.filter(seen.contains)
             if given.count > 1 {
-                diagnostics.append(.error("flag-conflict", "keys \(given.map { "'\($0)'" }.joined(separator: " and ")) cannot be used together in \(schema.title)", at: m.location))
+                diagnostics.append(.error("flag-conflict", "keys \(given.map { "'\($0)'" }.joined(separator: " and ")) cannot be used together in \(schema.name)", at: m.location))
             }
         }
     }

@@ -70,6 +70,11 @@ public struct ObjectSchema: Sendable {
     public let fields: [FieldSchema]
     /// At most one of these keys may be given (model `id` vs `path`).
     public let exclusive: [[String]]
+    /// How diagnostics name it (`the spec of a gpustack Target`); the title when nil.
+    public var label: String?
+
+    /// How diagnostics name it.
+    var name: String { label ?? title }
 
     /// Creates an object schema.
     public init(_ title: String, exclusive: [[String]] = [], _ fields: [FieldSchema]) {

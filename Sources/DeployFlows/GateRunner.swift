@@ -152,7 +152,7 @@ public struct GateRunner: Sendable {
                 progress("\(id): gate \(s.name): \(s.numPrompts) requests, \(s.inputLen)/\(s.outputLen) tokens, "
                          + "concurrency \(s.maxConcurrency.map(String.init) ?? "unlimited")\n")
                 let (verdict, json, measured) = measure(s, endpoint: endpoint, engine: r.backend.engine.rawValue,
-                                                        model: d.servedModelName, previous: previous,
+                                                        model: inst.model ?? d.servedModelName, previous: previous,
                                                         label: "\(id): gate \(s.name)")
                 let failedGates = verdict.gates.filter { !$0.passed }
                 progress("\(id): gate \(s.name): " + (verdict.passed ? "passed" : "FAILED: "

@@ -38,9 +38,12 @@ extension ApplyExecutor {
     /// revision (all its slots were created by this apply) is left as it is, with a `note`.
     public func revertRollout(_ deployment: String, plan: Plan, reason: String,
                               onEvent: @escaping (ApplyEvent) -> Void = { _ in }) -> GateRevert {
-        self.onEvent = onEvent
-        outcomes = [:]
-        failed = []
+        ExecutorRun(self, onEvent: onEvent).revertRollout(deployment, plan: plan, reason: reason)
+    }
+}
+
+extension ExecutorRun {
+    func revertRollout(_ deployment: String, plan: Plan, reason: String) -> GateRevert {
         let changes = plan.changes.filter {
             $0.deployment == deployment && ($0.action == .create || $0.action == .replace) && $0.desired != nil
         }

@@ -1,9 +1,10 @@
 public import DeployCore
 import Foundation
 
-/// Applies a plan to a target: starts, replaces (rolling, verified) and stops replicas, and
-/// returns a deployment to its last good revision when a rollout fails.
-public final class ApplyExecutor: @unchecked Sendable {
+/// Applies a plan to a slot target's driver: starts, replaces (rolling, verified) and stops replicas,
+/// and returns a deployment to its last good revision when a rollout fails. A value: each call runs
+/// on its own `ExecutorRun`, so nothing is shared between two applies.
+public struct ApplyExecutor: Sendable {
     let target: any ReplicaDriver
     let clock: any DeployClock
     let environment: [String: [String: Secret]]
@@ -11,9 +12,6 @@ public final class ApplyExecutor: @unchecked Sendable {
     public var pollInterval: Duration = .milliseconds(100)
     /// Grace period between SIGTERM and SIGKILL when stopping.
     public var stopGrace: Duration = .seconds(10)
-    var onEvent: (ApplyEvent) -> Void = { _ in }
-    var outcomes: [String: ApplyReport.Outcome] = [:]
-    var failed: [String] = []
 
     /// Creates an executor; `environment` holds each deployment's resolved env (secrets included).
     public init(target: any ReplicaDriver, clock: any DeployClock, environment: [String: [String: Secret]]) {
@@ -24,10 +22,32 @@ public final class ApplyExecutor: @unchecked Sendable {
 
     /// Applies the plan, reporting progress through `onEvent`.
     public func apply(_ plan: Plan, onEvent: @escaping (ApplyEvent) -> Void = { _ in }) -> ApplyReport {
+        ExecutorRun(self, onEvent: onEvent).apply(plan)
+    }
+}
+
+/// The state of one apply or revert: the outcomes so far and the deployments that failed.
+final class ExecutorRun {
+    let target: any ReplicaDriver
+    let clock: any DeployClock
+    let environment: [String: [String: Secret]]
+    let pollInterval: Duration
+    let stopGrace: Duration
+    let onEvent: (ApplyEvent) -> Void
+    var outcomes: [String: ApplyReport.Outcome] = [:]
+    var failed: [String] = []
+
+    init(_ e: ApplyExecutor, onEvent: @escaping (ApplyEvent) -> Void) {
+        target = e.target
+        clock = e.clock
+        environment = e.environment
+        pollInterval = e.pollInterval
+        stopGrace = e.stopGrace
         self.onEvent = onEvent
+    }
+
+    func apply(_ plan: Plan) -> ApplyReport {
         let t0 = clock.now()
-        outcomes = [:]
-        failed = []
         // Ports of live instances the plan was made against (the target's freePort also skips ports in use).
         var usedPorts = Set(plan.changes.compactMap { $0.current }.filter(\.isAlive).map(\.port))
 

@@ -204,8 +204,10 @@ public struct APICalls: Sendable, Codable, Hashable {
 
 /// A plan: pure data, computed from (desired, observed) by a target, rendered and applied separately.
 public struct Plan: Sendable, Codable, Hashable {
-    /// Schema version of the JSON form (2: units, target, blockers, notes).
-    public var formatVersion = 2
+    /// The format this dsdeploy writes and reads (2: units, target, blockers, notes).
+    public static let currentFormatVersion = 2
+    /// Schema version of the JSON form.
+    public var formatVersion = Plan.currentFormatVersion
     /// The target the plan was made against.
     public var target: TargetRef
     /// Fingerprint of the desired state the plan was made for.

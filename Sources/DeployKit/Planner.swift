@@ -36,6 +36,12 @@ public struct Planner: Sendable {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "configuration changed" + (what.isEmpty ? "" : ": \(what)"),
                                              desired: d, current: o, flags: flags, fields: fields))
+            } else if let g = fields.first(where: { $0.field == "gpus" }) {
+                // The placer moved the replica to other GPUs (the target's list, or another deployment
+                // took them): it must restart on the ones it was given, or two replicas share a GPU.
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
+                                             reason: "GPUs changed: \(g.before ?? "none") → \(g.after ?? "none")",
+                                             desired: d, current: o, flags: [], fields: [g]))
             } else if case let secrets = Planner.changedSecrets(o.launch, d), !secrets.isEmpty {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "secret value changed: \(secrets.joined(separator: ", "))",

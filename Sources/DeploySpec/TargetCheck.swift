@@ -17,8 +17,9 @@ public enum TargetCheck {
             for d in manifest.deployments.filter({ targetOf($0) == t.name }).sorted(by: { $0.name < $1.name }) {
                 let need = d.replicas * d.gpusPerReplica * d.nodes
                 if used + need > pool.count {
+                    let nodes = d.nodes > 1 ? " × \(d.nodes) nodes" : ""
                     out.append(.error("insufficient-gpus", "deployment '\(d.name)' needs \(need) GPU\(need == 1 ? "" : "s") "
-                                      + "(\(d.replicas) replica\(d.replicas == 1 ? "" : "s") × \(d.gpusPerReplica)), but target '\(t.name)' has "
+                                      + "(\(d.replicas) replica\(d.replicas == 1 ? "" : "s") × \(d.gpusPerReplica)\(nodes)), but target '\(t.name)' has "
                                       + "\(max(0, pool.count - used)) of its \(pool.count) left",
                                       at: d.fieldLocations["gpusPerReplica"] ?? d.fieldLocations["replicas"] ?? d.location,
                                       notes: ["gpus of target '\(t.name)': \(pool.map(String.init).joined(separator: ","))"]))

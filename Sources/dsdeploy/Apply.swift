@@ -44,7 +44,12 @@ struct Apply: ParsableCommand {
         var manifestFiles = files
         var savedPlan: PlanFile?
         if files.count == 1, let data = FileManager.default.contents(atPath: files[0]),
-           let pf = try? JSONDecoder().decode(PlanFile.self, from: data), pf.kind == "dsdeploy-plan" {
+           let header = try? JSONDecoder().decode(PlanFile.Header.self, from: data), header.kind == "dsdeploy-plan" {
+            guard header.plan.formatVersion == Plan.currentFormatVersion,
+                  let pf = try? JSONDecoder().decode(PlanFile.self, from: data) else {
+                throw fail("\(files[0]) is a plan of format \(header.plan.formatVersion) (this dsdeploy writes and reads "
+                           + "format \(Plan.currentFormatVersion)); run plan again")
+            }
             savedPlan = pf
             manifestFiles = pf.plan.files
         }

@@ -127,7 +127,7 @@ struct BenchRunCommand: ParsableCommand {
         guard numPrompts > 0, randomInputLen > 0, randomOutputLen > 0, warmupRequests >= 0 else {
             throw ValidationError("--num-prompts and lengths must be positive")
         }
-        var config = BenchConfig(baseURL: try endpoint())
+        var config = BenchConfig(baseURL: try endpoint().url)
         config.backend = be
         config.numPrompts = numPrompts
         config.randomInputLength = randomInputLen
@@ -212,11 +212,11 @@ struct BenchRunCommand: ParsableCommand {
             Output.stderr("dsdeploy: error: \(name) declares no benchmarks: scenarios\n")
             throw ExitCode.failure
         }
-        let base = try endpoint()
+        let (base, served) = try endpoint()
         var failed = false
         for s in chosen {
             let config = GateRunner.config(s, endpoint: base, engine: r.backend.engine.rawValue,
-                                         model: model ?? r.deployment.servedModelName)
+                                         model: model ?? served ?? r.deployment.servedModelName)
             let result: BenchResult
             do {
                 result = try BenchBlocking.run(config, progress: RunProgress(label: "\(name): \(s.name)", write: Output.stderr).report)
@@ -248,18 +248,20 @@ struct BenchRunCommand: ParsableCommand {
         h.closeFile()
     }
 
-    /// `--url`, or the endpoint of DEPLOYMENT's replica from the state.
-    func endpoint() throws -> String {
+    /// `--url`, or the endpoint of DEPLOYMENT's replica on its target, with the model name the target
+    /// serves it as (nil: the deployment's `servedModelName`).
+    func endpoint() throws -> (url: String, model: String?) {
         if let url {
             guard deployment == nil else { throw ValidationError("give either --url or DEPLOYMENT, not both") }
-            return url
+            return (url, nil)
         }
         guard let deployment else { throw ValidationError("give --url URL or a DEPLOYMENT name") }
-        let target = try TargetResolver.target(inFiles: [], options: try ManifestOptions.parse([]))
+        // The deployment's target: the one the -f files define (a gpustack Target ...), else local.
+        let target = try TargetResolver.target(inFiles: files, options: try ManifestOptions.parse([]))
         let endpoints: [Endpoint]
         do { endpoints = try target.endpoints(of: deployment) } catch { throw fail(error.message) }
         guard !endpoints.isEmpty else {
-            throw fail("no deployment '\(deployment)' on target '\(target.ref.name)' in \(TargetResolver.stateDirectory)")
+            throw fail("no deployment '\(deployment)' on target '\(target.ref.name)'" + Status.where_(target))
         }
         let pick: Endpoint?
         if let replica { pick = endpoints.first { $0.replica == replica } } else { pick = endpoints.first { $0.ready } }
@@ -267,6 +269,6 @@ struct BenchRunCommand: ParsableCommand {
             throw fail("\(deployment): " + (replica.map { "replica \($0) not found" } ?? "no ready replica"))
         }
         guard pick.ready else { throw fail("\(deployment)/\(pick.replica) is not ready") }
-        return pick.url
+        return (pick.url, pick.model)
     }
 }

@@ -61,4 +61,14 @@ struct PlanFile: Codable {
     var kind = "dsdeploy-plan"
     var plan: Plan
     var prune: Bool
+
+    /// What identifies a plan file and its format, whatever the format.
+    struct Header: Decodable {
+        struct Version: Decodable {
+            var formatVersion: Int
+            enum CodingKeys: String, CodingKey { case formatVersion = "format_version" }
+        }
+        var kind: String
+        var plan: Version
+    }
 }

@@ -34,9 +34,16 @@ struct Render: ParsableCommand {
                 throw ExitCode.failure
             }
         }
+        // GPUs as the target's placer hands them out: every deployment of a target takes part, in name order.
+        var placement: [String: [[Int]]] = [:]
+        for (_, onTarget) in Dictionary(grouping: result.deployments, by: { $0.target?.name ?? "local" }) {
+            if case .success(let p) = Placer.place(onTarget, gpus: onTarget.first?.target?.gpus) {
+                placement.merge(p) { a, _ in a }
+            }
+        }
         var specs: [LaunchSpec] = []
         for r in selected {
-            switch Renderer().render(r) {
+            switch Renderer().render(r, gpuIds: placement[r.deployment.name]) {
             case .success(let s): specs += s
             case .failure(let e):
                 Output.stderr("dsdeploy: error: cannot render '\(e.deployment)': \(e.message)\n")

@@ -79,6 +79,23 @@ import Testing
         #expect(specs[0].env.first { $0.name == "CUDA_VISIBLE_DEVICES" }?.value == "7,6")
     }
 
+    @Test func placementIsStickySoOneDeploymentNeverMovesAnother() throws {
+        let running = ["alpha/0": [0, 1], "alpha/1": [2, 3], "beta/0": [4, 5, 6, 7]]
+        // alpha scales down: beta keeps its GPUs (the freed ones stay free).
+        let down = try Placer.place(try input(gpus: nil, a: (1, 2)).deployments, gpus: nil, current: running).get()
+        #expect(down["alpha"] == [[0, 1]] && down["beta"] == [[4, 5, 6, 7]])
+        // alpha scales up: the new replica takes the lowest free ids, nobody moves.
+        let up = try Placer.place(try input(gpus: nil, a: (3, 2)).deployments, gpus: nil, current: running).get()
+        #expect(up["alpha"] == [[0, 1], [2, 3], [8, 9]] && up["beta"] == [[4, 5, 6, 7]])
+        // A replica whose GPUs left the target's list, or whose count changed, is placed again.
+        let moved = try Placer.place(try input(gpus: [4, 5, 6, 7, 8, 9, 10, 11], a: (1, 2)).deployments,
+                                     gpus: [4, 5, 6, 7, 8, 9, 10, 11], current: running).get()
+        #expect(moved["alpha"] == [[8, 9]] && moved["beta"] == [[4, 5, 6, 7]])
+        let resized = try Placer.place(try input(gpus: nil, a: (1, 4)).deployments, gpus: nil, current: running).get()
+        #expect(resized["alpha"] == [[0, 1, 2, 3]], "\(resized)")
+        #expect(resized["beta"] == [[4, 5, 6, 7]])
+    }
+
     @Test func moreGPUsThanTheTargetHasIsRefused() throws {
         let small = [0, 1, 2, 3, 4, 5]
         // validate refuses it (validateLocatesTheDeploymentThatDoesNotFit); the placer refuses it again.

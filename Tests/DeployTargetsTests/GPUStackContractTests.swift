@@ -46,7 +46,7 @@ import Testing
         let status = try target.status(nil)
         #expect(status.count == 1 && status[0].state == .ready && status[0].replica == 0 && status[0].revision == good)
         let endpoints = try target.endpoints(of: "dspark")
-        #expect(endpoints == [Endpoint(deployment: "dspark", replica: 0, url: "http://127.0.0.1:40000", revision: good, ready: true)])
+        #expect(endpoints == [Endpoint(deployment: "dspark", replica: 0, url: "http://127.0.0.1:40000", revision: good, ready: true, model: "dspark")])
 
         // A change that rolls out, then fails its gate: the model gets its previous configuration
         // (flags and the verified revision) back and runs it again.

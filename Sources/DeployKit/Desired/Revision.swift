@@ -7,9 +7,8 @@ import Engines
 /// values are not part of it (only where they come from); a changed value is caught by the keyed
 /// digests in `LaunchSpec.secretDigests` (`Planner.changedSecrets`).
 public enum Revision {
-    /// The revision of a deployment; `extra` adds what only a target knows makes a replica what it is
-    /// (GPUStack: the worker selector and the custom version's name). Every target uses this one function.
-    public static func of(_ r: ResolvedDeployment, extra: [String] = []) -> String {
+    /// The revision of a deployment on a slot target: what the launch spec is made of.
+    public static func of(_ r: ResolvedDeployment) -> String {
         var parts: [String] = [
             "image=\(r.version.image)", "engine=\(r.backend.engine.rawValue)@\(r.version.engineVersion.value)",
             "entrypoint=\(r.version.entrypoint.joined(separator: "\u{1F}"))",
@@ -28,8 +27,15 @@ public enum Revision {
             case .fromFile(let p, _): parts.append("env:\(e.name.value)<-file:\(p)")
             }
         }
-        parts += extra.map { "target:" + $0 }
-        return fnv1a64(parts.joined(separator: "\n"))
+        return fingerprint(parts)
+    }
+
+    /// The one revision function: the fingerprint of the named parts that make a unit what it runs.
+    /// A slot target's parts are `of(_:)`'s; a server-scheduled target names the parts of the object it
+    /// writes (GPUStack: what it sends in the model and its backend version, and nothing it does not
+    /// send, so a field the server never sees never restarts a model).
+    public static func fingerprint(_ parts: [String]) -> String {
+        fnv1a64(parts.joined(separator: "\n"))
     }
 
     /// 64-bit FNV-1a as 16 hex digits (a fingerprint, not a security boundary).

@@ -34,10 +34,13 @@ public final class SlotTarget: Target, @unchecked Sendable {
         self.digest = digest
     }
 
-    /// The launch spec of every replica: placed, rendered, with secret digests where values resolved.
-    public func desired(_ input: PlanInput) throws(TargetError) -> [LaunchSpec] {
+    /// The launch spec of every replica: placed (replicas in `observed` keep their GPUs), rendered,
+    /// with secret digests where values resolved.
+    public func desired(_ input: PlanInput, observed: [ObservedReplica] = []) throws(TargetError) -> [LaunchSpec] {
+        var current: [String: [Int]] = [:]
+        for o in observed.filter(\.isAlive).sorted(by: { $0.startedAt < $1.startedAt }) { current[o.id] = o.launch.gpuIds }
         let placement: [String: [[Int]]]
-        switch Placer.place(input.deployments, gpus: gpus) {
+        switch Placer.place(input.deployments, gpus: gpus, current: current) {
         case .success(let p): placement = p
         case .failure(let e): throw TargetError(.configuration, "cannot place '\(e.deployment)' on target '\(ref.name)': \(e.message)")
         }
@@ -57,11 +60,11 @@ public final class SlotTarget: Target, @unchecked Sendable {
     }
 
     public func plan(_ input: PlanInput) throws(TargetError) -> Plan {
-        let specs = try desired(input)
         let observed: [ObservedReplica]
         do { observed = try driver.observe() } catch {
             throw TargetError(.unavailable, "cannot read target '\(ref.name)': \(error)")
         }
+        let specs = try desired(input, observed: observed)
         return Planner(prune: input.prune).plan(desired: specs, observed: observed, files: input.files, target: ref)
     }
 
@@ -70,7 +73,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
     }
 
     func executor(_ input: PlanInput) -> ApplyExecutor {
-        let e = ApplyExecutor(target: driver, clock: clock, environment: input.environment)
+        var e = ApplyExecutor(target: driver, clock: clock, environment: input.environment)
         e.pollInterval = pollInterval
         e.stopGrace = stopGrace
         return e

@@ -153,6 +153,9 @@ public struct ReplicaStatus: Sendable, Codable, Hashable {
     public var drift: [FlagDiffEntry]
     /// Last log lines of a replica that is not running.
     public var lastLog: [String]
+    /// What only this target knows, by name (GPUStack: `model_id`, `model_state`, `ready_replicas`,
+    /// `injected_flags`); empty when none.
+    public var details: [String: String] = [:]
 
     /// Creates a row.
     public init(deployment: String, replica: Int?, instance: String?, revision: String?, state: State,
@@ -188,14 +191,18 @@ public struct Endpoint: Sendable, Codable, Hashable {
     public var revision: String?
     /// True when it is ready to serve.
     public var ready: Bool
+    /// The model name clients must send, when the target decides it (GPUStack serves a model under
+    /// its own name); nil: the deployment's `servedModelName`.
+    public var model: String?
 
     /// Creates an endpoint.
-    public init(deployment: String, replica: Int, url: String, revision: String?, ready: Bool) {
+    public init(deployment: String, replica: Int, url: String, revision: String?, ready: Bool, model: String? = nil) {
         self.deployment = deployment
         self.replica = replica
         self.url = url
         self.revision = revision
         self.ready = ready
+        self.model = model
     }
 
     /// A URL clients can use for an engine bound to `host` (a wildcard bind is reached on loopback).

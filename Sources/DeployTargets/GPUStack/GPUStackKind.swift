@@ -25,7 +25,7 @@ public enum GPUStackKind: TargetKind {
             FieldSchema("owner", .string(pattern: TargetTypeSchema.namePattern),
                         "Ownership marker written into every model dsdeploy creates (default: the target's name); `--prune` removes only models with it."),
         ],
-        check: check, checkDeployment: checkDeployment)
+        multiNode: capabilities.contains(.multiNode), check: check, checkDeployment: checkDeployment)
 
     /// Problems of a gpustack Target document, located at its fields.
     @Sendable static func check(_ t: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic] {

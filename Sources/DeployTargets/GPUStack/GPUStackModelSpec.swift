@@ -56,10 +56,17 @@ public struct GPUStackModelSpec: Sendable {
     /// Warnings about how GPUStack will run this (args it injects, duplicates).
     public var warnings: [String]
 
-    /// Fingerprint of everything that needs a restart when it changes (`Revision.of`, plus the worker
-    /// selector and the custom version's name). Written into the model's `meta` once its instances ran
-    /// on it, so an apply interrupted between the update and the restart is finished by the next one.
-    public var revision: String
+    /// Fingerprint (`Revision.fingerprint`) of everything GPUStack is sent that needs a restart when it
+    /// changes (secret values only by name). Written into the model's `meta` once its instances ran on
+    /// it, so an apply interrupted between the update and the restart is finished by the next one.
+    public var revision: String {
+        var parts = ["source=\(source):\(sourceValue)", "backend=\(version.backend)/\(version.name)",
+                     "image=\(version.imageName)", "entrypoint=\(version.entrypoint)", "command=\(version.runCommand)",
+                     "framework=\(version.framework)", "selector=\(workerSelector.sorted { $0.key < $1.key })"]
+        for k in flagSet.names { parts.append("flag:\(k)=\(flagSet[k]?.description ?? "")") }
+        for k in env.keys.sorted() { parts.append("env:\(k)=" + (secretEnv.contains(k) ? "<secret>" : env[k]?.reveal() ?? "")) }
+        return Revision.fingerprint(parts)
+    }
 }
 
 /// Maps validated deployments to GPUStack objects.
@@ -125,9 +132,7 @@ public enum GPUStackMapping {
             runCommandFlags: runFlags, env: env.filter { $0.key != "DSDEPLOY_ENGINE_VERSION" },
             secretEnv: Set(r.env.filter { $0.value.isSecret }.map(\.name.value)),
             replicas: d.replicas, workerSelector: selector,
-            timeoutSeconds: d.readiness?.timeoutSeconds ?? r.version.readiness?.timeoutSeconds ?? 600, warnings: [],
-            revision: Revision.of(r, extra: ["gpustack-version=\(version.backend)/\(version.name)", "framework=\(version.framework)",
-                                             "selector=\(selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"]))
+            timeoutSeconds: d.readiness?.timeoutSeconds ?? r.version.readiness?.timeoutSeconds ?? 600, warnings: [])
         spec.warnings = injectionWarnings(spec)
         if r.backend.engine == .sglang,
            let w = versionGateWarning(engineVersion: r.version.engineVersion.value, versionName: version.name) {

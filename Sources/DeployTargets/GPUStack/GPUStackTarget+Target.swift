@@ -12,7 +12,7 @@ extension GPUStackTarget: Target {
         TargetRef(name: name, type: "gpustack", detail: "GPUStack at \(client.baseURL), cluster \(cluster) (owner \(owner))")
     }
 
-    public var capabilities: TargetCapabilities { [.savedPlans, .gates, .followLogs, .prune, .apply] }
+    public var capabilities: TargetCapabilities { GPUStackKind.capabilities }
 
     /// Id of a backend version's change and outcome.
     static func versionID(_ backend: String, _ version: String) -> String {
@@ -65,7 +65,8 @@ extension GPUStackTarget: Target {
         changes.sort { $0.unit < $1.unit }
         let ref = TargetRef(name: gs.target, type: "gpustack",
                             detail: "GPUStack \(gs.serverVersion) at \(gs.url), cluster \(gs.cluster) (owner \(gs.owner))")
-        return Plan(target: ref, desiredDigest: desiredDigest(desired), observedDigest: observedDigest(observed),
+        return Plan(target: ref, desiredDigest: desiredDigest(desired),
+                    observedDigest: observedDigest(observed, names: Set(desired.map(\.name)), owner: gs.owner),
                     files: files, changes: changes, orphans: gs.orphans, blockers: gs.errors, notes: gs.warnings,
                     apiCalls: APICalls(reads: gs.apiCalls, writes: 0))
     }
@@ -78,15 +79,21 @@ extension GPUStackTarget: Target {
         })
     }
 
-    /// What the server held when the plan was made: every model and instance of the cluster (by id,
-    /// state and last update) and the backend versions read. A saved plan is stale when it changed.
-    static func observedDigest(_ o: GPUStackObserved) -> String {
+    /// What the server held that the plan depends on, when it was made: the models of these
+    /// deployments or of this owner, their instances (by id, state and last update) and the backend
+    /// versions read. A saved plan is stale when it changed; models dsdeploy does not manage and
+    /// never plans for are left out.
+    static func observedDigest(_ o: GPUStackObserved, names: Set<String>, owner: String) -> String {
         var parts = ["server=\(o.serverVersion)", "cluster=\(o.clusterId)"]
-        for m in o.models {
+        let models = o.models.filter { m in
+            names.contains(m["name"]?.string ?? "") || GPUStackOwnership.owner(ofModel: m) == owner
+        }
+        let ids = Set(models.compactMap { $0["id"]?.int })
+        for m in models {
             parts.append("model \(m["id"]?.int ?? -1) \(m["name"]?.string ?? "") replicas=\(m["replicas"]?.int ?? 0) "
                          + "updated=\(m["updated_at"]?.string ?? "") revision=\(GPUStackOwnership.revision(ofModel: m) ?? "")")
         }
-        for i in o.instances {
+        for i in o.instances where ids.contains(i["model_id"]?.int ?? -1) {
             parts.append("instance \(i["id"]?.int ?? -1) model=\(i["model_id"]?.int ?? -1) state=\(i["state"]?.string ?? "") "
                          + "updated=\(i["updated_at"]?.string ?? "")")
         }
@@ -133,15 +140,22 @@ extension GPUStackTarget: Target {
         do { rows = try status(names: deployments) } catch { throw TargetError(error) }
         var index: [String: Int] = [:]
         return rows.map { r in
+            var details = ["model_id": String(r.modelId), "model_state": r.modelState,
+                           "ready_replicas": "\(r.readyReplicas)/\(r.replicas)"]
+            if !r.injected.isEmpty { details["injected_flags"] = r.injected.joined(separator: " ") }
             guard let instance = r.instance else {
-                return ReplicaStatus(deployment: r.deployment, replica: nil, instance: nil, revision: r.revision,
-                                     state: Self.state(r.modelState), message: r.stateMessage)
+                var row = ReplicaStatus(deployment: r.deployment, replica: nil, instance: nil, revision: r.revision,
+                                        state: Self.state(r.modelState), message: r.stateMessage)
+                row.details = details
+                return row
             }
             let i = index[r.deployment, default: 0]
             index[r.deployment] = i + 1
-            return ReplicaStatus(deployment: r.deployment, replica: i, instance: instance, revision: r.revision,
-                                 state: Self.state(r.state ?? r.modelState), endpoint: r.endpoint, host: r.worker,
-                                 restarts: r.restarts, message: r.stateMessage.flatMap { $0.isEmpty ? nil : $0 })
+            var row = ReplicaStatus(deployment: r.deployment, replica: i, instance: instance, revision: r.revision,
+                                    state: Self.state(r.state ?? r.modelState), endpoint: r.endpoint, host: r.worker,
+                                    restarts: r.restarts, message: r.stateMessage.flatMap { $0.isEmpty ? nil : $0 })
+            row.details = details
+            return row
         }
     }
 
@@ -170,7 +184,9 @@ extension GPUStackTarget: Target {
     public func endpoints(of deployment: String) throws(TargetError) -> [Endpoint] {
         try status([deployment]).compactMap { r in
             guard let replica = r.replica, let url = r.endpoint else { return nil }
-            return Endpoint(deployment: deployment, replica: replica, url: url, revision: r.revision, ready: r.state == .ready)
+            // GPUStack serves the model under the model's (= deployment's) name, whatever servedModelName says.
+            return Endpoint(deployment: deployment, replica: replica, url: url, revision: r.revision, ready: r.state == .ready,
+                            model: deployment)
         }
     }
 

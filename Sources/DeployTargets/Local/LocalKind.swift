@@ -15,7 +15,7 @@ public enum LocalKind: TargetKind {
             FieldSchema("gpus", .list(.integer(min: 0)),
                         "GPU ids this target may hand out; replicas take them in deployment-name order, and a manifest that needs more is refused."),
             FieldSchema("images", .map(.stringOrList), "Map an image to a local command (argv) that stands in for it."),
-        ])
+        ], multiNode: capabilities.contains(.multiNode))
 
     public static func make(_ config: TargetConfig?, _ context: TargetContext) throws(TargetError) -> any Target {
         var images: [String: [String]] = [:]

@@ -1,3 +1,4 @@
+import DeploySpec
 import Foundation
 
 /// Renders launch specs for people: a copy-pasteable command line and a provenance table.
@@ -22,7 +23,7 @@ public struct LaunchSpecTextRenderer: Sendable {
             let width = min(60, s.flags.map { $0.tokens.joined(separator: " ").count }.max() ?? 0)
             for f in s.flags {
                 let t = f.tokens.joined(separator: " ")
-                out += "    " + t + String(repeating: " ", count: max(1, width - t.count + 2)) + f.source + "\n"
+                out += "    " + t + String(repeating: " ", count: max(1, width - t.count + 2)) + f.source.rawValue + "\n"
             }
             if !s.env.isEmpty {
                 out += "  env:\n"

@@ -23,8 +23,8 @@ import Testing
         ])
         #expect(s.env.first { $0.name == "PYPI_PACKAGES_INSTALL" }?.value == "-U distro -i https://mirrors.aliyun.com/pypi/simple/")
         #expect(s.env.first { $0.name == "CUDA_VISIBLE_DEVICES" }?.value == "0,1,2,3,4,5,6,7")
-        #expect(s.flags.prefix(3).allSatisfy { $0.source == "template" })
-        #expect(s.flags.dropFirst(3).allSatisfy { $0.source == "deployment" })
+        #expect(s.flags.prefix(3).allSatisfy { $0.source == .template })
+        #expect(s.flags.dropFirst(3).allSatisfy { $0.source == .deployment })
         expectGolden(LaunchSpecTextRenderer().render(specs), "render-dspark.txt")
     }
 

@@ -48,7 +48,7 @@ func sampleServerInfo(_ catalog: FlagCatalog, flags: FlagSet, overrides: [String
     @Test func theIntendedConfigurationHasNoDrift() {
         let info = sampleServerInfo(catalog, flags: flags)
         #expect(ConfigReadback.compareSGLang(flags: flags, catalog: catalog, serverInfo: info).isEmpty)
-        #expect(ConfigReadback.compare(engine: "sglang", version: "0.5.23", flags: flags, reported: info).isEmpty)
+        #expect(ConfigReadback.compare(engine: .sglang, version: "0.5.23", flags: flags, reported: info).isEmpty)
     }
 
     @Test func changedValuesAreDrift() {
@@ -117,10 +117,10 @@ func sampleServerInfo(_ catalog: FlagCatalog, flags: FlagSet, overrides: [String
     }
 
     @Test func endpointsPerEngine() {
-        #expect(ConfigReadback.endpoints(engine: "sglang") == ["/server_info", "/get_server_info"])
-        #expect(ConfigReadback.endpoints(engine: "llama.cpp") == ["/props"])
-        #expect(ConfigReadback.endpoints(engine: "vllm") == ["/server_info?config_format=json", "/v1/models", "/metrics"])
+        #expect(ConfigReadback.endpoints(engine: .sglang) == ["/server_info", "/get_server_info"])
+        #expect(ConfigReadback.endpoints(engine: .llamaCpp) == ["/props"])
+        #expect(ConfigReadback.endpoints(engine: .vllm) == ["/server_info?config_format=json", "/v1/models", "/metrics"])
         // vLLM without a dev-mode dump: nothing reported, nothing compared (VLLMReadbackTests has the rest).
-        #expect(ConfigReadback.compare(engine: "vllm", version: "0.11.0", flags: flags, reported: .object([:])).isEmpty)
+        #expect(ConfigReadback.compare(engine: .vllm, version: "0.11.0", flags: flags, reported: .object([:])).isEmpty)
     }
 }

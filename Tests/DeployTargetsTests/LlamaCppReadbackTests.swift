@@ -42,7 +42,7 @@ let sampleProps = #"""
                              "--model": .string("/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"), "--temp": .float(0.7),
                              "--top-p": .float(0.95), "--top-k": .int(40), "--n-gpu-layers": .int(99)])
         #expect(ConfigReadback.compareLlamaCpp(flags: flags, catalog: catalog, props: props).isEmpty)
-        #expect(ConfigReadback.compare(engine: "llama.cpp", version: "b6000", flags: flags, reported: props).isEmpty)
+        #expect(ConfigReadback.compare(engine: .llamaCpp, version: "b6000", flags: flags, reported: props).isEmpty)
     }
 
     @Test func aUnifiedContextMatchesToo() {

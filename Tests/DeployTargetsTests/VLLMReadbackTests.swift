@@ -110,7 +110,7 @@ let sampleVLLMServerInfo = #"""
         #expect(r.drift.first { $0.flag == "--gpu-memory-utilization" }?.after == "0.85")
         #expect(r.message.contains("--max-model-len 4096 (intended 8192, from /v1/models)"))
         // The same through the one-document API (server_info only).
-        #expect(ConfigReadback.compare(engine: "vllm", version: "0.33.0", flags: wrong, reported: info).map(\.flag)
+        #expect(ConfigReadback.compare(engine: .vllm, version: "0.33.0", flags: wrong, reported: info).map(\.flag)
                 == ["--gpu-memory-utilization", "--max-model-len", "--served-model-name"])
     }
 
@@ -134,7 +134,7 @@ let sampleVLLMServerInfo = #"""
     }
 
     @Test func endpointsAndHeaders() throws {
-        #expect(ConfigReadback.endpoints(engine: "vllm") == ["/server_info?config_format=json", "/v1/models", "/metrics"])
+        #expect(ConfigReadback.endpoints(engine: .vllm) == ["/server_info?config_format=json", "/v1/models", "/metrics"])
         var spec = try makeSpec(argv: [], engine: "vllm", version: "0.33.0")
         spec.flagSet = FlagSet(["--api-key": .list([.string("k1"), .string("k2")])])
         #expect(EngineProbe.headers(for: spec)["Authorization"] == "Bearer k1")

@@ -1,4 +1,5 @@
 import DeployCore
+public import DeploySpec
 public import Engines
 import DeployTemplate
 
@@ -11,7 +12,7 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     /// Container image of the backend version.
     public var image: String
     /// Engine family.
-    public var engine: String
+    public var engine: EngineKind
     /// Engine version (flag catalog).
     public var engineVersion: String
     /// The full argv: entrypoint, rendered run command, backend args, deployment args.
@@ -66,7 +67,7 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
                 s.argv[t.index] = text
             }
         }
-        for i in s.flags.indices where s.flags[i].source == "template" {
+        for i in s.flags.indices where s.flags[i].source == .template {
             s.flags[i].tokens = s.flags[i].tokens.map { $0 == String(port) ? String(newPort) : $0 }
         }
         return s
@@ -105,6 +106,6 @@ public struct RenderedFlag: Sendable, Codable, Hashable {
     public var name: String
     /// The argv tokens of this flag (`["--tp-size", "8"]` or `["--tp-size=8"]`).
     public var tokens: [String]
-    /// Where it came from: template, backend, deployment.
-    public var source: String
+    /// Where it came from: the run-command template, the backend's args, the deployment's args.
+    public var source: ArgSource
 }

@@ -60,14 +60,14 @@ public struct Renderer: Sendable {
                 let tokens = Renderer.argvTokens(entry.group, catalog: r.catalog)
                 argv += tokens
                 flags.append(RenderedFlag(name: entry.canonicalName ?? entry.group.flag, tokens: tokens,
-                                          source: entry.source.rawValue))
+                                          source: entry.source))
             }
             var env = r.env.map(Renderer.renderEnv)
             if !gpuIds.isEmpty, !env.contains(where: { $0.name == "CUDA_VISIBLE_DEVICES" }) {
                 env.append(RenderedEnv(name: "CUDA_VISIBLE_DEVICES", value: values["gpu_ids"], secret: false, from: nil))
             }
             specs.append(LaunchSpec(deployment: d.name, replica: i, image: r.version.image,
-                                    engine: r.backend.engine.rawValue, engineVersion: r.version.engineVersion.value,
+                                    engine: r.backend.engine, engineVersion: r.version.engineVersion.value,
                                     argv: argv, env: env, host: host, port: port, gpuIds: gpuIds, flags: flags,
                                     flagSet: r.flagSet, entrypointCount: r.version.entrypoint.count,
                                     labels: d.labels,
@@ -109,7 +109,7 @@ public struct Renderer: Sendable {
         ArgGroup.group(tokens: tokens.enumerated().map { ($0.element, $0.offset) }, origin: 0).map { g in
             RenderedFlag(name: catalog.canonicalSpec(for: g.flag)?.name ?? g.flag,
                          tokens: g.attached ? ["\(g.flag)=\(g.values.joined())"] : [g.flag] + g.values,
-                         source: ArgSource.template.rawValue)
+                         source: .template)
         }
     }
 

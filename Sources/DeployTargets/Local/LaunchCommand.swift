@@ -70,8 +70,8 @@ public enum LaunchCommand {
     }
 
     /// Spellings of the engine's port flag (`--port` when the catalog is unknown).
-    static func portSpellings(engine: String, version: String) -> Set<String> {
-        guard let kind = EngineKind(rawValue: engine), let catalog = CatalogStore.resolvedCatalog(kind, version: version),
+    static func portSpellings(engine: EngineKind, version: String) -> Set<String> {
+        guard let catalog = CatalogStore.resolvedCatalog(engine, version: version),
               let spec = catalog.spec(named: "--port") else { return ["--port"] }
         return Set([spec.name] + spec.aliases)
     }

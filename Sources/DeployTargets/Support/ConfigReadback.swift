@@ -16,12 +16,11 @@ public enum ConfigReadback {
     /// Paths to GET for the engine's effective configuration: SGLang and llama.cpp the first that
     /// answers wins; vLLM every one that answers is read (`/server_info` only in dev mode, `/metrics`
     /// when it is needed); empty for an unknown engine.
-    public static func endpoints(engine: String) -> [String] {
-        switch EngineKind(rawValue: engine) {
+    public static func endpoints(engine: EngineKind) -> [String] {
+        switch engine {
         case .sglang: return ["/server_info", "/get_server_info"]
         case .llamaCpp: return ["/props"]
         case .vllm: return [vllmServerInfoPath, "/v1/models", "/metrics"]
-        case nil: return []
         }
     }
 
@@ -29,15 +28,14 @@ public enum ConfigReadback {
     public static let vllmServerInfoPath = "/server_info?config_format=json"
 
     /// Drift between `flags` and a readback document of `engine` at `version`, sorted by flag.
-    public static func compare(engine: String, version: String, flags: FlagSet, reported: JSONValue) -> [FlagDiffEntry] {
-        let catalog = EngineKind(rawValue: engine).flatMap { CatalogStore.resolvedCatalog($0, version: version) }
-        switch EngineKind(rawValue: engine) {
+    public static func compare(engine: EngineKind, version: String, flags: FlagSet, reported: JSONValue) -> [FlagDiffEntry] {
+        let catalog = CatalogStore.resolvedCatalog(engine, version: version)
+        switch engine {
         case .sglang: return compareSGLang(flags: flags, catalog: catalog, serverInfo: reported)
         case .llamaCpp: return compareLlamaCpp(flags: flags, catalog: catalog, props: reported)
         case .vllm:
             return compareVLLM(flags: flags, version: version, catalog: catalog, serverInfo: reported, models: nil,
                                metrics: nil).drift
-        case nil: return []
         }
     }
 

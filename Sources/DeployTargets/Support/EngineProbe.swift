@@ -23,10 +23,10 @@ struct EngineProbe: Sendable {
     /// (SGLang `/ready` from 0.5.20, `/health_generate` before; vLLM and llama.cpp `/health`).
     static func readinessPath(for spec: LaunchSpec) -> String {
         if let p = spec.readinessPath, !p.isEmpty { return p.hasPrefix("/") ? p : "/" + p }
-        switch EngineKind(rawValue: spec.engine) {
+        switch spec.engine {
         case .sglang:
             return EngineVersion(spec.engineVersion) >= EngineVersion("0.5.20") ? "/ready" : "/health_generate"
-        case .vllm, .llamaCpp, nil:
+        case .vllm, .llamaCpp:
             return "/health"
         }
     }
@@ -69,7 +69,7 @@ struct EngineProbe: Sendable {
 
     /// Reads the engine's effective configuration and compares it with the spec's flags.
     func readback(_ spec: LaunchSpec, port: Int) -> Readback {
-        if EngineKind(rawValue: spec.engine) == .vllm { return vllmReadback(spec, port: port).readback }
+        if spec.engine == .vllm { return vllmReadback(spec, port: port).readback }
         let paths = ConfigReadback.endpoints(engine: spec.engine)
         guard !paths.isEmpty else { return .verified([], unverified: []) }
         let base = EngineProbe.baseURL(host: spec.host, port: port)

@@ -35,15 +35,15 @@ struct Render: ParsableCommand {
             }
         }
         // GPUs as the target's placer hands them out: every deployment of a target takes part, in name order.
-        var placement: [String: [[Int]]] = [:]
-        for (_, onTarget) in Dictionary(grouping: result.deployments, by: { $0.target?.name ?? "local" }) {
-            if case .success(let p) = Placer.place(onTarget, gpus: onTarget.first?.target?.gpus) {
-                placement.merge(p) { a, _ in a }
-            }
+        var placement: [String: [ReplicaPlacement]] = [:]
+        for (name, onTarget) in Dictionary(grouping: result.deployments, by: { $0.target?.name ?? "local" }) {
+            let t = onTarget.first?.target
+            let hosts = [InventoryHost(name: name, address: t?.host ?? "127.0.0.1", gpus: t?.gpus)]
+            if case .success(let p) = Placer.place(onTarget, hosts: hosts) { placement.merge(p) { a, _ in a } }
         }
         var specs: [LaunchSpec] = []
         for r in selected {
-            switch Renderer().render(r, gpuIds: placement[r.deployment.name]) {
+            switch Renderer().render(r, placement: placement[r.deployment.name]) {
             case .success(let s): specs += s
             case .failure(let e):
                 Output.stderr("dsdeploy: error: cannot render '\(e.deployment)': \(e.message)\n")

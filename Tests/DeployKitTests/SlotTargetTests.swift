@@ -96,6 +96,28 @@ import Testing
         #expect(resized["beta"] == [[4, 5, 6, 7]])
     }
 
+    @Test func aFleetSpreadsReplicasOverHostsWithRoom() throws {
+        let hosts = [InventoryHost(name: "a", address: "10.0.0.11", gpus: [0, 1, 2, 3, 4, 5, 6, 7]),
+                     InventoryHost(name: "b", address: "10.0.0.12", gpus: [0, 1, 2, 3])]
+        // alpha: 2 replicas × 2 GPUs, beta: 1 × 4: least-loaded host with room, in name order.
+        let placed = try Placer.place(try input(gpus: nil).deployments, hosts: hosts).get()
+        #expect(placed["alpha"] == [ReplicaPlacement(host: "a", address: "10.0.0.11", gpuIds: [0, 1]),
+                                    ReplicaPlacement(host: "b", address: "10.0.0.12", gpuIds: [0, 1])])
+        #expect(placed["beta"] == [ReplicaPlacement(host: "a", address: "10.0.0.11", gpuIds: [2, 3, 4, 5])])
+        // Sticky across hosts; a host that left the target frees its replicas for placement elsewhere.
+        let again = try Placer.place(try input(gpus: nil).deployments, hosts: hosts,
+                                     current: ["beta/0": ReplicaPlacement(host: "b", address: "10.0.0.12", gpuIds: [0, 1, 2, 3]),
+                                               "alpha/0": ReplicaPlacement(host: "gone", address: "x", gpuIds: [0, 1])]).get()
+        #expect(again["beta"] == [ReplicaPlacement(host: "b", address: "10.0.0.12", gpuIds: [0, 1, 2, 3])])
+        #expect(again["alpha"]?.map(\.host) == ["a", "a"])
+        // The rendered launch carries the host's address ({{worker_ip}}) and its name.
+        let t = SlotTarget(ref: TargetRef(name: "fleet", type: "test"), driver: InMemoryDriver(clock: ManualClock()), hosts: hosts,
+                           clock: ManualClock())
+        let specs = try t.desired(try input(gpus: nil))
+        #expect(specs.map(\.node) == ["a", "b", "a"] && specs.map(\.host) == ["10.0.0.11", "10.0.0.12", "10.0.0.11"])
+        #expect(specs[1].argv.contains("10.0.0.12"))
+    }
+
     @Test func moreGPUsThanTheTargetHasIsRefused() throws {
         let small = [0, 1, 2, 3, 4, 5]
         // validate refuses it (validateLocatesTheDeploymentThatDoesNotFit); the placer refuses it again.

@@ -19,8 +19,10 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     public var argv: [String]
     /// Environment, in order; secret values are never stored here.
     public var env: [RenderedEnv]
-    /// Address the engine binds to.
+    /// Address the engine binds to and clients use (`{{worker_ip}}`): its host's address.
     public var host: String
+    /// The inventory host it was placed on (slot targets with several hosts); nil before placement.
+    public var node: String? = nil
     /// Port of this replica.
     public var port: Int
     /// GPU ids assigned (also in `CUDA_VISIBLE_DEVICES` at launch).

@@ -1,57 +1,112 @@
 public import DeploySpec
 
-/// Assigns GPUs to the replicas of the deployments on one slot target. Pure.
+/// One host a slot target can place replicas on: this machine for `local`, each Docker host of a fleet.
+public struct InventoryHost: Sendable, Hashable, Codable {
+    /// Its name in the Target document (`local`, `h20-a`).
+    public var name: String
+    /// The address clients and `{{worker_ip}}` use.
+    public var address: String
+    /// The GPU ids it may hand out; nil when not declared (ids count up from 0, nothing is checked).
+    public var gpus: [Int]?
+
+    /// Creates a host.
+    public init(name: String, address: String, gpus: [Int]?) {
+        self.name = name
+        self.address = address
+        self.gpus = gpus
+    }
+}
+
+/// Where one replica runs: its host and GPUs.
+public struct ReplicaPlacement: Sendable, Hashable, Codable {
+    /// The host's name.
+    public var host: String
+    /// The host's address (`{{worker_ip}}`).
+    public var address: String
+    /// GPU ids on that host.
+    public var gpuIds: [Int]
+
+    /// Creates a placement.
+    public init(host: String, address: String, gpuIds: [Int]) {
+        self.host = host
+        self.address = address
+        self.gpuIds = gpuIds
+    }
+}
+
+/// Assigns a host and GPUs to every replica of the deployments on one slot target. Pure.
 ///
-/// Placement is sticky: a replica that runs keeps its GPUs while they are still the target's and
-/// still the count it needs, so scaling or changing one deployment never moves another one's
-/// replicas (a move is a restart). Every other replica takes the lowest free ids — from the
-/// target's `gpus` list, or `0, 1, 2 …` when the target declares none — in deployment-name
-/// order; two replicas never share a GPU. `validate` refuses a manifest that needs more GPUs than
-/// the list holds (`insufficient-gpus`); the placer refuses it again, in case it is called on its own.
+/// Placement is sticky: a replica that runs keeps its host and GPUs while the host is still the
+/// target's, the GPUs are still in its list and still the count it needs, so scaling or changing
+/// one deployment never moves another one's replicas (a move is a restart). Every other replica
+/// goes, in deployment-name order, to the host with the fewest replicas that has enough free GPUs
+/// (ties: the order the target lists its hosts), and takes that host's lowest free ids — from its
+/// `gpus` list, or `0, 1, 2 …` when it declares none. Two replicas never share a GPU of a host.
+/// `validate` refuses a manifest that needs more GPUs than a target's list holds
+/// (`insufficient-gpus`); the placer refuses it again, in case it is called on its own.
 public enum Placer {
-    /// GPU ids per replica, by deployment name. `current` holds the GPUs of the replicas that run
-    /// now, by `deployment/replica`.
-    public static func place(_ deployments: [ResolvedDeployment], gpus pool: [Int]?,
-                             current: [String: [Int]] = [:]) -> Result<[String: [[Int]]], RenderError> {
+    /// Placements per replica, by deployment name; `current` holds where the replicas that run now
+    /// are, by `deployment/replica`.
+    public static func place(_ deployments: [ResolvedDeployment], hosts: [InventoryHost],
+                             current: [String: ReplicaPlacement] = [:]) -> Result<[String: [ReplicaPlacement]], RenderError> {
         let sorted = deployments.sorted { $0.deployment.name < $1.deployment.name }
-        var taken: Set<Int> = []
-        var out: [String: [[Int]?]] = [:]
-        // 1. Replicas that run keep their GPUs when those are still valid.
+        var taken: [String: Set<Int>] = [:]
+        var load: [String: Int] = [:]
+        var out: [String: [ReplicaPlacement?]] = [:]
+        // 1. Replicas that run keep their place when it is still valid.
         for r in sorted {
             let d = r.deployment
             out[d.name] = (0..<d.replicas).map { i in
-                guard let ids = current["\(d.name)/\(i)"], ids.count == d.gpusPerReplica, Set(ids).count == ids.count,
-                      pool.map({ p in ids.allSatisfy(p.contains) }) ?? true, taken.isDisjoint(with: ids) else { return nil }
-                taken.formUnion(ids)
-                return ids
+                guard let p = current["\(d.name)/\(i)"], let host = hosts.first(where: { $0.name == p.host }),
+                      p.gpuIds.count == d.gpusPerReplica, Set(p.gpuIds).count == p.gpuIds.count,
+                      host.gpus.map({ pool in p.gpuIds.allSatisfy(pool.contains) }) ?? true,
+                      taken[host.name, default: []].isDisjoint(with: p.gpuIds) else { return nil }
+                taken[host.name, default: []].formUnion(p.gpuIds)
+                load[host.name, default: 0] += 1
+                return ReplicaPlacement(host: host.name, address: host.address, gpuIds: p.gpuIds)
             }
         }
-        // 2. The others take the lowest free ids, in deployment-name order.
-        var next = 0
-        func free() -> Int? {
-            if let pool { return pool.first { !taken.contains($0) } }
-            while taken.contains(next) { next += 1 }
-            return next
+        // 2. The others go where there is room, least loaded first.
+        func freeIDs(_ host: InventoryHost, _ count: Int) -> [Int]? {
+            let used = taken[host.name, default: []]
+            if let pool = host.gpus {
+                let free = pool.filter { !used.contains($0) }
+                return free.count >= count ? Array(free.prefix(count)) : nil
+            }
+            var ids: [Int] = []
+            var next = 0
+            while ids.count < count {
+                if !used.contains(next) { ids.append(next) }
+                next += 1
+            }
+            return ids
         }
-        var result: [String: [[Int]]] = [:]
+        var result: [String: [ReplicaPlacement]] = [:]
         for r in sorted {
             let d = r.deployment
-            var replicas: [[Int]] = []
+            var replicas: [ReplicaPlacement] = []
             for slot in out[d.name] ?? [] {
                 if let slot { replicas.append(slot); continue }
-                var ids: [Int] = []
-                for _ in 0..<d.gpusPerReplica {
-                    guard let id = free() else {
-                        return .failure(RenderError(deployment: d.name, message: "needs more GPUs than the target's "
-                                                    + "\(pool?.count ?? 0) (\(pool?.map(String.init).joined(separator: ",") ?? ""))"))
-                    }
-                    taken.insert(id)
-                    ids.append(id)
+                let candidates = hosts.enumerated().compactMap { i, h in freeIDs(h, d.gpusPerReplica).map { (i, h, $0) } }
+                guard let (_, host, ids) = candidates.min(by: { (load[$0.1.name, default: 0], $0.0) < (load[$1.1.name, default: 0], $1.0) }) else {
+                    let have = hosts.map { h in "\(h.name): \(h.gpus.map { "\($0.count - taken[h.name, default: []].count) of \($0.count)" } ?? "any") free" }
+                    return .failure(RenderError(deployment: d.name, message: "needs \(d.gpusPerReplica) GPUs for a replica; no host has them ("
+                                                + have.joined(separator: ", ") + ")"))
                 }
-                replicas.append(ids)
+                taken[host.name, default: []].formUnion(ids)
+                load[host.name, default: 0] += 1
+                replicas.append(ReplicaPlacement(host: host.name, address: host.address, gpuIds: ids))
             }
             result[d.name] = replicas
         }
         return .success(result)
+    }
+
+    /// One host's GPU ids per replica (the single-host form of `place(_:hosts:current:)`).
+    public static func place(_ deployments: [ResolvedDeployment], gpus pool: [Int]?,
+                             current: [String: [Int]] = [:]) -> Result<[String: [[Int]]], RenderError> {
+        let host = InventoryHost(name: "host", address: "", gpus: pool)
+        return place(deployments, hosts: [host], current: current.mapValues { ReplicaPlacement(host: "host", address: "", gpuIds: $0) })
+            .map { $0.mapValues { $0.map(\.gpuIds) } }
     }
 }

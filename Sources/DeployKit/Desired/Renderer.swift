@@ -9,14 +9,17 @@ public struct Renderer: Sendable {
     public init() {}
 
     /// Launch specs for every replica of a deployment, or the errors that prevent rendering.
-    /// `gpuIds[i]` are replica i's GPUs as the `Placer` assigned them (default: `i*g ..< (i+1)*g`).
-    public func render(_ r: ResolvedDeployment, gpuIds placed: [[Int]]? = nil) -> Result<[LaunchSpec], RenderError> {
+    /// `placement[i]` is replica i's host and GPUs as the `Placer` assigned them (default: the
+    /// Target's `host`, GPUs `i*g ..< (i+1)*g`).
+    public func render(_ r: ResolvedDeployment, placement: [ReplicaPlacement]? = nil) -> Result<[LaunchSpec], RenderError> {
         let d = r.deployment
-        let host = r.target?.host ?? "127.0.0.1"
+        let defaultHost = r.target?.host ?? "127.0.0.1"
         let revision = Revision.of(r)
         var specs: [LaunchSpec] = []
         for i in 0..<d.replicas {
-            let gpuIds = placed.flatMap { i < $0.count ? $0[i] : nil } ?? (0..<d.gpusPerReplica).map { i * d.gpusPerReplica + $0 }
+            let placed = placement.flatMap { i < $0.count ? $0[i] : nil }
+            let host = placed?.address ?? defaultHost
+            let gpuIds = placed?.gpuIds ?? (0..<d.gpusPerReplica).map { i * d.gpusPerReplica + $0 }
             let port = d.port + i
             var values: [String: String] = [
                 "model_path": Renderer.modelPath(d), "worker_ip": host, "port": String(port),
@@ -77,6 +80,7 @@ public struct Renderer: Sendable {
                                     maxUnavailable: d.rollout.maxUnavailable, maxSurge: d.rollout.maxSurge,
                                     revision: revision, target: d.target?.value ?? "local",
                                     portTokens: portTokens, templateValues: values))
+            specs[specs.count - 1].node = placed?.host
         }
         return .success(specs)
     }

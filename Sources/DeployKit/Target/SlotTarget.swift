@@ -12,8 +12,8 @@ public final class SlotTarget: Target, @unchecked Sendable {
     public let capabilities: TargetCapabilities
     /// Starts, probes and stops instances.
     public let driver: any ReplicaDriver
-    /// GPU ids the target may hand out, nil when it does not say (replicas get `0, 1, 2 …`).
-    public let gpus: [Int]?
+    /// The hosts it places replicas on, with their GPUs (one host for `local`).
+    public let hosts: [InventoryHost]
     let clock: any DeployClock
     let digest: (@Sendable (LaunchSpec, [String: Secret]) -> [String: String]?)?
     /// Time between probes while waiting for readiness.
@@ -23,30 +23,42 @@ public final class SlotTarget: Target, @unchecked Sendable {
 
     /// Creates a slot target. `digest` keys the values revisions do not show (secrets, `valueFrom`)
     /// so a changed value is a planned restart; nil when the target keeps no key.
-    public init(ref: TargetRef, driver: any ReplicaDriver, gpus: [Int]?, clock: any DeployClock,
+    public init(ref: TargetRef, driver: any ReplicaDriver, hosts: [InventoryHost], clock: any DeployClock,
                 capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply],
                 digest: (@Sendable (LaunchSpec, [String: Secret]) -> [String: String]?)? = nil) {
         self.ref = ref
         self.driver = driver
-        self.gpus = gpus
+        self.hosts = hosts
         self.clock = clock
         self.capabilities = capabilities
         self.digest = digest
     }
 
+    /// A slot target on one host (`local`): `address` is what `{{worker_ip}}` and clients use.
+    public convenience init(ref: TargetRef, driver: any ReplicaDriver, gpus: [Int]?, address: String = "127.0.0.1",
+                            clock: any DeployClock,
+                            capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply],
+                            digest: (@Sendable (LaunchSpec, [String: Secret]) -> [String: String]?)? = nil) {
+        self.init(ref: ref, driver: driver, hosts: [InventoryHost(name: ref.name, address: address, gpus: gpus)], clock: clock,
+                  capabilities: capabilities, digest: digest)
+    }
+
     /// The launch spec of every replica: placed (replicas in `observed` keep their GPUs), rendered,
     /// with secret digests where values resolved.
     public func desired(_ input: PlanInput, observed: [ObservedReplica] = []) throws(TargetError) -> [LaunchSpec] {
-        var current: [String: [Int]] = [:]
-        for o in observed.filter(\.isAlive).sorted(by: { $0.startedAt < $1.startedAt }) { current[o.id] = o.launch.gpuIds }
-        let placement: [String: [[Int]]]
-        switch Placer.place(input.deployments, gpus: gpus, current: current) {
+        var current: [String: ReplicaPlacement] = [:]
+        for o in observed.filter(\.isAlive).sorted(by: { $0.startedAt < $1.startedAt }) {
+            current[o.id] = ReplicaPlacement(host: o.launch.node ?? hosts.first?.name ?? "", address: o.launch.host,
+                                             gpuIds: o.launch.gpuIds)
+        }
+        let placement: [String: [ReplicaPlacement]]
+        switch Placer.place(input.deployments, hosts: hosts, current: current) {
         case .success(let p): placement = p
         case .failure(let e): throw TargetError(.configuration, "cannot place '\(e.deployment)' on target '\(ref.name)': \(e.message)")
         }
         var specs: [LaunchSpec] = []
         for r in input.deployments {
-            switch Renderer().render(r, gpuIds: placement[r.deployment.name]) {
+            switch Renderer().render(r, placement: placement[r.deployment.name]) {
             case .success(let s): specs += s
             case .failure(let e): throw TargetError(.configuration, "cannot render '\(e.deployment)': \(e.message)")
             }

@@ -30,7 +30,7 @@ public enum LocalKind: TargetKind {
         }
         let stateDirectory = context.stateDirectory
         return SlotTarget(ref: TargetRef(name: config?.name ?? "local", type: type), driver: driver, gpus: config?.gpus,
-                          clock: context.clock, capabilities: capabilities) { spec, env in
+                          address: config?.host ?? "127.0.0.1", clock: context.clock, capabilities: capabilities) { spec, env in
             (try? SecretDigester(stateDirectory: stateDirectory))?.digests(for: spec, environment: env)
         }
     }

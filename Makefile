@@ -19,6 +19,7 @@ release: setup
 test: setup
 	scripts/setup-tiny-engine.sh >/dev/null
 	scripts/setup-gpustack.sh >/dev/null
+	scripts/setup-podman.sh >/dev/null
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
 

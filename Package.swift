@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),
         .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "DeployTargets", "Engines", "TestSupport", .product(name: "Yams", package: "Yams")],
                     swiftSettings: strictSettings),
-        .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP", "TestSupport", "POSIXSpawn"], swiftSettings: strictSettings),
         .testTarget(name: "DeployKitTests", dependencies: ["DeployKit", "DeploySpec", "DeployTargets", "Engines", "TestSupport"],
                     exclude: ["Golden"],  // golden files, read by path
                     swiftSettings: strictSettings),

@@ -91,15 +91,18 @@ final class ExecutorRun {
         var round = 0
         while batches.values.contains(where: { $0.count > round }) {
             var inFlight: [(PlannedChange, ObservedReplica)] = []
+            // Replaces whose new instance could not even start: without surge their old instance is
+            // already stopped, so the revert must bring it back too.
+            var notStarted: [PlannedChange] = []
             for (dep, list) in batches.sorted(by: { $0.key < $1.key }) where list.count > round && !failed.contains(dep) {
                 for c in list[round] {
                     guard let d = c.desired else { continue }
                     let surge = d.maxSurge > 0
                     if !surge, let cur = c.current, cur.isAlive { stopQuietly(cur); usedPorts.remove(cur.port) }
-                    if let inst = startInstance(c, d, &usedPorts) { inFlight.append((c, inst)) }
+                    if let inst = startInstance(c, d, &usedPorts) { inFlight.append((c, inst)) } else { notStarted.append(c) }
                 }
             }
-            var failedNow: Set<String> = []
+            var failedNow = Set(notStarted.map(\.deployment))
             var results: [(PlannedChange, ObservedReplica, ProbeResult)] = []
             for r in waitAll(inFlight) { results.append(r) }
             for (c, inst, result) in results {
@@ -127,8 +130,8 @@ final class ExecutorRun {
             }
             for dep in failedNow.sorted() {
                 markFailed(dep)
-                revert(dep, batch: results.filter { $0.0.deployment == dep }.map(\.0) + (replaced[dep] ?? []),
-                       usedPorts: &usedPorts)
+                revert(dep, batch: results.filter { $0.0.deployment == dep }.map(\.0) + (replaced[dep] ?? [])
+                           + notStarted.filter { $0.deployment == dep }, usedPorts: &usedPorts)
             }
             round += 1
         }

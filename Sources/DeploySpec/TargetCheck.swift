@@ -63,6 +63,11 @@ public enum TargetCheck {
                               + "\(type) target (target '\(target?.name ?? "local")' runs each replica on one node); set nodes: 1",
                               at: d.fieldLocations["nodes"] ?? d.location))
         }
+        if d.container != nil, !schema.containers {
+            out.append(.warning("unused", "deployment '\(d.name)': 'container' settings apply to container targets (docker); "
+                                + "target '\(target?.name ?? "local")' of type \(type) ignores them",
+                                at: d.fieldLocations["container"] ?? d.location))
+        }
         return out + schema.checkDeployment(d, backend, version, target)
     }
 

@@ -12,6 +12,8 @@ public struct TargetTypeSchema: Sendable {
     public var fields: [FieldSchema]
     /// True when its replicas may span several nodes (`nodes: N`).
     public var multiNode: Bool
+    /// True when it runs replicas in containers (a deployment's `container` settings apply).
+    public var containers: Bool
     /// Problems of one Target document of this type (located at its fields).
     public var check: @Sendable (_ target: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic]
     /// Problems of a deployment that runs on a target of this type.
@@ -19,13 +21,14 @@ public struct TargetTypeSchema: Sendable {
                                           _ target: TargetConfig?) -> [Diagnostic]
 
     /// Creates a schema.
-    public init(type: String, summary: String, fields: [FieldSchema], multiNode: Bool = false,
+    public init(type: String, summary: String, fields: [FieldSchema], multiNode: Bool = false, containers: Bool = false,
                 check: @escaping @Sendable (TargetConfig, (any ManifestFileSource)?) -> [Diagnostic] = { _, _ in [] },
                 checkDeployment: @escaping @Sendable (Deployment, Backend, BackendVersion, TargetConfig?) -> [Diagnostic] = { _, _, _, _ in [] }) {
         self.type = type
         self.summary = summary
         self.fields = fields
         self.multiNode = multiNode
+        self.containers = containers
         self.check = check
         self.checkDeployment = checkDeployment
     }

@@ -5,6 +5,7 @@ public import DeploySpec
 public let targetKinds: [any TargetKind.Type] = [
     LocalKind.self,
     GPUStackKind.self,
+    DockerKind.self,
 ]
 
 /// Looks up registered kinds.

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeployCore
 import DeployKit
 import DeploySpec
+import DeployTargets
 
 /// `dsdeploy render FILE... [--deployment N]`
 struct Render: ParsableCommand {
@@ -38,7 +39,8 @@ struct Render: ParsableCommand {
         var placement: [String: [ReplicaPlacement]] = [:]
         for (name, onTarget) in Dictionary(grouping: result.deployments, by: { $0.target?.name ?? "local" }) {
             let t = onTarget.first?.target
-            let hosts = [InventoryHost(name: name, address: t?.host ?? "127.0.0.1", gpus: t?.gpus)]
+            let hosts = TargetKinds.kind(t?.type ?? "local")?.inventory(t)
+                ?? [InventoryHost(name: name, address: t?.host ?? "127.0.0.1", gpus: t?.gpus)]
             if case .success(let p) = Placer.place(onTarget, hosts: hosts) { placement.merge(p) { a, _ in a } }
         }
         var specs: [LaunchSpec] = []

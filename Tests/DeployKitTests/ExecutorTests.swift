@@ -146,4 +146,16 @@ import Testing
         #expect(report.succeeded)
         #expect(!target.calls.suffix(2).contains { $0.hasPrefix("start") })
     }
+
+    @Test func aReplaceThatCannotStartWithoutSurgeBringsTheOldInstanceBack() throws {
+        let clock = ManualClock()
+        let target = InMemoryDriver(clock: clock)
+        let good = try specs(replicas: 1, surge: 0, unavailable: 1)
+        _ = try apply(good, target, clock)
+        target.behavior = { s in s.revision == good[0].revision ? .readyAfter(.seconds(1)) : .cannotStart("no such image") }
+        let (_, report) = try apply(try specs(replicas: 1, memFraction: "0.9", surge: 0, unavailable: 1), target, clock)
+        #expect(!report.succeeded && report.outcomes.first?.message.contains("no such image") == true, "\(report.outcomes)")
+        let live = try target.observe()
+        #expect(live.count == 1 && live[0].revision == good[0].revision && live[0].state == .ready, "\(live)")
+    }
 }

@@ -21,6 +21,8 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     public var env: [RenderedEnv]
     /// Address the engine binds to and clients use (`{{worker_ip}}`): its host's address.
     public var host: String
+    /// How a container target runs it (the deployment's `container` settings), nil when not written.
+    public var container: ContainerSettings? = nil
     /// The inventory host it was placed on (slot targets with several hosts); nil before placement.
     public var node: String? = nil
     /// Port of this replica.

@@ -81,6 +81,7 @@ public struct Renderer: Sendable {
                                     revision: revision, target: d.target?.value ?? "local",
                                     portTokens: portTokens, templateValues: values))
             specs[specs.count - 1].node = placed?.host
+            specs[specs.count - 1].container = d.container
         }
         return .success(specs)
     }

@@ -16,6 +16,11 @@ public enum Revision {
             "model=\(r.deployment.model.source):\(r.deployment.model.modelPath)@\(r.deployment.model.revision ?? "")",
             "gpus=\(r.deployment.gpusPerReplica)x\(r.deployment.nodes)", "served=\(r.deployment.servedModelName)",
         ]
+        if let c = r.deployment.container {
+            parts.append("container=shm:\(c.shmSize ?? "") ipc:\(c.ipc ?? "") ulimits:"
+                         + (c.ulimits.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "default")
+                         + " volumes:\(c.volumes.joined(separator: ","))")
+        }
         for key in r.flagSet.values.keys.sorted() {
             parts.append("flag:\(key)=\(r.flagSet.values[key]?.description ?? "")")
         }

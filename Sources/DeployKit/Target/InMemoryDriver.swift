@@ -15,6 +15,8 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
         case crash(String)
         /// Ready, but reports other args.
         case drift([FlagDiffEntry])
+        /// `start` throws with this message (the image is missing, the host refuses).
+        case cannotStart(String)
     }
 
     private let lock = NSLock()
@@ -37,6 +39,10 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
 
     public func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {
         let b = behavior(spec)
+        if case .cannotStart(let why) = b {
+            lock.withLock { calls.append("refused \(spec.id) \(spec.revision)") }
+            throw TargetError(.rejected, why)
+        }
         return lock.withLock {
             counter += 1
             let id = "i\(counter)"
@@ -68,6 +74,7 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
                 instances[instance.instance] = (dead, b, t0)
                 return .failed(reason: "process exited (exit 1)", lastLog: [line])
             case .drift(let d): return .drifted(d)
+            case .cannotStart: return .failed(reason: "never started", lastLog: [])
             }
         }
     }

@@ -47,6 +47,14 @@ public protocol ReplicaDriver: AnyObject, Sendable {
     /// new text until `onText` returns false. Throws `TargetError.notFound` when the slot has no log.
     func logs(deployment: String, replica: Int, tail: Int, follow: Bool,
               onText: @escaping @Sendable (String) -> Bool) throws(TargetError)
+
+    /// What would stop `specs` from starting, found before anything is stopped (an image a host
+    /// does not have); plan blockers. Default: nothing.
+    func preflight(_ specs: [LaunchSpec]) -> [String]
+}
+
+extension ReplicaDriver {
+    public func preflight(_ specs: [LaunchSpec]) -> [String] { [] }
 }
 
 /// A source of time and sleep, injected so executor and driver tests never sleep for real.

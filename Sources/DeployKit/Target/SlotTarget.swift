@@ -77,7 +77,9 @@ public final class SlotTarget: Target, @unchecked Sendable {
             throw TargetError(.unavailable, "cannot read target '\(ref.name)': \(error)")
         }
         let specs = try desired(input, observed: observed)
-        return Planner(prune: input.prune).plan(desired: specs, observed: observed, files: input.files, target: ref)
+        var plan = Planner(prune: input.prune).plan(desired: specs, observed: observed, files: input.files, target: ref)
+        plan.blockers += driver.preflight(plan.changes.filter { $0.action == .create || $0.action == .replace }.compactMap(\.desired))
+        return plan
     }
 
     public func apply(_ plan: Plan, _ input: PlanInput, events: @escaping @Sendable (ApplyEvent) -> Void) -> ApplyReport {
@@ -108,6 +110,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
                 }
                 return ReplicaStatus(deployment: o.deployment, replica: o.replica, instance: o.instance, revision: o.revision,
                                      state: state, endpoint: Endpoint.url(host: o.launch.host, port: o.port),
+                                     host: hosts.count > 1 || ref.type != "local" ? o.launch.node : nil,
                                      pid: o.isAlive ? o.pid : nil, startedAt: o.startedAt, exitStatus: o.exitStatus,
                                      drift: o.drift, lastLog: o.isAlive ? [] : Array(o.lastLog.suffix(5)))
             }

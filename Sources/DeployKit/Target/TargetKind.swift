@@ -9,8 +9,18 @@ public protocol TargetKind: Sendable {
     static var capabilities: TargetCapabilities { get }
     /// Its Target documents' fields and checks (validation, decoding and `dsdeploy schema` use them).
     static var schema: TargetTypeSchema { get }
+    /// The hosts a slot target of this kind places replicas on (`render` places without building the
+    /// target); server-scheduled kinds return none.
+    static func inventory(_ config: TargetConfig?) -> [InventoryHost]
     /// Builds the target of a Target document (nil: the embedded `local` target) for `deployments`.
     static func make(_ config: TargetConfig?, _ context: TargetContext) throws(TargetError) -> any Target
+}
+
+extension TargetKind {
+    /// One host: the Target's `host` address and `gpus`.
+    public static func inventory(_ config: TargetConfig?) -> [InventoryHost] {
+        [InventoryHost(name: config?.name ?? type, address: config?.host ?? "127.0.0.1", gpus: config?.gpus)]
+    }
 }
 
 /// What a target may use from the outside world, injected by the executable: targets never read

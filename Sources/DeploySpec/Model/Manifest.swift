@@ -139,7 +139,9 @@ public struct Deployment: Sendable {
     /// Where each of `benchmarks` was written, in the same order.
     public var benchmarkSources: [BenchmarkScenarioSource] = []
     /// Where the document starts (metadata.name).
-    /// Where some fields are written (`nodes`, `replicas`, `gpusPerReplica`), for located errors.
+    /// Container settings (container targets: docker); nil when not written.
+    public var container: ContainerSettings? = nil
+    /// Where some fields are written (`nodes`, `replicas`, `gpusPerReplica`, `container`), for located errors.
     public var fieldLocations: [String: SourceLocation] = [:]
     public var location: SourceLocation
     /// The file the deployment came from.
@@ -198,6 +200,27 @@ public struct Readiness: Sendable, Hashable, Codable {
     public var logLine: String?
     /// Start timeout in seconds.
     public var timeoutSeconds: Int?
+}
+
+/// How a container target runs a deployment's containers (typed fields only: no raw run arguments).
+public struct ContainerSettings: Sendable, Hashable, Codable {
+    /// `/dev/shm` size (`16g`, `512m`), nil: the target's default.
+    public var shmSize: String?
+    /// IPC namespace: `host`, `private` or `shareable`; nil: the target's default.
+    public var ipc: String?
+    /// Resource limits by name (`memlock`, `stack`, `nofile`): soft = hard; -1 is unlimited. Nil: the
+    /// target's defaults; `{}`: none.
+    public var ulimits: [String: Int]?
+    /// Bind mounts `HOST_PATH:CONTAINER_PATH[:ro|rw]` (model caches).
+    public var volumes: [String]
+
+    /// Creates settings.
+    public init(shmSize: String? = nil, ipc: String? = nil, ulimits: [String: Int]? = nil, volumes: [String] = []) {
+        self.shmSize = shmSize
+        self.ipc = ipc
+        self.ulimits = ulimits
+        self.volumes = volumes
+    }
 }
 
 /// Rollout limits.

@@ -134,8 +134,17 @@ struct ManifestDecoder {
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,
             benchmarks: benchmarks, benchmarkSources: benchmarkSources,
             location: location, file: file)
-        for key in ["nodes", "replicas", "gpusPerReplica"] {
+        for key in ["nodes", "replicas", "gpusPerReplica", "container"] {
             if let n = spec[key] { deployment.fieldLocations[key] = n.location }
+        }
+        if let c = spec["container"]?.mapping {
+            var ulimits: [String: Int]?
+            if let u = c["ulimits"]?.mapping {
+                ulimits = [:]
+                for (k, v) in u.stringPairs { if let n = v.int { ulimits?[k.value] = n } }
+            }
+            deployment.container = ContainerSettings(shmSize: c["shmSize"]?.string, ipc: c["ipc"]?.string, ulimits: ulimits,
+                                                     volumes: c["volumes"]?.sequence?.items.compactMap(\.string) ?? [])
         }
         return deployment
     }

@@ -105,8 +105,19 @@ enum ManifestSchema {
         FieldSchema("env", .map(.envValue), "Environment of every replica; values may come from the environment or a file."),
         FieldSchema("readiness", .object(readiness), "Readiness override for this deployment."),
         FieldSchema("rollout", .object(rollout), "How replicas are replaced."),
+        FieldSchema("container", .object(container),
+                    "How a container target (docker) runs the replicas: shmSize, ipc, ulimits, volumes. Other targets ignore it (a warning)."),
         FieldSchema("benchmarks", .object(benchmarks),
                     "Benchmark scenarios and gates that `apply --gate` runs after a rollout (never restarts anything)."),
+    ])
+
+    static let container = ObjectSchema("ContainerSettings", [
+        FieldSchema("shmSize", .string(pattern: "^[0-9]+[bkmgBKMG]?$"), "Size of /dev/shm (`16g`) when `ipc` is not `host` (with `host` the host's /dev/shm is used); default 16g."),
+        FieldSchema("ipc", .enumeration(["host", "private", "shareable"]), "IPC namespace; default `host`, as SGLang's and vLLM's docker instructions use."),
+        FieldSchema("ulimits", .map(.integer(min: -1)),
+                    "Limits by name, soft = hard, -1 unlimited; default {memlock: -1, stack: 67108864}; `{}` for none."),
+        FieldSchema("volumes", .list(.string(pattern: "^/[^:]*:/[^:]*(:(ro|rw))?$")),
+                    "Bind mounts `/host/path:/container/path[:ro|rw]` (a model cache)."),
     ])
 
     static let includeSpec = ObjectSchema("IncludeSpec", [

@@ -1,0 +1,226 @@
+import CurlHTTP
+import DeployCore
+import Engines
+import Foundation
+
+/// Where a Docker Engine API listens: `unix:///var/run/docker.sock` or `tcp://host:port`.
+struct DockerEndpoint: Sendable, Hashable {
+    enum Kind: Sendable, Hashable {
+        /// A unix socket path.
+        case unix(String)
+        /// Plain HTTP to host:port.
+        case tcp(String)
+    }
+
+    var kind: Kind
+
+    /// The endpoint of a `docker:` value, or why it is not one this dsdeploy can reach.
+    static func parse(_ s: String) -> Result<DockerEndpoint, DockerError> {
+        if s.hasPrefix("unix://") {
+            let path = String(s.dropFirst("unix://".count))
+            guard path.hasPrefix("/") else { return .failure(DockerError(status: 0, message: "a unix socket needs an absolute path (unix:///var/run/docker.sock)")) }
+            return .success(DockerEndpoint(kind: .unix(path)))
+        }
+        if s.hasPrefix("tcp://") {
+            let rest = String(s.dropFirst("tcp://".count))
+            guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port),
+                  !rest[..<colon].isEmpty else { return .failure(DockerError(status: 0, message: "needs host:port (tcp://10.0.0.11:2375)")) }
+            return .success(DockerEndpoint(kind: .tcp(rest)))
+        }
+        if s.hasPrefix("ssh://") {
+            return .failure(DockerError(status: 0, message: "ssh:// hosts are not supported by this dsdeploy yet; forward the socket yourself and use unix:// or tcp://"))
+        }
+        return .failure(DockerError(status: 0, message: "must start with unix:// or tcp://"))
+    }
+
+    /// The address clients reach engines on when the Target does not say: the tcp host, else loopback.
+    var defaultAddress: String {
+        switch kind {
+        case .unix: return "127.0.0.1"
+        case .tcp(let hostPort): return String(hostPort[..<(hostPort.lastIndex(of: ":") ?? hostPort.endIndex)])
+        }
+    }
+
+    var description: String {
+        switch kind {
+        case .unix(let p): return "unix://" + p
+        case .tcp(let h): return "tcp://" + h
+        }
+    }
+}
+
+/// A Docker Engine API failure, for people.
+struct DockerError: Error, Sendable, CustomStringConvertible {
+    /// HTTP status, 0 when the engine was not reached.
+    var status: Int
+    var message: String
+    var description: String { message }
+}
+
+/// The Docker Engine API calls the docker target makes (dockerd and podman's compatible API),
+/// over libcurl. The API version is negotiated once: the engine's, capped at the newest this
+/// client was written against.
+final class DockerAPI: @unchecked Sendable {
+    /// The newest API version this client speaks (Docker 24).
+    static let maxVersion = "1.43"
+    /// The oldest it accepts (podman 4 reports 1.41).
+    static let minVersion = "1.40"
+
+    let endpoint: DockerEndpoint
+    let client = HTTPClient()
+    private let lock = NSLock()
+    private var version: String?
+
+    init(endpoint: DockerEndpoint) { self.endpoint = endpoint }
+
+    /// Sends one request to the versioned API (`/v1.43/containers/json`), or to an unversioned path.
+    func send(_ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
+              versioned: Bool = true, timeout: Double = 30) throws(DockerError) -> HTTPResponse {
+        var p = path
+        if versioned { p = "/v" + (try negotiated()) + path }
+        if !query.isEmpty {
+            p += "?" + query.map { "\($0.0)=\(DockerAPI.escape($0.1))" }.joined(separator: "&")
+        }
+        var req: HTTPRequest
+        switch endpoint.kind {
+        case .unix(let socket):
+            req = HTTPRequest(method: method, url: "http://docker" + p, timeout: timeout, connectTimeout: 5, unixSocketPath: socket)
+        case .tcp(let hostPort):
+            req = HTTPRequest(method: method, url: "http://\(hostPort)" + p, timeout: timeout, connectTimeout: 5)
+        }
+        if let body {
+            req.body = Array(body.canonicalText.utf8)
+            req.headers.set("Content-Type", "application/json")
+        }
+        do {
+            return try client.send(req)
+        } catch {
+            throw DockerError(status: 0, message: "cannot reach the Docker engine at \(endpoint.description): \(error.message)")
+        }
+    }
+
+    /// The JSON answer of a call that must succeed (2xx); the engine's own message otherwise.
+    func json(_ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
+              timeout: Double = 30) throws(DockerError) -> JSONValue {
+        let r = try send(method, path, query: query, body: body, timeout: timeout)
+        guard (200..<300).contains(r.status) else { throw failure(r, method, path) }
+        if r.body.isEmpty { return .null }
+        return JSONValue.parse(r.body) ?? .null
+    }
+
+    func failure(_ r: HTTPResponse, _ method: String, _ path: String) -> DockerError {
+        let message = JSONValue.parse(r.body)?["message"]?.string ?? String(decoding: r.body.prefix(300), as: UTF8.self)
+        return DockerError(status: r.status, message: "\(method) \(path) on \(endpoint.description): HTTP \(r.status): \(message)")
+    }
+
+    /// The API version to use: the engine's (`GET /version`), at most `maxVersion`.
+    func negotiated() throws(DockerError) -> String {
+        if let v = lock.withLock({ version }) { return v }
+        let r = try send("GET", "/version", versioned: false, timeout: 10)
+        guard r.status == 200, let doc = JSONValue.parse(r.body), let server = doc["ApiVersion"]?.string else {
+            throw DockerError(status: r.status, message: "\(endpoint.description) does not answer GET /version like a Docker engine (HTTP \(r.status))")
+        }
+        guard EngineVersion(server) >= EngineVersion(DockerAPI.minVersion) else {
+            throw DockerError(status: 0, message: "\(endpoint.description) speaks Docker API \(server); dsdeploy needs \(DockerAPI.minVersion) or newer")
+        }
+        let v = EngineVersion(server) < EngineVersion(DockerAPI.maxVersion) ? server : DockerAPI.maxVersion
+        lock.withLock { version = v }
+        return v
+    }
+
+    /// Containers (all states) carrying every `key=value` label.
+    func containers(labels: [String]) throws(DockerError) -> [JSONValue] {
+        let filters = JSONValue.object(["label": .array(labels.map(JSONValue.string))]).canonicalText
+        return try json("GET", "/containers/json", query: [("all", "1"), ("filters", filters)]).array ?? []
+    }
+
+    /// `GET /containers/{id}/json`, nil when it is gone.
+    func inspect(_ id: String) throws(DockerError) -> JSONValue? {
+        let r = try send("GET", "/containers/\(id)/json")
+        if r.status == 404 { return nil }
+        guard r.status == 200 else { throw failure(r, "GET", "/containers/\(id)/json") }
+        return JSONValue.parse(r.body)
+    }
+
+    /// True when the engine has the image.
+    func hasImage(_ image: String) throws(DockerError) -> Bool {
+        let r = try send("GET", "/images/\(image)/json")
+        if r.status == 404 { return false }
+        guard r.status == 200 else { throw failure(r, "GET", "/images/\(image)/json") }
+        return true
+    }
+
+    /// Pulls an image (`POST /images/create`), waiting for the pull to finish; the engine's error otherwise.
+    func pull(_ image: String) throws(DockerError) {
+        let (name, tag) = DockerAPI.split(image)
+        let r = try send("POST", "/images/create", query: [("fromImage", name), ("tag", tag)], timeout: 3600)
+        guard (200..<300).contains(r.status) else { throw failure(r, "POST", "/images/create") }
+        // The body is a stream of JSON progress lines; an error arrives as {"error": ...} with status 200.
+        for line in r.body.split(separator: UInt8(ascii: "\n")) {
+            if let e = JSONValue.parse(Array(line))?["error"]?.string {
+                throw DockerError(status: r.status, message: "pulling \(image) on \(endpoint.description): \(e)")
+            }
+        }
+    }
+
+    /// Creates a container; its id.
+    func create(name: String, _ body: JSONValue) throws(DockerError) -> String {
+        let created = try json("POST", "/containers/create", query: [("name", name)], body: body)
+        guard let id = created["Id"]?.string else {
+            throw DockerError(status: 0, message: "\(endpoint.description) created container \(name) without an id")
+        }
+        return id
+    }
+
+    func start(_ id: String) throws(DockerError) {
+        _ = try json("POST", "/containers/\(id)/start")
+    }
+
+    /// Stops (SIGTERM, `grace` seconds, SIGKILL) and removes a container; a container already gone is fine.
+    func stopAndRemove(_ id: String, grace: Int) throws(DockerError) {
+        let stop = try send("POST", "/containers/\(id)/stop", query: [("t", String(grace))], timeout: Double(grace) + 30)
+        guard [204, 304, 404].contains(stop.status) else { throw failure(stop, "POST", "/containers/\(id)/stop") }
+        let rm = try send("DELETE", "/containers/\(id)", query: [("force", "1")])
+        guard [204, 404].contains(rm.status) else { throw failure(rm, "DELETE", "/containers/\(id)") }
+    }
+
+    /// The last `tail` lines of a container's output (stdout and stderr, demultiplexed).
+    func logs(_ id: String, tail: Int) throws(DockerError) -> String {
+        let r = try send("GET", "/containers/\(id)/logs", query: [("stdout", "1"), ("stderr", "1"), ("tail", String(tail))])
+        guard r.status == 200 else { throw failure(r, "GET", "/containers/\(id)/logs") }
+        return DockerAPI.demultiplex(r.body)
+    }
+
+    /// Docker's log stream without a TTY: frames of `[stream, 0, 0, 0, size (big endian, 4 bytes)]` and
+    /// the payload. A body that is not framed (a TTY container) is returned as it is.
+    static func demultiplex(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        var i = 0
+        while i + 8 <= bytes.count {
+            guard bytes[i] <= 2, bytes[i + 1] == 0, bytes[i + 2] == 0, bytes[i + 3] == 0 else {
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            let size = Int(bytes[i + 4]) << 24 | Int(bytes[i + 5]) << 16 | Int(bytes[i + 6]) << 8 | Int(bytes[i + 7])
+            let end = min(bytes.count, i + 8 + size)
+            out += bytes[(i + 8)..<end]
+            i = end
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `registry/name:tag` → (`registry/name`, `tag`), `latest` when none.
+    static func split(_ image: String) -> (String, String) {
+        if image.contains("@") { return (image, "") }
+        if let colon = image.lastIndex(of: ":"), !image[colon...].contains("/") {
+            return (String(image[..<colon]), String(image[image.index(after: colon)...]))
+        }
+        return (image, "latest")
+    }
+
+    /// Percent-escapes a query value or path segment.
+    static func escape(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+}

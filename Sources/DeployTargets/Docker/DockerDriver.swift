@@ -1,0 +1,300 @@
+import DeployCore
+import DeployKit
+import DeploySpec
+import Engines
+import Foundation
+
+/// One Docker host of a docker target.
+struct DockerHost: Sendable {
+    /// Its name in the Target document.
+    var name: String
+    /// The address clients and `{{worker_ip}}` use.
+    var address: String
+    /// Its Engine API.
+    var api: DockerAPI
+}
+
+/// When a missing image is pulled.
+enum PullPolicy: String, Sendable {
+    /// Before every start.
+    case always
+    /// When the host does not have it.
+    case missing
+    /// Never: a missing image is an error.
+    case never
+}
+
+/// The docker target's `ReplicaDriver`: each replica is a container on one of the target's hosts,
+/// on the host's network (so `{{worker_ip}}:{{port}}` is where clients reach it, as GPUStack runs
+/// engines), with its GPUs as a device request, labelled with its deployment, replica, revision and
+/// launch spec. What the host shows is the truth (`observe` reads the containers); the only local
+/// record is which containers were verified ready and their current labels.
+final class DockerDriver: ReplicaDriver, @unchecked Sendable {
+    let target: String
+    let hosts: [DockerHost]
+    let pull: PullPolicy
+    let records: DockerRecords
+    let clock: any DeployClock
+    let probeClient = EngineProbe()
+
+    init(target: String, hosts: [DockerHost], pull: PullPolicy, stateDirectory: String, clock: any DeployClock) {
+        self.target = target
+        self.hosts = hosts
+        self.pull = pull
+        records = DockerRecords(path: stateDirectory + "/docker-\(target).json")
+        self.clock = clock
+    }
+
+    static let label = "dsdeploy"
+
+    func host(_ name: String?) -> DockerHost? { hosts.first { $0.name == name } ?? (name == nil ? hosts.first : nil) }
+
+    func observe() throws -> [ObservedReplica] {
+        var out: [ObservedReplica] = []
+        for h in hosts {
+            let list: [JSONValue]
+            // By host too: two hosts of a target may share one engine (tests: two sockets of one podman).
+            list = try h.api.containers(labels: ["\(Self.label).managed=true", "\(Self.label).target=\(target)",
+                                                 "\(Self.label).host=\(h.name)"])
+            for c in list {
+                guard let o = observed(c, on: h) else { continue }
+                out.append(o)
+            }
+        }
+        return out.sorted { $0.startedAt < $1.startedAt }
+    }
+
+    /// An observation of a listed container, nil when its labels are not dsdeploy's.
+    func observed(_ c: JSONValue, on h: DockerHost) -> ObservedReplica? {
+        // The container's name is its instance id (the API takes names wherever it takes ids).
+        guard let id = c["Names"]?.array?.first?.string.map({ $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }) ?? c["Id"]?.string,
+              let labels = c["Labels"]?.object,
+              let launchText = labels["\(Self.label).launch"]?.string,
+              var launch = try? JSONDecoder().decode(LaunchSpec.self, from: Data(launchText.utf8)) else { return nil }
+        launch.node = h.name
+        let record = records.get(id)
+        let running = c["State"]?.string == "running"
+        var state: ObservedReplica.State = running ? (record?.ready == true ? .ready : .starting) : .exited
+        var drift: [FlagDiffEntry] = []
+        var lastLog: [String] = []
+        var exitStatus: String?
+        if state == .ready, case .verified(let d, _) = probeClient.readback(launch, port: launch.port) { drift = d }
+        if !running {
+            exitStatus = (c["Status"]?.string).map { $0.lowercased() } ?? "exited"
+            lastLog = ((try? h.api.logs(id, tail: 20)) ?? "").split(separator: "\n").map(String.init)
+        }
+        if state == .ready, !drift.isEmpty { state = .ready }
+        let started = Double(labels["\(Self.label).started"]?.string ?? "") ?? 0
+        return ObservedReplica(deployment: launch.deployment, replica: launch.replica, instance: id, revision: launch.revision,
+                               state: state, launch: launch, pid: nil, port: launch.port, startedAt: started,
+                               exitStatus: exitStatus, lastLog: lastLog, drift: drift,
+                               labels: record?.labels ?? launch.labels)
+    }
+
+    func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {
+        guard let h = host(spec.node) else {
+            throw DockerError(status: 0, message: "replica \(spec.id) is placed on host '\(spec.node ?? "")', which target '\(target)' does not have")
+        }
+        try ensureImage(spec.image, on: h)
+        let started = clock.now().inSeconds
+        var launch = spec
+        launch.port = port
+        let launchJSON = String(decoding: (try? JSONEncoder().encode(launch)) ?? Data(), as: UTF8.self)
+        let name = "dsd-\(spec.deployment)-\(spec.replica)-\(String(UInt64(started * 1000), radix: 36))\(String(UInt16.random(in: 0...UInt16.max), radix: 36))"
+        _ = try h.api.create(name: name, Self.createBody(launch, environment: environment, labels: [
+            "\(Self.label).managed": "true", "\(Self.label).target": target, "\(Self.label).host": h.name,
+            "\(Self.label).deployment": spec.deployment,
+            "\(Self.label).replica": String(spec.replica), "\(Self.label).revision": spec.revision,
+            "\(Self.label).started": String(started), "\(Self.label).launch": launchJSON,
+        ]))
+        do { try h.api.start(name) } catch {
+            try? h.api.stopAndRemove(name, grace: 0)
+            throw error
+        }
+        return ObservedReplica(deployment: spec.deployment, replica: spec.replica, instance: name, revision: spec.revision,
+                               state: .starting, launch: launch, pid: nil, port: port, startedAt: started, labels: spec.labels)
+    }
+
+    /// Images a host does not have, when this target never pulls: refused before anything stops.
+    func preflight(_ specs: [LaunchSpec]) -> [String] {
+        guard pull == .never else { return [] }
+        var out: [String] = []
+        var seen: Set<String> = []
+        for s in specs {
+            guard let h = host(s.node), seen.insert(h.name + " " + s.image).inserted else { continue }
+            do {
+                if try !h.api.hasImage(s.image) {
+                    out.append("host '\(h.name)' has no image \(s.image), and target '\(target)' never pulls (pull: never); "
+                               + "load it on the host or set pull: missing")
+                }
+            } catch {
+                out.append("host '\(h.name)': \(error.message)")
+            }
+        }
+        return out
+    }
+
+    /// The image on the host, pulled as the policy allows.
+    func ensureImage(_ image: String, on h: DockerHost) throws(DockerError) {
+        switch pull {
+        case .always: try h.api.pull(image)
+        case .missing: if try !h.api.hasImage(image) { try h.api.pull(image) }
+        case .never:
+            if try !h.api.hasImage(image) {
+                throw DockerError(status: 0, message: "host '\(h.name)' has no image \(image), and target '\(target)' never pulls "
+                                  + "(pull: never); load it on the host or set pull: missing")
+            }
+        }
+    }
+
+    /// The container: the launch's argv as an array (the entrypoint replaced by the spec's), its env
+    /// with secrets resolved (never in labels), on the host network, its GPUs as a device request.
+    static func createBody(_ spec: LaunchSpec, environment: [String: Secret], labels: [String: String]) -> JSONValue {
+        let entry = Array(spec.argv.prefix(spec.entrypointCount))
+        let cmd = Array(spec.argv.dropFirst(spec.entrypointCount))
+        var env: [String: String] = [:]
+        for e in spec.env { if let v = environment[e.name]?.reveal() ?? e.value { env[e.name] = v } }
+        for (k, v) in environment where env[k] == nil { env[k] = v.reveal() }
+        // Inside the container the requested GPUs are numbered from 0; the host's ids go to the device request.
+        if !spec.gpuIds.isEmpty, env["CUDA_VISIBLE_DEVICES"] == spec.gpuIds.map(String.init).joined(separator: ",") {
+            env["CUDA_VISIBLE_DEVICES"] = nil
+        }
+        let c = spec.container ?? ContainerSettings()
+        let ipc = c.ipc ?? "host"
+        var host: [String: JSONValue] = [
+            "NetworkMode": .string("host"),
+            "IpcMode": .string(ipc),
+            "RestartPolicy": .object(["Name": .string("no")]),
+            "Binds": .array(c.volumes.map(JSONValue.string)),
+        ]
+        // With the host's IPC namespace the container uses the host's /dev/shm; a size applies otherwise.
+        if ipc != "host" { host["ShmSize"] = .number(Double(bytes(c.shmSize ?? "16g") ?? 16 << 30)) }
+        let ulimits = c.ulimits ?? ["memlock": -1, "stack": 67_108_864]
+        host["Ulimits"] = .array(ulimits.sorted { $0.key < $1.key }.map { k, v in
+            .object(["Name": .string(k), "Soft": .number(Double(v)), "Hard": .number(Double(v))])
+        })
+        if !spec.gpuIds.isEmpty {
+            host["DeviceRequests"] = .array([.object([
+                "Driver": .string("nvidia"), "DeviceIDs": .array(spec.gpuIds.map { .string(String($0)) }),
+                "Capabilities": .array([.array([.string("gpu")])]),
+            ])])
+        }
+        var body: [String: JSONValue] = [
+            "Image": .string(spec.image), "Cmd": .array(cmd.map(JSONValue.string)),
+            "Env": .array(env.sorted { $0.key < $1.key }.map { .string("\($0.key)=\($0.value)") }),
+            "Labels": .object(labels.mapValues(JSONValue.string)), "HostConfig": .object(host),
+        ]
+        if !entry.isEmpty { body["Entrypoint"] = .array(entry.map(JSONValue.string)) }
+        return .object(body)
+    }
+
+    /// `16g` → bytes.
+    static func bytes(_ s: String) -> Int? {
+        let lower = s.lowercased()
+        let unit: Int
+        switch lower.last {
+        case "k": unit = 1 << 10
+        case "m": unit = 1 << 20
+        case "g": unit = 1 << 30
+        case "b": unit = 1
+        default: unit = 1
+        }
+        let digits = lower.last?.isNumber == true ? lower : String(lower.dropLast())
+        return Int(digits).map { $0 * unit }
+    }
+
+    func probe(_ instance: ObservedReplica) -> ProbeResult {
+        guard let h = host(instance.launch.node) else { return .failed(reason: "host '\(instance.launch.node ?? "")' is gone", lastLog: []) }
+        let doc: JSONValue?
+        do { doc = try h.api.inspect(instance.instance) } catch { return .starting(lastLine: error.message) }
+        guard let doc else { return .failed(reason: "container \(instance.instance) is gone", lastLog: []) }
+        let logs = { ((try? h.api.logs(instance.instance, tail: 20)) ?? "").split(separator: "\n").map(String.init) }
+        guard doc["State"]?["Running"]?.bool == true else {
+            let code = doc["State"]?["ExitCode"]?.int.map { "exit \($0)" } ?? "not running"
+            return .failed(reason: "container exited (\(code))", lastLog: logs())
+        }
+        guard probeClient.httpReady(instance.launch, port: instance.port).ready else { return .starting(lastLine: logs().last) }
+        switch probeClient.readback(instance.launch, port: instance.port) {
+        case .verified(let drift, _): return drift.isEmpty ? .ready : .drifted(drift)
+        case .pending(let why): return .starting(lastLine: why)
+        case .failed(let why): return .failed(reason: why, lastLog: logs())
+        }
+    }
+
+    func markReady(_ instance: ObservedReplica) throws {
+        try records.update(instance.instance) { $0.ready = true }
+    }
+
+    func updateLabels(_ instance: ObservedReplica, labels: [String: String]) throws {
+        try records.update(instance.instance) { $0.labels = labels }
+    }
+
+    func stop(_ instance: ObservedReplica, grace: Duration) throws {
+        guard let h = host(instance.launch.node) else { return }
+        try h.api.stopAndRemove(instance.instance, grace: max(0, Int(grace.inSeconds.rounded(.up))))
+        try records.remove(instance.instance)
+    }
+
+    /// `preferred` unless taken (engines share the host's network: the executor avoids live ports).
+    func freePort(preferred: Int, avoiding: Set<Int>) -> Int {
+        var p = preferred
+        while avoiding.contains(p) { p += 1 }
+        return p
+    }
+
+    func logs(deployment: String, replica: Int, tail: Int, follow: Bool,
+              onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
+        let all: [ObservedReplica]
+        do { all = try observe() } catch { throw TargetError(.unavailable, "\(error)") }
+        let mine = all.filter { $0.deployment == deployment && $0.replica == replica }
+        guard let o = mine.last(where: { $0.state == .ready }) ?? mine.last, let h = host(o.launch.node) else {
+            throw TargetError(.notFound, "no container of \(deployment)/\(replica) on target '\(target)'")
+        }
+        do { _ = onText(try h.api.logs(o.instance, tail: tail)) } catch { throw TargetError(.unavailable, error.message) }
+    }
+}
+
+/// What dsdeploy keeps locally about a docker target's containers: which were verified ready, and
+/// their labels (a container's own labels cannot change). Losing it costs a re-verification only.
+final class DockerRecords: @unchecked Sendable {
+    struct Record: Codable, Sendable {
+        var ready = false
+        var labels: [String: String]?
+    }
+
+    let path: String
+    private let lock = NSLock()
+
+    init(path: String) { self.path = path }
+
+    private func load() -> [String: Record] {
+        guard let d = FileManager.default.contents(atPath: path) else { return [:] }
+        return (try? JSONDecoder().decode([String: Record].self, from: d)) ?? [:]
+    }
+
+    private func save(_ all: [String: Record]) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        try enc.encode(all).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    func get(_ id: String) -> Record? { lock.withLock { load()[id] } }
+
+    func update(_ id: String, _ change: (inout Record) -> Void) throws {
+        try lock.withLock {
+            var all = load()
+            var r = all[id] ?? Record()
+            change(&r)
+            all[id] = r
+            try save(all)
+        }
+    }
+
+    func remove(_ id: String) throws {
+        try lock.withLock {
+            var all = load()
+            guard all.removeValue(forKey: id) != nil else { return }
+            try save(all)
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import POSIXSpawn
+import Testing
+import TestSupport
+
+/// The docker target end to end on the built binary against podman's Docker-compatible API, which
+/// the test starts itself (`scripts/setup-podman.sh serve`). The engine is the tiny real llama.cpp
+/// server, run in the registry-free busybox image with read-only bind mounts of what it needs
+/// (`container.volumes`), on the host's network.
+@Suite(.serialized) struct DockerE2ETests {
+    /// One podman API socket per "host"; two sockets of one podman are two hosts of a fleet.
+    final class Podman: @unchecked Sendable {
+        let dir: String
+        var pids: [Int32] = []
+
+        init() throws {
+            dir = NSTemporaryDirectory() + "dsdeploy-docker-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+
+        /// Starts a service on `dir/NAME.sock` (the image first: `scripts/setup-podman.sh`); its unix:// URL.
+        func socket(_ name: String) throws -> String {
+            let setup = try runProcess("/bin/bash", [CLITests.root + "/scripts/setup-podman.sh"],
+                                       environment: ProcessInfo.processInfo.environment, cwd: dir)
+            guard setup.status == 0 else { throw Failure(description: "setup-podman.sh failed: \(setup.out)\(setup.err)") }
+            let path = dir + "/\(name).sock"
+            var env = ProcessInfo.processInfo.environment
+            env["CONTAINERS_CONF"] = CLITests.root + "/scripts/podman/containers.conf"
+            // Spawned directly (its own session, output to a file) and reaped by `stop`.
+            let pid = try Spawner.spawn(argv: ["podman", "system", "service", "--time=0", "unix://" + path],
+                                        environment: env.map { "\($0.key)=\($0.value)" },
+                                        fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY),
+                                                      .open(1, path: path + ".log", flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644),
+                                                      .duplicate(1, to: 2)],
+                                        searchPath: true, newSession: true)
+            pids.append(pid)
+            let up = eventually(timeout: 30) {
+                (try? runProcess("/usr/bin/curl", ["-sf", "--unix-socket", path, "http://d/_ping"], environment: [:], cwd: self.dir))?.status == 0
+            }
+            guard up else { throw Failure(description: "podman service did not answer on \(path)") }
+            return "unix://" + path
+        }
+
+        /// The containers the API lists (all states), by name.
+        func containers(_ socket: String) throws -> [String] {
+            let path = String(socket.dropFirst("unix://".count))
+            let r = try runProcess("/usr/bin/curl", ["-s", "--unix-socket", path, "http://d/v1.41/containers/json?all=1"],
+                                   environment: [:], cwd: dir)
+            let list = (try JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [[String: Any]] ?? []
+            return list.compactMap { ($0["Names"] as? [String])?.first }
+        }
+
+        func stop() {
+            for p in pids {
+                kill(-p, SIGTERM)
+                var status: Int32 = 0
+                _ = waitpid(p, &status, 0)
+            }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    /// The read-only mounts the tiny engine needs inside busybox: the system libraries, the venv's
+    /// Python installation, and the repository (the engine script, its venv and the model).
+    static var volumes: [String] {
+        let python = URL(fileURLWithPath: CLITests.root + "/.dsdeploy-engines/tiny-llama/venv/bin/python")
+            .resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent().path
+        return ["/usr:/usr:ro", "/usr/lib:/lib:ro", "/usr/lib64:/lib64:ro", "\(python):\(python):ro",
+                "\(CLITests.root):\(CLITests.root):ro"]
+    }
+
+    /// The quickstart's tiny llama.cpp deployment on a docker target with `hosts`.
+    func manifest(hosts: [(String, String)], replicas: Int = 1, parallel: Int = 1, port: Int,
+                  image: String = "localhost/dsd-busybox:test", model: String? = nil, extraTarget: String = "") -> String {
+        """
+        apiVersion: dsdeploy/v1
+        kind: Backend
+        metadata: {name: tiny-llama}
+        spec:
+          engine: llama.cpp
+          versions:
+            dev:
+              engineVersion: "b11312"
+              image: \(image)
+              framework: cpu
+              entrypoint: [\(CLITests.root)/engines/tiny-llama/llama-server]
+              command: "-m {{model_path}} --host {{worker_ip}} --port {{port}} -a {{model_name}}"
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Target
+        metadata: {name: box}
+        spec:
+          type: docker
+          hosts:
+        \(hosts.map { "    - {name: \($0.0), docker: \"\($0.1)\", address: 127.0.0.1}" }.joined(separator: "\n"))
+        \(extraTarget)
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: tiny}
+        spec:
+          target: box
+          model: {source: local, path: \(model ?? CLITests.root + "/.dsdeploy-engines/tiny-llama/tiny-llama.gguf")}
+          backend: tiny-llama
+          backendVersion: dev
+          servedModelName: tiny-llama
+          replicas: \(replicas)
+          port: \(port)
+          readiness: {timeoutSeconds: 60}
+          rollout: {maxSurge: 0, maxUnavailable: 1}
+          args: [-c 512, --parallel \(parallel), --threads 1]
+          container:
+            ulimits: {}
+            volumes: [\(Self.volumes.map { "\"\($0)\"" }.joined(separator: ", "))]
+
+        """
+    }
+
+    func json(_ text: String) -> [String: Any] {
+        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
+    }
+
+    @Test func applyReplaceRevertLogsAndDeleteOnOneHost() throws {
+        let podman = try Podman()
+        defer { podman.stop() }
+        let sock = try podman.socket("a")
+        let s = try Sandbox()
+        defer { _ = try? s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"]); s.tearDown() }
+        let app = s.dir + "/manifests/app.yaml"
+        try manifest(hosts: [("podman-a", sock)], port: s.port).write(toFile: app, atomically: true, encoding: .utf8)
+
+        let first = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(first.status == 0, "\(first.out)\(first.err)")
+        #expect(first.out.contains("Target box: Docker hosts podman-a (\(sock))"), "\(first.out)")
+        let status = try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"])
+        let row = try #require((json(status.out)["replicas"] as? [[String: Any]])?.first, "\(status.out)\(status.err)")
+        #expect(row["state"] as? String == "ready" && row["host"] as? String == "podman-a", "\(row)")
+        let endpoint = try #require(row["endpoint"] as? String)
+        let models = try runProcess("/usr/bin/curl", ["-sf", endpoint + "/v1/models"], environment: [:], cwd: s.dir)
+        #expect(models.status == 0 && models.out.contains("tiny-llama"), "the container serves: \(models.out)")
+        let names = try podman.containers(sock)
+        #expect(names.count == 1 && names[0].hasPrefix("/dsd-tiny-0-"), "\(names)")
+        #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"]).status == 0, "nothing to change")
+
+        // A flag change: the container is replaced, the new one verified (the engine's /props).
+        try manifest(hosts: [("podman-a", sock)], parallel: 2, port: s.port).write(toFile: app, atomically: true, encoding: .utf8)
+        let replace = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(replace.status == 0 && replace.out.contains("~ --parallel: 1 → 2"), "\(replace.out)\(replace.err)")
+        let after = try podman.containers(sock)
+        #expect(after.count == 1 && after != names, "one container, a new one: \(after)")
+
+        // A model that is not there: the engine exits, the rollout fails with its log, and the
+        // previous revision is started again (maxSurge 0 stopped it first).
+        try manifest(hosts: [("podman-a", sock)], parallel: 2, port: s.port, model: "/nonexistent/model.gguf")
+            .write(toFile: app, atomically: true, encoding: .utf8)
+        let broken = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(broken.status == 1, "\(broken.out)\(broken.err)")
+        #expect(broken.out.contains("container exited"), "\(broken.out)")
+        let back = try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"])
+        let rows = (json(back.out)["replicas"] as? [[String: Any]]) ?? []
+        #expect(rows.count == 1 && rows.first?["state"] as? String == "ready", "the last good revision serves: \(back.out)")
+
+        let logs = try s.run(["logs", "tiny", "--file", "manifests/app.yaml", "--tail", "5"])
+        #expect(logs.status == 0 && logs.out.contains("listening"), "\(logs.out)\(logs.err)")
+        let delete = try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"])
+        #expect(delete.status == 0, "\(delete.out)\(delete.err)")
+        #expect(try podman.containers(sock).isEmpty)
+    }
+
+    @Test func aFleetSpreadsReplicasAndAMissingImageIsNamed() throws {
+        let podman = try Podman()
+        defer { podman.stop() }
+        let a = try podman.socket("a"), b = try podman.socket("b")
+        let s = try Sandbox()
+        defer { _ = try? s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"]); s.tearDown() }
+        let app = s.dir + "/manifests/app.yaml"
+        try manifest(hosts: [("host-a", a), ("host-b", b)], replicas: 2, port: s.port).write(toFile: app, atomically: true, encoding: .utf8)
+        let apply = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(apply.status == 0, "\(apply.out)\(apply.err)")
+        let rows = (json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"]).out)["replicas"] as? [[String: Any]]) ?? []
+        #expect(rows.map { $0["host"] as? String ?? "" } == ["host-a", "host-b"], "one replica per host: \(rows)")
+        #expect(rows.allSatisfy { $0["state"] as? String == "ready" })
+
+        // An image the hosts do not have, with the default pull policy (never): refused by name, nothing changes.
+        try manifest(hosts: [("host-a", a), ("host-b", b)], replicas: 2, port: s.port, image: "localhost/dsd-missing:1")
+            .write(toFile: app, atomically: true, encoding: .utf8)
+        let missing = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(missing.status == 1)
+        #expect(missing.out.contains("host 'host-a' has no image localhost/dsd-missing:1, and target 'box' never pulls"), "\(missing.out)")
+        let still = (json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"]).out)["replicas"] as? [[String: Any]]) ?? []
+        #expect(still.count == 2 && still.allSatisfy { $0["state"] as? String == "ready" }, "\(still)")
+    }
+
+    @Test func hostsThisDsdeployCannotReachAreLocatedErrors() throws {
+        let s = try Sandbox()
+        defer { s.tearDown() }
+        let app = s.dir + "/manifests/app.yaml"
+        try manifest(hosts: [("h20-a", "ssh://deploy@10.0.0.11")], port: s.port).write(toFile: app, atomically: true, encoding: .utf8)
+        let r = try s.run(["validate", "manifests/app.yaml"])
+        #expect(r.status == 1)
+        #expect(r.err.contains("app.yaml:20:5: error: target 'box', host 'h20-a': docker 'ssh://deploy@10.0.0.11' ssh:// hosts are not supported"),
+                "\(r.err)")
+    }
+}

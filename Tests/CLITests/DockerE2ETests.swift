@@ -73,7 +73,8 @@ import TestSupport
 
     /// The quickstart's tiny llama.cpp deployment on a docker target with `hosts`.
     func manifest(hosts: [(String, String)], replicas: Int = 1, parallel: Int = 1, port: Int,
-                  image: String = "localhost/dsd-busybox:test", model: String? = nil, extraTarget: String = "") -> String {
+                  image: String = "localhost/dsd-busybox:test", model: String? = nil, extraTarget: String = "",
+                  benchmarks: String = "") -> String {
         """
         apiVersion: dsdeploy/v1
         kind: Backend
@@ -114,7 +115,7 @@ import TestSupport
           container:
             ulimits: {}
             volumes: [\(Self.volumes.map { "\"\($0)\"" }.joined(separator: ", "))]
-
+        \(benchmarks)
         """
     }
 
@@ -191,6 +192,32 @@ import TestSupport
         #expect(missing.out.contains("host 'host-a' has no image localhost/dsd-missing:1, and target 'box' never pulls"), "\(missing.out)")
         let still = (json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"]).out)["replicas"] as? [[String: Any]]) ?? []
         #expect(still.count == 2 && still.allSatisfy { $0["state"] as? String == "ready" }, "\(still)")
+    }
+
+    @Test func gatesBenchmarkTheContainersEndpoint() throws {
+        let podman = try Podman()
+        defer { podman.stop() }
+        let sock = try podman.socket("a")
+        let s = try Sandbox()
+        defer { _ = try? s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"]); s.tearDown() }
+        let benchmarks = """
+          benchmarks:
+            scenarios:
+              - name: tiny
+                inputLen: 16
+                outputLen: 8
+                numPrompts: 4
+                maxConcurrency: 1
+                gates: [median_ttft_ms <= 10000, completed >= 4]
+        """
+        try manifest(hosts: [("podman-a", sock)], port: s.port, benchmarks: benchmarks)
+            .write(toFile: s.dir + "/manifests/app.yaml", atomically: true, encoding: .utf8)
+        let r = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate", "--output", "json"])
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+        let gate = try #require((json(r.out)["gate"] as? [String: Any])?["deployments"] as? [[String: Any]])
+        #expect(gate.first?["result"] as? String == "passed", "\(gate)")
+        let scenario = try #require((gate.first?["scenarios"] as? [[String: Any]])?.first)
+        #expect((scenario["endpoint"] as? String)?.hasPrefix("http://127.0.0.1:") == true, "the container's endpoint: \(scenario)")
     }
 
     @Test func hostsThisDsdeployCannotReachAreLocatedErrors() throws {

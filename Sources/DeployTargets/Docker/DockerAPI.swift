@@ -191,6 +191,29 @@ final class DockerAPI: @unchecked Sendable {
         return DockerAPI.demultiplex(r.body)
     }
 
+    /// Follows a container's output: the last `tail` lines, then new output as it comes, until
+    /// `onText` returns false or the container stops. Frames split across chunks are reassembled.
+    func followLogs(_ id: String, tail: Int, onText: @escaping @Sendable (String) -> Bool) throws(DockerError) {
+        let version = try negotiated()
+        let path = "/v\(version)/containers/\(id)/logs?stdout=1&stderr=1&follow=1&tail=\(tail)"
+        let req: HTTPRequest
+        switch endpoint.kind {
+        case .unix(let socket): req = HTTPRequest(url: "http://docker" + path, connectTimeout: 5, unixSocketPath: socket)
+        case .tcp(let hostPort): req = HTTPRequest(url: "http://\(hostPort)" + path, connectTimeout: 5)
+        }
+        let frames = LogFrames()
+        let end = CurlGPUStackTransport().stream(req, timeout: 365 * 24 * 3600) { chunk in
+            let text = frames.feed(chunk)
+            return text.isEmpty ? true : onText(text)
+        }
+        switch end {
+        case .failed(let e): throw DockerError(status: 0, message: "following the logs on \(endpoint.description): \(e.message)")
+        case .ended(let status) where !(200..<300).contains(status):
+            throw DockerError(status: status, message: "following the logs on \(endpoint.description): HTTP \(status)")
+        default: return
+        }
+    }
+
     /// Docker's log stream without a TTY: frames of `[stream, 0, 0, 0, size (big endian, 4 bytes)]` and
     /// the payload. A body that is not framed (a TTY container) is returned as it is.
     static func demultiplex(_ bytes: [UInt8]) -> String {
@@ -222,5 +245,37 @@ final class DockerAPI: @unchecked Sendable {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+}
+
+/// Reassembles Docker's multiplexed log frames from chunks as they arrive (a TTY stream, which
+/// has no frames, passes through).
+final class LogFrames: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffer: [UInt8] = []
+    private var raw = false
+
+    /// The text of every complete frame in `chunk` (with what was buffered before).
+    func feed(_ chunk: [UInt8]) -> String {
+        lock.withLock {
+            if raw { return String(decoding: chunk, as: UTF8.self) }
+            buffer += chunk
+            var out: [UInt8] = []
+            var i = 0
+            while i + 8 <= buffer.count {
+                guard buffer[i] <= 2, buffer[i + 1] == 0, buffer[i + 2] == 0, buffer[i + 3] == 0 else {
+                    raw = true
+                    out += buffer[i...]
+                    i = buffer.count
+                    break
+                }
+                let size = Int(buffer[i + 4]) << 24 | Int(buffer[i + 5]) << 16 | Int(buffer[i + 6]) << 8 | Int(buffer[i + 7])
+                guard i + 8 + size <= buffer.count else { break }
+                out += buffer[(i + 8)..<(i + 8 + size)]
+                i += 8 + size
+            }
+            buffer.removeFirst(i)
+            return String(decoding: out, as: UTF8.self)
+        }
     }
 }

@@ -250,7 +250,9 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         guard let o = mine.last(where: { $0.state == .ready }) ?? mine.last, let h = host(o.launch.node) else {
             throw TargetError(.notFound, "no container of \(deployment)/\(replica) on target '\(target)'")
         }
-        do { _ = onText(try h.api.logs(o.instance, tail: tail)) } catch { throw TargetError(.unavailable, error.message) }
+        do {
+            if follow { try h.api.followLogs(o.instance, tail: tail, onText: onText) } else { _ = onText(try h.api.logs(o.instance, tail: tail)) }
+        } catch { throw TargetError(.unavailable, error.message) }
     }
 }
 

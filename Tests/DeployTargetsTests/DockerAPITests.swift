@@ -1,0 +1,41 @@
+@testable import DeployTargets
+import Foundation
+import Testing
+
+/// The Docker Engine API client's pure parts: endpoints, image names, log frames.
+@Suite struct DockerAPITests {
+    /// One multiplexed frame: stream, three zero bytes, big-endian size, payload.
+    func frame(_ stream: UInt8, _ text: String) -> [UInt8] {
+        let p = Array(text.utf8)
+        let n = UInt32(p.count)
+        return [stream, 0, 0, 0, UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + p
+    }
+
+    @Test func logFramesAreReassembledAcrossChunks() {
+        let bytes = frame(1, "listening on 127.0.0.1:18280\n") + frame(2, "warning: slow\n") + frame(1, "ready\n")
+        for size in [1, 3, 7, 8, 9, 50, bytes.count] {
+            let frames = LogFrames()
+            var text = ""
+            var i = 0
+            while i < bytes.count {
+                text += frames.feed(Array(bytes[i..<min(bytes.count, i + size)]))
+                i += size
+            }
+            #expect(text == "listening on 127.0.0.1:18280\nwarning: slow\nready\n", "chunks of \(size)")
+        }
+        #expect(DockerAPI.demultiplex(bytes) == "listening on 127.0.0.1:18280\nwarning: slow\nready\n")
+        // A TTY container's output has no frames: it passes through.
+        #expect(LogFrames().feed(Array("plain text line\n".utf8)) == "plain text line\n")
+    }
+
+    @Test func endpointsAndImageNames() throws {
+        #expect(try DockerEndpoint.parse("unix:///var/run/docker.sock").get().kind == .unix("/var/run/docker.sock"))
+        #expect(try DockerEndpoint.parse("tcp://10.0.0.11:2375").get().defaultAddress == "10.0.0.11")
+        for bad in ["unix://relative.sock", "tcp://10.0.0.11", "http://x:1", "ssh://deploy@10.0.0.11"] {
+            #expect(throws: DockerError.self, "\(bad)") { try DockerEndpoint.parse(bad).get() }
+        }
+        #expect(DockerAPI.split("lmsysorg/sglang:v0.5.23") == ("lmsysorg/sglang", "v0.5.23"))
+        #expect(DockerAPI.split("localhost:5000/sglang") == ("localhost:5000/sglang", "latest"))
+        #expect(DockerDriver.bytes("16g") == 16 << 30 && DockerDriver.bytes("512m") == 512 << 20 && DockerDriver.bytes("1024") == 1024)
+    }
+}

@@ -20,6 +20,7 @@ test: setup
 	scripts/setup-tiny-engine.sh >/dev/null
 	scripts/setup-gpustack.sh >/dev/null
 	scripts/setup-podman.sh >/dev/null
+	scripts/setup-sshd.sh >/dev/null
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
 

@@ -220,14 +220,122 @@ import TestSupport
         #expect((scenario["endpoint"] as? String)?.hasPrefix("http://127.0.0.1:") == true, "the container's endpoint: \(scenario)")
     }
 
+    /// sshd in a network namespace of its own: a remote host reached only by ssh, whose Docker
+    /// socket (a path on the shared filesystem) is the podman API socket.
+    final class RemoteHost: @unchecked Sendable {
+        let dir: String
+        let ns: String
+        let veth: String
+        let address: String
+        var sshd: Int32 = 0
+
+        init(dir: String) throws {
+            self.dir = dir
+            let tag = String(UInt32.random(in: 0...0xffffff), radix: 16)
+            ns = "dsd-h-" + tag
+            veth = "dsdv" + tag
+            let n = Int.random(in: 1...250)
+            address = "10.231.\(n).2"
+            func sh(_ args: [String]) throws {
+                let r = try runProcess(args[0], Array(args.dropFirst()), environment: ProcessInfo.processInfo.environment, cwd: dir)
+                guard r.status == 0 else { throw Failure(description: "\(args.joined(separator: " ")): \(r.err)") }
+            }
+            try sh(["/bin/bash", CLITests.root + "/scripts/setup-sshd.sh"])
+            try sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"])
+            try sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/client_key"])
+            try FileManager.default.copyItem(atPath: dir + "/client_key.pub", toPath: dir + "/authorized_keys")
+            let hostKey = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8)
+            try "[\(address)]:2222 \(hostKey)".write(toFile: dir + "/known_hosts", atomically: true, encoding: .utf8)
+            try sh(["/sbin/ip", "netns", "add", ns])
+            try sh(["/sbin/ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p"])
+            try sh(["/sbin/ip", "link", "set", veth + "p", "netns", ns])
+            try sh(["/sbin/ip", "addr", "add", "10.231.\(n).1/30", "dev", veth])
+            try sh(["/sbin/ip", "link", "set", veth, "up"])
+            try sh(["/sbin/ip", "-n", ns, "addr", "add", address + "/30", "dev", veth + "p"])
+            try sh(["/sbin/ip", "-n", ns, "link", "set", veth + "p", "up"])
+            try """
+            Port 2222
+            ListenAddress \(address)
+            HostKey \(dir)/host_key
+            PidFile \(dir)/sshd.pid
+            AuthorizedKeysFile \(dir)/authorized_keys
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            UsePAM no
+            StrictModes no
+            AllowUsers root
+            """.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
+            try """
+            Host remote-h1
+              HostName \(address)
+              Port 2222
+              User root
+              IdentityFile \(dir)/client_key
+              IdentitiesOnly yes
+              UserKnownHostsFile \(dir)/known_hosts
+              StrictHostKeyChecking yes
+              ConnectTimeout 5
+            """.write(toFile: dir + "/ssh_config", atomically: true, encoding: .utf8)
+            sshd = try Spawner.spawn(argv: ["/sbin/ip", "netns", "exec", ns, "/usr/sbin/sshd", "-D", "-f", dir + "/sshd_config",
+                                            "-E", dir + "/sshd.log"],
+                                     environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
+                                     fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY), .open(1, path: "/dev/null", flags: O_WRONLY),
+                                                   .duplicate(1, to: 2)], newSession: true)
+            let up = eventually(timeout: 20) {
+                (try? runProcess("/usr/bin/ssh", ["-F", dir + "/ssh_config", "-o", "BatchMode=yes", "remote-h1", "true"],
+                                 environment: [:], cwd: dir))?.status == 0
+            }
+            guard up else { throw Failure(description: "sshd in \(ns) did not accept the key") }
+        }
+
+        func stop() {
+            // The ssh master dsdeploy left running (ControlPersist), then the server.
+            _ = try? runProcess("/usr/bin/pkill", ["-f", dir + "/ssh_config"], environment: [:], cwd: "/")
+            _ = try? runProcess("/usr/bin/pkill", ["-P", String(sshd)], environment: [:], cwd: "/")
+            kill(sshd, SIGTERM)
+            var status: Int32 = 0
+            _ = waitpid(sshd, &status, 0)
+            _ = try? runProcess("/sbin/ip", ["link", "del", veth], environment: [:], cwd: "/")
+            _ = try? runProcess("/sbin/ip", ["netns", "del", ns], environment: [:], cwd: "/")
+        }
+    }
+
+    @Test func aHostReachedOverSSH() throws {
+        let podman = try Podman()
+        defer { podman.stop() }
+        let sock = try podman.socket("remote")
+        let remote = try RemoteHost(dir: podman.dir)
+        defer { remote.stop() }
+        let s = try Sandbox()
+        defer { _ = try? s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"]); s.tearDown() }
+        let path = String(sock.dropFirst("unix://".count))
+        // The user's own ssh config names the host; the remote socket is podman's.
+        try manifest(hosts: [("h1", "ssh://remote-h1\(path)")], port: s.port, extraTarget: "  sshConfig: \(podman.dir)/ssh_config")
+            .write(toFile: s.dir + "/manifests/app.yaml", atomically: true, encoding: .utf8)
+        let apply = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(apply.status == 0, "\(apply.out)\(apply.err)")
+        #expect(apply.out.contains("Docker hosts h1 (ssh://remote-h1\(path))"), "\(apply.out)")
+        let rows = (json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"]).out)["replicas"] as? [[String: Any]]) ?? []
+        #expect(rows.count == 1 && rows.first?["host"] as? String == "h1" && rows.first?["state"] as? String == "ready", "\(rows)")
+        #expect(try podman.containers(sock).count == 1)
+        // One multiplexed connection: the master dsdeploy started is reused by the next command.
+        let control = try #require(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/.dsdeploy/ssh")
+            .first { $0.hasPrefix("cm-") }, "dsdeploy keeps one control socket per host")
+        let check = try runProcess("/usr/bin/ssh", ["-F", podman.dir + "/ssh_config", "-o", "ControlPath=" + s.dir + "/.dsdeploy/ssh/" + control,
+                                                    "-O", "check", "remote-h1"], environment: [:], cwd: s.dir)
+        #expect(check.status == 0, "the ssh master still runs for the next command: \(check.err)")
+        #expect(try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"]).status == 0)
+        #expect(try podman.containers(sock).isEmpty)
+    }
+
     @Test func hostsThisDsdeployCannotReachAreLocatedErrors() throws {
         let s = try Sandbox()
         defer { s.tearDown() }
         let app = s.dir + "/manifests/app.yaml"
-        try manifest(hosts: [("h20-a", "ssh://deploy@10.0.0.11")], port: s.port).write(toFile: app, atomically: true, encoding: .utf8)
+        try manifest(hosts: [("h20-a", "https://10.0.0.11:2376")], port: s.port).write(toFile: app, atomically: true, encoding: .utf8)
         let r = try s.run(["validate", "manifests/app.yaml"])
         #expect(r.status == 1)
-        #expect(r.err.contains("app.yaml:20:5: error: target 'box', host 'h20-a': docker 'ssh://deploy@10.0.0.11' ssh:// hosts are not supported"),
+        #expect(r.err.contains("app.yaml:20:5: error: target 'box', host 'h20-a': docker 'https://10.0.0.11:2376' must start with unix://, tcp:// or ssh://"),
                 "\(r.err)")
     }
 }

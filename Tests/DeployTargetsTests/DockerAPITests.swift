@@ -31,7 +31,11 @@ import Testing
     @Test func endpointsAndImageNames() throws {
         #expect(try DockerEndpoint.parse("unix:///var/run/docker.sock").get().kind == .unix("/var/run/docker.sock"))
         #expect(try DockerEndpoint.parse("tcp://10.0.0.11:2375").get().defaultAddress == "10.0.0.11")
-        for bad in ["unix://relative.sock", "tcp://10.0.0.11", "http://x:1", "ssh://deploy@10.0.0.11"] {
+        let ssh = try DockerEndpoint.parse("ssh://deploy@10.0.0.11:2222/run/podman/podman.sock").get()
+        #expect(ssh.kind == .ssh(destination: "deploy@10.0.0.11", port: 2222, socket: "/run/podman/podman.sock"))
+        #expect(ssh.defaultAddress == "10.0.0.11")
+        #expect(try DockerEndpoint.parse("ssh://h20-a").get().kind == .ssh(destination: "h20-a", port: nil, socket: "/var/run/docker.sock"))
+        for bad in ["unix://relative.sock", "tcp://10.0.0.11", "http://x:1", "ssh://-oProxyCommand=x", "ssh://deploy@h:0"] {
             #expect(throws: DockerError.self, "\(bad)") { try DockerEndpoint.parse(bad).get() }
         }
         #expect(DockerAPI.split("lmsysorg/sglang:v0.5.23") == ("lmsysorg/sglang", "v0.5.23"))

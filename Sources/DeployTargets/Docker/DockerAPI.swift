@@ -10,6 +10,8 @@ struct DockerEndpoint: Sendable, Hashable {
         case unix(String)
         /// Plain HTTP to host:port.
         case tcp(String)
+        /// A host reached with the user's OpenSSH (`[user@]host`, port, remote socket path).
+        case ssh(destination: String, port: Int?, socket: String)
     }
 
     var kind: Kind
@@ -28,9 +30,27 @@ struct DockerEndpoint: Sendable, Hashable {
             return .success(DockerEndpoint(kind: .tcp(rest)))
         }
         if s.hasPrefix("ssh://") {
-            return .failure(DockerError(status: 0, message: "ssh:// hosts are not supported by this dsdeploy yet; forward the socket yourself and use unix:// or tcp://"))
+            var rest = Substring(s.dropFirst("ssh://".count))
+            var socket = "/var/run/docker.sock"
+            if let slash = rest.firstIndex(of: "/") {
+                socket = String(rest[slash...])
+                rest = rest[..<slash]
+            }
+            var port: Int?
+            if let colon = rest.lastIndex(of: ":"), !rest.contains("[") {
+                guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
+                    return .failure(DockerError(status: 0, message: "has an invalid port"))
+                }
+                port = p
+                rest = rest[..<colon]
+            }
+            let host = rest.split(separator: "@").last.map(String.init) ?? ""
+            guard !host.isEmpty, !rest.contains(where: { $0.isWhitespace }), !rest.hasPrefix("-") else {
+                return .failure(DockerError(status: 0, message: "needs [user@]host (ssh://deploy@10.0.0.11)"))
+            }
+            return .success(DockerEndpoint(kind: .ssh(destination: String(rest), port: port, socket: socket)))
         }
-        return .failure(DockerError(status: 0, message: "must start with unix:// or tcp://"))
+        return .failure(DockerError(status: 0, message: "must start with unix://, tcp:// or ssh://"))
     }
 
     /// The address clients reach engines on when the Target does not say: the tcp host, else loopback.
@@ -38,6 +58,7 @@ struct DockerEndpoint: Sendable, Hashable {
         switch kind {
         case .unix: return "127.0.0.1"
         case .tcp(let hostPort): return String(hostPort[..<(hostPort.lastIndex(of: ":") ?? hostPort.endIndex)])
+        case .ssh(let destination, _, _): return destination.split(separator: "@").last.map(String.init) ?? destination
         }
     }
 
@@ -45,6 +66,8 @@ struct DockerEndpoint: Sendable, Hashable {
         switch kind {
         case .unix(let p): return "unix://" + p
         case .tcp(let h): return "tcp://" + h
+        case .ssh(let d, let port, let socket):
+            return "ssh://" + d + (port.map { ":\($0)" } ?? "") + (socket == "/var/run/docker.sock" ? "" : socket)
         }
     }
 }
@@ -68,10 +91,26 @@ final class DockerAPI: @unchecked Sendable {
 
     let endpoint: DockerEndpoint
     let client = HTTPClient()
+    /// The SSH connection of an ssh:// host (nil otherwise).
+    let tunnel: SSHTunnel?
     private let lock = NSLock()
     private var version: String?
 
-    init(endpoint: DockerEndpoint) { self.endpoint = endpoint }
+    init(endpoint: DockerEndpoint, tunnel: SSHTunnel? = nil) {
+        self.endpoint = endpoint
+        self.tunnel = tunnel
+    }
+
+    /// The unix socket to talk to: the host's own, or the local end of the SSH forward.
+    func socketPath() throws(DockerError) -> String? {
+        switch endpoint.kind {
+        case .unix(let p): return p
+        case .tcp: return nil
+        case .ssh:
+            guard let tunnel else { throw DockerError(status: 0, message: "\(endpoint.description): no SSH settings") }
+            return try tunnel.open()
+        }
+    }
 
     /// Sends one request to the versioned API (`/v1.43/containers/json`), or to an unversioned path.
     func send(_ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
@@ -82,11 +121,11 @@ final class DockerAPI: @unchecked Sendable {
             p += "?" + query.map { "\($0.0)=\(DockerAPI.escape($0.1))" }.joined(separator: "&")
         }
         var req: HTTPRequest
-        switch endpoint.kind {
-        case .unix(let socket):
-            req = HTTPRequest(method: method, url: "http://docker" + p, timeout: timeout, connectTimeout: 5, unixSocketPath: socket)
-        case .tcp(let hostPort):
+        if case .tcp(let hostPort) = endpoint.kind {
             req = HTTPRequest(method: method, url: "http://\(hostPort)" + p, timeout: timeout, connectTimeout: 5)
+        } else {
+            req = HTTPRequest(method: method, url: "http://docker" + p, timeout: timeout, connectTimeout: 5,
+                              unixSocketPath: try socketPath())
         }
         if let body {
             req.body = Array(body.canonicalText.utf8)
@@ -197,9 +236,10 @@ final class DockerAPI: @unchecked Sendable {
         let version = try negotiated()
         let path = "/v\(version)/containers/\(id)/logs?stdout=1&stderr=1&follow=1&tail=\(tail)"
         let req: HTTPRequest
-        switch endpoint.kind {
-        case .unix(let socket): req = HTTPRequest(url: "http://docker" + path, connectTimeout: 5, unixSocketPath: socket)
-        case .tcp(let hostPort): req = HTTPRequest(url: "http://\(hostPort)" + path, connectTimeout: 5)
+        if case .tcp(let hostPort) = endpoint.kind {
+            req = HTTPRequest(url: "http://\(hostPort)" + path, connectTimeout: 5)
+        } else {
+            req = HTTPRequest(url: "http://docker" + path, connectTimeout: 5, unixSocketPath: try socketPath())
         }
         let frames = LogFrames()
         let end = CurlGPUStackTransport().stream(req, timeout: 365 * 24 * 3600) { chunk in

@@ -12,7 +12,7 @@ public enum DockerKind: TargetKind {
     static let host = ObjectSchema("DockerHost", [
         FieldSchema("name", .string(pattern: TargetTypeSchema.namePattern), required: true, "The host's name (placement, status)."),
         FieldSchema("docker", .string(), required: true,
-                    "Its Engine API: `unix:///var/run/docker.sock` or `tcp://host:2375` (ssh:// and TLS: not yet)."),
+                    "Its Engine API: `unix:///var/run/docker.sock`, `tcp://host:2375`, or `ssh://[user@]host[:port][/remote/docker.sock]` through your OpenSSH (TLS: not yet)."),
         FieldSchema("gpus", .any, "GPUs to hand out: a count (`8`: ids 0…7) or a list of ids; omitted: not counted."),
         FieldSchema("address", .string(), "What clients and `{{worker_ip}}` use; default: the tcp host, or 127.0.0.1 for a unix socket."),
     ])
@@ -21,6 +21,8 @@ public enum DockerKind: TargetKind {
         type: type, summary: "Docker hosts you own: each replica a container on the host's network, GPUs as device requests.",
         fields: [
             FieldSchema("hosts", .list(.object(host)), required: true, "The Docker hosts replicas are placed on."),
+            FieldSchema("sshConfig", .string(),
+                        "An ssh_config file for ssh:// hosts, relative to the manifest; default: your own (~/.ssh/config)."),
             FieldSchema("pull", .enumeration(["always", "missing", "never"]),
                         "When images are pulled: always, missing, or never (default: a missing image is an error)."),
         ],
@@ -83,8 +85,15 @@ public enum DockerKind: TargetKind {
         let list = hosts(t)
         guard !list.isEmpty else { throw TargetError(.configuration, "target '\(t.name)' has no usable host") }
         let pull = t.string("pull").flatMap(PullPolicy.init(rawValue:)) ?? .never
-        let driver = DockerDriver(target: t.name, hosts: list.map { DockerHost(name: $0.name, address: $0.address,
-                                                                               api: DockerAPI(endpoint: $0.endpoint)) },
+        let sshConfig = t.string("sshConfig").map { ManifestPath.resolve($0, from: t.file) }
+        let driver = DockerDriver(target: t.name, hosts: list.map { h in
+            var tunnel: SSHTunnel?
+            if case .ssh(let destination, let port, let socket) = h.endpoint.kind {
+                tunnel = SSHTunnel(destination: destination, port: port, remoteSocket: socket, configFile: sshConfig,
+                                   directory: context.stateDirectory + "/ssh", environment: context.environment)
+            }
+            return DockerHost(name: h.name, address: h.address, api: DockerAPI(endpoint: h.endpoint, tunnel: tunnel))
+        },
                                   pull: pull, stateDirectory: context.stateDirectory, clock: context.clock)
         let stateDirectory = context.stateDirectory
         do { try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true) } catch {

@@ -1,0 +1,104 @@
+import DeployCore
+import DeployKit
+import Foundation
+import POSIXSpawn
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Docker socket of an ssh:// host, forwarded with the user's own OpenSSH (their config, agent,
+/// known_hosts and `StrictHostKeyChecking`; dsdeploy adds only `BatchMode=yes`, so nothing prompts).
+///
+/// One multiplexed connection per host: a ControlMaster that dsdeploy starts once and that ends by
+/// itself after five idle minutes (`ControlPersist`), so later commands reuse it and nothing is left
+/// running for long. The remote socket is forwarded to a local one in the state directory
+/// (`ssh -O forward -L`), which the Engine API client then uses like any unix socket.
+final class SSHTunnel: @unchecked Sendable {
+    let destination: String
+    let port: Int?
+    let remoteSocket: String
+    /// `-F FILE` when the Target names an ssh config (else the user's own).
+    let configFile: String?
+    let directory: String
+    let environment: [String: String]
+    private let lock = NSLock()
+    private var opened: String?
+
+    init(destination: String, port: Int?, remoteSocket: String, configFile: String?, directory: String,
+         environment: [String: String]) {
+        self.destination = destination
+        self.port = port
+        self.remoteSocket = remoteSocket
+        self.configFile = configFile
+        self.directory = directory
+        self.environment = environment
+    }
+
+    /// A short, stable name for this host's files (sockets have a ~100-byte path limit).
+    var key: String { Revision.fnv1a64("\(destination) \(port ?? 22) \(remoteSocket) \(configFile ?? "")").prefix(12).description }
+    var controlPath: String { directory + "/cm-" + key }
+    var localSocket: String { directory + "/docker-" + key + ".sock" }
+
+    func options(_ extra: [String]) -> [String] {
+        var o = ["ssh"]
+        if let configFile { o += ["-F", configFile] }
+        o += ["-o", "BatchMode=yes", "-o", "ControlPath=" + controlPath]
+        if let port { o += ["-p", String(port)] }
+        return o + extra + [destination]
+    }
+
+    /// The local socket, forwarding to the host's Docker socket (connecting first when needed).
+    func open() throws(DockerError) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            if let opened, FileManager.default.fileExists(atPath: opened), run(options(["-O", "check"])).status == 0 {
+                return opened
+            }
+            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+                throw DockerError(status: 0, message: "cannot create \(directory): \(error)")
+            }
+            var started = false
+            if run(options(["-O", "check"])).status != 0 {
+                let master = run(options(["-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-o", "StreamLocalBindUnlink=yes",
+                                          "-o", "ConnectTimeout=10", "-f", "-N"]))
+                guard master.status == 0 else {
+                    throw DockerError(status: 0, message: "ssh to \(destination) failed: \(master.error)")
+                }
+                started = true
+            }
+            // A master an earlier command started already forwards this socket; a new one needs the forward.
+            if started || !FileManager.default.fileExists(atPath: localSocket) {
+                unlink(localSocket)
+                _ = run(options(["-O", "cancel", "-L", localSocket + ":" + remoteSocket]))
+                let forward = run(options(["-O", "forward", "-L", localSocket + ":" + remoteSocket]))
+                guard forward.status == 0 else {
+                    throw DockerError(status: 0, message: "forwarding \(remoteSocket) from \(destination) failed: \(forward.error)")
+                }
+            }
+            opened = localSocket
+            return localSocket
+        }
+    }
+
+    /// Runs ssh and waits for it (output to a file, not a pipe: a backgrounded master keeps pipes open).
+    func run(_ argv: [String]) -> (status: Int32, error: String) {
+        let errFile = directory + "/ssh-\(key).err"
+        let env = environment.map { "\($0.key)=\($0.value)" }
+        let pid: Int32
+        do {
+            pid = try Spawner.spawn(argv: argv, environment: env,
+                                    fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY),
+                                                  .open(1, path: "/dev/null", flags: O_WRONLY),
+                                                  .open(2, path: errFile, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)],
+                                    searchPath: true)
+        } catch {
+            return (127, "cannot run ssh: \(error.reason)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: errFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (code, text)
+    }
+}

@@ -36,12 +36,13 @@ public struct Planner: Sendable {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "configuration changed" + (what.isEmpty ? "" : ": \(what)"),
                                              desired: d, current: o, flags: flags, fields: fields))
-            } else if let g = fields.first(where: { $0.field == "gpus" }) {
+            } else if let g = fields.first(where: { $0.field == "host" }) ?? fields.first(where: { $0.field == "gpus" }) {
                 // The placer moved the replica to other GPUs (the target's list, or another deployment
                 // took them): it must restart on the ones it was given, or two replicas share a GPU.
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
-                                             reason: "GPUs changed: \(g.before ?? "none") → \(g.after ?? "none")",
-                                             desired: d, current: o, flags: [], fields: [g]))
+                                             reason: "\(g.field == "host" ? "host" : "GPUs") changed: \(g.before ?? "none") → \(g.after ?? "none")",
+                                             desired: d, current: o, flags: [],
+                                             fields: fields.filter { $0.field == "host" || $0.field == "gpus" }))
             } else if case let secrets = Planner.changedSecrets(o.launch, d), !secrets.isEmpty {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "secret value changed: \(secrets.joined(separator: ", "))",
@@ -114,6 +115,8 @@ public struct Planner: Sendable {
         f("env", a.env.map { "\($0.name)=\($0.secret ? "<secret \($0.from ?? "")>" : $0.display)" }.joined(separator: " "),
           b.env.map { "\($0.name)=\($0.secret ? "<secret \($0.from ?? "")>" : $0.display)" }.joined(separator: " "))
         f("gpus", a.gpuIds.map(String.init).joined(separator: ","), b.gpuIds.map(String.init).joined(separator: ","))
+        // The host, where both know it (state from before placement on hosts has none).
+        if let x = a.node, let y = b.node { f("host", x, y) }
         f("labels", a.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
           b.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), restart: false)
         return out

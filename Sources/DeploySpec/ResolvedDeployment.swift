@@ -39,6 +39,8 @@ public struct ResolvedDeployment: Sendable {
     public var flagSet: FlagSet
     /// Environment: backend defaults overridden by the deployment, in order.
     public var env: [EnvVar]
+    /// True when its target runs containers, so the `container` settings are part of what runs.
+    public var runsInContainers: Bool = false
 }
 
 /// The result of validation: the manifest, what could be resolved, and every diagnostic.

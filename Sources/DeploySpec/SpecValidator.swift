@@ -86,8 +86,10 @@ public struct SpecValidator: Sendable {
                                         strict: strictFlags)
             let r = check.run(templateCache: &templateCache)
             check.diagnostics.forEach(add)
-            resolved.append(ResolvedDeployment(deployment: d, backend: backend, version: version, catalog: catalog,
-                                               target: target, args: r.args, flagSet: r.flagSet, env: r.env))
+            var resolvedDeployment = ResolvedDeployment(deployment: d, backend: backend, version: version, catalog: catalog,
+                                                        target: target, args: r.args, flagSet: r.flagSet, env: r.env)
+            resolvedDeployment.runsInContainers = targetTypes.schema(target?.type ?? "local")?.containers ?? false
+            resolved.append(resolvedDeployment)
         }
         return ValidationResult(manifest: manifest, deployments: resolved, diagnostics: diags.sortedByLocation())
     }

@@ -118,6 +118,21 @@ import Testing
         #expect(specs[1].argv.contains("10.0.0.12"))
     }
 
+    @Test func aReplicaWhoseHostLeftTheTargetMovesWithARestart() throws {
+        let clock = ManualClock()
+        let driver = InMemoryDriver(clock: clock)
+        let both = [InventoryHost(name: "a", address: "10.0.0.11", gpus: nil), InventoryHost(name: "b", address: "10.0.0.12", gpus: nil)]
+        let fleet = SlotTarget(ref: TargetRef(name: "fleet", type: "test"), driver: driver, hosts: both, clock: clock)
+        let i = try input(gpus: nil)
+        #expect(fleet.apply(try fleet.plan(i), i) { _ in }.succeeded)
+        #expect(!(try fleet.plan(i)).hasChanges, "placement is stable")
+        // Host b leaves the target: its replica is placed on a, and that is a restart.
+        let smaller = SlotTarget(ref: TargetRef(name: "fleet", type: "test"), driver: driver, hosts: [both[0]], clock: clock)
+        let plan = try smaller.plan(i)
+        let moved = plan.changes.filter { $0.action == .replace }
+        #expect(moved.map(\.id) == ["alpha/1"] && moved.first?.reason == "host changed: b → a", "\(plan.changes.map { ($0.id, $0.reason) })")
+    }
+
     @Test func moreGPUsThanTheTargetHasIsRefused() throws {
         let small = [0, 1, 2, 3, 4, 5]
         // validate refuses it (validateLocatesTheDeploymentThatDoesNotFit); the placer refuses it again.

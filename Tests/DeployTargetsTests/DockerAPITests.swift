@@ -40,6 +40,7 @@ import Testing
         }
         #expect(DockerAPI.split("lmsysorg/sglang:v0.5.23") == ("lmsysorg/sglang", "v0.5.23"))
         #expect(DockerAPI.split("localhost:5000/sglang") == ("localhost:5000/sglang", "latest"))
+        #expect(DockerDriver.exitStatus("Exited (137) 5 minutes ago") == "exit 137" && DockerDriver.exitStatus("Created") == "created")
         #expect(DockerDriver.bytes("16g") == 16 << 30 && DockerDriver.bytes("512m") == 512 << 20 && DockerDriver.bytes("1024") == 1024)
     }
 }

@@ -16,7 +16,8 @@ public enum Revision {
             "model=\(r.deployment.model.source):\(r.deployment.model.modelPath)@\(r.deployment.model.revision ?? "")",
             "gpus=\(r.deployment.gpusPerReplica)x\(r.deployment.nodes)", "served=\(r.deployment.servedModelName)",
         ]
-        if let c = r.deployment.container {
+        // Container settings change what runs only on a container target, and only when they say something.
+        if r.runsInContainers, let c = r.deployment.container, c != ContainerSettings() {
             parts.append("container=shm:\(c.shmSize ?? "") ipc:\(c.ipc ?? "") ulimits:"
                          + (c.ulimits.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "default")
                          + " volumes:\(c.volumes.joined(separator: ","))")

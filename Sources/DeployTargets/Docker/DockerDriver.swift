@@ -74,16 +74,15 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         launch.node = h.name
         let record = records.get(id)
         let running = c["State"]?.string == "running"
-        var state: ObservedReplica.State = running ? (record?.ready == true ? .ready : .starting) : .exited
+        let state: ObservedReplica.State = running ? (record?.ready == true ? .ready : .starting) : .exited
         var drift: [FlagDiffEntry] = []
         var lastLog: [String] = []
         var exitStatus: String?
         if state == .ready, case .verified(let d, _) = probeClient.readback(launch, port: launch.port) { drift = d }
         if !running {
-            exitStatus = (c["Status"]?.string).map { $0.lowercased() } ?? "exited"
+            exitStatus = Self.exitStatus(c["Status"]?.string ?? "")
             lastLog = ((try? h.api.logs(id, tail: 20)) ?? "").split(separator: "\n").map(String.init)
         }
-        if state == .ready, !drift.isEmpty { state = .ready }
         let started = Double(labels["\(Self.label).started"]?.string ?? "") ?? 0
         return ObservedReplica(deployment: launch.deployment, replica: launch.replica, instance: id, revision: launch.revision,
                                state: state, launch: launch, pid: nil, port: launch.port, startedAt: started,
@@ -188,6 +187,15 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         return .object(body)
     }
 
+    /// `exit 1` from Docker's status text (`Exited (1) 5 minutes ago`), else the text without its age.
+    static func exitStatus(_ text: String) -> String {
+        if let open = text.firstIndex(of: "("), let close = text[open...].firstIndex(of: ")"),
+           let code = Int(text[text.index(after: open)..<close]) {
+            return "exit \(code)"
+        }
+        return text.isEmpty ? "exited" : text.lowercased()
+    }
+
     /// `16g` → bytes.
     static func bytes(_ s: String) -> Int? {
         let lower = s.lowercased()
@@ -213,7 +221,15 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
             let code = doc["State"]?["ExitCode"]?.int.map { "exit \($0)" } ?? "not running"
             return .failed(reason: "container exited (\(code))", lastLog: logs())
         }
-        guard probeClient.httpReady(instance.launch, port: instance.port).ready else { return .starting(lastLine: logs().last) }
+        // A log line, when the spec names one (the container's output), then the HTTP path unless only a line is set.
+        if let line = instance.launch.readinessLogLine, !line.isEmpty {
+            let out = (try? h.api.logs(instance.instance, tail: 10_000)) ?? ""
+            guard out.contains(line) else { return .starting(lastLine: logs().last) }
+        }
+        if instance.launch.readinessLogLine == nil || instance.launch.readinessPath != nil,
+           !probeClient.httpReady(instance.launch, port: instance.port).ready {
+            return .starting(lastLine: logs().last)
+        }
         switch probeClient.readback(instance.launch, port: instance.port) {
         case .verified(let drift, _): return drift.isEmpty ? .ready : .drifted(drift)
         case .pending(let why): return .starting(lastLine: why)

@@ -35,7 +35,7 @@ import Testing
         #expect(ssh.kind == .ssh(destination: "deploy@10.0.0.11", port: 2222, socket: "/run/podman/podman.sock"))
         #expect(ssh.defaultAddress == "10.0.0.11")
         #expect(try DockerEndpoint.parse("ssh://h20-a").get().kind == .ssh(destination: "h20-a", port: nil, socket: "/var/run/docker.sock"))
-        for bad in ["unix://relative.sock", "tcp://10.0.0.11", "http://x:1", "ssh://-oProxyCommand=x", "ssh://deploy@h:0"] {
+        for bad in ["unix://relative.sock", "tcp://10.0.0.11", "http://x:1", "ssh://-oProxyCommand=x", "ssh://deploy@h:0", "ssh://deploy@"] {
             #expect(throws: DockerError.self, "\(bad)") { try DockerEndpoint.parse(bad).get() }
         }
         #expect(DockerAPI.split("lmsysorg/sglang:v0.5.23") == ("lmsysorg/sglang", "v0.5.23"))

@@ -44,7 +44,7 @@ struct DockerEndpoint: Sendable, Hashable {
                 port = p
                 rest = rest[..<colon]
             }
-            let host = rest.split(separator: "@").last.map(String.init) ?? ""
+            let host = rest.split(separator: "@", omittingEmptySubsequences: false).last.map(String.init) ?? ""
             guard !host.isEmpty, !rest.contains(where: { $0.isWhitespace }), !rest.hasPrefix("-") else {
                 return .failure(DockerError(status: 0, message: "needs [user@]host (ssh://deploy@10.0.0.11)"))
             }

@@ -14,7 +14,7 @@ public enum DockerKind: TargetKind {
         FieldSchema("docker", .string(), required: true,
                     "Its Engine API: `unix:///var/run/docker.sock`, `tcp://host:2375`, or `ssh://[user@]host[:port][/remote/docker.sock]` through your OpenSSH (TLS: not yet)."),
         FieldSchema("gpus", .any, "GPUs to hand out: a count (`8`: ids 0…7) or a list of ids; omitted: not counted."),
-        FieldSchema("address", .string(), "What clients and `{{worker_ip}}` use; default: the tcp host, or 127.0.0.1 for a unix socket."),
+        FieldSchema("address", .string(), "What clients and `{{worker_ip}}` use; default: the tcp:// or ssh:// host, or 127.0.0.1 for a unix socket."),
     ])
 
     public static let schema = TargetTypeSchema(

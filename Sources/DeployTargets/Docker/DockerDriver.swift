@@ -27,8 +27,10 @@ enum PullPolicy: String, Sendable {
 /// The docker target's `ReplicaDriver`: each replica is a container on one of the target's hosts,
 /// on the host's network (so `{{worker_ip}}:{{port}}` is where clients reach it, as GPUStack runs
 /// engines), with its GPUs as a device request, labelled with its deployment, replica, revision and
-/// launch spec. What the host shows is the truth (`observe` reads the containers); the only local
-/// record is which containers were verified ready and their current labels.
+/// launch spec. The state lives on the hosts: `observe` reads the containers and verifies the running
+/// ones (readiness, then config readback), so another machine with the same manifests sees the same
+/// status and plans the same. The only local record is labels changed after a container started
+/// (metadata: a container's own labels cannot change).
 final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     let target: String
     let hosts: [DockerHost]
@@ -74,11 +76,15 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         launch.node = h.name
         let record = records.get(id)
         let running = c["State"]?.string == "running"
-        let state: ObservedReplica.State = running ? (record?.ready == true ? .ready : .starting) : .exited
+        var state: ObservedReplica.State = running ? .starting : .exited
         var drift: [FlagDiffEntry] = []
         var lastLog: [String] = []
         var exitStatus: String?
-        if state == .ready, case .verified(let d, _) = probeClient.readback(launch, port: launch.port) { drift = d }
+        // Ready means: it answers its readiness check and its config readback now (verified from here).
+        if running, ready(launch, id: id, on: h), case .verified(let d, _) = probeClient.readback(launch, port: launch.port) {
+            state = .ready
+            drift = d
+        }
         if !running {
             exitStatus = Self.exitStatus(c["Status"]?.string ?? "")
             lastLog = ((try? h.api.logs(id, tail: 20)) ?? "").split(separator: "\n").map(String.init)
@@ -221,15 +227,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
             let code = doc["State"]?["ExitCode"]?.int.map { "exit \($0)" } ?? "not running"
             return .failed(reason: "container exited (\(code))", lastLog: logs())
         }
-        // A log line, when the spec names one (the container's output), then the HTTP path unless only a line is set.
-        if let line = instance.launch.readinessLogLine, !line.isEmpty {
-            let out = (try? h.api.logs(instance.instance, tail: 10_000)) ?? ""
-            guard out.contains(line) else { return .starting(lastLine: logs().last) }
-        }
-        if instance.launch.readinessLogLine == nil || instance.launch.readinessPath != nil,
-           !probeClient.httpReady(instance.launch, port: instance.port).ready {
-            return .starting(lastLine: logs().last)
-        }
+        guard ready(instance.launch, id: instance.instance, on: h) else { return .starting(lastLine: logs().last) }
         switch probeClient.readback(instance.launch, port: instance.port) {
         case .verified(let drift, _): return drift.isEmpty ? .ready : .drifted(drift)
         case .pending(let why): return .starting(lastLine: why)
@@ -237,9 +235,18 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         }
     }
 
-    func markReady(_ instance: ObservedReplica) throws {
-        try records.update(instance.instance) { $0.ready = true }
+    /// Readiness as on the local target: the log line when the spec names one (the container's
+    /// output), and the HTTP path unless only a line is set.
+    func ready(_ launch: LaunchSpec, id: String, on h: DockerHost) -> Bool {
+        if let line = launch.readinessLogLine, !line.isEmpty {
+            guard ((try? h.api.logs(id, tail: 10_000)) ?? "").contains(line) else { return false }
+            if launch.readinessPath == nil { return true }
+        }
+        return probeClient.httpReady(launch, port: launch.port).ready
     }
+
+    /// Nothing to record: readiness is verified on the host whenever it is observed.
+    func markReady(_ instance: ObservedReplica) throws {}
 
     func updateLabels(_ instance: ObservedReplica, labels: [String: String]) throws {
         try records.update(instance.instance) { $0.labels = labels }
@@ -272,11 +279,10 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     }
 }
 
-/// What dsdeploy keeps locally about a docker target's containers: which were verified ready, and
-/// their labels (a container's own labels cannot change). Losing it costs a re-verification only.
+/// What dsdeploy keeps locally about a docker target's containers: labels changed after a container
+/// started (a container's own labels cannot change). Metadata only; losing it loses nothing that runs.
 final class DockerRecords: @unchecked Sendable {
     struct Record: Codable, Sendable {
-        var ready = false
         var labels: [String: String]?
     }
 

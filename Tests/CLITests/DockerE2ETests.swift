@@ -144,6 +144,12 @@ import TestSupport
         let names = try podman.containers(sock)
         #expect(names.count == 1 && names[0].hasPrefix("/dsd-tiny-0-"), "\(names)")
         #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"]).status == 0, "nothing to change")
+        // The state lives on the host: another machine (another state directory) sees the same and plans nothing.
+        let elsewhere = ["DSDEPLOY_HOME": s.dir + "/other-machine"]
+        let otherPlan = try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"], env: elsewhere)
+        #expect(otherPlan.status == 0, "\(otherPlan.out)\(otherPlan.err)")
+        let otherStatus = json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"], env: elsewhere).out)
+        #expect((otherStatus["replicas"] as? [[String: Any]])?.first?["state"] as? String == "ready", "\(otherStatus)")
 
         // A flag change: the container is replaced, the new one verified (the engine's /props).
         try manifest(hosts: [("podman-a", sock)], parallel: 2, port: s.port).write(toFile: app, atomically: true, encoding: .utf8)

@@ -100,9 +100,9 @@ public enum DockerKind: TargetKind {
             throw TargetError(.unavailable, "cannot create \(stateDirectory): \(error)")
         }
         let detail = list.map { "\($0.name) (\($0.endpoint.description))" }.joined(separator: ", ")
+        // No secret digests: their key is per state directory, and the state of this target lives on the
+        // hosts, where any machine must plan the same (a rotated secret value needs a change or a restart).
         return SlotTarget(ref: TargetRef(name: t.name, type: type, detail: "Docker hosts " + detail), driver: driver,
-                          hosts: inventory(t), clock: context.clock, capabilities: capabilities) { spec, env in
-            (try? SecretDigester(stateDirectory: stateDirectory))?.digests(for: spec, environment: env)
-        }
+                          hosts: inventory(t), clock: context.clock, capabilities: capabilities)
     }
 }

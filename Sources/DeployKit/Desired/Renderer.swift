@@ -78,7 +78,7 @@ public struct Renderer: Sendable {
                                     readinessLogLine: d.readiness?.logLine ?? r.version.readiness?.logLine,
                                     startTimeout: d.readiness?.timeoutSeconds ?? r.version.readiness?.timeoutSeconds ?? 600,
                                     maxUnavailable: d.rollout.maxUnavailable, maxSurge: d.rollout.maxSurge,
-                                    revision: revision, target: d.target?.value ?? "local",
+                                    revision: revision, target: r.target?.name ?? d.target?.value ?? "local",
                                     portTokens: portTokens, templateValues: values))
             specs[specs.count - 1].node = placed?.host
             specs[specs.count - 1].container = d.container

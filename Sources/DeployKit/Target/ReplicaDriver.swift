@@ -51,10 +51,14 @@ public protocol ReplicaDriver: AnyObject, Sendable {
     /// What would stop `specs` from starting, found before anything is stopped (an image a host
     /// does not have); plan blockers. Default: nothing.
     func preflight(_ specs: [LaunchSpec]) -> [String]
+
+    /// Requests made to remote APIs so far (a driver that talks to servers), nil when none.
+    var apiCalls: APICalls? { get }
 }
 
 extension ReplicaDriver {
     public func preflight(_ specs: [LaunchSpec]) -> [String] { [] }
+    public var apiCalls: APICalls? { nil }
 }
 
 /// A source of time and sleep, injected so executor and driver tests never sleep for real.

@@ -72,6 +72,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
     }
 
     public func plan(_ input: PlanInput) throws(TargetError) -> Plan {
+        let before = driver.apiCalls
         let observed: [ObservedReplica]
         do { observed = try driver.observe() } catch {
             throw TargetError(.unavailable, "cannot read target '\(ref.name)': \(error)")
@@ -79,6 +80,9 @@ public final class SlotTarget: Target, @unchecked Sendable {
         let specs = try desired(input, observed: observed)
         var plan = Planner(prune: input.prune).plan(desired: specs, observed: observed, files: input.files, target: ref)
         plan.blockers += driver.preflight(plan.changes.filter { $0.action == .create || $0.action == .replace }.compactMap(\.desired))
+        if let before, let after = driver.apiCalls {
+            plan.apiCalls = APICalls(reads: after.reads - before.reads, writes: after.writes - before.writes)
+        }
         return plan
     }
 

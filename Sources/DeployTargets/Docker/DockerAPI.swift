@@ -95,6 +95,11 @@ final class DockerAPI: @unchecked Sendable {
     let tunnel: SSHTunnel?
     private let lock = NSLock()
     private var version: String?
+    private var reads = 0
+    private var writes = 0
+
+    /// Requests sent so far (GET: reads; everything else: writes).
+    var counts: (reads: Int, writes: Int) { lock.withLock { (reads, writes) } }
 
     init(endpoint: DockerEndpoint, tunnel: SSHTunnel? = nil) {
         self.endpoint = endpoint
@@ -131,6 +136,7 @@ final class DockerAPI: @unchecked Sendable {
             req.body = Array(body.canonicalText.utf8)
             req.headers.set("Content-Type", "application/json")
         }
+        lock.withLock { if method == "GET" { reads += 1 } else { writes += 1 } }
         do {
             return try client.send(req)
         } catch {

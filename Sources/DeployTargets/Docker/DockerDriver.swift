@@ -49,6 +49,12 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
 
     static let label = "dsdeploy"
 
+    /// Engine API requests to every host so far.
+    var apiCalls: APICalls? {
+        let c = hosts.map(\.api.counts)
+        return APICalls(reads: c.map(\.reads).reduce(0, +), writes: c.map(\.writes).reduce(0, +))
+    }
+
     func host(_ name: String?) -> DockerHost? { hosts.first { $0.name == name } ?? (name == nil ? hosts.first : nil) }
 
     func observe() throws -> [ObservedReplica] {

@@ -62,6 +62,8 @@ struct Apply: ParsableCommand {
         let pruning = savedPlan?.prune ?? prune
         if pruning { try target.requireCapabilityOrFail(.prune, for: "--prune") }
         try target.requireCapabilityOrFail(.apply, for: "apply")
+        let targetLock = dryRun ? nil : try TargetResolver.lock(target)
+        defer { targetLock?.release() }
         let input = ctx.input(prune: pruning)
         let plan: Plan
         do { plan = try target.plan(input) } catch { throw fail(error.message) }

@@ -94,6 +94,21 @@ enum TargetResolver {
         do { return try kind.make(config, context) } catch { throw fail(error.message) }
     }
 
+    /// This process as a lock holder (`user@host pid N: command`).
+    static var holder: LockHolder {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count)
+        let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let user = ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
+        return LockHolder(who: "\(user)@\(host)", host: host, pid: getpid(), command: CommandLine.arguments.joined(separator: " "),
+                          since: ISO8601DateFormatter().string(from: Date()))
+    }
+
+    /// Takes the target's own lock (shared by every machine reaching it), when it has one.
+    static func lock(_ target: any Target) throws -> (any TargetLock)? {
+        do { return try target.lock(holder) } catch { throw fail(error.message) }
+    }
+
     /// Takes the apply lock or explains who holds it.
     static func lock() throws -> ApplyLock {
         do {

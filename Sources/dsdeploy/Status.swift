@@ -129,6 +129,8 @@ struct Delete: ParsableCommand {
         let lock = try TargetResolver.lock()
         defer { lock.release() }
         let target = try TargetResolver.target(inFiles: files, options: options)
+        let targetLock = try TargetResolver.lock(target)
+        defer { targetLock?.release() }
         let victims: [ReplicaStatus]
         do { victims = try target.status(names) } catch { throw fail(error.message) }
         if victims.isEmpty {

@@ -150,6 +150,22 @@ import TestSupport
         #expect(otherPlan.status == 0, "\(otherPlan.out)\(otherPlan.err)")
         let otherStatus = json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"], env: elsewhere).out)
         #expect((otherStatus["replicas"] as? [[String: Any]])?.first?["state"] as? String == "ready", "\(otherStatus)")
+        // Another machine's apply holds the target's lock (a network on the first host): refused, naming it.
+        let path = String(sock.dropFirst("unix://".count))
+        let held = #"{"Name": "dsd-lock-box", "Labels": {"dsdeploy.holder": "ci@runner-7", "dsdeploy.holder-host": "runner-7", "#
+            + #""dsdeploy.holder-pid": "4242", "dsdeploy.command": "dsdeploy apply app.yaml", "dsdeploy.since": "2026-12-06T10:00:00Z"}}"#
+        let create = try runProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", path, "-X", "POST",
+                                                      "-H", "Content-Type: application/json", "-d", held,
+                                                      "http://d/v1.41/networks/create"], environment: [:], cwd: s.dir)
+        #expect(create.out == "201", "\(create.out)\(create.err)")
+        let locked = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(locked.status == 1)
+        #expect(locked.err.contains("target 'box' is locked by ci@runner-7 (pid 4242 on runner-7, since 2026-12-06T10:00:00Z: dsdeploy apply app.yaml)"),
+                "\(locked.err)")
+        _ = try runProcess("/usr/bin/curl", ["-s", "--unix-socket", path, "-X", "DELETE", "http://d/v1.41/networks/dsd-lock-box"],
+                           environment: [:], cwd: s.dir)
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0, "the lock is gone: apply works again (a no-op)")
+
 
         // A flag change: the container is replaced, the new one verified (the engine's /props).
         try manifest(hosts: [("podman-a", sock)], parallel: 2, port: s.port).write(toFile: app, atomically: true, encoding: .utf8)

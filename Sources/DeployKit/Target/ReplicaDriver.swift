@@ -54,9 +54,13 @@ public protocol ReplicaDriver: AnyObject, Sendable {
 
     /// Requests made to remote APIs so far (a driver that talks to servers), nil when none.
     var apiCalls: APICalls? { get }
+
+    /// Takes a lock every machine reaching these hosts sees, when the driver has one.
+    func lock(_ holder: LockHolder) throws(TargetError) -> (any TargetLock)?
 }
 
 extension ReplicaDriver {
+    public func lock(_ holder: LockHolder) throws(TargetError) -> (any TargetLock)? { nil }
     public func preflight(_ specs: [LaunchSpec]) -> [String] { [] }
     public var apiCalls: APICalls? { nil }
 }

@@ -71,6 +71,8 @@ public final class SlotTarget: Target, @unchecked Sendable {
         return specs
     }
 
+    public func lock(_ holder: LockHolder) throws(TargetError) -> (any TargetLock)? { try driver.lock(holder) }
+
     public func plan(_ input: PlanInput) throws(TargetError) -> Plan {
         let before = driver.apiCalls
         let observed: [ObservedReplica]

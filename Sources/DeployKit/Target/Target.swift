@@ -42,9 +42,46 @@ public protocol Target: Sendable {
     /// applies); the outcomes name what was deleted.
     func delete(_ deployments: Set<String>, grace: Duration,
                 events: @escaping @Sendable (ApplyEvent) -> Void) throws(TargetError) -> ApplyReport
+
+    /// Takes the target's own lock, shared across machines, when it has one (nil: the local state
+    /// directory's apply lock is the only one).
+    func lock(_ holder: LockHolder) throws(TargetError) -> (any TargetLock)?
+}
+
+/// A lock a target holds for one apply or delete, shared by every machine that reaches the target
+/// (the Docker target keeps it on its first host); `release` ends it.
+public protocol TargetLock: Sendable {
+    /// Gives the lock back.
+    func release()
+}
+
+/// Who takes a target's lock, shown to whoever finds it taken.
+public struct LockHolder: Sendable, Hashable, Codable {
+    /// `user@host`.
+    public var who: String
+    /// The host's name (a lock of this host whose process is gone may be taken over).
+    public var host: String
+    /// The process id.
+    public var pid: Int32
+    /// The command line.
+    public var command: String
+    /// When it was taken (ISO 8601).
+    public var since: String
+
+    /// Creates a holder.
+    public init(who: String, host: String, pid: Int32, command: String, since: String) {
+        self.who = who
+        self.host = host
+        self.pid = pid
+        self.command = command
+        self.since = since
+    }
 }
 
 extension Target {
+    /// No lock of its own (default).
+    public func lock(_ holder: LockHolder) throws(TargetError) -> (any TargetLock)? { nil }
+
     /// Throws the one error every command gives for an option this target cannot honour.
     public func requireCapability(_ needed: TargetCapabilities, for option: String) throws(TargetError) {
         let missing = needed.subtracting(capabilities)

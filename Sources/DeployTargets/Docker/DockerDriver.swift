@@ -1,3 +1,4 @@
+import CurlHTTP
 import DeployCore
 import DeployKit
 import DeploySpec
@@ -326,5 +327,55 @@ final class DockerRecords: @unchecked Sendable {
             guard all.removeValue(forKey: id) != nil else { return }
             try save(all)
         }
+    }
+}
+
+/// The docker target's lock: a Docker network named `dsd-lock-TARGET` on the target's first host,
+/// labelled with its holder. Creating a network whose name is taken fails on dockerd (409) and
+/// podman (500), so exactly one apply holds it, from whatever machine.
+struct DockerLock: TargetLock {
+    let api: DockerAPI
+    let name: String
+
+    func release() {
+        _ = try? api.send("DELETE", "/networks/\(name)")
+    }
+}
+
+extension DockerDriver {
+    func lock(_ holder: LockHolder) throws(TargetError) -> (any TargetLock)? {
+        guard let first = hosts.first else { return nil }
+        let name = "dsd-lock-\(target)"
+        let labels: [String: JSONValue] = [
+            "\(Self.label).holder": .string(holder.who), "\(Self.label).holder-host": .string(holder.host),
+            "\(Self.label).holder-pid": .string(String(holder.pid)), "\(Self.label).command": .string(holder.command),
+            "\(Self.label).since": .string(holder.since),
+        ]
+        let body = JSONValue.object(["Name": .string(name), "CheckDuplicate": .bool(true), "Labels": .object(labels)])
+        for attempt in 0..<2 {
+            do {
+                let r = try first.api.send("POST", "/networks/create", body: body)
+                if (200..<300).contains(r.status) { return DockerLock(api: first.api, name: name) }
+                guard let held = try first.api.json("GET", "/networks/\(name)")["Labels"]?.object else {
+                    throw first.api.failure(r, "POST", "/networks/create")
+                }
+                let who = held["\(Self.label).holder"]?.string ?? "?"
+                let hostName = held["\(Self.label).holder-host"]?.string ?? ""
+                let pid = Int32(held["\(Self.label).holder-pid"]?.string ?? "") ?? 0
+                // A lock this machine took for a process that is gone: the apply was killed; take it over.
+                if attempt == 0, hostName == holder.host, pid > 0, kill(pid, 0) != 0, errno == ESRCH {
+                    _ = try? first.api.send("DELETE", "/networks/\(name)")
+                    continue
+                }
+                throw TargetError(.rejected, "target '\(target)' is locked by \(who) (pid \(pid) on \(hostName), since "
+                                  + "\(held["\(Self.label).since"]?.string ?? "?"): \(held["\(Self.label).command"]?.string ?? "")); "
+                                  + "if that apply is gone, remove the Docker network \(name) on host '\(first.name)'")
+            } catch let e as TargetError {
+                throw e
+            } catch {
+                throw TargetError(.unavailable, "cannot take the lock of target '\(target)' on host '\(first.name)': \(error)")
+            }
+        }
+        throw TargetError(.rejected, "target '\(target)' is locked (network \(name) on host '\(first.name)')")
     }
 }

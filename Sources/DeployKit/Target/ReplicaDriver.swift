@@ -57,9 +57,14 @@ public protocol ReplicaDriver: AnyObject, Sendable {
 
     /// Takes a lock every machine reaching these hosts sees, when the driver has one.
     func lock(_ holder: LockHolder) throws(TargetError) -> (any TargetLock)?
+
+    /// The hosts with the GPUs that may be handed out now: `declared` as the Target says, filled in
+    /// where the driver can read a host's GPUs (and leaves out the ones others use). Default: `declared`.
+    func inventory(_ declared: [InventoryHost], observed: [ObservedReplica]) -> [InventoryHost]
 }
 
 extension ReplicaDriver {
+    public func inventory(_ declared: [InventoryHost], observed: [ObservedReplica]) -> [InventoryHost] { declared }
     public func lock(_ holder: LockHolder) throws(TargetError) -> (any TargetLock)? { nil }
     public func preflight(_ specs: [LaunchSpec]) -> [String] { [] }
     public var apiCalls: APICalls? { nil }

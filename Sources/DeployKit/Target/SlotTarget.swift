@@ -52,7 +52,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
                                              gpuIds: o.launch.gpuIds)
         }
         let placement: [String: [ReplicaPlacement]]
-        switch Placer.place(input.deployments, hosts: hosts, current: current) {
+        switch Placer.place(input.deployments, hosts: driver.inventory(hosts, observed: observed), current: current) {
         case .success(let p): placement = p
         case .failure(let e): throw TargetError(.configuration, "cannot place '\(e.deployment)' on target '\(ref.name)': \(e.message)")
         }

@@ -38,10 +38,14 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     let pull: PullPolicy
     let records: DockerRecords
     let clock: any DeployClock
+    /// The environment programs run with (`PATH` for nvidia-smi).
+    let environment: [String: String]
     let probeClient = EngineProbe()
 
-    init(target: String, hosts: [DockerHost], pull: PullPolicy, stateDirectory: String, clock: any DeployClock) {
+    init(target: String, hosts: [DockerHost], pull: PullPolicy, stateDirectory: String, clock: any DeployClock,
+         environment: [String: String] = [:]) {
         self.target = target
+        self.environment = environment
         self.hosts = hosts
         self.pull = pull
         records = DockerRecords(path: stateDirectory + "/docker-\(target).json")
@@ -49,6 +53,42 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     }
 
     static let label = "dsdeploy"
+
+    /// A host without declared `gpus` gets what its `nvidia-smi` reports (over the SSH connection, or
+    /// on this machine for a unix socket), minus the GPUs that run processes dsdeploy did not place.
+    /// A host whose GPUs cannot be read (no nvidia-smi, a tcp:// host) stays uncounted.
+    func inventory(_ declared: [InventoryHost], observed: [ObservedReplica]) -> [InventoryHost] {
+        declared.map { d in
+            guard d.gpus == nil, let h = host(d.name), let inv = readGPUs(h) else { return d }
+            let ours = Set(observed.filter { $0.isAlive && $0.launch.node == d.name }.flatMap(\.launch.gpuIds))
+            var host = d
+            host.gpus = inv.free(ours: ours)
+            return host
+        }
+    }
+
+    /// `nvidia-smi` on the host, parsed; nil when it cannot be run there.
+    func readGPUs(_ h: DockerHost) -> GPUInventory? {
+        let gpus: String?, apps: String?
+        switch h.api.endpoint.kind {
+        case .ssh:
+            gpus = h.api.tunnel?.capture(GPUInventory.queryGPUs)
+            apps = gpus == nil ? nil : h.api.tunnel?.capture(GPUInventory.queryApps)
+        case .unix:
+            let dir = NSTemporaryDirectory() + "dsdeploy-nvidia-smi-\(getpid())"
+            let g = CommandRunner.run(GPUInventory.queryGPUs, environment: environment, directory: dir, name: "gpus", captureOutput: true)
+            let a = g.status == 0
+                ? CommandRunner.run(GPUInventory.queryApps, environment: environment, directory: dir, name: "apps", captureOutput: true)
+                : g
+            try? FileManager.default.removeItem(atPath: dir)
+            gpus = g.status == 0 ? g.output : nil
+            apps = a.status == 0 ? a.output : nil
+        case .tcp:
+            return nil
+        }
+        guard let gpus, let apps else { return nil }
+        return GPUInventory.parse(gpus: gpus, apps: apps)
+    }
 
     /// Engine API requests to every host so far.
     var apiCalls: APICalls? {

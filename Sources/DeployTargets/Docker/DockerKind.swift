@@ -94,7 +94,8 @@ public enum DockerKind: TargetKind {
             }
             return DockerHost(name: h.name, address: h.address, api: DockerAPI(endpoint: h.endpoint, tunnel: tunnel))
         },
-                                  pull: pull, stateDirectory: context.stateDirectory, clock: context.clock)
+                                  pull: pull, stateDirectory: context.stateDirectory, clock: context.clock,
+                                  environment: context.environment)
         let stateDirectory = context.stateDirectory
         do { try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true) } catch {
             throw TargetError(.unavailable, "cannot create \(stateDirectory): \(error)")

@@ -81,24 +81,46 @@ final class SSHTunnel: @unchecked Sendable {
         }
     }
 
-    /// Runs ssh and waits for it (output to a file, not a pipe: a backgrounded master keeps pipes open).
+    /// Runs ssh and waits for it.
     func run(_ argv: [String]) -> (status: Int32, error: String) {
-        let errFile = directory + "/ssh-\(key).err"
+        let r = CommandRunner.run(argv, environment: environment, directory: directory, name: "ssh-" + key)
+        return (r.status, r.error)
+    }
+
+    /// Runs `command` on the host over the connection; its output, nil when it failed.
+    func capture(_ command: [String]) -> String? {
+        guard (try? open()) != nil else { return nil }
+        let r = CommandRunner.run(options([]) + command, environment: environment, directory: directory,
+                                  name: "ssh-" + key, captureOutput: true)
+        return r.status == 0 ? r.output : nil
+    }
+}
+
+/// Runs a program and waits for it, its output in files of `directory`, not pipes (a program that
+/// leaves a process behind, such as `ssh -f`, would keep a pipe open).
+enum CommandRunner {
+    static func run(_ argv: [String], environment: [String: String], directory: String, name: String,
+                    captureOutput: Bool = false) -> (status: Int32, output: String, error: String) {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let errFile = directory + "/\(name).err"
+        let outFile = directory + "/\(name).out"
         let env = environment.map { "\($0.key)=\($0.value)" }
         let pid: Int32
         do {
             pid = try Spawner.spawn(argv: argv, environment: env,
                                     fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY),
-                                                  .open(1, path: "/dev/null", flags: O_WRONLY),
+                                                  .open(1, path: captureOutput ? outFile : "/dev/null",
+                                                        flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600),
                                                   .open(2, path: errFile, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)],
                                     searchPath: true)
         } catch {
-            return (127, "cannot run ssh: \(error.reason)")
+            return (127, "", "cannot run \(argv.first ?? ""): \(error.reason)")
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let text = (try? String(contentsOfFile: errFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let output = captureOutput ? ((try? String(contentsOfFile: outFile, encoding: .utf8)) ?? "") : ""
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (code, text)
+        return (code, output, text)
     }
 }

@@ -174,6 +174,16 @@ import TestSupport
         let after = try podman.containers(sock)
         #expect(after.count == 1 && after != names, "one container, a new one: \(after)")
 
+        // A container killed behind dsdeploy's back is found and replaced.
+        let victim = String(after[0].dropFirst())
+        _ = try runProcess("/usr/bin/curl", ["-s", "--unix-socket", String(sock.dropFirst("unix://".count)), "-X", "POST",
+                                             "http://d/v1.41/containers/\(victim)/kill"], environment: [:], cwd: s.dir)
+        let found = try s.run(["plan", "manifests/app.yaml"])
+        #expect(found.out.contains("~ replace tiny/0  (replica is not running"), "\(found.out)\(found.err)")
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
+        #expect((json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"]).out)["replicas"] as? [[String: Any]])?
+            .contains { $0["state"] as? String == "ready" } == true)
+
         // A model that is not there: the engine exits, the rollout fails with its log, and the
         // previous revision is started again (maxSurge 0 stopped it first).
         try manifest(hosts: [("podman-a", sock)], parallel: 2, port: s.port, model: "/nonexistent/model.gguf")

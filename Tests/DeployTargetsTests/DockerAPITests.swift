@@ -1,4 +1,9 @@
+import DeployCore
+import DeployKit
+import DeploySpec
+import Engines
 @testable import DeployTargets
+import TestSupport
 import Foundation
 import Testing
 
@@ -42,5 +47,37 @@ import Testing
         #expect(DockerAPI.split("localhost:5000/sglang") == ("localhost:5000/sglang", "latest"))
         #expect(DockerDriver.exitStatus("Exited (137) 5 minutes ago") == "exit 137" && DockerDriver.exitStatus("Created") == "created")
         #expect(DockerDriver.bytes("16g") == 16 << 30 && DockerDriver.bytes("512m") == 512 << 20 && DockerDriver.bytes("1024") == 1024)
+    }
+}
+
+/// What the docker target sends to create the seed's DSpark container (manifests/dspark.yaml on
+/// manifests/targets/gpu-fleet.yaml): the argv as arrays, env, GPUs, hub cache, settings.
+@Suite struct DockerCreateBodyTests {
+    @Test func theSeedsContainer() throws {
+        let (m, d) = ManifestLoader(source: RepositoryFileSource(), targetTypes: TargetKinds.schemas)
+            .load(["manifests/dspark.yaml", "manifests/targets/gpu-fleet.yaml"])
+        let r = SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d)
+        #expect(r.isValid, "\(r.diagnostics.map(\.message))")
+        let config = try #require(r.deployments.first?.target)
+        let target = SlotTarget(ref: TargetRef(name: "gpu-fleet", type: "docker"), driver: InMemoryDriver(clock: ManualClock()),
+                                hosts: DockerKind.inventory(config), clock: ManualClock())
+        let spec = try #require(try target.desired(PlanInput(deployments: r.deployments, files: [])).first)
+        #expect(spec.node == "h20-a" && spec.host == "10.0.0.11" && spec.gpuIds == Array(0..<8))
+        let body = DockerDriver.createBody(spec, environment: ["PYPI_PACKAGES_INSTALL": Secret("-U distro")],
+                                           labels: ["dsdeploy.managed": "true"])
+        #expect(body["Image"]?.string == "swr.cn-north-4.myhuaweicloud.com/desaysv/gpustack/sglang-dspark:v1.0")
+        #expect(body["Entrypoint"]?.array?.compactMap(\.string) == ["sglang", "serve"])
+        let cmd = body["Cmd"]?.array?.compactMap(\.string) ?? []
+        #expect(Array(cmd.prefix(6)) == ["--model-path", "deepseek-ai/DeepSeek-V4-Flash-DSpark", "--host", "10.0.0.11", "--port", "30000"])
+        let env = body["Env"]?.array?.compactMap(\.string) ?? []
+        #expect(env.contains("PYPI_PACKAGES_INSTALL=-U distro") && env.contains("SGLANG_USE_MODELSCOPE=true"), "\(env)")
+        #expect(!env.contains { $0.hasPrefix("CUDA_VISIBLE_DEVICES=") }, "inside the container the GPUs are numbered from 0")
+        let host = try #require(body["HostConfig"])
+        #expect(host["NetworkMode"]?.string == "host" && host["IpcMode"]?.string == "host" && host["ShmSize"] == nil)
+        #expect(host["Binds"]?.array?.compactMap(\.string) == ["dsdeploy-modelscope-cache:/root/.cache/modelscope"])
+        let gpus = host["DeviceRequests"]?.array?.first
+        #expect(gpus?["DeviceIDs"]?.array?.compactMap(\.string) == (0..<8).map(String.init) && gpus?["Driver"]?.string == "nvidia")
+        #expect(host["Ulimits"]?.array?.compactMap { $0["Name"]?.string } == ["memlock", "stack"])
+        #expect(body["Labels"]?["dsdeploy.managed"]?.string == "true")
     }
 }

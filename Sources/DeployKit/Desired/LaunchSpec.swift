@@ -23,6 +23,9 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     public var host: String
     /// How a container target runs it (the deployment's `container` settings), nil when not written.
     public var container: ContainerSettings? = nil
+    /// Where the model comes from (`huggingface`, `modelscope`, `local`): a container target sets the
+    /// engine's hub up from it.
+    public var modelSource: String? = nil
     /// The inventory host it was placed on (slot targets with several hosts); nil before placement.
     public var node: String? = nil
     /// Port of this replica.

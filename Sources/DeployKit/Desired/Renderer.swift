@@ -82,6 +82,7 @@ public struct Renderer: Sendable {
                                     portTokens: portTokens, templateValues: values))
             specs[specs.count - 1].node = placed?.host
             specs[specs.count - 1].container = d.container
+            specs[specs.count - 1].modelSource = d.model.source
         }
         return .success(specs)
     }

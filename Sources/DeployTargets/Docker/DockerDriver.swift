@@ -212,12 +212,25 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
             env["CUDA_VISIBLE_DEVICES"] = nil
         }
         let c = spec.container ?? ContainerSettings()
+        var binds = c.volumes
+        // The model's hub: the engine downloads `{{model_path}}` (the hub id) itself, into a named
+        // volume kept across replaces; ModelScope is switched on the way each engine reads it.
+        if let hub = hubCache(spec.modelSource), !binds.contains(where: { $0.split(separator: ":").dropFirst().first.map(String.init) == hub.path }) {
+            binds.append("\(hub.volume):\(hub.path)")
+        }
+        if spec.modelSource == "modelscope" {
+            switch spec.engine {
+            case .sglang: if env["SGLANG_USE_MODELSCOPE"] == nil { env["SGLANG_USE_MODELSCOPE"] = "true" }
+            case .vllm: if env["VLLM_USE_MODELSCOPE"] == nil { env["VLLM_USE_MODELSCOPE"] = "True" }
+            case .llamaCpp: break
+            }
+        }
         let ipc = c.ipc ?? "host"
         var host: [String: JSONValue] = [
             "NetworkMode": .string("host"),
             "IpcMode": .string(ipc),
             "RestartPolicy": .object(["Name": .string("no")]),
-            "Binds": .array(c.volumes.map(JSONValue.string)),
+            "Binds": .array(binds.map(JSONValue.string)),
         ]
         // With the host's IPC namespace the container uses the host's /dev/shm; a size applies otherwise.
         if ipc != "host" { host["ShmSize"] = .number(Double(bytes(c.shmSize ?? "16g") ?? 16 << 30)) }
@@ -247,6 +260,15 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
             return "exit \(code)"
         }
         return text.isEmpty ? "exited" : text.lowercased()
+    }
+
+    /// The named volume and container path of a hub's download cache (nil for a local model).
+    static func hubCache(_ source: String?) -> (volume: String, path: String)? {
+        switch source {
+        case "huggingface": return ("dsdeploy-huggingface-cache", "/root/.cache/huggingface")
+        case "modelscope": return ("dsdeploy-modelscope-cache", "/root/.cache/modelscope")
+        default: return nil
+        }
     }
 
     /// `16g` → bytes.

@@ -67,6 +67,7 @@ public struct ManifestLoader: Sendable {
         var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
         var includes: [Located<String>] = []
         for doc in docs {
+            if !isStock, doc.root != nil { manifest.documentCount += 1 }
             guard let decoded = decoder.decode(doc) else { continue }
             switch decoded {
             case .backend(var b):

@@ -16,7 +16,7 @@ struct DeployContext {
     /// Validates; prints diagnostics; throws `ExitCode.failure` when invalid. With `resolveSecrets`
     /// every env must resolve (apply); without, what resolves is kept (plan, dry runs).
     static func load(_ files: [String], options: ManifestOptions, resolveSecrets: Bool) throws -> DeployContext {
-        let result = ManifestPipeline.validate(files, options: options)
+        let result = ManifestPipeline.validate(files, options: options, requireDocuments: true)
         ManifestPipeline.printDiagnostics(result, options: options)
         guard result.isValid else { throw ExitCode.failure }
         var env: [String: [String: Secret]] = [:]

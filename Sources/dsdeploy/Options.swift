@@ -48,13 +48,22 @@ struct ManifestOptions: ParsableArguments {
 
 /// Loads and validates manifests; prints diagnostics to stderr (text) and returns the result.
 enum ManifestPipeline {
+    /// With `requireDocuments` (validate, plan, apply), files without a single document are an error
+    /// (`no-documents`), as `kubectl apply` refuses "no objects passed to apply": an emptied manifest
+    /// in a pipeline must fail, not deploy nothing. Deleting what runs stays an explicit `delete`.
     static func validate(_ files: [String], options: ManifestOptions,
-                         source: any ManifestFileSource = DiskFileSource()) -> ValidationResult {
+                         source: any ManifestFileSource = DiskFileSource(), requireDocuments: Bool = false) -> ValidationResult {
         let loader = ManifestLoader(source: source, templateDirectories: options.templateDirectories,
                                     targetTypes: TargetKinds.schemas)
         let (manifest, diags) = loader.load(files)
-        return SpecValidator(strictFlags: options.strict, targetTypes: TargetKinds.schemas, files: source)
+        var result = SpecValidator(strictFlags: options.strict, targetTypes: TargetKinds.schemas, files: source)
             .validate(manifest, loadDiagnostics: diags)
+        if requireDocuments, manifest.documentCount == 0, !result.diagnostics.hasErrors, let first = files.first {
+            result.diagnostics.append(.error("no-documents", "\(files.joined(separator: ", ")) \(files.count == 1 ? "has" : "have") no "
+                                             + "documents: nothing to validate or deploy (to stop what runs, use dsdeploy delete)",
+                                             at: SourceLocation(file: first, line: 1, column: 1)))
+        }
+        return result
     }
 
     /// Prints diagnostics as text to stderr.

@@ -18,7 +18,7 @@ struct Validate: ParsableCommand {
     @OptionGroup var options: ManifestOptions
 
     func run() throws {
-        var result = ManifestPipeline.validate(files, options: options)
+        var result = ManifestPipeline.validate(files, options: options, requireDocuments: true)
         if warningsAsErrors {
             result.diagnostics = result.diagnostics.map { d in
                 var d = d

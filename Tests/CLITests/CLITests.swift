@@ -49,6 +49,24 @@ import TestSupport
         #expect(both.err.contains("Deployment 'dspark' is defined twice [duplicate-key]"))
     }
 
+    /// An emptied manifest fails validate, plan and apply ([no-documents], exit 1), as kubectl refuses
+    /// "no objects passed to apply"; a file of Backends only is still valid.
+    @Test func aManifestWithoutDocumentsIsAnError() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "".write(toFile: dir + "/empty.yaml", atomically: true, encoding: .utf8)
+        try "# emptied by a commit\n---\n".write(toFile: dir + "/comments.yaml", atomically: true, encoding: .utf8)
+        var env = ProcessInfo.processInfo.environment
+        env["DSDEPLOY_HOME"] = dir + "/state"
+        for (command, file) in [("validate", "empty.yaml"), ("plan", "comments.yaml"), ("apply", "empty.yaml")] {
+            let r = try CLITests.exec([command, file] + (command == "apply" ? ["--auto-approve"] : []), cwd: dir, env: env)
+            #expect(r.status == 1, "\(command): \(r.out)\(r.err)")
+            #expect(r.err.contains("\(file):1:1: error: \(file) has no documents") && r.err.contains("[no-documents]"), "\(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/state/state.db"), "nothing was touched")
+        #expect(try run(["validate", "manifests/backends/sglang-dspark.yaml"]).status == 0)
+    }
+
     @Test func validateReportsLocatedErrorsAndJSON() throws {
         let dir = try tempDir()
         let text = try String(contentsOfFile: CLITests.root + "/manifests/backends/sglang-dspark.yaml", encoding: .utf8)

@@ -31,6 +31,8 @@ public struct Manifest: Sendable {
     public var targets: [String: TargetConfig] = [:]
     /// Source text of every file read, by path as given: diagnostics print lines from it.
     public var sources: [String: String] = [:]
+    /// Documents read from the files given and their includes (stock backends not counted).
+    public var documentCount = 0
     /// Position of each deployment in `deployments`, by name.
     var deploymentIndex: [String: Int] = [:]
 

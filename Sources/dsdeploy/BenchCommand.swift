@@ -78,7 +78,8 @@ struct BenchRunCommand: ParsableCommand {
     @Argument(help: "Deployment whose endpoint to benchmark (from the state).") var deployment: String?
     @Option(help: "Benchmark this base URL instead of a deployment.") var url: String?
     @Option(help: "Replica of DEPLOYMENT (default: first ready).") var replica: Int?
-    @Option(help: "sglang | openai | openai-chat") var backend: String = "sglang"
+    @Option(help: "sglang | openai | openai-chat (default: the deployment's engine's API — sglang native for SGLang, openai for vLLM and llama.cpp; sglang with --url)")
+    var backend: String?
     @Option(help: "random | random-ids | sharegpt | prompts") var datasetName: String = "random"
     @Option(help: "Dataset file for sharegpt (JSON) and prompts (text lines, or .jsonl).") var datasetPath: String?
     @Option(help: "sharegpt: output tokens of every request (≥ 4) instead of the reply's estimated length.")
@@ -106,7 +107,7 @@ struct BenchRunCommand: ParsableCommand {
     func run() throws {
         if !scenario.isEmpty { return try runDeclared() }
         guard files.isEmpty else { throw ValidationError("--file is used with --scenario") }
-        guard let be = BenchBackend(rawValue: backend) else {
+        if let backend, BenchBackend(rawValue: backend) == nil {
             throw ValidationError("--backend must be sglang, openai or openai-chat")
         }
         guard let dataset = BenchDatasetName(rawValue: datasetName) else {
@@ -127,7 +128,18 @@ struct BenchRunCommand: ParsableCommand {
         guard numPrompts > 0, randomInputLen > 0, randomOutputLen > 0, warmupRequests >= 0 else {
             throw ValidationError("--num-prompts and lengths must be positive")
         }
-        var config = BenchConfig(baseURL: try endpoint().url)
+        let target = try endpoint()
+        var config = BenchConfig(baseURL: target.url)
+        let be: BenchBackend
+        if let backend, let chosen = BenchBackend(rawValue: backend) {
+            be = chosen
+        } else if let engine = target.engine {
+            be = engine == .sglang ? .sglang : .openai
+            Output.stderr("bench: \(deployment ?? "") runs \(engine.rawValue): using the \(be == .sglang ? "SGLang native" : "OpenAI completions") "
+                          + "API (--backend \(be.rawValue))\n")
+        } else {
+            be = .sglang
+        }
         config.backend = be
         config.numPrompts = numPrompts
         config.randomInputLength = randomInputLen
@@ -167,7 +179,10 @@ struct BenchRunCommand: ParsableCommand {
             }
             result = try BenchBlocking.run(config, requests: requests, progress: progress)
         } catch {
-            Output.stderr("dsdeploy: error: \(config.baseURL): \(error)\n")
+            let hint = "\(error)".contains("404")
+                ? "\n  hint: the server has no \(be == .sglang ? "/generate (SGLang's native API)" : (be == .openai ? "/v1/completions" : "/v1/chat/completions"))"
+                    + "; choose its API with --backend sglang|openai|openai-chat" : ""
+            Output.stderr("dsdeploy: error: \(config.baseURL): \(error)\(hint)\n")
             throw ExitCode.failure
         }
         if output == "json" { Output.stdout(BenchReport.json(result, details: false) + "\n") } else {
@@ -212,7 +227,7 @@ struct BenchRunCommand: ParsableCommand {
             Output.stderr("dsdeploy: error: \(name) declares no benchmarks: scenarios\n")
             throw ExitCode.failure
         }
-        let (base, served) = try endpoint()
+        let (base, served, _) = try endpoint()
         var failed = false
         for s in chosen {
             let config = GateRunner.config(s, endpoint: base, engine: r.backend.engine.rawValue,
@@ -250,10 +265,10 @@ struct BenchRunCommand: ParsableCommand {
 
     /// `--url`, or the endpoint of DEPLOYMENT's replica on its target, with the model name the target
     /// serves it as (nil: the deployment's `servedModelName`).
-    func endpoint() throws -> (url: String, model: String?) {
+    func endpoint() throws -> (url: String, model: String?, engine: EngineKind?) {
         if let url {
             guard deployment == nil else { throw ValidationError("give either --url or DEPLOYMENT, not both") }
-            return (url, nil)
+            return (url, nil, nil)
         }
         guard let deployment else { throw ValidationError("give --url URL or a DEPLOYMENT name") }
         // The deployment's target: the one the -f files define (a gpustack Target ...), else local.
@@ -269,6 +284,6 @@ struct BenchRunCommand: ParsableCommand {
             throw fail("\(deployment): " + (replica.map { "replica \($0) not found" } ?? "no ready replica"))
         }
         guard pick.ready else { throw fail("\(deployment)/\(pick.replica) is not ready") }
-        return (pick.url, pick.model)
+        return (pick.url, pick.model, pick.engine)
     }
 }

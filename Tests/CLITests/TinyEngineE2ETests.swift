@@ -62,6 +62,16 @@ import Testing
         let logs = try s.run(["logs", "tiny", "--replica", "1", "--tail", "5"])
         #expect(logs.status == 0 && !logs.out.isEmpty)
 
+        // `bench tiny` speaks the deployment's engine's API (llama.cpp: OpenAI completions) and says so;
+        // the SGLang API on it answers 404, with a hint.
+        let bench = try s.run(["bench", "tiny", "--num-prompts", "2", "--random-input-len", "8", "--random-output-len", "4",
+                               "--output", "json"])
+        #expect(bench.status == 0, "\(bench.out)\(bench.err)")
+        #expect(bench.err.contains("bench: tiny runs llama.cpp: using the OpenAI completions API (--backend openai)"), "\(bench.err)")
+        let native = try s.run(["bench", "tiny", "--backend", "sglang", "--num-prompts", "1", "--random-input-len", "8",
+                                "--random-output-len", "4"])
+        #expect(native.status == 1 && native.err.contains("hint: the server has no /generate"), "\(native.err)")
+
         let del = try s.run(["delete", "tiny", "--auto-approve", "--grace", "3"])
         #expect(del.status == 0)
         #expect(try s.status().isEmpty)

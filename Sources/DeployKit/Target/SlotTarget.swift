@@ -135,7 +135,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
         return observed.filter { $0.deployment == deployment && $0.isAlive }
             .sorted { ($0.replica, $0.startedAt) < ($1.replica, $1.startedAt) }
             .map { Endpoint(deployment: $0.deployment, replica: $0.replica, url: Endpoint.url(host: $0.launch.host, port: $0.port),
-                            revision: $0.revision, ready: $0.state == .ready && $0.drift.isEmpty) }
+                            revision: $0.revision, ready: $0.state == .ready && $0.drift.isEmpty, engine: $0.launch.engine) }
     }
 
     public func revert(_ deployment: String, in plan: Plan, _ input: PlanInput, reason: String,

@@ -1,5 +1,6 @@
 public import DeployCore
 public import DeploySpec
+public import Engines
 
 /// A place where engines run, as every command sees it: the CLI never learns which kind it holds.
 ///
@@ -231,9 +232,13 @@ public struct Endpoint: Sendable, Codable, Hashable {
     /// The model name clients must send, when the target decides it (GPUStack serves a model under
     /// its own name); nil: the deployment's `servedModelName`.
     public var model: String?
+    /// The engine serving it, when the target knows (the API a client should speak).
+    public var engine: EngineKind?
 
     /// Creates an endpoint.
-    public init(deployment: String, replica: Int, url: String, revision: String?, ready: Bool, model: String? = nil) {
+    public init(deployment: String, replica: Int, url: String, revision: String?, ready: Bool, model: String? = nil,
+                engine: EngineKind? = nil) {
+        self.engine = engine
         self.deployment = deployment
         self.replica = replica
         self.url = url

@@ -99,14 +99,13 @@ struct BenchRunCommand: ParsableCommand {
     @Option(help: "text | json") var output: String = "text"
     @Option(help: "Append the result with per-request arrays to FILE (JSON lines).") var out: String?
     @Option(name: [.customShort("f"), .customLong("file")],
-            help: "Manifest files declaring DEPLOYMENT's benchmarks: scenarios (with --scenario; repeatable).")
+            help: "Manifest files: DEPLOYMENT's target (the only non-local Target in them) and its benchmarks: scenarios (--scenario); repeatable.")
     var files: [String] = []
     @Option(help: "Run this scenario of DEPLOYMENT's benchmarks: section instead of the workload options; 'all' runs every one (repeatable).")
     var scenario: [String] = []
 
     func run() throws {
         if !scenario.isEmpty { return try runDeclared() }
-        guard files.isEmpty else { throw ValidationError("--file is used with --scenario") }
         if let backend, BenchBackend(rawValue: backend) == nil {
             throw ValidationError("--backend must be sglang, openai or openai-chat")
         }

@@ -197,6 +197,12 @@ import TestSupport
 
         let logs = try s.run(["logs", "tiny", "--file", "manifests/app.yaml", "--tail", "5"])
         #expect(logs.status == 0 && logs.out.contains("listening"), "\(logs.out)\(logs.err)")
+        // `logs -f` follows the container's output: still running (and printing) until killed, so `timeout -s KILL` ends by that signal (KILL: the test process may hand its children a blocked SIGTERM).
+        var env = ProcessInfo.processInfo.environment
+        env["DSDEPLOY_HOME"] = s.dir + "/.dsdeploy"
+        let follow = try runProcess("/usr/bin/timeout", ["-s", "KILL", "3", CLITests.binary, "logs", "tiny", "--file", "manifests/app.yaml",
+                                                         "-f", "--tail", "2"], environment: env, cwd: s.dir)
+        #expect(follow.status == 9 && !follow.out.isEmpty, "\(follow.status): \(follow.out)\(follow.err)")
         let delete = try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"])
         #expect(delete.status == 0, "\(delete.out)\(delete.err)")
         #expect(try podman.containers(sock).isEmpty)

@@ -9,31 +9,7 @@ import Testing
 @Suite struct ExecutorTests {
     func specs(replicas: Int = 2, memFraction: String = "0.85", surge: Int = 1, unavailable: Int = 0,
                name: String = "d", label: String = "a") throws -> [LaunchSpec] {
-        let files = ["m.yaml": """
-        apiVersion: dsdeploy/v1
-        kind: Backend
-        metadata: {name: b}
-        spec:
-          engine: sglang
-          versions:
-            v: {engineVersion: "0.5.23", image: img, entrypoint: [sglang, serve],
-                command: "--model-path {{model_path}} --port {{port}}"}
-        ---
-        apiVersion: dsdeploy/v1
-        kind: Deployment
-        metadata: {name: \(name), labels: {team: \(label)}}
-        spec:
-          model: {source: huggingface, id: x/y}
-          backend: b
-          backendVersion: v
-          replicas: \(replicas)
-          rollout: {maxSurge: \(surge), maxUnavailable: \(unavailable)}
-          readiness: {timeoutSeconds: 30}
-          args: ["--mem-fraction-static \(memFraction)"]
-        """]
-        let r = loadInline(files, ["m.yaml"])
-        #expect(!r.diagnostics.hasErrors, "\(r.diagnostics.map(\.message))")
-        return try r.deployments.flatMap { try Renderer().render($0).get() }
+        try inlineSpecs(name: name, replicas: replicas, memFraction: memFraction, surge: surge, unavailable: unavailable, label: label)
     }
 
     func apply(_ desired: [LaunchSpec], _ target: InMemoryDriver, _ clock: ManualClock, prune: Bool = false) throws -> (Plan, ApplyReport) {

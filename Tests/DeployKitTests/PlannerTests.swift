@@ -11,29 +11,7 @@ import Testing
 @Suite struct PlannerTests {
     /// Rendered specs of one deployment.
     func specs(_ name: String = "d", replicas: Int = 2, memFraction: String = "0.85", team: String = "a") throws -> [LaunchSpec] {
-        let files = ["m.yaml": """
-        apiVersion: dsdeploy/v1
-        kind: Backend
-        metadata: {name: b}
-        spec:
-          engine: sglang
-          versions:
-            v: {engineVersion: "0.5.23", image: img, entrypoint: [sglang, serve],
-                command: "--model-path {{model_path}} --port {{port}}"}
-        ---
-        apiVersion: dsdeploy/v1
-        kind: Deployment
-        metadata: {name: \(name), labels: {team: \(team)}}
-        spec:
-          model: {source: huggingface, id: x/y}
-          backend: b
-          backendVersion: v
-          replicas: \(replicas)
-          args: ["--mem-fraction-static \(memFraction)"]
-        """]
-        let r = loadInline(files, ["m.yaml"])
-        #expect(!r.diagnostics.hasErrors, "\(r.diagnostics.map(\.message))")
-        let specs = try r.deployments.flatMap { try Renderer().render($0).get() }
+        let specs = try inlineSpecs(name: name, replicas: replicas, memFraction: memFraction, label: team)
         #expect(specs.count == replicas)
         return specs
     }

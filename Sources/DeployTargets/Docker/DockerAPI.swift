@@ -140,6 +140,12 @@ final class DockerAPI: @unchecked Sendable {
         do {
             return try client.send(req)
         } catch {
+            // An SSH master that ended (it lives five idle minutes) takes its forward along: open it again, once.
+            if let tunnel, case .ssh = endpoint.kind {
+                tunnel.reset()
+                req.unixSocketPath = try socketPath()
+                if let r = try? client.send(req) { return r }
+            }
             throw DockerError(status: 0, message: "cannot reach the Docker engine at \(endpoint.description): \(error.message)")
         }
     }

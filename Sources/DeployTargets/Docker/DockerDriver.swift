@@ -98,31 +98,44 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
 
     func host(_ name: String?) -> DockerHost? { hosts.first { $0.name == name } ?? (name == nil ? hosts.first : nil) }
 
-    func observe() throws -> [ObservedReplica] {
-        var out: [ObservedReplica] = []
-        for h in hosts {
-            let list: [JSONValue]
-            // By host too: two hosts of a target may share one engine (tests: two sockets of one podman).
-            list = try h.api.containers(labels: ["\(Self.label).managed=true", "\(Self.label).target=\(target)",
-                                                 "\(Self.label).host=\(h.name)"])
-            for c in list {
-                guard let o = observed(c, on: h) else { continue }
-                out.append(o)
-            }
-        }
-        return out.sorted { $0.startedAt < $1.startedAt }
+    /// One of this target's containers as the host lists it (nothing probed).
+    struct Listed {
+        var host: DockerHost
+        /// Its name: the instance id (the API takes names wherever it takes ids).
+        var id: String
+        var launch: LaunchSpec
+        var running: Bool
+        /// Docker's status text (`Exited (1) 5 minutes ago`).
+        var status: String
+        var started: Double
     }
 
-    /// An observation of a listed container, nil when its labels are not dsdeploy's.
-    func observed(_ c: JSONValue, on h: DockerHost) -> ObservedReplica? {
-        // The container's name is its instance id (the API takes names wherever it takes ids).
-        guard let id = c["Names"]?.array?.first?.string.map({ $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }) ?? c["Id"]?.string,
-              let labels = c["Labels"]?.object,
-              let launchText = labels["\(Self.label).launch"]?.string,
-              var launch = try? JSONDecoder().decode(LaunchSpec.self, from: Data(launchText.utf8)) else { return nil }
-        launch.node = h.name
-        let record = records.get(id)
-        let running = c["State"]?.string == "running"
+    /// Every container of this target on every host, by host label too: two hosts of a target may
+    /// share one engine (tests: two sockets of one podman).
+    func listed() throws(DockerError) -> [Listed] {
+        var out: [Listed] = []
+        for h in hosts {
+            for c in try h.api.containers(labels: ["\(Self.label).managed=true", "\(Self.label).target=\(target)",
+                                                   "\(Self.label).host=\(h.name)"]) {
+                guard let id = c["Names"]?.array?.first?.string.map({ $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }) ?? c["Id"]?.string,
+                      let labels = c["Labels"]?.object, let launchText = labels["\(Self.label).launch"]?.string,
+                      var launch = try? JSONDecoder().decode(LaunchSpec.self, from: Data(launchText.utf8)) else { continue }
+                launch.node = h.name
+                out.append(Listed(host: h, id: id, launch: launch, running: c["State"]?.string == "running",
+                                  status: c["Status"]?.string ?? "", started: Double(labels["\(Self.label).started"]?.string ?? "") ?? 0))
+            }
+        }
+        return out.sorted { $0.started < $1.started }
+    }
+
+    func observe() throws -> [ObservedReplica] {
+        let records = records.all()
+        return try listed().map { observed($0, labels: records[$0.id]?.labels) }
+    }
+
+    /// An observation of a listed container: running ones are verified now.
+    func observed(_ c: Listed, labels recorded: [String: String]?) -> ObservedReplica {
+        let (h, id, launch, running) = (c.host, c.id, c.launch, c.running)
         var state: ObservedReplica.State = running ? .starting : .exited
         var drift: [FlagDiffEntry] = []
         var lastLog: [String] = []
@@ -133,14 +146,13 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
             drift = d
         }
         if !running {
-            exitStatus = Self.exitStatus(c["Status"]?.string ?? "")
+            exitStatus = Self.exitStatus(c.status)
             lastLog = ((try? h.api.logs(id, tail: 20)) ?? "").split(separator: "\n").map(String.init)
         }
-        let started = Double(labels["\(Self.label).started"]?.string ?? "") ?? 0
         return ObservedReplica(deployment: launch.deployment, replica: launch.replica, instance: id, revision: launch.revision,
-                               state: state, launch: launch, pid: nil, port: launch.port, startedAt: started,
+                               state: state, launch: launch, pid: nil, port: launch.port, startedAt: c.started,
                                exitStatus: exitStatus, lastLog: lastLog, drift: drift,
-                               labels: record?.labels ?? launch.labels)
+                               labels: recorded ?? launch.labels)
     }
 
     func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {
@@ -336,14 +348,16 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
 
     func logs(deployment: String, replica: Int, tail: Int, follow: Bool,
               onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
-        let all: [ObservedReplica]
-        do { all = try observe() } catch { throw TargetError(.unavailable, "\(error)") }
-        let mine = all.filter { $0.deployment == deployment && $0.replica == replica }
-        guard let o = mine.last(where: { $0.state == .ready }) ?? mine.last, let h = host(o.launch.node) else {
+        // The slot's newest running container, else its newest (listing is enough: nothing is probed).
+        let mine: [Listed]
+        do { mine = try listed().filter { $0.launch.deployment == deployment && $0.launch.replica == replica } } catch {
+            throw TargetError(.unavailable, error.message)
+        }
+        guard let c = mine.last(where: \.running) ?? mine.last else {
             throw TargetError(.notFound, "no container of \(deployment)/\(replica) on target '\(target)'")
         }
         do {
-            if follow { try h.api.followLogs(o.instance, tail: tail, onText: onText) } else { _ = onText(try h.api.logs(o.instance, tail: tail)) }
+            if follow { try c.host.api.followLogs(c.id, tail: tail, onText: onText) } else { _ = onText(try c.host.api.logs(c.id, tail: tail)) }
         } catch { throw TargetError(.unavailable, error.message) }
     }
 }
@@ -371,7 +385,8 @@ final class DockerRecords: @unchecked Sendable {
         try enc.encode(all).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
-    func get(_ id: String) -> Record? { lock.withLock { load()[id] } }
+    /// Every record, read once.
+    func all() -> [String: Record] { lock.withLock { load() } }
 
     func update(_ id: String, _ change: (inout Record) -> Void) throws {
         try lock.withLock {

@@ -51,34 +51,37 @@ final class SSHTunnel: @unchecked Sendable {
     func open() throws(DockerError) -> String {
         lock.lock()
         defer { lock.unlock() }
-        do {
-            if let opened, FileManager.default.fileExists(atPath: opened), run(options(["-O", "check"])).status == 0 {
-                return opened
-            }
-            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw DockerError(status: 0, message: "cannot create \(directory): \(error)")
-            }
-            var started = false
-            if run(options(["-O", "check"])).status != 0 {
-                let master = run(options(["-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-o", "StreamLocalBindUnlink=yes",
-                                          "-o", "ConnectTimeout=10", "-f", "-N"]))
-                guard master.status == 0 else {
-                    throw DockerError(status: 0, message: "ssh to \(destination) failed: \(master.error)")
-                }
-                started = true
-            }
-            // A master an earlier command started already forwards this socket; a new one needs the forward.
-            if started || !FileManager.default.fileExists(atPath: localSocket) {
-                unlink(localSocket)
-                _ = run(options(["-O", "cancel", "-L", localSocket + ":" + remoteSocket]))
-                let forward = run(options(["-O", "forward", "-L", localSocket + ":" + remoteSocket]))
-                guard forward.status == 0 else {
-                    throw DockerError(status: 0, message: "forwarding \(remoteSocket) from \(destination) failed: \(forward.error)")
-                }
-            }
-            opened = localSocket
-            return localSocket
+        // Opened by this process: used as is (an ssh per request would cost more than the request);
+        // a request that cannot connect calls `reset` and opens it again.
+        if let opened { return opened }
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw DockerError(status: 0, message: "cannot create \(directory): \(error)")
         }
+        var started = false
+        if run(options(["-O", "check"])).status != 0 {
+            let master = run(options(["-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-o", "StreamLocalBindUnlink=yes",
+                                      "-o", "ConnectTimeout=10", "-f", "-N"]))
+            guard master.status == 0 else {
+                throw DockerError(status: 0, message: "ssh to \(destination) failed: \(master.error)")
+            }
+            started = true
+        }
+        // A master an earlier command started already forwards this socket; a new one needs the forward.
+        if started || !FileManager.default.fileExists(atPath: localSocket) {
+            unlink(localSocket)
+            _ = run(options(["-O", "cancel", "-L", localSocket + ":" + remoteSocket]))
+            let forward = run(options(["-O", "forward", "-L", localSocket + ":" + remoteSocket]))
+            guard forward.status == 0 else {
+                throw DockerError(status: 0, message: "forwarding \(remoteSocket) from \(destination) failed: \(forward.error)")
+            }
+        }
+        opened = localSocket
+        return localSocket
+    }
+
+    /// Forgets the forward this process opened (the master ended): the next `open` checks and redoes it.
+    func reset() {
+        lock.withLock { opened = nil }
     }
 
     /// Runs ssh and waits for it.

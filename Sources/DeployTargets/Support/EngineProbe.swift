@@ -31,15 +31,8 @@ struct EngineProbe: Sendable {
         }
     }
 
-    /// `http://HOST:PORT` for the spec's bind address (wildcards probe loopback).
-    static func baseURL(host: String, port: Int) -> String {
-        switch host {
-        case "", "0.0.0.0": return "http://127.0.0.1:\(port)"
-        case "::", "[::]": return "http://[::1]:\(port)"
-        default:
-            return host.contains(":") && !host.hasPrefix("[") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
-        }
-    }
+    /// `http://HOST:PORT` for the spec's bind address (wildcards probe loopback): `Endpoint.url`.
+    static func baseURL(host: String, port: Int) -> String { Endpoint.url(host: host, port: port) }
 
     /// Headers for requests to the engine (the spec's `--api-key`, when it has one).
     static func headers(for spec: LaunchSpec) -> HTTPHeaders {

@@ -15,6 +15,14 @@ CURLcode dsd_curl_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t 
     return curl_easy_setopt(handle, option, value);
 }
 
+CURLcode dsd_curl_easy_setopt_blob(CURL *handle, CURLoption option, const void *data, size_t len) {
+    struct curl_blob blob;
+    blob.data = (void *)data;
+    blob.len = len;
+    blob.flags = CURL_BLOB_COPY;
+    return curl_easy_setopt(handle, option, &blob);
+}
+
 CURLcode dsd_curl_easy_setopt_str(CURL *handle, CURLoption option, const char *value) {
     return curl_easy_setopt(handle, option, value);
 }

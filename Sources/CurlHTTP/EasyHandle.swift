@@ -88,8 +88,23 @@ final class EasyHandle {
         if let ca = r.tls.caBundle {
             try check(dsd_curl_easy_setopt_str(handle, CURLOPT_CAINFO, ca), "CA bundle")
         }
+        if let ca = r.tls.caPEM { try setBlob(CURLOPT_CAINFO_BLOB, ca, "CA certificates") }
+        if let cert = r.tls.clientCertificatePEM {
+            try setBlob(CURLOPT_SSLCERT_BLOB, cert, "client certificate")
+            try check(dsd_curl_easy_setopt_str(handle, CURLOPT_SSLCERTTYPE, "PEM"), "client certificate type")
+        }
+        if let key = r.tls.clientKeyPEM {
+            try setBlob(CURLOPT_SSLKEY_BLOB, key, "client key")
+            try check(dsd_curl_easy_setopt_str(handle, CURLOPT_SSLKEYTYPE, "PEM"), "client key type")
+        }
         try configureMethodAndBody()
         try configureHeaders()
+    }
+
+    /// An in-memory PEM option (libcurl copies it).
+    private func setBlob(_ option: CURLoption, _ bytes: [UInt8], _ what: String) throws(HTTPError) {
+        let code = bytes.withUnsafeBytes { dsd_curl_easy_setopt_blob(handle, option, $0.baseAddress, $0.count) }
+        try check(code, what)
     }
 
     private func configureMethodAndBody() throws(HTTPError) {

@@ -54,16 +54,36 @@ public struct HTTPHeaders: Hashable, Sendable, ExpressibleByArrayLiteral, Sequen
 }
 
 /// TLS settings for `https://` URLs. Verification is on unless turned off explicitly.
-public struct TLSOptions: Hashable, Sendable {
+public struct TLSOptions: Hashable, Sendable, CustomStringConvertible {
     /// Verify the peer's certificate chain and host name (default true).
     public var verifyPeer: Bool
     /// PEM file of CA certificates to trust instead of the system bundle.
     public var caBundle: String?
+    /// PEM text of CA certificates to trust instead of the system bundle (read by the caller).
+    public var caPEM: [UInt8]?
+    /// PEM text of a client certificate (mutual TLS, e.g. Docker's `--tlsverify`).
+    public var clientCertificatePEM: [UInt8]?
+    /// PEM text of the client certificate's private key. Never part of a description.
+    public var clientKeyPEM: [UInt8]?
 
     /// Creates TLS options; the defaults verify against the system CA bundle.
-    public init(verifyPeer: Bool = true, caBundle: String? = nil) {
+    public init(verifyPeer: Bool = true, caBundle: String? = nil, caPEM: [UInt8]? = nil,
+                clientCertificatePEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil) {
         self.verifyPeer = verifyPeer
         self.caBundle = caBundle
+        self.caPEM = caPEM
+        self.clientCertificatePEM = clientCertificatePEM
+        self.clientKeyPEM = clientKeyPEM
+    }
+
+    /// What is set, never the key.
+    public var description: String {
+        var parts = ["verify: \(verifyPeer)"]
+        if let caBundle { parts.append("CA file \(caBundle)") }
+        if caPEM != nil { parts.append("CA (PEM)") }
+        if clientCertificatePEM != nil { parts.append("client certificate") }
+        if clientKeyPEM != nil { parts.append("client key (redacted)") }
+        return "TLS(" + parts.joined(separator: ", ") + ")"
     }
 }
 

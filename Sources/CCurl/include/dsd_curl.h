@@ -26,6 +26,8 @@ CURLcode dsd_curl_easy_setopt_long(CURL *handle, CURLoption option, long value);
 CURLcode dsd_curl_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
 /* curl_easy_setopt with a C string (libcurl copies it, except CURLOPT_POSTFIELDS). */
 CURLcode dsd_curl_easy_setopt_str(CURL *handle, CURLoption option, const char *value);
+/* curl_easy_setopt with an in-memory blob (CURLOPTTYPE_BLOB: *_BLOB options); libcurl copies it. */
+CURLcode dsd_curl_easy_setopt_blob(CURL *handle, CURLoption option, const void *data, size_t len);
 /* curl_easy_setopt with an opaque pointer (CURLOPT_PRIVATE, *DATA, CURLOPT_HTTPHEADER...). */
 CURLcode dsd_curl_easy_setopt_ptr(CURL *handle, CURLoption option, void *value);
 /* curl_easy_setopt with a write/header/read callback. */

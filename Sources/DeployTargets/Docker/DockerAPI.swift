@@ -101,9 +101,25 @@ final class DockerAPI: @unchecked Sendable {
     /// Requests sent so far (GET: reads; everything else: writes).
     var counts: (reads: Int, writes: Int) { lock.withLock { (reads, writes) } }
 
-    init(endpoint: DockerEndpoint, tunnel: SSHTunnel? = nil) {
+    /// TLS for a tcp:// endpoint (https); nil: plain HTTP.
+    let tls: TLSOptions?
+
+    init(endpoint: DockerEndpoint, tunnel: SSHTunnel? = nil, tls: TLSOptions? = nil) {
         self.endpoint = endpoint
         self.tunnel = tunnel
+        self.tls = tls
+    }
+
+    /// The request for a path: over the unix socket (the host's, or the SSH forward's), or to tcp:// (https with TLS).
+    func request(_ method: String, _ path: String, timeout: Double) throws(DockerError) -> HTTPRequest {
+        if case .tcp(let hostPort) = endpoint.kind {
+            var req = HTTPRequest(method: method, url: (tls == nil ? "http://" : "https://") + hostPort + path,
+                                  timeout: timeout, connectTimeout: 5)
+            if let tls { req.tls = tls }
+            return req
+        }
+        return HTTPRequest(method: method, url: "http://docker" + path, timeout: timeout, connectTimeout: 5,
+                           unixSocketPath: try socketPath())
     }
 
     /// The unix socket to talk to: the host's own, or the local end of the SSH forward.
@@ -125,13 +141,7 @@ final class DockerAPI: @unchecked Sendable {
         if !query.isEmpty {
             p += "?" + query.map { "\($0.0)=\(DockerAPI.escape($0.1))" }.joined(separator: "&")
         }
-        var req: HTTPRequest
-        if case .tcp(let hostPort) = endpoint.kind {
-            req = HTTPRequest(method: method, url: "http://\(hostPort)" + p, timeout: timeout, connectTimeout: 5)
-        } else {
-            req = HTTPRequest(method: method, url: "http://docker" + p, timeout: timeout, connectTimeout: 5,
-                              unixSocketPath: try socketPath())
-        }
+        var req = try request(method, p, timeout: timeout)
         if let body {
             req.body = Array(body.canonicalText.utf8)
             req.headers.set("Content-Type", "application/json")
@@ -247,12 +257,7 @@ final class DockerAPI: @unchecked Sendable {
     func followLogs(_ id: String, tail: Int, onText: @escaping @Sendable (String) -> Bool) throws(DockerError) {
         let version = try negotiated()
         let path = "/v\(version)/containers/\(id)/logs?stdout=1&stderr=1&follow=1&tail=\(tail)"
-        let req: HTTPRequest
-        if case .tcp(let hostPort) = endpoint.kind {
-            req = HTTPRequest(url: "http://\(hostPort)" + path, connectTimeout: 5)
-        } else {
-            req = HTTPRequest(url: "http://docker" + path, connectTimeout: 5, unixSocketPath: try socketPath())
-        }
+        let req = try request("GET", path, timeout: 0)
         let frames = LogFrames()
         let end = CurlGPUStackTransport().stream(req, timeout: 365 * 24 * 3600) { chunk in
             let text = frames.feed(chunk)

@@ -1,5 +1,6 @@
 public import DeployKit
 public import DeploySpec
+import CurlHTTP
 import DeployCore
 import Foundation
 
@@ -12,9 +13,16 @@ public enum DockerKind: TargetKind {
     static let host = ObjectSchema("DockerHost", [
         FieldSchema("name", .string(pattern: TargetTypeSchema.namePattern), required: true, "The host's name (placement, status)."),
         FieldSchema("docker", .string(), required: true,
-                    "Its Engine API: `unix:///var/run/docker.sock`, `tcp://host:2375`, or `ssh://[user@]host[:port][/remote/docker.sock]` through your OpenSSH (TLS: not yet)."),
+                    "Its Engine API: `unix:///var/run/docker.sock`, `tcp://host:2376` (TLS with the Target's `tls`; plain HTTP without), or `ssh://[user@]host[:port][/remote/docker.sock]` through your OpenSSH."),
         FieldSchema("gpus", .any, "GPUs to hand out: a count (`8`: ids 0…7) or a list of ids; omitted: not counted."),
         FieldSchema("address", .string(), "What clients and `{{worker_ip}}` use; default: the tcp:// or ssh:// host, or 127.0.0.1 for a unix socket."),
+    ])
+
+    static let tls = ObjectSchema("DockerTLS", [
+        FieldSchema("caBundle", .string(), "PEM file of the CA that signed the daemons' certificates (Docker's `ca.pem`), relative to the manifest; default: the system's CAs."),
+        FieldSchema("cert", .string(), "PEM file of the client certificate the daemons accept (Docker's `cert.pem`), relative to the manifest."),
+        FieldSchema("key", .envValue,
+                    "The client certificate's private key (Docker's `key.pem`): a file relative to the manifest, or `{valueFrom: {env: NAME}}` (the PEM text) or `{valueFrom: {file: PATH}}`."),
     ])
 
     public static let schema = TargetTypeSchema(
@@ -25,6 +33,8 @@ public enum DockerKind: TargetKind {
                         "An ssh_config file for ssh:// hosts, relative to the manifest; default: your own (~/.ssh/config)."),
             FieldSchema("pull", .enumeration(["always", "missing", "never"]),
                         "When images are pulled: always, missing, or never (default: a missing image is an error)."),
+            FieldSchema("tls", .object(tls),
+                        "TLS for tcp:// hosts, as the daemons' `--tlsverify` wants it: the CA, and a client certificate and key. Set, every tcp:// host is reached by https."),
         ],
         multiNode: capabilities.contains(.multiNode), containers: true, check: check)
 
@@ -50,7 +60,66 @@ public enum DockerKind: TargetKind {
                 out.append(.error("invalid-value", "target '\(t.name)', host '\(name)': gpus must be a count or a list of GPU ids", at: at))
             }
         }
+        out += checkTLS(t, files)
         return out
+    }
+
+    /// The `tls` block: a certificate needs its key (and the other way round), and the files must be readable.
+    static func checkTLS(_ t: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic] {
+        guard case .map(let m)? = t.fields["tls"] else { return [] }
+        let at = t.location(of: "tls")
+        var out: [Diagnostic] = []
+        if (m["cert"] == nil) != (m["key"] == nil) {
+            out.append(.error("missing-key", "target '\(t.name)': tls needs both 'cert' and 'key' (a client certificate and its private key)", at: at))
+        }
+        if let files {
+            for key in ["caBundle", "cert", "key"] {
+                guard let path = tlsFile(m[key]) else { continue }
+                let full = ManifestPath.resolve(path, from: t.file)
+                if files.read(full) == nil {
+                    out.append(.error("invalid-value", "target '\(t.name)': tls.\(key) '\(full)' is not a readable file", at: at))
+                }
+            }
+        }
+        if !hosts(t).contains(where: { if case .tcp = $0.endpoint.kind { return true } else { return false } }) {
+            out.append(.warning("unused", "target '\(t.name)': tls applies to tcp:// hosts, and this target has none", at: at))
+        }
+        return out
+    }
+
+    /// The file a `tls` entry names (a path, or `{valueFrom: {file: PATH}}`); nil for an env value.
+    static func tlsFile(_ v: ConfigValue?) -> String? {
+        switch v {
+        case .scalar(let s)?: return s
+        case .map(let m)?:
+            if case .map(let from)? = m["valueFrom"], case .scalar(let f)? = from["file"] { return f }
+            return nil
+        default: return nil
+        }
+    }
+
+    /// The TLS options of a docker Target: PEM text read now (the key is never printed).
+    static func tlsOptions(_ t: TargetConfig, _ context: TargetContext) throws(TargetError) -> TLSOptions? {
+        guard case .map(let m)? = t.fields["tls"] else { return nil }
+        func read(_ key: String) throws(TargetError) -> [UInt8]? {
+            guard let v = m[key] else { return nil }
+            if let path = tlsFile(v) {
+                let full = ManifestPath.resolve(path, from: t.file)
+                guard let bytes = context.files.read(full) else {
+                    throw TargetError(.configuration, "target '\(t.name)': tls.\(key) '\(full)' cannot be read")
+                }
+                return bytes
+            }
+            if case .map(let mm) = v, case .map(let from)? = mm["valueFrom"], case .scalar(let name)? = from["env"] {
+                guard let text = context.environment[name], !text.isEmpty else {
+                    throw TargetError(.configuration, "target '\(t.name)': tls.\(key) takes its value from $\(name), which is not set")
+                }
+                return Array(text.utf8)
+            }
+            throw TargetError(.configuration, "target '\(t.name)': tls.\(key) must be a file or {valueFrom: {env|file}}")
+        }
+        return TLSOptions(verifyPeer: true, caPEM: try read("caBundle"), clientCertificatePEM: try read("cert"),
+                          clientKeyPEM: try read("key"))
     }
 
     /// A host's `gpus`: a count (ids 0…n-1) or a list of ids; nil when it is neither.
@@ -86,13 +155,14 @@ public enum DockerKind: TargetKind {
         guard !list.isEmpty else { throw TargetError(.configuration, "target '\(t.name)' has no usable host") }
         let pull = t.string("pull").flatMap(PullPolicy.init(rawValue:)) ?? .never
         let sshConfig = t.string("sshConfig").map { ManifestPath.resolve($0, from: t.file) }
+        let tls = try tlsOptions(t, context)
         let driver = DockerDriver(target: t.name, hosts: list.map { h in
             var tunnel: SSHTunnel?
             if case .ssh(let destination, let port, let socket) = h.endpoint.kind {
                 tunnel = SSHTunnel(destination: destination, port: port, remoteSocket: socket, configFile: sshConfig,
                                    directory: context.stateDirectory + "/ssh", environment: context.environment)
             }
-            return DockerHost(name: h.name, address: h.address, api: DockerAPI(endpoint: h.endpoint, tunnel: tunnel))
+            return DockerHost(name: h.name, address: h.address, api: DockerAPI(endpoint: h.endpoint, tunnel: tunnel, tls: tls))
         },
                                   pull: pull, stateDirectory: context.stateDirectory, clock: context.clock,
                                   environment: context.environment)

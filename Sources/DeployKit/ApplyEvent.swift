@@ -21,6 +21,8 @@ public enum ApplyEvent: Sendable, Hashable {
     case reverting(deployment: String, reason: String)
     /// A deployment was returned to its last good revision.
     case reverted(deployment: String)
+    /// A host could not be reached: nothing more is done there in this apply.
+    case hostUnreachable(host: String, reason: String)
 }
 
 /// The outcome of an apply: always returned, even when partial.
@@ -78,15 +80,20 @@ public struct ApplyReport: Sendable, Codable, Hashable {
     public var seconds: Double
     /// Requests a server-scheduled target made, nil for slot targets.
     public var apiCalls: APICalls?
+    /// Hosts that could not be reached during the apply, with why: their changes stopped there
+    /// (the next apply converges), the other hosts' went on.
+    public var unreachableHosts: [String: String]
 
     /// Creates a report.
-    public init(outcomes: [Outcome], failedDeployments: [String], seconds: Double, apiCalls: APICalls? = nil) {
+    public init(outcomes: [Outcome], failedDeployments: [String], seconds: Double, apiCalls: APICalls? = nil,
+                unreachableHosts: [String: String] = [:]) {
         self.outcomes = outcomes
         self.failedDeployments = failedDeployments
         self.seconds = seconds
         self.apiCalls = apiCalls
+        self.unreachableHosts = unreachableHosts
     }
 
     /// True when every change was applied.
-    public var succeeded: Bool { failedDeployments.isEmpty }
+    public var succeeded: Bool { failedDeployments.isEmpty && unreachableHosts.isEmpty }
 }

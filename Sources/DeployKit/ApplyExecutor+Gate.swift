@@ -52,7 +52,7 @@ extension ExecutorRun {
             return GateRevert(outcomes: [], succeeded: false,
                               note: "\(deployment) has no previous revision to return to: left running")
         }
-        onEvent(.reverting(deployment: deployment, reason: reason))
+        emit(.reverting(deployment: deployment, reason: reason))
         let live = ((try? target.observe()) ?? []).filter(\.isAlive)
         var used = Set(live.map(\.port))
         var gated: [String: ObservedReplica] = [:]
@@ -70,7 +70,7 @@ extension ExecutorRun {
                 }
                 var back = c
                 back.desired = old.launch
-                if let inst = startInstance(back, old.launch, &used) { restarts.append((back, inst)) }
+                restarts += startMany([(back, old.launch)], &used, failing: false).started
             } else if c.current == nil, let current {
                 stopQuietly(current)
                 used.remove(current.port)
@@ -90,8 +90,8 @@ extension ExecutorRun {
                 markFailed(deployment)
             }
         }
-        onEvent(.reverted(deployment: deployment))
-        let list = changes.compactMap { outcomes[$0.id + $0.action.rawValue] }
-        return GateRevert(outcomes: list, succeeded: failed.isEmpty && list.allSatisfy { $0.result == .reverted }, note: nil)
+        emit(.reverted(deployment: deployment))
+        let list = changes.compactMap { outcome($0) }
+        return GateRevert(outcomes: list, succeeded: !isFailed(deployment) && list.allSatisfy { $0.result == .reverted }, note: nil)
     }
 }

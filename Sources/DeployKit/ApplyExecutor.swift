@@ -12,6 +12,9 @@ public struct ApplyExecutor: Sendable {
     public var pollInterval: Duration = .milliseconds(100)
     /// Grace period between SIGTERM and SIGKILL when stopping.
     public var stopGrace: Duration = .seconds(10)
+    /// Hosts worked on at once (starts and readiness waits run per host, hosts side by side), so a
+    /// slow or cut-off host holds up only its own replicas.
+    public var maxParallelHosts: Int = 8
 
     /// Creates an executor; `environment` holds each deployment's resolved env (secrets included).
     public init(target: any ReplicaDriver, clock: any DeployClock, environment: [String: [String: Secret]]) {
@@ -26,16 +29,22 @@ public struct ApplyExecutor: Sendable {
     }
 }
 
-/// The state of one apply or revert: the outcomes so far and the deployments that failed.
-final class ExecutorRun {
+/// The state of one apply or revert: the outcomes so far, the deployments that failed and the hosts
+/// that could not be reached. Work on different hosts runs side by side (at most `maxParallelHosts`);
+/// what it records goes through one lock.
+final class ExecutorRun: @unchecked Sendable {
     let target: any ReplicaDriver
     let clock: any DeployClock
     let environment: [String: [String: Secret]]
     let pollInterval: Duration
     let stopGrace: Duration
-    let onEvent: (ApplyEvent) -> Void
-    var outcomes: [String: ApplyReport.Outcome] = [:]
-    var failed: [String] = []
+    let maxParallelHosts: Int
+    private let onEvent: (ApplyEvent) -> Void
+    private let lock = NSLock()
+    private var outcomes: [String: ApplyReport.Outcome] = [:]
+    private var failed: [String] = []
+    /// Hosts that could not be reached, with why: nothing more is done there in this run.
+    private var cutOff: [String: String] = [:]
 
     init(_ e: ApplyExecutor, onEvent: @escaping (ApplyEvent) -> Void) {
         target = e.target
@@ -43,6 +52,7 @@ final class ExecutorRun {
         environment = e.environment
         pollInterval = e.pollInterval
         stopGrace = e.stopGrace
+        maxParallelHosts = max(1, e.maxParallelHosts)
         self.onEvent = onEvent
     }
 
@@ -60,18 +70,19 @@ final class ExecutorRun {
             }
             do {
                 try target.updateLabels(cur, labels: d.labels)
-                onEvent(.updated(id: c.id))
+                emit(.updated(id: c.id))
                 record(c, .done, "labels updated", cur.revision)
             } catch { record(c, .failed, "\(error)", cur.revision) }
         }
 
-        // Creates: all at once (spawned in parallel), then wait for all.
+        // Creates: all at once (hosts side by side), then wait for all.
         let creates = plan.changes.filter { $0.action == .create && $0.desired != nil }
-        let started = startMany(creates, &usedPorts)
+        let (started, _) = startMany(creates.map { ($0, $0.desired!) }, &usedPorts)
         for (c, inst, result) in waitAll(started + resumed) {
-            if case .ready = result {
-                record(c, .done, "ready", inst.revision)
-            } else {
+            switch result {
+            case .ready: record(c, .done, "ready", inst.revision)
+            case .unreachable(let host, let reason): recordUnreachable(c, host, reason, c.current?.revision)
+            default:
                 stopQuietly(inst)
                 record(c, .failed, describe(result), nil)
                 markFailed(c.deployment)
@@ -90,27 +101,43 @@ final class ExecutorRun {
         var replaced: [String: [PlannedChange]] = [:]
         var round = 0
         while batches.values.contains(where: { $0.count > round }) {
-            var inFlight: [(PlannedChange, ObservedReplica)] = []
-            // Replaces whose new instance could not even start: without surge their old instance is
-            // already stopped, so the revert must bring it back too.
-            var notStarted: [PlannedChange] = []
-            for (dep, list) in batches.sorted(by: { $0.key < $1.key }) where list.count > round && !failed.contains(dep) {
+            var jobs: [(PlannedChange, LaunchSpec)] = []
+            for (dep, list) in batches.sorted(by: { $0.key < $1.key }) where list.count > round && !isFailed(dep) {
                 for c in list[round] {
                     guard let d = c.desired else { continue }
-                    let surge = d.maxSurge > 0
-                    if !surge, let cur = c.current, cur.isAlive { stopQuietly(cur); usedPorts.remove(cur.port) }
-                    if let inst = startInstance(c, d, &usedPorts) { inFlight.append((c, inst)) } else { notStarted.append(c) }
+                    // A host cut off earlier in this run: its slots are left as they are.
+                    if let host = hostOf(c), let reason = unreachableReason(host) {
+                        recordUnreachable(c, host, reason, c.current?.revision)
+                        continue
+                    }
+                    if d.maxSurge == 0, let cur = c.current, cur.isAlive {
+                        guard stopQuietly(cur) else {
+                            if let host = hostOf(c), let reason = unreachableReason(host) { recordUnreachable(c, host, reason, cur.revision) }
+                            continue
+                        }
+                        usedPorts.remove(cur.port)
+                    }
+                    jobs.append((c, d))
                 }
             }
+            let (inFlight, refused) = startMany(jobs, &usedPorts)
+            // Replaces whose new instance could not even start: without surge their old instance is
+            // already stopped, so the revert must bring it back too.
+            let notStarted = refused
             var failedNow = Set(notStarted.map(\.deployment))
-            var results: [(PlannedChange, ObservedReplica, ProbeResult)] = []
-            for r in waitAll(inFlight) { results.append(r) }
+            let results = waitAll(inFlight)
             for (c, inst, result) in results {
-                if case .ready = result { continue }
-                failedNow.insert(c.deployment)
-                stopQuietly(inst)
-                usedPorts.remove(inst.port)
-                record(c, .failed, describe(result), c.current?.revision)
+                switch result {
+                case .ready: continue
+                case .unreachable(let host, let reason):
+                    // Nothing is known of it: left for the next apply, which finds it (or not) on that host.
+                    recordUnreachable(c, host, reason, c.current?.revision)
+                default:
+                    failedNow.insert(c.deployment)
+                    stopQuietly(inst)
+                    usedPorts.remove(inst.port)
+                    record(c, .failed, describe(result), c.current?.revision)
+                }
             }
             for (c, inst, result) in results where !failedNow.contains(c.deployment) {
                 guard case .ready = result else { continue }
@@ -138,127 +165,183 @@ final class ExecutorRun {
 
         for c in plan.changes where c.action == .delete {
             guard let cur = c.current else { continue }
-            stopQuietly(cur)
-            record(c, .done, c.reason, nil)
+            if let host = hostOf(c), let reason = unreachableReason(host) {
+                recordUnreachable(c, host, reason, cur.revision)
+                continue
+            }
+            if stopQuietly(cur) {
+                record(c, .done, c.reason, nil)
+            } else if let host = hostOf(c), let reason = unreachableReason(host) {
+                recordUnreachable(c, host, reason, cur.revision)
+            } else {
+                record(c, .failed, "could not stop \(cur.instance)", cur.revision)
+            }
         }
-        for c in plan.changes where outcomes[c.id + c.action.rawValue] == nil {
-            record(c, c.action == .noop ? .done : .skipped,
-                   c.action == .noop ? "up to date" : "not applied: deployment \(c.deployment) failed", c.current?.revision)
+        return lock.withLock {
+            for c in plan.changes where outcomes[c.id + c.action.rawValue] == nil {
+                outcomes[c.id + c.action.rawValue] = ApplyReport.Outcome(
+                    id: c.id, action: c.action, result: c.action == .noop ? .done : .skipped,
+                    message: c.action == .noop ? "up to date" : "not applied: deployment \(c.deployment) failed", revision: c.current?.revision)
+            }
+            let ordered = plan.changes.compactMap { outcomes[$0.id + $0.action.rawValue] }
+            return ApplyReport(outcomes: ordered, failedDeployments: failed, seconds: (clock.now() - t0).inSeconds,
+                               unreachableHosts: cutOff)
         }
-        let ordered = plan.changes.compactMap { outcomes[$0.id + $0.action.rawValue] }
-        return ApplyReport(outcomes: ordered, failedDeployments: failed, seconds: (clock.now() - t0).inSeconds)
     }
 
     /// Returns slots of a failed deployment to their last good revision: old instances that were
-    /// stopped are started again from the launch spec they ran with.
+    /// stopped are started again from the launch spec they ran with (not on a host cut off).
     func revert(_ deployment: String, batch: [PlannedChange], usedPorts: inout Set<Int>) {
-        onEvent(.reverting(deployment: deployment, reason: "rollout failed"))
-        var restarts: [(PlannedChange, ObservedReplica)] = []
+        emit(.reverting(deployment: deployment, reason: "rollout failed"))
+        var jobs: [(PlannedChange, LaunchSpec)] = []
         let live = Set((try? target.observe())?.filter(\.isAlive).map(\.instance) ?? [])
         for c in batch {
             guard let old = c.current, old.state != .exited, !live.contains(old.instance) else { continue }
+            if let host = old.launch.node, unreachableReason(host) != nil { continue }
             var revertChange = c
             revertChange.desired = old.launch
-            if let inst = startInstance(revertChange, old.launch, &usedPorts) { restarts.append((revertChange, inst)) }
-            if let d = c.desired, outcomes[c.id + c.action.rawValue]?.result == .done {
+            jobs.append((revertChange, old.launch))
+            if let d = c.desired, outcome(c)?.result == .done {
                 record(c, .reverted, "replaced by \(d.revision), then reverted to \(old.revision)", old.revision)
             }
         }
+        let (restarts, _) = startMany(jobs, &usedPorts, failing: false)
         for (c, inst, result) in waitAll(restarts) {
-            if case .ready = result { continue }
-            stopQuietly(inst)
-            record(c, .failed, "revert failed: \(describe(result))", nil)
+            switch result {
+            case .ready: continue
+            case .unreachable(let host, let reason): recordUnreachable(c, host, reason, nil)
+            default:
+                stopQuietly(inst)
+                record(c, .failed, "revert failed: \(describe(result))", nil)
+            }
         }
-        onEvent(.reverted(deployment: deployment))
+        emit(.reverted(deployment: deployment))
     }
 
-    /// Starts several instances concurrently (ports are chosen first, one by one); events and
-    /// outcomes are recorded afterwards on this thread, in plan order.
-    func startMany(_ changes: [PlannedChange], _ used: inout Set<Int>) -> [(PlannedChange, ObservedReplica)] {
-        var jobs: [(PlannedChange, LaunchSpec)] = []
-        for c in changes {
-            guard let d = c.desired else { continue }
+    /// The host a change works on (its new instance's, else its current one's); nil on a single-host target.
+    func hostOf(_ c: PlannedChange) -> String? { c.desired?.node ?? c.current?.launch.node }
+
+    /// Starts instances, the hosts side by side and one host's in order (ports are chosen first,
+    /// one by one); events and outcomes are recorded as they happen. Returns the started instances
+    /// and the changes that could not start (not counting those on a host that cannot be reached).
+    /// With `failing`, a start that is refused fails its deployment.
+    func startMany(_ changes: [(PlannedChange, LaunchSpec)], _ used: inout Set<Int>,
+                   failing: Bool = true) -> (started: [(PlannedChange, ObservedReplica)], refused: [PlannedChange]) {
+        var chosen: [(PlannedChange, LaunchSpec)] = []
+        for (c, d) in changes {
             let port = target.freePort(preferred: d.port, avoiding: used)
             used.insert(port)
-            jobs.append((c, d.withPort(port)))
+            chosen.append((c, d.withPort(port)))
         }
+        let jobs = chosen
         let results = ResultSlots<Result<ObservedReplica, any Error>>(count: jobs.count)
-        let specs = jobs.map(\.1)
         let target = self.target
         let environment = self.environment
-        DispatchQueue.concurrentPerform(iterations: specs.count) { i in
-            let spec = specs[i]
-            results.set(i, Result { try target.start(spec, port: spec.port, environment: environment[spec.deployment] ?? [:]) })
+        perHost(jobs.indices.map { ($0, jobs[$0].1.node ?? "") }) { i in
+            let (c, spec) = jobs[i]
+            if let host = spec.node, let reason = self.unreachableReason(host) {
+                results.set(i, .failure(HostUnreachable(host: host, reason: reason)))
+                return
+            }
+            let r = Result { try target.start(spec, port: spec.port, environment: environment[spec.deployment] ?? [:]) }
+            switch r {
+            case .success(let inst):
+                self.emit(.started(id: c.id, instance: inst.instance, port: spec.port, revision: spec.revision))
+            case .failure(let error as HostUnreachable):
+                self.markUnreachable(error.host, error.reason)
+            case .failure(let error):
+                self.emit(.failed(id: c.id, reason: "could not start: \(error)", lastLog: []))
+            }
+            results.set(i, r)
         }
         var out: [(PlannedChange, ObservedReplica)] = []
+        var refused: [PlannedChange] = []
         for (i, (c, spec)) in jobs.enumerated() {
             switch results.get(i) {
             case .success(let inst)?:
-                onEvent(.started(id: c.id, instance: inst.instance, port: spec.port, revision: spec.revision))
                 out.append((c, inst))
+            case .failure(let error as HostUnreachable)?:
+                used.remove(spec.port)
+                recordUnreachable(c, error.host, error.reason, c.current?.revision)
             case .failure(let error)?:
                 used.remove(spec.port)
                 record(c, .failed, "could not start: \(error)", c.current?.revision)
-                onEvent(.failed(id: c.id, reason: "could not start: \(error)", lastLog: []))
-                markFailed(c.deployment)
+                if failing { markFailed(c.deployment) }
+                refused.append(c)
             case nil:
                 break
             }
         }
-        return out
+        return (out, refused)
     }
 
-    func startInstance(_ c: PlannedChange, _ d: LaunchSpec, _ used: inout Set<Int>) -> ObservedReplica? {
-        let port = target.freePort(preferred: d.port, avoiding: used)
-        used.insert(port)
-        do {
-            let inst = try target.start(d.withPort(port), port: port, environment: environment[d.deployment] ?? [:])
-            onEvent(.started(id: c.id, instance: inst.instance, port: port, revision: d.revision))
-            return inst
-        } catch {
-            used.remove(port)
-            record(c, .failed, "could not start: \(error)", c.current?.revision)
-            onEvent(.failed(id: c.id, reason: "could not start: \(error)", lastLog: []))
-            markFailed(c.deployment)
-            return nil
-        }
-    }
-
-    /// Polls every instance until it is ready, failed or past its start timeout.
+    /// Polls every instance until it is ready, failed, past its start timeout, or its host cannot
+    /// be reached; the hosts side by side, so a slow host holds up only its own instances.
     func waitAll(_ items: [(PlannedChange, ObservedReplica)]) -> [(PlannedChange, ObservedReplica, ProbeResult)] {
-        var pending = items.map { ($0.0, $0.1, clock.now()) }
-        var done: [(PlannedChange, ObservedReplica, ProbeResult)] = []
+        let results = ResultSlots<ProbeResult>(count: items.count)
+        var grouped: [String: [Int]] = [:]
+        for (i, item) in items.enumerated() { grouped[item.1.launch.node ?? "", default: []].append(i) }
+        let byHost = grouped
+        let hosts = byHost.keys.sorted()
+        BoundedParallel.run(count: hosts.count, width: maxParallelHosts) { k in
+            self.waitSerial(byHost[hosts[k]] ?? [], items, into: results)
+        }
+        return items.indices.map { (items[$0].0, items[$0].1, results.get($0) ?? .failed(reason: "not probed", lastLog: [])) }
+    }
+
+    /// One host's instances, polled in turn.
+    func waitSerial(_ indices: [Int], _ items: [(PlannedChange, ObservedReplica)], into results: ResultSlots<ProbeResult>) {
+        var pending = indices.map { ($0, clock.now()) }
         while !pending.isEmpty {
-            var still: [(PlannedChange, ObservedReplica, Duration)] = []
-            for (c, inst, t0) in pending {
+            var still: [(Int, Duration)] = []
+            for (i, t0) in pending {
+                let (c, inst) = items[i]
                 let elapsed = clock.now() - t0
+                if let host = inst.launch.node, let reason = unreachableReason(host) {
+                    results.set(i, .unreachable(host: host, reason: reason))
+                    continue
+                }
                 let result = target.probe(inst)
                 switch result {
                 case .starting(let line):
                     if elapsed > .seconds(inst.launch.startTimeout) {
                         let r = ProbeResult.failed(reason: "not ready after \(inst.launch.startTimeout) s",
                                                    lastLog: inst.lastLog + (line.map { [$0] } ?? []))
-                        onEvent(.failed(id: c.id, reason: describe(r), lastLog: line.map { [$0] } ?? []))
-                        done.append((c, inst, r))
+                        emit(.failed(id: c.id, reason: describe(r), lastLog: line.map { [$0] } ?? []))
+                        results.set(i, r)
                     } else {
-                        onEvent(.waiting(id: c.id, elapsed: elapsed, lastLine: line))
-                        still.append((c, inst, t0))
+                        emit(.waiting(id: c.id, elapsed: elapsed, lastLine: line))
+                        still.append((i, t0))
                     }
                 case .ready:
                     try? target.markReady(inst)
-                    onEvent(.ready(id: c.id, elapsed: elapsed))
-                    done.append((c, inst, result))
+                    emit(.ready(id: c.id, elapsed: elapsed))
+                    results.set(i, result)
                 case .drifted, .failed:
                     var lastLog: [String] = []
                     if case .failed(_, let l) = result { lastLog = l }
-                    onEvent(.failed(id: c.id, reason: describe(result), lastLog: lastLog))
-                    done.append((c, inst, result))
+                    emit(.failed(id: c.id, reason: describe(result), lastLog: lastLog))
+                    results.set(i, result)
+                case .unreachable(let host, let reason):
+                    markUnreachable(host, reason)
+                    results.set(i, result)
                 }
             }
             pending = still
             if !pending.isEmpty { clock.sleep(for: pollInterval) }
         }
-        return done
+    }
+
+    /// Runs `body` for each item, the items of one host in order and hosts side by side (at most
+    /// `maxParallelHosts` at once).
+    func perHost(_ items: [(Int, String)], _ body: @escaping @Sendable (Int) -> Void) {
+        var grouped: [String: [Int]] = [:]
+        for (i, host) in items { grouped[host, default: []].append(i) }
+        let byHost = grouped
+        let hosts = byHost.keys.sorted()
+        BoundedParallel.run(count: hosts.count, width: maxParallelHosts) { k in
+            for i in byHost[hosts[k]] ?? [] { body(i) }
+        }
     }
 
     func describe(_ r: ProbeResult) -> String {
@@ -270,19 +353,56 @@ final class ExecutorRun {
                 + d.map { "\($0.flag) \($0.after ?? "unset") (intended \($0.before ?? "unset"))" }.joined(separator: ", ")
         case .failed(let reason, let log):
             return log.isEmpty ? reason : reason + "\n  last log lines:\n" + log.map { "    \($0)" }.joined(separator: "\n")
+        case .unreachable(let host, let reason): return "host '\(host)' is unreachable: \(reason)"
         }
     }
 
-    func stopQuietly(_ inst: ObservedReplica) {
-        try? target.stop(inst, grace: stopGrace)
-        onEvent(.stopped(id: inst.id, instance: inst.instance))
+    /// Stops an instance; false when it could not be stopped (its host cut off is remembered).
+    @discardableResult
+    func stopQuietly(_ inst: ObservedReplica) -> Bool {
+        if let host = inst.launch.node, unreachableReason(host) != nil { return false }
+        do {
+            try target.stop(inst, grace: stopGrace)
+        } catch let e as HostUnreachable {
+            markUnreachable(e.host, e.reason)
+            return false
+        } catch {
+            return false
+        }
+        emit(.stopped(id: inst.id, instance: inst.instance))
+        return true
     }
 
-    func markFailed(_ dep: String) { if !failed.contains(dep) { failed.append(dep) } }
+    func emit(_ e: ApplyEvent) { lock.withLock { onEvent(e) } }
+
+    func isFailed(_ dep: String) -> Bool { lock.withLock { failed.contains(dep) } }
+
+    func markFailed(_ dep: String) { lock.withLock { if !failed.contains(dep) { failed.append(dep) } } }
+
+    func unreachableReason(_ host: String) -> String? { lock.withLock { cutOff[host] } }
+
+    /// Remembers a host that cannot be reached (once, with an event).
+    func markUnreachable(_ host: String, _ reason: String) {
+        let first: Bool = lock.withLock {
+            guard cutOff[host] == nil else { return false }
+            cutOff[host] = reason
+            return true
+        }
+        if first { emit(.hostUnreachable(host: host, reason: reason)) }
+    }
+
+    func recordUnreachable(_ c: PlannedChange, _ host: String, _ reason: String, _ revision: String?) {
+        markUnreachable(host, reason)
+        record(c, .failed, "host '\(host)' is unreachable (\(reason)): left as it was; the next apply converges", revision)
+    }
+
+    func outcome(_ c: PlannedChange) -> ApplyReport.Outcome? { lock.withLock { outcomes[c.id + c.action.rawValue] } }
 
     func record(_ c: PlannedChange, _ result: ApplyReport.Outcome.Result, _ message: String, _ revision: String?) {
-        outcomes[c.id + c.action.rawValue] = ApplyReport.Outcome(id: c.id, action: c.action, result: result,
-                                                                 message: message, revision: revision)
+        lock.withLock {
+            outcomes[c.id + c.action.rawValue] = ApplyReport.Outcome(id: c.id, action: c.action, result: result,
+                                                                     message: message, revision: revision)
+        }
     }
 }
 
@@ -294,4 +414,44 @@ final class ResultSlots<T>: @unchecked Sendable {
     init(count: Int) { slots = Array(repeating: nil, count: count) }
     func set(_ i: Int, _ v: T) { lock.withLock { slots[i] = v } }
     func get(_ i: Int) -> T? { lock.withLock { slots[i] } }
+}
+
+/// Runs `body(0..<count)` on at most `width` threads at once and returns when all are done. For
+/// work that waits on hosts (API calls, probes), where cores are not the limit; one item runs on the
+/// calling thread.
+public enum BoundedParallel {
+    public static func run(count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        if count == 1 || width <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        let next = TicketCounter()
+        let take: @Sendable () -> Int? = { next.take(below: count) }
+        let group = DispatchGroup()
+        for _ in 0..<min(width, count) {
+            group.enter()
+            let thread = Thread {
+                while let i = take() { body(i) }
+                group.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+    }
+}
+
+/// Hands out 0, 1, 2 … to concurrent workers.
+final class TicketCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+
+    /// The next number below `limit`, nil when they are all taken.
+    func take(below limit: Int) -> Int? {
+        lock.withLock {
+            guard n < limit else { return nil }
+            n += 1
+            return n - 1
+        }
+    }
 }

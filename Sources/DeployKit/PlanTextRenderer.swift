@@ -87,8 +87,14 @@ public enum ApplyReportText {
         }
         let done = r.outcomes.filter { $0.result == .done && $0.action != .noop }.count
         let calls = r.apiCalls.map { " (\($0.reads) reads, \($0.writes) writes)" } ?? ""
+        for (host, reason) in r.unreachableHosts.sorted(by: { $0.key < $1.key }) {
+            out += "  ✘ host \(host): unreachable — \(reason); its changes stopped there (run apply again once it is back)\n"
+        }
         if r.succeeded {
             out += "Apply complete: \(done) change\(done == 1 ? "" : "s") in \(formatSeconds(r.seconds))s\(calls).\n"
+        } else if r.failedDeployments.isEmpty {
+            out += "Apply INCOMPLETE: host\(r.unreachableHosts.count == 1 ? "" : "s") \(r.unreachableHosts.keys.sorted().joined(separator: ", ")) "
+                + "could not be reached; \(done) change\(done == 1 ? "" : "s") applied on the others\(calls).\n"
         } else {
             out += "Apply FAILED for \(r.failedDeployments.joined(separator: ", ")): returned to the last good revision where there was one\(calls).\n"
         }

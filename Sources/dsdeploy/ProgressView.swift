@@ -38,6 +38,7 @@ final class ProgressView: @unchecked Sendable {
         case .updated(let id): set(id, "labels updated")
         case .reverting(let dep, let reason): set(dep, "reverting to the last good revision (\(reason))")
         case .reverted(let dep): set(dep, "reverted")
+        case .hostUnreachable(let host, let reason): set("host " + host, "FAILED: unreachable: \(reason); nothing more is done there in this apply")
         case .progress(let id, let message): set(id, message)
         case .done(let id, let message): set(id, "done" + (message.isEmpty ? "" : ": \(message)"))
         }

@@ -133,6 +133,47 @@ import Testing
         #expect(moved.map(\.id) == ["alpha/1"] && moved.first?.reason == "host changed: b → a", "\(plan.changes.map { ($0.id, $0.reason) })")
     }
 
+    /// A host cut off mid-rollout: its replicas are reported and left as they were; the other
+    /// host's rollout finishes on its own results (no revert of the deployment); the next apply,
+    /// with the host back, converges.
+    @Test func aHostCutOffMidRolloutStopsOnlyThatHostsChanges() throws {
+        let clock = ManualClock()
+        let driver = InMemoryDriver(clock: clock)
+        let both = [InventoryHost(name: "a", address: "10.0.0.11", gpus: nil), InventoryHost(name: "b", address: "10.0.0.12", gpus: nil)]
+        let fleet = SlotTarget(ref: TargetRef(name: "fleet", type: "test"), driver: driver, hosts: both, clock: clock)
+        let first = try input(gpus: nil, a: (4, 1), b: (0, 1))
+        #expect(fleet.apply(try fleet.plan(first), first) { _ in }.succeeded)
+        // A flag change rolls all four replicas (two per host); host b drops off after the first start.
+        let changed = try input(gpus: nil, a: (4, 1), b: (0, 1), memFraction: "0.80")
+        let plan = try fleet.plan(changed)
+        #expect(plan.changes.filter { $0.action == .replace }.count == 4)
+        driver.afterStart = { [driver] spec in if spec.node == "a" { driver.unreachable = ["b"] } }
+        let log = EventLog()
+        let report = fleet.apply(plan, changed) { log.add($0) }
+        let events = log.all
+        driver.afterStart = { _ in }
+        #expect(!report.succeeded && report.failedDeployments.isEmpty, "no deployment failed on its own results")
+        #expect(report.unreachableHosts.keys.sorted() == ["b"])
+        let byID = Dictionary(uniqueKeysWithValues: report.outcomes.map { ($0.id, $0) })
+        for id in ["alpha/0", "alpha/2"] { #expect(byID[id]?.result == .done, "\(id) on host a: \(String(describing: byID[id]))") }
+        for id in ["alpha/1", "alpha/3"] {
+            #expect(byID[id]?.result == .failed && byID[id]?.message.contains("host 'b' is unreachable") == true, "\(String(describing: byID[id]))")
+        }
+        #expect(events.contains(.hostUnreachable(host: "b", reason: "no route to host")))
+        #expect(!events.contains { if case .reverting = $0 { return true } else { return false } }, "nothing reverted")
+        let text = ApplyReportText.render(report)
+        #expect(text.contains("Apply INCOMPLETE: host b could not be reached; 2 changes applied on the others"), "\(text)")
+        // Host b's old replicas were never touched (surge 1: nothing stopped there).
+        let onB = try driver.observe().filter { $0.launch.node == "b" }
+        #expect(onB.count == 2 && Set(onB.map(\.revision)).count == 1 && onB.allSatisfy(\.isAlive))
+        // b is back: the next apply replaces only b's two replicas, then nothing is left to do.
+        driver.unreachable = []
+        let next = try fleet.plan(changed)
+        #expect(next.changes.filter { $0.action != .noop }.map(\.id).sorted() == ["alpha/1", "alpha/3"], "\(next.changes.map { ($0.id, $0.action) })")
+        #expect(fleet.apply(next, changed) { _ in }.succeeded)
+        #expect(!(try fleet.plan(changed)).hasChanges)
+    }
+
     @Test func moreGPUsThanTheTargetHasIsRefused() throws {
         let small = [0, 1, 2, 3, 4, 5]
         // validate refuses it (validateLocatesTheDeploymentThatDoesNotFit); the placer refuses it again.
@@ -268,4 +309,12 @@ import Testing
         #expect(back == plan)
         #expect(json.map { String(decoding: $0, as: UTF8.self) }?.contains(#""kind":"backendVersion""#) == true)
     }
+}
+
+/// Events collected from the executor's threads.
+final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [ApplyEvent] = []
+    func add(_ e: ApplyEvent) { lock.withLock { events.append(e) } }
+    var all: [ApplyEvent] { lock.withLock { events } }
 }

@@ -29,6 +29,15 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
     public private(set) var calls: [String] = []
     /// Environment each instance got (for tests of secret handling; values stay `Secret`).
     public private(set) var environments: [String: [String: Secret]] = [:]
+    /// Hosts cut off from this machine: starting, probing or stopping an instance there fails as
+    /// unreachable (the instances stay as they were).
+    public var unreachable: Set<String> {
+        get { lock.withLock { cut } }
+        set { lock.withLock { cut = newValue } }
+    }
+    private var cut: Set<String> = []
+    /// Called after each start (tests cut a host off mid-rollout from here).
+    public var afterStart: @Sendable (LaunchSpec) -> Void = { _ in }
 
     /// Creates an empty target on a clock.
     public init(clock: any DeployClock) { self.clock = clock }
@@ -38,6 +47,11 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
     }
 
     public func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {
+        if let node = spec.node, unreachable.contains(node) {
+            lock.withLock { calls.append("unreachable \(spec.id) \(node)") }
+            throw HostUnreachable(host: node, reason: "no route to host")
+        }
+        defer { afterStart(spec) }
         let b = behavior(spec)
         if case .cannotStart(let why) = b {
             lock.withLock { calls.append("refused \(spec.id) \(spec.revision)") }
@@ -60,6 +74,7 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
 
     public func probe(_ instance: ObservedReplica) -> ProbeResult {
         lock.withLock {
+            if let node = instance.launch.node, cut.contains(node) { return .unreachable(host: node, reason: "no route to host") }
             guard let (o, b, t0) = instances[instance.instance] else {
                 return .failed(reason: "instance is gone", lastLog: [])
             }
@@ -98,6 +113,7 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
     }
 
     public func stop(_ instance: ObservedReplica, grace: Duration) throws {
+        if let node = instance.launch.node, unreachable.contains(node) { throw HostUnreachable(host: node, reason: "no route to host") }
         lock.withLock {
             instances[instance.instance] = nil
             calls.append("stop \(instance.id) \(instance.revision)")

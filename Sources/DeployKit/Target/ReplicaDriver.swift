@@ -10,6 +10,27 @@ public enum ProbeResult: Sendable, Hashable {
     case drifted([FlagDiffEntry])
     /// The process died or the readiness check failed for good.
     case failed(reason: String, lastLog: [String])
+    /// The instance's host cannot be reached (its API or connection): nothing is known of the
+    /// instance, and nothing more is done on that host in this apply.
+    case unreachable(host: String, reason: String)
+}
+
+/// A host a change could not reach (its Engine API or SSH connection). The executor stops working
+/// on that host for the rest of the apply, reports it, and lets the other hosts' changes finish or
+/// revert by their own results; the next apply converges.
+public struct HostUnreachable: Error, Sendable, CustomStringConvertible {
+    /// The host's name in the Target document.
+    public var host: String
+    /// What failed, for people.
+    public var reason: String
+
+    /// Creates the error.
+    public init(host: String, reason: String) {
+        self.host = host
+        self.reason = reason
+    }
+
+    public var description: String { "host '\(host)' is unreachable: \(reason)" }
 }
 
 /// What a slot target's driver does: the narrow interface between `SlotTarget` (renderer, placer,

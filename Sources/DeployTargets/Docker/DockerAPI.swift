@@ -77,6 +77,8 @@ struct DockerError: Error, Sendable, CustomStringConvertible {
     /// HTTP status, 0 when the engine was not reached.
     var status: Int
     var message: String
+    /// True when the host itself could not be reached (connection, SSH, TLS), not refused by its engine.
+    var unreachable = false
     var description: String { message }
 }
 
@@ -156,7 +158,8 @@ final class DockerAPI: @unchecked Sendable {
                 req.unixSocketPath = try socketPath()
                 if let r = try? client.send(req) { return r }
             }
-            throw DockerError(status: 0, message: "cannot reach the Docker engine at \(endpoint.description): \(error.message)")
+            throw DockerError(status: 0, message: "cannot reach the Docker engine at \(endpoint.description): \(error.message)",
+                              unreachable: true)
         }
     }
 

@@ -113,8 +113,29 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     /// Every container of this target on every host, by host label too: two hosts of a target may
     /// share one engine (tests: two sockets of one podman).
     func listed() throws(DockerError) -> [Listed] {
+        // Hosts side by side: a slow host costs its own time, not the sum.
+        let results = HostResults<[Listed]>(count: hosts.count)
+        BoundedParallel.run(count: hosts.count, width: Self.parallelHosts) { i in
+            results.set(i, Result { () throws(DockerError) -> [Listed] in try self.listed(on: self.hosts[i]) })
+        }
         var out: [Listed] = []
-        for h in hosts {
+        for i in hosts.indices {
+            switch results.get(i) {
+            case .success(let l)?: out += l
+            case .failure(let e)?: throw e
+            case nil: break
+            }
+        }
+        return out.sorted { $0.started < $1.started }
+    }
+
+    /// Hosts talked to at once.
+    static let parallelHosts = 8
+
+    /// This target's containers on one host.
+    func listed(on h: DockerHost) throws(DockerError) -> [Listed] {
+        var out: [Listed] = []
+        do {
             for c in try h.api.containers(labels: ["\(Self.label).managed=true", "\(Self.label).target=\(target)",
                                                    "\(Self.label).host=\(h.name)"]) {
                 guard let id = c["Names"]?.array?.first?.string.map({ $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }) ?? c["Id"]?.string,
@@ -124,13 +145,24 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
                 out.append(Listed(host: h, id: id, launch: launch, running: c["State"]?.string == "running",
                                   status: c["Status"]?.string ?? "", started: Double(labels["\(Self.label).started"]?.string ?? "") ?? 0))
             }
+        } catch {
+            // Named by host: the plan of a fleet says which host it could not read.
+            throw DockerError(status: error.status, message: "host '\(h.name)': \(error.message)")
         }
-        return out.sorted { $0.started < $1.started }
+        return out
     }
 
     func observe() throws -> [ObservedReplica] {
         let records = records.all()
-        return try listed().map { observed($0, labels: records[$0.id]?.labels) }
+        let list = try listed()
+        // Running containers are verified (readiness, readback) hosts side by side.
+        let results = HostResults<ObservedReplica>(count: list.count)
+        let byHost = Dictionary(grouping: list.indices, by: { list[$0].host.name })
+        let names = byHost.keys.sorted()
+        BoundedParallel.run(count: names.count, width: Self.parallelHosts) { k in
+            for i in byHost[names[k]] ?? [] { results.set(i, .success(self.observed(list[i], labels: records[list[i].id]?.labels))) }
+        }
+        return list.indices.compactMap { if case .success(let o)? = results.get($0) { return o } else { return nil } }
     }
 
     /// An observation of a listed container: running ones are verified now.
@@ -159,6 +191,16 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         guard let h = host(spec.node) else {
             throw DockerError(status: 0, message: "replica \(spec.id) is placed on host '\(spec.node ?? "")', which target '\(target)' does not have")
         }
+        let result = Result { () throws(DockerError) -> ObservedReplica in try start(spec, port: port, environment: environment, on: h) }
+        switch result {
+        case .success(let o): return o
+        case .failure(let e):
+            if e.unreachable { throw HostUnreachable(host: h.name, reason: e.message) }
+            throw e
+        }
+    }
+
+    func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret], on h: DockerHost) throws(DockerError) -> ObservedReplica {
         try ensureImage(spec.image, on: h)
         let started = clock.now().inSeconds
         var launch = spec
@@ -301,7 +343,10 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     func probe(_ instance: ObservedReplica) -> ProbeResult {
         guard let h = host(instance.launch.node) else { return .failed(reason: "host '\(instance.launch.node ?? "")' is gone", lastLog: []) }
         let doc: JSONValue?
-        do { doc = try h.api.inspect(instance.instance) } catch { return .starting(lastLine: error.message) }
+        do { doc = try h.api.inspect(instance.instance) } catch {
+            if error.unreachable { return .unreachable(host: h.name, reason: error.message) }
+            return .starting(lastLine: error.message)
+        }
         guard let doc else { return .failed(reason: "container \(instance.instance) is gone", lastLog: []) }
         let logs = { ((try? h.api.logs(instance.instance, tail: 20)) ?? "").split(separator: "\n").map(String.init) }
         guard doc["State"]?["Running"]?.bool == true else {
@@ -335,7 +380,11 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
 
     func stop(_ instance: ObservedReplica, grace: Duration) throws {
         guard let h = host(instance.launch.node) else { return }
-        try h.api.stopAndRemove(instance.instance, grace: max(0, Int(grace.inSeconds.rounded(.up))))
+        let grace = max(0, Int(grace.inSeconds.rounded(.up)))
+        if case .failure(let e) = Result(catching: { () throws(DockerError) in try h.api.stopAndRemove(instance.instance, grace: grace) }) {
+            if e.unreachable { throw HostUnreachable(host: h.name, reason: e.message) }
+            throw e
+        }
         try records.remove(instance.instance)
     }
 
@@ -455,4 +504,14 @@ extension DockerDriver {
         }
         throw TargetError(.rejected, "target '\(target)' is locked (network \(name) on host '\(first.name)')")
     }
+}
+
+/// Per-index results written by concurrent workers.
+final class HostResults<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<T, DockerError>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: Result<T, DockerError>) { lock.withLock { slots[i] = r } }
+    func get(_ i: Int) -> Result<T, DockerError>? { lock.withLock { slots[i] } }
 }

@@ -60,9 +60,9 @@ final class SSHTunnel: @unchecked Sendable {
         var started = false
         if run(options(["-O", "check"])).status != 0 {
             let master = run(options(["-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-o", "StreamLocalBindUnlink=yes",
-                                      "-o", "ConnectTimeout=10", "-f", "-N"]))
+                                      "-o", "ConnectTimeout=10"] + keepAlive() + ["-f", "-N"]))
             guard master.status == 0 else {
-                throw DockerError(status: 0, message: "ssh to \(destination) failed: \(master.error)")
+                throw DockerError(status: 0, message: "ssh to \(destination) failed: \(master.error)", unreachable: true)
             }
             started = true
         }
@@ -72,11 +72,21 @@ final class SSHTunnel: @unchecked Sendable {
             _ = run(options(["-O", "cancel", "-L", localSocket + ":" + remoteSocket]))
             let forward = run(options(["-O", "forward", "-L", localSocket + ":" + remoteSocket]))
             guard forward.status == 0 else {
-                throw DockerError(status: 0, message: "forwarding \(remoteSocket) from \(destination) failed: \(forward.error)")
+                throw DockerError(status: 0, message: "forwarding \(remoteSocket) from \(destination) failed: \(forward.error)",
+                                  unreachable: true)
             }
         }
         opened = localSocket
         return localSocket
+    }
+
+    /// `ServerAliveInterval 5` (3 misses) unless the user's config sets one: a host cut off
+    /// mid-rollout ends its connection within about 15 s, so requests to it fail instead of hanging.
+    func keepAlive() -> [String] {
+        let effective = CommandRunner.run(options(["-G"]), environment: environment, directory: directory, name: "ssh-g-" + key,
+                                          captureOutput: true)
+        let set = effective.output.split(separator: "\n").contains { $0.hasPrefix("serveraliveinterval ") && !$0.hasSuffix(" 0") }
+        return set ? [] : ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
     }
 
     /// Forgets the forward this process opened (the master ended): the next `open` checks and redoes it.

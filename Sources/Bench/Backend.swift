@@ -10,6 +10,10 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
     /// OpenAI `/v1/chat/completions`.
     case openaiChat = "openai-chat"
 
+    /// Whether the API takes a prompt as token ids (`/generate` `input_ids`, `/v1/completions`
+    /// `prompt: [ids]`); chat messages are text only.
+    public var takesTokenIDs: Bool { self != .openaiChat }
+
     var path: String {
         switch self {
         case .sglang: "/generate"
@@ -18,18 +22,25 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// The streaming request body for `request`.
-    func body(_ request: BenchRequest, model: String?) -> [UInt8] {
+    /// Whether `request` goes as token ids: it has them, the API takes them and `tokenIDs` (the run's
+    /// prompt mode) allows them.
+    func sendsTokenIDs(_ request: BenchRequest, tokenIDs: Bool) -> Bool {
+        tokenIDs && takesTokenIDs && !request.tokenIDs.isEmpty
+    }
+
+    /// The streaming request body for `request`: its token ids when `sendsTokenIDs`, else its text.
+    func body(_ request: BenchRequest, model: String?, tokenIDs: Bool) -> [UInt8] {
+        let ids = sendsTokenIDs(request, tokenIDs: tokenIDs)
         var json: [String: Any]
         switch self {
         case .sglang:
-            // Token-id prompts go as `input_ids`; text prompts (ShareGPT, prompt files) as `text`.
             json = ["stream": true,
                     "sampling_params": ["temperature": 0.0, "max_new_tokens": request.outputLength,
                                         "ignore_eos": true] as [String: Any]]
-            if request.tokenIDs.isEmpty { json["text"] = request.text } else { json["input_ids"] = request.tokenIDs }
+            if ids { json["input_ids"] = request.tokenIDs } else { json["text"] = request.text }
         case .openai:
-            json = ["prompt": request.text, "temperature": 0.0, "max_tokens": request.outputLength,
+            json = ["prompt": ids ? request.tokenIDs as Any : request.text, "temperature": 0.0,
+                    "max_tokens": request.outputLength,
                     "stream": true, "ignore_eos": true, "stream_options": ["include_usage": true]]
         case .openaiChat:
             json = ["messages": [["role": "user", "content": request.text]], "temperature": 0.0,
@@ -46,6 +57,8 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
 struct StreamAccumulator {
     let backend: BenchBackend
     let request: BenchRequest
+    /// The prompt went as token ids (its length is exact).
+    let sentTokenIDs: Bool
     let start: MonotonicTime
     var parser = SSEParser()
     var ttft = 0.0
@@ -59,9 +72,10 @@ struct StreamAccumulator {
     var status = 0
     var errorBody: [UInt8] = []
 
-    init(backend: BenchBackend, request: BenchRequest, start: MonotonicTime) {
+    init(backend: BenchBackend, request: BenchRequest, sentTokenIDs: Bool, start: MonotonicTime) {
         self.backend = backend
         self.request = request
+        self.sentTokenIDs = sentTokenIDs
         self.start = start
     }
 
@@ -122,6 +136,7 @@ struct StreamAccumulator {
     mutating func finish(_ result: Result<TransferSummary, HTTPError>) -> RequestOutput {
         var out = RequestOutput(success: false, promptLength: request.inputLength, outputLength: 0, ttft: 0,
                                 latency: 0, itl: [], error: "")
+        out.status = status
         switch result {
         case .failure(let e):
             out.error = e.kind == .connectionFailed ? "connection failed: \(e.message)" : "\(e.kind.rawValue): \(e.message)"
@@ -140,8 +155,8 @@ struct StreamAccumulator {
             out.ttft = ttft
             out.itl = itl
             // Prompt tokens: ids sent are exact; text prompts use the server's count when given, else the estimate.
-            out.promptLength = backend == .sglang && !request.tokenIDs.isEmpty
-                ? request.inputLength : (serverPrompt ?? request.inputLength)
+            out.serverPromptLength = serverPrompt
+            out.promptLength = sentTokenIDs ? request.inputLength : (serverPrompt ?? request.inputLength)
             out.outputLength = serverOutput ?? request.outputLength
             return out
         }

@@ -4,8 +4,14 @@ import Foundation
 public struct RequestOutput: Sendable, Hashable {
     /// Whether the request completed.
     public var success: Bool
-    /// Prompt tokens: server-reported when present, else the requested length.
+    /// Prompt tokens counted in the metrics: the requested length when the prompt went as token ids
+    /// (exact), else the server's count when it reported one, else the requested (estimated) length.
     public var promptLength: Int
+    /// Prompt tokens asked for: the number of token ids, or the target (estimated) size of a text prompt.
+    public var requestedPromptLength: Int
+    /// Prompt tokens the server counted (`usage.prompt_tokens`, SGLang `meta_info.prompt_tokens`);
+    /// nil when it reported none or the request failed.
+    public var serverPromptLength: Int?
     /// Output tokens: server-reported when present, else the requested length.
     public var outputLength: Int
     /// Time to first token.
@@ -16,12 +22,16 @@ public struct RequestOutput: Sendable, Hashable {
     public var itl: [Double]
     /// Why it failed ("" on success).
     public var error: String
+    /// HTTP status of the response (0 when none arrived: connection failure, timeout).
+    public var status = 0
 
-    /// Creates an output.
+    /// Creates an output; `requestedPromptLength` defaults to `promptLength`.
     public init(success: Bool, promptLength: Int, outputLength: Int, ttft: Double, latency: Double,
-                itl: [Double], error: String) {
+                itl: [Double], error: String, requestedPromptLength: Int? = nil, serverPromptLength: Int? = nil) {
         self.success = success
         self.promptLength = promptLength
+        self.requestedPromptLength = requestedPromptLength ?? promptLength
+        self.serverPromptLength = serverPromptLength
         self.outputLength = outputLength
         self.ttft = ttft
         self.latency = latency
@@ -40,8 +50,13 @@ public struct BenchMetrics: Sendable, Hashable {
     public var failureReasons: [String: Int]
     /// Wall time of the benchmark run in seconds (warm-up excluded).
     public var duration: Double
-    /// Sum of prompt tokens of the successful requests.
+    /// Sum of prompt tokens of the successful requests (`RequestOutput.promptLength`).
     public var totalInput: Int
+    /// Sum of the prompt tokens asked for by the successful requests.
+    public var requestedInput: Int
+    /// Sum of the prompt tokens the server counted for the successful requests; nil unless it
+    /// reported a count for every one of them (and at least one succeeded).
+    public var serverInput: Int?
     /// Sum of output tokens of the successful requests.
     public var totalOutput: Int
     /// completed / duration.
@@ -67,7 +82,7 @@ public struct BenchMetrics: Sendable, Hashable {
     public init(outputs: [RequestOutput], duration: Double) {
         var ttfts: [Double] = [], tpots: [Double] = [], itls: [Double] = [], e2es: [Double] = []
         var reasons: [String: Int] = [:]
-        var input = 0, output = 0, done = 0
+        var input = 0, output = 0, done = 0, requested = 0, server = 0, counted = 0
         for o in outputs {
             guard o.success else {
                 reasons[o.error.isEmpty ? "unknown error" : o.error, default: 0] += 1
@@ -75,6 +90,11 @@ public struct BenchMetrics: Sendable, Hashable {
             }
             done += 1
             input += o.promptLength
+            requested += o.requestedPromptLength
+            if let n = o.serverPromptLength {
+                server += n
+                counted += 1
+            }
             output += o.outputLength
             if o.outputLength > 1 { tpots.append((o.latency - o.ttft) / Double(o.outputLength - 1)) }
             itls += o.itl
@@ -87,6 +107,8 @@ public struct BenchMetrics: Sendable, Hashable {
         failureReasons = reasons
         self.duration = duration
         totalInput = input
+        requestedInput = requested
+        serverInput = done > 0 && counted == done ? server : nil
         totalOutput = output
         requestThroughput = Double(done) / d
         inputThroughput = Double(input) / d

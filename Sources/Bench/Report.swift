@@ -14,12 +14,15 @@ public enum BenchReport {
         }
         header(" Serving Benchmark Result ", "=")
         line("Backend:", r.config.backend.rawValue)
+        line("Prompt mode:", r.promptMode.description)
         line("Traffic request rate:", r.config.requestRate.isFinite ? f(r.config.requestRate) : "inf")
         line("Max request concurrency:", r.config.maxConcurrency.map(String.init) ?? "not set")
         line("Successful requests:", "\(m.completed)")
         line("Failed requests:", "\(m.failed)")
         line("Benchmark duration (s):", f(m.duration))
         line("Total input tokens:", "\(m.totalInput)")
+        line("Input tokens requested:", "\(m.requestedInput)")
+        line("Input tokens counted by server:", m.serverInput.map(String.init) ?? "not reported")
         line("Total generated tokens:", "\(m.totalOutput)")
         line("Request throughput (req/s):", f(m.requestThroughput))
         line("Input token throughput (tok/s):", f(m.inputThroughput))
@@ -48,8 +51,10 @@ public enum BenchReport {
         return s
     }
 
-    /// The bench_serving result object (field names as bench_serving's JSON); per-request arrays
-    /// (`input_lens`, `output_lens`, `ttfts`, `itls`, `errors`, seconds like bench_serving) when `details`.
+    /// The bench_serving result object (field names as bench_serving's JSON, plus dsdeploy's
+    /// `prompt_mode`, `token_ids_refused` and `total_input_tokens_{requested,server}`); per-request
+    /// arrays (`input_lens`, `input_lens_requested`, `input_lens_server`, `output_lens`, `ttfts`,
+    /// `itls`, `errors`, seconds like bench_serving) when `details`.
     public static func jsonObject(_ r: BenchResult, details: Bool) -> [String: Any] {
         let m = r.metrics, c = r.config
         var o: [String: Any] = [
@@ -62,6 +67,9 @@ public enum BenchReport {
             "duration": m.duration, "completed": m.completed, "failed": m.failed,
             "failure_reasons": m.failureReasons,
             "total_input_tokens": m.totalInput, "total_output_tokens": m.totalOutput,
+            "total_input_tokens_requested": m.requestedInput,
+            "total_input_tokens_server": m.serverInput as Any? ?? NSNull(),
+            "prompt_mode": r.promptMode.name, "token_ids_refused": r.promptMode.refusal as Any? ?? NSNull(),
             "request_throughput": m.requestThroughput, "input_throughput": m.inputThroughput,
             "output_throughput": m.outputThroughput, "total_throughput": m.totalThroughput,
             "concurrency": m.concurrency, "accept_length": r.acceptLength as Any? ?? NSNull(),
@@ -84,6 +92,8 @@ public enum BenchReport {
         }
         if details {
             o["input_lens"] = r.outputs.map(\.promptLength)
+            o["input_lens_requested"] = r.outputs.map(\.requestedPromptLength)
+            o["input_lens_server"] = r.outputs.map { $0.serverPromptLength as Any? ?? NSNull() }
             o["output_lens"] = r.outputs.map(\.outputLength)
             o["ttfts"] = r.outputs.map(\.ttft)
             o["e2e_latencies"] = r.outputs.map(\.latency)

@@ -48,6 +48,8 @@ public struct BenchResult: Sendable {
     public var outputs: [RequestOutput]
     /// `avg_spec_accept_length` from SGLang `/server_info`, when available.
     public var acceptLength: Double?
+    /// How the prompts went: token ids, or text (and why, when the server refused ids).
+    public var promptMode: PromptMode = .text(refused: nil)
 }
 
 /// Why a run could not start.
@@ -72,17 +74,19 @@ public final class BenchRunner: Sendable {
 
     deinit { multi.shutdown() }
 
-    /// Sends one streaming request and waits for its output.
-    func send(_ request: BenchRequest) async -> RequestOutput {
+    /// Sends one streaming request and waits for its output; its prompt goes as token ids when it
+    /// has them and `tokenIDs` (the run's prompt mode) allows it, else as text.
+    func send(_ request: BenchRequest, tokenIDs: Bool) async -> RequestOutput {
         final class Box: @unchecked Sendable {  // touched only on the multi's loop thread
             var acc: StreamAccumulator
             init(_ acc: StreamAccumulator) { self.acc = acc }
         }
+        let ids = config.backend.sendsTokenIDs(request, tokenIDs: tokenIDs)
+        let body = config.backend.body(request, model: config.model, tokenIDs: ids)
         let http = HTTPRequest.json(url: config.baseURL + config.backend.path,
-                                    json: String(decoding: config.backend.body(request, model: config.model), as: UTF8.self),
-                                    timeout: config.requestTimeout)
+                                    json: String(decoding: body, as: UTF8.self), timeout: config.requestTimeout)
         let start = MonotonicTime.now()
-        let box = Box(StreamAccumulator(backend: config.backend, request: request, start: start))
+        let box = Box(StreamAccumulator(backend: config.backend, request: request, sentTokenIDs: ids, start: start))
         return await withCheckedContinuation { cont in
             multi.start(http, handler: TransferHandler(
                 onHeaders: { box.acc.status = $0.status },
@@ -91,16 +95,17 @@ public final class BenchRunner: Sendable {
         }
     }
 
-    /// Warm-up, cache flush (SGLang), the timed run, then the accept length (SGLang).
-    /// `requests` defaults to `BenchWorkload.requests(for: config)` (pass them to load a dataset file once).
-    /// Throws when the dataset cannot be loaded (`DatasetError`) or the warm-up shows the endpoint
-    /// cannot serve; failed timed requests are counted.
+    /// The prompt mode (`promptMode(for:)`), warm-up, cache flush (SGLang), the timed run, then the
+    /// accept length (SGLang). `requests` defaults to `BenchWorkload.requests(for: config)` (pass them
+    /// to load a dataset file once). Throws when the dataset cannot be loaded (`DatasetError`) or the
+    /// warm-up shows the endpoint cannot serve; failed timed requests are counted.
     public func run(requests given: [BenchRequest]? = nil,
                     progress: (@Sendable (_ done: Int, _ failed: Int, _ total: Int) -> Void)? = nil) async throws -> BenchResult {
-        let requests = try given ?? BenchWorkload.requests(for: config)
+        let (mode, requests) = await promptMode(for: try given ?? BenchWorkload.requests(for: config))
+        let ids = mode == .tokenIDs
         if config.warmupRequests > 0, let first = requests.first {
             let warm = await withTaskGroup(of: RequestOutput.self) { group in
-                for _ in 0..<config.warmupRequests { group.addTask { await self.send(first) } }
+                for _ in 0..<config.warmupRequests { group.addTask { await self.send(first, tokenIDs: ids) } }
                 var all: [RequestOutput] = []
                 for await o in group { all.append(o) }
                 return all
@@ -130,7 +135,7 @@ public final class BenchRunner: Sendable {
                 if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
                 while inFlight >= limit, let r = await group.next() { record(r) }
                 inFlight += 1
-                group.addTask { (i, await self.send(request)) }
+                group.addTask { (i, await self.send(request, tokenIDs: ids)) }
             }
             while let r = await group.next() { record(r) }
             return results.enumerated().map { i, o in
@@ -142,7 +147,7 @@ public final class BenchRunner: Sendable {
         var accept: Double?
         if config.backend == .sglang { accept = fetchAcceptLength() }
         return BenchResult(config: config, metrics: BenchMetrics(outputs: outputs, duration: duration),
-                           outputs: outputs, acceptLength: accept)
+                           outputs: outputs, acceptLength: accept, promptMode: mode)
     }
 
     /// `internal_states[0].avg_spec_accept_length` from `/server_info` (nil if absent).

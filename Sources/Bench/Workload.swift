@@ -32,9 +32,10 @@ public struct BenchRequest: Sendable, Hashable {
     public var inputLength: Int
     /// Output tokens requested (`max_new_tokens` / `max_tokens`, EOS ignored).
     public var outputLength: Int
-    /// Prompt as token ids (sent to SGLang `/generate` as `input_ids`).
+    /// Prompt as token ids (SGLang `/generate` `input_ids`, OpenAI completions `prompt`); empty for
+    /// text datasets.
     public var tokenIDs: [Int]
-    /// Prompt as text (sent to the OpenAI APIs).
+    /// Prompt as text (chat, text datasets, and servers that refuse token ids).
     public var text: String
 }
 
@@ -42,6 +43,10 @@ public struct BenchRequest: Sendable, Hashable {
 /// `[max(Int(len × ratio), 1), len]` (input) and `[Int(len × ratio), len]` (output), all input
 /// lengths first, then all output lengths, then the prompt contents.
 public enum RandomDataset {
+    /// The range token ids are drawn from: valid in every tokenizer of a served LLM (32,000 tokens or
+    /// more); `fit(_:vocabularySize:)` folds them into a smaller vocabulary the server reports.
+    public static let idRange = 100...30_099
+
     private static let vocabulary = [
         "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
         "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
@@ -57,10 +62,22 @@ public enum RandomDataset {
         let ins = (0..<max(numPrompts, 0)).map { _ in rng.int(in: inLow...max(inputLength, 1)) }
         let outs = (0..<max(numPrompts, 0)).map { _ in rng.int(in: outLow...max(outputLength, 1)) }
         return zip(ins, outs).map { input, output in
-            let ids = (0..<input).map { _ in rng.int(in: 100...30_099) }
+            let ids = (0..<input).map { _ in rng.int(in: idRange) }
             let text = ids.map { vocabulary[$0 % vocabulary.count] }.joined(separator: " ")
             return BenchRequest(inputLength: input, outputLength: output, tokenIDs: ids, text: text)
         }
+    }
+
+    /// `request` with its token ids valid in a vocabulary of `vocabularySize` tokens: unchanged when
+    /// `idRange` fits; else every id is folded into `[min(100, size / 2), size)` (deterministically,
+    /// so a seed still gives one workload per vocabulary). Lengths and text are unchanged.
+    public static func fit(_ request: BenchRequest, vocabularySize: Int) -> BenchRequest {
+        guard vocabularySize > 0, vocabularySize <= idRange.upperBound else { return request }
+        let low = min(idRange.lowerBound, vocabularySize / 2)
+        let span = vocabularySize - low
+        var r = request
+        r.tokenIDs = request.tokenIDs.map { low + (($0 - idRange.lowerBound) % span + span) % span }
+        return r
     }
 }
 

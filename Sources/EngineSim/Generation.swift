@@ -21,8 +21,9 @@ struct Generation: Sendable {
     static let maxTokensLimit = 1 << 20
 
     /// Parses a request body. Errors are the message for a 400 response.
+    /// `acceptsTokenIDs` false refuses a completions `prompt` of token ids (a text-only server).
     static func parse(api: API, body: [UInt8], model: String, id: String, created: Int,
-                      incrementalNative: Bool) -> Result<Generation, GenerationError> {
+                      incrementalNative: Bool, acceptsTokenIDs: Bool = true) -> Result<Generation, GenerationError> {
         guard let json = JSONValue.parse(body), json.object != nil else {
             return .failure(GenerationError("request body must be a JSON object"))
         }
@@ -33,6 +34,9 @@ struct Generation: Sendable {
         switch api {
         case .completions:
             guard let prompt = json["prompt"] else { return .failure(GenerationError("'prompt' is required")) }
+            if !acceptsTokenIDs, containsTokenIDs(prompt) {
+                return .failure(GenerationError("'prompt' must be a string or a list of strings"))
+            }
             guard let n = promptTokens(prompt) else {
                 return .failure(GenerationError("'prompt' must be a string, a list of strings or token ids"))
             }
@@ -69,12 +73,14 @@ struct Generation: Sendable {
         return .success(g)
     }
 
-    /// Tokens of a prompt value: a string (≈ bytes/4), token ids, or a list of either (summed).
+    /// Tokens of a prompt value: a string (≈ bytes/4), a list of token ids (each one token, as vLLM,
+    /// SGLang and llama.cpp count them), or a list of either (summed). Token ids are non-negative
+    /// integers; a list with numbers that are not is invalid.
     private static func promptTokens(_ value: JSONValue) -> Int? {
         switch value {
         case .string(let s): return SimTokens.count(text: s)
         case .array(let items):
-            if items.allSatisfy({ $0.double != nil }) { return items.count }
+            if items.contains(where: { $0.double != nil }) { return tokenIDs(value) }
             var total = 0
             for item in items {
                 guard let n = promptTokens(item) else { return nil }
@@ -83,6 +89,18 @@ struct Generation: Sendable {
             return total
         default: return nil
         }
+    }
+
+    /// The number of ids in a list of non-negative integers; nil for anything else.
+    private static func tokenIDs(_ value: JSONValue) -> Int? {
+        guard let items = value.array, items.allSatisfy({ ($0.int ?? -1) >= 0 }) else { return nil }
+        return items.count
+    }
+
+    /// Whether a prompt value holds token ids (a list of numbers, or a list of such lists).
+    private static func containsTokenIDs(_ value: JSONValue) -> Bool {
+        guard let items = value.array else { return false }
+        return items.contains { $0.double != nil || containsTokenIDs($0) }
     }
 
     /// The text of a chat message: string content, or the `text` parts of a content list.

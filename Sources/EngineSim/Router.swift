@@ -90,7 +90,8 @@ struct Router: Sendable {
         guard ready else { return .json(503, openAIError("The server is not ready.", status: 503, type: "ServiceUnavailable")) }
         let incremental = core.serverArg("incremental_streaming_output")?.bool ?? false
         switch Generation.parse(api: api, body: body, model: servedModelName, id: prefix + core.nextID(),
-                                created: now, incrementalNative: incremental) {
+                                created: now, incrementalNative: incremental,
+                                acceptsTokenIDs: !core.settings.refuseTokenIDs) {
         case .success(let g): return .generate(g)
         case .failure(let e): return .json(400, openAIError(e.message, status: 400))
         }

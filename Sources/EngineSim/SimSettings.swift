@@ -21,6 +21,9 @@ public struct SimSettings: Hashable, Sendable {
     public var crashAfter: Double?
     /// `DSDEPLOY_SIM_NEVER_READY=1`: the server starts (/health 200) but never becomes ready.
     public var neverReady: Bool
+    /// `DSDEPLOY_SIM_REFUSE_TOKEN_IDS=1`: `/v1/completions` answers 400 to a `prompt` of token ids,
+    /// like an OpenAI-compatible server that takes text only (SGLang, vLLM and llama.cpp take ids).
+    public var refuseTokenIDs = false
     /// `DSDEPLOY_SIM_ARG_OVERRIDE`: JSON object of /server_info fields to report instead.
     public var argOverride: [String: JSONValue]
     /// `DSDEPLOY_SIM_TTFT_BASE_MS`, `_TTFT_PER_1K_INPUT_MS`, `_DECODE_STEP_MS`, `_ACCEPT_LENGTH`.
@@ -90,6 +93,7 @@ public struct SimSettings: Hashable, Sendable {
         s.crashOnStart = try flag(env, "DSDEPLOY_SIM_CRASH_ON_START")
         s.crashAfter = try seconds(env, "DSDEPLOY_SIM_CRASH_AFTER")
         s.neverReady = try flag(env, "DSDEPLOY_SIM_NEVER_READY")
+        s.refuseTokenIDs = try flag(env, "DSDEPLOY_SIM_REFUSE_TOKEN_IDS")
         if let raw = env["DSDEPLOY_SIM_ARG_OVERRIDE"], !raw.trimmingCharacters(in: .whitespaces).isEmpty {
             guard let value = JSONValue.parse(Array(raw.utf8)), case .object(let object) = value else {
                 throw SimSetupError("DSDEPLOY_SIM_ARG_OVERRIDE must be a JSON object, got: \(raw.prefix(80))")

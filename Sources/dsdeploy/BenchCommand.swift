@@ -70,7 +70,8 @@ struct BenchRunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Benchmark a serving endpoint like `python -m sglang.bench_serving`.",
         discussion: """
-            Datasets: random / random-ids (token ids of seeded lengths), sharegpt (--dataset-path FILE.json), \
+            Datasets: random / random-ids (token ids of seeded lengths: sent as ids to sglang and openai, so \
+            input lengths are exact; as text when the server refuses ids, said in the result), sharegpt (--dataset-path FILE.json), \
             prompts (--dataset-path FILE: one prompt per line, or JSON lines when FILE ends in .jsonl). \
             Exit 0 when every request completed; 1 when any failed, the endpoint is down or the dataset file is unusable.
             """)
@@ -184,6 +185,7 @@ struct BenchRunCommand: ParsableCommand {
             Output.stderr("dsdeploy: error: \(config.baseURL): \(error)\(hint)\n")
             throw ExitCode.failure
         }
+        warnIfTokenIDsRefused(result)
         if output == "json" { Output.stdout(BenchReport.json(result, details: false) + "\n") } else {
             Output.stdout(BenchReport.text(result))
         }
@@ -238,6 +240,7 @@ struct BenchRunCommand: ParsableCommand {
                 Output.stderr("dsdeploy: error: \(base): \(s.name): \(error)\n")
                 throw ExitCode.failure
             }
+            warnIfTokenIDsRefused(result)
             if output == "json" { Output.stdout(BenchReport.json(result, details: false, compact: true) + "\n") } else {
                 Output.stdout("# \(name): \(s.name)\n" + BenchReport.text(result))
             }
@@ -248,6 +251,13 @@ struct BenchRunCommand: ParsableCommand {
             }
         }
         if failed { throw ExitCode.failure }
+    }
+
+    /// A warning on stderr when the server refused token-id prompts and the run sent text instead.
+    func warnIfTokenIDsRefused(_ result: BenchResult) {
+        guard let reason = result.promptMode.refusal else { return }
+        Output.stderr("dsdeploy: warning: \(result.config.baseURL) refused token-id prompts (\(reason)); sent text "
+                      + "instead, so input lengths are the server's count of that text, not the requested ones\n")
     }
 
     /// Appends `line` to `path` (created when missing).

@@ -105,12 +105,20 @@ import Testing
         #expect(m.failed == 0)
         #expect(m.totalOutput == 12 * 32)
         #expect(result.outputs.map(\.outputLength) == Array(repeating: 32, count: 12))
-        if backend == .sglang {
-            #expect(m.totalInput == 12 * 64)  // input_ids: exactly the ids sent
+        #expect(m.requestedInput == 12 * 64)
+        if backend.takesTokenIDs {
+            // input_ids / prompt: [ids]: exactly the ids sent, and the server counts as many.
+            #expect(result.promptMode == .tokenIDs)
+            #expect(m.totalInput == 12 * 64)
+            #expect(m.serverInput == 12 * 64)
+            #expect(result.outputs.map(\.serverPromptLength) == Array(repeating: 64, count: 12))
         } else {
-            // Text prompts: the server's usage.prompt_tokens (the simulator counts UTF-8 bytes / 4).
+            // Chat is text: the server's usage.prompt_tokens (the simulator counts UTF-8 bytes / 4).
+            #expect(result.promptMode == .text(refused: nil))
             let prompts = RandomDataset.sample(numPrompts: 12, inputLength: 64, outputLength: 32, rangeRatio: 1, seed: 42)
-            #expect(m.totalInput == prompts.map { SimTokens.count(text: $0.text) }.reduce(0, +))
+            let counted = prompts.map { SimTokens.count(text: $0.text) }.reduce(0, +)
+            #expect(m.totalInput == counted)
+            #expect(m.serverInput == counted)
         }
         // Timings are computed and positive; the simulator never answers before its modelled TTFT
         // (100 ms; 1 ms slack for clock granularity). How close they come to the model is measured in benchmarks/timing.sh.
@@ -156,6 +164,8 @@ import Testing
         #expect(result.outputs.count == 5)
         #expect(result.metrics.failureReasons.values.reduce(0, +) == 5)
         #expect(result.metrics.failureReasons.keys.allSatisfy { $0.contains("connection") }, "\(result.metrics.failureReasons)")
+        #expect(result.promptMode == .tokenIDs, "no answer is no refusal")
+        #expect(result.metrics.serverInput == nil)
         // With a warm-up the run refuses to start and says why.
         config.warmupRequests = 1
         do {

@@ -66,6 +66,34 @@ import Testing
         await server.shutdown()
     }
 
+    /// `prompt` as token ids on `/v1/completions`, counted one token per id in `usage` (vLLM, SGLang
+    /// and llama.cpp accept them); `DSDEPLOY_SIM_REFUSE_TOKEN_IDS=1` makes a text-only server.
+    @Test func tokenIDPrompts() async throws {
+        let server = try await SimTest.start()
+        let base = server.baseURL
+        #expect(await SimTest.waitForStatus(base + "/ready", 200))
+        let ids = try client.postJSON(base + "/v1/completions", json: #"{"prompt":[11,12,13,14,15,16,17],"max_tokens":2}"#)
+        #expect(ids.status == 200)
+        #expect(SimTest.json(ids)?["usage"]?["prompt_tokens"] == .number(7))
+        let bad = try client.postJSON(base + "/v1/completions", json: #"{"prompt":[1,0.5],"max_tokens":2}"#)
+        #expect(bad.status == 400 && bad.text.contains("token ids"), "\(bad.text)")
+        await server.shutdown()
+
+        var settings = SimSettings()
+        settings.refuseTokenIDs = true
+        let textOnly = try await SimTest.start(settings)
+        let url = textOnly.baseURL
+        #expect(await SimTest.waitForStatus(url + "/ready", 200))
+        let refused = try client.postJSON(url + "/v1/completions", json: #"{"prompt":[11,12,13],"max_tokens":2}"#)
+        #expect(refused.status == 400 && refused.text.contains("'prompt' must be a string or a list of strings"),
+                "\(refused.text)")
+        let text = try client.postJSON(url + "/v1/completions", json: #"{"prompt":"abcdefgh","max_tokens":2}"#)
+        #expect(text.status == 200 && SimTest.json(text)?["usage"]?["prompt_tokens"] == .number(2))
+        let native = try client.postJSON(url + "/generate", json: #"{"input_ids":[1,2,3],"sampling_params":{"max_new_tokens":2}}"#)
+        #expect(native.status == 200, "SGLang's /generate always takes input_ids")
+        await textOnly.shutdown()
+    }
+
     @Test func streamingFormats() async throws {
         let server = try await SimTest.start()
         let base = server.baseURL

@@ -40,13 +40,24 @@ import Testing
     }
 
     @Test func promptTokenCounting() {
-        func tokens(_ api: Generation.API, _ body: String) -> Int? {
+        func tokens(_ api: Generation.API, _ body: String, ids: Bool = true) -> Int? {
             guard case .success(let g) = Generation.parse(api: api, body: Array(body.utf8), model: "m", id: "1",
-                                                          created: 0, incrementalNative: false) else { return nil }
+                                                          created: 0, incrementalNative: false,
+                                                          acceptsTokenIDs: ids) else { return nil }
             return g.promptTokens
         }
         #expect(tokens(.completions, #"{"prompt":"abcdefgh"}"#) == 2)
-        #expect(tokens(.completions, #"{"prompt":[1,2,3]}"#) == 3)
+        #expect(tokens(.completions, #"{"prompt":[1,2,3]}"#) == 3)  // token ids: one token each, as vLLM/SGLang/llama.cpp
+        #expect(tokens(.completions, #"{"prompt":[[1,2],[3]]}"#) == 3)
+        #expect(tokens(.completions, #"{"prompt":[0,1.0]}"#) == 2)
+        #expect(tokens(.completions, #"{"prompt":[1,2.5]}"#) == nil)  // not token ids
+        #expect(tokens(.completions, #"{"prompt":[1,-2]}"#) == nil)
+        #expect(tokens(.completions, #"{"prompt":[1,"a"]}"#) == nil)
+        // A text-only server (DSDEPLOY_SIM_REFUSE_TOKEN_IDS) refuses ids, and only ids.
+        #expect(tokens(.completions, #"{"prompt":[1,2,3]}"#, ids: false) == nil)
+        #expect(tokens(.completions, #"{"prompt":[[1,2]]}"#, ids: false) == nil)
+        #expect(tokens(.completions, #"{"prompt":["abcd","efgh"]}"#, ids: false) == 2)
+        #expect(tokens(.native, #"{"input_ids":[5,6,7]}"#, ids: false) == 3)
         #expect(tokens(.completions, #"{"prompt":["abcd","efgh"]}"#) == 2)
         #expect(tokens(.native, #"{"text":"abc","input_ids":[5,6,7,8,9]}"#) == 5)  // input_ids win
         #expect(tokens(.chat, #"{"messages":[{"role":"user","content":[{"type":"text","text":"abcdefg"}]}]}"#) == 2)

@@ -48,16 +48,18 @@ import Testing
             "DSDEPLOY_SIM_CRASH_ON_START": "1", "DSDEPLOY_SIM_NEVER_READY": "true",
             "DSDEPLOY_SIM_ARG_OVERRIDE": #"{"tp_size": 2, "mem_fraction_static": 0.7}"#,
             "DSDEPLOY_SIM_TTFT_BASE_MS": "200", "DSDEPLOY_SIM_ACCEPT_LENGTH": "2.5",
+            "DSDEPLOY_SIM_REFUSE_TOKEN_IDS": "1",
         ])
-        #expect(s.version == "0.5.22" && s.startDelay == 1.5 && s.crashOnStart && s.neverReady)
+        #expect(s.version == "0.5.22" && s.startDelay == 1.5 && s.crashOnStart && s.neverReady && s.refuseTokenIDs)
         #expect(s.argOverride["tp_size"] == .number(2))
         #expect(s.timing.ttftBaseMs == 200 && s.timing.acceptLength == 2.5)
         #expect(s.timing.decodeStepMs == TimingModel.defaults.decodeStepMs)
         let defaults = try SimSettings.fromEnvironment([:])
         #expect(defaults == SimSettings())
+        #expect(!defaults.refuseTokenIDs)
         for (k, v) in [("DSDEPLOY_SIM_START_DELAY", "soon"), ("DSDEPLOY_SIM_ACCEPT_LENGTH", "0.5"),
                        ("DSDEPLOY_SIM_ARG_OVERRIDE", "[1]"), ("DSDEPLOY_SIM_CRASH_ON_START", "maybe"),
-                       ("DSDEPLOY_SIM_DECODE_STEP_MS", "-1")] {
+                       ("DSDEPLOY_SIM_DECODE_STEP_MS", "-1"), ("DSDEPLOY_SIM_REFUSE_TOKEN_IDS", "ids")] {
             #expect(throws: SimSetupError.self) { _ = try SimSettings.fromEnvironment([k: v]) }
         }
     }

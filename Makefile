@@ -23,6 +23,7 @@ test: setup
 	scripts/setup-gpustack.sh >/dev/null
 	scripts/setup-podman.sh >/dev/null
 	scripts/setup-sshd.sh >/dev/null
+	scripts/setup-dockerd.sh >/dev/null
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel --skip CLITests
 	$(SWIFT) test --skip-build --parallel --filter CLITests

@@ -15,9 +15,8 @@
 #         .dsdeploy-engines/tiny-llama/venv), so the launcher finds its venv by itself. No bind mount.
 #         CMD: -m /models/tiny-llama.gguf -a tiny-llama --host 0.0.0.0 --port 8080.
 #         Runs scripts/setup-tiny-engine.sh first (idempotent) for the venv and the model.
-# Note: the simulator's server sets SO_DEBUG on every connection (SimServer.swift asks for
-# `.socketOption(.tcp_nodelay)`, which is SOL_SOCKET/1), which needs CAP_NET_ADMIN: in a container
-# without it, every connection is reset. Until that is `.tcpOption(.tcp_nodelay)`, add CapAdd NET_ADMIN.
+#         Also /usr/local/bin/sglang → the simulator, so a Backend's `entrypoint: [sglang, serve]` (the
+#         seed's) runs it as SGLang: tag this image with the seed's image name and the seed runs as is.
 # The socket defaults to $DOCKER_HOST (unix://..., or tcp://... with $DOCKER_CERT_PATH for TLS).
 # Both images: ENTRYPOINT the engine, ENV PATH, and the label dsdeploy.content-key, a sha256 over this
 # script, the engine file's (and the model's) content, and the size and mtime of every other file
@@ -181,6 +180,7 @@ image_sim() {
   put "$R" "$bin" /usr/local/bin/dsdeploy-engine-sim
   for l in $libs; do put "$R" "$l" "$l"; done
   [ ${#res[@]} -eq 0 ] || cp -rL "${res[@]}" "$R/usr/local/bin/"
+  ln -s dsdeploy-engine-sim "$R/usr/local/bin/sglang"
   import "$name" "$key" "$R" 'ENTRYPOINT ["/usr/local/bin/dsdeploy-engine-sim"]' \
     'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
   rm -rf "$R"

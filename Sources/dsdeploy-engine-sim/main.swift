@@ -13,7 +13,12 @@ import Glibc
 import Darwin
 #endif
 
-let arguments = Array(CommandLine.arguments.dropFirst())
+var arguments = Array(CommandLine.arguments.dropFirst())
+// Run as `sglang` (a link in an engine image, so a Backend's `entrypoint: [sglang, serve]` runs as
+// written): `sglang serve ARGS` is SGLang's own command line, not vLLM's `serve`.
+if CommandLine.arguments.first.map({ URL(fileURLWithPath: $0).lastPathComponent }) == "sglang", arguments.first == "serve" {
+    arguments.removeFirst()
+}
 var environment: [String: String] = [:]
 var envp = environ
 while let entry = envp.pointee {

@@ -172,8 +172,13 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         var drift: [FlagDiffEntry] = []
         var lastLog: [String] = []
         var exitStatus: String?
-        // Ready means: it answers its readiness check and its config readback now (verified from here).
-        if running, ready(launch, id: id, on: h), case .verified(let d, _) = probeClient.readback(launch, port: launch.port) {
+        // Ready means: it answers its config readback now (verified from here), and its HTTP readiness
+        // path when it has one. A readiness log line is a start-up signal that `probe` waits for during
+        // a rollout; a server answering its readback is past it, so observing does not read the logs
+        // (a no-op plan costs the same few reads per host, whatever the number of replicas).
+        let onlyLogLine = launch.readinessLogLine?.isEmpty == false && launch.readinessPath == nil
+        if running, onlyLogLine || probeClient.httpReady(launch, port: launch.port).ready,
+           case .verified(let d, _) = probeClient.readback(launch, port: launch.port) {
             state = .ready
             drift = d
         }

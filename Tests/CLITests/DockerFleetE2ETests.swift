@@ -1,0 +1,394 @@
+import Foundation
+import POSIXSpawn
+import Testing
+import TestSupport
+
+/// The seed's DSpark deployment on a fleet of Docker hosts, end to end on the built binary: each
+/// host is a network namespace of its own with its own sshd and its own dockerd (own data root and
+/// socket, `scripts/setup-dockerd.sh`), reached only through SSH. The image is the engine simulator
+/// (`scripts/engine-image.sh`), tagged with the seed's image name, so the seed's Backend file runs
+/// unchanged: `entrypoint: [sglang, serve]`, its run command, its readiness log line. GPUs are real
+/// `DeviceRequests`: each dockerd finds an `nvidia-container-runtime-hook` on its PATH (a stand-in
+/// that does nothing), so dockerd accepts the request and hands the container NVIDIA_VISIBLE_DEVICES
+/// exactly as on a GPU host.
+@Suite(.serialized) struct DockerFleetE2ETests {
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    static let seedImage = "swr.cn-north-4.myhuaweicloud.com/desaysv/gpustack/sglang-dspark:v1.0"
+
+    /// One fake GPU host: a network namespace, its sshd, its dockerd.
+    final class FleetHost: @unchecked Sendable {
+        let name: String
+        let dir: String
+        let ns: String
+        let veth: String
+        let address: String
+        var sshd: Int32 = 0
+        var dockerd = false
+
+        /// `tls`: the daemon also listens on ADDRESS:2376 with `--tlsverify` (certificates in `dir/d/tls`).
+        init(name: String, tls: Bool = false, ssh: Bool = true) throws {
+            self.name = name
+            let tag = String(UInt32.random(in: 0...0xffffff), radix: 16)
+            // Short: dockerd's and containerd's unix sockets live under it.
+            dir = "/tmp/dsf-" + tag
+            ns = "dsf-" + tag
+            veth = "dsfv" + tag
+            let n = Int.random(in: 1...250)
+            address = "10.233.\(n).2"
+            try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
+            try sh(["/sbin/ip", "netns", "add", ns])
+            try sh(["/sbin/ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p"])
+            try sh(["/sbin/ip", "link", "set", veth + "p", "netns", ns])
+            try sh(["/sbin/ip", "addr", "add", "10.233.\(n).1/30", "dev", veth])
+            try sh(["/sbin/ip", "link", "set", veth, "up"])
+            try sh(["/sbin/ip", "-n", ns, "addr", "add", address + "/30", "dev", veth + "p"])
+            try sh(["/sbin/ip", "-n", ns, "link", "set", veth + "p", "up"])
+            try sh(["/sbin/ip", "-n", ns, "link", "set", "lo", "up"])
+            // The NVIDIA hook dockerd looks for on its PATH: with it, `--gpus`/DeviceRequests work.
+            let hook = dir + "/bin/nvidia-container-runtime-hook"
+            try "#!/bin/sh\ncat >/dev/null\nexit 0\n".write(toFile: hook, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
+            var env = ProcessInfo.processInfo.environment
+            env["PATH"] = dir + "/bin:" + (env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+            let serve = try Self.script([CLITests.root + "/scripts/setup-dockerd.sh", "serve", dir + "/d", "--netns", ns]
+                                        + (tls ? ["--tls", address + ":2376"] : []), environment: env, log: dir + "/serve.log")
+            guard serve.status == 0 else { throw Failure(description: "setup-dockerd.sh serve: \(serve.out)\(serve.err)") }
+            dockerd = true
+            let image = try Self.script([CLITests.root + "/scripts/engine-image.sh", "--docker", "unix://" + socket, "sim"],
+                                        environment: ProcessInfo.processInfo.environment, log: dir + "/image.log")
+            guard image.status == 0 else { throw Failure(description: "engine-image.sh: \(image.out)\(image.err)") }
+            let (repo, tag2) = (String(seedImage.split(separator: ":")[0]), String(seedImage.split(separator: ":")[1]))
+            let tagged = try api("POST", "/images/localhost/dsdeploy-engine-sim:dev/tag?repo=\(repo)&tag=\(tag2)")
+            guard tagged.status == 201 else { throw Failure(description: "tagging the seed's image: \(tagged)") }
+            if ssh { try startSSHD() }
+        }
+
+        var socket: String { dir + "/d/docker.sock" }
+
+        /// Runs a script that leaves daemons behind (setsid): output to a file, not a pipe a daemon
+        /// could hold open, and waited for by pid. Its exit status and output.
+        static func script(_ argv: [String], environment: [String: String], log: String) throws -> (status: Int32, out: String, err: String) {
+            let pid = try Spawner.spawn(argv: ["/bin/bash"] + argv, environment: environment.map { "\($0.key)=\($0.value)" },
+                                        fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY),
+                                                      .open(1, path: log, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644),
+                                                      .duplicate(1, to: 2)])
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let out = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), out, "")
+        }
+
+        func sh(_ args: [String]) throws {
+            let r = try runProcess(args[0], Array(args.dropFirst()), environment: ProcessInfo.processInfo.environment, cwd: "/")
+            guard r.status == 0 else { throw Failure(description: "\(args.joined(separator: " ")): \(r.err)") }
+        }
+
+        func startSSHD() throws {
+            try sh(["/bin/bash", CLITests.root + "/scripts/setup-sshd.sh"])
+            try sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"])
+            try sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/client_key"])
+            try FileManager.default.copyItem(atPath: dir + "/client_key.pub", toPath: dir + "/authorized_keys")
+            try """
+            Port 2222
+            ListenAddress \(address)
+            HostKey \(dir)/host_key
+            PidFile \(dir)/sshd.pid
+            AuthorizedKeysFile \(dir)/authorized_keys
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            UsePAM no
+            StrictModes no
+            AllowUsers root
+            """.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
+            sshd = try Spawner.spawn(argv: ["/sbin/ip", "netns", "exec", ns, "/usr/sbin/sshd", "-D", "-f", dir + "/sshd_config",
+                                            "-E", dir + "/sshd.log"],
+                                     environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
+                                     fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY), .open(1, path: "/dev/null", flags: O_WRONLY),
+                                                   .duplicate(1, to: 2)], newSession: true)
+        }
+
+        /// This host's entry of the user's ssh config (host key pinned, StrictHostKeyChecking yes).
+        var sshConfig: String {
+            let hostKey = (try? String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8)) ?? ""
+            try? "[\(address)]:2222 \(hostKey)".write(toFile: dir + "/known_hosts", atomically: true, encoding: .utf8)
+            return """
+            Host \(name)
+              HostName \(address)
+              Port 2222
+              User root
+              IdentityFile \(dir)/client_key
+              IdentitiesOnly yes
+              UserKnownHostsFile \(dir)/known_hosts
+              StrictHostKeyChecking yes
+              ConnectTimeout 5
+
+            """
+        }
+
+        /// Calls this host's Engine API directly (the test's own view, not dsdeploy's).
+        @discardableResult
+        func api(_ method: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
+            let data = body.map { ["-H", "Content-Type: application/json", "-d", $0] } ?? []
+            let r = try runProcess("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", method, "--unix-socket", socket] + data
+                                   + ["http://d/v1.41" + path], environment: [:], cwd: "/")
+            let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false)
+            return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        }
+
+        /// This host's containers (all states).
+        func containers() throws -> [[String: Any]] {
+            let body = try api("GET", "/containers/json?all=1").body
+            return (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [[String: Any]] ?? []
+        }
+
+        /// Cuts the host off this machine (its link goes down), or brings it back.
+        func cut(_ down: Bool) throws { try sh(["/sbin/ip", "link", "set", veth, down ? "down" : "up"]) }
+
+        func stop() {
+            _ = try? runProcess("/usr/bin/pkill", ["-f", "fleet_ssh_config"], environment: [:], cwd: "/")
+            if sshd > 0 {
+                _ = try? runProcess("/usr/bin/pkill", ["-P", String(sshd)], environment: [:], cwd: "/")
+                kill(sshd, SIGTERM)
+                var status: Int32 = 0
+                _ = waitpid(sshd, &status, 0)
+            }
+            if dockerd {
+                _ = try? Self.script([CLITests.root + "/scripts/setup-dockerd.sh", "stop", dir + "/d"],
+                                     environment: ProcessInfo.processInfo.environment, log: "/dev/null")
+            }
+            _ = try? runProcess("/sbin/ip", ["link", "del", veth], environment: [:], cwd: "/")
+            _ = try? runProcess("/sbin/ip", ["netns", "del", ns], environment: [:], cwd: "/")
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    func json(_ text: String) -> [String: Any] {
+        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
+    }
+
+    /// The seed's DSpark deployment (its Backend file as shipped) on a fleet of `hosts`.
+    func manifest(_ s: Sandbox, hosts: [FleetHost], sshConfig: String, replicas: Int = 4, memFraction: String = "0.85",
+                  env: [String: String] = [:], extra: String = "") -> String {
+        var envLines = "    PYPI_PACKAGES_INSTALL: \"-U distro\"\n"
+        for (k, v) in env.sorted(by: { $0.key < $1.key }) { envLines += "    \(k): '\(v)'\n" }
+        return """
+        apiVersion: dsdeploy/v1
+        kind: Include
+        metadata: {name: backend}
+        spec: {files: [backends/sglang-dspark.yaml]}
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Target
+        metadata: {name: gpu-fleet}
+        spec:
+          type: docker
+          sshConfig: \(sshConfig)
+          hosts:
+        \(hosts.map { "    - {name: \($0.name), docker: \"ssh://\($0.name)\($0.socket)\", address: \($0.address), gpus: 16}" }.joined(separator: "\n"))
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: dspark}
+        spec:
+          target: gpu-fleet
+          model: {source: modelscope, id: deepseek-ai/DeepSeek-V4-Flash-DSpark}
+          backend: sglang-dspark
+          backendVersion: dspark
+          replicas: \(replicas)
+          gpusPerReplica: 8
+          port: \(s.port)
+          readiness: {timeoutSeconds: 60}
+          rollout: {maxSurge: 2, maxUnavailable: 0}
+          # The test VM's root cannot raise memlock (no CAP_SYS_RESOURCE): runc refuses the default ulimits.
+          container: {ulimits: {}}
+          args:
+            - --tp-size 8
+            - --ep-size 8
+            - --speculative-algorithm DSPARK
+            - --mem-fraction-static \(memFraction)
+          env:
+        \(envLines)
+        """ + extra
+    }
+
+    func rows(_ s: Sandbox, env: [String: String] = [:]) throws -> [[String: Any]] {
+        let r = try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"], env: env)
+        return (json(r.out)["replicas"] as? [[String: Any]]) ?? []
+    }
+
+    @Test func theSeedOnTwoHostsReachedOverSSH() throws {
+        let a = try FleetHost(name: "h20-a")
+        defer { a.stop() }
+        let b = try FleetHost(name: "h20-b")
+        defer { b.stop() }
+        let s = try Sandbox()
+        defer { _ = try? s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"]); s.tearDown() }
+        let sshConfig = s.dir + "/fleet_ssh_config"
+        try (a.sshConfig + b.sshConfig).write(toFile: sshConfig, atomically: true, encoding: .utf8)
+        let app = s.dir + "/manifests/app.yaml"
+        func write(_ text: String) throws { try text.write(toFile: app, atomically: true, encoding: .utf8) }
+        try write(manifest(s, hosts: [a, b], sshConfig: sshConfig))
+        #expect(try s.run(["validate", "manifests/app.yaml"]).status == 0)
+
+        // First apply: four replicas of 8 GPUs, two per host.
+        var t0 = Date()
+        let first = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        let firstApply = Date().timeIntervalSince(t0)
+        #expect(first.status == 0, "\(first.out)\(first.err)")
+        var status = try rows(s)
+        #expect(status.count == 4 && status.allSatisfy { $0["state"] as? String == "ready" }, "\(status)")
+        #expect(status.map { $0["host"] as? String ?? "" }.sorted() == ["h20-a", "h20-a", "h20-b", "h20-b"], "\(status)")
+        // What runs on a host is the seed's container: its image, `sglang serve`, GPUs by device request.
+        let onA = try a.containers()
+        #expect(onA.count == 2 && onA.allSatisfy { $0["Image"] as? String == Self.seedImage }, "\(onA)")
+        let id = try #require(onA.first?["Id"] as? String)
+        let inspect = json(try a.api("GET", "/containers/\(id)/json").body)
+        let config = inspect["Config"] as? [String: Any] ?? [:]
+        #expect(config["Entrypoint"] as? [String] == ["sglang", "serve"], "\(config)")
+        let env = config["Env"] as? [String] ?? []
+        #expect(env.contains("SGLANG_USE_MODELSCOPE=true") && env.contains("PYPI_PACKAGES_INSTALL=-U distro"), "\(env)")
+        let requests = (inspect["HostConfig"] as? [String: Any])?["DeviceRequests"] as? [[String: Any]] ?? []
+        let ids = requests.first?["DeviceIDs"] as? [String] ?? []
+        #expect(requests.first?["Driver"] as? String == "nvidia" && (ids == (0...7).map(String.init) || ids == (8...15).map(String.init)),
+                "\(requests)")
+        // dockerd's NVIDIA driver hands the engine process exactly those GPUs.
+        let enginePid = (inspect["State"] as? [String: Any])?["Pid"] as? Int ?? 0
+        let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(enginePid)/environ")))
+            .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
+        #expect(environ.contains("NVIDIA_VISIBLE_DEVICES=" + ids.joined(separator: ",")), "\(environ)")
+        let cmd = config["Cmd"] as? [String] ?? []
+        #expect(cmd.starts(with: ["--model-path", "deepseek-ai/DeepSeek-V4-Flash-DSpark", "--host", a.address]), "\(cmd)")
+        // Served where clients reach the host.
+        let endpoint = try #require(status.first { $0["host"] as? String == "h20-b" }?["endpoint"] as? String)
+        #expect(endpoint.hasPrefix("http://\(b.address):"), "\(endpoint)")
+        let info = try runProcess("/usr/bin/curl", ["-sf", endpoint + "/server_info"], environment: [:], cwd: s.dir)
+        #expect(info.status == 0 && info.out.contains("\"tp_size\":8"), "\(info.out)")
+
+        // A no-op: plan and apply change nothing, with a constant number of reads per host.
+        t0 = Date()
+        let noopPlan = try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode", "--output", "json"])
+        let noopPlanTime = Date().timeIntervalSince(t0)
+        #expect(noopPlan.status == 0, "\(noopPlan.out)\(noopPlan.err)")
+        let calls = json(noopPlan.out)["api_calls"] as? [String: Any]
+        #expect(calls?["reads"] as? Int == 4 && calls?["writes"] as? Int == 0, "2 reads per host (/version, /containers/json): \(String(describing: calls))")
+        t0 = Date()
+        let noop = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        let noopApply = Date().timeIntervalSince(t0)
+        #expect(noop.status == 0 && noop.out.contains("No changes"), "\(noop.out)\(noop.err)")
+
+        // A separate clone on another machine (its own directory and state) sees the same and plans nothing.
+        let clone = NSTemporaryDirectory() + "dsdeploy-clone-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: clone) }
+        try FileManager.default.copyItem(atPath: s.dir + "/manifests", toPath: clone + "/manifests")
+        var other = ProcessInfo.processInfo.environment
+        other["DSDEPLOY_HOME"] = clone + "/.dsdeploy"
+        let clonePlan = try runProcess(CLITests.binary, ["plan", "manifests/app.yaml", "--detailed-exitcode"], environment: other, cwd: clone)
+        #expect(clonePlan.status == 0, "\(clonePlan.out)\(clonePlan.err)")
+        let cloneStatus = try runProcess(CLITests.binary, ["status", "-f", "manifests/app.yaml", "--output", "json"], environment: other, cwd: clone)
+        #expect(((json(cloneStatus.out)["replicas"] as? [[String: Any]]) ?? []).filter { $0["state"] as? String == "ready" }.count == 4,
+                "\(cloneStatus.out)")
+
+        // A rolling flag change: every replica replaced, two at a time, each verified.
+        try write(manifest(s, hosts: [a, b], sshConfig: sshConfig, memFraction: "0.80"))
+        t0 = Date()
+        let roll = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        let rollTime = Date().timeIntervalSince(t0)
+        #expect(roll.status == 0 && roll.out.contains("~ --mem-fraction-static: 0.85 → 0.8"), "\(roll.out)\(roll.err)")
+        status = try rows(s)
+        #expect(status.count == 4 && Set(status.map { $0["revision"] as? String ?? "" }).count == 1, "\(status)")
+        print("docker fleet (2 namespace hosts over ssh, 4 replicas): first apply \(String(format: "%.2f", firstApply)) s, "
+              + "no-op plan \(String(format: "%.2f", noopPlanTime)) s, no-op apply \(String(format: "%.2f", noopApply)) s, "
+              + "rolling flag change \(String(format: "%.2f", rollTime)) s")
+
+        // Host b is cut off mid-rollout (after the first new replica on a is ready); a second apply
+        // meanwhile is refused, naming the holder of the lock.
+        try write(manifest(s, hosts: [a, b], sshConfig: sshConfig, memFraction: "0.80", env: ["DSDEPLOY_SIM_START_DELAY": "2"]))
+        let log = s.dir + "/apply-cut.log"
+        var applyEnv = ProcessInfo.processInfo.environment
+        applyEnv["DSDEPLOY_HOME"] = s.dir + "/.dsdeploy"
+        let pid = try Spawner.spawn(argv: [CLITests.binary, "apply", app, "--auto-approve"],
+                                    environment: applyEnv.map { "\($0.key)=\($0.value)" },
+                                    fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY),
+                                                  .open(1, path: log, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644),
+                                                  .duplicate(1, to: 2)])
+        let readLog = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        #expect(eventually(timeout: 60) { readLog().contains("starting") }, "\(readLog())")
+        let refused = try runProcess(CLITests.binary, ["apply", "manifests/app.yaml", "--auto-approve"], environment: other, cwd: clone)
+        #expect(refused.status == 1 && refused.err.contains("target 'gpu-fleet' is locked by"), "\(refused.out)\(refused.err)")
+        #expect(eventually(timeout: 60) { readLog().contains("dspark/0: ready") }, "\(readLog())")
+        try b.cut(true)
+        var code: Int32 = 0
+        _ = waitpid(pid, &code, 0)
+        let cutOutput = readLog()
+        #expect((code >> 8) & 0xff == 1, "an incomplete apply exits 1: \(cutOutput)")
+        #expect(cutOutput.contains("host h20-b: unreachable") && cutOutput.contains("Apply INCOMPLETE: host h20-b could not be reached"), "\(cutOutput)")
+        #expect(!cutOutput.contains("reverting"), "host a's rollout finished on its own results: \(cutOutput)")
+        #expect(cutOutput.contains("✔ dspark/0 replace: done") && cutOutput.contains("✔ dspark/2 replace: done"), "\(cutOutput)")
+        let whileCut = try s.run(["plan", "manifests/app.yaml"])
+        #expect(whileCut.status == 1 && whileCut.err.contains("host 'h20-b'"), "a plan names the host it cannot read: \(whileCut.err)")
+        // b is back: the next apply converges, and nothing is left to do.
+        try b.cut(false)
+        let converge = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(converge.status == 0, "\(converge.out)\(converge.err)")
+        status = try rows(s)
+        #expect(status.count == 4 && status.allSatisfy { $0["state"] as? String == "ready" } && Set(status.map { $0["revision"] as? String ?? "" }).count == 1,
+                "\(status)")
+        #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"]).status == 0)
+        let (leftA, leftB) = (try a.containers(), try b.containers())
+        #expect(leftA.count == 2 && leftB.count == 2, "no container left behind: \(leftA.map { $0["Names"] ?? "" }) \(leftB.map { $0["Names"] ?? "" })")
+
+        // A container killed by hand is found and replaced.
+        let victim = try #require(try b.containers().first?["Id"] as? String)
+        try b.api("POST", "/containers/\(victim)/kill")
+        let found = try s.run(["plan", "manifests/app.yaml"])
+        #expect(found.out.contains("(replica is not running"), "\(found.out)\(found.err)")
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
+        #expect(try rows(s).filter { $0["state"] as? String == "ready" }.count == 4)
+
+        // A rollout that fails (the engine dies at start) returns every host to the last good revision.
+        let good = Set(try rows(s).map { $0["revision"] as? String ?? "" })
+        try write(manifest(s, hosts: [a, b], sshConfig: sshConfig, memFraction: "0.75", env: ["DSDEPLOY_SIM_CRASH_ON_START": "1"]))
+        let broken = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(broken.status == 1 && broken.out.contains("Apply FAILED for dspark"), "\(broken.out)\(broken.err)")
+        status = try rows(s)
+        #expect(status.count == 4 && Set(status.map { $0["revision"] as? String ?? "" }) == good
+                && status.allSatisfy { $0["state"] as? String == "ready" }, "the last good revision serves: \(status)")
+
+        // A deployment dropped from the manifests keeps running until `--prune`, which stops only
+        // this owner's containers.
+        let canary = """
+
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: canary}
+        spec:
+          target: gpu-fleet
+          model: {source: modelscope, id: deepseek-ai/DeepSeek-V4-Flash-DSpark}
+          backend: sglang-dspark
+          backendVersion: dspark
+          replicas: 1
+          gpusPerReplica: 8
+          port: \(s.port + 10)
+          container: {ulimits: {}}
+          args: [--tp-size 8]
+        """
+        try write(manifest(s, hosts: [a, b], sshConfig: sshConfig, replicas: 3, memFraction: "0.80", env: ["DSDEPLOY_SIM_START_DELAY": "2"],
+                           extra: canary))
+        let withCanary = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(withCanary.status == 0, "\(withCanary.out)\(withCanary.err)")
+        let foreign = try a.api("POST", "/containers/create?name=not-ours", body: #"{"Image": "localhost/dsdeploy-engine-sim:dev"}"#).status
+        #expect(foreign == 201, "a container dsdeploy does not own")
+        try write(manifest(s, hosts: [a, b], sshConfig: sshConfig, replicas: 3, memFraction: "0.80", env: ["DSDEPLOY_SIM_START_DELAY": "2"]))
+        let orphan = try s.run(["plan", "manifests/app.yaml"])
+        #expect(orphan.out.contains("deployment canary runs on target gpu-fleet but is not in the manifests"), "\(orphan.out)\(orphan.err)")
+        let pruned = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--prune"])
+        #expect(pruned.status == 0, "\(pruned.out)\(pruned.err)")
+        #expect(try rows(s).allSatisfy { $0["deployment"] as? String == "dspark" } && (try rows(s)).count == 3)
+        #expect(try a.containers().contains { ($0["Names"] as? [String])?.first == "/not-ours" }, "prune leaves what it does not own")
+        let delete = try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"])
+        #expect(delete.status == 0, "\(delete.out)\(delete.err)")
+        #expect(try a.containers().map { ($0["Names"] as? [String])?.first ?? "" } == ["/not-ours"] && b.containers().isEmpty)
+    }
+}

@@ -30,7 +30,9 @@ public struct ManifestLoader: Sendable {
 
     /// Loads the files, their includes and overlays' bases, resolves the overlays and then `settings`
     /// (`--values`, `--set`), and adds stock backends they reference but do not define.
-    public func load(_ paths: [String], settings: ManifestSettings = ManifestSettings()) -> (Manifest, [Diagnostic]) {
+    /// `valuesSource` reads `--values` files (default: `source`).
+    public func load(_ paths: [String], settings: ManifestSettings = ManifestSettings(),
+                     valuesSource: (any ManifestFileSource)? = nil) -> (Manifest, [Diagnostic]) {
         var manifest = Manifest()
         var diags: [Diagnostic] = []
         var queue = paths.map { ($0, Optional<Reference>.none) }
@@ -63,7 +65,7 @@ public struct ManifestLoader: Sendable {
             }
         }
         var resolver = OverlayResolver(targetTypes: targetTypes, edges: edges, loaded: loaded)
-        let settingList = SettingsReader(source: source).read(settings, into: &manifest, &diags)
+        let settingList = SettingsReader(source: valuesSource ?? source).read(settings, into: &manifest, &diags)
         resolver.resolve(&manifest, settings: settingList, &diags)
         loadStockBackends(near: paths, into: &manifest)
         var unique: Set<Diagnostic> = []

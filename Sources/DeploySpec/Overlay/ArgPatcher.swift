@@ -26,7 +26,7 @@ struct ArgPatcher {
     mutating func apply() -> [ArgLine] {
         var lines = deployment.args.map { ArgLine(text: $0) }
         let d = deployment
-        let defined = "deployment '\(d.name)' is defined at \(d.location.file):\(d.location.line):\(d.location.column)"
+        let defined = "deployment '\(d.name)' (defined at \(d.location.file):\(d.location.line):\(d.location.column))"
         for patch in d.argPatches {
             switch patch.op {
             case .replaceAll(let entries):

@@ -92,6 +92,7 @@ struct OverlayResolver {
         let base = o.baseFile
         guard loaded.contains(base) else { return }  // unreadable: reported where `base:` is written
         let inBase = reach(base)
+        let candidates = manifest.deployments.filter { provider[$0.name].map(inBase.contains) ?? false }.map(\.name)
         for patch in o.patches {
             let name = patch.deployment.value
             guard manifest.deploymentIndex[name] != nil, let from = provider[name], inBase.contains(from) else {
@@ -103,7 +104,6 @@ struct OverlayResolver {
                                 "an environment is one chain of overlays: pass one of them, or make one the other's base"]))
                     continue
                 }
-                let candidates = manifest.deployments.filter { provider[$0.name].map(inBase.contains) ?? false }.map(\.name)
                 let hint = Suggest.didYouMean(name, in: candidates)
                 diags.append(.error("unknown-reference",
                     "overlay '\(o.name)': its base \(o.base.value) has no deployment '\(name)'\(hint)",

@@ -114,3 +114,52 @@ import TestSupport
                 "\(missing.err)")
     }
 }
+
+/// Environments applied for real on the local target with the SGLang simulator (manifests/targets/simulator.yaml):
+/// revisions and plans come from the resolved manifest.
+@Suite struct EnvironmentE2ETests {
+    @Test func overlaysAndSettingsPlanAndApplyFromTheResolvedManifest() throws {
+        let s = try Sandbox()
+        defer { s.tearDown() }
+        let first = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(first.status == 0, "\(first.out)\(first.err)")
+        let pid = try #require(try s.status().first?.pid)
+
+        // An overlay that restates the base (through the alias of --tp-size) resolves to the same
+        // launch spec: it plans nothing.
+        try FileManager.default.createDirectory(atPath: s.dir + "/manifests/envs", withIntermediateDirectories: true)
+        try """
+        apiVersion: dsdeploy/v1
+        kind: Overlay
+        metadata: {name: same}
+        spec:
+          base: ../app.yaml
+          deployments:
+            dspark:
+              set: {--tensor-parallel-size: 8, replicas: 1}
+        """.write(toFile: s.dir + "/manifests/envs/same.yaml", atomically: true, encoding: .utf8)
+        let same = try s.run(["plan", "manifests/envs/same.yaml", "--detailed-exitcode"])
+        #expect(same.status == 0, "\(same.out)\(same.err)")
+
+        // A setting on top of it changes a flag: plan names it, a saved plan keeps the setting, and
+        // applying that plan replaces the replica.
+        let set = ["--set", "deployments.dspark.args.--mem-fraction-static=0.8"]
+        let changed = try s.run(["plan", "manifests/envs/same.yaml", "--detailed-exitcode", "--out", "p.json"] + set)
+        #expect(changed.status == 2, "\(changed.out)\(changed.err)")
+        #expect(changed.out.contains("--mem-fraction-static"), "\(changed.out)")
+        let refused = try s.run(["apply", "p.json", "--auto-approve"] + set)
+        #expect(refused.status == 1)
+        #expect(refused.err.contains("carries the --set and --values it was made with"), "\(refused.err)")
+        let applied = try s.run(["apply", "p.json", "--auto-approve"])
+        #expect(applied.status == 0, "\(applied.out)\(applied.err)")
+        let after = try #require(try s.status().first)
+        #expect(after.pid != pid, "the replica was replaced")
+        #expect(after.state == "ready")
+        let settled = try s.run(["plan", "manifests/envs/same.yaml", "--detailed-exitcode"] + set)
+        #expect(settled.status == 0, "\(settled.out)\(settled.err)")
+        // Without the setting, the environment is back to the base: a change again.
+        let back = try s.run(["plan", "manifests/envs/same.yaml", "--detailed-exitcode"])
+        #expect(back.status == 2, "\(back.out)\(back.err)")
+        try s.run(["delete", "manifests/app.yaml", "--auto-approve"])
+    }
+}

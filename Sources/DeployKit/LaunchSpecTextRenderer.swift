@@ -23,11 +23,27 @@ public struct LaunchSpecTextRenderer: Sendable {
             let width = min(60, s.flags.map { $0.tokens.joined(separator: " ").count }.max() ?? 0)
             for f in s.flags {
                 let t = f.tokens.joined(separator: " ")
-                out += "    " + t + String(repeating: " ", count: max(1, width - t.count + 2)) + f.source.rawValue + "\n"
+                let source = f.source.rawValue
+                out += "    " + t + String(repeating: " ", count: max(1, width - t.count + 2)) + source
+                if let o = f.origin { out += String(repeating: " ", count: max(1, 12 - source.count)) + o.description }
+                out += "\n"
             }
             if !s.env.isEmpty {
                 out += "  env:\n"
-                for e in s.env { out += "    \(e.name)=\(e.display)" + (e.secret ? "  (secret, \(e.from ?? ""))" : "") + "\n" }
+                for e in s.env {
+                    out += "    \(e.name)=\(e.display)" + (e.secret ? "  (secret, \(e.from ?? ""))" : "")
+                    if let o = e.origin { out += "  " + o.description }
+                    out += "\n"
+                }
+            }
+            // Fields an overlay or a setting changed (the base's own fields are in the JSON output).
+            let overridden = (s.fieldOrigins ?? [:]).filter { !$0.value.isBase }.sorted { $0.key < $1.key }
+            if !overridden.isEmpty {
+                out += "  set by overlays and settings:\n"
+                let w = overridden.map(\.key.count).max() ?? 0
+                for (path, o) in overridden {
+                    out += "    " + path + String(repeating: " ", count: w - path.count + 2) + o.description + "\n"
+                }
             }
         }
         return out

@@ -12,10 +12,19 @@ struct DeploymentCheck {
     let strict: Bool
     var diagnostics: [Diagnostic] = []
 
-    /// Where an `ArgGroup.origin` points: the located text it was parsed from.
-    private var origins: [(source: ArgSource, text: Located<String>)] = []
+    /// The layers of the loaded files (which are overlays, `--values`, `--set`), for notes.
+    let layers: [String: ManifestLayer]
 
-    init(deployment: Deployment, backend: Backend, version: BackendVersion, catalog: FlagCatalog, strict: Bool = false) {
+    /// Where an `ArgGroup.origin` points: the located text it was parsed from (its value words
+    /// possibly written elsewhere), and a note for diagnostics at it.
+    private var origins: [(source: ArgSource, line: ArgLine)] = []
+
+    /// The deployment's `args` after overlays and settings (set by `run`).
+    private(set) var finalArgs: [Located<String>] = []
+
+    init(deployment: Deployment, backend: Backend, version: BackendVersion, catalog: FlagCatalog, strict: Bool = false,
+         layers: [String: ManifestLayer] = [:]) {
+        self.layers = layers
         self.deployment = deployment
         self.backend = backend
         self.version = version
@@ -35,7 +44,7 @@ struct DeploymentCheck {
                 diagnostics += diags
                 for var g in cached {
                     g.origin = origins.count
-                    origins.append((.template, command))
+                    origins.append((.template, ArgLine(text: command)))
                     groups.append(g)
                 }
             } else {
@@ -47,9 +56,13 @@ struct DeploymentCheck {
         }
         sources = Array(repeating: .template, count: groups.count)
 
-        let deploymentGroups = entryGroups(deployment.args, source: .deployment)
+        var patcher = ArgPatcher(catalog: catalog, deployment: deployment, layers: layers)
+        let lines = patcher.apply()
+        diagnostics += patcher.diagnostics
+        finalArgs = lines.map(\.text)
+        let deploymentGroups = entryGroups(lines, source: .deployment)
         let overridden = Set(deploymentGroups.compactMap { catalog.canonicalSpec(for: $0.flag)?.name })
-        for g in entryGroups(version.args, source: .backend) {
+        for g in entryGroups(version.args.map { ArgLine(text: $0) }, source: .backend) {
             if let name = catalog.canonicalSpec(for: g.flag)?.name, overridden.contains(name) { continue }
             groups.append(g)
             sources.append(.backend)
@@ -63,7 +76,8 @@ struct DeploymentCheck {
         for issue in result.issues { diagnostics.append(diagnostic(for: issue, groups: groups)) }
 
         let entries = zip(groups, sources).map { g, s in
-            ArgEntry(source: s, group: g, canonicalName: catalog.canonicalSpec(for: g.flag)?.name)
+            ArgEntry(source: s, group: g, canonicalName: catalog.canonicalSpec(for: g.flag)?.name,
+                     location: g.origin < origins.count ? origins[g.origin].line.text.location : nil)
         }
         var flagSet = result.flagSet
         for e in entries where e.source == .template {
@@ -79,11 +93,12 @@ struct DeploymentCheck {
     }
 
     /// Parses `args` entries into groups; entries that are not flags are reported.
-    mutating func entryGroups(_ entries: [Located<String>], source: ArgSource) -> [ArgGroup] {
+    mutating func entryGroups(_ lines: [ArgLine], source: ArgSource) -> [ArgGroup] {
         var out: [ArgGroup] = []
-        for entry in entries {
+        for line in lines {
+            let entry = line.text
             let origin = origins.count
-            origins.append((source, entry))
+            origins.append((source, line))
             let trimmed = entry.value.drop { $0 == " " }
             if trimmed.isEmpty {
                 diagnostics.append(.error("invalid-value", "empty args entry", at: entry.location, length: entry.length))
@@ -103,7 +118,7 @@ struct DeploymentCheck {
     /// Splits the run-command template into argv tokens, checks placeholders, and groups flags.
     mutating func templateGroups(_ command: Located<String>, env: [EnvVar]) -> [ArgGroup] {
         let origin = origins.count
-        origins.append((.template, command))
+        origins.append((.template, ArgLine(text: command)))
         let tokens: [ArgToken]
         switch ArgvSplitter.split(command.value) {
         case .success(let t): tokens = t
@@ -139,7 +154,7 @@ struct DeploymentCheck {
         var out: [ArgGroup] = []
         for var g in ArgGroup.group(tokens: tokens.map { ($0.text, $0.offset) }, origin: origin) {
             g.origin = origins.count
-            origins.append((.template, command))
+            origins.append((.template, ArgLine(text: command)))
             out.append(g)
         }
         return out
@@ -147,16 +162,18 @@ struct DeploymentCheck {
 
     func diagnostic(for issue: FlagIssue, groups: [ArgGroup]) -> Diagnostic {
         let group = groups.first { $0.origin == issue.origin }
-        let text = issue.origin < origins.count ? origins[issue.origin].text : nil
+        let line = issue.origin < origins.count ? origins[issue.origin].line : nil
         var offset = group?.flagOffset ?? 0
         var length = group?.flag.count ?? 1
         if case .value(let i) = issue.part, let g = group, i < g.valueOffsets.count {
             offset = g.valueOffsets[i]
             length = g.values[i].count
         }
-        let location = text.map { $0.location.advanced(by: offset) }
+        var location = line.map { $0.text.location.advanced(by: offset) }
+        // A value an overlay wrote apart from its flag (`--context-length: 131072`) is located where it is written.
+        if let split = line?.valueAt, offset >= split.offset { location = split.location.advanced(by: offset - split.offset) }
         var d = Diagnostic(issue.isError ? .error : .warning, issue.id, issue.message, at: location,
-                           length: length, notes: issue.notes)
+                           length: length, notes: issue.notes + (line?.note.map { [$0] } ?? []))
         if issue.part == .flag { d.fixIt = issue.fixIt }
         return d
     }

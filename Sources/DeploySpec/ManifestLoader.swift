@@ -28,20 +28,26 @@ public struct ManifestLoader: Sendable {
         self.templateDirectories = templateDirectories
     }
 
-    /// Loads the files, their includes, and stock backends they reference but do not define.
-    public func load(_ paths: [String]) -> (Manifest, [Diagnostic]) {
+    /// Loads the files, their includes and overlays' bases, resolves the overlays and then `settings`
+    /// (`--values`, `--set`), and adds stock backends they reference but do not define.
+    /// `valuesSource` reads `--values` files (default: `source`).
+    public func load(_ paths: [String], settings: ManifestSettings = ManifestSettings(),
+                     valuesSource: (any ManifestFileSource)? = nil) -> (Manifest, [Diagnostic]) {
         var manifest = Manifest()
         var diags: [Diagnostic] = []
-        var queue = paths.map { ($0, Optional<Located<String>>.none) }
+        var queue = paths.map { ($0, Optional<Reference>.none) }
         var seen: Set<String> = []
+        var loaded: Set<String> = []
+        var edges: [String: [String]] = [:]
         while !queue.isEmpty {
-            let (path, includedFrom) = queue.removeFirst()
+            let (path, reference) = queue.removeFirst()
             let key = ManifestPath.normalize(path)
             if seen.contains(key) { continue }
             seen.insert(key)
             guard let bytes = source.read(path) else {
-                let msg = "cannot read manifest '\(path)': no such file"
-                diags.append(.error("unknown-reference", msg, at: includedFrom?.location, length: includedFrom?.length ?? 1))
+                var msg = "cannot read manifest '\(path)': no such file"
+                if let overlay = reference?.overlay { msg = "cannot read the base '\(path)' of overlay '\(overlay)': no such file" }
+                diags.append(.error("unknown-reference", msg, at: reference?.text.location, length: reference?.text.length ?? 1))
                 continue
             }
             if bytes.count > maxFileSize {
@@ -49,23 +55,36 @@ public struct ManifestLoader: Sendable {
                                     at: SourceLocation(file: path, line: 1, column: 1)))
                 continue
             }
+            loaded.insert(key)
             manifest.sources[path] = String(decoding: bytes, as: UTF8.self)
-            let includes = loadFile(path, bytes, into: &manifest, &diags, isStock: false)
-            for inc in includes {
-                queue.append((ManifestPath.resolve(inc.value, from: path), inc))
+            let references = loadFile(path, bytes, into: &manifest, &diags, isStock: false)
+            for ref in references {
+                let target = ManifestPath.resolve(ref.text.value, from: path)
+                edges[key, default: []].append(ManifestPath.normalize(target))
+                queue.append((target, ref))
             }
         }
+        var resolver = OverlayResolver(targetTypes: targetTypes, edges: edges, loaded: loaded)
+        let settingList = SettingsReader(source: valuesSource ?? source).read(settings, into: &manifest, &diags)
+        resolver.resolve(&manifest, settings: settingList, &diags)
         loadStockBackends(near: paths, into: &manifest)
-        return (manifest, diags)
+        var unique: Set<Diagnostic> = []
+        return (manifest, diags.filter { unique.insert($0).inserted })
     }
 
-    /// Parses one file's documents into the manifest; returns its include references.
+    /// A file another file names: an `Include` entry, or an overlay's `base` (`overlay` is its name).
+    struct Reference {
+        var text: Located<String>
+        var overlay: String?
+    }
+
+    /// Parses one file's documents into the manifest; returns the files it includes or overlays.
     func loadFile(_ path: String, _ bytes: [UInt8], into manifest: inout Manifest,
-                  _ diags: inout [Diagnostic], isStock: Bool) -> [Located<String>] {
+                  _ diags: inout [Diagnostic], isStock: Bool) -> [Reference] {
         let (docs, yamlDiags) = YAMLLoader.load(bytes, file: path)
         diags += yamlDiags
         var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
-        var includes: [Located<String>] = []
+        var includes: [Reference] = []
         for doc in docs {
             if !isStock, doc.root != nil { manifest.documentCount += 1 }
             guard let decoded = decoder.decode(doc) else { continue }
@@ -81,7 +100,7 @@ public struct ManifestLoader: Sendable {
                     }
                 }
                 manifest.backends[b.name] = b
-            case .deployment(let d):
+            case .deployment(let d, let raw):
                 if manifest.deploymentIndex[d.name] != nil, let prev = manifest.deployment(named: d.name) {
                     decoder.diagnostics.append(.error("duplicate-key", "Deployment '\(d.name)' is defined twice",
                         at: d.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
@@ -89,6 +108,16 @@ public struct ManifestLoader: Sendable {
                 }
                 manifest.deploymentIndex[d.name] = manifest.deployments.count
                 manifest.deployments.append(d)
+                manifest.rawDeployments[d.name] = raw
+            case .overlay(let o):
+                if isStock { continue }
+                if let prev = manifest.overlays.first(where: { ManifestPath.normalize($0.file) == ManifestPath.normalize(path) }) {
+                    decoder.diagnostics.append(.error("duplicate-key", "a file holds at most one Overlay document; '\(prev.name)' is one",
+                        at: o.location, notes: ["put overlay '\(o.name)' in a file of its own"]))
+                    continue
+                }
+                manifest.overlays.append(o)
+                includes.append(Reference(text: o.base, overlay: o.name))
             case .target(let t):
                 if let prev = manifest.targets[t.name] {
                     decoder.diagnostics.append(.error("duplicate-key", "Target '\(t.name)' is defined twice",
@@ -97,7 +126,7 @@ public struct ManifestLoader: Sendable {
                 }
                 manifest.targets[t.name] = t
             case .include(let files):
-                includes += files
+                includes += files.map { Reference(text: $0) }
             }
         }
         if !isStock { diags += decoder.diagnostics }

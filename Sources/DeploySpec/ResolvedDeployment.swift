@@ -19,6 +19,9 @@ public struct ArgEntry: Sendable, Hashable {
     public var group: ArgGroup
     /// Canonical flag name when the catalog knows the flag.
     public var canonicalName: String?
+    /// Where the final value was written: the run command, the backend's entry, or the deployment's
+    /// entry in the base, an overlay or a `--set` (the layer comes from `ResolvedDeployment.layers`).
+    public var location: SourceLocation? = nil
 }
 
 /// A deployment with its backend, version and flag catalog resolved: what render and diff need.
@@ -41,6 +44,11 @@ public struct ResolvedDeployment: Sendable {
     public var env: [EnvVar]
     /// True when its target runs containers, so the `container` settings are part of what runs.
     public var runsInContainers: Bool = false
+    /// The layer of every file that is not a base (overlays, `--values`, `--set`): provenance.
+    public var layers: [String: ManifestLayer] = [:]
+
+    /// Where a value at `location` came from.
+    public func origin(of location: SourceLocation) -> ValueOrigin { ValueOrigin(location, layers: layers) }
 }
 
 /// The result of validation: the manifest, what could be resolved, and every diagnostic.

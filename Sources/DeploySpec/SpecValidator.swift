@@ -83,14 +83,34 @@ public struct SpecValidator: Sendable {
             let catalog = extendedCatalogs[extKey] ?? base.extended(with: version.catalogExtension)
             extendedCatalogs[extKey] = catalog
             var check = DeploymentCheck(deployment: d, backend: backend, version: version, catalog: catalog,
-                                        strict: strictFlags)
+                                        strict: strictFlags, layers: manifest.layers)
             let r = check.run(templateCache: &templateCache)
             check.diagnostics.forEach(add)
-            var resolvedDeployment = ResolvedDeployment(deployment: d, backend: backend, version: version, catalog: catalog,
+            var final = d
+            final.args = check.finalArgs
+            final.argPatches = []
+            var resolvedDeployment = ResolvedDeployment(deployment: final, backend: backend, version: version, catalog: catalog,
                                                         target: target, args: r.args, flagSet: r.flagSet, env: r.env)
             resolvedDeployment.runsInContainers = targetTypes.schema(target?.type ?? "local")?.containers ?? false
+            resolvedDeployment.layers = manifest.layers
             resolved.append(resolvedDeployment)
         }
-        return ValidationResult(manifest: manifest, deployments: resolved, diagnostics: diags.sortedByLocation())
+        return ValidationResult(manifest: manifest, deployments: resolved,
+                                diagnostics: Self.noteOverrides(diags, manifest.overrideNotes).sortedByLocation())
+    }
+
+    /// Adds, to each diagnostic at a value an overlay or a setting wrote, the note saying what it
+    /// replaced (the base's value, or the deployment it was added to).
+    static func noteOverrides(_ diags: [Diagnostic], _ notes: [OverrideNote]) -> [Diagnostic] {
+        guard !notes.isEmpty else { return diags }
+        let byLine = Dictionary(grouping: notes) { "\($0.location.file):\($0.location.line)" }
+        return diags.map { d in
+            guard let l = d.location, let candidates = byLine["\(l.file):\(l.line)"],
+                  let note = candidates.filter({ $0.location.column <= l.column }).max(by: { $0.location.column < $1.location.column }),
+                  !d.notes.contains(note.text) else { return d }
+            var d = d
+            d.notes.append(note.text)
+            return d
+        }
     }
 }

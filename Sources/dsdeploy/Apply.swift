@@ -37,6 +37,8 @@ struct Apply: ParsableCommand {
 
     @OptionGroup var options: ManifestOptions
 
+    @OptionGroup var settings: SettingsOptions
+
     /// Exit status of `apply` when a benchmark gate failed (and no rollout failed).
     static let gateFailedExitCode: Int32 = 3
 
@@ -52,10 +54,15 @@ struct Apply: ParsableCommand {
             }
             savedPlan = pf
             manifestFiles = pf.plan.files
+            if !settings.set.isEmpty || !settings.values.isEmpty {
+                throw fail("\(files[0]) is a saved plan: it carries the --set and --values it was made with; run plan again to change them")
+            }
         }
+        let manifestSettings = savedPlan.map { ManifestSettings(set: $0.set ?? [], valuesFiles: $0.values ?? []) } ?? settings.settings
         let lock = try TargetResolver.lock()
         defer { lock.release() }
-        let ctx = try DeployContext.load(manifestFiles, options: options, resolveSecrets: !dryRun)
+        let ctx = try DeployContext.load(manifestFiles, options: options, settings: manifestSettings,
+                                         resolveSecrets: !dryRun)
         let target = try TargetResolver.target(of: ctx.result)
         if savedPlan != nil { try target.requireCapabilityOrFail(.savedPlans, for: "applying a saved plan") }
         if gate || gateAlways { try target.requireCapabilityOrFail(.gates, for: gateAlways ? "--gate-always" : "--gate") }

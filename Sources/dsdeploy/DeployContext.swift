@@ -15,8 +15,9 @@ struct DeployContext {
 
     /// Validates; prints diagnostics; throws `ExitCode.failure` when invalid. With `resolveSecrets`
     /// every env must resolve (apply); without, what resolves is kept (plan, dry runs).
-    static func load(_ files: [String], options: ManifestOptions, resolveSecrets: Bool) throws -> DeployContext {
-        let result = ManifestPipeline.validate(files, options: options, requireDocuments: true)
+    static func load(_ files: [String], options: ManifestOptions, settings: ManifestSettings = ManifestSettings(),
+                     resolveSecrets: Bool) throws -> DeployContext {
+        let result = ManifestPipeline.validate(files, options: options, settings: settings, requireDocuments: true)
         ManifestPipeline.printDiagnostics(result, options: options)
         guard result.isValid else { throw ExitCode.failure }
         var env: [String: [String: Secret]] = [:]

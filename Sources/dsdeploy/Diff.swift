@@ -14,6 +14,8 @@ struct Diff: ParsableCommand {
             Examples:
               dsdeploy diff manifests/dsv4f.yaml manifests/dspark.yaml
               dsdeploy diff --git HEAD~1 manifests/dspark.yaml
+              dsdeploy diff manifests/envs/production.yaml manifests/envs/staging.yaml
+              dsdeploy diff manifests/dspark.yaml manifests/dspark.yaml --set deployments.dspark.replicas=2
             """)
 
     @Argument(help: "OLD and NEW manifest files (or, with --git, the paths to compare; default: manifests/).")
@@ -26,6 +28,8 @@ struct Diff: ParsableCommand {
     var showUnchanged = false
 
     @OptionGroup var options: ManifestOptions
+
+    @OptionGroup(title: "Settings (applied to the NEW side)") var settings: SettingsOptions
 
     func validate() throws {
         if gitRevision == nil && paths.count != 2 {
@@ -53,10 +57,10 @@ struct Diff: ParsableCommand {
             let oldFiles = files.filter { src.read($0) != nil }
             let newFiles = files.filter { FileManager.default.fileExists(atPath: $0) }
             old = ManifestPipeline.validate(oldFiles, options: options, source: src)
-            new = ManifestPipeline.validate(newFiles, options: options)
+            new = ManifestPipeline.validate(newFiles, options: options, settings: settings.settings)
         } else {
             old = ManifestPipeline.validate([paths[0]], options: options)
-            new = ManifestPipeline.validate([paths[1]], options: options)
+            new = ManifestPipeline.validate([paths[1]], options: options, settings: settings.settings)
         }
         ManifestPipeline.printDiagnostics(new, options: options)
         guard new.isValid else { throw ExitCode.failure }

@@ -46,16 +46,35 @@ struct ManifestOptions: ParsableArguments {
     }
 }
 
+/// `--set` and `--values`: settings applied on top of the manifests and their overlays (validate,
+/// render, diff, plan, apply).
+struct SettingsOptions: ParsableArguments {
+    @Option(name: .customLong("set"),
+            help: ArgumentHelp("Set a value on top of the manifests (repeatable, applied in order, last): "
+                               + "deployments.NAME.PATH=VALUE, e.g. deployments.dspark.replicas=2 or deployments.dspark.args.--tp-size=4.",
+                               valueName: "path=value"))
+    var set: [String] = []
+
+    @Option(name: .customLong("values"),
+            help: ArgumentHelp("A YAML file of deployments.NAME.PATH: VALUE settings, applied before --set (repeatable).",
+                               valueName: "file"))
+    var values: [String] = []
+
+    /// The settings for the loader.
+    var settings: ManifestSettings { ManifestSettings(set: set, valuesFiles: values) }
+}
+
 /// Loads and validates manifests; prints diagnostics to stderr (text) and returns the result.
 enum ManifestPipeline {
     /// With `requireDocuments` (validate, plan, apply), files without a single document are an error
     /// (`no-documents`), as `kubectl apply` refuses "no objects passed to apply": an emptied manifest
     /// in a pipeline must fail, not deploy nothing. Deleting what runs stays an explicit `delete`.
-    static func validate(_ files: [String], options: ManifestOptions,
+    static func validate(_ files: [String], options: ManifestOptions, settings: ManifestSettings = ManifestSettings(),
                          source: any ManifestFileSource = DiskFileSource(), requireDocuments: Bool = false) -> ValidationResult {
         let loader = ManifestLoader(source: source, templateDirectories: options.templateDirectories,
                                     targetTypes: TargetKinds.schemas)
-        let (manifest, diags) = loader.load(files)
+        // Values files are read from the disk even when the manifests come from a git revision.
+        let (manifest, diags) = loader.load(files, settings: settings, valuesSource: DiskFileSource())
         var result = SpecValidator(strictFlags: options.strict, targetTypes: TargetKinds.schemas, files: source)
             .validate(manifest, loadDiagnostics: diags)
         if requireDocuments, manifest.documentCount == 0, !result.diagnostics.hasErrors, let first = files.first {

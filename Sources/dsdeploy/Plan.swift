@@ -26,15 +26,17 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var options: ManifestOptions
 
+    @OptionGroup var settings: SettingsOptions
+
     func run() throws {
-        let ctx = try DeployContext.load(files, options: options, resolveSecrets: false)
+        let ctx = try DeployContext.load(files, options: options, settings: settings.settings, resolveSecrets: false)
         let target = try TargetResolver.target(of: ctx.result)
         if out != nil { try target.requireCapabilityOrFail(.savedPlans, for: "plan --out") }
         if prune { try target.requireCapabilityOrFail(.prune, for: "--prune") }
         let plan: Plan
         do { plan = try target.plan(ctx.input(prune: prune)) } catch { throw fail(error.message) }
         if let out {
-            do { try Data(Output.json(PlanFile(plan: plan, prune: prune)).utf8).write(to: URL(fileURLWithPath: out)) } catch {
+            do { try Data(Output.json(PlanFile(plan: plan, prune: prune, set: settings.set.nilIfEmpty, values: settings.values.nilIfEmpty)).utf8).write(to: URL(fileURLWithPath: out)) } catch {
                 throw fail("cannot write plan to \(out): \(error)")
             }
         }
@@ -61,6 +63,10 @@ struct PlanFile: Codable {
     var kind = "dsdeploy-plan"
     var plan: Plan
     var prune: Bool
+    /// The `--set` arguments the plan was made with (applying it loads the manifests with them again).
+    var set: [String]? = nil
+    /// The `--values` files the plan was made with.
+    var values: [String]? = nil
 
     /// What identifies a plan file and its format, whatever the format.
     struct Header: Decodable {
@@ -71,4 +77,9 @@ struct PlanFile: Codable {
         var kind: String
         var plan: Version
     }
+}
+
+extension Array {
+    /// nil when empty (optional JSON fields left out).
+    var nilIfEmpty: [Element]? { isEmpty ? nil : self }
 }

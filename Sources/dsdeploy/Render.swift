@@ -18,12 +18,14 @@ struct Render: ParsableCommand {
 
     @OptionGroup var options: ManifestOptions
 
+    @OptionGroup var settings: SettingsOptions
+
     struct JSONOut: Encodable {
         var replicas: [LaunchSpec]
     }
 
     func run() throws {
-        let result = ManifestPipeline.validate(files, options: options)
+        let result = ManifestPipeline.validate(files, options: options, settings: settings.settings)
         ManifestPipeline.printDiagnostics(result, options: options)
         guard result.isValid else { throw ExitCode.failure }
         var selected = result.deployments

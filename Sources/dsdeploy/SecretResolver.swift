@@ -20,7 +20,9 @@ enum SecretResolver {
                 }
                 out[e.name.value] = Secret(v)
             case .fromFile(let path, _):
-                let full = ManifestPath.resolve(path, from: r.deployment.file)
+                // Relative to the file that wrote it when an overlay or a setting did (--set: the working directory).
+                let writer = e.name.location.file
+                let full = ManifestPath.resolve(path, from: r.layers[writer] != nil ? writer : r.deployment.file)
                 guard let data = FileManager.default.contents(atPath: full) else {
                     throw Failure(description: "deployment '\(r.deployment.name)': env \(e.name.value) takes its value from file '\(full)', which cannot be read")
                 }

@@ -17,8 +17,11 @@ struct Validate: ParsableCommand {
 
     @OptionGroup var options: ManifestOptions
 
+    @OptionGroup var settings: SettingsOptions
+
     func run() throws {
-        var result = ManifestPipeline.validate(files, options: options, requireDocuments: true)
+        var result = ManifestPipeline.validate(files, options: options, settings: settings.settings,
+                                                   requireDocuments: true)
         if warningsAsErrors {
             result.diagnostics = result.diagnostics.map { d in
                 var d = d

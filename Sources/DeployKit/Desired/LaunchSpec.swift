@@ -61,6 +61,9 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     /// Keyed digests (never the values) of env values the revision does not show — secrets and
     /// `valueFrom` values — by env name; set when the values were resolved (apply, plan where possible).
     public var secretDigests: [String: String]? = nil
+    /// Which file and line set each deployment field, by dotted path (`replicas`, `model.id`,
+    /// `labels.env`); flags and env carry their own. Provenance only: never part of the revision.
+    public var fieldOrigins: [String: ValueOrigin]? = nil
 
     /// The same launch on another port: every argv word that contained `{{port}}` is rendered again.
     public func withPort(_ newPort: Int) -> LaunchSpec {
@@ -102,6 +105,8 @@ public struct RenderedEnv: Sendable, Codable, Hashable {
     public var secret: Bool
     /// Where a secret comes from (`env:NAME`, `file:PATH`, `literal`), for people; never the value.
     public var from: String?
+    /// Which file and line set it (base, overlay, `--values`, `--set`); nil for variables dsdeploy adds.
+    public var origin: ValueOrigin? = nil
 
     /// The value as shown to people.
     public var display: String { value ?? (secret ? "***" : "<\(from ?? "unset")>") }
@@ -115,4 +120,6 @@ public struct RenderedFlag: Sendable, Codable, Hashable {
     public var tokens: [String]
     /// Where it came from: the run-command template, the backend's args, the deployment's args.
     public var source: ArgSource
+    /// Which file and line set the final value: base, overlay (which), `--values` or `--set`.
+    public var origin: ValueOrigin? = nil
 }

@@ -54,7 +54,11 @@ public struct Renderer: Sendable {
                         }
                     }
                     argv += rendered
-                    flags += Renderer.flagsFromTokens(rendered, catalog: r.catalog)
+                    flags += Renderer.flagsFromTokens(rendered, catalog: r.catalog).map { f in
+                        var f = f
+                        f.origin = r.origin(of: command.location)
+                        return f
+                    }
                 case .failure(let e):
                     return .failure(RenderError(deployment: d.name, message: "run command: \(e.message)"))
                 }
@@ -63,9 +67,13 @@ public struct Renderer: Sendable {
                 let tokens = Renderer.argvTokens(entry.group, catalog: r.catalog)
                 argv += tokens
                 flags.append(RenderedFlag(name: entry.canonicalName ?? entry.group.flag, tokens: tokens,
-                                          source: entry.source))
+                                          source: entry.source, origin: entry.location.map(r.origin(of:))))
             }
-            var env = r.env.map(Renderer.renderEnv)
+            var env = r.env.map { e in
+                var rendered = Renderer.renderEnv(e)
+                rendered.origin = r.origin(of: e.name.location)
+                return rendered
+            }
             if !gpuIds.isEmpty, !env.contains(where: { $0.name == "CUDA_VISIBLE_DEVICES" }) {
                 env.append(RenderedEnv(name: "CUDA_VISIBLE_DEVICES", value: values["gpu_ids"], secret: false, from: nil))
             }
@@ -83,14 +91,29 @@ public struct Renderer: Sendable {
             specs[specs.count - 1].node = placed?.host
             specs[specs.count - 1].container = d.container
             specs[specs.count - 1].modelSource = d.model.source
+            specs[specs.count - 1].fieldOrigins = Renderer.fieldOrigins(r)
         }
         return .success(specs)
     }
 
-    /// `{{model_path}}`: the hub id, or the local path resolved against the manifest's directory.
+    /// `{{model_path}}`: the hub id, or the local path resolved against the directory of the manifest
+    /// that wrote it (an overlay's own directory when an overlay set it; `--set`: the working directory).
     static func modelPath(_ d: Deployment) -> String {
         guard d.model.source == "local", let p = d.model.path else { return d.model.modelPath }
-        return ManifestPath.resolve(p, from: d.file)
+        let file = d.fieldLocations["model.path"]?.file ?? d.fieldLocations["model"]?.file ?? d.file
+        return ManifestPath.resolve(p, from: file == ManifestLayer.setFile ? "./" + file : file)
+    }
+
+    /// Where each deployment field was set (flags and env carry their own origins; benchmarks are
+    /// not part of what runs).
+    static func fieldOrigins(_ r: ResolvedDeployment) -> [String: ValueOrigin] {
+        var out: [String: ValueOrigin] = [:]
+        for (path, location) in r.deployment.fieldLocations {
+            let head = path.split(separator: ".", maxSplits: 1).first.map(String.init) ?? path
+            if ["args", "env", "benchmarks"].contains(head) { continue }
+            out[path] = r.origin(of: location)
+        }
+        return out
     }
 
     /// The argv tokens of one flag group, as the user spelled it (`--k=v` stays one token), except

@@ -35,6 +35,17 @@ public struct Manifest: Sendable {
     public var documentCount = 0
     /// Position of each deployment in `deployments`, by name.
     var deploymentIndex: [String: Int] = [:]
+    /// The layer of every file that is not a base: overlays, `--values` files, `--set` (provenance).
+    public var layers: [String: ManifestLayer] = [:]
+    /// `Overlay` documents read, in load order (resolved by `OverlayResolver`).
+    var overlays: [OverlayDocument] = []
+    /// Each deployment's document as written (then as patched), by name: overlays patch it and decode it again.
+    var rawDeployments: [String: YAMLMapping] = [:]
+    /// Notes for diagnostics at values an overlay or a setting wrote (what they replaced).
+    var overrideNotes: [OverrideNote] = []
+
+    /// Where a value at `location` came from: the location and the layer of its file.
+    public func origin(of location: SourceLocation) -> ValueOrigin { ValueOrigin(location, layers: layers) }
 
     /// Creates an empty manifest.
     public init() {}
@@ -140,14 +151,17 @@ public struct Deployment: Sendable {
     public var benchmarks: [BenchmarkScenario] = []
     /// Where each of `benchmarks` was written, in the same order.
     public var benchmarkSources: [BenchmarkScenarioSource] = []
-    /// Where the document starts (metadata.name).
     /// Container settings (container targets: docker); nil when not written.
     public var container: ContainerSettings? = nil
-    /// Where some fields are written (`nodes`, `replicas`, `gpusPerReplica`, `container`), for located errors.
+    /// Where each field is written, by dotted path (`replicas`, `model.id`, `labels.env`, `env.NAME`): located
+    /// errors, and provenance (an overlay's value is located in the overlay).
     public var fieldLocations: [String: SourceLocation] = [:]
+    /// Where the document starts (metadata.name).
     public var location: SourceLocation
     /// The file the deployment came from.
     public var file: String
+    /// Engine-flag changes of overlays and settings, in order, applied once the catalog is known.
+    var argPatches: [ArgPatch] = []
 }
 
 /// Where model weights come from.

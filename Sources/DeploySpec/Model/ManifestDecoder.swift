@@ -4,7 +4,8 @@ import Engines
 /// One decoded document.
 enum DecodedDocument: Sendable {
     case backend(Backend)
-    case deployment(Deployment)
+    case deployment(Deployment, raw: YAMLMapping)
+    case overlay(OverlayDocument)
     case target(TargetConfig)
     case include([Located<String>])
 }
@@ -73,7 +74,12 @@ struct ManifestDecoder {
         switch kind {
         case "Backend": return decodeBackend(name: name, at: nameNode.location, spec: spec).map(DecodedDocument.backend)
         case "Deployment":
-            return decodeDeployment(name: name, labels: labels, at: nameNode.location, spec: spec).map(DecodedDocument.deployment)
+            guard var d = decodeDeployment(name: name, labels: labels, at: nameNode.location, spec: spec) else { return nil }
+            for (k, v) in m["metadata"]?.mapping?["labels"]?.mapping?.stringPairs ?? [] {
+                d.fieldLocations["labels.\(k.value)"] = v.location
+            }
+            return .deployment(d, raw: m)
+        case "Overlay": return decodeOverlay(name: name, at: nameNode.location, spec: spec).map(DecodedDocument.overlay)
         case "Target": return decodeTarget(name: name, at: nameNode.location, spec: spec).map(DecodedDocument.target)
         case "Include": return .include(spec["files"]?.locatedStrings ?? [])
         default: return nil
@@ -134,9 +140,7 @@ struct ManifestDecoder {
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,
             benchmarks: benchmarks, benchmarkSources: benchmarkSources,
             location: location, file: file)
-        for key in ["nodes", "replicas", "gpusPerReplica", "container"] {
-            if let n = spec[key] { deployment.fieldLocations[key] = n.location }
-        }
+        Self.recordLocations(spec, prefix: "", into: &deployment.fieldLocations)
         if let c = spec["container"]?.mapping {
             var ulimits: [String: Int]?
             if let u = c["ulimits"]?.mapping {
@@ -147,6 +151,16 @@ struct ManifestDecoder {
                                                      volumes: c["volumes"]?.sequence?.items.compactMap(\.string) ?? [])
         }
         return deployment
+    }
+
+    /// Where every key of a deployment's `spec` is written, by dotted path (`replicas`, `model.id`,
+    /// `env.NAME`, `container.ulimits.nofile`): located errors and provenance (which file and line set it).
+    static func recordLocations(_ m: YAMLMapping, prefix: String, into out: inout [String: SourceLocation]) {
+        for (k, v) in m.stringPairs {
+            let path = prefix.isEmpty ? k.value : "\(prefix).\(k.value)"
+            out[path] = v.location
+            if prefix != "env", let sub = v.mapping { recordLocations(sub, prefix: path, into: &out) }
+        }
     }
 
     /// The schema a Target `spec` is checked against: its registered type's fields (an unknown or

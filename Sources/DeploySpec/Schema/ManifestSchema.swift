@@ -1,7 +1,7 @@
 /// The `dsdeploy/v1` manifest schema: one table used for validation, `dsdeploy schema` and docs.
 enum ManifestSchema {
     static let apiVersion = "dsdeploy/v1"
-    static let kinds = ["Backend", "Deployment", "Target", "Include"]
+    static let kinds = ["Backend", "Deployment", "Target", "Include", "Overlay"]
     static let namePattern = "^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
     static let envNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -124,11 +124,29 @@ enum ManifestSchema {
         FieldSchema("files", .list(.string()), required: true, "Manifest files to load, relative to this file."),
     ])
 
+    static let deploymentPatch = ObjectSchema("DeploymentPatch", [
+        FieldSchema("set", .map(.any),
+                    "Values to set, by path relative to the deployment: `replicas`, `target`, `model.revision`, `labels.env`, "
+                    + "`env.NAME`, or an engine flag by name (`--context-length`, also `args.--context-length`), matched through "
+                    + "the flag catalog. Typed like the field it sets; `true`/`false` add or remove a presence flag."),
+        FieldSchema("remove", .list(.string()),
+                    "Paths to remove: a field (`readiness`), a label (`labels.team`), an env var (`env.NAME`), an engine flag "
+                    + "(`--disable-overlap-schedule`, matched through the catalog), or `args` (every flag)."),
+    ])
+
+    static let overlaySpec = ObjectSchema("OverlaySpec", [
+        FieldSchema("base", .string(), required: true,
+                    "The manifest this overlay changes, relative to this file; it may itself be an overlay (a chain)."),
+        FieldSchema("deployments", .map(.object(deploymentPatch)),
+                    "Changes per deployment of the base, by deployment name: `set` then `remove`."),
+    ])
+
     static func spec(forKind kind: String) -> ObjectSchema? {
         switch kind {
         case "Backend": return backendSpec
         case "Deployment": return deploymentSpec
         case "Include": return includeSpec
+        case "Overlay": return overlaySpec
         default: return nil
         }
     }

@@ -44,6 +44,8 @@ public struct ResolvedDeployment: Sendable {
     public var env: [EnvVar]
     /// True when its target runs containers, so the `container` settings are part of what runs.
     public var runsInContainers: Bool = false
+    /// What its Target document adds to the revision (`TargetTypeSchema.revisionParts`).
+    public var targetRevisionParts: [String] = []
     /// The layer of every file that is not a base (overlays, `--values`, `--set`): provenance.
     public var layers: [String: ManifestLayer] = [:]
 

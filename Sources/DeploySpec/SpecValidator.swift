@@ -91,7 +91,9 @@ public struct SpecValidator: Sendable {
             final.argPatches = []
             var resolvedDeployment = ResolvedDeployment(deployment: final, backend: backend, version: version, catalog: catalog,
                                                         target: target, args: r.args, flagSet: r.flagSet, env: r.env)
-            resolvedDeployment.runsInContainers = targetTypes.schema(target?.type ?? "local")?.containers ?? false
+            let schema = targetTypes.schema(target?.type ?? "local")
+            resolvedDeployment.runsInContainers = schema?.containers ?? false
+            resolvedDeployment.targetRevisionParts = target.flatMap { t in schema?.revisionParts(t) } ?? []
             resolvedDeployment.layers = manifest.layers
             resolved.append(resolvedDeployment)
         }

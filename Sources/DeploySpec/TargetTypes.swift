@@ -19,6 +19,9 @@ public struct TargetTypeSchema: Sendable {
     /// Problems of a deployment that runs on a target of this type.
     public var checkDeployment: @Sendable (_ deployment: Deployment, _ backend: Backend, _ version: BackendVersion,
                                           _ target: TargetConfig?) -> [Diagnostic]
+    /// What of a Target document changes how every replica runs (a container network), as revision
+    /// parts: a change restarts the replicas. Nothing for a default, so a default written out restarts nothing.
+    public var revisionParts: @Sendable (_ target: TargetConfig) -> [String] = { _ in [] }
 
     /// Creates a schema.
     public init(type: String, summary: String, fields: [FieldSchema], multiNode: Bool = false, containers: Bool = false,

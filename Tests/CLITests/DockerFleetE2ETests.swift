@@ -27,7 +27,7 @@ import TestSupport
         var dockerd = false
 
         /// `tls`: the daemon also listens on ADDRESS:2376 with `--tlsverify` (certificates in `dir/d/tls`).
-        init(name: String, tls: Bool = false, ssh: Bool = true) throws {
+        init(name: String, tls: Bool = false, bridge: Bool = false, ssh: Bool = true) throws {
             self.name = name
             let tag = String(UInt32.random(in: 0...0xffffff), radix: 16)
             // Short: dockerd's and containerd's unix sockets live under it.
@@ -52,7 +52,8 @@ import TestSupport
             var env = ProcessInfo.processInfo.environment
             env["PATH"] = dir + "/bin:" + (env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
             let serve = try Self.script([CLITests.root + "/scripts/setup-dockerd.sh", "serve", dir + "/d", "--netns", ns]
-                                        + (tls ? ["--tls", address + ":2376"] : []), environment: env, log: dir + "/serve.log")
+                                        + (bridge ? ["--bridge"] : []) + (tls ? ["--tls", address + ":2376"] : []),
+                                        environment: env, log: dir + "/serve.log")
             guard serve.status == 0 else { throw Failure(description: "setup-dockerd.sh serve: \(serve.out)\(serve.err)") }
             dockerd = true
             let image = try Self.script([CLITests.root + "/scripts/engine-image.sh", "--docker", "unix://" + socket, "sim"],
@@ -390,5 +391,87 @@ import TestSupport
         let delete = try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"])
         #expect(delete.status == 0, "\(delete.out)\(delete.err)")
         #expect(try a.containers().map { ($0["Names"] as? [String])?.first ?? "" } == ["/not-ours"] && b.containers().isEmpty)
+    }
+
+    /// A host whose Engine API is `tcp://` with TLS (dockerd `--tlsverify`: CA, client certificate
+    /// and key), and replicas on the engine's bridge network with their port published on the host's
+    /// address.
+    @Test func aHostOverTLSWithPublishedPorts() throws {
+        let h = try FleetHost(name: "h20-tls", tls: true, bridge: true, ssh: false)
+        defer { h.stop() }
+        let s = try Sandbox()
+        defer { _ = try? s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"]); s.tearDown() }
+        let certs = h.dir + "/d/tls"
+        func target(_ tls: String) -> String {
+            """
+            apiVersion: dsdeploy/v1
+            kind: Include
+            metadata: {name: backend}
+            spec: {files: [backends/sglang-dspark.yaml]}
+            ---
+            apiVersion: dsdeploy/v1
+            kind: Target
+            metadata: {name: secure}
+            spec:
+              type: docker
+              network: bridge
+              hosts:
+                - {name: h20-tls, docker: "tcp://\(h.address):2376", gpus: 8}
+            \(tls)
+            ---
+            apiVersion: dsdeploy/v1
+            kind: Deployment
+            metadata: {name: dspark}
+            spec:
+              target: secure
+              model: {source: modelscope, id: deepseek-ai/DeepSeek-V4-Flash-DSpark}
+              backend: sglang-dspark
+              backendVersion: dspark
+              gpusPerReplica: 8
+              port: \(s.port)
+              readiness: {timeoutSeconds: 60}
+              container: {ulimits: {}}
+              args: [--tp-size 8, --ep-size 8, --speculative-algorithm DSPARK, --mem-fraction-static 0.85]
+            """
+        }
+        let app = s.dir + "/manifests/app.yaml"
+        // A certificate without its key is a located validate error; nothing is contacted.
+        try target("  tls: {caBundle: \(certs)/ca.pem, cert: \(certs)/cert.pem}").write(toFile: app, atomically: true, encoding: .utf8)
+        let half = try s.run(["validate", "manifests/app.yaml"])
+        #expect(half.status == 1 && half.err.contains("app.yaml:14:8: error: target 'secure': tls needs both 'cert' and 'key'"), "\(half.err)")
+        // The wrong CA: the daemon's certificate does not verify; the plan names the host and changes nothing.
+        try target("  tls: {caBundle: \(certs)/cert.pem, cert: \(certs)/cert.pem, key: \(certs)/key.pem}")
+            .write(toFile: app, atomically: true, encoding: .utf8)
+        let wrong = try s.run(["plan", "manifests/app.yaml"])
+        #expect(wrong.status == 1 && wrong.err.contains("host 'h20-tls': cannot reach the Docker engine at tcp://\(h.address):2376: SSL certificate problem"),
+                "\(wrong.err)")
+        // No TLS at all against a TLS daemon: refused by the daemon.
+        try target("").write(toFile: app, atomically: true, encoding: .utf8)
+        #expect(try s.run(["plan", "manifests/app.yaml"]).status == 1)
+        // The key from the environment (a CI secret), the rest from files: apply works.
+        try target("  tls: {caBundle: \(certs)/ca.pem, cert: \(certs)/cert.pem, key: {valueFrom: {env: DOCKER_TLS_KEY}}}")
+            .write(toFile: app, atomically: true, encoding: .utf8)
+        let key = try String(contentsOfFile: certs + "/key.pem", encoding: .utf8)
+        let apply = try s.run(["apply", "manifests/app.yaml", "--auto-approve"], env: ["DOCKER_TLS_KEY": key])
+        #expect(apply.status == 0, "\(apply.out)\(apply.err)")
+        #expect(!apply.out.contains("PRIVATE KEY") && !apply.err.contains("PRIVATE KEY"))
+        let rows = (json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"], env: ["DOCKER_TLS_KEY": key]).out)["replicas"]
+                    as? [[String: Any]]) ?? []
+        #expect(rows.count == 1 && rows.first?["state"] as? String == "ready", "\(rows)")
+        #expect(rows.first?["endpoint"] as? String == "http://\(h.address):\(s.port)", "\(rows)")
+        // On the bridge: the engine binds 0.0.0.0 in its own namespace; the port is published on the host's address only.
+        let c = try #require(try h.containers().first)
+        let inspect = json(try h.api("GET", "/containers/\(c["Id"] as? String ?? "")/json").body)
+        let hostConfig = inspect["HostConfig"] as? [String: Any] ?? [:]
+        #expect(hostConfig["NetworkMode"] as? String == "bridge")
+        let bindings = (hostConfig["PortBindings"] as? [String: Any])?["\(s.port)/tcp"] as? [[String: Any]] ?? []
+        #expect(bindings.first?["HostIp"] as? String == h.address && bindings.first?["HostPort"] as? String == String(s.port), "\(bindings)")
+        let cmd = (inspect["Config"] as? [String: Any])?["Cmd"] as? [String] ?? []
+        #expect(cmd.starts(with: ["--model-path", "deepseek-ai/DeepSeek-V4-Flash-DSpark", "--host", "0.0.0.0", "--port", String(s.port)]), "\(cmd)")
+        let info = try runProcess("/usr/bin/curl", ["-sf", "http://\(h.address):\(s.port)/server_info"], environment: [:], cwd: s.dir)
+        #expect(info.status == 0 && info.out.contains("\"host\":\"0.0.0.0\""), "served through the published port: \(info.out)")
+        #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"], env: ["DOCKER_TLS_KEY": key]).status == 0)
+        #expect(try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"], env: ["DOCKER_TLS_KEY": key]).status == 0)
+        #expect(try h.containers().isEmpty)
     }
 }

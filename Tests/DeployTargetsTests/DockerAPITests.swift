@@ -79,5 +79,24 @@ import Testing
         #expect(gpus?["DeviceIDs"]?.array?.compactMap(\.string) == (0..<8).map(String.init) && gpus?["Driver"]?.string == "nvidia")
         #expect(host["Ulimits"]?.array?.compactMap { $0["Name"]?.string } == ["memlock", "stack"])
         #expect(body["Labels"]?["dsdeploy.managed"]?.string == "true")
+        #expect(body["ExposedPorts"] == nil && host["PortBindings"] == nil, "host network: nothing to publish")
+
+        // `network: bridge`: {{worker_ip}} renders 0.0.0.0 (the engine's own namespace), clients keep the
+        // host's address, and the port is published on that address only.
+        var bridged = config
+        bridged.fields["network"] = .scalar("bridge")
+        let onBridge = SlotTarget(ref: TargetRef(name: "gpu-fleet", type: "docker"), driver: InMemoryDriver(clock: ManualClock()),
+                                  hosts: DockerKind.inventory(bridged), clock: ManualClock())
+        var resolved = try #require(r.deployments.first)
+        resolved.target = bridged
+        resolved.targetRevisionParts = DockerKind.schema.revisionParts(bridged)
+        let b = try #require(try onBridge.desired(PlanInput(deployments: [resolved], files: [])).first)
+        #expect(b.host == "10.0.0.11" && Array(b.argv.dropFirst(2).prefix(4)) == ["--model-path", "deepseek-ai/DeepSeek-V4-Flash-DSpark", "--host", "0.0.0.0"])
+        #expect(b.revision != spec.revision, "a change of network restarts the replica")
+        let bb = DockerDriver.createBody(b, environment: [:], network: .bridge, publishOn: "10.0.0.11", labels: [:])
+        #expect(bb["HostConfig"]?["NetworkMode"]?.string == "bridge")
+        #expect(bb["ExposedPorts"]?["30000/tcp"] != nil)
+        #expect(bb["HostConfig"]?["PortBindings"]?["30000/tcp"]?.array?.first?["HostIp"]?.string == "10.0.0.11")
+        #expect(bb["HostConfig"]?["PortBindings"]?["30000/tcp"]?.array?.first?["HostPort"]?.string == "30000")
     }
 }

@@ -8,12 +8,16 @@ public struct InventoryHost: Sendable, Hashable, Codable {
     public var address: String
     /// The GPU ids it may hand out; nil when not declared (ids count up from 0, nothing is checked).
     public var gpus: [Int]?
+    /// What `{{worker_ip}}` renders to when engines bind elsewhere than clients reach them (in a
+    /// container network with a published port: `0.0.0.0`); nil: `address`.
+    public var bindAddress: String?
 
     /// Creates a host.
-    public init(name: String, address: String, gpus: [Int]?) {
+    public init(name: String, address: String, gpus: [Int]?, bindAddress: String? = nil) {
         self.name = name
         self.address = address
         self.gpus = gpus
+        self.bindAddress = bindAddress
     }
 }
 
@@ -25,12 +29,15 @@ public struct ReplicaPlacement: Sendable, Hashable, Codable {
     public var address: String
     /// GPU ids on that host.
     public var gpuIds: [Int]
+    /// What `{{worker_ip}}` renders to, when not `address` (see `InventoryHost.bindAddress`).
+    public var bindAddress: String?
 
     /// Creates a placement.
-    public init(host: String, address: String, gpuIds: [Int]) {
+    public init(host: String, address: String, gpuIds: [Int], bindAddress: String? = nil) {
         self.host = host
         self.address = address
         self.gpuIds = gpuIds
+        self.bindAddress = bindAddress
     }
 }
 
@@ -63,7 +70,7 @@ public enum Placer {
                       taken[host.name, default: []].isDisjoint(with: p.gpuIds) else { return nil }
                 taken[host.name, default: []].formUnion(p.gpuIds)
                 load[host.name, default: 0] += 1
-                return ReplicaPlacement(host: host.name, address: host.address, gpuIds: p.gpuIds)
+                return ReplicaPlacement(host: host.name, address: host.address, gpuIds: p.gpuIds, bindAddress: host.bindAddress)
             }
         }
         // 2. The others go where there is room, least loaded first.
@@ -95,7 +102,7 @@ public enum Placer {
                 }
                 taken[host.name, default: []].formUnion(ids)
                 load[host.name, default: 0] += 1
-                replicas.append(ReplicaPlacement(host: host.name, address: host.address, gpuIds: ids))
+                replicas.append(ReplicaPlacement(host: host.name, address: host.address, gpuIds: ids, bindAddress: host.bindAddress))
             }
             result[d.name] = replicas
         }

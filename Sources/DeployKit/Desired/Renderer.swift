@@ -22,7 +22,7 @@ public struct Renderer: Sendable {
             let gpuIds = placed?.gpuIds ?? (0..<d.gpusPerReplica).map { i * d.gpusPerReplica + $0 }
             let port = d.port + i
             var values: [String: String] = [
-                "model_path": Renderer.modelPath(d), "worker_ip": host, "port": String(port),
+                "model_path": Renderer.modelPath(d), "worker_ip": placed?.bindAddress ?? host, "port": String(port),
                 "model_name": d.servedModelName, "gpu_count": String(d.gpusPerReplica),
                 "gpu_ids": gpuIds.map(String.init).joined(separator: ","), "replica": String(i),
             ]

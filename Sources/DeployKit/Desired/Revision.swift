@@ -22,6 +22,7 @@ public enum Revision {
                          + (c.ulimits.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "default")
                          + " volumes:\(c.volumes.joined(separator: ","))")
         }
+        parts += r.targetRevisionParts.map { "target:" + $0 }
         for key in r.flagSet.values.keys.sorted() {
             parts.append("flag:\(key)=\(r.flagSet.values[key]?.description ?? "")")
         }

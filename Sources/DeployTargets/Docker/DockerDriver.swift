@@ -25,6 +25,15 @@ enum PullPolicy: String, Sendable {
     case never
 }
 
+/// How a docker target's containers are networked.
+enum ContainerNetwork: String, Sendable {
+    /// The host's network: the engine listens on the host's address.
+    case host
+    /// The engine's default bridge: the engine listens on 0.0.0.0 in its own network namespace, and
+    /// its port is published on the host's address.
+    case bridge
+}
+
 /// The docker target's `ReplicaDriver`: each replica is a container on one of the target's hosts,
 /// on the host's network (so `{{worker_ip}}:{{port}}` is where clients reach it, as GPUStack runs
 /// engines), with its GPUs as a device request, labelled with its deployment, replica, revision and
@@ -36,15 +45,17 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     let target: String
     let hosts: [DockerHost]
     let pull: PullPolicy
+    let network: ContainerNetwork
     let records: DockerRecords
     let clock: any DeployClock
     /// The environment programs run with (`PATH` for nvidia-smi).
     let environment: [String: String]
     let probeClient = EngineProbe()
 
-    init(target: String, hosts: [DockerHost], pull: PullPolicy, stateDirectory: String, clock: any DeployClock,
-         environment: [String: String] = [:]) {
+    init(target: String, hosts: [DockerHost], pull: PullPolicy, network: ContainerNetwork = .host, stateDirectory: String,
+         clock: any DeployClock, environment: [String: String] = [:]) {
         self.target = target
+        self.network = network
         self.environment = environment
         self.hosts = hosts
         self.pull = pull
@@ -212,7 +223,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         launch.port = port
         let launchJSON = String(decoding: (try? JSONEncoder().encode(launch)) ?? Data(), as: UTF8.self)
         let name = "dsd-\(spec.deployment)-\(spec.replica)-\(String(UInt64(started * 1000), radix: 36))\(String(UInt16.random(in: 0...UInt16.max), radix: 36))"
-        _ = try h.api.create(name: name, Self.createBody(launch, environment: environment, labels: [
+        _ = try h.api.create(name: name, Self.createBody(launch, environment: environment, network: network, publishOn: h.address, labels: [
             "\(Self.label).managed": "true", "\(Self.label).target": target, "\(Self.label).host": h.name,
             "\(Self.label).deployment": spec.deployment,
             "\(Self.label).replica": String(spec.replica), "\(Self.label).revision": spec.revision,
@@ -260,7 +271,8 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
 
     /// The container: the launch's argv as an array (the entrypoint replaced by the spec's), its env
     /// with secrets resolved (never in labels), on the host network, its GPUs as a device request.
-    static func createBody(_ spec: LaunchSpec, environment: [String: Secret], labels: [String: String]) -> JSONValue {
+    static func createBody(_ spec: LaunchSpec, environment: [String: Secret], network: ContainerNetwork = .host,
+                           publishOn address: String = "", labels: [String: String]) -> JSONValue {
         let entry = Array(spec.argv.prefix(spec.entrypointCount))
         let cmd = Array(spec.argv.dropFirst(spec.entrypointCount))
         var env: [String: String] = [:]
@@ -286,7 +298,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         }
         let ipc = c.ipc ?? "host"
         var host: [String: JSONValue] = [
-            "NetworkMode": .string("host"),
+            "NetworkMode": .string(network == .host ? "host" : "bridge"),
             "IpcMode": .string(ipc),
             "RestartPolicy": .object(["Name": .string("no")]),
             "Binds": .array(binds.map(JSONValue.string)),
@@ -309,6 +321,13 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
             "Labels": .object(labels.mapValues(JSONValue.string)), "HostConfig": .object(host),
         ]
         if !entry.isEmpty { body["Entrypoint"] = .array(entry.map(JSONValue.string)) }
+        if network == .bridge {
+            // The engine's port, published on the host's address only (never on every interface).
+            let port = "\(spec.port)/tcp"
+            body["ExposedPorts"] = .object([port: .object([:])])
+            host["PortBindings"] = .object([port: .array([.object(["HostIp": .string(address), "HostPort": .string(String(spec.port))])])])
+            body["HostConfig"] = .object(host)
+        }
         return .object(body)
     }
 

@@ -25,18 +25,25 @@ public enum DockerKind: TargetKind {
                     "The client certificate's private key (Docker's `key.pem`): a file relative to the manifest, or `{valueFrom: {env: NAME}}` (the PEM text) or `{valueFrom: {file: PATH}}`."),
     ])
 
-    public static let schema = TargetTypeSchema(
-        type: type, summary: "Docker hosts you own: each replica a container on the host's network, GPUs as device requests.",
+    public static let schema: TargetTypeSchema = {
+        var s = TargetTypeSchema(
+        type: type, summary: "Docker hosts you own: each replica a container (on the host's network, or a bridge with its port published), GPUs as device requests.",
         fields: [
             FieldSchema("hosts", .list(.object(host)), required: true, "The Docker hosts replicas are placed on."),
             FieldSchema("sshConfig", .string(),
                         "An ssh_config file for ssh:// hosts, relative to the manifest; default: your own (~/.ssh/config)."),
             FieldSchema("pull", .enumeration(["always", "missing", "never"]),
                         "When images are pulled: always, missing, or never (default: a missing image is an error)."),
+            FieldSchema("network", .enumeration(["host", "bridge"]),
+                        "How replicas are networked: `host` (default: the host's network; the engine binds `{{worker_ip}}`, the host's address, as GPUStack runs engines and as multi-node NCCL needs) or `bridge` (the engine's default container network; it binds `{{worker_ip}}` = 0.0.0.0 inside, and its port is published on the host's address only)."),
             FieldSchema("tls", .object(tls),
                         "TLS for tcp:// hosts, as the daemons' `--tlsverify` wants it: the CA, and a client certificate and key. Set, every tcp:// host is reached by https."),
         ],
         multiNode: capabilities.contains(.multiNode), containers: true, check: check)
+        // A container network restarts every replica (the engine binds another address).
+        s.revisionParts = { t in t.string("network") == "bridge" ? ["network=bridge"] : [] }
+        return s
+    }()
 
     /// Problems of a docker Target document, located at its `hosts`.
     @Sendable static func check(_ t: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic] {
@@ -146,7 +153,11 @@ public enum DockerKind: TargetKind {
     }
 
     public static func inventory(_ config: TargetConfig?) -> [InventoryHost] {
-        config.map { hosts($0).map { InventoryHost(name: $0.name, address: $0.address, gpus: $0.gpus) } } ?? []
+        guard let config else { return [] }
+        // On a container network the engine binds every interface of its own namespace; clients reach it
+        // through the port published on the host's address.
+        let bind = config.string("network") == "bridge" ? "0.0.0.0" : nil
+        return hosts(config).map { InventoryHost(name: $0.name, address: $0.address, gpus: $0.gpus, bindAddress: bind) }
     }
 
     public static func make(_ config: TargetConfig?, _ context: TargetContext) throws(TargetError) -> any Target {
@@ -164,7 +175,8 @@ public enum DockerKind: TargetKind {
             }
             return DockerHost(name: h.name, address: h.address, api: DockerAPI(endpoint: h.endpoint, tunnel: tunnel, tls: tls))
         },
-                                  pull: pull, stateDirectory: context.stateDirectory, clock: context.clock,
+                                  pull: pull, network: t.string("network") == "bridge" ? .bridge : .host,
+                                  stateDirectory: context.stateDirectory, clock: context.clock,
                                   environment: context.environment)
         let stateDirectory = context.stateDirectory
         do { try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true) } catch {

@@ -6,7 +6,9 @@
 #     localhost/dsdeploy-engine-sim:dev   .build/debug/dsdeploy-engine-sim (or --sim PATH; built with
 #         `swift build --product dsdeploy-engine-sim` when the default one is missing) at
 #         /usr/local/bin/dsdeploy-engine-sim, with exactly the shared libraries ldd lists, at their paths,
-#         and the SwiftPM resource bundles (*.resources) it names from beside it.
+#         and the SwiftPM resource bundles (*.resources) it names from beside it. Also
+#         /usr/local/bin/sglang → the simulator, so a Backend's `entrypoint: [sglang, serve]` (the
+#         seed's) runs it as SGLang: tag this image with the seed's image name and the seed runs as is.
 #     localhost/dsdeploy-tiny-llama:dev   engines/tiny-llama/llama-server (also /usr/local/bin/llama-server)
 #         with its venv's xllamacpp, the python interpreter at its own path (its RUNPATH is absolute)
 #         with the stdlib (no test/idlelib/tkinter/ensurepip/lib2to3/site-packages), the ldd libraries of
@@ -15,8 +17,6 @@
 #         .dsdeploy-engines/tiny-llama/venv), so the launcher finds its venv by itself. No bind mount.
 #         CMD: -m /models/tiny-llama.gguf -a tiny-llama --host 0.0.0.0 --port 8080.
 #         Runs scripts/setup-tiny-engine.sh first (idempotent) for the venv and the model.
-#         Also /usr/local/bin/sglang → the simulator, so a Backend's `entrypoint: [sglang, serve]` (the
-#         seed's) runs it as SGLang: tag this image with the seed's image name and the seed runs as is.
 # The socket defaults to $DOCKER_HOST (unix://..., or tcp://... with $DOCKER_CERT_PATH for TLS).
 # Both images: ENTRYPOINT the engine, ENV PATH, and the label dsdeploy.content-key, a sha256 over this
 # script, the engine file's (and the model's) content, and the size and mtime of every other file

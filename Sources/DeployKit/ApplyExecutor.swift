@@ -45,6 +45,8 @@ final class ExecutorRun: @unchecked Sendable {
     private var failed: [String] = []
     /// Hosts that could not be reached, with why: nothing more is done there in this run.
     private var cutOff: [String: String] = [:]
+    /// Instances this run stopped.
+    private var stopped: Set<String> = []
 
     init(_ e: ApplyExecutor, onEvent: @escaping (ApplyEvent) -> Void) {
         target = e.target
@@ -194,9 +196,15 @@ final class ExecutorRun: @unchecked Sendable {
     func revert(_ deployment: String, batch: [PlannedChange], usedPorts: inout Set<Int>) {
         emit(.reverting(deployment: deployment, reason: "rollout failed"))
         var jobs: [(PlannedChange, LaunchSpec)] = []
-        let live = Set((try? target.observe())?.filter(\.isAlive).map(\.instance) ?? [])
+        // Old instances still running are left as they are. When the target cannot be read as a whole
+        // (a host cut off), what this run stopped is what is gone.
+        let observed = try? target.observe()
+        let live = Set(observed?.filter(\.isAlive).map(\.instance) ?? [])
+        let gone: (ObservedReplica) -> Bool = { old in
+            observed == nil ? self.wasStopped(old.instance) : !live.contains(old.instance)
+        }
         for c in batch {
-            guard let old = c.current, old.state != .exited, !live.contains(old.instance) else { continue }
+            guard let old = c.current, old.state != .exited, gone(old) else { continue }
             if let host = old.launch.node, unreachableReason(host) != nil { continue }
             var revertChange = c
             revertChange.desired = old.launch
@@ -369,9 +377,13 @@ final class ExecutorRun: @unchecked Sendable {
         } catch {
             return false
         }
+        lock.withLock { _ = stopped.insert(inst.instance) }
         emit(.stopped(id: inst.id, instance: inst.instance))
         return true
     }
+
+    /// True when this run stopped the instance.
+    func wasStopped(_ instance: String) -> Bool { lock.withLock { stopped.contains(instance) } }
 
     func emit(_ e: ApplyEvent) { lock.withLock { onEvent(e) } }
 

@@ -229,6 +229,26 @@ import TestSupport
         try (a.sshConfig + b.sshConfig).write(toFile: sshConfig, atomically: true, encoding: .utf8)
         let app = s.dir + "/manifests/app.yaml"
         func write(_ text: String) throws { try text.write(toFile: app, atomically: true, encoding: .utf8) }
+        // Bad SSH settings are clear errors naming the host, before anything is started: a key the host
+        // does not accept, and a host key that does not match the one known for that address.
+        let wrongKey = s.dir + "/wrong_key_ssh_config"
+        try a.sshConfig.replacingOccurrences(of: a.dir + "/client_key", with: b.dir + "/client_key")
+            .write(toFile: wrongKey, atomically: true, encoding: .utf8)
+        try write(manifest(s, hosts: [a], sshConfig: wrongKey))
+        let denied = try s.run(["plan", "manifests/app.yaml"])
+        #expect(denied.status == 1 && denied.err.contains("host 'h20-a'") && denied.err.contains("ssh to h20-a failed")
+                && denied.err.contains("Permission denied (publickey)"), "\(denied.err)")
+        let wrongHostKey = s.dir + "/wrong_host_key_ssh_config"
+        try a.sshConfig.replacingOccurrences(of: a.dir + "/known_hosts", with: s.dir + "/impostor_known_hosts")
+            .write(toFile: wrongHostKey, atomically: true, encoding: .utf8)
+        try "[\(a.address)]:2222 \(try String(contentsOfFile: b.dir + "/host_key.pub", encoding: .utf8))"
+            .write(toFile: s.dir + "/impostor_known_hosts", atomically: true, encoding: .utf8)
+        try write(manifest(s, hosts: [a], sshConfig: wrongHostKey))
+        let mismatch = try s.run(["plan", "manifests/app.yaml"])
+        #expect(mismatch.status == 1 && mismatch.err.contains("host 'h20-a'") && mismatch.err.contains("Host key verification failed"),
+                "\(mismatch.err)")
+        #expect(try a.containers().isEmpty && b.containers().isEmpty)
+
         try write(manifest(s, hosts: [a, b], sshConfig: sshConfig))
         #expect(try s.run(["validate", "manifests/app.yaml"]).status == 0)
 

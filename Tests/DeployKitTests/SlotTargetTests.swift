@@ -164,14 +164,39 @@ import Testing
         let text = ApplyReportText.render(report)
         #expect(text.contains("Apply INCOMPLETE: host b could not be reached; 2 changes applied on the others"), "\(text)")
         // Host b's old replicas were never touched (surge 1: nothing stopped there).
+        #expect(throws: TargetError.self) { _ = try driver.observe() }
+        driver.unreachable = []
         let onB = try driver.observe().filter { $0.launch.node == "b" }
         #expect(onB.count == 2 && Set(onB.map(\.revision)).count == 1 && onB.allSatisfy(\.isAlive))
         // b is back: the next apply replaces only b's two replicas, then nothing is left to do.
-        driver.unreachable = []
         let next = try fleet.plan(changed)
         #expect(next.changes.filter { $0.action != .noop }.map(\.id).sorted() == ["alpha/1", "alpha/3"], "\(next.changes.map { ($0.id, $0.action) })")
         #expect(fleet.apply(next, changed) { _ in }.succeeded)
         #expect(!(try fleet.plan(changed)).hasChanges)
+    }
+
+    /// A deployment that fails on its own results while another host is cut off: the revert cannot
+    /// read the whole target, and starts again only what this run stopped (no second copy of an old
+    /// instance that still runs).
+    @Test func aRevertWhileAHostIsCutOffStartsNoDuplicates() throws {
+        let clock = ManualClock()
+        let driver = InMemoryDriver(clock: clock)
+        let both = [InventoryHost(name: "a", address: "10.0.0.11", gpus: nil), InventoryHost(name: "b", address: "10.0.0.12", gpus: nil)]
+        let fleet = SlotTarget(ref: TargetRef(name: "fleet", type: "test"), driver: driver, hosts: both, clock: clock)
+        let first = try input(gpus: nil, a: (2, 1), b: (0, 1))
+        #expect(fleet.apply(try fleet.plan(first), first) { _ in }.succeeded)
+        let changed = try input(gpus: nil, a: (2, 1), b: (0, 1), memFraction: "0.80")
+        let plan = try fleet.plan(changed)
+        let newRevision = try #require(plan.changes.first?.desired?.revision)
+        driver.behavior = { spec in spec.revision == newRevision ? .crash("CUDA out of memory") : .readyAfter(.seconds(1)) }
+        driver.afterStart = { [driver] spec in if spec.node == "a" { driver.unreachable = ["b"] } }
+        let report = fleet.apply(plan, changed) { _ in }
+        driver.afterStart = { _ in }
+        #expect(report.failedDeployments == ["alpha"], "\(report)")
+        driver.unreachable = []
+        let alive = try driver.observe().filter(\.isAlive)
+        #expect(alive.filter { $0.replica == 0 }.count == 1, "one instance of alpha/0, the old one: \(alive.map { ($0.id, $0.revision) })")
+        #expect(alive.count == 2 && Set(alive.map(\.revision)).count == 1)
     }
 
     @Test func moreGPUsThanTheTargetHasIsRefused() throws {

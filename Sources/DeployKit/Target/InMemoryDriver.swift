@@ -42,8 +42,12 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
     /// Creates an empty target on a clock.
     public init(clock: any DeployClock) { self.clock = clock }
 
+    /// Every instance; throws while a host is cut off (as a fleet's driver cannot read that host).
     public func observe() throws -> [ObservedReplica] {
-        lock.withLock { instances.values.map { $0.0 }.sorted { $0.startedAt < $1.startedAt } }
+        try lock.withLock {
+            if let host = cut.sorted().first { throw TargetError(.unavailable, "host '\(host)' is unreachable") }
+            return instances.values.map { $0.0 }.sorted { $0.startedAt < $1.startedAt }
+        }
     }
 
     public func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {

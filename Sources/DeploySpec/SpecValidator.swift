@@ -13,6 +13,9 @@ public struct SpecValidator: Sendable {
     public var targetTypes: TargetTypes
     /// Reads files Target documents name (a CA bundle), nil to skip those checks.
     public var files: (any ManifestFileSource)?
+    /// Every deployment runs on this Target, whatever its `spec.target` says (`render --target NAME`:
+    /// the same deployments rendered for another target); nil: each its own.
+    public var targetOverride: String? = nil
 
     /// Creates a validator.
     public init(strictFlags: Bool = false, targetTypes: TargetTypes, files: (any ManifestFileSource)? = nil) {
@@ -34,7 +37,8 @@ public struct SpecValidator: Sendable {
 
         for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) { TargetCheck.check(t, types: targetTypes, files: files).forEach(add) }
         let defaultTarget = TargetCheck.defaultTargetName(manifest)
-        TargetCheck.checkCapacity(manifest) { $0.target?.value ?? defaultTarget ?? "local" }.forEach(add)
+        let override = targetOverride
+        TargetCheck.checkCapacity(manifest) { override ?? $0.target?.value ?? defaultTarget ?? "local" }.forEach(add)
 
         for d in manifest.deployments {
             guard let backend = manifest.backends[d.backend.value] else {
@@ -52,14 +56,14 @@ public struct SpecValidator: Sendable {
                            notes: ["versions: \(backend.versions.keys.sorted().joined(separator: ", "))"]))
                 continue
             }
-            let targetName = d.target?.value ?? defaultTarget ?? "local"
-            if d.target == nil, defaultTarget == nil {
+            let targetName = override ?? d.target?.value ?? defaultTarget ?? "local"
+            if override == nil, d.target == nil, defaultTarget == nil {
                 add(.error("missing-key", "deployment '\(d.name)' names no target and the manifests define several "
                            + "(\(TargetCheck.remoteTargetNames(manifest).joined(separator: ", "))); set spec.target",
                            at: d.location))
             }
             let target = manifest.targets[targetName]
-            if target == nil, targetName != "local", let t = d.target {
+            if override == nil, target == nil, targetName != "local", let t = d.target {
                 let hint = Suggest.didYouMean(t.value, in: Array(manifest.targets.keys) + ["local"])
                 add(.error("unknown-reference", "unknown target '\(t.value)'\(hint)", at: t.location, length: t.length))
             }

@@ -6,6 +6,7 @@ public let targetKinds: [any TargetKind.Type] = [
     LocalKind.self,
     GPUStackKind.self,
     DockerKind.self,
+    KubernetesKind.self,
 ]
 
 /// Looks up registered kinds.

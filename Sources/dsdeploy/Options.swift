@@ -70,13 +70,15 @@ enum ManifestPipeline {
     /// (`no-documents`), as `kubectl apply` refuses "no objects passed to apply": an emptied manifest
     /// in a pipeline must fail, not deploy nothing. Deleting what runs stays an explicit `delete`.
     static func validate(_ files: [String], options: ManifestOptions, settings: ManifestSettings = ManifestSettings(),
-                         source: any ManifestFileSource = DiskFileSource(), requireDocuments: Bool = false) -> ValidationResult {
+                         source: any ManifestFileSource = DiskFileSource(), requireDocuments: Bool = false,
+                         targetOverride: String? = nil) -> ValidationResult {
         let loader = ManifestLoader(source: source, templateDirectories: options.templateDirectories,
                                     targetTypes: TargetKinds.schemas)
         // Values files are read from the disk even when the manifests come from a git revision.
         let (manifest, diags) = loader.load(files, settings: settings, valuesSource: DiskFileSource())
-        var result = SpecValidator(strictFlags: options.strict, targetTypes: TargetKinds.schemas, files: source)
-            .validate(manifest, loadDiagnostics: diags)
+        var validator = SpecValidator(strictFlags: options.strict, targetTypes: TargetKinds.schemas, files: source)
+        validator.targetOverride = targetOverride
+        var result = validator.validate(manifest, loadDiagnostics: diags)
         if requireDocuments, manifest.documentCount == 0, !result.diagnostics.hasErrors, let first = files.first {
             result.diagnostics.append(.error("no-documents", "\(files.joined(separator: ", ")) \(files.count == 1 ? "has" : "have") no "
                                              + "documents: nothing to validate or deploy (to stop what runs, use dsdeploy delete)",

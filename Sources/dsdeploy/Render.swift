@@ -3,18 +3,38 @@ import DeployCore
 import DeployKit
 import DeploySpec
 import DeployTargets
+import Foundation
+
+/// What `render` writes.
+enum RenderFormat: String, ExpressibleByArgument, CaseIterable {
+    /// Each replica's argv, env and image (text or JSON).
+    case launch
+    /// The Kubernetes objects of each deployment on a kubernetes target (YAML, or a JSON List).
+    case kubernetes
+}
 
 /// `dsdeploy render FILE... [--deployment N]`
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the exact argv, env and image of each replica.",
-        discussion: "Secret env values print as ***. Exit 1 when the manifest is invalid.")
+        discussion: "Secret env values print as ***. --format kubernetes writes a Deployment and a Service per deployment "
+            + "(one YAML stream, a JSON List with --output json, or one file per object under --out DIR); secrets become "
+            + "secretKeyRefs, never values. Exit 1 when the manifest is invalid or cannot be rendered.")
 
     @Argument(help: "Manifest files.")
     var files: [String]
 
     @Option(name: .long, help: "Only this deployment.")
     var deployment: String?
+
+    @Option(name: .long, help: "Render every deployment for this Target (defined in the files), whatever its spec.target.")
+    var target: String?
+
+    @Option(name: .long, help: "launch (each replica's argv, env, image) or kubernetes (the objects of a kubernetes target).")
+    var format: RenderFormat = .launch
+
+    @Option(name: .long, help: "With --format kubernetes: write one file per object into this directory (NAME.deployment.yaml, NAME.service.yaml).")
+    var out: String?
 
     @OptionGroup var options: ManifestOptions
 
@@ -25,7 +45,12 @@ struct Render: ParsableCommand {
     }
 
     func run() throws {
-        let result = ManifestPipeline.validate(files, options: options, settings: settings.settings)
+        if out != nil, format != .kubernetes { throw fail("--out writes Kubernetes objects; add --format kubernetes") }
+        let result = ManifestPipeline.validate(files, options: options, settings: settings.settings, targetOverride: target)
+        if let target, result.manifest.targets[target] == nil, result.manifest.documentCount > 0 {
+            let hint = Suggest.didYouMean(target, in: Array(result.manifest.targets.keys))
+            throw fail("no target '\(target)' in \(files.joined(separator: ", "))\(hint)")
+        }
         ManifestPipeline.printDiagnostics(result, options: options)
         guard result.isValid else { throw ExitCode.failure }
         var selected = result.deployments
@@ -37,6 +62,7 @@ struct Render: ParsableCommand {
                 throw ExitCode.failure
             }
         }
+        if format == .kubernetes { return try writeKubernetes(selected) }
         // GPUs as the target's placer hands them out: every deployment of a target takes part, in name order.
         var placement: [String: [ReplicaPlacement]] = [:]
         for (name, onTarget) in Dictionary(grouping: result.deployments, by: { $0.target?.name ?? "local" }) {
@@ -58,5 +84,28 @@ struct Render: ParsableCommand {
         case .json: Output.stdout(Output.json(JSONOut(replicas: specs)))
         case .text: Output.stdout(LaunchSpecTextRenderer(color: options.useColor()).render(specs))
         }
+    }
+
+    /// `--format kubernetes`: the objects, to stdout or one file each under `--out`.
+    func writeKubernetes(_ selected: [ResolvedDeployment]) throws {
+        let objects: [KubernetesRenderer.Object]
+        switch KubernetesRenderer.objects(selected) {
+        case .success(let o): objects = o
+        case .failure(let e): throw fail("cannot render '\(e.deployment)' for Kubernetes: \(e.message)")
+        }
+        guard let dir = out else {
+            Output.stdout(options.output == .json ? KubernetesRenderer.jsonList(objects) : KubernetesRenderer.yamlStream(objects))
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for o in objects {
+                try Data(("---\n" + o.value.yaml).utf8).write(to: URL(fileURLWithPath: dir).appendingPathComponent(o.fileName))
+            }
+        } catch {
+            throw fail("cannot write the objects to \(dir): \(error.localizedDescription)")
+        }
+        let paths = objects.map { (dir.hasSuffix("/") ? dir : dir + "/") + $0.fileName }
+        Output.stdout(options.output == .json ? Output.json(["files": paths]) : paths.map { "wrote \($0)\n" }.joined())
     }
 }

@@ -160,4 +160,10 @@ public struct RenderError: Error, Sendable {
     public var deployment: String
     /// What went wrong.
     public var message: String
+
+    /// Creates an error (targets that render objects of their own report through it too).
+    public init(deployment: String, message: String) {
+        self.deployment = deployment
+        self.message = message
+    }
 }

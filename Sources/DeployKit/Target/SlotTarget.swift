@@ -24,7 +24,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
     /// Creates a slot target. `digest` keys the values revisions do not show (secrets, `valueFrom`)
     /// so a changed value is a planned restart; nil when the target keeps no key.
     public init(ref: TargetRef, driver: any ReplicaDriver, hosts: [InventoryHost], clock: any DeployClock,
-                capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply],
+                capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply, .observe],
                 digest: (@Sendable (LaunchSpec, [String: Secret]) -> [String: String]?)? = nil) {
         self.ref = ref
         self.driver = driver
@@ -37,7 +37,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
     /// A slot target on one host (`local`): `address` is what `{{worker_ip}}` and clients use.
     public convenience init(ref: TargetRef, driver: any ReplicaDriver, gpus: [Int]?, address: String = "127.0.0.1",
                             clock: any DeployClock,
-                            capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply],
+                            capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply, .observe],
                             digest: (@Sendable (LaunchSpec, [String: Secret]) -> [String: String]?)? = nil) {
         self.init(ref: ref, driver: driver, hosts: [InventoryHost(name: ref.name, address: address, gpus: gpus)], clock: clock,
                   capabilities: capabilities, digest: digest)

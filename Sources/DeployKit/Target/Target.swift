@@ -109,11 +109,14 @@ public struct TargetCapabilities: OptionSet, Sendable, Hashable {
     public static let multiNode = TargetCapabilities(rawValue: 1 << 4)
     /// `apply`: the target changes what runs (a render-only target would not).
     public static let apply = TargetCapabilities(rawValue: 1 << 5)
+    /// `plan`, `status`, `logs`: the target can read what runs (a render-only target cannot).
+    public static let observe = TargetCapabilities(rawValue: 1 << 6)
 
     /// Every capability with its name, in a stable order.
     public static let all: [(TargetCapabilities, String)] = [
         (.savedPlans, "saved plans"), (.gates, "benchmark gates"), (.followLogs, "following logs"),
         (.prune, "pruning"), (.multiNode, "multi-node replicas"), (.apply, "apply"),
+        (.observe, "observing what runs"),
     ]
 
     /// Names of the capabilities in this set.

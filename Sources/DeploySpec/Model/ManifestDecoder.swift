@@ -183,6 +183,8 @@ struct ManifestDecoder {
             guard let value = configValue(node, as: fieldType) else { continue }
             target.fields[k.value] = value
             target.fieldLocations[k.value] = node.location
+            // Nested keys too (`labels.team`, `modelCache.sizeLimit`), so a type's checks point at the value.
+            if let sub = node.mapping { Self.recordLocations(sub, prefix: k.value, into: &target.fieldLocations) }
         }
         target.file = file
         return target

@@ -8,7 +8,7 @@ import Foundation
 /// container on one of them, placed by the Placer from the hosts' GPUs.
 public enum DockerKind: TargetKind {
     public static let type = "docker"
-    public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply]
+    public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply, .observe]
 
     static let host = ObjectSchema("DockerHost", [
         FieldSchema("name", .string(pattern: TargetTypeSchema.namePattern), required: true, "The host's name (placement, status)."),

@@ -8,7 +8,7 @@ import Foundation
 /// `type: gpustack`: a GPUStack server's REST API; the server schedules the replicas.
 public enum GPUStackKind: TargetKind {
     public static let type = "gpustack"
-    public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply]
+    public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply, .observe]
 
     /// Engines GPUStack runs as built-in backends (a dsdeploy backend version becomes a custom version of it).
     static let engines: Set<EngineKind> = [.sglang, .vllm]

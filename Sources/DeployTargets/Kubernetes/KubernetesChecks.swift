@@ -1,0 +1,130 @@
+import DeployCore
+import DeploySpec
+
+/// What the Kubernetes API server would refuse in the objects a manifest renders to, found by
+/// `validate` and located at the manifest line that causes it: names (DNS-1123/1035), label keys and
+/// values, resource quantities, rollout limits, a secret with no Secret to come from, a port clash.
+enum KubernetesChecks {
+    /// Problems of a kubernetes Target document.
+    @Sendable static func check(_ t: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        func bad(_ key: String, _ what: String, _ problem: String?) {
+            guard let problem else { return }
+            out.append(.error("invalid-value", "target '\(t.name)': \(what) \(problem) (Kubernetes would refuse it)", at: t.location(of: key)))
+        }
+        bad("", "its name '\(t.name)', a label value of every object,", KubernetesNames.labelValueProblem(t.name))
+        if let ns = t.string("namespace") { bad("namespace", "namespace '\(ns)'", KubernetesNames.dns1123LabelProblem(ns)) }
+        for key in ["labels", "nodeSelector"] {
+            for (k, v) in t.stringMap(key).sorted(by: { $0.key < $1.key }) {
+                bad("\(key).\(k)", "\(key) key '\(k)'", KubernetesNames.labelKeyProblem(k))
+                bad("\(key).\(k)", "\(key) value '\(v)' of '\(k)'", KubernetesNames.labelValueProblem(v))
+            }
+        }
+        for k in t.stringMap("annotations").keys.sorted() {
+            bad("annotations.\(k)", "annotation key '\(k)'", KubernetesNames.labelKeyProblem(k))
+        }
+        for s in t.strings("imagePullSecrets") ?? [] {
+            bad("imagePullSecrets", "image pull secret '\(s)'", KubernetesNames.dns1123SubdomainProblem(s))
+        }
+        if let s = t.string("secretName") { bad("secretName", "secretName '\(s)'", KubernetesNames.dns1123SubdomainProblem(s)) }
+        if let s = t.string("runtimeClassName") {
+            bad("runtimeClassName", "runtimeClassName '\(s)'", KubernetesNames.dns1123SubdomainProblem(s))
+        }
+        if case .map(let m)? = t.fields["modelCache"] {
+            let set = ["persistentVolumeClaim", "hostPath", "sizeLimit"].filter { m[$0] != nil }
+            if set.count > 1 {
+                out.append(.error("invalid-value", "target '\(t.name)': modelCache takes one of persistentVolumeClaim, hostPath and "
+                                  + "sizeLimit (it has \(set.joined(separator: ", ")))", at: t.location(of: "modelCache")))
+            }
+            if case .scalar(let c)? = m["persistentVolumeClaim"] {
+                bad("modelCache.persistentVolumeClaim", "modelCache.persistentVolumeClaim '\(c)'", KubernetesNames.dns1123SubdomainProblem(c))
+            }
+            if case .scalar(let p)? = m["hostPath"], !p.hasPrefix("/") {
+                bad("modelCache.hostPath", "modelCache.hostPath '\(p)'", "must be an absolute path")
+            }
+            if case .scalar(let q)? = m["sizeLimit"] { bad("modelCache.sizeLimit", "modelCache.sizeLimit '\(q)'", KubernetesNames.quantityProblem(q)) }
+        }
+        if case .map(let r)? = t.fields["resources"] {
+            for part in ["requests", "limits"] {
+                guard case .map(let m)? = r[part] else { continue }
+                for k in m.keys.sorted() {
+                    guard case .scalar(let q)? = m[k] else { continue }
+                    let at = "resources.\(part).\(k)"
+                    bad(at, "resources.\(part) name '\(k)'", KubernetesNames.labelKeyProblem(k))
+                    bad(at, "resources.\(part).\(k) '\(q)'", KubernetesNames.quantityProblem(q))
+                    if k == "nvidia.com/gpu" {
+                        bad(at, "resources.\(part).\(k)", "is the deployments' gpusPerReplica; leave it out")
+                    }
+                }
+            }
+        }
+        if case .list(let items)? = t.fields["tolerations"] {
+            for item in items {
+                guard case .map(let m) = item else { continue }
+                if case .scalar("Exists")? = m["operator"], m["value"] != nil {
+                    bad("tolerations", "a toleration with operator Exists", "must not have a value")
+                }
+                if m["key"] == nil, m["operator"].map({ $0 != .scalar("Exists") }) ?? true {
+                    bad("tolerations", "a toleration without a key", "must have operator Exists")
+                }
+                if m["tolerationSeconds"] != nil, m["effect"] != .scalar("NoExecute") {
+                    bad("tolerations", "tolerationSeconds", "applies to effect NoExecute only")
+                }
+            }
+        }
+        return out
+    }
+
+    /// Problems of a deployment rendered onto a kubernetes target.
+    @Sendable static func checkDeployment(_ d: Deployment, _ backend: Backend, _ version: BackendVersion,
+                                          _ target: TargetConfig?) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let on = "on kubernetes target '\(target?.name ?? "?")'"
+        if let p = KubernetesNames.dns1035LabelProblem(d.name) {
+            out.append(.error("invalid-value", "deployment '\(d.name)' names its Deployment and Service \(on); a Service name \(p)",
+                              at: d.location))
+        }
+        for (k, v) in d.labels.sorted(by: { $0.key < $1.key }) {
+            let at = d.fieldLocations["labels.\(k)"] ?? d.location
+            if let p = KubernetesNames.labelKeyProblem(k) {
+                out.append(.error("invalid-value", "deployment '\(d.name)': label key '\(k)' \(p) (Kubernetes would refuse it)", at: at))
+            }
+            if let p = KubernetesNames.labelValueProblem(v) {
+                out.append(.error("invalid-value", "deployment '\(d.name)': label '\(k)' value '\(v)' \(p) (Kubernetes would refuse it)", at: at))
+            }
+        }
+        if let shm = d.container?.shmSize, KubernetesNames.quantity(fromDockerSize: shm) == nil {
+            out.append(.error("invalid-value", "deployment '\(d.name)': container.shmSize '\(shm)' is not a size (16g, 512m) \(on)",
+                              at: d.fieldLocations["container.shmSize"] ?? d.fieldLocations["container"] ?? d.location))
+        }
+        if d.rollout.maxSurge == 0, d.rollout.maxUnavailable == 0 {
+            out.append(.error("invalid-value", "deployment '\(d.name)': rollout maxSurge and maxUnavailable are both 0; a Kubernetes "
+                              + "Deployment needs one of them above 0 (the API server refuses it)",
+                              at: d.fieldLocations["rollout.maxSurge"] ?? d.fieldLocations["rollout"] ?? d.location))
+        }
+        if target?.string("secretName") == nil {
+            for e in version.env + d.env {
+                if case .literal = e.value { continue }
+                out.append(.error("missing-key", "deployment '\(d.name)': env \(e.name.value) is a secret or comes from valueFrom, and "
+                                  + "target '\(target?.name ?? "?")' names no secretName to take it from (a secretKeyRef; values are never rendered)",
+                                  at: e.name.location, length: e.name.length))
+            }
+        }
+        out += portClashes(d, version)
+        return out
+    }
+
+    /// Engine flags that open another port on the engine's own one (`--nccl-port 30000` with `port:
+    /// 30000`): in one pod both cannot bind, and the Service would send clients to the wrong one.
+    static func portClashes(_ d: Deployment, _ version: BackendVersion) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for arg in version.args + d.args {
+            let words = arg.value.split(whereSeparator: { $0 == " " || $0 == "=" }).map(String.init)
+            guard words.count >= 2, words[0].hasPrefix("--"), words[0].hasSuffix("-port"), words[0] != "--port",
+                  let port = Int(words[1]), port == d.port else { continue }
+            out.append(.error("port-clash", "deployment '\(d.name)': \(words[0]) \(port) is the engine's own port (port: \(d.port)); "
+                              + "the pod's container cannot serve both on one port", at: arg.location, length: arg.length))
+        }
+        return out
+    }
+}

@@ -21,6 +21,7 @@ release: setup
 test: setup
 	scripts/setup-tiny-engine.sh >/dev/null
 	scripts/setup-gpustack.sh >/dev/null
+	scripts/setup-kubernetes-validate.sh >/dev/null
 	scripts/setup-podman.sh >/dev/null
 	scripts/setup-sshd.sh >/dev/null
 	scripts/setup-dockerd.sh >/dev/null

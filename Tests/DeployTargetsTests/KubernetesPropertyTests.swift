@@ -1,0 +1,175 @@
+import DeployCore
+import DeployKit
+import DeploySpec
+@testable import DeployTargets
+import Foundation
+import Testing
+import TestSupport
+
+/// Property: random valid manifests — every engine, replicas, GPUs, ports, rollout limits, labels,
+/// env values YAML would misread, secrets, every target setting — render to objects that
+/// `kubernetes-validate --strict` accepts, whose YAML reads back as the same data as their JSON,
+/// whose container runs the Renderer's argv, and that carry no secret value.
+@Suite struct KubernetesPropertyTests {
+    /// A small deterministic generator (SplitMix64): a failing seed reproduces.
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E3779B97F4A7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+            return z ^ (z >> 31)
+        }
+        mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
+        mutating func pick<T>(_ a: [T]) -> T { a[int(0...(a.count - 1))] }
+        mutating func chance(_ p: Int) -> Bool { int(1...100) <= p }
+    }
+
+    /// Env values YAML would read as something other than the string, or that need escapes.
+    static let hostile = ["yes", "no", "on", "1e3", "0x1F", "0.85", "007", "-1", "a: b", "# not a comment", "'single'", "\"double\"",
+                          "multi\nline", "tab\there", "ünïcödé ✓", "", "null", "~", "- dash", "[list]", "{map}", "@at", "`tick`",
+                          "%pct", "  padded  ", "trailing:", "*alias", "&anchor", "!tag", "|", ">", "2026-12-06", "=", "\\back"]
+
+    static let flags: [String: [String]] = [
+        "sglang": ["--mem-fraction-static 0.8", "--trust-remote-code", "--context-length 8192", "--max-running-requests 16",
+                   "--chunked-prefill-size 4096", "--log-level info"],
+        "vllm": ["--max-model-len 4096", "--gpu-memory-utilization 0.85", "--trust-remote-code", "--enforce-eager", "--seed 7"],
+        "llama.cpp": ["-c 512", "--n-gpu-layers 99", "--threads 4", "--parallel 2"],
+    ]
+
+    /// One random manifest (a deployment and its kubernetes target); `secret` is a value that must
+    /// never appear in the output.
+    static func manifest(_ rng: inout Rng, index: Int, secret: String) -> String {
+        let engine = rng.pick(["sglang", "vllm", "llama.cpp"])
+        var backend = "", version = ""
+        var docs: [String] = []
+        switch engine {
+        case "sglang":
+            let v = rng.pick(["0.5.19", "0.5.23", "0.5.5"])
+            docs.append("""
+            apiVersion: dsdeploy/v1
+            kind: Backend
+            metadata: {name: sg}
+            spec:
+              engine: sglang
+              versions:
+                v: {engineVersion: "\(v)", image: "lmsysorg/sglang:v\(v)-cu129", entrypoint: [python3, -m, sglang.launch_server],
+                    command: "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}"}
+            """)
+            (backend, version) = ("sg", "v")
+        case "vllm": (backend, version) = ("vllm", rng.pick(["0.11.0", "0.33.0"]))
+        default: (backend, version) = ("llama.cpp", "server")
+        }
+        let name = "d\(index)-" + String((0..<rng.int(1...12)).map { _ in rng.pick(Array("abcdefghijklmnopqrstuvwxyz0123456789-")) })
+            .trimmingCharacters(in: CharacterSet(charactersIn: "-")) + "x"
+        let gpus = engine == "llama.cpp" ? rng.int(0...1) : rng.pick([0, 1, 2, 4, 8])
+        let surge = rng.int(0...2)
+        let unavailable = surge == 0 ? rng.int(1...2) : rng.int(0...2)
+        var lines = [
+            "apiVersion: dsdeploy/v1", "kind: Deployment", "metadata:", "  name: \(name)", "  labels:",
+            "    team: \(rng.pick(["a", "infra", "x.y_z-1", "A9"]))", "    tier: \(KubeValue.jsonString(rng.pick(["", "gold", "0-1"])))",
+            "spec:",
+            "  model: " + (rng.chance(30) ? "{source: local, path: /models/m\(index)}"
+                           : "{source: \(rng.pick(["huggingface", "modelscope"])), id: org/model-\(index)}"),
+            "  backend: \(backend)", "  backendVersion: \"\(version)\"",
+            "  replicas: \(rng.int(0...3))", "  gpusPerReplica: \(gpus)", "  port: \(rng.int(1024...65000))",
+            "  rollout: {maxSurge: \(surge), maxUnavailable: \(unavailable)}",
+        ]
+        if rng.chance(50) { lines.append("  container: {shmSize: \(rng.int(1...64))\(rng.pick(["g", "m"]))}") }
+        if rng.chance(40) { lines.append("  readiness: {timeoutSeconds: \(rng.int(30...3600))}") }
+        let pool = flags[engine] ?? []
+        let chosen = pool.filter { _ in rng.chance(40) }
+        if !chosen.isEmpty { lines.append("  args:"); lines += chosen.map { "    - \($0)" } }
+        lines.append("  env:")
+        for i in 0..<rng.int(0...5) { lines.append("    V\(i)_\(rng.int(0...99)): \(KubeValue.jsonString(rng.pick(hostile)))") }
+        lines.append("    SECRET_\(index): {value: \(KubeValue.jsonString(secret)), secret: true}")
+        if rng.chance(50) { lines.append("    TOKEN: {valueFrom: {env: HF_TOKEN}}") }
+        docs.append(lines.joined(separator: "\n"))
+        var target = ["apiVersion: dsdeploy/v1", "kind: Target", "metadata: {name: k\(index)}", "spec:", "  type: kubernetes",
+                      "  secretName: s\(index).example"]
+        if rng.chance(70) { target.append("  namespace: ns-\(rng.int(0...999))") }
+        if rng.chance(50) { target.append("  labels: {app.example.com/owner: \(rng.pick(["me", "team-1"])), env: prod}") }
+        if rng.chance(50) { target.append("  annotations: {example.com/note: \(KubeValue.jsonString(rng.pick(hostile)))}") }
+        if rng.chance(50) { target.append("  nodeSelector: {nvidia.com/gpu.product: NVIDIA-H20}") }
+        if rng.chance(50) {
+            target.append("  tolerations:")
+            target.append(rng.pick(["    - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}",
+                                    "    - {key: dedicated, operator: Equal, value: llm, effect: NoExecute, tolerationSeconds: 60}",
+                                    "    - {operator: Exists}"]))
+        }
+        if rng.chance(50) { target.append("  imagePullSecrets: [regcred, other.secret]") }
+        if rng.chance(60) {
+            target.append(rng.pick(["  modelCache: {persistentVolumeClaim: cache-\(index)}", "  modelCache: {hostPath: /data/cache}",
+                                    "  modelCache: {sizeLimit: \(rng.pick(["500Gi", "1T", "2.5e3"]))}"]))
+        }
+        if rng.chance(50) { target.append("  serviceType: \(rng.pick(["ClusterIP", "NodePort", "LoadBalancer"]))") }
+        if rng.chance(30) { target.append("  runtimeClassName: nvidia") }
+        if rng.chance(30) { target.append("  hostNetwork: true") }
+        if rng.chance(50) {
+            target.append("  resources: {requests: {cpu: \"\(rng.pick(["500m", "16", "1.5"]))\", memory: \(rng.pick(["64Gi", "128G", "1e9"]))}, "
+                          + "limits: {memory: 256Gi}}")
+        }
+        docs.append(target.joined(separator: "\n"))
+        return docs.joined(separator: "\n---\n") + "\n"
+    }
+
+    @Test func randomValidManifestsRenderToObjectsThatValidate() throws {
+        guard let v = KubernetesSupport.validator() else { return }
+        let seed = UInt64(ProcessInfo.processInfo.environment["KUBERNETES_PROPERTY_SEED"] ?? "") ?? 20_261_206
+        var rng = Rng(state: seed)
+        let dir = try KubernetesSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var templates: [String: String] = [:]
+        for t in ["vllm", "llama.cpp"] {
+            templates["templates/\(t).yaml"] = try String(contentsOfFile: repositoryRoot + "/templates/\(t).yaml", encoding: .utf8)
+        }
+        var files: [String] = []
+        var objectCount = 0
+        let samples = 60
+        for i in 0..<samples {
+            let secret = "sekret-\(rng.next())"
+            let text = Self.manifest(&rng, index: i, secret: secret)
+            var memory = templates
+            memory["m.yaml"] = text
+            let r = KubernetesSupport.validate(["m.yaml"], memory: memory)
+            guard r.isValid else {
+                Issue.record("seed \(seed) sample \(i) is not valid: \(r.diagnostics.map(\.message))\n\(text)")
+                return
+            }
+            let d = try #require(r.deployments.first)
+            let objects = try KubernetesRenderer.objects(r.deployments).get()
+            let yaml = KubernetesRenderer.yamlStream(objects)
+            #expect(!yaml.contains(secret) && !KubernetesRenderer.jsonList(objects).contains(secret), "seed \(seed) sample \(i)")
+            let spec = try KubernetesRenderer(target: try #require(d.target)).launchSpec(d).get()
+            guard case .list(let cs)? = objects[0].value["spec"]?["template"]?["spec"]?["containers"], let c = cs.first else {
+                Issue.record("no container"); continue
+            }
+            func strings(_ v: KubeValue?) -> [String] { if case .list(let l)? = v { return l.compactMap(\.stringValue) } else { return [] } }
+            #expect(strings(c["command"]) + strings(c["args"]) == spec.argv, "seed \(seed) sample \(i)")
+            let path = dir + "/\(i).yaml"
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            try KubernetesRenderer.jsonList(objects).write(toFile: dir + "/\(i).json", atomically: true, encoding: .utf8)
+            files.append(path)
+            objectCount += objects.count
+        }
+        let r = try KubernetesSupport.strictValidate(files, cli: v.cli)
+        #expect(r.failed == 0, "seed \(seed): \(r.output)")
+        #expect(r.passed == objectCount, "seed \(seed): \(r.passed) of \(objectCount) passed")
+        // The YAML reads back (PyYAML, as kubectl's YAML reader would) as exactly the JSON's data.
+        let check = """
+        import json, sys, yaml
+        bad = 0
+        for p in sys.argv[1:]:
+            docs = [d for d in yaml.safe_load_all(open(p, encoding="utf-8"))]
+            items = json.load(open(p[:-5] + ".json", encoding="utf-8"))["items"]
+            if docs != items:
+                bad += 1
+                print("differs:", p)
+        print("checked", len(sys.argv) - 1)
+        sys.exit(1 if bad else 0)
+        """
+        let rt = try runProcess(v.python, ["-c", check] + files)
+        #expect(rt.status == 0, "seed \(seed): \(rt.out)\(rt.err)")
+    }
+}

@@ -1,0 +1,117 @@
+import DeployCore
+import Foundation
+@testable import DeploySpec
+import Testing
+
+/// `validate` on a kubernetes target: what the API server would refuse, located at the manifest
+/// line that causes it.
+@Suite struct KubernetesValidationTests {
+    static func target(_ spec: String = "") -> String {
+        """
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Target
+        metadata: {name: cluster}
+        spec:
+          type: kubernetes
+        \(spec)
+        """
+    }
+
+    static func dep(name: String = "dspark", extra: String = "") -> String {
+        seedBackend() + """
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata:
+          name: \(name)
+        spec:
+          model: {source: modelscope, id: deepseek-ai/DeepSeek-V4-Flash-DSpark}
+          backend: sglang-dspark
+          backendVersion: dspark
+          gpusPerReplica: 8
+          args:
+            - --tp-size 8
+        \(extra)
+        """
+    }
+
+    @Test func theSeedIsValidOnACluster() {
+        let r = validate(Self.dep() + Self.target("  namespace: llm\n  labels: {team: inference}\n  secretName: s"))
+        #expect(!r.diagnostics.hasErrors, "\(r.diagnostics.map(\.message))")
+        #expect(r.deployments.first?.target?.type == "kubernetes")
+    }
+
+    @Test func aNameKubernetesRefusesIsLocatedAtTheName() {
+        // dsdeploy names may hold '_' and '.', and start with a digit; a Service name may not.
+        let (yaml, m) = markers(Self.dep(name: "⁁dspark_v2") + Self.target())
+        let r = validate(yaml)
+        expectDiagnostic(r, "invalid-value", at: m[0])
+        #expect(r.diagnostics.contains { $0.message.contains("a Service name may contain only lowercase letters, digits and '-'") })
+        let digit = validate(Self.dep(name: "4x") + Self.target())
+        #expect(digit.diagnostics.contains { $0.message.contains("must start with a lowercase letter") })
+    }
+
+    @Test func labelKeysAndValuesAreLocated() {
+        let long = String(repeating: "a", count: 64)
+        let (yaml, m) = markers(Self.dep().replacingOccurrences(of: "metadata:\n  name: dspark\n",
+                                                                with: "metadata:\n  name: dspark\n  labels:\n    ok: ⁁\(long)\n")
+                                + Self.target("  labels:\n    bad/key/twice: ⁁x\n  nodeSelector:\n    nvidia.com/gpu.product: ⁁NVIDIA H20"))
+        let r = validate(yaml)
+        for i in 0..<3 { expectDiagnostic(r, "invalid-value", at: m[i]) }
+        #expect(r.diagnostics.contains { $0.message.contains("must be at most 63 characters (it has 64)") })
+        #expect(r.diagnostics.contains { $0.message.contains("may contain at most one '/'") })
+        #expect(r.diagnostics.contains { $0.message.contains("value 'NVIDIA H20'") })
+    }
+
+    @Test func quantitiesAreChecked() {
+        let (yaml, m) = markers(Self.dep(extra: "  container: {shmSize: ⁁lots}\n")
+                                + Self.target("  modelCache: {sizeLimit: ⁁10GB}\n  resources:\n    requests: {cpu: ⁁\"2 cores\", memory: 64Gi}"))
+        let r = validate(yaml)
+        expectDiagnostic(r, "invalid-value", at: m[0])
+        expectDiagnostic(r, "invalid-value", at: m[1])
+        expectDiagnostic(r, "invalid-value", at: m[2])
+        #expect(r.diagnostics.contains { $0.message.contains("'10GB' has an unknown unit 'GB'") })
+        #expect(!r.diagnostics.contains { $0.message.contains("64Gi") })
+    }
+
+    @Test func aPortClashIsLocatedAtTheFlag() {
+        let (yaml, m) = markers(Self.dep(extra: "  port: 30000\n").replacingOccurrences(of: "    - --tp-size 8", with: "    - --tp-size 8\n    - ⁁--nccl-port 30000")
+                                + Self.target())
+        let r = validate(yaml)
+        expectDiagnostic(r, "port-clash", at: m[0])
+        let other = validate(Self.dep(extra: "  port: 30000\n").replacingOccurrences(of: "    - --tp-size 8", with: "    - --tp-size 8\n    - --nccl-port 30001")
+                             + Self.target())
+        #expect(!other.diagnostics.contains { $0.id == "port-clash" })
+    }
+
+    @Test func aRolloutThatCannotProgressIsRefused() {
+        let (yaml, m) = markers(Self.dep(extra: "  rollout: {maxSurge: ⁁0, maxUnavailable: 0}\n") + Self.target())
+        expectDiagnostic(validate(yaml), "invalid-value", at: m[0])
+        // The same manifest is fine on the local target (it stops one replica at a time there).
+        let (local, _) = markers(Self.dep(extra: "  rollout: {maxSurge: 0, maxUnavailable: 0}\n"))
+        #expect(!validate(local).diagnostics.contains { $0.message.contains("maxSurge and maxUnavailable") })
+    }
+
+    @Test func aSecretNeedsASecretToComeFrom() {
+        let (yaml, m) = markers(Self.dep(extra: "  env:\n    ⁁HF_TOKEN: {valueFrom: {env: HF_TOKEN}}\n    PLAIN: x\n") + Self.target())
+        let r = validate(yaml)
+        expectDiagnostic(r, "missing-key", at: m[0])
+        #expect(r.diagnostics.filter { $0.id == "missing-key" }.count == 1)
+        let ok = validate(Self.dep(extra: "  env:\n    HF_TOKEN: {valueFrom: {env: HF_TOKEN}}\n") + Self.target("  secretName: hf"))
+        #expect(!ok.diagnostics.hasErrors, "\(ok.diagnostics.map(\.message))")
+    }
+
+    @Test func targetNamesAreChecked() {
+        let (yaml, m) = markers(Self.dep() + Self.target("  namespace: ⁁LLM\n  secretName: ⁁my_secret\n  imagePullSecrets: ⁁[ok, Bad]\n"
+                                                          + "  tolerations: ⁁[{operator: Exists, value: x}]"))
+        let r = validate(yaml)
+        for i in 0..<4 { expectDiagnostic(r, "invalid-value", at: m[i]) }
+    }
+
+    @Test func unknownTargetKeysAndTypesAreSchemaErrors() {
+        let (yaml, m) = markers(Self.dep() + Self.target("  ⁁namspace: llm\n  serviceType: ⁁Ingress"))
+        let r = validate(yaml)
+        expectDiagnostic(r, "unknown-key", at: m[0])
+        #expect(r.diagnostics.contains { $0.location?.line == m[1].line })
+    }
+}

@@ -68,10 +68,10 @@ import Testing
     }
 
     @Test func unregisteredTypesAreRefusedWithTheRegisteredOnes() {
-        for type in ["ssh", "kubernetes", "dockr"] {
+        for type in ["ssh", "k8s", "dockr"] {
             let r = validate(seedBackend() + deployment(args: ["--tp-size 8"]) + target("  type: \(type)"))
             #expect(r.diagnostics.contains { $0.id == "invalid-value" && $0.message.contains("'\(type)' is not a valid value for 'spec.type'")
-                && $0.notes.contains("expected one of: local, gpustack, docker") }, "\(type): \(r.diagnostics.map(\.message))")
+                && $0.notes.contains("expected one of: local, gpustack, docker, kubernetes") }, "\(type): \(r.diagnostics.map(\.message))")
         }
     }
 

@@ -114,4 +114,17 @@ import Testing
         expectDiagnostic(r, "unknown-key", at: m[0])
         #expect(r.diagnostics.contains { $0.location?.line == m[1].line })
     }
+
+    /// Paths the local target resolves on this machine are refused: a pod sees its image's files.
+    @Test func pathsOnThisMachineAreRefused() {
+        let (yaml, m) = markers(Self.dep().replacingOccurrences(of: "model: {source: modelscope, id: deepseek-ai/DeepSeek-V4-Flash-DSpark}",
+                                                                with: "model: {source: local, path: ⁁models/m.gguf}") + Self.target())
+        let r = validate(yaml)
+        expectDiagnostic(r, "invalid-value", at: m[0])
+        let absolute = validate(Self.dep().replacingOccurrences(of: "model: {source: modelscope, id: deepseek-ai/DeepSeek-V4-Flash-DSpark}",
+                                                                with: "model: {source: local, path: /models/m.gguf}") + Self.target())
+        #expect(!absolute.diagnostics.hasErrors, "\(absolute.diagnostics.map(\.message))")
+        let entry = validate(Self.dep().replacingOccurrences(of: "entrypoint: [sglang, serve]", with: "entrypoint: [bin/sglang, serve]") + Self.target())
+        #expect(entry.diagnostics.contains { $0.message.contains("entrypoint 'bin/sglang', a path on this machine") })
+    }
 }

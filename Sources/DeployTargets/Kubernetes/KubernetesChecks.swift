@@ -110,6 +110,17 @@ enum KubernetesChecks {
                                   at: e.name.location, length: e.name.length))
             }
         }
+        // Paths the Renderer resolves on this machine mean nothing inside a pod's container.
+        if d.model.source == "local", let path = d.model.path, !path.hasPrefix("/") {
+            out.append(.error("invalid-value", "deployment '\(d.name)': model path '\(path)' is relative; \(on) a local model is a path "
+                              + "inside the container (in the image or a mounted volume): write it absolute",
+                              at: d.fieldLocations["model.path"] ?? d.fieldLocations["model"] ?? d.location))
+        }
+        if let first = version.entrypoint.first, first.contains("/"), !first.hasPrefix("/") {
+            out.append(.error("invalid-value", "deployment '\(d.name)': backend '\(backend.name)' version '\(version.name)' has the "
+                              + "entrypoint '\(first)', a path on this machine; \(on) the entrypoint is a command in the image",
+                              at: version.location))
+        }
         out += portClashes(d, version)
         return out
     }

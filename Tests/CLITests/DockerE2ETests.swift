@@ -373,7 +373,7 @@ import TestSupport
         try manifest(hosts: [("h20-a", "https://10.0.0.11:2376")], port: s.port).write(toFile: app, atomically: true, encoding: .utf8)
         let r = try s.run(["validate", "manifests/app.yaml"])
         #expect(r.status == 1)
-        #expect(r.err.contains("app.yaml:20:5: error: target 'box', host 'h20-a': docker 'https://10.0.0.11:2376' must start with unix://, tcp:// or ssh://"),
+        #expect(r.err.contains("app.yaml:20:29: error: target 'box', host 'h20-a': docker 'https://10.0.0.11:2376' must start with unix://, tcp:// or ssh://"),
                 "\(r.err)")
     }
 }

@@ -134,7 +134,7 @@ struct ManifestDecoder {
                                revision: model["revision"]?.string),
             backend: backend, backendVersion: backendVersion, target: spec["target"]?.locatedString,
             replicas: spec["replicas"]?.int ?? 1, gpusPerReplica: spec["gpusPerReplica"]?.int ?? 0,
-            nodes: spec["nodes"]?.int ?? 1, strictFlags: spec["strictFlags"]?.bool, port: spec["port"]?.int ?? 30000,
+            nodes: spec["nodesPerReplica"]?.int ?? spec["nodes"]?.int ?? 1, strictFlags: spec["strictFlags"]?.bool, port: spec["port"]?.int ?? 30000,
             servedModelName: spec["servedModelName"]?.string ?? name,
             args: spec["args"]?.locatedStrings ?? [], env: decodeEnv(spec["env"]),
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,

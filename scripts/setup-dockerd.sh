@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A private Docker Engine (dockerd) for the docker target's tests; several can run at once, each in
 # its own network namespace, without the system's docker (never started here) or each other.
-#   scripts/setup-dockerd.sh              install docker.io (dockerd, containerd, runc), openssl and
-#                                         curl when missing (apt, --no-install-recommends)
+#   scripts/setup-dockerd.sh              install docker.io (dockerd, containerd, runc), openssl,
+#                                         curl, docker-registry and apache2-utils (htpasswd) when
+#                                         missing (apt, --no-install-recommends)
 #   scripts/setup-dockerd.sh serve DIR [--netns NS [--bridge]] [--tls ADDR:PORT]
 #       Start dockerd and a containerd of its own, all their state under DIR (keep DIR short, e.g.
 #       /tmp/dsd-dk1: unix socket paths must stay under 108 bytes); API on unix://DIR/docker.sock.
@@ -28,8 +29,10 @@ die() { say "$*"; exit 1; }
 
 install() {
   command -v dockerd >/dev/null && command -v containerd >/dev/null && command -v runc >/dev/null &&
-    command -v openssl >/dev/null && command -v curl >/dev/null && return 0
-  local SUDO="" pkgs="docker.io openssl curl" rc_added=""
+    command -v openssl >/dev/null && command -v curl >/dev/null && command -v docker-registry >/dev/null &&
+    command -v htpasswd >/dev/null && return 0
+  # docker-registry and htpasswd (apache2-utils): a private registry with a login, for the pull tests.
+  local SUDO="" pkgs="docker.io openssl curl docker-registry apache2-utils" rc_added=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   # Never let the install start the system's docker/containerd services.
   if ! [ -e /usr/sbin/policy-rc.d ]; then

@@ -251,7 +251,7 @@ final class ExecutorRun: @unchecked Sendable {
                 results.set(i, .failure(HostUnreachable(host: host, reason: reason)))
                 return
             }
-            let r = Result { try target.start(spec, port: spec.port, environment: environment[spec.deployment] ?? [:]) }
+            let r = Result { try target.start(spec, port: spec.port, environment: ExecutorRun.resolved(environment[spec.deployment] ?? [:], for: spec)) }
             switch r {
             case .success(let inst):
                 self.emit(.started(id: c.id, instance: inst.instance, port: spec.port, revision: spec.revision))
@@ -295,6 +295,14 @@ final class ExecutorRun: @unchecked Sendable {
             self.waitSerial(byHost[hosts[k]] ?? [], items, into: results)
         }
         return items.indices.map { (items[$0].0, items[$0].1, results.get($0) ?? .failed(reason: "not probed", lastLog: [])) }
+    }
+
+    /// The resolved values a spec needs: those of its own env entries that carry no value (secrets,
+    /// `valueFrom`). Plain values come from the spec itself, so a revert to an older launch spec runs
+    /// with that spec's env, not with variables or values only the new manifest has.
+    static func resolved(_ values: [String: Secret], for spec: LaunchSpec) -> [String: Secret] {
+        let needed = Set(spec.env.filter { $0.value == nil }.map(\.name))
+        return values.filter { needed.contains($0.key) }
     }
 
     /// One host's instances, polled in turn.

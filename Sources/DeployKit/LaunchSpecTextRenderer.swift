@@ -19,6 +19,13 @@ public struct LaunchSpecTextRenderer: Sendable {
             out += "  image:  \(s.image)\n"
             out += "  engine: \(s.engine) \(s.engineVersion)\n"
             out += "  argv:   " + s.argv.map(ShellQuote.quote).joined(separator: " ") + "\n"
+            if let n = s.nodes, n > 1 {
+                out += "  nodes:  \(n), one engine instance (rank 0 serves the API); each node runs the argv above with:\n"
+                for rank in 0..<n {
+                    let port = rank == 0 ? "" : "--port \(s.port + 100 * rank) "
+                    out += "    node \(rank): " + port + s.nodeFlags(rank: rank).map(ShellQuote.quote).joined(separator: " ") + "\n"
+                }
+            }
             out += "  flags:\n"
             let width = min(60, s.flags.map { $0.tokens.joined(separator: " ").count }.max() ?? 0)
             for f in s.flags {

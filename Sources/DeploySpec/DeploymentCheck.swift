@@ -83,7 +83,32 @@ struct DeploymentCheck {
         for e in entries where e.source == .template {
             if let n = e.canonicalName { flagSet.values[n] = nil }
         }
+        diagnostics += multiNodeDiagnostics(entries)
         return (entries, flagSet, env)
+    }
+
+    /// A replica on several nodes (`nodesPerReplica` > 1): the engine must be able to, its version
+    /// must have the flags dsdeploy sets per node, and the deployment may not set them itself.
+    func multiNodeDiagnostics(_ entries: [ArgEntry]) -> [Diagnostic] {
+        guard deployment.nodes > 1 else { return [] }
+        let at = deployment.fieldLocations["nodesPerReplica"] ?? deployment.fieldLocations["nodes"] ?? deployment.location
+        guard let flags = MultiNodeFlags.of(backend.engine) else {
+            return [.error("unsupported", "deployment '\(deployment.name)': \(backend.engine) cannot run one replica on several nodes "
+                           + "(nodesPerReplica: \(deployment.nodes)); run more replicas instead", at: at)]
+        }
+        var out: [Diagnostic] = []
+        let missing = (flags.managed + flags.followerOnly).filter { catalog.canonicalSpec(for: $0) == nil }
+        if !missing.isEmpty {
+            out.append(.error("unsupported", "deployment '\(deployment.name)': \(backend.engine) \(version.engineVersion.value) has no "
+                              + missing.joined(separator: ", ") + ", which a replica on \(deployment.nodes) nodes needs (nodesPerReplica: \(deployment.nodes))", at: at))
+        }
+        let managed = Set((flags.managed + flags.followerOnly).compactMap { catalog.canonicalSpec(for: $0)?.name })
+        for e in entries where e.source != .template {
+            guard let name = e.canonicalName, managed.contains(name) else { continue }
+            out.append(.error("managed-flag", "'\(e.group.flag)' is set by dsdeploy for each node of a replica on \(deployment.nodes) nodes "
+                              + "(nodesPerReplica: \(deployment.nodes)); remove it", at: e.location ?? at))
+        }
+        return out
     }
 
     /// Backend-version env overridden by deployment env (same name), in order.

@@ -60,8 +60,8 @@ public enum TargetCheck {
         var out: [Diagnostic] = []
         if d.nodes > 1, !schema.multiNode {
             out.append(.error("unsupported", "deployment '\(d.name)': replicas spanning \(d.nodes) nodes are not supported on a "
-                              + "\(type) target (target '\(target?.name ?? "local")' runs each replica on one node); set nodes: 1",
-                              at: d.fieldLocations["nodes"] ?? d.location))
+                              + "\(type) target (target '\(target?.name ?? "local")' runs each replica on one node); set nodesPerReplica: 1",
+                              at: d.fieldLocations["nodesPerReplica"] ?? d.fieldLocations["nodes"] ?? d.location))
         }
         if d.container != nil, !schema.containers {
             out.append(.warning("unused", "deployment '\(d.name)': 'container' settings apply to container targets (docker); "

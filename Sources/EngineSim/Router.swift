@@ -26,6 +26,11 @@ struct Router: Sendable {
         if phase == .starting || phase == .draining {
             return .json(503, detail(phase == .starting ? "The server is starting." : "The server is shutting down."))
         }
+        // A node of rank > 0 of a multi-node group runs SGLang's dummy health server only
+        // (`launch_dummy_health_check_server`): /health, /health_generate and /ping answer 200.
+        if core.settings.dummyHealthOnly {
+            return ["/health", "/health_generate", "/ping"].contains(path) ? .empty(200) : .json(404, detail("Not Found"))
+        }
         if core.launch.engine == .vllm {
             return routeVLLM(method: method, path: path, query: String(uri.drop { $0 != "?" }.dropFirst()),
                              headers: headers, body: body, now: now)

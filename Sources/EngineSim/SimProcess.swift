@@ -46,9 +46,32 @@ public enum SimProcess {
             for line in SGLangLines.startupCrash { log.raw(line) }
             return 1
         }
+        // Multi-node: rank 0 serves only after every rank joined; a rank > 0 runs the dummy health server.
+        var group: SimRendezvous?
+        let nnodes = launch.serverArgs["nnodes"]?.int ?? 1
+        if nnodes > 1 {
+            let rank = launch.serverArgs["node_rank"]?.int ?? 0
+            guard let raw = launch.serverArgs["dist_init_addr"]?.string, let (host, port) = SimRendezvous.split(raw) else {
+                log.raw("ValueError: please provide --dist-init-addr as host:port of head node")
+                return 1
+            }
+            if rank == 0 {
+                do { group = try SimRendezvous.lead(host: host, port: port, nnodes: nnodes, log: log) } catch {
+                    log.raw("RuntimeError: \(error)")
+                    return 1
+                }
+            } else {
+                if settings.neverJoin {
+                    log.info("Init torch distributed begin. node_rank=\(rank) (DSDEPLOY_SIM_NEVER_JOIN: never joining)")
+                    while true { sleep(3600) }
+                }
+                group = SimRendezvous.join(host: host, port: port, rank: rank, log: log)
+                settings.dummyHealthOnly = true
+            }
+        }
         log.info(SGLangLines.loadEnd)
         log.info(SGLangLines.kvCache)
-        return await serve(launch: launch, settings: settings, log: log)
+        return await serve(launch: launch, settings: settings, log: log, group: group)
     }
 
     private static func quoted(_ s: String) -> String { "'" + s + "'" }
@@ -124,8 +147,13 @@ public enum SimProcess {
     }
 
     /// Starts the server and waits for SIGTERM/SIGINT or a simulated crash.
-    private static func serve(launch: SimLaunch, settings: SimSettings, log: SimLog) async -> Int32 {
+    private static func serve(launch: SimLaunch, settings: SimSettings, log: SimLog, group: SimRendezvous? = nil) async -> Int32 {
         let (events, continuation) = AsyncStream<Int32?>.makeStream()
+        // A lost node ends the whole group, as NCCL's timeout would (immediately here).
+        group?.watch { rank in
+            log.raw("RuntimeError: NCCL communicator was aborted: the connection to node rank \(rank) was lost")
+            continuation.yield(1)
+        }
         let server: SimServer
         do {
             server = try await SimServer.start(launch: launch, settings: settings, log: log,

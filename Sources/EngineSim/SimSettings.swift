@@ -24,6 +24,11 @@ public struct SimSettings: Hashable, Sendable {
     /// `DSDEPLOY_SIM_REFUSE_TOKEN_IDS=1`: `/v1/completions` answers 400 to a `prompt` of token ids,
     /// like an OpenAI-compatible server that takes text only (SGLang, vLLM and llama.cpp take ids).
     public var refuseTokenIDs = false
+    /// A multi-node node of rank > 0: only SGLang's dummy health server (set by the simulator itself).
+    public var dummyHealthOnly = false
+    /// `DSDEPLOY_SIM_NEVER_JOIN=1`: a node of rank > 0 never joins its group's rendezvous (rank 0 then
+    /// waits, as a real group hangs, until the readiness timeout).
+    public var neverJoin = false
     /// `DSDEPLOY_SIM_ARG_OVERRIDE`: JSON object of /server_info fields to report instead.
     public var argOverride: [String: JSONValue]
     /// `DSDEPLOY_SIM_TTFT_BASE_MS`, `_TTFT_PER_1K_INPUT_MS`, `_DECODE_STEP_MS`, `_ACCEPT_LENGTH`.
@@ -94,6 +99,7 @@ public struct SimSettings: Hashable, Sendable {
         s.crashAfter = try seconds(env, "DSDEPLOY_SIM_CRASH_AFTER")
         s.neverReady = try flag(env, "DSDEPLOY_SIM_NEVER_READY")
         s.refuseTokenIDs = try flag(env, "DSDEPLOY_SIM_REFUSE_TOKEN_IDS")
+        s.neverJoin = try flag(env, "DSDEPLOY_SIM_NEVER_JOIN")
         if let raw = env["DSDEPLOY_SIM_ARG_OVERRIDE"], !raw.trimmingCharacters(in: .whitespaces).isEmpty {
             guard let value = JSONValue.parse(Array(raw.utf8)), case .object(let object) = value else {
                 throw SimSetupError("DSDEPLOY_SIM_ARG_OVERRIDE must be a JSON object, got: \(raw.prefix(80))")

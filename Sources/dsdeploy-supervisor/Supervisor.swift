@@ -1,4 +1,5 @@
 // dsdeploy-supervisor RUN_DIR -- ARGV...
+// dsdeploy-supervisor RUN_DIR --nodes K -- LEN ARGV... LEN ARGV...   (a multi-node replica on one host)
 //
 // Started by the local target in its own session and process group (POSIX_SPAWN_SETSID), with the
 // engine's environment as its own. It writes RUN_DIR/supervisor.pid, spawns ARGV (PATH lookup, no
@@ -14,8 +15,12 @@ import POSIXSpawn
 struct Supervisor {
     static func main() {
         let arguments = CommandLine.arguments
+        if arguments.count >= 6, arguments[2] == "--nodes", arguments[4] == "--", let k = Int(arguments[3]), k > 1,
+           let nodes = splitNodes(Array(arguments[5...]), count: k) {
+            runGroup(runDirectory: arguments[1], nodes: nodes)
+        }
         guard arguments.count >= 4, arguments[2] == "--" else {
-            logLine("usage: dsdeploy-supervisor RUN_DIR -- ARGV...", to: 2)
+            logLine("usage: dsdeploy-supervisor RUN_DIR -- ARGV... | RUN_DIR --nodes K -- LEN ARGV... LEN ARGV...", to: 2)
             exit(2)
         }
         let runDirectory = arguments[1]
@@ -139,4 +144,76 @@ func closeInheritedDescriptors() {
     let own = dirfd(dir)
     closedir(dir)
     for fd in fds where fd != own { close(fd) }
+}
+
+/// `LEN ARGV... LEN ARGV...` → the argvs, or nil when it does not hold `count` non-empty ones exactly.
+func splitNodes(_ words: [String], count: Int) -> [[String]]? {
+    var out: [[String]] = []
+    var i = 0
+    while i < words.count {
+        guard let n = Int(words[i]), n > 0, i + 1 + n <= words.count else { return nil }
+        out.append(Array(words[(i + 1)...(i + n)]))
+        i += 1 + n
+    }
+    return out.count == count ? out : nil
+}
+
+/// A multi-node replica on one host: every node's engine in this process group, rank 0's output in
+/// engine.log (its pid in engine.pid), rank i's in node-i.log. The group lives and dies together: when
+/// any node ends, the others are stopped (as a lost NCCL peer ends a real group) and the exit is the
+/// first one's, named in engine.log. SIGTERM/SIGINT go to every node. Never returns.
+func runGroup(runDirectory: String, nodes: [[String]]) -> Never {
+    closeInheritedDescriptors()
+    let me = getpid()
+    writeAtomically(runDirectory + "/supervisor.pid", "\(me) \(ProcFS.startTime(me) ?? 0)\n")
+    var logs: [Int32] = []
+    for rank in nodes.indices {
+        let path = runDirectory + (rank == 0 ? "/engine.log" : "/node-\(rank).log")
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            writeAtomically(runDirectory + "/exit", "exit 127 \(wallClock())\n")
+            exit(127)
+        }
+        logs.append(fd)
+    }
+    var handled = sigset_t()
+    sigemptyset(&handled)
+    for s in [SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&handled, s) }
+    sigprocmask(SIG_BLOCK, &handled, nil)
+    var pids: [pid_t] = []
+    for (rank, argv) in nodes.enumerated() {
+        let (child, spawnError) = spawnEngine(argv, logFD: logs[rank])
+        guard spawnError == 0 else {
+            logLine("dsdeploy-supervisor: cannot start node \(rank) (\(argv[0])): \(String(cString: strerror(spawnError)))", to: logs[0])
+            writeAtomically(runDirectory + "/exit", "exit 127 \(wallClock())\n")
+            stopLeftovers(except: me)
+            exit(127)
+        }
+        pids.append(child)
+        if rank == 0 { writeAtomically(runDirectory + "/engine.pid", "\(child) \(ProcFS.startTime(child) ?? 0)\n") }
+    }
+    var status: Int32 = 0
+    var ended = -1
+    waitLoop: while true {
+        var signal: Int32 = 0
+        guard sigwait(&handled, &signal) == 0 else { continue }
+        switch signal {
+        case SIGCHLD:
+            for (rank, pid) in pids.enumerated() where waitpid(pid, &status, WNOHANG) == pid {
+                ended = rank
+                break waitLoop
+            }
+        case SIGTERM, SIGINT:
+            for pid in pids { kill(pid, signal) }
+        default:
+            continue
+        }
+    }
+    let termSignal = status & 0x7f
+    let outcome = termSignal == 0 ? "exit \((status >> 8) & 0xff)" : "signal \(termSignal)"
+    writeAtomically(runDirectory + "/exit", "\(outcome) \(wallClock())\n")
+    logLine("dsdeploy-supervisor: node \(ended) of \(nodes.count) (pid \(pids[max(ended, 0)])) ended (\(outcome)); "
+            + "stopping the other nodes of the group", to: logs[0])
+    stopLeftovers(except: me)
+    exit(termSignal == 0 ? (status >> 8) & 0xff : 128 + termSignal)
 }

@@ -5,8 +5,7 @@ import TestSupport
 
 /// The docker target end to end on the built binary against podman's Docker-compatible API, which
 /// the test starts itself (`scripts/setup-podman.sh serve`). The engine is the tiny real llama.cpp
-/// server, run in the registry-free busybox image with read-only bind mounts of what it needs
-/// (`container.volumes`), on the host's network.
+/// server in its registry-free image (`scripts/engine-image.sh tiny-llama`), on the host's network.
 @Suite(.serialized) struct DockerE2ETests {
     /// One podman API socket per "host"; two sockets of one podman are two hosts of a fleet.
     final class Podman: @unchecked Sendable {
@@ -38,6 +37,10 @@ import TestSupport
                 (try? runProcess("/usr/bin/curl", ["-sf", "--unix-socket", path, "http://d/_ping"], environment: [:], cwd: self.dir))?.status == 0
             }
             guard up else { throw Failure(description: "podman service did not answer on \(path)") }
+            // The tiny engine's image, built from this machine's files (no registry); kept when up to date.
+            let image = try runProcess("/bin/bash", [CLITests.root + "/scripts/engine-image.sh", "--docker", "unix://" + path, "tiny-llama"],
+                                       environment: env, cwd: CLITests.root)
+            guard image.status == 0 else { throw Failure(description: "engine-image.sh tiny-llama: \(image.out)\(image.err)") }
             return "unix://" + path
         }
 
@@ -62,18 +65,10 @@ import TestSupport
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    /// The read-only mounts the tiny engine needs inside busybox: the system libraries, the venv's
-    /// Python installation, and the repository (the engine script, its venv and the model).
-    static var volumes: [String] {
-        let python = URL(fileURLWithPath: CLITests.root + "/.dsdeploy-engines/tiny-llama/venv/bin/python")
-            .resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent().path
-        return ["/usr:/usr:ro", "/usr/lib:/lib:ro", "/usr/lib64:/lib64:ro", "\(python):\(python):ro",
-                "\(CLITests.root):\(CLITests.root):ro"]
-    }
-
-    /// The quickstart's tiny llama.cpp deployment on a docker target with `hosts`.
+    /// The quickstart's tiny llama.cpp deployment on a docker target with `hosts`, in the image
+    /// `scripts/engine-image.sh` builds (the engine, its Python and the model inside; no bind mount).
     func manifest(hosts: [(String, String)], replicas: Int = 1, parallel: Int = 1, port: Int,
-                  image: String = "localhost/dsd-busybox:test", model: String? = nil, extraTarget: String = "",
+                  image: String = "localhost/dsdeploy-tiny-llama:dev", model: String? = nil, extraTarget: String = "",
                   benchmarks: String = "") -> String {
         """
         apiVersion: dsdeploy/v1
@@ -86,7 +81,7 @@ import TestSupport
               engineVersion: "b11312"
               image: \(image)
               framework: cpu
-              entrypoint: [\(CLITests.root)/engines/tiny-llama/llama-server]
+              entrypoint: [/usr/local/bin/llama-server]
               command: "-m {{model_path}} --host {{worker_ip}} --port {{port}} -a {{model_name}}"
         ---
         apiVersion: dsdeploy/v1
@@ -103,7 +98,7 @@ import TestSupport
         metadata: {name: tiny}
         spec:
           target: box
-          model: {source: local, path: \(model ?? CLITests.root + "/.dsdeploy-engines/tiny-llama/tiny-llama.gguf")}
+          model: {source: local, path: \(model ?? "/models/tiny-llama.gguf")}
           backend: tiny-llama
           backendVersion: dev
           servedModelName: tiny-llama
@@ -114,7 +109,6 @@ import TestSupport
           args: [-c 512, --parallel \(parallel), --threads 1]
           container:
             ulimits: {}
-            volumes: [\(Self.volumes.map { "\"\($0)\"" }.joined(separator: ", "))]
         \(benchmarks)
         """
     }
@@ -373,7 +367,7 @@ import TestSupport
         try manifest(hosts: [("h20-a", "https://10.0.0.11:2376")], port: s.port).write(toFile: app, atomically: true, encoding: .utf8)
         let r = try s.run(["validate", "manifests/app.yaml"])
         #expect(r.status == 1)
-        #expect(r.err.contains("app.yaml:20:5: error: target 'box', host 'h20-a': docker 'https://10.0.0.11:2376' must start with unix://, tcp:// or ssh://"),
+        #expect(r.err.contains("app.yaml:20:29: error: target 'box', host 'h20-a': docker 'https://10.0.0.11:2376' must start with unix://, tcp:// or ssh://"),
                 "\(r.err)")
     }
 }

@@ -129,8 +129,8 @@ import TestSupport
 
         /// Calls this host's Engine API directly (the test's own view, not dsdeploy's).
         @discardableResult
-        func api(_ method: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
-            let data = body.map { ["-H", "Content-Type: application/json", "-d", $0] } ?? []
+        func api(_ method: String, _ path: String, body: String? = nil, headers: [String] = []) throws -> (status: Int, body: String) {
+            let data = (body.map { ["-H", "Content-Type: application/json", "-d", $0] } ?? []) + headers.flatMap { ["-H", $0] }
             let r = try runProcess("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", method, "--unix-socket", socket] + data
                                    + ["http://d/v1.41" + path], environment: [:], cwd: "/")
             let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false)
@@ -234,7 +234,7 @@ import TestSupport
         let wrongKey = s.dir + "/wrong_key_ssh_config"
         try a.sshConfig.replacingOccurrences(of: a.dir + "/client_key", with: b.dir + "/client_key")
             .write(toFile: wrongKey, atomically: true, encoding: .utf8)
-        try write(manifest(s, hosts: [a], sshConfig: wrongKey))
+        try write(manifest(s, hosts: [a], sshConfig: wrongKey, replicas: 2))
         let denied = try s.run(["plan", "manifests/app.yaml"])
         #expect(denied.status == 1 && denied.err.contains("host 'h20-a'") && denied.err.contains("ssh to h20-a failed")
                 && denied.err.contains("Permission denied (publickey)"), "\(denied.err)")
@@ -243,7 +243,7 @@ import TestSupport
             .write(toFile: wrongHostKey, atomically: true, encoding: .utf8)
         try "[\(a.address)]:2222 \(try String(contentsOfFile: b.dir + "/host_key.pub", encoding: .utf8))"
             .write(toFile: s.dir + "/impostor_known_hosts", atomically: true, encoding: .utf8)
-        try write(manifest(s, hosts: [a], sshConfig: wrongHostKey))
+        try write(manifest(s, hosts: [a], sshConfig: wrongHostKey, replicas: 2))
         let mismatch = try s.run(["plan", "manifests/app.yaml"])
         #expect(mismatch.status == 1 && mismatch.err.contains("host 'h20-a'") && mismatch.err.contains("Host key verification failed"),
                 "\(mismatch.err)")
@@ -493,5 +493,86 @@ import TestSupport
         #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"], env: ["DOCKER_TLS_KEY": key]).status == 0)
         #expect(try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"], env: ["DOCKER_TLS_KEY": key]).status == 0)
         #expect(try h.containers().isEmpty)
+
+        // A private registry with a login (docker-registry with htpasswd, in the host's own network
+        // namespace): the image is pulled with the Target's `registries` login; a wrong password is
+        // refused, and no password is ever printed.
+        let regPort = 15000 + Int.random(in: 0..<5000)
+        let hash = try runProcess("/usr/bin/htpasswd", ["-Bbn", "dsd", "pull-secret-1"], environment: [:], cwd: h.dir)
+        try hash.out.write(toFile: h.dir + "/htpasswd", atomically: true, encoding: .utf8)
+        try """
+        version: 0.1
+        storage: {filesystem: {rootdirectory: \(h.dir)/registry}}
+        http: {addr: "127.0.0.1:\(regPort)"}
+        auth: {htpasswd: {realm: dsdeploy-test, path: \(h.dir)/htpasswd}}
+        """.write(toFile: h.dir + "/registry.yml", atomically: true, encoding: .utf8)
+        let registry = try Spawner.spawn(argv: ["/usr/bin/nsenter", "--net=/run/netns/" + h.ns, "/usr/bin/docker-registry", "serve", h.dir + "/registry.yml"],
+                                         environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+                                         fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY),
+                                                       .open(1, path: h.dir + "/registry.log", flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644),
+                                                       .duplicate(1, to: 2)], newSession: true)
+        defer { kill(registry, SIGKILL); var st: Int32 = 0; _ = waitpid(registry, &st, 0) }
+        #expect(eventually(timeout: 20) {
+            (try? runProcess("/usr/bin/nsenter", ["--net=/run/netns/" + h.ns, "/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                                  "http://127.0.0.1:\(regPort)/v2/"], environment: [:], cwd: "/"))?.out == "401"
+        }, "the registry asks for its login")
+        let image = "127.0.0.1:\(regPort)/dsdeploy/sim"
+        #expect(try h.api("POST", "/images/localhost/dsdeploy-engine-sim:dev/tag?repo=\(image)&tag=dev").status == 201)
+        let login = Data(#"{"username": "dsd", "password": "pull-secret-1", "serveraddress": "127.0.0.1:\#(regPort)"}"#.utf8).base64EncodedString()
+        let push = try h.api("POST", "/images/\(image)/push?tag=dev", headers: ["X-Registry-Auth: " + login])
+        #expect(push.status == 200 && !push.body.contains("error"), "\(push)")
+        #expect(try h.api("DELETE", "/images/\(image):dev").status == 200, "the host no longer has the image")
+        func pulled(_ passwordVar: String) -> String {
+            """
+            apiVersion: dsdeploy/v1
+            kind: Backend
+            metadata: {name: private-sim}
+            spec:
+              engine: sglang
+              versions:
+                dev:
+                  engineVersion: "0.5.19"
+                  image: \(image):dev
+                  entrypoint: [sglang, serve]
+                  command: "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}"
+            ---
+            apiVersion: dsdeploy/v1
+            kind: Target
+            metadata: {name: secure}
+            spec:
+              type: docker
+              network: bridge
+              pull: missing
+              hosts:
+                - {name: h20-tls, docker: "tcp://\(h.address):2376", gpus: 8}
+              tls: {caBundle: \(certs)/ca.pem, cert: \(certs)/cert.pem, key: \(certs)/key.pem}
+              registries:
+                - {server: "127.0.0.1:\(regPort)", username: dsd, password: {valueFrom: {env: \(passwordVar)}}}
+            ---
+            apiVersion: dsdeploy/v1
+            kind: Deployment
+            metadata: {name: pulled}
+            spec:
+              target: secure
+              model: {source: modelscope, id: deepseek-ai/DeepSeek-V4-Flash-DSpark}
+              backend: private-sim
+              backendVersion: dev
+              port: \(s.port)
+              readiness: {timeoutSeconds: 60}
+              container: {ulimits: {}}
+            """
+        }
+        try pulled("REGISTRY_PASSWORD").write(toFile: app, atomically: true, encoding: .utf8)
+        let refusedPull = try s.run(["apply", "manifests/app.yaml", "--auto-approve"], env: ["REGISTRY_PASSWORD": "wrong-password-9"])
+        #expect(refusedPull.status == 1 && refusedPull.out.contains("host 'h20-tls': pulling \(image):dev on tcp://\(h.address):2376: HTTP 500: unauthorized"),
+                "\(refusedPull.out)\(refusedPull.err)")
+        #expect(!(refusedPull.out + refusedPull.err).contains("wrong-password-9"), "the password is never printed")
+        let noSecret = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(noSecret.status == 1 && noSecret.out.contains("takes its value from $REGISTRY_PASSWORD, which is not set"), "\(noSecret.out)\(noSecret.err)")
+        let goodPull = try s.run(["apply", "manifests/app.yaml", "--auto-approve"], env: ["REGISTRY_PASSWORD": "pull-secret-1"])
+        #expect(goodPull.status == 0, "\(goodPull.out)\(goodPull.err)")
+        #expect(!(goodPull.out + goodPull.err).contains("pull-secret-1"))
+        #expect(try h.api("GET", "/images/\(image):dev/json").status == 200, "pulled with the login")
+        #expect(try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"]).status == 0)
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// What is refused before any request is made (the URL points at a closed port): a field no target
-/// supports is an error at its line on every target, and a server that is down is named without the key.
+/// What is refused before any request is made (the URL points at a closed port): a field a target
+/// type does not support is an error at its line, and a server that is down is named without the key.
 @Suite struct GPUStackCLITests {
     let cli = CLITests()
 
@@ -22,7 +22,15 @@ import Testing
           apiKey: {valueFrom: {env: GPUSTACK_API_KEY}}
         """.write(toFile: dir + "/lab.yaml", atomically: true, encoding: .utf8)
         let seed = try String(contentsOfFile: CLITests.root + "/manifests/dspark.yaml", encoding: .utf8)
-        // The seed's deployment with `nodes: 2` (one replica over two hosts), on either target.
+        try """
+        apiVersion: dsdeploy/v1
+        kind: Target
+        metadata: {name: box}
+        spec:
+          type: docker
+          hosts: [{name: a, docker: "unix:///nonexistent/docker.sock", gpus: 16}]
+        """.write(toFile: dir + "/box.yaml", atomically: true, encoding: .utf8)
+        // The seed's deployment with `nodes: 2` (one replica over two hosts), on targets that cannot run it.
         let twoNodes = seed.replacingOccurrences(of: "  replicas: 1\n", with: "  replicas: 1\n  nodes: 2\n")
         #expect(twoNodes != seed)
         try twoNodes.write(toFile: dir + "/two-nodes.yaml", atomically: true, encoding: .utf8)
@@ -31,7 +39,7 @@ import Testing
                                          toPath: dir + "/backends/sglang-dspark.yaml")
         let line = (twoNodes.components(separatedBy: "\n").firstIndex { $0.hasPrefix("  nodes: 2") } ?? -1) + 1
         env["DSDEPLOY_HOME"] = dir + "/state"
-        for (files, type) in [([dir + "/two-nodes.yaml", dir + "/lab.yaml"], "gpustack"), ([dir + "/two-nodes.yaml"], "local")] {
+        for (files, type) in [([dir + "/two-nodes.yaml", dir + "/lab.yaml"], "gpustack"), ([dir + "/two-nodes.yaml", dir + "/box.yaml"], "docker")] {
             for command in ["validate", "plan", "apply"] {
                 let r = try CLITests.exec([command] + files + (command == "apply" ? ["--auto-approve"] : []), cwd: dir, env: env)
                 #expect(r.status == 1, "\(command) on \(type): \(r.out)\(r.err)")

@@ -100,3 +100,70 @@ import Testing
         #expect(bb["HostConfig"]?["PortBindings"]?["30000/tcp"]?.array?.first?["HostPort"]?.string == "30000")
     }
 }
+
+/// `validate` of docker Targets: errors point at the host entry's own value, and a deployment that
+/// cannot fit the hosts' declared GPUs is refused before anything is contacted.
+@Suite struct DockerTargetValidationTests {
+    func validate(_ hosts: String, replicas: Int = 2, gpus: Int = 8) -> [Diagnostic] {
+        let text = """
+        apiVersion: dsdeploy/v1
+        kind: Backend
+        metadata: {name: b}
+        spec:
+          engine: sglang
+          versions:
+            v: {engineVersion: "0.5.23", image: img, command: "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}"}
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Target
+        metadata: {name: fleet}
+        spec:
+          type: docker
+          hosts:
+        \(hosts)
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: d}
+        spec:
+          target: fleet
+          model: {source: huggingface, id: x/y}
+          backend: b
+          backendVersion: v
+          replicas: \(replicas)
+          gpusPerReplica: \(gpus)
+          args: [--tp-size \(gpus)]
+        """
+        let (m, d) = ManifestLoader(source: MemoryFileSource(files: ["m.yaml": text]), targetTypes: TargetKinds.schemas).load(["m.yaml"])
+        return SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d).diagnostics.filter { $0.severity == .error }
+    }
+
+    @Test func errorsPointAtTheHostEntry() throws {
+        let errors = validate("""
+            - {name: a, docker: "ssh://deploy@10.0.0.11", gpus: 8}
+            - name: b
+              docker: "https://10.0.0.12:2376"
+              gpus: eight
+        """)
+        let scheme = try #require(errors.first { $0.message.contains("must start with unix://") })
+        #expect(scheme.location?.line == 17 && scheme.location?.column == 15, "\(String(describing: scheme.location))")
+        let gpus = try #require(errors.first { $0.message.contains("gpus must be a count") })
+        #expect(gpus.location?.line == 18 && gpus.location?.column == 13, "\(String(describing: gpus.location))")
+    }
+
+    @Test func aDeploymentThatCannotFitTheHostsGPUsIsRefused() throws {
+        let two = """
+            - {name: a, docker: "ssh://deploy@10.0.0.11", gpus: 8}
+            - {name: b, docker: "ssh://deploy@10.0.0.12", gpus: 4}
+        """
+        #expect(validate(two, replicas: 1, gpus: 8).isEmpty)
+        let tooBig = validate(two, replicas: 1, gpus: 16)
+        #expect(tooBig.map(\.message) == ["deployment 'd' needs 16 GPUs per replica on one host, but the largest host of target 'fleet' has 8 (a 8, b 4)"],
+                "\(tooBig.map(\.message))")
+        #expect(tooBig.first?.location?.line == 27)
+        #expect(validate(two, replicas: 3, gpus: 4).isEmpty, "3 × 4 fits: a takes 2, b takes 1")
+        let four = validate(two, replicas: 4, gpus: 4)
+        #expect(four.map(\.message) == ["deployment 'd' needs 4 replicas of 4 GPUs, but the hosts of target 'fleet' have room for 3 (a 8, b 4)"],
+                "\(four.map(\.message))")
+    }
+}

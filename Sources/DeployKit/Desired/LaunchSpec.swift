@@ -28,6 +28,8 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     public var modelSource: String? = nil
     /// The inventory host it was placed on (slot targets with several hosts); nil before placement.
     public var node: String? = nil
+    /// Nodes the replica spans (`nodesPerReplica`), nil for one: the target runs it as one group.
+    public var nodes: Int? = nil
     /// Port of this replica.
     public var port: Int
     /// GPU ids assigned (also in `CUDA_VISIBLE_DEVICES` at launch).
@@ -122,4 +124,13 @@ public struct RenderedFlag: Sendable, Codable, Hashable {
     public var source: ArgSource
     /// Which file and line set the final value: base, overlay (which), `--values` or `--set`.
     public var origin: ValueOrigin? = nil
+}
+
+extension LaunchSpec {
+    /// The engine's multi-node flags for node `rank` of this replica (`nodes` > 1), with rank 0's
+    /// rendezvous at `host:port + 1000`; empty for one node or an engine that cannot span nodes.
+    public func nodeFlags(rank: Int) -> [String] {
+        guard let n = nodes, n > 1, let flags = MultiNodeFlags.of(engine) else { return [] }
+        return flags.argv(for: engine, rank: rank, nodes: n, host: host, port: port + 1000)
+    }
 }

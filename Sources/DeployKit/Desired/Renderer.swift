@@ -89,6 +89,7 @@ public struct Renderer: Sendable {
                                     revision: revision, target: r.target?.name ?? d.target?.value ?? "local",
                                     portTokens: portTokens, templateValues: values))
             specs[specs.count - 1].node = placed?.host
+            if d.nodes > 1 { specs[specs.count - 1].nodes = d.nodes }
             specs[specs.count - 1].container = d.container
             specs[specs.count - 1].modelSource = d.model.source
             specs[specs.count - 1].fieldOrigins = Renderer.fieldOrigins(r)

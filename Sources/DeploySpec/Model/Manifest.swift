@@ -330,7 +330,16 @@ public struct TargetConfig: Sendable {
     }
 
     /// Where `key` is written, else where the target is defined.
-    public func location(of key: String) -> SourceLocation { fieldLocations[key] ?? location }
+    /// Where a field, or an entry within one (`hosts[1].docker`), is written; the nearest enclosing
+    /// entry's location when that one is not recorded, else the document's.
+    public func location(of key: String) -> SourceLocation {
+        var path = key
+        while true {
+            if let l = fieldLocations[path] { return l }
+            guard let cut = path.lastIndex(where: { $0 == "." || $0 == "[" }) else { return location }
+            path = String(path[..<cut])
+        }
+    }
 
     /// The address engines bind to and clients use (`{{worker_ip}}`): `host`, else 127.0.0.1.
     public var host: String { string("host") ?? "127.0.0.1" }

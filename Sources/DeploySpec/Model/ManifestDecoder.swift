@@ -134,7 +134,7 @@ struct ManifestDecoder {
                                revision: model["revision"]?.string),
             backend: backend, backendVersion: backendVersion, target: spec["target"]?.locatedString,
             replicas: spec["replicas"]?.int ?? 1, gpusPerReplica: spec["gpusPerReplica"]?.int ?? 0,
-            nodes: spec["nodes"]?.int ?? 1, strictFlags: spec["strictFlags"]?.bool, port: spec["port"]?.int ?? 30000,
+            nodes: spec["nodesPerReplica"]?.int ?? spec["nodes"]?.int ?? 1, strictFlags: spec["strictFlags"]?.bool, port: spec["port"]?.int ?? 30000,
             servedModelName: spec["servedModelName"]?.string ?? name,
             args: spec["args"]?.locatedStrings ?? [], env: decodeEnv(spec["env"]),
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,
@@ -163,6 +163,22 @@ struct ManifestDecoder {
         }
     }
 
+    /// Where the entries of a Target field are written (`hosts[1]`, `hosts[1].docker`, `tls.key`), so a
+    /// type's checks can point at the entry that is wrong.
+    static func recordNested(_ node: YAMLNode, path: String, into out: inout [String: SourceLocation]) {
+        if let seq = node.sequence {
+            for (i, item) in seq.items.enumerated() {
+                out["\(path)[\(i)]"] = item.location
+                recordNested(item, path: "\(path)[\(i)]", into: &out)
+            }
+        } else if let m = node.mapping {
+            for (k, v) in m.stringPairs {
+                out["\(path).\(k.value)"] = v.location
+                recordNested(v, path: "\(path).\(k.value)", into: &out)
+            }
+        }
+    }
+
     /// The schema a Target `spec` is checked against: its registered type's fields (an unknown or
     /// missing type is reported on `type` alone, not as unknown keys).
     func targetSpecSchema(_ spec: YAMLNode) -> ObjectSchema {
@@ -183,8 +199,7 @@ struct ManifestDecoder {
             guard let value = configValue(node, as: fieldType) else { continue }
             target.fields[k.value] = value
             target.fieldLocations[k.value] = node.location
-            // Nested keys too (`labels.team`, `modelCache.sizeLimit`), so a type's checks point at the value.
-            if let sub = node.mapping { Self.recordLocations(sub, prefix: k.value, into: &target.fieldLocations) }
+            Self.recordNested(node, path: k.value, into: &target.fieldLocations)
         }
         target.file = file
         return target

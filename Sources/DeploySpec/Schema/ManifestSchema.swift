@@ -89,7 +89,7 @@ enum ManifestSchema {
         FieldSchema("scenarios", .list(.object(benchScenario)), required: true, "Scenarios, run in order against each replica."),
     ])
 
-    static let deploymentSpec = ObjectSchema("DeploymentSpec", [
+    static let deploymentSpec = ObjectSchema("DeploymentSpec", exclusive: [["nodesPerReplica", "nodes"]], [
         FieldSchema("model", .object(model), required: true, "The model to serve."),
         FieldSchema("backend", .string(), required: true, "Name of a Backend (in the manifests or `templates/`)."),
         FieldSchema("backendVersion", .string(), required: true, "Name of a version of that backend."),
@@ -98,7 +98,9 @@ enum ManifestSchema {
         FieldSchema("gpusPerReplica", .integer(min: 0, max: 1024), "GPUs per replica per node (default 0: CPU)."),
         FieldSchema("strictFlags", .boolean,
                     "Engine flags must be spelled in full: an abbreviation the engine accepts (`--tp` for `--tp-size`) is an error, not a warning."),
-        FieldSchema("nodes", .integer(min: 1, max: 1024), "Nodes one replica spans (default 1)."),
+        FieldSchema("nodesPerReplica", .integer(min: 1, max: 1024),
+                    "Nodes one replica spans (default 1): one engine instance over several hosts, `gpusPerReplica` on each; dsdeploy sets the engine's multi-node flags per node."),
+        FieldSchema("nodes", .integer(min: 1, max: 1024), "The older name of `nodesPerReplica`."),
         FieldSchema("port", .integer(min: 1, max: 65535), "First port; replica i listens on port + i (default 30000)."),
         FieldSchema("servedModelName", .string(), "Name clients use (`{{model_name}}`); defaults to metadata.name."),
         FieldSchema("args", .list(.string()), "Engine flags, one per entry: `--flag value`, `--flag=value` or `--flag`."),

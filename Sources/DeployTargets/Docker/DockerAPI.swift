@@ -136,14 +136,16 @@ final class DockerAPI: @unchecked Sendable {
     }
 
     /// Sends one request to the versioned API (`/v1.43/containers/json`), or to an unversioned path.
+    /// `headers` never appear in errors (a registry credential travels in one).
     func send(_ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
-              versioned: Bool = true, timeout: Double = 30) throws(DockerError) -> HTTPResponse {
+              versioned: Bool = true, timeout: Double = 30, headers: [(String, String)] = []) throws(DockerError) -> HTTPResponse {
         var p = path
         if versioned { p = "/v" + (try negotiated()) + path }
         if !query.isEmpty {
             p += "?" + query.map { "\($0.0)=\(DockerAPI.escape($0.1))" }.joined(separator: "&")
         }
         var req = try request(method, p, timeout: timeout)
+        for (name, value) in headers { req.headers.set(name, value) }
         if let body {
             req.body = Array(body.canonicalText.utf8)
             req.headers.set("Content-Type", "application/json")
@@ -152,9 +154,11 @@ final class DockerAPI: @unchecked Sendable {
         do {
             return try client.send(req)
         } catch {
-            // An SSH master that ended (it lives five idle minutes) takes its forward along: open it again, once.
+            // An SSH master that ended (it lives five idle minutes) takes its forward along: open it again,
+            // once. One that timed out or broke the transfer may be wedged on a connection that died (a host
+            // cut off and back): that one is closed, so the retry gets a fresh connection.
             if let tunnel, case .ssh = endpoint.kind {
-                tunnel.reset()
+                tunnel.reset(closeMaster: error.kind == .timeout || error.kind == .transport)
                 req.unixSocketPath = try socketPath()
                 if let r = try? client.send(req) { return r }
             }
@@ -215,10 +219,15 @@ final class DockerAPI: @unchecked Sendable {
     }
 
     /// Pulls an image (`POST /images/create`), waiting for the pull to finish; the engine's error otherwise.
-    func pull(_ image: String) throws(DockerError) {
+    func pull(_ image: String, auth: RegistryCredential? = nil) throws(DockerError) {
         let (name, tag) = DockerAPI.split(image)
-        let r = try send("POST", "/images/create", query: [("fromImage", name), ("tag", tag)], timeout: 3600)
-        guard (200..<300).contains(r.status) else { throw failure(r, "POST", "/images/create") }
+        let headers = auth.map { [("X-Registry-Auth", $0.header)] } ?? []
+        let r = try send("POST", "/images/create", query: [("fromImage", name), ("tag", tag)], timeout: 3600, headers: headers)
+        guard (200..<300).contains(r.status) else {
+            let message = JSONValue.parse(r.body)?["message"]?.string ?? String(decoding: r.body.prefix(300), as: UTF8.self)
+            throw DockerError(status: r.status, message: "pulling \(image) on \(endpoint.description): HTTP \(r.status): \(message)"
+                              + (r.status == 500 && message.contains("auth") && auth == nil ? " (no login for \(DockerAPI.registry(of: image)) in the Target's registries)" : ""))
+        }
         // The body is a stream of JSON progress lines; an error arrives as {"error": ...} with status 200.
         for line in r.body.split(separator: UInt8(ascii: "\n")) {
             if let e = JSONValue.parse(Array(line))?["error"]?.string {
@@ -291,6 +300,14 @@ final class DockerAPI: @unchecked Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The registry an image comes from: its first path component when that names a host
+    /// (`swr.cn-north-4.myhuaweicloud.com`, `127.0.0.1:5000`, `localhost`), else Docker Hub (`docker.io`).
+    static func registry(of image: String) -> String {
+        guard let slash = image.firstIndex(of: "/") else { return "docker.io" }
+        let first = String(image[..<slash])
+        return first.contains(".") || first.contains(":") || first == "localhost" ? first : "docker.io"
+    }
+
     /// `registry/name:tag` → (`registry/name`, `tag`), `latest` when none.
     static func split(_ image: String) -> (String, String) {
         if image.contains("@") { return (image, "") }
@@ -338,4 +355,21 @@ final class LogFrames: @unchecked Sendable {
             return String(decoding: out, as: UTF8.self)
         }
     }
+}
+
+/// A registry login for pulls, sent as Docker's `X-Registry-Auth` header (never printed).
+struct RegistryCredential: Sendable, CustomStringConvertible {
+    var server: String
+    var username: String
+    var password: Secret
+
+    /// base64url of `{"username", "password", "serveraddress"}`, as the Engine API wants it.
+    var header: String {
+        let doc = JSONValue.object(["username": .string(username), "password": .string(password.reveal()),
+                                    "serveraddress": .string(server)])
+        return Data(doc.canonicalText.utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+    }
+
+    var description: String { "\(username)@\(server) (password redacted)" }
 }

@@ -46,16 +46,20 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     let hosts: [DockerHost]
     let pull: PullPolicy
     let network: ContainerNetwork
+    /// The login for a registry host, resolved when a pull needs it.
+    let credentials: @Sendable (String) throws(DockerError) -> RegistryCredential?
     let records: DockerRecords
     let clock: any DeployClock
     /// The environment programs run with (`PATH` for nvidia-smi).
     let environment: [String: String]
     let probeClient = EngineProbe()
 
-    init(target: String, hosts: [DockerHost], pull: PullPolicy, network: ContainerNetwork = .host, stateDirectory: String,
+    init(target: String, hosts: [DockerHost], pull: PullPolicy, network: ContainerNetwork = .host,
+         credentials: @escaping @Sendable (String) throws(DockerError) -> RegistryCredential? = { _ in nil }, stateDirectory: String,
          clock: any DeployClock, environment: [String: String] = [:]) {
         self.target = target
         self.network = network
+        self.credentials = credentials
         self.environment = environment
         self.hosts = hosts
         self.pull = pull
@@ -258,9 +262,16 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
 
     /// The image on the host, pulled as the policy allows.
     func ensureImage(_ image: String, on h: DockerHost) throws(DockerError) {
+        do { try pullIfNeeded(image, on: h) } catch {
+            if error.message.hasPrefix("host '") { throw error }
+            throw DockerError(status: error.status, message: "host '\(h.name)': \(error.message)", unreachable: error.unreachable)
+        }
+    }
+
+    func pullIfNeeded(_ image: String, on h: DockerHost) throws(DockerError) {
         switch pull {
-        case .always: try h.api.pull(image)
-        case .missing: if try !h.api.hasImage(image) { try h.api.pull(image) }
+        case .always: try h.api.pull(image, auth: try credentials(DockerAPI.registry(of: image)))
+        case .missing: if try !h.api.hasImage(image) { try h.api.pull(image, auth: try credentials(DockerAPI.registry(of: image))) }
         case .never:
             if try !h.api.hasImage(image) {
                 throw DockerError(status: 0, message: "host '\(h.name)' has no image \(image), and target '\(target)' never pulls "

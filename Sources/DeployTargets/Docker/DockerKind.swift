@@ -18,6 +18,12 @@ public enum DockerKind: TargetKind {
         FieldSchema("address", .string(), "What clients and `{{worker_ip}}` use; default: the tcp:// or ssh:// host, or 127.0.0.1 for a unix socket."),
     ])
 
+    static let registry = ObjectSchema("DockerRegistryLogin", [
+        FieldSchema("server", .string(), required: true, "The registry's host (`swr.cn-north-4.myhuaweicloud.com`, `127.0.0.1:5000`; `docker.io` for Docker Hub), as the image names it."),
+        FieldSchema("username", .envValue, required: true, "The user: a string, or `{valueFrom: {env|file}}`."),
+        FieldSchema("password", .envValue, required: true, "The password or token: `{valueFrom: {env: NAME}}` or `{valueFrom: {file: PATH}}`; never a literal."),
+    ])
+
     static let tls = ObjectSchema("DockerTLS", [
         FieldSchema("caBundle", .string(), "PEM file of the CA that signed the daemons' certificates (Docker's `ca.pem`), relative to the manifest; default: the system's CAs."),
         FieldSchema("cert", .string(), "PEM file of the client certificate the daemons accept (Docker's `cert.pem`), relative to the manifest."),
@@ -34,12 +40,14 @@ public enum DockerKind: TargetKind {
                         "An ssh_config file for ssh:// hosts, relative to the manifest; default: your own (~/.ssh/config)."),
             FieldSchema("pull", .enumeration(["always", "missing", "never"]),
                         "When images are pulled: always, missing, or never (default: a missing image is an error)."),
+            FieldSchema("registries", .list(.object(registry)),
+                        "Logins for pulling from private registries (`pull: missing` or `always`): sent to the hosts' engines with each pull, never stored or printed."),
             FieldSchema("network", .enumeration(["host", "bridge"]),
                         "How replicas are networked: `host` (default: the host's network; the engine binds `{{worker_ip}}`, the host's address, as GPUStack runs engines and as multi-node NCCL needs) or `bridge` (the engine's default container network; it binds `{{worker_ip}}` = 0.0.0.0 inside, and its port is published on the host's address only)."),
             FieldSchema("tls", .object(tls),
                         "TLS for tcp:// hosts, as the daemons' `--tlsverify` wants it: the CA, and a client certificate and key. Set, every tcp:// host is reached by https."),
         ],
-        multiNode: capabilities.contains(.multiNode), containers: true, check: check)
+        multiNode: capabilities.contains(.multiNode), containers: true, check: check, checkDeployment: checkDeployment)
         // A container network restarts every replica (the engine binds another address).
         s.revisionParts = { t in t.string("network") == "bridge" ? ["network=bridge"] : [] }
         return s
@@ -58,17 +66,96 @@ public enum DockerKind: TargetKind {
             let name: String
             if case .scalar(let n)? = m["name"] { name = n } else { name = "#\(i)" }
             if !names.insert(name).inserted {
-                out.append(.error("duplicate-key", "target '\(t.name)': host '\(name)' is listed twice", at: at))
+                out.append(.error("duplicate-key", "target '\(t.name)': host '\(name)' is listed twice", at: t.location(of: "hosts[\(i)].name")))
             }
             if case .scalar(let d)? = m["docker"], case .failure(let e) = DockerEndpoint.parse(d) {
-                out.append(.error("invalid-value", "target '\(t.name)', host '\(name)': docker '\(d)' \(e.message)", at: at))
+                out.append(.error("invalid-value", "target '\(t.name)', host '\(name)': docker '\(d)' \(e.message)",
+                                  at: t.location(of: "hosts[\(i)].docker")))
             }
             if let g = m["gpus"], gpuIDs(g) == nil {
-                out.append(.error("invalid-value", "target '\(t.name)', host '\(name)': gpus must be a count or a list of GPU ids", at: at))
+                out.append(.error("invalid-value", "target '\(t.name)', host '\(name)': gpus must be a count or a list of GPU ids",
+                                  at: t.location(of: "hosts[\(i)].gpus")))
             }
         }
         out += checkTLS(t, files)
+        out += checkRegistries(t)
         return out
+    }
+
+    /// Registry logins: one per server, and a password that comes from `valueFrom`, never the manifest.
+    static func checkRegistries(_ t: TargetConfig) -> [Diagnostic] {
+        guard case .list(let items)? = t.fields["registries"] else { return [] }
+        var out: [Diagnostic] = []
+        var servers: Set<String> = []
+        for (i, item) in items.enumerated() {
+            guard case .map(let m) = item else { continue }
+            if case .scalar(let server)? = m["server"], !servers.insert(server).inserted {
+                out.append(.error("duplicate-key", "target '\(t.name)': registry '\(server)' is listed twice",
+                                  at: t.location(of: "registries[\(i)].server")))
+            }
+            if case .scalar? = m["password"] {
+                out.append(.error("invalid-value", "target '\(t.name)': a registry password must come from 'valueFrom' (env or file), never be written in the manifest",
+                                  at: t.location(of: "registries[\(i)].password")))
+            }
+        }
+        return out
+    }
+
+    /// The login for `server`, resolved now (its env variable or file); nil when the target has none.
+    static func credential(_ t: TargetConfig, server: String, _ context: TargetContext) throws(DockerError) -> RegistryCredential? {
+        guard case .list(let items)? = t.fields["registries"] else { return nil }
+        for item in items {
+            guard case .map(let m) = item, case .scalar(let s)? = m["server"], s == server else { continue }
+            func value(_ key: String) throws(DockerError) -> String {
+                switch m[key] {
+                case .scalar(let v)?: return v
+                case .map(let mm)?:
+                    if case .map(let from)? = mm["valueFrom"] {
+                        if case .scalar(let name)? = from["env"] {
+                            guard let v = context.environment[name], !v.isEmpty else {
+                                throw DockerError(status: 0, message: "target '\(t.name)': the \(key) for registry \(server) takes its value from $\(name), which is not set")
+                            }
+                            return v
+                        }
+                        if case .scalar(let path)? = from["file"] {
+                            let full = ManifestPath.resolve(path, from: t.file)
+                            guard let bytes = context.files.read(full) else {
+                                throw DockerError(status: 0, message: "target '\(t.name)': the \(key) for registry \(server) takes its value from file '\(full)', which cannot be read")
+                            }
+                            return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                        }
+                    }
+                    fallthrough
+                default:
+                    throw DockerError(status: 0, message: "target '\(t.name)': registry \(server) has no usable \(key)")
+                }
+            }
+            return RegistryCredential(server: server, username: try value("username"), password: Secret(try value("password")))
+        }
+        return nil
+    }
+
+    /// A deployment that cannot fit the hosts' declared GPUs: a replica larger than every host, or
+    /// more GPUs than all hosts have together (when every host declares `gpus`; hosts read through
+    /// nvidia-smi are checked by `plan`, which places the replicas).
+    @Sendable static func checkDeployment(_ d: Deployment, _ backend: Backend, _ version: BackendVersion,
+                                          _ target: TargetConfig?) -> [Diagnostic] {
+        guard let t = target, d.gpusPerReplica > 0, d.replicas > 0 else { return [] }
+        let list = hosts(t)
+        guard !list.isEmpty, list.allSatisfy({ $0.gpus != nil }) else { return [] }
+        let each = list.map { "\($0.name) \($0.gpus?.count ?? 0)" }.joined(separator: ", ")
+        let at = d.fieldLocations["gpusPerReplica"] ?? d.fieldLocations["replicas"] ?? d.location
+        let largest = list.map { $0.gpus?.count ?? 0 }.max() ?? 0
+        if d.gpusPerReplica > largest {
+            return [.error("insufficient-gpus", "deployment '\(d.name)' needs \(d.gpusPerReplica) GPUs per replica on one host, but the "
+                           + "largest host of target '\(t.name)' has \(largest) (\(each))", at: at)]
+        }
+        let fits = list.map { ($0.gpus?.count ?? 0) / d.gpusPerReplica }.reduce(0, +)
+        if d.replicas * d.nodes > fits {
+            return [.error("insufficient-gpus", "deployment '\(d.name)' needs \(d.replicas) replica\(d.replicas == 1 ? "" : "s") of \(d.gpusPerReplica) GPUs, "
+                           + "but the hosts of target '\(t.name)' have room for \(fits) (\(each))", at: at)]
+        }
+        return []
     }
 
     /// The `tls` block: a certificate needs its key (and the other way round), and the files must be readable.
@@ -84,7 +171,8 @@ public enum DockerKind: TargetKind {
                 guard let path = tlsFile(m[key]) else { continue }
                 let full = ManifestPath.resolve(path, from: t.file)
                 if files.read(full) == nil {
-                    out.append(.error("invalid-value", "target '\(t.name)': tls.\(key) '\(full)' is not a readable file", at: at))
+                    out.append(.error("invalid-value", "target '\(t.name)': tls.\(key) '\(full)' is not a readable file",
+                                      at: t.location(of: "tls.\(key)")))
                 }
             }
         }
@@ -176,6 +264,7 @@ public enum DockerKind: TargetKind {
             return DockerHost(name: h.name, address: h.address, api: DockerAPI(endpoint: h.endpoint, tunnel: tunnel, tls: tls))
         },
                                   pull: pull, network: t.string("network") == "bridge" ? .bridge : .host,
+                                  credentials: { server throws(DockerError) in try credential(t, server: server, context) },
                                   stateDirectory: context.stateDirectory, clock: context.clock,
                                   environment: context.environment)
         let stateDirectory = context.stateDirectory

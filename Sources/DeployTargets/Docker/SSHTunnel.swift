@@ -90,8 +90,14 @@ final class SSHTunnel: @unchecked Sendable {
     }
 
     /// Forgets the forward this process opened (the master ended): the next `open` checks and redoes it.
-    func reset() {
-        lock.withLock { opened = nil }
+    func reset(closeMaster: Bool = false) {
+        lock.withLock {
+            opened = nil
+            if closeMaster {
+                _ = run(options(["-O", "exit"]))
+                unlink(localSocket)
+            }
+        }
     }
 
     /// Runs ssh and waits for it.

@@ -53,6 +53,22 @@ public enum LaunchCommand {
         return command + spec.argv.dropFirst(count)
     }
 
+    /// A multi-node replica on this one host (`nodes` > 1): each node's argv. Node `i` listens on
+    /// `port + 100·i`; every node gets the engine's multi-node flags (`MultiNodeFlags`), with rank 0's
+    /// rendezvous at `host:port + 1000`. Empty for a single-node replica.
+    public static func nodeArgvs(_ spec: LaunchSpec, imageCommands: [String: [String]]) -> [[String]] {
+        guard let n = spec.nodes, n > 1, MultiNodeFlags.of(spec.engine) != nil else { return [] }
+        let spellings = portSpellings(engine: spec.engine, version: spec.engineVersion)
+        let base = argv(for: spec, imageCommands: imageCommands)
+        let skip = base.count - (spec.argv.count - spec.entrypointCount)
+        return (0..<n).map { rank in
+            var replaced = false
+            let moved = rank == 0 ? base : replacePort(in: base, from: String(spec.port), to: String(spec.port + 100 * rank),
+                                                        spellings: spellings, skip: skip, replaced: &replaced)
+            return moved + spec.nodeFlags(rank: rank)
+        }
+    }
+
     /// The child's environment: `PATH`, `HOME`, `LANG`, `TMPDIR` from `parent`, the spec's plain env,
     /// the resolved deployment env (secrets included), `CUDA_VISIBLE_DEVICES` from the GPU ids unless the
     /// deployment sets it, and `DSDEPLOY_INSTANCE` (marks the instance's processes).

@@ -72,6 +72,7 @@ public final class LocalDriver: ReplicaDriver, @unchecked Sendable {
         let pgid: Int32
         do {
             pgid = try SupervisorSpawner.spawn(supervisor: supervisor, runDirectory: run.path, argv: argv,
+                                               nodes: LaunchCommand.nodeArgvs(launch, imageCommands: imageCommands),
                                                environment: env)
         } catch {
             run.markStopped()

@@ -6,7 +6,7 @@ import Foundation
 /// `type: local`: engines run as processes on this machine (the embedded default target).
 public enum LocalKind: TargetKind {
     public static let type = "local"
-    public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply, .observe]
+    public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply, .multiNode, .observe]
 
     public static let schema = TargetTypeSchema(
         type: type, summary: "Engines as processes on this machine (a Target named `local` configures the embedded default).",

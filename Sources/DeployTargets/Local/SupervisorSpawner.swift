@@ -35,15 +35,19 @@ enum SupervisorSpawner {
     }
 
     /// Spawns the supervisor for `argv` in `runDirectory`; returns its pid (also its process group and session).
-    static func spawn(supervisor: String, runDirectory: String, argv: [String],
+    /// With more than one argv in `nodes`, the supervisor runs them as one multi-node group.
+    static func spawn(supervisor: String, runDirectory: String, argv: [String], nodes: [[String]] = [],
                       environment: [String: Secret]) throws(SpawnError) -> Int32 {
         guard !argv.isEmpty else { throw SpawnError(message: "empty argv") }
+        let tail = nodes.count > 1
+            ? ["--nodes", String(nodes.count), "--"] + nodes.flatMap { [String($0.count)] + $0 }
+            : ["--"] + argv
         // Secret values exist in clear only while each entry is copied into the envp, which is
         // zeroed and freed right after the spawn.
         let entries = environment.sorted { $0.key < $1.key }.lazy.map { $0.key + "=" + $0.value.reveal() }
         do {
             return try Spawner.spawn(
-                argv: [supervisor, runDirectory, "--"] + argv, environment: entries,
+                argv: [supervisor, runDirectory] + tail, environment: entries,
                 fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY),
                               .open(1, path: runDirectory + "/engine.log", flags: O_WRONLY | O_CREAT | O_APPEND,
                                     mode: 0o644),

@@ -127,4 +127,11 @@ import Testing
         let entry = validate(Self.dep().replacingOccurrences(of: "entrypoint: [sglang, serve]", with: "entrypoint: [bin/sglang, serve]") + Self.target())
         #expect(entry.diagnostics.contains { $0.message.contains("entrypoint 'bin/sglang', a path on this machine") })
     }
+
+    /// A replica over several nodes (a LeaderWorkerSet) is not rendered yet: refused at its line.
+    @Test func multiNodeReplicasAreUnsupportedForNow() {
+        let (yaml, m) = markers(Self.dep(extra: "  nodesPerReplica: ⁁2\n").replacingOccurrences(of: "--tp-size 8", with: "--tp-size 16")
+                                + Self.target())
+        expectDiagnostic(validate(yaml), "unsupported", at: m[0])
+    }
 }

@@ -15,13 +15,20 @@ struct Validate: ParsableCommand {
     @Flag(name: .long, help: "Treat warnings as errors.")
     var warningsAsErrors = false
 
+    @Option(name: .long, help: "Check every deployment for this Target (defined in the files), whatever its spec.target, as render --target does.")
+    var target: String?
+
     @OptionGroup var options: ManifestOptions
 
     @OptionGroup var settings: SettingsOptions
 
     func run() throws {
         var result = ManifestPipeline.validate(files, options: options, settings: settings.settings,
-                                                   requireDocuments: true)
+                                                   requireDocuments: true, targetOverride: target)
+        if let target, result.manifest.targets[target] == nil, result.manifest.documentCount > 0 {
+            let hint = Suggest.didYouMean(target, in: Array(result.manifest.targets.keys))
+            throw fail("no target '\(target)' in \(files.joined(separator: ", "))\(hint)")
+        }
         if warningsAsErrors {
             result.diagnostics = result.diagnostics.map { d in
                 var d = d

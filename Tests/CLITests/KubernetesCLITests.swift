@@ -46,6 +46,8 @@ import TestSupport
         #expect(picked.out.contains("dsdeploy/target: cluster"))
         let typo = try cli.run(["render"] + files + ["--format", "kubernetes", "--target", "clustr"])
         #expect(typo.status == 1 && typo.err.contains("no target 'clustr'") && typo.err.contains("did you mean 'cluster'?"))
+        let checked = try cli.run(["validate"] + files + ["--target", "cluster"])
+        #expect(checked.status == 0 && checked.out.contains("valid (1 deployment)"), "\(checked.err)")
         let docker = try cli.run(["render", "manifests/dspark.yaml", "manifests/targets/gpu-fleet.yaml", "--format", "kubernetes"])
         #expect(docker.status == 1 && docker.err.contains("not a kubernetes target"), "\(docker.err)")
     }

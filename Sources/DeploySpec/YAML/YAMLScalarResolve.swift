@@ -67,7 +67,15 @@ extension YAMLScalar {
     }
 
     private static func resolveNumber(_ s: String) -> Resolved? {
-        let bytes = Array(s.utf8)
+        // Reads the string's own bytes where it has them (no array copy per scalar).
+        if let resolved = s.utf8.withContiguousStorageIfAvailable({ resolveNumber(s, bytes: $0) }) {
+            return resolved
+        }
+        return resolveNumber(s, bytes: Array(s.utf8))
+    }
+
+    private static func resolveNumber<Bytes: RandomAccessCollection>(_ s: String, bytes: Bytes) -> Resolved?
+        where Bytes.Element == UInt8, Bytes.Index == Int {
         if bytes.count > 2, bytes[0] == UInt8(ascii: "0") {
             let digits = String(decoding: bytes[2...], as: UTF8.self)
             if bytes[1] == UInt8(ascii: "x"), bytes[2...].allSatisfy(\.isHexDigit) {

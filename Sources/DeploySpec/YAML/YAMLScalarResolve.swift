@@ -90,11 +90,14 @@ extension YAMLScalar {
         var i = 0
         let signed = bytes[0] == UInt8(ascii: "-") || bytes[0] == UInt8(ascii: "+")
         if signed { i = 1 }
-        let rest = String(decoding: bytes[i...], as: UTF8.self)
-        if rest == ".inf" || rest == ".Inf" || rest == ".INF" {
-            return .float(bytes[0] == UInt8(ascii: "-") ? -.infinity : .infinity)
+        // `.inf` and `.nan` spellings are 4 bytes: only then is the rest worth a string.
+        if bytes.count - i == 4, bytes[i] == UInt8(ascii: ".") {
+            let rest = String(decoding: bytes[i...], as: UTF8.self)
+            if rest == ".inf" || rest == ".Inf" || rest == ".INF" {
+                return .float(bytes[0] == UInt8(ascii: "-") ? -.infinity : .infinity)
+            }
+            if !signed, rest == ".nan" || rest == ".NaN" || rest == ".NAN" { return .float(.nan) }
         }
-        if !signed, rest == ".nan" || rest == ".NaN" || rest == ".NAN" { return .float(.nan) }
         let intStart = i
         while i < bytes.count, bytes[i].isDigit { i += 1 }
         let intDigits = i - intStart

@@ -156,10 +156,14 @@ struct ManifestDecoder {
     /// Where every key of a deployment's `spec` is written, by dotted path (`replicas`, `model.id`,
     /// `env.NAME`, `container.ulimits.nofile`): located errors and provenance (which file and line set it).
     static func recordLocations(_ m: YAMLMapping, prefix: String, into out: inout [String: SourceLocation]) {
-        for (k, v) in m.stringPairs {
-            let path = prefix.isEmpty ? k.value : "\(prefix).\(k.value)"
-            out[path] = v.location
-            if prefix != "env", let sub = v.mapping { recordLocations(sub, prefix: path, into: &out) }
+        // By index over the mapping's key texts: no copy of the string pairs.
+        for i in m.pairs.indices {
+            guard case .scalar = m.pairs[i].key else { continue }
+            let key = m.keys[i]
+            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+            let value = m.pairs[i].value  // one copy: reading it twice in place copied it twice
+            out[path] = value.location
+            if prefix != "env", case .mapping(let sub) = value { recordLocations(sub, prefix: path, into: &out) }
         }
     }
 

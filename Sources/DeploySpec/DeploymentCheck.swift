@@ -63,8 +63,9 @@ struct DeploymentCheck {
         let deploymentGroups = entryGroups(lines, source: .deployment)
         // Each group's canonical flag name, resolved once and kept beside `groups` for the entries.
         let deploymentNames = deploymentGroups.map { catalog.canonicalName(for: $0.flag) }
-        let overridden = Set(deploymentNames.compactMap { $0 })
         var names = groups.map { catalog.canonicalName(for: $0.flag) }
+        // Only backend args can be overridden; most versions have none, so the set is built only for them.
+        let overridden = version.args.isEmpty ? [] : Set(deploymentNames.compactMap { $0 })
         for g in entryGroups(version.args.map { ArgLine(text: $0) }, source: .backend) {
             let name = catalog.canonicalName(for: g.flag)
             if let name, overridden.contains(name) { continue }

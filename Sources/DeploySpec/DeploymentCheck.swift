@@ -109,8 +109,9 @@ struct DeploymentCheck {
             let entry = line.text
             let origin = origins.count
             origins.append((source, line))
-            let trimmed = entry.value.drop { $0 == " " }
-            if trimmed.isEmpty {
+            // Only spaces (each " " byte is a Character of its own): the same test as dropping the
+            // leading " " Characters and finding nothing left, without walking grapheme clusters.
+            if entry.value.utf8.allSatisfy({ $0 == UInt8(ascii: " ") }) {
                 diagnostics.append(.error("invalid-value", "empty args entry", at: entry.location, length: entry.length))
                 continue
             }

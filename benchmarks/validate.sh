@@ -5,6 +5,8 @@
 #   N     Deployment documents in the generated manifest (default 2000, about 1.5 MB)
 #   RUNS  processes per tool (default 7); medians are reported
 # Env:    DSDEPLOY  path of the dsdeploy binary (default .build/release/dsdeploy)
+#         DSDEPLOY_BEFORE  optional second dsdeploy binary (e.g. built from the base of a branch):
+#                   measured in the same run as "dsdeploy validate (before)", for before/after tables
 #         LOADER    path of dsdeploy-fuzz-loader (default .build/release/dsdeploy-fuzz-loader,
 #                   built with `swift build -c release --product dsdeploy-fuzz-loader` if missing)
 #
@@ -71,6 +73,9 @@ measure "libyaml C floor (events only)" "$out/libyaml_floor" "$manifest" 1
 measure "PyYAML $(python3 -c 'import yaml; print(yaml.__version__)') CSafeLoader" \
     python3 benchmarks/pyyaml_load.py "$manifest" 1
 measure "dsdeploy YAML loader (tree)" "$loader" --time 1 "$manifest"
+if [ -n "${DSDEPLOY_BEFORE:-}" ]; then
+    measure "dsdeploy validate (before)" "$DSDEPLOY_BEFORE" validate "$manifest"
+fi
 if [ -x "$dsdeploy" ]; then
     measure "dsdeploy validate" "$dsdeploy" validate "$manifest"
 else

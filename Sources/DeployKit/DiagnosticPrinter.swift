@@ -24,7 +24,9 @@ public struct DiagnosticPrinter: Sendable {
                 let lines = lineCache[loc.file] ?? LineTable(text)
                 lineCache[loc.file] = lines
                 if loc.line >= 1, loc.line <= lines.count {
-                    let line = lines.line(loc.line - 1, of: text).replacingOccurrences(of: "\r", with: "")
+                    var line = lines.line(loc.line - 1, of: text)
+                    // Without a CR byte there is nothing to replace (Foundation's search costs more than the rest).
+                    if line.utf8.contains(0x0D) { line = line.replacingOccurrences(of: "\r", with: "") }
                     let shown = printable(line)
                     out += shown + "\n"
                     let scalars = Array(shown.unicodeScalars)
@@ -82,14 +84,19 @@ struct LineTable {
     init(_ text: String) {
         var text = text
         text.withUTF8 { bytes in
-            var previous: UInt8 = 0
-            for i in 0..<bytes.count {
-                let b = bytes[i]
-                if b == 0x0A, previous != 0x0D {
-                    ends.append(i)
-                    starts.append(i + 1)
+            guard let base = bytes.baseAddress else {
+                ends.append(0)
+                return
+            }
+            var i = 0
+            // memchr to each LF, then a look at the byte before it.
+            while i < bytes.count, let hit = memchr(base + i, 0x0A, bytes.count - i) {
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if at == 0 || bytes[at - 1] != 0x0D {
+                    ends.append(at)
+                    starts.append(at + 1)
                 }
-                previous = b
+                i = at + 1
             }
             ends.append(bytes.count)
         }

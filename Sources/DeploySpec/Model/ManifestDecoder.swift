@@ -140,6 +140,9 @@ struct ManifestDecoder {
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,
             benchmarks: benchmarks, benchmarkSources: benchmarkSources,
             location: location, file: file)
+        // Sized for the spec's keys and a nested level (model, container) instead of growing step by step;
+        // readers look paths up or copy them, none depends on the order.
+        deployment.fieldLocations.reserveCapacity(deployment.fieldLocations.count + 2 * spec.pairs.count)
         Self.recordLocations(spec, prefix: "", into: &deployment.fieldLocations)
         if let c = spec["container"]?.mapping {
             var ulimits: [String: Int]?

@@ -184,8 +184,9 @@ extension YAMLScalar {
     /// True for anything a string field accepts (quoted, block, or plain non-null).
     var isStringLike: Bool {
         if style != .plain { return true }
-        if case .null = resolved { return false }
-        return true
+        // `resolved` is null exactly when `isNull` holds (untagged or `!!null`, null text), so the
+        // full resolution (a number parse for '--flag 8') is not needed to answer this.
+        return !isNull
     }
 }
 

@@ -36,7 +36,11 @@ extension YAMLNode {
 
     /// A list of strings with their locations.
     var locatedStrings: [Located<String>] {
-        sequence?.items.compactMap(\.locatedString) ?? []
+        guard case .sequence(let seq) = self else { return [] }
+        var out: [Located<String>] = []
+        out.reserveCapacity(seq.items.count)
+        for item in seq.items { if let s = item.locatedString { out.append(s) } }
+        return out
     }
 }
 

@@ -5,6 +5,8 @@
 #   N     Deployment documents in the generated manifest (default 2000, about 1.5 MB)
 #   RUNS  processes per tool (default 7); medians are reported
 # Env:    DSDEPLOY  path of the dsdeploy binary (default .build/release/dsdeploy)
+#         DSDEPLOY_BEFORE  optional second dsdeploy binary (e.g. built from the base of a branch):
+#                   measured in the same run as "dsdeploy validate (before)", for before/after tables
 #         LOADER    path of dsdeploy-fuzz-loader (default .build/release/dsdeploy-fuzz-loader,
 #                   built with `swift build -c release --product dsdeploy-fuzz-loader` if missing)
 #
@@ -71,6 +73,9 @@ measure "libyaml C floor (events only)" "$out/libyaml_floor" "$manifest" 1
 measure "PyYAML $(python3 -c 'import yaml; print(yaml.__version__)') CSafeLoader" \
     python3 benchmarks/pyyaml_load.py "$manifest" 1
 measure "dsdeploy YAML loader (tree)" "$loader" --time 1 "$manifest"
+if [ -n "${DSDEPLOY_BEFORE:-}" ]; then
+    measure "dsdeploy validate (before)" "$DSDEPLOY_BEFORE" validate "$manifest"
+fi
 if [ -x "$dsdeploy" ]; then
     measure "dsdeploy validate" "$dsdeploy" validate "$manifest"
 else
@@ -86,12 +91,17 @@ floor, py = rows[0], rows[1]
 def ratio(row, base):
     if not math.isnan(row[1]) and not math.isnan(base[1]) and base[1] > 0:
         return f"{row[1] / base[1]:.2f}x parse"
-    return f"{row[2] / base[2]:.2f}x wall"
+    # /usr/bin/time counts in 10 ms steps: a small input's C floor can show 0 ms wall.
+    return f"{row[2] / base[2]:.2f}x wall" if base[2] > 0 else "-"
 
-print(f"\n{'tool (medians)':<34} {'parse ms':>9} {'best':>8} {'wall ms':>9} {'peak RSS MB':>12}  {'vs C floor':>14}  {'vs PyYAML':>14}  exit")
+def wall_vs_floor_parse(row):
+    # The yardstick: a tool's whole wall time against the bare libyaml parse.
+    return f"{row[2] / floor[1]:.2f}x" if not math.isnan(floor[1]) and floor[1] > 0 else "-"
+
+print(f"\n{'tool (medians)':<34} {'parse ms':>9} {'best':>8} {'wall ms':>9} {'peak RSS MB':>12}  {'vs C floor':>14}  {'vs PyYAML':>14}  {'wall/floor parse':>16}  exit")
 for r in rows:
     parse = "-" if math.isnan(r[1]) else f"{r[1]:.2f}"
     best = "-" if math.isnan(r[5]) else f"{r[5]:.2f}"
-    print(f"{r[0]:<34} {parse:>9} {best:>8} {r[2]:>9.1f} {r[3]:>12.1f}  {ratio(r, floor):>14}  {ratio(r, py):>14}  {r[4]}")
+    print(f"{r[0]:<34} {parse:>9} {best:>8} {r[2]:>9.1f} {r[3]:>12.1f}  {ratio(r, floor):>14}  {ratio(r, py):>14}  {wall_vs_floor_parse(r):>16}  {r[4]}")
 print("(best = fastest parse of the runs: the least disturbed by other load on the machine)")
 PY

@@ -17,14 +17,16 @@ public struct DiagnosticPrinter: Sendable {
     /// Text for all diagnostics, followed by a summary line.
     public func render(_ diagnostics: [Diagnostic]) -> String {
         var out = ""
-        var lineCache: [String: [Substring]] = [:]
+        var lineCache: [String: LineTable] = [:]
         for d in diagnostics {
             out += header(d) + "\n"
             if let loc = d.location, let text = sources[loc.file] {
-                let lines = lineCache[loc.file] ?? text.split(separator: "\n", omittingEmptySubsequences: false)
+                let lines = lineCache[loc.file] ?? LineTable(text)
                 lineCache[loc.file] = lines
                 if loc.line >= 1, loc.line <= lines.count {
-                    let line = String(lines[loc.line - 1]).replacingOccurrences(of: "\r", with: "")
+                    var line = lines.line(loc.line - 1, of: text)
+                    // Without a CR byte there is nothing to replace (Foundation's search costs more than the rest).
+                    if line.utf8.contains(0x0D) { line = line.replacingOccurrences(of: "\r", with: "") }
                     let shown = printable(line)
                     out += shown + "\n"
                     let scalars = Array(shown.unicodeScalars)
@@ -66,6 +68,49 @@ public struct DiagnosticPrinter: Sendable {
         String(String.UnicodeScalarView(s.unicodeScalars.map { u in
             (u.value < 0x20 && u != "\t") || u.value == 0x7F ? "\u{FFFD}" : u
         }))
+    }
+}
+
+/// Where each line of a source text starts and ends, in UTF-8 offsets: the lines that
+/// `text.split(separator: "\n", omittingEmptySubsequences: false)` gives, found by one byte scan
+/// instead of walking the whole text by grapheme clusters (which cost more than all of validation
+/// on a large manifest). The cut is every "\n" not preceded by "\r": "\r\n" is one Character,
+/// so the Character split never cut there, and neither does this.
+struct LineTable {
+    /// UTF-8 offset of the first byte of each line, and of the separator ending it (or the text's end).
+    private var starts: [Int] = [0]
+    private var ends: [Int] = []
+
+    init(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else {
+                ends.append(0)
+                return
+            }
+            var i = 0
+            // memchr to each LF, then a look at the byte before it.
+            while i < bytes.count, let hit = memchr(base + i, 0x0A, bytes.count - i) {
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if at == 0 || bytes[at - 1] != 0x0D {
+                    ends.append(at)
+                    starts.append(at + 1)
+                }
+                i = at + 1
+            }
+            ends.append(bytes.count)
+        }
+    }
+
+    /// Number of lines (separators + 1).
+    var count: Int { starts.count }
+
+    /// The text of line `index` (0-based) of `text`, the string this table was built from.
+    func line(_ index: Int, of text: String) -> String {
+        let utf8 = text.utf8
+        let from = utf8.index(utf8.startIndex, offsetBy: starts[index])
+        let to = utf8.index(utf8.startIndex, offsetBy: ends[index])
+        return String(text[from..<to])
     }
 }
 

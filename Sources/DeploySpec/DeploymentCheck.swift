@@ -61,23 +61,33 @@ struct DeploymentCheck {
         diagnostics += patcher.diagnostics
         finalArgs = lines.map(\.text)
         let deploymentGroups = entryGroups(lines, source: .deployment)
-        let overridden = Set(deploymentGroups.compactMap { catalog.canonicalSpec(for: $0.flag)?.name })
+        // Each group's canonical flag name, resolved once and kept beside `groups` for the entries.
+        let deploymentNames = deploymentGroups.map { catalog.canonicalName(for: $0.flag) }
+        var names = groups.map { catalog.canonicalName(for: $0.flag) }
+        // Only backend args can be overridden; most versions have none, so the set is built only for them.
+        let overridden = version.args.isEmpty ? [] : Set(deploymentNames.compactMap { $0 })
         for g in entryGroups(version.args.map { ArgLine(text: $0) }, source: .backend) {
-            if let name = catalog.canonicalSpec(for: g.flag)?.name, overridden.contains(name) { continue }
+            let name = catalog.canonicalName(for: g.flag)
+            if let name, overridden.contains(name) { continue }
             groups.append(g)
             sources.append(.backend)
+            names.append(name)
         }
         groups += deploymentGroups
         sources += Array(repeating: .deployment, count: deploymentGroups.count)
+        names += deploymentNames
 
         let context = CheckContext(gpusPerReplica: deployment.gpusPerReplica > 0 ? deployment.gpusPerReplica : nil,
                                    nodes: deployment.nodes)
         let result = FlagChecker(catalog: catalog, strict: strict).check(groups, context: context)
         for issue in result.issues { diagnostics.append(diagnostic(for: issue, groups: groups)) }
 
-        let entries = zip(groups, sources).map { g, s in
-            ArgEntry(source: s, group: g, canonicalName: catalog.canonicalSpec(for: g.flag)?.name,
-                     location: g.origin < origins.count ? origins[g.origin].line.text.location : nil)
+        var entries: [ArgEntry] = []
+        entries.reserveCapacity(groups.count)
+        for i in groups.indices {
+            let g = groups[i]
+            entries.append(ArgEntry(source: sources[i], group: g, canonicalName: names[i],
+                                    location: g.origin < origins.count ? origins[g.origin].line.text.location : nil))
         }
         var flagSet = result.flagSet
         for e in entries where e.source == .template {
@@ -124,8 +134,9 @@ struct DeploymentCheck {
             let entry = line.text
             let origin = origins.count
             origins.append((source, line))
-            let trimmed = entry.value.drop { $0 == " " }
-            if trimmed.isEmpty {
+            // Only spaces (each " " byte is a Character of its own): the same test as dropping the
+            // leading " " Characters and finding nothing left, without walking grapheme clusters.
+            if entry.value.utf8.allSatisfy({ $0 == UInt8(ascii: " ") }) {
                 diagnostics.append(.error("invalid-value", "empty args entry", at: entry.location, length: entry.length))
                 continue
             }

@@ -195,6 +195,15 @@ public struct FlagCatalog: Sendable {
         spec(for: resolveSpelling(spelled))
     }
 
+    /// The canonical name of the flag a spelling selects: `canonicalSpec(for:)?.name` without
+    /// copying the whole `FlagSpec` (the validator asks this for every flag of every deployment).
+    public func canonicalName(for spelled: String) -> String? {
+        switch resolveSpelling(spelled) {
+        case .exact(let i, _), .injected(let i, _), .dotted(let i, _, _), .abbreviation(let i, _, _): return flags[i].name
+        case .ambiguous, .unknown: return nil
+        }
+    }
+
     /// The flag a resolved spelling selects; nil when unknown or ambiguous.
     public func spec(for spelling: Spelling) -> FlagSpec? {
         switch spelling {

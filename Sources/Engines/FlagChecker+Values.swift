@@ -108,6 +108,9 @@ extension FlagChecker {
                 return invalid("invalid JSON for '\(g.flag)': \(error.message) at character \(error.offset + 1)")
             }
         }
+        // Nothing to check against: what checkAllowed returns, without forming the `invalid` closure
+        // (its context copied the flag's spec and group for every value).
+        if spec.choices.isEmpty, spec.validValues.isEmpty { return value }
         return checkAllowed(value, raw: raw, spec: spec, g: g, invalid: invalid)
     }
 

@@ -62,10 +62,14 @@ public struct FlagChecker: Sendable {
                 }
                 continue
             }
-            process(group, resolved, spec: catalog.flags[resolved.index], state: &st)
+            // Borrowed from the catalog's storage: passing `catalog.flags[i]` copied the whole spec per flag.
+            catalog.flags.withUnsafeBufferPointer { flags in
+                process(group, resolved, spec: flags[resolved.index], state: &st)
+            }
         }
         var values: [String: FlagValue] = [:], origins: [String: Int] = [:]
         values.reserveCapacity(st.values.count)
+        origins.reserveCapacity(st.origins.count)
         for (i, v) in st.values { values[catalog.flags[i].name] = v }
         for (i, o) in st.origins { origins[catalog.flags[i].name] = o }
         var issues = st.issues

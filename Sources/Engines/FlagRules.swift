@@ -108,6 +108,7 @@ struct FlagRules {
         let nodes = max(1, context.nodes)
         let (available, overflow3) = Int64(perNode).multipliedReportingOverflow(by: Int64(nodes))
         guard !overflow3 else { return }
+        guard overflow || overflow2 || total != available else { return }  // fits exactly: no message to build
         let formula = dpMultiplies ? "\(names.0) × \(names.1) × \(names.2) = \(t) × \(p) × \(d)"
                                    : "\(names.0) × \(names.1) = \(t) × \(p)"
         let gpus = "\(perNode) GPU\(perNode == 1 ? "" : "s")" + (nodes > 1 ? " per node × \(nodes) nodes" : "")

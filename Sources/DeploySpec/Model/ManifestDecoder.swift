@@ -35,7 +35,7 @@ struct ManifestDecoder {
                                               at: k.location, length: k.length))
         }
         var ok = true
-        for key in ManifestSchema.documentKeys where m[key] == nil {
+        for key in ManifestSchema.documentKeys where m.index(of: key) == nil {
             checker.diagnostics.append(.error("missing-key", "missing required key '\(key)' in document", at: m.location))
             ok = false
         }
@@ -57,25 +57,29 @@ struct ManifestDecoder {
             checker.check(k, as: .enumeration(ManifestSchema.kinds), path: "kind")
             if let s = k.string, ManifestSchema.kinds.contains(s) { kind = s } else { ok = false }
         }
-        if let md = m["metadata"] { checker.checkObject(md, ManifestSchema.metadata, path: "metadata") }
-        if kind == "Target", let spec = m["spec"] {
+        // Each looked up once (a lookup copies the node it finds).
+        let metadataNode = m["metadata"], specNode = m["spec"]
+        if let md = metadataNode { checker.checkObject(md, ManifestSchema.metadata, path: "metadata") }
+        if kind == "Target", let spec = specNode {
             checker.checkObject(spec, targetSpecSchema(spec), path: "spec")
-        } else if let kind, let spec = m["spec"], let schema = ManifestSchema.spec(forKind: kind) {
+        } else if let kind, let spec = specNode, let schema = ManifestSchema.spec(forKind: kind) {
             checker.checkObject(spec, schema, path: "spec")
         }
         let before = diagnostics.count
         diagnostics += checker.diagnostics
-        guard ok, let kind, let spec = m["spec"]?.mapping,
-              let nameNode = m["metadata"]?.mapping?["name"], let name = nameNode.string else { return nil }
+        let metadata = metadataNode?.mapping
+        guard ok, let kind, let spec = specNode?.mapping,
+              let nameNode = metadata?["name"], let name = nameNode.string else { return nil }
         _ = before
-        let labels = Dictionary((m["metadata"]?.mapping?["labels"]?.mapping?.stringPairs ?? []).compactMap { k, v in
+        let labelPairs = metadata?["labels"]?.mapping?.stringPairs ?? []
+        let labels = Dictionary(labelPairs.compactMap { k, v in
             v.string.map { (k.value, $0) }
         }, uniquingKeysWith: { a, _ in a })
         switch kind {
         case "Backend": return decodeBackend(name: name, at: nameNode.location, spec: spec).map(DecodedDocument.backend)
         case "Deployment":
             guard var d = decodeDeployment(name: name, labels: labels, at: nameNode.location, spec: spec) else { return nil }
-            for (k, v) in m["metadata"]?.mapping?["labels"]?.mapping?.stringPairs ?? [] {
+            for (k, v) in labelPairs {
                 d.fieldLocations["labels.\(k.value)"] = v.location
             }
             return .deployment(d, raw: m)
@@ -140,6 +144,9 @@ struct ManifestDecoder {
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,
             benchmarks: benchmarks, benchmarkSources: benchmarkSources,
             location: location, file: file)
+        // Sized for the spec's keys and a nested level (model, container) instead of growing step by step;
+        // readers look paths up or copy them, none depends on the order.
+        deployment.fieldLocations.reserveCapacity(deployment.fieldLocations.count + 2 * spec.pairs.count)
         Self.recordLocations(spec, prefix: "", into: &deployment.fieldLocations)
         if let c = spec["container"]?.mapping {
             var ulimits: [String: Int]?
@@ -156,10 +163,14 @@ struct ManifestDecoder {
     /// Where every key of a deployment's `spec` is written, by dotted path (`replicas`, `model.id`,
     /// `env.NAME`, `container.ulimits.nofile`): located errors and provenance (which file and line set it).
     static func recordLocations(_ m: YAMLMapping, prefix: String, into out: inout [String: SourceLocation]) {
-        for (k, v) in m.stringPairs {
-            let path = prefix.isEmpty ? k.value : "\(prefix).\(k.value)"
-            out[path] = v.location
-            if prefix != "env", let sub = v.mapping { recordLocations(sub, prefix: path, into: &out) }
+        // By index over the mapping's key texts: no copy of the string pairs.
+        for i in m.pairs.indices {
+            guard case .scalar = m.pairs[i].key else { continue }
+            let key = m.keys[i]
+            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+            let value = m.pairs[i].value  // one copy: reading it twice in place copied it twice
+            out[path] = value.location
+            if prefix != "env", case .mapping(let sub) = value { recordLocations(sub, prefix: path, into: &out) }
         }
     }
 

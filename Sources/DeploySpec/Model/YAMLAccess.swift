@@ -36,21 +36,25 @@ extension YAMLNode {
 
     /// A list of strings with their locations.
     var locatedStrings: [Located<String>] {
-        sequence?.items.compactMap(\.locatedString) ?? []
+        guard case .sequence(let seq) = self else { return [] }
+        var out: [Located<String>] = []
+        out.reserveCapacity(seq.items.count)
+        for item in seq.items { if let s = item.locatedString { out.append(s) } }
+        return out
     }
 }
 
 extension YAMLMapping {
     /// The value under a string key (first occurrence).
     subscript(_ key: String) -> YAMLNode? {
-        for (k, v) in pairs { if case .scalar(let s) = k, s.value == key { return v } }
-        return nil
+        guard let i = index(of: key) else { return nil }
+        return pairs[i].value
     }
 
     /// The key node for a string key.
     func keyNode(_ key: String) -> YAMLScalar? {
-        for (k, _) in pairs { if case .scalar(let s) = k, s.value == key { return s } }
-        return nil
+        guard let i = index(of: key) else { return nil }
+        return pairs[i].key.scalar
     }
 
     /// String-keyed pairs in order.

@@ -33,7 +33,17 @@ struct OverlayResolver {
 
     /// Applies every overlay of `manifest`, then `settings`; changed deployments are decoded again.
     mutating func resolve(_ manifest: inout Manifest, settings: [SettingsReader.Setting], _ diags: inout [Diagnostic]) {
-        for d in manifest.deployments { provider[d.name] = ManifestPath.normalize(d.file) }
+        // Deployments of one file share its normalized path: normalize each file once, not per deployment.
+        var normalized: [String: String] = [:]
+        for d in manifest.deployments {
+            if let n = normalized[d.file] {
+                provider[d.name] = n
+            } else {
+                let n = ManifestPath.normalize(d.file)
+                normalized[d.file] = n
+                provider[d.name] = n
+            }
+        }
         for o in ordered(manifest.overlays, &diags) { apply(o, to: &manifest, &diags) }
         for s in settings {
             guard manifest.deploymentIndex[s.deployment] != nil else { continue }

@@ -9,27 +9,27 @@ extension YAMLMapping {
     @discardableResult
     mutating func set(_ keys: ArraySlice<String>, to value: YAMLNode, at: SourceLocation) -> YAMLNode? {
         guard let key = keys.first else { return nil }
-        let i = pairs.firstIndex { if case .scalar(let s) = $0.key { return s.value == key } else { return false } }
+        let i = index(of: key)
         if keys.count == 1 {
             if let i {
                 let old = pairs[i].value
-                pairs[i].value = value
+                setValue(value, at: i)
                 return old
             }
-            pairs.append((key: .scalar(YAMLScalar(value: key, style: .plain, tag: nil, location: at, contentOffset: 0,
-                                                   length: key.count)), value: value))
+            append(key: YAMLScalar(value: key, style: .plain, tag: nil, location: at, contentOffset: 0, length: key.count),
+                   value: value)
             return nil
         }
         if let i {
             var sub = pairs[i].value.mapping ?? YAMLMapping(pairs: [], location: at)
             let old = sub.set(keys.dropFirst(), to: value, at: at)
-            pairs[i].value = .mapping(sub)
+            setValue(.mapping(sub), at: i)
             return old
         }
         var sub = YAMLMapping(pairs: [], location: at)
         sub.set(keys.dropFirst(), to: value, at: at)
-        pairs.append((key: .scalar(YAMLScalar(value: key, style: .plain, tag: nil, location: at, contentOffset: 0,
-                                               length: key.count)), value: .mapping(sub)))
+        append(key: YAMLScalar(value: key, style: .plain, tag: nil, location: at, contentOffset: 0, length: key.count),
+               value: .mapping(sub))
         return nil
     }
 
@@ -37,12 +37,12 @@ extension YAMLMapping {
     @discardableResult
     mutating func remove(_ keys: ArraySlice<String>) -> YAMLNode? {
         guard let key = keys.first,
-              let i = pairs.firstIndex(where: { if case .scalar(let s) = $0.key { return s.value == key } else { return false } })
+              let i = index(of: key)
         else { return nil }
-        if keys.count == 1 { return pairs.remove(at: i).value }
+        if keys.count == 1 { return remove(at: i) }
         guard var sub = pairs[i].value.mapping else { return nil }
         let old = sub.remove(keys.dropFirst())
-        pairs[i].value = .mapping(sub)
+        setValue(.mapping(sub), at: i)
         return old
     }
 

@@ -1,25 +1,62 @@
 import DeployCore
 import Foundation
 
+/// Where a node is, as the dotted path diagnostics name (`spec.args[3]`, `spec.env.NAME`): its
+/// parent's path and the step to it, joined only when a diagnostic or a nested collection needs the
+/// text (most values are fine, and building every path cost more than checking the values).
+struct SchemaPath {
+    enum Step {
+        /// The parent's path itself.
+        case whole
+        /// A key of an object: `parent.key`, or `key` at the top.
+        case field(String)
+        /// A key of a free-form map: `parent.key`.
+        case mapKey(String)
+        /// An item of a list: `parent[i]`.
+        case index(Int)
+    }
+
+    let parent: String
+    let step: Step
+
+    init(_ parent: String, _ step: Step = .whole) {
+        self.parent = parent
+        self.step = step
+    }
+
+    var text: String {
+        switch step {
+        case .whole: return parent
+        case .field(let key): return parent.isEmpty ? key : "\(parent).\(key)"
+        case .mapKey(let key): return "\(parent).\(key)"
+        case .index(let i): return "\(parent)[\(i)]"
+        }
+    }
+}
+
 /// Walks a YAML node against a schema and collects every structural problem.
 struct SchemaChecker {
     var diagnostics: [Diagnostic] = []
 
     mutating func check(_ node: YAMLNode, as type: SchemaType, path: String) {
+        check(node, as: type, at: SchemaPath(path))
+    }
+
+    mutating func check(_ node: YAMLNode, as type: SchemaType, at path: SchemaPath) {
         switch type {
         case .string(let pattern):
             guard case .scalar(let s) = node, s.isStringLike else { return typeError(node, type, path) }
             if let pattern, !PatternCache.matches(s.value, pattern) {
-                diagnostics.append(.error("invalid-value", "'\(s.value)' is not a valid value for '\(path)' (must match \(pattern))",
+                diagnostics.append(.error("invalid-value", "'\(s.value)' is not a valid value for '\(path.text)' (must match \(pattern))",
                                           at: s.location, length: s.length))
             }
         case .integer(let min, let max):
             guard case .scalar(let s) = node, case .int(let v) = s.resolved else { return typeError(node, type, path) }
             if let min, v < min {
-                diagnostics.append(.error("invalid-value", "'\(path)' must be at least \(min), got \(v)", at: s.location, length: s.length))
+                diagnostics.append(.error("invalid-value", "'\(path.text)' must be at least \(min), got \(v)", at: s.location, length: s.length))
             }
             if let max, v > max {
-                diagnostics.append(.error("invalid-value", "'\(path)' must be at most \(max), got \(v)", at: s.location, length: s.length))
+                diagnostics.append(.error("invalid-value", "'\(path.text)' must be at most \(max), got \(v)", at: s.location, length: s.length))
             }
         case .number(let min, let max):
             let value: Double
@@ -31,10 +68,10 @@ struct SchemaChecker {
                 default: return typeError(node, type, path)
                 }
                 if let min, !(value >= min) {
-                    diagnostics.append(.error("invalid-value", "'\(path)' must be at least \(min), got \(s.value)", at: s.location, length: s.length))
+                    diagnostics.append(.error("invalid-value", "'\(path.text)' must be at least \(min), got \(s.value)", at: s.location, length: s.length))
                 }
                 if let max, !(value <= max) {
-                    diagnostics.append(.error("invalid-value", "'\(path)' must be at most \(max), got \(s.value)", at: s.location, length: s.length))
+                    diagnostics.append(.error("invalid-value", "'\(path.text)' must be at most \(max), got \(s.value)", at: s.location, length: s.length))
                 }
             default: return typeError(node, type, path)
             }
@@ -45,7 +82,7 @@ struct SchemaChecker {
             if !values.contains(s.value) {
                 let hint = Suggest.didYouMean(s.value, in: values)
                 diagnostics.append(.error("invalid-value",
-                    "'\(s.value)' is not a valid value for '\(path)'\(hint)",
+                    "'\(s.value)' is not a valid value for '\(path.text)'\(hint)",
                     at: s.location, length: s.length,
                     notes: ["expected one of: \(values.joined(separator: ", "))"]))
             }
@@ -54,24 +91,26 @@ struct SchemaChecker {
             if case .null = s.resolved { return typeError(node, type, path) }
         case .list(let element):
             guard case .sequence(let seq) = node else { return typeError(node, type, path) }
-            for (i, item) in seq.items.enumerated() { check(item, as: element, path: "\(path)[\(i)]") }
+            let parent = path.text
+            for i in seq.items.indices { check(seq.items[i], as: element, at: SchemaPath(parent, .index(i))) }
         case .stringOrList:
-            if case .sequence = node { check(node, as: .list(.string()), path: path) }
-            else { check(node, as: .string(), path: path) }
+            if case .sequence = node { check(node, as: .list(.string()), at: path) }
+            else { check(node, as: .string(), at: path) }
         case .map(let value):
             guard case .mapping(let m) = node else { return typeError(node, type, path) }
-            for (k, v) in m.pairs {
-                guard case .scalar(let ks) = k else { continue }
-                check(v, as: value, path: "\(path).\(ks.value)")
+            let parent = path.text
+            for i in m.pairs.indices {
+                guard case .scalar = m.pairs[i].key else { continue }
+                check(m.pairs[i].value, as: value, at: SchemaPath(parent, .mapKey(m.keys[i])))
             }
         case .object(let schema):
-            checkObject(node, schema, path: path)
+            checkObject(node, schema, path: path.text)
         case .envValue:
             switch node {
             case .scalar(let s):
                 if case .null = s.resolved { typeError(node, type, path) }
             case .mapping:
-                checkObject(node, EnvSchema.value, path: path)
+                checkObject(node, EnvSchema.value, path: path.text)
             case .sequence:
                 typeError(node, type, path)
             }
@@ -81,28 +120,35 @@ struct SchemaChecker {
     }
 
     mutating func checkObject(_ node: YAMLNode, _ schema: ObjectSchema, path: String) {
-        guard case .mapping(let m) = node else { return typeError(node, .object(schema), path) }
-        var seen: Set<String> = []
-        for (k, v) in m.pairs {
-            guard case .scalar(let ks) = k else { continue }
-            let key = ks.value
-            seen.insert(key)
-            let sub = path.isEmpty ? key : "\(path).\(key)"
-            guard let field = schema.field(key) else {
+        guard case .mapping(let m) = node else { return typeError(node, .object(schema), SchemaPath(path)) }
+        // The keys given: known fields by index (the first 64), anything else by name.
+        var seenFields: UInt64 = 0
+        var seenOthers: [String] = []
+        for i in m.pairs.indices {
+            guard case .scalar = m.pairs[i].key else { continue }
+            let key = m.keys[i]
+            guard let f = schema.fieldIndex(key) else {
+                seenOthers.append(key)
+                guard case .scalar(let ks) = m.pairs[i].key else { continue }
                 let hint = Suggest.didYouMean(key, in: schema.fields.map(\.name))
                 diagnostics.append(.error("unknown-key", "unknown key '\(key)' in \(schema.name)\(hint)",
                                           at: ks.location, length: ks.length,
                                           notes: hint.isEmpty ? ["known keys: \(schema.fields.map(\.name).joined(separator: ", "))"] : []))
                 continue
             }
-            check(v, as: field.type, path: sub)
+            if f < 64 { seenFields |= 1 << UInt64(f) } else { seenOthers.append(key) }
+            check(m.pairs[i].value, as: schema.fields[f].type, at: SchemaPath(path, .field(key)))
         }
-        for field in schema.fields where field.required && !seen.contains(field.name) {
+        func seen(_ name: String) -> Bool {
+            if let f = schema.fieldIndex(name), f < 64 { return seenFields & (1 << UInt64(f)) != 0 }
+            return seenOthers.contains(name)
+        }
+        for field in schema.fields where field.required && !seen(field.name) {
             let where_ = path.isEmpty ? schema.name : "'\(path)'"
             diagnostics.append(.error("missing-key", "missing required key '\(field.name)' in \(where_)", at: m.location))
         }
         for group in schema.exclusive {
-            let given = group.filter(seen.contains)
+            let given = group.filter(seen)
             if given.count > 1 {
                 diagnostics.append(.error("flag-conflict", "keys \(given.map { "'\($0)'" }.joined(separator: " and ")) cannot be used together in \(schema.name)", at: m.location))
             }
@@ -110,9 +156,13 @@ struct SchemaChecker {
     }
 
     mutating func typeError(_ node: YAMLNode, _ type: SchemaType, _ path: String) {
+        typeError(node, type, SchemaPath(path))
+    }
+
+    mutating func typeError(_ node: YAMLNode, _ type: SchemaType, _ path: SchemaPath) {
         let length: Int
         if case .scalar(let s) = node { length = s.length } else { length = 1 }
-        diagnostics.append(.error("invalid-type", "'\(path)' must be \(type.expected), got \(node.kindDescription)",
+        diagnostics.append(.error("invalid-type", "'\(path.text)' must be \(type.expected), got \(node.kindDescription)",
                                   at: node.location, length: length))
     }
 }
@@ -134,8 +184,9 @@ extension YAMLScalar {
     /// True for anything a string field accepts (quoted, block, or plain non-null).
     var isStringLike: Bool {
         if style != .plain { return true }
-        if case .null = resolved { return false }
-        return true
+        // `resolved` is null exactly when `isNull` holds (untagged or `!!null`, null text), so the
+        // full resolution (a number parse for '--flag 8') is not needed to answer this.
+        return !isNull
     }
 }
 

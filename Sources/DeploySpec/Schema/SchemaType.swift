@@ -84,4 +84,10 @@ public struct ObjectSchema: Sendable {
     }
 
     func field(_ name: String) -> FieldSchema? { fields.first { $0.name == name } }
+
+    /// Index in `fields` of the field with this name (the first, as `field(_:)` finds).
+    func fieldIndex(_ name: String) -> Int? {
+        for i in fields.indices where fields[i].name == name { return i }
+        return nil
+    }
 }

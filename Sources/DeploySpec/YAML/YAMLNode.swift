@@ -58,8 +58,53 @@ struct YAMLSequence: Sendable {
 
 /// A mapping: its pairs in document order (duplicates already reported and dropped) and location.
 struct YAMLMapping: Sendable {
-    var pairs: [(key: YAMLNode, value: YAMLNode)]
+    /// The pairs; change them through `YAMLPatch`'s `set`/`remove`, which keep `keys` in step.
+    private(set) var pairs: [(key: YAMLNode, value: YAMLNode)]
+    /// The text of each key of `pairs` (a key that is not a scalar: ""), parallel to `pairs`: lookups
+    /// compare these strings instead of copying every (key, value) pair they pass.
+    private(set) var keys: [String]
     var location: SourceLocation
+
+    init(pairs: [(key: YAMLNode, value: YAMLNode)], location: SourceLocation) {
+        self.pairs = pairs
+        self.keys = pairs.map { pair in
+            if case .scalar(let s) = pair.key { return s.value } else { return "" }
+        }
+        self.location = location
+    }
+
+    /// A mapping whose scalar keys' texts are already known (the tree builder's `keys`, one per pair).
+    init(pairs: [(key: YAMLNode, value: YAMLNode)], keys: [String], location: SourceLocation) {
+        assert(pairs.count == keys.count)
+        self.pairs = pairs
+        self.keys = keys
+        self.location = location
+    }
+
+    /// Index of the first pair whose key is the scalar `key`.
+    func index(of key: String) -> Int? {
+        for i in keys.indices where keys[i] == key {
+            if case .scalar = pairs[i].key { return i }
+        }
+        return nil
+    }
+
+    /// Replaces the value of pair `i`.
+    mutating func setValue(_ value: YAMLNode, at i: Int) {
+        pairs[i].value = value
+    }
+
+    /// Appends a pair with a scalar key.
+    mutating func append(key: YAMLScalar, value: YAMLNode) {
+        keys.append(key.value)
+        pairs.append((key: .scalar(key), value: value))
+    }
+
+    /// Removes pair `i` and returns its value.
+    mutating func remove(at i: Int) -> YAMLNode {
+        keys.remove(at: i)
+        return pairs.remove(at: i).value
+    }
 }
 
 /// One document of a multi-document stream.

@@ -67,7 +67,15 @@ extension YAMLScalar {
     }
 
     private static func resolveNumber(_ s: String) -> Resolved? {
-        let bytes = Array(s.utf8)
+        // Reads the string's own bytes where it has them (no array copy per scalar).
+        if let resolved = s.utf8.withContiguousStorageIfAvailable({ resolveNumber(s, bytes: $0) }) {
+            return resolved
+        }
+        return resolveNumber(s, bytes: Array(s.utf8))
+    }
+
+    private static func resolveNumber<Bytes: RandomAccessCollection>(_ s: String, bytes: Bytes) -> Resolved?
+        where Bytes.Element == UInt8, Bytes.Index == Int {
         if bytes.count > 2, bytes[0] == UInt8(ascii: "0") {
             let digits = String(decoding: bytes[2...], as: UTF8.self)
             if bytes[1] == UInt8(ascii: "x"), bytes[2...].allSatisfy(\.isHexDigit) {
@@ -82,11 +90,14 @@ extension YAMLScalar {
         var i = 0
         let signed = bytes[0] == UInt8(ascii: "-") || bytes[0] == UInt8(ascii: "+")
         if signed { i = 1 }
-        let rest = String(decoding: bytes[i...], as: UTF8.self)
-        if rest == ".inf" || rest == ".Inf" || rest == ".INF" {
-            return .float(bytes[0] == UInt8(ascii: "-") ? -.infinity : .infinity)
+        // `.inf` and `.nan` spellings are 4 bytes: only then is the rest worth a string.
+        if bytes.count - i == 4, bytes[i] == UInt8(ascii: ".") {
+            let rest = String(decoding: bytes[i...], as: UTF8.self)
+            if rest == ".inf" || rest == ".Inf" || rest == ".INF" {
+                return .float(bytes[0] == UInt8(ascii: "-") ? -.infinity : .infinity)
+            }
+            if !signed, rest == ".nan" || rest == ".NaN" || rest == ".NAN" { return .float(.nan) }
         }
-        if !signed, rest == ".nan" || rest == ".NaN" || rest == ".NAN" { return .float(.nan) }
         let intStart = i
         while i < bytes.count, bytes[i].isDigit { i += 1 }
         let intDigits = i - intStart

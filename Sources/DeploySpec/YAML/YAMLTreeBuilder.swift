@@ -101,8 +101,12 @@ struct YAMLTreeBuilder {
         }
         let node: YAMLNode
         if frame.isMapping {
-            if frame.hasMerge { applyMerges(&frame) }
-            node = .mapping(YAMLMapping(pairs: frame.pairs, location: frame.location))
+            if frame.hasMerge {
+                applyMerges(&frame)
+                node = .mapping(YAMLMapping(pairs: frame.pairs, location: frame.location))
+            } else {
+                node = .mapping(YAMLMapping(pairs: frame.pairs, keys: frame.keys, location: frame.location))
+            }
         } else {
             node = .sequence(YAMLSequence(items: frame.items, location: frame.location))
         }

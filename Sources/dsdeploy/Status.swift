@@ -68,7 +68,7 @@ struct Status: ParsableCommand {
     }
 }
 
-/// `dsdeploy logs NAME [--replica N] [-f] [--tail N]`
+/// `dsdeploy logs NAME [--replica N] [--node N] [-f] [--tail N]`
 struct Logs: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print (or follow) a replica's engine log.")
 
@@ -77,6 +77,9 @@ struct Logs: ParsableCommand {
 
     @Option(name: .long, help: "Replica index.")
     var replica = 0
+
+    @Option(name: .long, help: "Node of a multi-node replica (0: rank 0, the replica's own log).")
+    var node = 0
 
     @Flag(name: [.short, .customLong("follow")], help: "Keep printing new lines until interrupted.")
     var follow = false
@@ -91,7 +94,7 @@ struct Logs: ParsableCommand {
         let target = try TargetResolver.target(inFiles: file, options: try ManifestOptions.parse([]))
         if follow { try target.requireCapabilityOrFail(.followLogs, for: "logs -f") }
         do {
-            try target.logs(name, replica: replica, tail: tail, follow: follow) { text in
+            try target.logs(name, replica: replica, node: node, tail: tail, follow: follow) { text in
                 Output.stdout(text)
                 return true
             }

@@ -67,6 +67,12 @@ import TestSupport
                                    environment: [:], cwd: s.dir)
         #expect(rank1.out == "404", "rank 1 runs only the dummy health server")
         #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"]).status == 0, "a no-op")
+        // Each node's log: rank 0's is the replica's; rank 1's by --node.
+        let node1 = try s.run(["logs", "dspark", "--node", "1", "--tail", "20"])
+        #expect(node1.status == 0 && node1.out.contains("joined as node_rank=1"), "\(node1.out)\(node1.err)")
+        #expect(try s.run(["logs", "dspark", "--tail", "50"]).out.contains("Node rank 1 joined the group"))
+        let none = try s.run(["logs", "dspark", "--node", "2"])
+        #expect(none.status == 1 && none.err.contains("dspark/0 has no node 2"), "\(none.err)")
 
         // A flag change replaces the whole group.
         try write(s, memFraction: "0.8")

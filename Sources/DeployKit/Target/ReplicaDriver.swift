@@ -69,6 +69,10 @@ public protocol ReplicaDriver: AnyObject, Sendable {
     func logs(deployment: String, replica: Int, tail: Int, follow: Bool,
               onText: @escaping @Sendable (String) -> Bool) throws(TargetError)
 
+    /// The same for node `node` of a multi-node replica (0: the replica's own log). Default: node 0 only.
+    func logs(deployment: String, replica: Int, node: Int, tail: Int, follow: Bool,
+              onText: @escaping @Sendable (String) -> Bool) throws(TargetError)
+
     /// What would stop `specs` from starting, found before anything is stopped (an image a host
     /// does not have); plan blockers. Default: nothing.
     func preflight(_ specs: [LaunchSpec]) -> [String]
@@ -85,6 +89,12 @@ public protocol ReplicaDriver: AnyObject, Sendable {
 }
 
 extension ReplicaDriver {
+    public func logs(deployment: String, replica: Int, node: Int, tail: Int, follow: Bool,
+                     onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
+        guard node == 0 else { throw TargetError(.notFound, "\(deployment)/\(replica) has no node \(node)") }
+        try logs(deployment: deployment, replica: replica, tail: tail, follow: follow, onText: onText)
+    }
+
     public func inventory(_ declared: [InventoryHost], observed: [ObservedReplica]) -> [InventoryHost] { declared }
     public func lock(_ holder: LockHolder) throws(TargetError) -> (any TargetLock)? { nil }
     public func preflight(_ specs: [LaunchSpec]) -> [String] { [] }

@@ -127,6 +127,11 @@ public final class SlotTarget: Target, @unchecked Sendable {
         try driver.logs(deployment: deployment, replica: replica, tail: tail, follow: follow, onText: onText)
     }
 
+    public func logs(_ deployment: String, replica: Int, node: Int, tail: Int, follow: Bool,
+                     onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
+        try driver.logs(deployment: deployment, replica: replica, node: node, tail: tail, follow: follow, onText: onText)
+    }
+
     public func endpoints(of deployment: String) throws(TargetError) -> [Endpoint] {
         let observed: [ObservedReplica]
         do { observed = try driver.observe() } catch {

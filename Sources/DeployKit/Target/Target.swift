@@ -31,6 +31,10 @@ public protocol Target: Sendable {
     func logs(_ deployment: String, replica: Int, tail: Int, follow: Bool,
               onText: @escaping @Sendable (String) -> Bool) throws(TargetError)
 
+    /// The same for one node of a multi-node replica (`node` 0 is rank 0, the replica's own log).
+    func logs(_ deployment: String, replica: Int, node: Int, tail: Int, follow: Bool,
+              onText: @escaping @Sendable (String) -> Bool) throws(TargetError)
+
     /// Where clients reach each replica of a deployment (benchmarks and gates use these).
     func endpoints(of deployment: String) throws(TargetError) -> [Endpoint]
 
@@ -290,4 +294,15 @@ public struct TargetError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+}
+
+extension Target {
+    /// Node 0 is the replica's log; a target without multi-node replicas has no other node.
+    public func logs(_ deployment: String, replica: Int, node: Int, tail: Int, follow: Bool,
+                     onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
+        guard node == 0 else {
+            throw TargetError(.notFound, "\(deployment)/\(replica) has no node \(node) on target '\(ref.name)' (type \(ref.type))")
+        }
+        try logs(deployment, replica: replica, tail: tail, follow: follow, onText: onText)
+    }
 }

@@ -140,8 +140,20 @@ public final class LocalDriver: ReplicaDriver, @unchecked Sendable {
     /// returns false.
     public func logs(deployment: String, replica: Int, tail: Int, follow: Bool,
                      onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
-        guard let p = logPath(deployment: deployment, replica: replica) else {
+        try logs(deployment: deployment, replica: replica, node: 0, tail: tail, follow: follow, onText: onText)
+    }
+
+    /// Node `node`'s log of a multi-node replica (`node-N.log` beside rank 0's `engine.log`).
+    public func logs(deployment: String, replica: Int, node: Int, tail: Int, follow: Bool,
+                     onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
+        guard var p = logPath(deployment: deployment, replica: replica) else {
             throw TargetError(.notFound, "no log for \(deployment)/\(replica) in \(stateDirectory)")
+        }
+        if node != 0 {
+            p = (p as NSString).deletingLastPathComponent + "/node-\(node).log"
+            guard node > 0, FileManager.default.fileExists(atPath: p) else {
+                throw TargetError(.notFound, "\(deployment)/\(replica) has no node \(node) (its nodes are numbered from 0 to nodesPerReplica - 1)")
+            }
         }
         let file = LogFile(path: p)
         if !follow {

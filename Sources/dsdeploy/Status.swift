@@ -33,9 +33,10 @@ struct Status: ParsableCommand {
             for r in rows {
                 let state = r.state.rawValue + (r.exitStatus.map { " (\($0))" } ?? "")
                 let uptime = (r.state == .ready || r.state == .starting || r.state == .drifted) ? r.startedAt.map { Status.duration(now - $0) } : nil
-                let detail = !r.drift.isEmpty
+                var detail = !r.drift.isEmpty
                     ? r.drift.map { "\($0.flag)=\($0.after ?? "unset") (want \($0.before ?? "unset"))" }.joined(separator: "; ")
                     : ((r.message ?? "").replacingOccurrences(of: "\n", with: " ") + (r.restarts.map { $0 > 0 ? " (\($0) restarts)" : "" } ?? ""))
+                if let nodes = r.details["nodes"] { detail = "\(nodes) nodes" + (detail.isEmpty ? "" : "; " + detail) }
                 table.append([r.replica.map { "\(r.deployment)/\($0)" } ?? r.deployment, r.revision.map { String($0.prefix(12)) } ?? "-",
                               state, r.endpoint ?? "-", r.host ?? "-", uptime ?? "-", r.pid.map(String.init) ?? "-",
                               detail.isEmpty ? "-" : detail])

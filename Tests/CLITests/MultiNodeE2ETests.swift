@@ -67,6 +67,10 @@ import TestSupport
                                    environment: [:], cwd: s.dir)
         #expect(rank1.out == "404", "rank 1 runs only the dummy health server")
         #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"]).status == 0, "a no-op")
+        let row = (json(try s.run(["status", "--output", "json"]).out)["replicas"] as? [[String: Any]])?.first ?? [:]
+        let details = row["details"] as? [String: String] ?? [:]
+        #expect(details["nodes"] == "2" && details["node_1"]?.hasPrefix("http://127.0.0.1:\(s.port + 100)") == true, "\(row)")
+        #expect(try s.run(["status"]).out.contains("2 nodes"))
         // Each node's log: rank 0's is the replica's; rank 1's by --node.
         let node1 = try s.run(["logs", "dspark", "--node", "1", "--tail", "20"])
         #expect(node1.status == 0 && node1.out.contains("joined as node_rank=1"), "\(node1.out)\(node1.err)")

@@ -114,11 +114,20 @@ public final class SlotTarget: Target, @unchecked Sendable {
                 case .exited: state = .exited
                 case .failed: state = .failed
                 }
-                return ReplicaStatus(deployment: o.deployment, replica: o.replica, instance: o.instance, revision: o.revision,
-                                     state: state, endpoint: Endpoint.url(host: o.launch.host, port: o.port),
-                                     host: hosts.count > 1 || ref.type != "local" ? o.launch.node : nil,
-                                     pid: o.isAlive ? o.pid : nil, startedAt: o.startedAt, exitStatus: o.exitStatus,
-                                     drift: o.drift, lastLog: o.isAlive ? [] : Array(o.lastLog.suffix(5)))
+                var row = ReplicaStatus(deployment: o.deployment, replica: o.replica, instance: o.instance, revision: o.revision,
+                                        state: state, endpoint: Endpoint.url(host: o.launch.host, port: o.port),
+                                        host: hosts.count > 1 || ref.type != "local" ? o.launch.node : nil,
+                                        pid: o.isAlive ? o.pid : nil, startedAt: o.startedAt, exitStatus: o.exitStatus,
+                                        drift: o.drift, lastLog: o.isAlive ? [] : Array(o.lastLog.suffix(5)))
+                // A multi-node group lives and dies as one: every node has the group's state; where each listens.
+                if let n = o.launch.nodes, n > 1 {
+                    row.details["nodes"] = String(n)
+                    for rank in 1..<n {
+                        row.details["node_\(rank)"] = Endpoint.url(host: o.launch.host, port: o.port + 100 * rank)
+                            + " (health only; logs --node \(rank))"
+                    }
+                }
+                return row
             }
     }
 

@@ -77,6 +77,35 @@ import Testing
         #expect(live.map(\.state) == [.ready, .ready])
     }
 
+    /// A revert runs the old launch spec with its own env: the resolved values it gets are those of its
+    /// own secret or `valueFrom` entries, never a variable only the new manifest has (found running a
+    /// multi-node rehearsal: a reverted group kept the failing revision's DSDEPLOY_SIM_NEVER_JOIN).
+    @Test func aRevertRunsTheOldSpecWithItsOwnEnv() throws {
+        let clock = ManualClock()
+        let target = InMemoryDriver(clock: clock)
+        let token = RenderedEnv(name: "HF_TOKEN", value: nil, secret: true, from: "env:HF_TOKEN")
+        let old = try specs(surge: 0, unavailable: 1).map { s in var s = s; s.env.append(token); return s }
+        let resolved: [String: [String: Secret]] = ["d": ["HF_TOKEN": Secret("hf_secret"), "DEBUG_CRASH": Secret("1")]]
+        let first = Planner().plan(desired: old, observed: try target.observe())
+        #expect(ApplyExecutor(target: target, clock: clock, environment: resolved).apply(first).succeeded)
+        let new = try specs(memFraction: "0.5", surge: 0, unavailable: 1).map { s in
+            var s = s
+            s.env += [token, RenderedEnv(name: "DEBUG_CRASH", value: nil, secret: false, from: "env:DEBUG_CRASH")]
+            return s
+        }
+        target.behavior = { s in s.env.contains { $0.name == "DEBUG_CRASH" } ? .crash("crashed on purpose") : .readyAfter(.seconds(1)) }
+        let plan = Planner().plan(desired: new, observed: try target.observe())
+        let report = ApplyExecutor(target: target, clock: clock, environment: resolved).apply(plan)
+        #expect(report.failedDeployments == ["d"])
+        let live = try target.observe().filter(\.isAlive)
+        #expect(live.count == 2 && live.allSatisfy { $0.revision == old[0].revision }, "\(live.map(\.revision))")
+        for inst in live {
+            #expect(target.environments[inst.instance]?.keys.sorted() == ["HF_TOKEN"], "the old spec's own env only: \(String(describing: target.environments[inst.instance]?.keys))")
+        }
+        // The new revision did get both of its resolved values.
+        #expect(target.environments.values.contains { $0.keys.sorted() == ["DEBUG_CRASH", "HF_TOKEN"] })
+    }
+
     @Test func driftFailsTheRollout() throws {
         let clock = ManualClock()
         let target = InMemoryDriver(clock: clock)

@@ -245,7 +245,7 @@ final class ExecutorRun: @unchecked Sendable {
         let results = ResultSlots<Result<ObservedReplica, any Error>>(count: jobs.count)
         let target = self.target
         let environment = self.environment
-        perHost(jobs.indices.map { ($0, jobs[$0].1.node ?? "") }) { i in
+        @Sendable func start(_ i: Int) {
             let (c, spec) = jobs[i]
             if let host = spec.node, let reason = self.unreachableReason(host) {
                 results.set(i, .failure(HostUnreachable(host: host, reason: reason)))
@@ -262,6 +262,7 @@ final class ExecutorRun: @unchecked Sendable {
             }
             results.set(i, r)
         }
+        perHost(jobs.map { $0.1.node ?? "" }) { group in group.forEach(start) }
         var out: [(PlannedChange, ObservedReplica)] = []
         var refused: [PlannedChange] = []
         for (i, (c, spec)) in jobs.enumerated() {
@@ -287,13 +288,7 @@ final class ExecutorRun: @unchecked Sendable {
     /// be reached; the hosts side by side, so a slow host holds up only its own instances.
     func waitAll(_ items: [(PlannedChange, ObservedReplica)]) -> [(PlannedChange, ObservedReplica, ProbeResult)] {
         let results = ResultSlots<ProbeResult>(count: items.count)
-        var grouped: [String: [Int]] = [:]
-        for (i, item) in items.enumerated() { grouped[item.1.launch.node ?? "", default: []].append(i) }
-        let byHost = grouped
-        let hosts = byHost.keys.sorted()
-        BoundedParallel.run(count: hosts.count, width: maxParallelHosts) { k in
-            self.waitSerial(byHost[hosts[k]] ?? [], items, into: results)
-        }
+        perHost(items.map { $0.1.launch.node ?? "" }) { group in self.waitSerial(group, items, into: results) }
         return items.indices.map { (items[$0].0, items[$0].1, results.get($0) ?? .failed(reason: "not probed", lastLog: [])) }
     }
 
@@ -348,16 +343,13 @@ final class ExecutorRun: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` for each item, the items of one host in order and hosts side by side (at most
-    /// `maxParallelHosts` at once).
-    func perHost(_ items: [(Int, String)], _ body: @escaping @Sendable (Int) -> Void) {
+    /// Runs `body` once per host with the indices of the items on it (`hosts[i]` is item i's host),
+    /// hosts side by side, at most `maxParallelHosts` at once.
+    func perHost(_ hosts: [String], _ body: @escaping @Sendable ([Int]) -> Void) {
         var grouped: [String: [Int]] = [:]
-        for (i, host) in items { grouped[host, default: []].append(i) }
-        let byHost = grouped
-        let hosts = byHost.keys.sorted()
-        BoundedParallel.run(count: hosts.count, width: maxParallelHosts) { k in
-            for i in byHost[hosts[k]] ?? [] { body(i) }
-        }
+        for (i, host) in hosts.enumerated() { grouped[host, default: []].append(i) }
+        let groups = grouped.keys.sorted().compactMap { grouped[$0] }
+        BoundedParallel.run(count: groups.count, width: maxParallelHosts) { k in body(groups[k]) }
     }
 
     func describe(_ r: ProbeResult) -> String {
@@ -426,14 +418,17 @@ final class ExecutorRun: @unchecked Sendable {
     }
 }
 
-/// Fixed slots written from concurrent workers.
-final class ResultSlots<T>: @unchecked Sendable {
+/// Fixed slots written from concurrent workers (`BoundedParallel`).
+public final class ResultSlots<T>: @unchecked Sendable {
     private var slots: [T?]
     private let lock = NSLock()
 
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ v: T) { lock.withLock { slots[i] = v } }
-    func get(_ i: Int) -> T? { lock.withLock { slots[i] } }
+    /// `count` empty slots.
+    public init(count: Int) { slots = Array(repeating: nil, count: count) }
+    /// Fills slot `i`.
+    public func set(_ i: Int, _ v: T) { lock.withLock { slots[i] = v } }
+    /// Slot `i`, nil while empty.
+    public func get(_ i: Int) -> T? { lock.withLock { slots[i] } }
 }
 
 /// Runs `body(0..<count)` on at most `width` threads at once and returns when all are done. For

@@ -255,80 +255,19 @@ import TestSupport
     /// sshd in a network namespace of its own: a remote host reached only by ssh, whose Docker
     /// socket (a path on the shared filesystem) is the podman API socket.
     final class RemoteHost: @unchecked Sendable {
-        let dir: String
-        let ns: String
-        let veth: String
-        let address: String
-        var sshd: Int32 = 0
+        let host: NamespaceHost
+        var dir: String { host.dir }
 
         init(dir: String) throws {
-            self.dir = dir
-            let tag = String(UInt32.random(in: 0...0xffffff), radix: 16)
-            ns = "dsd-h-" + tag
-            veth = "dsdv" + tag
-            let n = Int.random(in: 1...250)
-            address = "10.231.\(n).2"
-            func sh(_ args: [String]) throws {
-                let r = try runProcess(args[0], Array(args.dropFirst()), environment: ProcessInfo.processInfo.environment, cwd: dir)
-                guard r.status == 0 else { throw Failure(description: "\(args.joined(separator: " ")): \(r.err)") }
-            }
-            try sh(["/bin/bash", CLITests.root + "/scripts/setup-sshd.sh"])
-            try sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"])
-            try sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/client_key"])
-            try FileManager.default.copyItem(atPath: dir + "/client_key.pub", toPath: dir + "/authorized_keys")
-            let hostKey = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8)
-            try "[\(address)]:2222 \(hostKey)".write(toFile: dir + "/known_hosts", atomically: true, encoding: .utf8)
-            try sh(["/sbin/ip", "netns", "add", ns])
-            try sh(["/sbin/ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p"])
-            try sh(["/sbin/ip", "link", "set", veth + "p", "netns", ns])
-            try sh(["/sbin/ip", "addr", "add", "10.231.\(n).1/30", "dev", veth])
-            try sh(["/sbin/ip", "link", "set", veth, "up"])
-            try sh(["/sbin/ip", "-n", ns, "addr", "add", address + "/30", "dev", veth + "p"])
-            try sh(["/sbin/ip", "-n", ns, "link", "set", veth + "p", "up"])
-            try """
-            Port 2222
-            ListenAddress \(address)
-            HostKey \(dir)/host_key
-            PidFile \(dir)/sshd.pid
-            AuthorizedKeysFile \(dir)/authorized_keys
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            UsePAM no
-            StrictModes no
-            AllowUsers root
-            """.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
-            try """
-            Host remote-h1
-              HostName \(address)
-              Port 2222
-              User root
-              IdentityFile \(dir)/client_key
-              IdentitiesOnly yes
-              UserKnownHostsFile \(dir)/known_hosts
-              StrictHostKeyChecking yes
-              ConnectTimeout 5
-            """.write(toFile: dir + "/ssh_config", atomically: true, encoding: .utf8)
-            sshd = try Spawner.spawn(argv: ["/sbin/ip", "netns", "exec", ns, "/usr/sbin/sshd", "-D", "-f", dir + "/sshd_config",
-                                            "-E", dir + "/sshd.log"],
-                                     environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
-                                     fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY), .open(1, path: "/dev/null", flags: O_WRONLY),
-                                                   .duplicate(1, to: 2)], newSession: true)
-            let up = eventually(timeout: 20) {
-                (try? runProcess("/usr/bin/ssh", ["-F", dir + "/ssh_config", "-o", "BatchMode=yes", "remote-h1", "true"],
-                                 environment: [:], cwd: dir))?.status == 0
-            }
-            guard up else { throw Failure(description: "sshd in \(ns) did not accept the key") }
+            host = try NamespaceHost(dir: dir, prefix: "dsd-h", net: 231)
+            try host.startSSHD()
+            try host.sshConfigEntry("remote-h1").write(toFile: dir + "/ssh_config", atomically: true, encoding: .utf8)
+            try host.waitForSSH("remote-h1", config: dir + "/ssh_config")
         }
 
         func stop() {
-            // The ssh master dsdeploy left running (ControlPersist), then the server.
-            _ = try? runProcess("/usr/bin/pkill", ["-f", dir + "/ssh_config"], environment: [:], cwd: "/")
-            _ = try? runProcess("/usr/bin/pkill", ["-P", String(sshd)], environment: [:], cwd: "/")
-            kill(sshd, SIGTERM)
-            var status: Int32 = 0
-            _ = waitpid(sshd, &status, 0)
-            _ = try? runProcess("/sbin/ip", ["link", "del", veth], environment: [:], cwd: "/")
-            _ = try? runProcess("/sbin/ip", ["netns", "del", ns], environment: [:], cwd: "/")
+            host.stopSSHD(masters: dir + "/ssh_config")
+            host.remove()
         }
     }
 

@@ -16,43 +16,30 @@ import TestSupport
 
     static let seedImage = "swr.cn-north-4.myhuaweicloud.com/desaysv/gpustack/sglang-dspark:v1.0"
 
-    /// One fake GPU host: a network namespace, its sshd, its dockerd.
+    /// One fake GPU host: a network namespace (`NamespaceHost`), its sshd, its dockerd.
     final class FleetHost: @unchecked Sendable {
         let name: String
-        let dir: String
-        let ns: String
-        let veth: String
-        let address: String
-        var sshd: Int32 = 0
+        let host: NamespaceHost
+        var dir: String { host.dir }
+        var ns: String { host.ns }
+        var address: String { host.address }
         var dockerd = false
 
         /// `tls`: the daemon also listens on ADDRESS:2376 with `--tlsverify` (certificates in `dir/d/tls`).
         init(name: String, tls: Bool = false, bridge: Bool = false, ssh: Bool = true) throws {
             self.name = name
-            let tag = String(UInt32.random(in: 0...0xffffff), radix: 16)
             // Short: dockerd's and containerd's unix sockets live under it.
-            dir = "/tmp/dsf-" + tag
-            ns = "dsf-" + tag
-            veth = "dsfv" + tag
-            let n = Int.random(in: 1...250)
-            address = "10.233.\(n).2"
+            host = try NamespaceHost(dir: "/tmp/dsf-" + String(UInt32.random(in: 0...0xffffff), radix: 16), prefix: "dsf", net: 233)
+            let dir = host.dir
             try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
-            try sh(["/sbin/ip", "netns", "add", ns])
-            try sh(["/sbin/ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p"])
-            try sh(["/sbin/ip", "link", "set", veth + "p", "netns", ns])
-            try sh(["/sbin/ip", "addr", "add", "10.233.\(n).1/30", "dev", veth])
-            try sh(["/sbin/ip", "link", "set", veth, "up"])
-            try sh(["/sbin/ip", "-n", ns, "addr", "add", address + "/30", "dev", veth + "p"])
-            try sh(["/sbin/ip", "-n", ns, "link", "set", veth + "p", "up"])
-            try sh(["/sbin/ip", "-n", ns, "link", "set", "lo", "up"])
             // The NVIDIA hook dockerd looks for on its PATH: with it, `--gpus`/DeviceRequests work.
             let hook = dir + "/bin/nvidia-container-runtime-hook"
             try "#!/bin/sh\ncat >/dev/null\nexit 0\n".write(toFile: hook, atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
             var env = ProcessInfo.processInfo.environment
             env["PATH"] = dir + "/bin:" + (env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
-            let serve = try Self.script([CLITests.root + "/scripts/setup-dockerd.sh", "serve", dir + "/d", "--netns", ns]
-                                        + (bridge ? ["--bridge"] : []) + (tls ? ["--tls", address + ":2376"] : []),
+            let serve = try Self.script([CLITests.root + "/scripts/setup-dockerd.sh", "serve", dir + "/d", "--netns", host.ns]
+                                        + (bridge ? ["--bridge"] : []) + (tls ? ["--tls", host.address + ":2376"] : []),
                                         environment: env, log: dir + "/serve.log")
             guard serve.status == 0 else { throw Failure(description: "setup-dockerd.sh serve: \(serve.out)\(serve.err)") }
             dockerd = true
@@ -62,7 +49,7 @@ import TestSupport
             let (repo, tag2) = (String(seedImage.split(separator: ":")[0]), String(seedImage.split(separator: ":")[1]))
             let tagged = try api("POST", "/images/localhost/dsdeploy-engine-sim:dev/tag?repo=\(repo)&tag=\(tag2)")
             guard tagged.status == 201 else { throw Failure(description: "tagging the seed's image: \(tagged)") }
-            if ssh { try startSSHD() }
+            if ssh { try host.startSSHD() }
         }
 
         var socket: String { dir + "/d/docker.sock" }
@@ -80,52 +67,8 @@ import TestSupport
             return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), out, "")
         }
 
-        func sh(_ args: [String]) throws {
-            let r = try runProcess(args[0], Array(args.dropFirst()), environment: ProcessInfo.processInfo.environment, cwd: "/")
-            guard r.status == 0 else { throw Failure(description: "\(args.joined(separator: " ")): \(r.err)") }
-        }
-
-        func startSSHD() throws {
-            try sh(["/bin/bash", CLITests.root + "/scripts/setup-sshd.sh"])
-            try sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"])
-            try sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/client_key"])
-            try FileManager.default.copyItem(atPath: dir + "/client_key.pub", toPath: dir + "/authorized_keys")
-            try """
-            Port 2222
-            ListenAddress \(address)
-            HostKey \(dir)/host_key
-            PidFile \(dir)/sshd.pid
-            AuthorizedKeysFile \(dir)/authorized_keys
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            UsePAM no
-            StrictModes no
-            AllowUsers root
-            """.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
-            sshd = try Spawner.spawn(argv: ["/sbin/ip", "netns", "exec", ns, "/usr/sbin/sshd", "-D", "-f", dir + "/sshd_config",
-                                            "-E", dir + "/sshd.log"],
-                                     environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
-                                     fileActions: [.open(0, path: "/dev/null", flags: O_RDONLY), .open(1, path: "/dev/null", flags: O_WRONLY),
-                                                   .duplicate(1, to: 2)], newSession: true)
-        }
-
         /// This host's entry of the user's ssh config (host key pinned, StrictHostKeyChecking yes).
-        var sshConfig: String {
-            let hostKey = (try? String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8)) ?? ""
-            try? "[\(address)]:2222 \(hostKey)".write(toFile: dir + "/known_hosts", atomically: true, encoding: .utf8)
-            return """
-            Host \(name)
-              HostName \(address)
-              Port 2222
-              User root
-              IdentityFile \(dir)/client_key
-              IdentitiesOnly yes
-              UserKnownHostsFile \(dir)/known_hosts
-              StrictHostKeyChecking yes
-              ConnectTimeout 5
-
-            """
-        }
+        var sshConfig: String { host.sshConfigEntry(name) }
 
         /// Calls this host's Engine API directly (the test's own view, not dsdeploy's).
         @discardableResult
@@ -144,22 +87,15 @@ import TestSupport
         }
 
         /// Cuts the host off this machine (its link goes down), or brings it back.
-        func cut(_ down: Bool) throws { try sh(["/sbin/ip", "link", "set", veth, down ? "down" : "up"]) }
+        func cut(_ down: Bool) throws { try host.cut(down) }
 
         func stop() {
-            _ = try? runProcess("/usr/bin/pkill", ["-f", "fleet_ssh_config"], environment: [:], cwd: "/")
-            if sshd > 0 {
-                _ = try? runProcess("/usr/bin/pkill", ["-P", String(sshd)], environment: [:], cwd: "/")
-                kill(sshd, SIGTERM)
-                var status: Int32 = 0
-                _ = waitpid(sshd, &status, 0)
-            }
+            host.stopSSHD(masters: "fleet_ssh_config")
             if dockerd {
                 _ = try? Self.script([CLITests.root + "/scripts/setup-dockerd.sh", "stop", dir + "/d"],
                                      environment: ProcessInfo.processInfo.environment, log: "/dev/null")
             }
-            _ = try? runProcess("/sbin/ip", ["link", "del", veth], environment: [:], cwd: "/")
-            _ = try? runProcess("/sbin/ip", ["netns", "del", ns], environment: [:], cwd: "/")
+            host.remove()
             try? FileManager.default.removeItem(atPath: dir)
         }
     }

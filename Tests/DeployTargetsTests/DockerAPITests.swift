@@ -45,6 +45,11 @@ import Testing
         }
         #expect(DockerAPI.split("lmsysorg/sglang:v0.5.23") == ("lmsysorg/sglang", "v0.5.23"))
         #expect(DockerAPI.split("localhost:5000/sglang") == ("localhost:5000/sglang", "latest"))
+        // The registry whose login a pull sends: the image's first component when it names a host.
+        #expect(DockerAPI.registry(of: "swr.cn-north-4.myhuaweicloud.com/desaysv/gpustack/sglang-dspark:v1.0") == "swr.cn-north-4.myhuaweicloud.com")
+        #expect(DockerAPI.registry(of: "127.0.0.1:5000/dsdeploy/sim:dev") == "127.0.0.1:5000")
+        #expect(DockerAPI.registry(of: "localhost/dsdeploy-engine-sim:dev") == "localhost")
+        #expect(DockerAPI.registry(of: "lmsysorg/sglang:v0.5.23") == "docker.io" && DockerAPI.registry(of: "ubuntu") == "docker.io")
         #expect(DockerDriver.exitStatus("Exited (137) 5 minutes ago") == "exit 137" && DockerDriver.exitStatus("Created") == "created")
         #expect(DockerDriver.bytes("16g") == 16 << 30 && DockerDriver.bytes("512m") == 512 << 20 && DockerDriver.bytes("1024") == 1024)
     }

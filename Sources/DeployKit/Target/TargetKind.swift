@@ -1,4 +1,5 @@
 public import DeploySpec
+import DeployCore
 
 /// The registration of one target type: its `type` string, what it can do, and how to build it
 /// from a Target document. Every kind is listed once, in `DeployTargets/TargetKinds.swift`.
@@ -47,5 +48,28 @@ public struct TargetContext: Sendable {
         self.files = files
         self.clock = clock
         self.executableDirectory = executableDirectory
+    }
+}
+
+extension TargetContext {
+    /// The bytes of a Target field's env-style value: a literal as written, `{valueFrom: {env}}` from
+    /// this context's environment, `{valueFrom: {file}}` relative to the Target's file. The error names
+    /// the field (`what`) and where it looked, never a value.
+    public func value(of v: EnvValue, _ what: String, in t: TargetConfig) throws(TargetError) -> [UInt8] {
+        switch v {
+        case .literal(let s): return Array(s.utf8)
+        case .secretLiteral(let s): return Array(s.reveal().utf8)
+        case .fromEnv(let name, _):
+            guard let text = environment[name], !text.isEmpty else {
+                throw TargetError(.configuration, "target '\(t.name)': \(what) takes its value from $\(name), which is not set")
+            }
+            return Array(text.utf8)
+        case .fromFile(let path, _):
+            let full = ManifestPath.resolve(path, from: t.file)
+            guard let bytes = files.read(full) else {
+                throw TargetError(.configuration, "target '\(t.name)': \(what) takes its value from file '\(full)', which cannot be read")
+            }
+            return bytes
+        }
     }
 }

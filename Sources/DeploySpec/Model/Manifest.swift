@@ -198,6 +198,14 @@ public enum EnvValue: Sendable, Hashable {
     /// From a file (path resolved against the manifest's directory).
     case fromFile(String, secret: Bool)
 
+    /// True for `valueFrom` (an environment variable or a file), false for a literal.
+    public var isFromSource: Bool {
+        switch self {
+        case .fromEnv, .fromFile: return true
+        case .literal, .secretLiteral: return false
+        }
+    }
+
     /// True when the value must be redacted.
     public var isSecret: Bool {
         switch self {

@@ -216,17 +216,30 @@ struct ManifestDecoder {
         return target
     }
 
-    /// A YAML value as a config value; `.envValue` fields become `.env`.
+    /// A YAML value as a config value, by its declared type all the way down: `.envValue` fields
+    /// (also inside objects and lists: `tls.key`, `registries[].password`) become `.env`.
     func configValue(_ node: YAMLNode, as type: SchemaType?) -> ConfigValue? {
         if case .envValue? = type { return decodeEnvValue(node).map(ConfigValue.env) }
         if let s = node.scalar {
             if case .null = s.resolved { return nil }
             return .scalar(s.value)
         }
-        if let seq = node.sequence { return .list(seq.items.compactMap { configValue($0, as: nil) }) }
+        if let seq = node.sequence {
+            var item: SchemaType?
+            if case .list(let inner)? = type { item = inner }
+            return .list(seq.items.compactMap { configValue($0, as: item) })
+        }
         if let m = node.mapping {
             var out: [String: ConfigValue] = [:]
-            for (k, v) in m.stringPairs { if let cv = configValue(v, as: nil) { out[k.value] = cv } }
+            for (k, v) in m.stringPairs {
+                var field: SchemaType?
+                switch type {
+                case .object(let o)?: field = o.fields.first { $0.name == k.value }?.type
+                case .map(let inner)?: field = inner
+                default: field = nil
+                }
+                if let cv = configValue(v, as: field) { out[k.value] = cv }
+            }
             return .map(out)
         }
         return nil

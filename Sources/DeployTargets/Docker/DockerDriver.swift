@@ -129,7 +129,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     /// share one engine (tests: two sockets of one podman).
     func listed() throws(DockerError) -> [Listed] {
         // Hosts side by side: a slow host costs its own time, not the sum.
-        let results = HostResults<[Listed]>(count: hosts.count)
+        let results = ResultSlots<Result<[Listed], DockerError>>(count: hosts.count)
         BoundedParallel.run(count: hosts.count, width: Self.parallelHosts) { i in
             results.set(i, Result { () throws(DockerError) -> [Listed] in try self.listed(on: self.hosts[i]) })
         }
@@ -171,13 +171,13 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         let records = records.all()
         let list = try listed()
         // Running containers are verified (readiness, readback) hosts side by side.
-        let results = HostResults<ObservedReplica>(count: list.count)
+        let results = ResultSlots<ObservedReplica>(count: list.count)
         let byHost = Dictionary(grouping: list.indices, by: { list[$0].host.name })
         let names = byHost.keys.sorted()
         BoundedParallel.run(count: names.count, width: Self.parallelHosts) { k in
-            for i in byHost[names[k]] ?? [] { results.set(i, .success(self.observed(list[i], labels: records[list[i].id]?.labels))) }
+            for i in byHost[names[k]] ?? [] { results.set(i, self.observed(list[i], labels: records[list[i].id]?.labels)) }
         }
-        return list.indices.compactMap { if case .success(let o)? = results.get($0) { return o } else { return nil } }
+        return list.indices.compactMap { results.get($0) }
     }
 
     /// An observation of a listed container: running ones are verified now.
@@ -262,21 +262,21 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
 
     /// The image on the host, pulled as the policy allows.
     func ensureImage(_ image: String, on h: DockerHost) throws(DockerError) {
-        do { try pullIfNeeded(image, on: h) } catch {
-            if error.message.hasPrefix("host '") { throw error }
-            throw DockerError(status: error.status, message: "host '\(h.name)': \(error.message)", unreachable: error.unreachable)
-        }
-    }
-
-    func pullIfNeeded(_ image: String, on h: DockerHost) throws(DockerError) {
         switch pull {
-        case .always: try h.api.pull(image, auth: try credentials(DockerAPI.registry(of: image)))
-        case .missing: if try !h.api.hasImage(image) { try h.api.pull(image, auth: try credentials(DockerAPI.registry(of: image))) }
+        case .always: try pullImage(image, on: h)
+        case .missing: if try !h.api.hasImage(image) { try pullImage(image, on: h) }
         case .never:
             if try !h.api.hasImage(image) {
                 throw DockerError(status: 0, message: "host '\(h.name)' has no image \(image), and target '\(target)' never pulls "
                                   + "(pull: never); load it on the host or set pull: missing")
             }
+        }
+    }
+
+    /// A pull with the login of the image's registry; its failure names the host.
+    func pullImage(_ image: String, on h: DockerHost) throws(DockerError) {
+        do { try h.api.pull(image, auth: try credentials(DockerAPI.registry(of: image))) } catch {
+            throw DockerError(status: error.status, message: "host '\(h.name)': \(error.message)", unreachable: error.unreachable)
         }
     }
 
@@ -539,14 +539,4 @@ extension DockerDriver {
         }
         throw TargetError(.rejected, "target '\(target)' is locked (network \(name) on host '\(first.name)')")
     }
-}
-
-/// Per-index results written by concurrent workers.
-final class HostResults<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Result<T, DockerError>?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<T, DockerError>) { lock.withLock { slots[i] = r } }
-    func get(_ i: Int) -> Result<T, DockerError>? { lock.withLock { slots[i] } }
 }

@@ -93,7 +93,7 @@ public enum DockerKind: TargetKind {
                 out.append(.error("duplicate-key", "target '\(t.name)': registry '\(server)' is listed twice",
                                   at: t.location(of: "registries[\(i)].server")))
             }
-            if case .scalar? = m["password"] {
+            if case .env(let v)? = m["password"], !v.isFromSource {
                 out.append(.error("invalid-value", "target '\(t.name)': a registry password must come from 'valueFrom' (env or file), never be written in the manifest",
                                   at: t.location(of: "registries[\(i)].password")))
             }
@@ -107,27 +107,14 @@ public enum DockerKind: TargetKind {
         for item in items {
             guard case .map(let m) = item, case .scalar(let s)? = m["server"], s == server else { continue }
             func value(_ key: String) throws(DockerError) -> String {
-                switch m[key] {
-                case .scalar(let v)?: return v
-                case .map(let mm)?:
-                    if case .map(let from)? = mm["valueFrom"] {
-                        if case .scalar(let name)? = from["env"] {
-                            guard let v = context.environment[name], !v.isEmpty else {
-                                throw DockerError(status: 0, message: "target '\(t.name)': the \(key) for registry \(server) takes its value from $\(name), which is not set")
-                            }
-                            return v
-                        }
-                        if case .scalar(let path)? = from["file"] {
-                            let full = ManifestPath.resolve(path, from: t.file)
-                            guard let bytes = context.files.read(full) else {
-                                throw DockerError(status: 0, message: "target '\(t.name)': the \(key) for registry \(server) takes its value from file '\(full)', which cannot be read")
-                            }
-                            return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                        }
-                    }
-                    fallthrough
-                default:
+                guard case .env(let v)? = m[key] else {
                     throw DockerError(status: 0, message: "target '\(t.name)': registry \(server) has no usable \(key)")
+                }
+                do {
+                    let bytes = try context.value(of: v, "the \(key) for registry \(server)", in: t)
+                    return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                } catch {
+                    throw DockerError(status: 0, message: error.message)
                 }
             }
             return RegistryCredential(server: server, username: try value("username"), password: Secret(try value("password")))
@@ -185,10 +172,7 @@ public enum DockerKind: TargetKind {
     /// The file a `tls` entry names (a path, or `{valueFrom: {file: PATH}}`); nil for an env value.
     static func tlsFile(_ v: ConfigValue?) -> String? {
         switch v {
-        case .scalar(let s)?: return s
-        case .map(let m)?:
-            if case .map(let from)? = m["valueFrom"], case .scalar(let f)? = from["file"] { return f }
-            return nil
+        case .scalar(let s)?, .env(.literal(let s))?, .env(.fromFile(let s, _))?: return s
         default: return nil
         }
     }
@@ -197,21 +181,16 @@ public enum DockerKind: TargetKind {
     static func tlsOptions(_ t: TargetConfig, _ context: TargetContext) throws(TargetError) -> TLSOptions? {
         guard case .map(let m)? = t.fields["tls"] else { return nil }
         func read(_ key: String) throws(TargetError) -> [UInt8]? {
-            guard let v = m[key] else { return nil }
-            if let path = tlsFile(v) {
-                let full = ManifestPath.resolve(path, from: t.file)
-                guard let bytes = context.files.read(full) else {
-                    throw TargetError(.configuration, "target '\(t.name)': tls.\(key) '\(full)' cannot be read")
-                }
-                return bytes
+            switch m[key] {
+            case nil: return nil
+            case .scalar(let path)?, .env(.literal(let path))?:
+                // A plain value is the file's path.
+                return try context.value(of: .fromFile(path, secret: true), "tls.\(key)", in: t)
+            case .env(let v)? where v.isFromSource:
+                return try context.value(of: v, "tls.\(key)", in: t)
+            default:
+                throw TargetError(.configuration, "target '\(t.name)': tls.\(key) must be a file or {valueFrom: {env|file}}")
             }
-            if case .map(let mm) = v, case .map(let from)? = mm["valueFrom"], case .scalar(let name)? = from["env"] {
-                guard let text = context.environment[name], !text.isEmpty else {
-                    throw TargetError(.configuration, "target '\(t.name)': tls.\(key) takes its value from $\(name), which is not set")
-                }
-                return Array(text.utf8)
-            }
-            throw TargetError(.configuration, "target '\(t.name)': tls.\(key) must be a file or {valueFrom: {env|file}}")
         }
         return TLSOptions(verifyPeer: true, caPEM: try read("caBundle"), clientCertificatePEM: try read("cert"),
                           clientKeyPEM: try read("key"))

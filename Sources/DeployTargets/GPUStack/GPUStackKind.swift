@@ -77,16 +77,8 @@ public enum GPUStackKind: TargetKind {
         guard let t = config else { throw TargetError(.configuration, "a gpustack target needs a Target document") }
         let key: Secret
         switch t.env("apiKey") {
-        case .fromEnv(let name, _)?:
-            guard let v = context.environment[name], !v.isEmpty else {
-                throw TargetError(.configuration, "target '\(t.name)': apiKey takes its value from $\(name), which is not set")
-            }
-            key = Secret(v)
-        case .fromFile(let path, _)?:
-            let full = ManifestPath.resolve(path, from: t.file)
-            guard let bytes = context.files.read(full) else {
-                throw TargetError(.configuration, "target '\(t.name)': apiKey takes its value from file '\(full)', which cannot be read")
-            }
+        case let v? where v.isFromSource:
+            let bytes = try context.value(of: v, "apiKey", in: t)
             key = Secret(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         default:
             throw TargetError(.configuration, "target '\(t.name)': apiKey must be {valueFrom: {env: NAME}} or {valueFrom: {file: PATH}}")

@@ -51,21 +51,49 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
                          err: String(decoding: errData, as: UTF8.self))
 }
 
-/// A loopback TCP port that was free a moment ago (the kernel's pick for port 0), for servers a
-/// test starts. Tests running in parallel each get their own.
+/// A loopback TCP port for a server a test starts, free a moment ago together with the ports a
+/// deployment derives from it: `port+1 … port+7` (replica i listens on `port+i`), `port+100 …`
+/// (node r of a multi-node group on `port+100·r`) and `port+1000 …` (its rendezvous port).
+///
+/// Picked at random below the kernel's ephemeral range (32768–60999 here), where no client
+/// connection of a parallel test can take one of them between the check and the server's bind,
+/// and never handed out twice in one test process. (The kernel's pick for port 0 is an ephemeral
+/// port: its neighbours are exactly where outgoing connections land, which once made a second
+/// replica's engine fail to bind in CI.)
 public func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return 0 }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &addr) { ptr in
-        ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Bool in
-            bind(fd, sa, len) == 0 && getsockname(fd, sa, &len) == 0
+    PortReservations.shared.reserve()
+}
+
+/// The ports `freePort()` handed out in this process.
+final class PortReservations: @unchecked Sendable {
+    static let shared = PortReservations()
+    private let lock = NSLock()
+    private var taken: Set<Int> = []
+
+    func reserve() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        for _ in 0..<10_000 {
+            let base = Int.random(in: 20_000..<30_000)
+            let ports = [0, 100, 1000].flatMap { off in (0..<8).map { base + off + $0 } }
+            guard taken.isDisjoint(with: ports), ports.allSatisfy(Self.bindable) else { continue }
+            taken.formUnion(ports)
+            return base
+        }
+        return 0
+    }
+
+    /// Whether a listener could bind 127.0.0.1:`port` now.
+    static func bindable(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
     }
-    return bound ? Int(UInt16(bigEndian: addr.sin_port)) : 0
 }

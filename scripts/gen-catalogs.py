@@ -106,7 +106,8 @@ def compact_flag(f: dict, engine: str) -> dict:
                  "arity": "none" if not f["takes_value"] else ARITY.get(f["nargs"], "one")}
     if f.get("action") == "append":
         out["repeat"] = True
-        out["arity"] = "one"
+        # sglang-router's `--prefill URL [BOOTSTRAP_PORT]` is append with nargs '+': each use takes one or more.
+        out["arity"] = "oneOrMore" if f.get("nargs") == "+" else "one"
     if f["aliases"]:
         out["aliases"] = list(f["aliases"])
     if f.get("negative_options"):
@@ -396,6 +397,20 @@ def main(argv: list[str]) -> int:
         total += write(out_dir, f"llama.cpp-{v}.json", lc_cats[v])
     total += write(out_dir, "llama.cpp-history.json", lc_history)
     index["llama.cpp"] = lc_versions
+
+    # sglang-router: the router's `launch_router` flags per surveyed release (argparse in the wheel's
+    # router_args.py, extracted by reference/tools/extract_sglang_router.py).
+    rt_raw = {}
+    for path in glob.glob(os.path.join(ref, "sglang-router", "sglang-router-*-args.json")):
+        d = load(path)
+        rt_raw[d["version"]] = d
+    rt_versions = sorted(rt_raw, key=version_key)
+    for v in rt_versions:
+        d = rt_raw[v]
+        parser = {"allowAbbrev": bool(d.get("parser", {}).get("allow_abbrev", True)), "underscores": False}
+        flags = [compact_flag(f, "sglang-router") for f in d["flags"] if f["name"].startswith("-")]
+        total += write(out_dir, f"sglang-router-{v}.json", catalog("sglang-router", v, flags, parser, []))
+    index["sglang-router"] = rt_versions
 
     total += write(out_dir, "index.json", {"engines": index, "format": 1})
     print(f"wrote {sum(len(v) for v in index.values())} catalogs to {out_dir} ({total} bytes)")

@@ -6,8 +6,8 @@ usage: scripts/refresh-catalog-sources.py [REFERENCE_DIR] [OUT_DIR]
   REFERENCE_DIR  default ../shared/reference (the full extraction)
   OUT_DIR        default catalog-sources
 
-Writes OUT_DIR/sglang/versions/sglang-<v>-server-args.json, OUT_DIR/vllm/versions/vllm-<v>-server-args.json
-and OUT_DIR/vllm/vllm-flag-history.json (only its `renamed_or_aliased` table). A flag's long `help`
+Writes OUT_DIR/sglang/versions/sglang-<v>-server-args.json, OUT_DIR/vllm/versions/vllm-<v>-server-args.json,
+OUT_DIR/sglang-router/sglang-router-<v>-args.json (the router's launch_router flags) and OUT_DIR/vllm/vllm-flag-history.json (only its `renamed_or_aliased` table). A flag's long `help`
 is kept only where the generator can use it: on a deprecated flag (its deprecation note) or when it
 names another flag (replacement candidates). Afterwards `make catalogs` must leave
 Sources/Engines/Resources/catalogs unchanged (the EnginesTests regeneration test checks it).
@@ -67,6 +67,13 @@ def main(argv: list[str]) -> int:
         history = json.load(fh)
     write(os.path.join(out, "vllm", "vllm-flag-history.json"),
           {"renamed_or_aliased": history.get("renamed_or_aliased") or {}})
+    # sglang-router: its launch_router argparse dump (reference/sglang-router/router-args.json).
+    with open(os.path.join(ref, "sglang-router", "router-args.json"), encoding="utf-8") as fh:
+        router = json.load(fh)
+    dump = trim_dump({"engine": "sglang-router", "version": router["version"], "parser": router.get("parser") or {},
+                      "flags": router["flags"]})
+    write(os.path.join(out, "sglang-router", f"sglang-router-{router['version']}-args.json"), dump)
+    count += 1
     print(f"wrote {count} argparse dumps and the vLLM rename table to {out}")
     return 0
 

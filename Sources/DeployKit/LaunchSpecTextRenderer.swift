@@ -19,6 +19,14 @@ public struct LaunchSpecTextRenderer: Sendable {
             out += "  image:  \(s.image)\n"
             out += "  engine: \(s.engine) \(s.engineVersion)\n"
             out += "  argv:   " + s.argv.map(ShellQuote.quote).joined(separator: " ") + "\n"
+            if let pd = s.pd {
+                switch pd.role {
+                case .router:
+                    out += "  role:   router of \(pd.group): dsdeploy registers \(pd.group)-prefill and \(pd.group)-decode servers through POST /workers as they become ready\n"
+                case .prefill, .decode:
+                    out += "  role:   \(pd.role.rawValue) server of \(pd.group)" + (s.bootstrapPort.map { ", bootstrap port \($0)" } ?? "") + "\n"
+                }
+            }
             if let n = s.nodes, n > 1 {
                 out += "  nodes:  \(n), one engine instance (rank 0 serves the API); each node runs the argv above with:\n"
                 for rank in 0..<n {

@@ -40,7 +40,8 @@ public struct SpecValidator: Sendable {
         let override = targetOverride
         TargetCheck.checkCapacity(manifest) { override ?? $0.target?.value ?? defaultTarget ?? "local" }.forEach(add)
 
-        for d in manifest.deployments {
+        for original in manifest.deployments {
+            let d = original
             guard let backend = manifest.backends[d.backend.value] else {
                 let hint = Suggest.didYouMean(d.backend.value, in: manifest.backends.keys)
                 add(.error("unknown-reference", "unknown backend '\(d.backend.value)'\(hint)",
@@ -48,7 +49,7 @@ public struct SpecValidator: Sendable {
                            notes: hint.isEmpty ? ["backends: \(manifest.backends.keys.sorted().joined(separator: ", "))"] : []))
                 continue
             }
-            guard var version = backend.versions[d.backendVersion.value] else {
+            guard let declaredVersion = backend.versions[d.backendVersion.value] else {
                 let hint = Suggest.didYouMean(d.backendVersion.value, in: backend.versions.keys)
                 add(.error("unknown-reference",
                            "backend '\(backend.name)' has no version '\(d.backendVersion.value)'\(hint)",
@@ -56,6 +57,16 @@ public struct SpecValidator: Sendable {
                            notes: ["versions: \(backend.versions.keys.sorted().joined(separator: ", "))"]))
                 continue
             }
+            let (parts, pdDiagnostics) = PDExpansion.expand(d, backend: backend, version: declaredVersion)
+            pdDiagnostics.forEach(add)
+            for part in parts where part.deployment.pd != nil && part.deployment.name != d.name && manifest.deployment(named: part.deployment.name) != nil {
+                add(.error("duplicate-key", "deployment '\(d.name)' runs its \(part.deployment.pd!.role.rawValue) servers as deployment "
+                           + "'\(part.deployment.name)', which the manifests define too; rename one", at: d.disaggregation?.location ?? d.location))
+            }
+            for part in parts {
+            var d = part.deployment
+            let backend = part.backend
+            var version = part.version
             let targetName = override ?? d.target?.value ?? defaultTarget ?? "local"
             if override == nil, d.target == nil, defaultTarget == nil {
                 add(.error("missing-key", "deployment '\(d.name)' names no target and the manifests define several "
@@ -86,6 +97,7 @@ public struct SpecValidator: Sendable {
             let extKey = "\(backend.name)/\(version.name)"
             let catalog = extendedCatalogs[extKey] ?? base.extended(with: version.catalogExtension)
             extendedCatalogs[extKey] = catalog
+            PDExpansion.checkTransferBackend(&d, original: original, catalog: catalog, report: d.pd?.role == .prefill).forEach(add)
             var check = DeploymentCheck(deployment: d, backend: backend, version: version, catalog: catalog,
                                         strict: strictFlags, layers: manifest.layers)
             let r = check.run(templateCache: &templateCache)
@@ -100,6 +112,7 @@ public struct SpecValidator: Sendable {
             resolvedDeployment.targetRevisionParts = target.flatMap { t in schema?.revisionParts(t) } ?? []
             resolvedDeployment.layers = manifest.layers
             resolved.append(resolvedDeployment)
+            }
         }
         return ValidationResult(manifest: manifest, deployments: resolved,
                                 diagnostics: Self.noteOverrides(diags, manifest.overrideNotes).sortedByLocation())

@@ -63,6 +63,11 @@ public enum TargetCheck {
                               + "\(type) target (target '\(target?.name ?? "local")' runs each replica on one node); set nodesPerReplica: 1",
                               at: d.fieldLocations["nodesPerReplica"] ?? d.fieldLocations["nodes"] ?? d.location))
         }
+        if let pd = d.pd, pd.role == .router, !schema.disaggregation {
+            out.append(.error("unsupported", "deployment '\(pd.group)': prefill/decode disaggregation is not supported on a \(type) target "
+                              + "(target '\(target?.name ?? "local")'); the local and docker targets run it",
+                              at: d.fieldLocations["disaggregation"] ?? d.location))
+        }
         if d.container != nil, !schema.containers {
             out.append(.warning("unused", "deployment '\(d.name)': 'container' settings apply to container targets (docker); "
                                 + "target '\(target?.name ?? "local")' of type \(type) ignores them",

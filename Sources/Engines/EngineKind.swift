@@ -6,6 +6,9 @@ public enum EngineKind: String, CaseIterable, Codable, Hashable, Sendable, Custo
     case vllm
     /// llama.cpp's `llama-server`.
     case llamaCpp = "llama.cpp"
+    /// SGLang's router (`sglang-router`, the SGLang Model Gateway): the front of a prefill/decode
+    /// deployment. Not a backend engine: dsdeploy runs it for `disaggregation`, with its own catalog.
+    case sglangRouter = "sglang-router"
 
     /// The engine's name as manifests and messages spell it.
     public var description: String { rawValue }

@@ -32,7 +32,7 @@ struct FlagRules {
             r.placement(context, tp: "--tensor-parallel-size", pp: "--pipeline-parallel-size",
                         dp: "--data-parallel-size", dpMultiplies: true,
                         names: ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"))
-        case .llamaCpp:
+        case .llamaCpp, .sglangRouter:
             break
         }
         return r.issues

@@ -18,7 +18,7 @@ public struct MultiNodeFlags: Sendable, Hashable {
         switch engine {
         case .sglang: return MultiNodeFlags(managed: ["--nnodes", "--node-rank", "--dist-init-addr"], followerOnly: [])
         case .vllm: return MultiNodeFlags(managed: ["--nnodes", "--node-rank", "--master-addr", "--master-port"], followerOnly: ["--headless"])
-        case .llamaCpp: return nil
+        case .llamaCpp, .sglangRouter: return nil
         }
     }
 
@@ -31,7 +31,7 @@ public struct MultiNodeFlags: Sendable, Hashable {
         case .vllm:
             return ["--nnodes", String(nodes), "--node-rank", String(rank), "--master-addr", host, "--master-port", String(port)]
                 + (rank > 0 ? ["--headless"] : [])
-        case .llamaCpp:
+        case .llamaCpp, .sglangRouter:
             return []
         }
     }

@@ -110,7 +110,7 @@ public struct VersionResolution: Hashable, Sendable {
         let width: Int
         switch engine {
         case .vllm: width = 2
-        case .sglang: width = max(3, target.components.count)
+        case .sglang, .sglangRouter: width = max(3, target.components.count)
         case .llamaCpp: width = 1
         }
         func key(_ v: EngineVersion) -> [Int] {
@@ -159,7 +159,7 @@ public enum ImageTag {
                 return String(p)
             }
             return nil
-        case .sglang, .vllm:
+        case .sglang, .vllm, .sglangRouter:
             // v0.5.21.post1-cu129, 0.19.0, v0.6.0rc1, nightly-0.5.22.dev3-…
             for p in parts {
                 var s = Substring(p)

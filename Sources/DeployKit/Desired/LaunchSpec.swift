@@ -30,6 +30,8 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     public var node: String? = nil
     /// Nodes the replica spans (`nodesPerReplica`), nil for one: the target runs it as one group.
     public var nodes: Int? = nil
+    /// Its place in a disaggregated deployment (prefill, decode or router), nil for a plain one.
+    public var pd: PDMember? = nil
     /// Port of this replica.
     public var port: Int
     /// GPU ids assigned (also in `CUDA_VISIBLE_DEVICES` at launch).
@@ -70,6 +72,8 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     /// The same launch on another port: every argv word that contained `{{port}}` is rendered again.
     public func withPort(_ newPort: Int) -> LaunchSpec {
         var s = self
+        let pdFlags = pdFlags()
+        if !pdFlags.isEmpty, s.argv.suffix(pdFlags.count).elementsEqual(pdFlags) { s.argv.removeLast(pdFlags.count) }
         s.port = newPort
         var values = templateValues
         values["port"] = String(newPort)
@@ -82,6 +86,7 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
         for i in s.flags.indices where s.flags[i].source == .template {
             s.flags[i].tokens = s.flags[i].tokens.map { $0 == String(port) ? String(newPort) : $0 }
         }
+        if !pdFlags.isEmpty { s.argv += s.pdFlags() }
         return s
     }
 
@@ -127,6 +132,27 @@ public struct RenderedFlag: Sendable, Codable, Hashable {
 }
 
 extension LaunchSpec {
+    /// The flags of its place in a disaggregated deployment that depend on its port, at the end of its
+    /// argv (`withPort` and a target that moves the port render them again; like `--port`, they are
+    /// not in the flag set): a prefill server's
+    /// `--disaggregation-bootstrap-port PORT+1500`; the router's Prometheus listener on its own
+    /// address at PORT+1500 (sglang-router's default, 0.0.0.0:29000, is one per host), unless written.
+    public func pdFlags() -> [String] {
+        switch pd?.role {
+        case .prefill?:
+            return ["--disaggregation-bootstrap-port", String(port + PDExpansion.bootstrapPortOffset)]
+        case .router?:
+            guard flagSet["--prometheus-port"] == nil else { return [] }
+            return (flagSet["--prometheus-host"] == nil ? ["--prometheus-host", templateValues["worker_ip"] ?? host] : [])
+                + ["--prometheus-port", String(port + PDExpansion.prometheusPortOffset)]
+        case .decode?, nil:
+            return []
+        }
+    }
+
+    /// A prefill server's bootstrap port (what the router is told when the server joins), nil otherwise.
+    public var bootstrapPort: Int? { pd?.role == .prefill ? port + PDExpansion.bootstrapPortOffset : nil }
+
     /// The engine's multi-node flags for node `rank` of this replica (`nodes` > 1), with rank 0's
     /// rendezvous at `host:port + 1000`; empty for one node or an engine that cannot span nodes.
     public func nodeFlags(rank: Int) -> [String] {

@@ -90,6 +90,8 @@ public struct Renderer: Sendable {
                                     portTokens: portTokens, templateValues: values))
             specs[specs.count - 1].node = placed?.host
             if d.nodes > 1 { specs[specs.count - 1].nodes = d.nodes }
+            specs[specs.count - 1].pd = d.pd
+            specs[specs.count - 1].argv += specs[specs.count - 1].pdFlags()
             specs[specs.count - 1].container = d.container
             specs[specs.count - 1].modelSource = d.model.source
             specs[specs.count - 1].fieldOrigins = Renderer.fieldOrigins(r)

@@ -23,6 +23,7 @@ public enum Revision {
                          + " volumes:\(c.volumes.joined(separator: ","))")
         }
         parts += r.targetRevisionParts.map { "target:" + $0 }
+        if let pd = r.deployment.pd { parts.append("pd=\(pd.group)/\(pd.role.rawValue)") }
         for key in r.flagSet.values.keys.sorted() {
             parts.append("flag:\(key)=\(r.flagSet.values[key]?.description ?? "")")
         }

@@ -153,6 +153,11 @@ public struct Deployment: Sendable {
     public var benchmarkSources: [BenchmarkScenarioSource] = []
     /// Container settings (container targets: docker); nil when not written.
     public var container: ContainerSettings? = nil
+    /// Prefill/decode disaggregation (`disaggregation:`); nil for a plain deployment. The validator
+    /// expands such a deployment into its prefill, decode and router deployments (`PDExpansion`).
+    public var disaggregation: Disaggregation? = nil
+    /// Set on the deployments `PDExpansion` made: which PD deployment, and which part of it.
+    public var pd: PDMember? = nil
     /// Where each field is written, by dotted path (`replicas`, `model.id`, `labels.env`, `env.NAME`): located
     /// errors, and provenance (an overlay's value is located in the overlay).
     public var fieldLocations: [String: SourceLocation] = [:]
@@ -354,4 +359,72 @@ public struct TargetConfig: Sendable {
 
     /// The GPU ids this target may hand out (`gpus`), nil when it does not say.
     public var gpus: [Int]? { ints("gpus") }
+}
+
+/// `disaggregation:` of a Deployment: prefill and decode servers, and `sglang-router` in front.
+public struct Disaggregation: Sendable {
+    /// `transferBackend` (SGLang's `--disaggregation-transfer-backend`: mooncake, nixl, …), nil: the engine's default.
+    public var transferBackend: Located<String>?
+    /// The prefill servers.
+    public var prefill: PDRoleSpec
+    /// The decode servers.
+    public var decode: PDRoleSpec
+    /// The router.
+    public var router: PDRouterSpec
+    /// Where `disaggregation:` is written.
+    public var location: SourceLocation
+}
+
+/// One side (prefill or decode) of a disaggregated deployment.
+public struct PDRoleSpec: Sendable {
+    /// Replicas (default 1).
+    public var replicas: Int
+    /// GPUs per replica per node.
+    public var gpusPerReplica: Int
+    /// Nodes per replica (default 1).
+    public var nodes: Int
+    /// First port; nil: the deployment's port + 10 (prefill) or + 20 (decode).
+    public var port: Int?
+    /// Engine flags this side adds to the deployment's `args`.
+    public var args: [Located<String>]
+    /// Where the role's key is written.
+    public var location: SourceLocation
+}
+
+/// The router of a disaggregated deployment.
+public struct PDRouterSpec: Sendable {
+    /// Its image (container targets; the local target maps it to a command); nil: the backend version's image.
+    public var image: Located<String>?
+    /// The sglang-router release whose flags `args` are checked against; nil: the newest catalogued.
+    public var version: Located<String>?
+    /// Program and leading argv; nil: `python3 -m sglang_router.launch_router`.
+    public var entrypoint: [String]?
+    /// Router flags (`--prefill-policy cache_aware`), checked against its catalog.
+    public var args: [Located<String>]
+    /// Where `router:` is written; nil when it is not.
+    public var location: SourceLocation?
+}
+
+/// Which part of a disaggregated deployment a deployment is.
+public enum PDRole: String, Sendable, Codable, Hashable, CaseIterable {
+    /// A prefill server (`--disaggregation-mode prefill`).
+    case prefill
+    /// A decode server (`--disaggregation-mode decode`).
+    case decode
+    /// The router in front (its endpoint is the deployment's).
+    case router
+}
+
+/// A deployment's place in a disaggregated deployment.
+public struct PDMember: Sendable, Codable, Hashable {
+    /// The disaggregated deployment's name (the router's deployment has it).
+    public var group: String
+    /// Prefill, decode or router.
+    public var role: PDRole
+
+    /// Creates a member.
+    public init(group: String, role: PDRole) {
+        self.group = group
+        self.role = role
+    }
 }

@@ -157,7 +157,27 @@ struct ManifestDecoder {
             deployment.container = ContainerSettings(shmSize: c["shmSize"]?.string, ipc: c["ipc"]?.string, ulimits: ulimits,
                                                      volumes: c["volumes"]?.sequence?.items.compactMap(\.string) ?? [])
         }
+        if let pd = spec["disaggregation"]?.mapping, let loc = spec["disaggregation"]?.location {
+            deployment.disaggregation = decodeDisaggregation(pd, at: loc)
+        }
         return deployment
+    }
+
+    /// `disaggregation:` (a missing role decodes as one server with no GPUs: the schema reports it).
+    func decodeDisaggregation(_ m: YAMLMapping, at location: SourceLocation) -> Disaggregation {
+        func role(_ key: String) -> PDRoleSpec {
+            let r = m[key]?.mapping
+            return PDRoleSpec(replicas: r?["replicas"]?.int ?? 1, gpusPerReplica: r?["gpusPerReplica"]?.int ?? 0,
+                              nodes: r?["nodesPerReplica"]?.int ?? 1, port: r?["port"]?.int,
+                              args: r?["args"]?.locatedStrings ?? [], location: m[key]?.location ?? location)
+        }
+        let r = m["router"]?.mapping
+        return Disaggregation(
+            transferBackend: m["transferBackend"]?.locatedString, prefill: role("prefill"), decode: role("decode"),
+            router: PDRouterSpec(image: r?["image"]?.locatedString, version: r?["version"]?.locatedString,
+                                 entrypoint: r?["entrypoint"]?.stringList, args: r?["args"]?.locatedStrings ?? [],
+                                 location: m["router"]?.location),
+            location: location)
     }
 
     /// Where every key of a deployment's `spec` is written, by dotted path (`replicas`, `model.id`,

@@ -111,6 +111,33 @@ enum ManifestSchema {
                     "How a container target (docker) runs the replicas: shmSize, ipc, ulimits, volumes. Other targets ignore it (a warning)."),
         FieldSchema("benchmarks", .object(benchmarks),
                     "Benchmark scenarios and gates that `apply --gate` runs after a rollout (never restarts anything)."),
+        FieldSchema("disaggregation", .object(disaggregation),
+                    "Prefill/decode disaggregation: prefill and decode servers with `sglang-router` in front, whose endpoint is the deployment's "
+                    + "(replicas and GPUs are set per role)."),
+    ])
+
+    static let pdRole = ObjectSchema("DisaggregationRole", [
+        FieldSchema("replicas", .integer(min: 1, max: 1024), "Servers of this role (default 1)."),
+        FieldSchema("gpusPerReplica", .integer(min: 0, max: 1024), "GPUs per server per node (default 0)."),
+        FieldSchema("nodesPerReplica", .integer(min: 1, max: 1024), "Nodes one server spans (default 1)."),
+        FieldSchema("port", .integer(min: 1, max: 65535),
+                    "First port of this role; server i listens on port + i (default: the deployment's port + 10 for prefill, + 20 for decode)."),
+        FieldSchema("args", .list(.string()), "Engine flags this role adds to the deployment's `args`."),
+    ])
+
+    static let pdRouter = ObjectSchema("DisaggregationRouter", [
+        FieldSchema("image", .string(), "Image that runs the router (default: the backend version's image, which ships sglang-router)."),
+        FieldSchema("version", .string(), "The sglang-router release the image carries; selects the flag catalog (default: the newest catalogued)."),
+        FieldSchema("entrypoint", .list(.string()), "Program and leading argv (default `python3 -m sglang_router.launch_router`)."),
+        FieldSchema("args", .list(.string()), "Router flags (`--prefill-policy cache_aware`), checked against its catalog."),
+    ])
+
+    static let disaggregation = ObjectSchema("Disaggregation", [
+        FieldSchema("prefill", .object(pdRole), required: true, "The prefill servers (`--disaggregation-mode prefill`)."),
+        FieldSchema("decode", .object(pdRole), required: true, "The decode servers (`--disaggregation-mode decode`)."),
+        FieldSchema("transferBackend", .string(),
+                    "KV transfer backend (`--disaggregation-transfer-backend`: mooncake, nixl, …), checked against the engine version; default: the engine's."),
+        FieldSchema("router", .object(pdRouter), "The router (sglang-router) in front of prefill and decode."),
     ])
 
     static let container = ObjectSchema("ContainerSettings", [

@@ -304,7 +304,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
             switch spec.engine {
             case .sglang: if env["SGLANG_USE_MODELSCOPE"] == nil { env["SGLANG_USE_MODELSCOPE"] = "true" }
             case .vllm: if env["VLLM_USE_MODELSCOPE"] == nil { env["VLLM_USE_MODELSCOPE"] = "True" }
-            case .llamaCpp: break
+            case .llamaCpp, .sglangRouter: break
             }
         }
         let ipc = c.ipc ?? "host"

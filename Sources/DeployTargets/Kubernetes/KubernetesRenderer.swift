@@ -244,7 +244,7 @@ public struct KubernetesRenderer: Sendable {
             let hub: (String, String)? = switch spec.engine {
             case .sglang: ("SGLANG_USE_MODELSCOPE", "true")
             case .vllm: ("VLLM_USE_MODELSCOPE", "True")
-            case .llamaCpp: nil
+            case .llamaCpp, .sglangRouter: nil
             }
             if let (k, v) = hub, !names.contains(k) {
                 out.append(.map([KubeField("name", .string(k)), KubeField("value", .string(v))]))

@@ -22,6 +22,9 @@ public enum LaunchCommand {
     ///   carrying the rendered port (the engine would listen elsewhere).
     public static func moved(_ spec: LaunchSpec, to port: Int) throws(PortError) -> LaunchSpec {
         guard port != spec.port else { return spec }
+        let pdFlags = spec.pdFlags()
+        var spec = spec
+        if !pdFlags.isEmpty, spec.argv.suffix(pdFlags.count).elementsEqual(pdFlags) { spec.argv.removeLast(pdFlags.count) }
         let spellings = portSpellings(engine: spec.engine, version: spec.engineVersion)
         let from = String(spec.port), to = String(port)
         var s = spec
@@ -42,13 +45,15 @@ public enum LaunchCommand {
             s.flagSet[name] = .int(Int64(port))
         }
         s.port = port
+        if !pdFlags.isEmpty { s.argv += s.pdFlags() }
         return s
     }
 
     /// The argv to execute: the spec's, with the entrypoint replaced by the target's local command
-    /// for the image when there is one (how a simulator stands in for an engine image).
+    /// for the image when there is one (how a simulator stands in for an engine image). A router is never replaced:
+    /// its image is the engine's by default, and its entrypoint (`router.entrypoint`) is what runs here.
     public static func argv(for spec: LaunchSpec, imageCommands: [String: [String]]) -> [String] {
-        guard let command = imageCommands[spec.image], !command.isEmpty else { return spec.argv }
+        guard spec.engine != .sglangRouter, let command = imageCommands[spec.image], !command.isEmpty else { return spec.argv }
         let count = min(max(spec.entrypointCount, 0), spec.argv.count)
         return command + spec.argv.dropFirst(count)
     }

@@ -8,7 +8,8 @@ public enum LocalKind: TargetKind {
     public static let type = "local"
     public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply, .multiNode, .observe]
 
-    public static let schema = TargetTypeSchema(
+    public static let schema: TargetTypeSchema = {
+        var s = TargetTypeSchema(
         type: type, summary: "Engines as processes on this machine (a Target named `local` configures the embedded default).",
         fields: [
             FieldSchema("host", .string(), "Address engines bind to and clients use (`{{worker_ip}}`; default 127.0.0.1)."),
@@ -16,6 +17,9 @@ public enum LocalKind: TargetKind {
                         "GPU ids this target may hand out; replicas take them in deployment-name order, and a manifest that needs more is refused."),
             FieldSchema("images", .map(.stringOrList), "Map an image to a local command (argv) that stands in for it."),
         ], multiNode: capabilities.contains(.multiNode))
+        s.disaggregation = true
+        return s
+    }()
 
     public static func make(_ config: TargetConfig?, _ context: TargetContext) throws(TargetError) -> any Target {
         var images: [String: [String]] = [:]

@@ -21,6 +21,8 @@ public enum ConfigReadback {
         case .sglang: return ["/server_info", "/get_server_info"]
         case .llamaCpp: return ["/props"]
         case .vllm: return [vllmServerInfoPath, "/v1/models", "/metrics"]
+        // The router reports no arguments; its workers are checked through GET /workers instead.
+        case .sglangRouter: return []
         }
     }
 
@@ -36,6 +38,7 @@ public enum ConfigReadback {
         case .vllm:
             return compareVLLM(flags: flags, version: version, catalog: catalog, serverInfo: reported, models: nil,
                                metrics: nil).drift
+        case .sglangRouter: return []
         }
     }
 

@@ -28,6 +28,9 @@ struct EngineProbe: Sendable {
             return EngineVersion(spec.engineVersion) >= EngineVersion("0.5.20") ? "/ready" : "/health_generate"
         case .vllm, .llamaCpp:
             return "/health"
+        // Up; ready to serve only once dsdeploy registered its workers (GET /readiness, checked then).
+        case .sglangRouter:
+            return "/liveness"
         }
     }
 

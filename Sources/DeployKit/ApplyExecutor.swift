@@ -1,5 +1,6 @@
 public import DeployCore
 import Foundation
+import DeploySpec
 
 /// Applies a plan to a slot target's driver: starts, replaces (rolling, verified) and stops replicas,
 /// and returns a deployment to its last good revision when a rollout fails. A value: each call runs
@@ -15,6 +16,9 @@ public struct ApplyExecutor: Sendable {
     /// Hosts worked on at once (starts and readiness waits run per host, hosts side by side), so a
     /// slow or cut-off host holds up only its own replicas.
     public var maxParallelHosts: Int = 8
+    /// Puts instances into service and takes them out (the workers of a disaggregated deployment and
+    /// its router); nil: an instance serves on its own port alone.
+    public var membership: (any ReplicaMembership)? = nil
 
     /// Creates an executor; `environment` holds each deployment's resolved env (secrets included).
     public init(target: any ReplicaDriver, clock: any DeployClock, environment: [String: [String: Secret]]) {
@@ -39,6 +43,9 @@ final class ExecutorRun: @unchecked Sendable {
     let pollInterval: Duration
     let stopGrace: Duration
     let maxParallelHosts: Int
+    let membership: (any ReplicaMembership)?
+    /// The disaggregated deployment each deployment belongs to (by name): a failure of one fails all.
+    private var groups: [String: String] = [:]
     private let onEvent: (ApplyEvent) -> Void
     private let lock = NSLock()
     private var outcomes: [String: ApplyReport.Outcome] = [:]
@@ -55,11 +62,15 @@ final class ExecutorRun: @unchecked Sendable {
         pollInterval = e.pollInterval
         stopGrace = e.stopGrace
         maxParallelHosts = max(1, e.maxParallelHosts)
+        membership = e.membership
         self.onEvent = onEvent
     }
 
     func apply(_ plan: Plan) -> ApplyReport {
         let t0 = clock.now()
+        for c in plan.changes {
+            if let group = (c.desired ?? c.current?.launch)?.pd?.group { groups[c.deployment] = group }
+        }
         // Ports of live instances the plan was made against (the target's freePort also skips ports in use).
         var usedPorts = Set(plan.changes.compactMap { $0.current }.filter(\.isAlive).map(\.port))
 
@@ -80,9 +91,16 @@ final class ExecutorRun: @unchecked Sendable {
         // Creates: all at once (hosts side by side), then wait for all.
         let creates = plan.changes.filter { $0.action == .create && $0.desired != nil }
         let (started, _) = startMany(creates.map { ($0, $0.desired!) }, &usedPorts)
-        for (c, inst, result) in waitAll(started + resumed) {
+        for (c, inst, result) in ExecutorRun.routersLast(waitAll(started + resumed)) {
             switch result {
-            case .ready: record(c, .done, "ready", inst.revision)
+            case .ready:
+                if let problem = join(inst) {
+                    stopQuietly(inst)
+                    record(c, .failed, problem, nil)
+                    markFailed(c.deployment)
+                } else {
+                    record(c, .done, "ready", inst.revision)
+                }
             case .unreachable(let host, let reason): recordUnreachable(c, host, reason, c.current?.revision)
             default:
                 stopQuietly(inst)
@@ -113,6 +131,7 @@ final class ExecutorRun: @unchecked Sendable {
                         continue
                     }
                     if d.maxSurge == 0, let cur = c.current, cur.isAlive {
+                        leave(cur)
                         guard stopQuietly(cur) else {
                             if let host = hostOf(c), let reason = unreachableReason(host) { recordUnreachable(c, host, reason, cur.revision) }
                             continue
@@ -127,7 +146,7 @@ final class ExecutorRun: @unchecked Sendable {
             // already stopped, so the revert must bring it back too.
             let notStarted = refused
             var failedNow = Set(notStarted.map(\.deployment))
-            let results = waitAll(inFlight)
+            let results = ExecutorRun.routersLast(waitAll(inFlight))
             for (c, inst, result) in results {
                 switch result {
                 case .ready: continue
@@ -141,9 +160,23 @@ final class ExecutorRun: @unchecked Sendable {
                     record(c, .failed, describe(result), c.current?.revision)
                 }
             }
+            // A failure anywhere fails the whole disaggregated deployment (prefill, decode and router).
+            failedNow = withSiblings(failedNow)
+            // New instances go into service before the old ones leave it (workers join their router).
+            var joined: Set<String> = []
+            for (c, inst, result) in results where !failedNow.contains(c.deployment) {
+                guard case .ready = result else { continue }
+                if let problem = join(inst) {
+                    record(c, .failed, problem, c.current?.revision)
+                    failedNow = withSiblings(failedNow.union([c.deployment]))
+                } else {
+                    joined.insert(inst.instance)
+                }
+            }
             for (c, inst, result) in results where !failedNow.contains(c.deployment) {
                 guard case .ready = result else { continue }
                 if let cur = c.current, cur.instance != inst.instance {
+                    leave(cur)
                     stopQuietly(cur)
                     usedPorts.remove(cur.port)
                 }
@@ -152,9 +185,12 @@ final class ExecutorRun: @unchecked Sendable {
             }
             for (c, inst, result) in results where failedNow.contains(c.deployment) {
                 if case .ready = result {
+                    if joined.contains(inst.instance) { leave(inst) }
                     stopQuietly(inst)
                     usedPorts.remove(inst.port)
-                    record(c, .reverted, "rolled back with its deployment", c.current?.revision)
+                    if outcome(c)?.result != .failed {
+                        record(c, .reverted, "rolled back with its deployment", c.current?.revision)
+                    }
                 }
             }
             for dep in failedNow.sorted() {
@@ -171,6 +207,7 @@ final class ExecutorRun: @unchecked Sendable {
                 recordUnreachable(c, host, reason, cur.revision)
                 continue
             }
+            leave(cur)
             if stopQuietly(cur) {
                 record(c, .done, c.reason, nil)
             } else if let host = hostOf(c), let reason = unreachableReason(host) {
@@ -214,9 +251,10 @@ final class ExecutorRun: @unchecked Sendable {
             }
         }
         let (restarts, _) = startMany(jobs, &usedPorts, failing: false)
-        for (c, inst, result) in waitAll(restarts) {
+        for (c, inst, result) in ExecutorRun.routersLast(waitAll(restarts)) {
             switch result {
-            case .ready: continue
+            case .ready:
+                if let problem = join(inst) { record(c, .failed, "revert: \(problem)", nil) }
             case .unreachable(let host, let reason): recordUnreachable(c, host, reason, nil)
             default:
                 stopQuietly(inst)
@@ -389,7 +427,40 @@ final class ExecutorRun: @unchecked Sendable {
 
     func isFailed(_ dep: String) -> Bool { lock.withLock { failed.contains(dep) } }
 
-    func markFailed(_ dep: String) { lock.withLock { if !failed.contains(dep) { failed.append(dep) } } }
+    /// Marks a deployment failed, and the other parts of its disaggregated deployment with it.
+    func markFailed(_ dep: String) {
+        for d in withSiblings([dep]).sorted() { lock.withLock { if !failed.contains(d) { failed.append(d) } } }
+    }
+
+    /// `deps` and every deployment of the same disaggregated deployment.
+    func withSiblings(_ deps: Set<String>) -> Set<String> {
+        let failing = Set(deps.compactMap { groups[$0] })
+        guard !failing.isEmpty else { return deps }
+        return deps.union(groups.filter { failing.contains($0.value) }.map(\.key))
+    }
+
+    /// Workers first, routers last: a router that joins finds its workers ready.
+    static func routersLast<T>(_ items: [(PlannedChange, ObservedReplica, T)]) -> [(PlannedChange, ObservedReplica, T)] {
+        items.filter { $0.1.launch.pd?.role != .router } + items.filter { $0.1.launch.pd?.role == .router }
+    }
+
+    /// Puts a ready instance into service (`ReplicaMembership.joined`); why it could not, or nil.
+    func join(_ inst: ObservedReplica) -> String? {
+        guard let membership, inst.launch.pd != nil else { return nil }
+        do {
+            try membership.joined(inst, among: (try? target.observe()) ?? [inst])
+            return nil
+        } catch {
+            emit(.failed(id: inst.id, reason: "\(error)", lastLog: []))
+            return "\(error)"
+        }
+    }
+
+    /// Takes an instance out of service before it stops (`ReplicaMembership.leaving`).
+    func leave(_ inst: ObservedReplica) {
+        guard let membership, inst.launch.pd != nil, inst.isAlive else { return }
+        membership.leaving(inst, among: (try? target.observe()) ?? [])
+    }
 
     func unreachableReason(_ host: String) -> String? { lock.withLock { cutOff[host] } }
 

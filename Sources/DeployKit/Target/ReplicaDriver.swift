@@ -118,3 +118,16 @@ extension Duration {
         .nanoseconds(Int64((seconds * 1e9).rounded()))
     }
 }
+
+/// Where replicas serve beyond their own port: the workers of a disaggregated deployment are
+/// registered with its router (sglang-router's `POST /workers`) once they are ready, and taken out
+/// (and drained) before they stop. The executor calls it around every start and stop; `live` is what
+/// the target runs at that moment.
+public protocol ReplicaMembership: Sendable {
+    /// `instance` is ready and verified: put it into service (a worker with its group's routers; a
+    /// router with its group's ready workers, then wait until the router is ready). Throwing fails
+    /// the instance, and its deployment reverts.
+    func joined(_ instance: ObservedReplica, among live: [ObservedReplica]) throws
+    /// `instance` is about to stop: take it out of service and let the requests it has finish.
+    func leaving(_ instance: ObservedReplica, among live: [ObservedReplica])
+}

@@ -20,6 +20,8 @@ public final class SlotTarget: Target, @unchecked Sendable {
     public var pollInterval: Duration = .milliseconds(100)
     /// Grace period between SIGTERM and SIGKILL when apply stops a replaced instance.
     public var stopGrace: Duration = .seconds(10)
+    /// Puts instances into service beyond their own port (a disaggregated deployment's router).
+    public var membership: (any ReplicaMembership)? = nil
 
     /// Creates a slot target. `digest` keys the values revisions do not show (secrets, `valueFrom`)
     /// so a changed value is a planned restart; nil when the target keeps no key.
@@ -96,6 +98,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
         var e = ApplyExecutor(target: driver, clock: clock, environment: input.environment)
         e.pollInterval = pollInterval
         e.stopGrace = stopGrace
+        e.membership = membership
         return e
     }
 

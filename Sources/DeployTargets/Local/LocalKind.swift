@@ -33,10 +33,12 @@ public enum LocalKind: TargetKind {
             throw TargetError(.unavailable, "cannot open state in \(context.stateDirectory): \(error)")
         }
         let stateDirectory = context.stateDirectory
-        return SlotTarget(ref: TargetRef(name: config?.name ?? "local", type: type), driver: driver, gpus: config?.gpus,
-                          address: config?.host ?? "127.0.0.1", clock: context.clock, capabilities: capabilities) { spec, env in
+        let target = SlotTarget(ref: TargetRef(name: config?.name ?? "local", type: type), driver: driver, gpus: config?.gpus,
+                                address: config?.host ?? "127.0.0.1", clock: context.clock, capabilities: capabilities) { spec, env in
             (try? SecretDigester(stateDirectory: stateDirectory))?.digests(for: spec, environment: env)
         }
+        target.membership = RouterMembership(clock: context.clock)
+        return target
     }
 
     /// A bare program name is looked up next to the dsdeploy executable first (`dsdeploy-engine-sim`), then on PATH.

@@ -59,10 +59,22 @@ enum BootstrapClient {
                     promise.fail(timedOut)
                 } else {
                     promise.fail(BootstrapFetchError(message: "KV transfer of bootstrap_room \(room) failed: cannot reach "
-                                                     + "the prefill's bootstrap server at \(f.address): \(error)"))
+                                                     + "the prefill's bootstrap server at \(f.address): \(describe(error))"))
                 }
             }
         }
+    }
+
+    /// A connection error in a few words (NIO's descriptions nest the errno deep inside).
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? BootstrapFetchError { return e.message }
+        let text = String(describing: error)
+        for (needle, short) in [("Connection refused", "connection refused (is the prefill server running?)"),
+                                ("connect timeout", "connect timed out"), ("Connection reset", "connection reset")]
+        where text.contains(needle) {
+            return short
+        }
+        return text
     }
 
     /// Seconds as short text (`0.5`, `300`).

@@ -106,7 +106,8 @@ import Glibc
         let failed = try? client.postJSON(router.baseURL + "/generate",
                                           json: #"{"text":"abcdefghijkl","sampling_params":{"max_new_tokens":5}}"#, timeout: 60)
         #expect(failed != nil, "the router did not answer within 60 s after the prefill stopped")
-        #expect(failed.map { $0.status >= 400 } ?? false, "status \(failed?.status ?? 0): \(failed?.text ?? "")")
+        // The router passes on the decode's 500 (its KV never comes) or its own error for the prefill.
+        #expect(failed.map { $0.status >= 500 } ?? false, "status \(failed?.status ?? 0): \(failed?.text ?? "")")
         let seconds = Date().timeIntervalSince(started)
         #expect(seconds < 60)
         await decode.shutdown()

@@ -134,7 +134,7 @@ import TestSupport
         // No bootstrap server at all (the prefill is gone): fails at once, naming the address.
         let gone = freePort()
         let g = try client.postJSON(d.baseURL + "/generate", json: Self.body(tokens: 4, room: 6, port: gone), timeout: 20)
-        #expect(g.status == 500 && g.text.contains("cannot reach") && g.text.contains("127.0.0.1:\(gone)"), "\(g.text)")
+        #expect(g.status == 500 && g.text.contains("cannot reach") && g.text.contains("127.0.0.1:\(gone)") && g.text.contains("connection refused"), "\(g.text)")
         #expect(d.core.kvFetches == 0)
         for s in [p, d] { await s.shutdown() }
     }
@@ -143,6 +143,20 @@ import TestSupport
     static func events(_ r: HTTPResponse) -> [JSONValue] {
         var parser = SSEParser()
         return parser.feed(r.body + Array("\n\n".utf8)).filter { !$0.isDone }.compactMap { JSONValue.parse(Array($0.data.utf8)) }
+    }
+
+    @Test func prefillProcessOpensItsBootstrapServerOrExitsNamingThePort() async throws {
+        let (port, bport) = (freePort(), freePort())
+        let argv = ["--model-path", "org/m", "--host", "127.0.0.1", "--disaggregation-mode", "prefill",
+                    "--disaggregation-bootstrap-port", String(bport)]
+        let first = try SimProcessRun(argv + ["--port", String(port)])
+        defer { first.process.terminate() }
+        #expect(await SimTest.waitForStatus("http://127.0.0.1:\(bport)/health", 200, seconds: 20), "\(first.stderr)")
+        #expect(first.stderr.contains("Bootstrap server started on 127.0.0.1:\(bport)"))
+        // A second prefill on the same bootstrap port cannot start.
+        let second = try SimProcessRun(argv + ["--port", String(port + 1)])
+        #expect(await second.waitForExit(seconds: 20) == 1)
+        #expect(second.stderr.contains("disaggregation bootstrap server on ('127.0.0.1', \(bport))"), "\(second.stderr)")
     }
 
     @Test func bootstrapTimeoutComesFromTheEnvironment() throws {

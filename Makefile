@@ -22,6 +22,7 @@ test: setup
 	scripts/setup-tiny-engine.sh >/dev/null
 	scripts/setup-gpustack.sh >/dev/null
 	scripts/setup-kubernetes-validate.sh >/dev/null
+	scripts/setup-sglang-router.sh >/dev/null
 	scripts/setup-podman.sh >/dev/null
 	scripts/setup-sshd.sh >/dev/null
 	scripts/setup-dockerd.sh >/dev/null

@@ -16,6 +16,12 @@ struct Generation: Sendable {
     var includeUsage: Bool
     /// Native API: each chunk carries only the new text (`--incremental-streaming-output`).
     var incremental: Bool
+    /// PD prefill server: the room whose KV is published in the bootstrap server when the first
+    /// (and only) token is due.
+    var publishRoom: UInt64?
+    /// PD decode server: the prompt was prefilled elsewhere and its first token came with the KV,
+    /// so chunk `i` is due `i × decodeStep` after the KV arrived (no TTFT of its own).
+    var prefilled = false
 
     /// Largest generation the simulator accepts in one request.
     static let maxTokensLimit = 1 << 20

@@ -17,13 +17,15 @@ final class GenerationStream {
     private let sizes: [Int]
     private let template: GenerationRenderer.ChunkTemplate?
     private let arrival: NIODeadline
+    /// PD decode: when the room's KV arrived from the prefill's bootstrap server.
+    private let kvReady: NIODeadline?
     private var index = 0
     private var emitted = 0
     private var scheduled: Scheduled<Void>?
     private var finished = false
 
     init(generation: Generation, core: SimCore, context: ChannelHandlerContext, version: HTTPVersion,
-         keepAlive: Bool, arrival: NIODeadline, onDone: @escaping () -> Void) {
+         keepAlive: Bool, arrival: NIODeadline, kvReady: NIODeadline? = nil, onDone: @escaping () -> Void) {
         self.g = generation
         self.core = core
         self.context = context
@@ -33,6 +35,7 @@ final class GenerationStream {
         self.sizes = core.settings.timing.chunkSizes(maxTokens: generation.maxTokens)
         self.template = generation.stream ? GenerationRenderer.ChunkTemplate(generation) : nil
         self.arrival = arrival
+        self.kvReady = kvReady
     }
 
     /// Sends the response head (streaming) and schedules the first chunk.
@@ -57,6 +60,10 @@ final class GenerationStream {
     }
 
     private func due(_ chunk: Int) -> NIODeadline {
+        if g.prefilled {
+            let ms = Double(max(0, chunk)) * core.settings.timing.decodeStepMs
+            return (kvReady ?? arrival) + .nanoseconds(Int64(ms * 1_000_000))
+        }
         let ms = core.settings.timing.chunkOffsetMs(index: max(0, chunk), promptTokens: g.promptTokens)
         return arrival + .nanoseconds(Int64(ms * 1_000_000))
     }
@@ -76,6 +83,10 @@ final class GenerationStream {
 
     private func fire() {
         guard !finished else { return }
+        // PD prefill: the KV is ready with the first token, whether or not the router still listens.
+        if let room = g.publishRoom, index == 0 {
+            core.publishPrefill(room: room, promptTokens: g.promptTokens)
+        }
         guard context.channel.isActive else {
             complete()
             return

@@ -11,6 +11,8 @@ enum Reply: Sendable {
     case text(Int, String)
     /// A generation, streamed or not, timed by the timing model.
     case generate(Generation)
+    /// PD decode: fetch the room's KV from the prefill's bootstrap server, then generate.
+    case generateAfterKV(Generation, BootstrapFields)
 }
 
 /// Maps requests to replies for every endpoint except the timing of generations.
@@ -94,11 +96,37 @@ struct Router: Sendable {
     func generation(_ api: Generation.API, body: [UInt8], ready: Bool, now: Int, prefix: String) -> Reply {
         guard ready else { return .json(503, openAIError("The server is not ready.", status: 503, type: "ServiceUnavailable")) }
         let incremental = core.serverArg("incremental_streaming_output")?.bool ?? false
+        let g: Generation
         switch Generation.parse(api: api, body: body, model: servedModelName, id: prefix + core.nextID(),
                                 created: now, incrementalNative: incremental,
                                 acceptsTokenIDs: !core.settings.refuseTokenIDs) {
-        case .success(let g): return .generate(g)
+        case .success(let parsed): g = parsed
         case .failure(let e): return .json(400, openAIError(e.message, status: 400))
         }
+        return core.disaggregation == .null ? .generate(g) : disaggregated(g, body: body)
+    }
+
+    /// A generation on a PD prefill or decode server: it must carry the router's bootstrap fields.
+    /// A prefill answers with its one token and publishes the room; a decode first fetches the room.
+    private func disaggregated(_ generation: Generation, body: [UInt8]) -> Reply {
+        let mode = core.disaggregation
+        var g = generation
+        let fields: BootstrapFields
+        switch BootstrapFields.parse(JSONValue.parse(body) ?? .null, body: body) {
+        case .success(let f): fields = f
+        case .failure(let e): return .json(400, openAIError(e.message, status: 400))
+        }
+        if let message = BootstrapFields.missingMessage(mode, fields, rid: g.id) {
+            return .json(400, openAIError(message, status: 400))
+        }
+        if mode == .prefill {
+            // SGLang's prefill server finishes a request after its first token (the decode server
+            // generates the rest, max_new_tokens included).
+            g.maxTokens = 1
+            g.publishRoom = fields.room
+            return .generate(g)
+        }
+        g.prefilled = true
+        return .generateAfterKV(g, fields)
     }
 }

@@ -66,6 +66,7 @@ final class SimCore: Sendable {
         var decodeSteps = 0
         var flushes = 0
         var worstLatenessNs: Int64 = 0
+        var kvFetches = 0
     }
 
     /// Server args as the engine runs with them: the launch's, then `DSDEPLOY_SIM_ARG_OVERRIDE`.
@@ -76,7 +77,33 @@ final class SimCore: Sendable {
         self.settings = settings
         self.log = log
         effectiveArgs = launch.serverArgs.merging(settings.argOverride) { _, override in override }
+        disaggregation = launch.engine == .sglang ? DisaggregationMode(serverArg: launch.serverArgs["disaggregation_mode"]) : .null
+        bootstrapStore = disaggregation == .prefill ? BootstrapStore() : nil
     }
+
+    /// `--disaggregation-mode` (the launch's, not an override: overrides change only what is reported).
+    let disaggregation: DisaggregationMode
+
+    /// A prefill server's published rooms (nil unless `--disaggregation-mode prefill`).
+    let bootstrapStore: BootstrapStore?
+
+    /// `--disaggregation-bootstrap-port` (SGLang's default 8998).
+    var bootstrapPort: Int { launch.serverArgs["disaggregation_bootstrap_port"]?.int ?? 8998 }
+
+    /// A prefill finished: its room's KV is ready for the decode server.
+    func publishPrefill(room: UInt64, promptTokens: Int) {
+        bootstrapStore?.publish(room, info: .object([
+            "bootstrap_room": .string(String(room)),
+            "prompt_tokens": .int(promptTokens),
+            "output_tokens": .int(1),
+            "prefill": .string(launch.host + ":" + String(launch.port)),
+        ]))
+    }
+
+    /// Decode requests waiting for their KV.
+    var kvFetches: Int { state.withLock { $0.kvFetches } }
+    func kvFetchStarted() { state.withLock { $0.kvFetches += 1 } }
+    func kvFetchFinished() { state.withLock { $0.kvFetches -= 1 } }
 
     var phase: SimPhase { state.withLock { $0.phase } }
 

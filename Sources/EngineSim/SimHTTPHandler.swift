@@ -76,13 +76,47 @@ final class SimHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(context: context, version: h.version, status: status, contentType: nil, body: "",
                  keepAlive: keepAlive)
         case .generate(let generation):
-            let s = GenerationStream(generation: generation, core: core, context: context, version: h.version,
-                                     keepAlive: keepAlive, arrival: arrival) { [weak self] in
-                self?.stream = nil
-            }
-            stream = s
-            s.start()
+            startStream(generation, context: context, version: h.version, keepAlive: keepAlive, arrival: arrival)
+        case .generateAfterKV(let generation, let fields):
+            // PD decode: the room's KV comes from the prefill's bootstrap server first (a long poll on
+            // this connection's event loop; pipelining holds the connection's next request meanwhile).
+            core.kvFetchStarted()
+            BootstrapClient.fetch(fields, timeout: core.settings.bootstrapTimeout, on: context.eventLoop)
+                .assumeIsolated().whenComplete { [self] result in
+                    core.kvFetchFinished()
+                    guard context.channel.isActive else { return }
+                    switch result {
+                    case .success(let kv):
+                        if let n = kv["prompt_tokens"]?.int, n != generation.promptTokens {
+                            let message = "KV of bootstrap_room \(fields.room ?? 0) from \(fields.address) holds \(n) prompt "
+                                + "tokens, the request has \(generation.promptTokens): the prefill and decode servers got different requests"
+                            core.log.info("ERROR: \(message)")
+                            send(context: context, version: h.version, status: 500, contentType: "application/json",
+                                 body: openAIError(message, status: 500, type: "InternalServerError").canonicalText,
+                                 keepAlive: keepAlive)
+                            return
+                        }
+                        startStream(generation, context: context, version: h.version, keepAlive: keepAlive,
+                                    arrival: arrival, kvReady: .now())
+                    case .failure(let error):
+                        let message = (error as? BootstrapFetchError)?.message ?? "KV transfer failed: \(error)"
+                        core.log.info("ERROR: \(message)")
+                        send(context: context, version: h.version, status: 500, contentType: "application/json",
+                             body: openAIError(message, status: 500, type: "InternalServerError").canonicalText,
+                             keepAlive: keepAlive)
+                    }
+                }
         }
+    }
+
+    private func startStream(_ generation: Generation, context: ChannelHandlerContext, version: HTTPVersion,
+                             keepAlive: Bool, arrival: NIODeadline, kvReady: NIODeadline? = nil) {
+        let s = GenerationStream(generation: generation, core: core, context: context, version: version,
+                                 keepAlive: keepAlive, arrival: arrival, kvReady: kvReady) { [weak self] in
+            self?.stream = nil
+        }
+        stream = s
+        s.start()
     }
 
     /// Writes a whole response; closes the connection afterwards unless kept alive.

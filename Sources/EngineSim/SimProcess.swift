@@ -158,6 +158,9 @@ public enum SimProcess {
         do {
             server = try await SimServer.start(launch: launch, settings: settings, log: log,
                                                onExit: { code in continuation.yield(code) })
+        } catch let error as SimSetupError {
+            log.raw(error.message)
+            return 1
         } catch {
             log.info("ERROR: [Errno 98] error while attempting to bind on address "
                      + "('\(launch.host)', \(launch.port)): \(error)")

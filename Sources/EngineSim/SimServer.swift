@@ -13,15 +13,22 @@ public final class SimServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     private let ownsGroup: Bool
+    /// The prefill's bootstrap server (`--disaggregation-mode prefill` only).
+    private let bootstrapChannel: (any Channel)?
     /// The port actually bound (useful with port 0).
     public let port: Int
+    /// The bootstrap server's port (`--disaggregation-mode prefill` only; useful with port 0).
+    public let bootstrapPort: Int?
 
-    private init(core: SimCore, group: MultiThreadedEventLoopGroup, channel: any Channel, ownsGroup: Bool, port: Int) {
+    private init(core: SimCore, group: MultiThreadedEventLoopGroup, channel: any Channel, ownsGroup: Bool, port: Int,
+                 bootstrapChannel: (any Channel)?) {
         self.core = core
         self.group = group
         self.channel = channel
         self.ownsGroup = ownsGroup
         self.port = port
+        self.bootstrapChannel = bootstrapChannel
+        self.bootstrapPort = bootstrapChannel.map { $0.localAddress?.port ?? core.bootstrapPort }
     }
 
     /// Binds `launch.host:launch.port` and starts the lifecycle timers.
@@ -44,15 +51,32 @@ public final class SimServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(SimHTTPHandler(core: core))
                 }
             }
+        // A prefill server opens its bootstrap server first (SGLang starts it with the scheduler,
+        // before the HTTP server), on the same host.
+        var kvChannel: (any Channel)?
+        if let store = core.bootstrapStore {
+            do {
+                kvChannel = try await BootstrapServer.bind(host: launch.host, port: core.bootstrapPort, core: core,
+                                                           store: store, group: group)
+            } catch {
+                try? await group.shutdownGracefully()
+                throw SimSetupError("OSError: [Errno 98] error while attempting to bind the disaggregation bootstrap server "
+                                    + "on ('\(launch.host)', \(core.bootstrapPort)) (--disaggregation-bootstrap-port): \(error)")
+            }
+            log.info("Bootstrap server started on \(launch.host):\(kvChannel?.localAddress?.port ?? core.bootstrapPort) "
+                     + "(disaggregation_mode=prefill, transfer backend \(core.serverArg("disaggregation_transfer_backend")?.string ?? "mooncake"))")
+        }
         let channel: any Channel
         do {
             channel = try await bootstrap.bind(host: launch.host, port: launch.port).get()
         } catch {
+            try? await kvChannel?.close().get()
             try? await group.shutdownGracefully()
             throw error
         }
         let port = channel.localAddress?.port ?? launch.port
-        let server = SimServer(core: core, group: group, channel: channel, ownsGroup: true, port: port)
+        let server = SimServer(core: core, group: group, channel: channel, ownsGroup: true, port: port,
+                               bootstrapChannel: kvChannel)
         server.scheduleLifecycle(onExit: onExit)
         return server
     }
@@ -112,10 +136,11 @@ public final class SimServer: Sendable {
         try? await channel.close().get()
         let deadline = NIODeadline.now() + .nanoseconds(Int64(grace * 1e9))
         var polls = 0
-        while core.activeGenerations > 0, NIODeadline.now() < deadline, polls < 10_000 {
+        while core.activeGenerations + core.kvFetches > 0, NIODeadline.now() < deadline, polls < 10_000 {
             polls += 1
             try? await Task.sleep(nanoseconds: 5_000_000)
         }
+        try? await bootstrapChannel?.close().get()
         if ownsGroup { try? await group.shutdownGracefully() }
     }
 }

@@ -29,6 +29,10 @@ public struct SimSettings: Hashable, Sendable {
     /// `DSDEPLOY_SIM_NEVER_JOIN=1`: a node of rank > 0 never joins its group's rendezvous (rank 0 then
     /// waits, as a real group hangs, until the readiness timeout).
     public var neverJoin = false
+    /// `DSDEPLOY_SIM_BOOTSTRAP_TIMEOUT`: seconds a decode server (`--disaggregation-mode decode`) waits
+    /// for its room's KV from the prefill's bootstrap server before the request fails with HTTP 500
+    /// naming the bootstrap address (default 300, SGLang's `SGLANG_DISAGGREGATION_WAITING_TIMEOUT`).
+    public var bootstrapTimeout: Double = 300
     /// `DSDEPLOY_SIM_ARG_OVERRIDE`: JSON object of /server_info fields to report instead.
     public var argOverride: [String: JSONValue]
     /// `DSDEPLOY_SIM_TTFT_BASE_MS`, `_TTFT_PER_1K_INPUT_MS`, `_DECODE_STEP_MS`, `_ACCEPT_LENGTH`.
@@ -100,6 +104,7 @@ public struct SimSettings: Hashable, Sendable {
         s.neverReady = try flag(env, "DSDEPLOY_SIM_NEVER_READY")
         s.refuseTokenIDs = try flag(env, "DSDEPLOY_SIM_REFUSE_TOKEN_IDS")
         s.neverJoin = try flag(env, "DSDEPLOY_SIM_NEVER_JOIN")
+        s.bootstrapTimeout = try seconds(env, "DSDEPLOY_SIM_BOOTSTRAP_TIMEOUT") ?? 300
         if let raw = env["DSDEPLOY_SIM_ARG_OVERRIDE"], !raw.trimmingCharacters(in: .whitespaces).isEmpty {
             guard let value = JSONValue.parse(Array(raw.utf8)), case .object(let object) = value else {
                 throw SimSetupError("DSDEPLOY_SIM_ARG_OVERRIDE must be a JSON object, got: \(raw.prefix(80))")

@@ -99,6 +99,18 @@ public enum PDExpansion {
         let common = managed(d.args, managedEngineFlags, engineWhy)
         let routerArgs = managed(pd.router.args, managedRouterFlags, "it listens on the deployment's port and registers the workers itself")
 
+        // sglang-router 0.3.2 refuses to start "Power-of-two policy for decode requires at least 2
+        // decode workers" (and the same for prefill): the policy compares two workers.
+        func policy(_ flag: String) -> Located<String>? {
+            routerArgs.last { $0.value.hasPrefix(flag + " ") || $0.value.hasPrefix(flag + "=") }
+        }
+        for (side, spec) in [("prefill", pd.prefill), ("decode", pd.decode)] {
+            guard let p = policy("--\(side)-policy") ?? policy("--policy"), p.value.hasSuffix("power_of_two"), spec.replicas < 2 else { continue }
+            diags.append(.error("flag-conflict", "the power_of_two policy for \(side) needs at least 2 \(side) servers "
+                                + "(disaggregation.\(side).replicas is \(spec.replicas)); sglang-router refuses to start otherwise",
+                                at: p.location, length: p.value.count))
+        }
+
         var parts: [Part] = []
         for (role, spec, offset) in [(PDRole.prefill, pd.prefill, prefillPortOffset), (.decode, pd.decode, decodePortOffset)] {
             var r = d

@@ -72,7 +72,10 @@ struct Render: ParsableCommand {
             if case .success(let p) = Placer.place(onTarget, hosts: hosts) { placement.merge(p) { a, _ in a } }
         }
         var specs: [LaunchSpec] = []
-        for r in selected {
+        // Every part of a disaggregated deployment is rendered: its router's argv names its workers.
+        let names = Set(selected.map(\.deployment.name))
+        let groups = Set(selected.compactMap(\.deployment.pd?.group))
+        for r in result.deployments where names.contains(r.deployment.name) || r.deployment.pd.map({ groups.contains($0.group) }) == true {
             switch Renderer().render(r, placement: placement[r.deployment.name]) {
             case .success(let s): specs += s
             case .failure(let e):
@@ -80,6 +83,7 @@ struct Render: ParsableCommand {
                 throw ExitCode.failure
             }
         }
+        specs = Renderer.wireRouters(specs).filter { names.contains($0.deployment) }
         switch options.output {
         case .json: Output.stdout(Output.json(JSONOut(replicas: specs)))
         case .text: Output.stdout(LaunchSpecTextRenderer(color: options.useColor()).render(specs))

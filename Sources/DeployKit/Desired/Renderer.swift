@@ -99,6 +99,29 @@ public struct Renderer: Sendable {
         return .success(specs)
     }
 
+    /// The workers of each disaggregated deployment in its router's argv (`--prefill URL BOOTSTRAP_PORT`,
+    /// `--decode URL`, as placed), before its port-dependent flags: the router starts with them (its
+    /// startup checks count them: `--decode-policy power_of_two` needs two decode workers), and
+    /// dsdeploy keeps its worker list right through rollouts (`ReplicaMembership`). Like `--port`,
+    /// they are not in the flag set or the revision: scaling a role does not restart the router.
+    public static func wireRouters(_ specs: [LaunchSpec]) -> [LaunchSpec] {
+        var out = specs
+        for i in out.indices {
+            guard let pd = out[i].pd, pd.role == .router else { continue }
+            let workers = specs.filter { $0.pd?.group == pd.group && $0.pd?.role != .router }
+                .sorted { ($0.pd!.role == .prefill ? 0 : 1, $0.deployment, $0.replica) < ($1.pd!.role == .prefill ? 0 : 1, $1.deployment, $1.replica) }
+            var words: [String] = []
+            for w in workers {
+                let url = Endpoint.url(host: w.host, port: w.port)
+                if let b = w.bootstrapPort { words += ["--prefill", url, String(b)] } else { words += ["--decode", url] }
+            }
+            let tail = out[i].pdFlags()
+            let at = out[i].argv.suffix(tail.count).elementsEqual(tail) ? out[i].argv.count - tail.count : out[i].argv.count
+            out[i].argv.insert(contentsOf: words, at: at)
+        }
+        return out
+    }
+
     /// `{{model_path}}`: the hub id, or the local path resolved against the directory of the manifest
     /// that wrote it (an overlay's own directory when an overlay set it; `--set`: the working directory).
     static func modelPath(_ d: Deployment) -> String {

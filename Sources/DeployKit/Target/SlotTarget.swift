@@ -65,6 +65,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
             case .failure(let e): throw TargetError(.configuration, "cannot render '\(e.deployment)': \(e.message)")
             }
         }
+        specs = Renderer.wireRouters(specs)
         guard let digest else { return specs }
         for i in specs.indices where specs[i].env.contains(where: { $0.value == nil }) {
             guard let env = input.environment[specs[i].deployment] else { continue }

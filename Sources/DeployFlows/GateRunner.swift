@@ -222,7 +222,7 @@ public struct GateRunner: Sendable {
     /// The bench configuration of a declared scenario (shared by `apply --gate` and `bench --scenario`).
     public static func config(_ s: BenchmarkScenario, endpoint: String, engine: String, model: String) -> BenchConfig {
         var config = BenchConfig(baseURL: endpoint)
-        config.backend = BenchBackend(rawValue: s.api ?? (engine == "sglang" ? "sglang" : "openai")) ?? .sglang
+        config.backend = BenchBackend(rawValue: s.api ?? (engine == "sglang" || engine == "sglang-router" ? "sglang" : "openai")) ?? .sglang
         config.numPrompts = s.numPrompts
         config.randomInputLength = s.inputLen
         config.randomOutputLength = s.outputLen

@@ -129,6 +129,8 @@ public enum PDExpansion {
                 added.append(Located("--disaggregation-transfer-backend \(t.value)", at: t.location))
             }
             r.args = common + managed(spec.args, managedEngineFlags, engineWhy) + added
+            let own = Set(spec.env.map(\.name.value))
+            r.env = d.env.filter { !own.contains($0.name.value) } + spec.env
             // The role's own fields are where its replicas, GPUs and port are written.
             let prefix = "disaggregation.\(role.rawValue)."
             for (path, loc) in d.fieldLocations where path.hasPrefix(prefix) {

@@ -134,7 +134,7 @@ struct BenchRunCommand: ParsableCommand {
         if let backend, let chosen = BenchBackend(rawValue: backend) {
             be = chosen
         } else if let engine = target.engine {
-            be = engine == .sglang ? .sglang : .openai
+            be = engine == .sglang || engine == .sglangRouter ? .sglang : .openai
             Output.stderr("bench: \(deployment ?? "") runs \(engine.rawValue): using the \(be == .sglang ? "SGLang native" : "OpenAI completions") "
                           + "API (--backend \(be.rawValue))\n")
         } else {

@@ -387,6 +387,8 @@ public struct PDRoleSpec: Sendable {
     public var port: Int?
     /// Engine flags this side adds to the deployment's `args`.
     public var args: [Located<String>]
+    /// Environment this side adds to (or overrides in) the deployment's `env`.
+    public var env: [EnvVar] = []
     /// Where the role's key is written.
     public var location: SourceLocation
 }

@@ -169,7 +169,8 @@ struct ManifestDecoder {
             let r = m[key]?.mapping
             return PDRoleSpec(replicas: r?["replicas"]?.int ?? 1, gpusPerReplica: r?["gpusPerReplica"]?.int ?? 0,
                               nodes: r?["nodesPerReplica"]?.int ?? 1, port: r?["port"]?.int,
-                              args: r?["args"]?.locatedStrings ?? [], location: m[key]?.location ?? location)
+                              args: r?["args"]?.locatedStrings ?? [], env: decodeEnv(r?["env"]),
+                              location: m[key]?.location ?? location)
         }
         let r = m["router"]?.mapping
         return Disaggregation(

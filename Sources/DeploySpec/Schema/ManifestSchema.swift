@@ -123,6 +123,7 @@ enum ManifestSchema {
         FieldSchema("port", .integer(min: 1, max: 65535),
                     "First port of this role; server i listens on port + i (default: the deployment's port + 10 for prefill, + 20 for decode)."),
         FieldSchema("args", .list(.string()), "Engine flags this role adds to the deployment's `args`."),
+        FieldSchema("env", .map(.envValue), "Environment this role adds to (or overrides in) the deployment's `env`."),
     ])
 
     static let pdRouter = ObjectSchema("DisaggregationRouter", [

@@ -150,7 +150,7 @@ final class GenerationStream {
     private func complete() {
         guard !finished else { return }
         finished = true
-        core.generationFinished(tokens: emitted, steps: index)
+        core.generationFinished(tokens: emitted, steps: index, promptTokens: g.promptTokens)
         onDone()
     }
 }

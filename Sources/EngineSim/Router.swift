@@ -62,7 +62,9 @@ struct Router: Sendable {
             return .text(200, "Cache flushed.\nPlease check backend logs for more details. "
                          + "(When there are running or waiting requests, the operation will not be performed.)\n")
         case (.GET, "/metrics"):
-            return .empty(200)
+            // SGLang serves its Prometheus metrics only with --enable-metrics.
+            guard core.serverArg("enable_metrics")?.bool == true else { return .empty(200) }
+            return .text(200, core.sglangMetrics())
         case (.POST, "/v1/completions"):
             return generation(.completions, body: body, ready: ready, now: now, prefix: "cmpl-")
         case (.POST, "/v1/chat/completions"):

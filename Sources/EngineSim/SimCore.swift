@@ -63,6 +63,7 @@ final class SimCore: Sendable {
         var activeGenerations = 0
         var finishedGenerations = 0
         var emittedTokens = 0
+        var promptTokens = 0
         var decodeSteps = 0
         var flushes = 0
         var worstLatenessNs: Int64 = 0
@@ -122,8 +123,9 @@ final class SimCore: Sendable {
 
     func generationStarted() { state.withLock { $0.activeGenerations += 1 } }
 
-    func generationFinished(tokens: Int, steps: Int) {
+    func generationFinished(tokens: Int, steps: Int, promptTokens: Int = 0) {
         state.withLock {
+            $0.promptTokens += promptTokens
             $0.activeGenerations -= 1
             $0.finishedGenerations += 1
             $0.emittedTokens += tokens
@@ -145,6 +147,28 @@ final class SimCore: Sendable {
     }
 
     func flushCache() { state.withLock { $0.flushes += 1 } }
+
+    /// SGLang's `/metrics` (with `--enable-metrics`): the request and token counters and the running
+    /// requests gauge, labelled with the model name like SGLang's.
+    func sglangMetrics() -> String {
+        let s = state.withLock { $0 }
+        let label = "{model_name=\"\(launch.servedModelName)\"}"
+        return """
+        # HELP sglang:num_requests_total Number of requests processed.
+        # TYPE sglang:num_requests_total counter
+        sglang:num_requests_total\(label) \(s.finishedGenerations).0
+        # HELP sglang:prompt_tokens_total Number of prefill tokens processed.
+        # TYPE sglang:prompt_tokens_total counter
+        sglang:prompt_tokens_total\(label) \(s.promptTokens).0
+        # HELP sglang:generation_tokens_total Number of generation tokens processed.
+        # TYPE sglang:generation_tokens_total counter
+        sglang:generation_tokens_total\(label) \(s.emittedTokens).0
+        # HELP sglang:num_running_reqs The number of running requests.
+        # TYPE sglang:num_running_reqs gauge
+        sglang:num_running_reqs\(label) \(s.activeGenerations).0
+
+        """
+    }
 
     /// The value of a server arg as the engine reports it (after overrides).
     func serverArg(_ field: String) -> JSONValue? { effectiveArgs[field] }

@@ -167,6 +167,9 @@ struct BenchRunCommand: ParsableCommand {
             Output.stderr("dsdeploy: warning: \(datasetPath ?? datasetName) has \(requests.count) usable conversations, "
                           + "fewer than --num-prompts \(numPrompts); sending \(requests.count)\n")
         }
+        // A disaggregated deployment: its prefill and decode servers' own counters, before and after.
+        let roles = target.engine == .sglangRouter ? try roleServers() : []
+        let before = roles.map { PDRoleMetrics.scrape($0.urls) }
         let interactive = isatty(STDERR_FILENO) == 1
         let result: BenchResult
         do {
@@ -186,8 +189,24 @@ struct BenchRunCommand: ParsableCommand {
             throw ExitCode.failure
         }
         warnIfTokenIDsRefused(result)
-        if output == "json" { Output.stdout(BenchReport.json(result, details: false) + "\n") } else {
+        var perRole: [String: [String: Double]] = [:]
+        for (i, role) in roles.enumerated() {
+            guard let b = before[i], let a = PDRoleMetrics.scrape(role.urls) else { continue }
+            perRole[role.name] = a.reduce(into: [:]) { $0[$1.key] = $1.value - (b[$1.key] ?? 0) }
+        }
+        if output == "json" {
+            var text = BenchReport.json(result, details: false)
+            if !roles.isEmpty, var object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] {
+                object["roles"] = Dictionary(uniqueKeysWithValues: roles.map { role in
+                    (role.name, ["servers": role.urls.count, "metrics": perRole[role.name].map { m in
+                        Dictionary(uniqueKeysWithValues: m.map { (String($0.key.dropFirst("sglang:".count)), $0.value) }) } as Any])
+                })
+                if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) { text = String(decoding: data, as: UTF8.self) }
+            }
+            Output.stdout(text + "\n")
+        } else {
             Output.stdout(BenchReport.text(result))
+            if !roles.isEmpty { Output.stdout(roleTable(roles, perRole)) }
         }
         if let out { try append(BenchReport.json(result, details: true, compact: true) + "\n", to: out) }
         if result.metrics.failed > 0 {
@@ -270,6 +289,35 @@ struct BenchRunCommand: ParsableCommand {
         h.seekToEndOfFile()
         h.write(Data(line.utf8))
         h.closeFile()
+    }
+
+    /// The ready prefill and decode servers of DEPLOYMENT (a disaggregated deployment's router).
+    func roleServers() throws -> [(name: String, urls: [String])] {
+        guard let deployment else { return [] }
+        let target = try TargetResolver.target(inFiles: files, options: try ManifestOptions.parse([]))
+        return ["prefill", "decode"].map { role in
+            (role, ((try? target.endpoints(of: "\(deployment)-\(role)")) ?? []).filter(\.ready).map(\.url))
+        }
+    }
+
+    /// The per-role table under the text report.
+    func roleTable(_ roles: [(name: String, urls: [String])], _ perRole: [String: [String: Double]]) -> String {
+        var out = "\nPer role (each server's own SGLang metrics, during the run):\n"
+        out += "  role      servers  requests  prompt tokens  generation tokens\n"
+        for role in roles {
+            guard let m = perRole[role.name] else {
+                out += "  \(role.name.padding(toLength: 8, withPad: " ", startingAt: 0))  \(role.urls.count)        "
+                    + "no metrics: add --enable-metrics to the servers' args\n"
+                continue
+            }
+            func f(_ k: String, _ w: Int) -> String {
+                let s = String(Int(m["sglang:" + k] ?? 0))
+                return String(repeating: " ", count: max(0, w - s.count)) + s
+            }
+            out += "  \(role.name.padding(toLength: 8, withPad: " ", startingAt: 0))  \(String(role.urls.count).padding(toLength: 7, withPad: " ", startingAt: 0))"
+                + f("num_requests_total", 8) + f("prompt_tokens_total", 15) + f("generation_tokens_total", 19) + "\n"
+        }
+        return out
     }
 
     /// `--url`, or the endpoint of DEPLOYMENT's replica on its target, with the model name the target

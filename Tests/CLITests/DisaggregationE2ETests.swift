@@ -51,7 +51,7 @@ import TestSupport
           backendVersion: v0.5.23
           port: \(s.port)
           readiness: {timeoutSeconds: \(timeout)}
-          args: [--trust-remote-code, --tp-size 1]
+          args: [--trust-remote-code, --tp-size 1, --enable-metrics]
           disaggregation:
             transferBackend: mooncake
             prefill:
@@ -113,6 +113,20 @@ import TestSupport
         let m = json(bench.out)
         #expect(bench.status == 0 && m["completed"] as? Int == 20 && m["failed"] as? Int == 0, "\(bench.out)\(bench.err)")
         #expect(bench.err.contains("runs sglang-router"), "\(bench.err)")
+        // Per role, from each server's own metrics: every request (the 20, the warm-up and the prompt-mode
+        // probe) went through the one prefill server and one of the two decode servers; a prefill
+        // server answers one token each, the decode servers generate the output.
+        let roles = m["roles"] as? [String: [String: Any]] ?? [:]
+        let prefill = roles["prefill"]?["metrics"] as? [String: Double] ?? [:], decode = roles["decode"]?["metrics"] as? [String: Double] ?? [:]
+        #expect(roles["prefill"]?["servers"] as? Int == 1 && roles["decode"]?["servers"] as? Int == 2, "\(roles)")
+        let served = prefill["num_requests_total"] ?? 0
+        #expect(served >= 20 && served <= 23 && decode["num_requests_total"] == served, "\(roles)")
+        #expect(prefill["generation_tokens_total"] == served, "\(roles)")
+        #expect((decode["generation_tokens_total"] ?? 0) >= Double(m["total_output_tokens"] as? Int ?? .max), "\(roles) \(m)")
+        let text = try s.run(["bench", "dsr1", "-f", "manifests/app.yaml", "--num-prompts", "4", "--random-input-len", "8",
+                              "--random-output-len", "4", "--warmup-requests", "0"])
+        #expect(text.out.contains("Per role (each server's own SGLang metrics, during the run):"), "\(text.out)")
+        #expect(text.out.contains("  prefill   1      ") && text.out.contains("  decode    2      "), "\(text.out)")
 
         // A decode change rolled out while a bounded load runs through the router: no request fails.
         let loadOut = s.dir + "/load.json"

@@ -96,12 +96,12 @@ import TestSupport
         #expect(lws["spec"]?["rolloutStrategy"]?["rollingUpdateConfiguration"]?["maxUnavailable"] == .int(0))
         let lwt = try #require(lws["spec"]?["leaderWorkerTemplate"])
         #expect(lwt["size"] == .int(2))
-        func container(_ template: String) throws -> KubeValue {
-            guard case .list(let cs)? = lwt[template]?["spec"]?["containers"], let c = cs.first else { throw RenderError(deployment: "", message: "no container") }
-            return c
+        func container(_ template: String) -> KubeValue? {
+            if case .list(let cs)? = lwt[template]?["spec"]?["containers"] { return cs.first }
+            return nil
         }
         func strings(_ v: KubeValue?) -> [String] { if case .list(let l)? = v { return l.compactMap(\.stringValue) } else { return [] } }
-        let leader = try container("leaderTemplate"), worker = try container("workerTemplate")
+        let leader = try #require(container("leaderTemplate")), worker = try #require(container("workerTemplate"))
         let r = KubernetesSupport.validate(Self.cases[3].files)
         let spec = try KubernetesRenderer(target: try #require(r.deployments.first?.target)).launchSpec(try #require(r.deployments.first)).get()
         let own = Array(spec.argv.dropFirst(spec.entrypointCount))

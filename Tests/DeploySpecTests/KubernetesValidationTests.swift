@@ -153,6 +153,7 @@ import Testing
           nodesPerReplica: 2
           args: [--tp-size 16]
         \(rollout)
+
         """
     }
 

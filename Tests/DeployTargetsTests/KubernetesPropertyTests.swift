@@ -79,7 +79,7 @@ import TestSupport
                            : "{source: \(rng.pick(["huggingface", "modelscope"])), id: org/model-\(index)}"),
             "  backend: \(backend)", "  backendVersion: \"\(version)\"",
             "  replicas: \(rng.int(0...3))", "  gpusPerReplica: \(gpus)", "  nodesPerReplica: \(nodes)",
-            "  port: \(rng.int(1024...64000))",
+            "  port: \(rng.int(nodes > 1 ? 1024...64000 : 1024...65000))",  // a group's rendezvous is port + 1000
             "  rollout: {maxSurge: \(surge), maxUnavailable: \(unavailable)}",
         ]
         if rng.chance(50) { lines.append("  container: {shmSize: \(rng.int(1...64))\(rng.pick(["g", "m"]))}") }

@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(
             name: "DeployTargetsTests",
             dependencies: ["DeployTargets", "DeployKit", "DeploySpec", "Engines", "DeployCore", "CurlHTTP", "dsdeploy-supervisor", "TestSupport"],
-            exclude: ["GPUStackFixtures", "Fixtures", "KubernetesFixtures", "KubernetesGolden"],  // read by path at test time
+            exclude: ["GPUStackFixtures", "Fixtures", "KubernetesFixtures", "KubernetesGolden", "KubernetesSchemas"],  // read by path at test time
             swiftSettings: strictSettings),
         .target(name: "Bench", dependencies: ["CurlHTTP", "DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "EngineSim", "Engines", "CurlHTTP", "DeployCore", "TestSupport"], swiftSettings: strictSettings),

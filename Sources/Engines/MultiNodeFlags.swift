@@ -24,13 +24,20 @@ public struct MultiNodeFlags: Sendable, Hashable {
 
     /// The argv words for node `rank` of `nodes`, with rank 0 reachable at `host:port` for the rendezvous.
     public func argv(for engine: EngineKind, rank: Int, nodes: Int, host: String, port: Int) -> [String] {
+        argv(for: engine, rank: String(rank), nodes: String(nodes), host: host, port: port, follower: rank > 0)
+    }
+
+    /// The same words with the rank, node count and host as text: a target that fills them in at
+    /// start time passes references (Kubernetes: `$(LWS_WORKER_INDEX)`, `$(LWS_GROUP_SIZE)`,
+    /// `$(LWS_LEADER_ADDRESS)`), and says whether the node is a follower (rank > 0).
+    public func argv(for engine: EngineKind, rank: String, nodes: String, host: String, port: Int, follower: Bool) -> [String] {
         let h = host.contains(":") ? "[\(host)]" : host
         switch engine {
         case .sglang:
-            return ["--nnodes", String(nodes), "--node-rank", String(rank), "--dist-init-addr", "\(h):\(port)"]
+            return ["--nnodes", nodes, "--node-rank", rank, "--dist-init-addr", "\(h):\(port)"]
         case .vllm:
-            return ["--nnodes", String(nodes), "--node-rank", String(rank), "--master-addr", host, "--master-port", String(port)]
-                + (rank > 0 ? ["--headless"] : [])
+            return ["--nnodes", nodes, "--node-rank", rank, "--master-addr", host, "--master-port", String(port)]
+                + (follower ? ["--headless"] : [])
         case .llamaCpp, .sglangRouter:
             return []
         }

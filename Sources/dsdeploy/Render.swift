@@ -17,8 +17,8 @@ enum RenderFormat: String, ExpressibleByArgument, CaseIterable {
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the exact argv, env and image of each replica.",
-        discussion: "Secret env values print as ***. --format kubernetes writes a Deployment and a Service per deployment "
-            + "(one YAML stream, a JSON List with --output json, or one file per object under --out DIR); secrets become "
+        discussion: "Secret env values print as ***. --format kubernetes writes a Deployment (a LeaderWorkerSet for a replica on "
+            + "several nodes) and a Service per deployment (one YAML stream, a JSON List with --output json, or one file per object under --out DIR); secrets become "
             + "secretKeyRefs, never values. Exit 1 when the manifest is invalid or cannot be rendered.")
 
     @Argument(help: "Manifest files.")
@@ -33,7 +33,7 @@ struct Render: ParsableCommand {
     @Option(name: .long, help: "launch (each replica's argv, env, image) or kubernetes (the objects of a kubernetes target).")
     var format: RenderFormat = .launch
 
-    @Option(name: .long, help: "With --format kubernetes: write one file per object into this directory (NAME.deployment.yaml, NAME.service.yaml).")
+    @Option(name: .long, help: "With --format kubernetes: write one file per object into this directory (NAME.deployment.yaml or NAME.leaderworkerset.yaml, NAME.service.yaml).")
     var out: String?
 
     @OptionGroup var options: ManifestOptions

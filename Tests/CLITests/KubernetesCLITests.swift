@@ -36,6 +36,24 @@ import TestSupport
         #expect(noFormat.status == 1 && noFormat.err.contains("add --format kubernetes"))
     }
 
+    /// A multi-node replica: the LeaderWorkerSet and its leader Service, as the library's golden file
+    /// holds them, one file each under --out.
+    @Test func rendersAMultiNodeReplicaAsALeaderWorkerSet() throws {
+        let files = ["Tests/DeployTargetsTests/KubernetesFixtures/sglang-multinode.yaml"]
+        let checked = try cli.run(["validate"] + files)
+        #expect(checked.status == 0, "\(checked.out)\(checked.err)")
+        let stream = try cli.run(["render"] + files + ["--format", "kubernetes"])
+        #expect(stream.status == 0, "\(stream.err)")
+        let golden = try String(contentsOfFile: CLITests.root + "/Tests/DeployTargetsTests/KubernetesGolden/sglang-multinode.yaml", encoding: .utf8)
+        #expect(stream.out == golden)
+        let dir = try cli.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try cli.run(["render"] + files + ["--format", "kubernetes", "--out", dir + "/k8s"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/k8s").sorted()
+                == ["deepseek-v3.leaderworkerset.yaml", "deepseek-v3.service.yaml"])
+    }
+
     /// The same deployment, with a Docker fleet and a cluster both loaded: --target picks the cluster.
     @Test func targetPicksTheClusterForTheSameManifest() throws {
         let files = ["manifests/dspark.yaml", "manifests/targets/gpu-fleet.yaml", "manifests/targets/cluster.yaml"]

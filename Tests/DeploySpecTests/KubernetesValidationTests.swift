@@ -128,10 +128,70 @@ import Testing
         #expect(entry.diagnostics.contains { $0.message.contains("entrypoint 'bin/sglang', a path on this machine") })
     }
 
-    /// A replica over several nodes (a LeaderWorkerSet) is not rendered yet: refused at its line.
-    @Test func multiNodeReplicasAreUnsupportedForNow() {
-        let (yaml, m) = markers(Self.dep(extra: "  nodesPerReplica: ⁁2\n").replacingOccurrences(of: "--tp-size 8", with: "--tp-size 16")
-                                + Self.target())
-        expectDiagnostic(validate(yaml), "unsupported", at: m[0])
+    /// A replica over several nodes, with the stock SGLang 0.5.23 (whose catalog has the multi-node flags).
+    static func group(name: String = "big", replicas: Int = 1, rollout: String = "") -> String {
+        """
+        apiVersion: dsdeploy/v1
+        kind: Backend
+        metadata: {name: b}
+        spec:
+          engine: sglang
+          versions:
+            v: {engineVersion: "0.5.23", image: img, entrypoint: [sglang, serve],
+                command: "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}"}
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata:
+          name: \(name)
+        spec:
+          model: {source: huggingface, id: deepseek-ai/DeepSeek-V3}
+          backend: b
+          backendVersion: v
+          replicas: \(replicas)
+          gpusPerReplica: 8
+          nodesPerReplica: 2
+          args: [--tp-size 16]
+        \(rollout)
+
+        """
+    }
+
+    /// A replica over several nodes renders as a LeaderWorkerSet: accepted on a cluster.
+    @Test func multiNodeReplicasAreAccepted() {
+        let r = validate(Self.group() + Self.target())
+        #expect(!r.diagnostics.hasErrors, "\(r.diagnostics.map(\.message))")
+        #expect(r.deployments.first?.deployment.nodes == 2)
+    }
+
+    /// What the LeaderWorkerSet creates is named after the deployment: its leader Service
+    /// `NAME-leader` and each group's worker StatefulSet, whose pods carry `NAME-G-HASH` as a label
+    /// value (at most 63 characters). A name that only fits a Deployment is refused at the name.
+    @Test func aGroupNameTooLongIsLocatedAtTheName() {
+        let fits = String(repeating: "a", count: 50)  // 50 + "-0-" + 10 = 63
+        #expect(!validate(Self.group(name: fits) + Self.target()).diagnostics.hasErrors)
+        let (yaml, m) = markers(Self.group(name: "⁁" + fits + "b") + Self.target())
+        let r = validate(yaml)
+        expectDiagnostic(r, "invalid-value", at: m[0])
+        #expect(r.diagnostics.contains { $0.message.contains("would have 64 characters (at most 63); shorten the name to 50 characters") },
+                "\(r.diagnostics.map(\.message))")
+        // Ten groups: one more digit in the group index.
+        #expect(validate(Self.group(name: fits, replicas: 11) + Self.target()).diagnostics.contains { $0.message.contains("'\(fits)-10-'") })
+        // The same name on one node (a Deployment) is fine.
+        #expect(!validate(Self.dep(name: fits + "b") + Self.target()).diagnostics.hasErrors)
+        // The leader Service name: 57 + "-leader" is 64 characters.
+        let long = String(repeating: "c", count: 57)
+        #expect(validate(Self.group(name: long) + Self.target()).diagnostics.contains {
+            $0.message.contains("its leader Service '\(long)-leader' must be at most 63 characters")
+        })
+    }
+
+    /// LWS's webhook refuses maxSurge and maxUnavailable both 0, unless there are no replicas.
+    @Test func aGroupRolloutThatCannotProgressIsRefused() {
+        let (yaml, m) = markers(Self.group(rollout: "  rollout: {maxSurge: ⁁0, maxUnavailable: 0}") + Self.target())
+        let r = validate(yaml)
+        expectDiagnostic(r, "invalid-value", at: m[0])
+        #expect(r.diagnostics.contains { $0.message.contains("a LeaderWorkerSet needs one of them above 0") })
+        #expect(!validate(Self.group(replicas: 0, rollout: "  rollout: {maxSurge: 0, maxUnavailable: 0}") + Self.target()).diagnostics.hasErrors)
     }
 }

@@ -1,15 +1,18 @@
 import DeployCore
 import DeployKit
 import DeploySpec
+import Engines
 @testable import DeployTargets
 import Foundation
 import Testing
 import TestSupport
 
-/// Property: random valid manifests — every engine, replicas, GPUs, ports, rollout limits, labels,
-/// env values YAML would misread, secrets, every target setting — render to objects that
-/// `kubernetes-validate --strict` accepts, whose YAML reads back as the same data as their JSON,
-/// whose container runs the Renderer's argv, and that carry no secret value.
+/// Property: random valid manifests — every engine, replicas, GPUs, nodes per replica (1, 2, 3),
+/// ports, rollout limits, labels, env values YAML would misread, secrets, every target setting —
+/// render to objects that validate strictly (`kubernetes-validate --strict`; a LeaderWorkerSet
+/// against its CRD's schema, its pod templates as core PodTemplates), whose YAML reads back as the
+/// same data as their JSON, whose containers run the Renderer's argv (a group's with the engine's
+/// multi-node flags from LWS's environment), and that carry no secret value.
 @Suite struct KubernetesPropertyTests {
     /// A small deterministic generator (SplitMix64): a failing seed reproduces.
     struct Rng {
@@ -41,7 +44,9 @@ import TestSupport
     /// One random manifest (a deployment and its kubernetes target); `secret` is a value that must
     /// never appear in the output.
     static func manifest(_ rng: inout Rng, index: Int, secret: String) -> String {
-        let engine = rng.pick(["sglang", "vllm", "llama.cpp"])
+        // Multi-node: SGLang, or a vLLM whose catalog has the multi-node flags (0.33.0); never llama.cpp.
+        let nodes = rng.pick([1, 1, 2, 3])
+        let engine = nodes > 1 ? rng.pick(["sglang", "vllm"]) : rng.pick(["sglang", "vllm", "llama.cpp"])
         var backend = "", version = ""
         var docs: [String] = []
         switch engine {
@@ -58,12 +63,12 @@ import TestSupport
                     command: "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}"}
             """)
             (backend, version) = ("sg", "v")
-        case "vllm": (backend, version) = ("vllm", rng.pick(["0.11.0", "0.33.0"]))
+        case "vllm": (backend, version) = ("vllm", nodes > 1 ? "0.33.0" : rng.pick(["0.11.0", "0.33.0"]))
         default: (backend, version) = ("llama.cpp", "server")
         }
         let name = "d\(index)-" + String((0..<rng.int(1...12)).map { _ in rng.pick(Array("abcdefghijklmnopqrstuvwxyz0123456789-")) })
             .trimmingCharacters(in: CharacterSet(charactersIn: "-")) + "x"
-        let gpus = engine == "llama.cpp" ? rng.int(0...1) : rng.pick([0, 1, 2, 4, 8])
+        let gpus = engine == "llama.cpp" ? rng.int(0...1) : rng.pick(nodes > 1 ? [1, 2, 4, 8] : [0, 1, 2, 4, 8])
         let surge = rng.int(0...2)
         let unavailable = surge == 0 ? rng.int(1...2) : rng.int(0...2)
         var lines = [
@@ -73,7 +78,8 @@ import TestSupport
             "  model: " + (rng.chance(30) ? "{source: local, path: /models/m\(index)}"
                            : "{source: \(rng.pick(["huggingface", "modelscope"])), id: org/model-\(index)}"),
             "  backend: \(backend)", "  backendVersion: \"\(version)\"",
-            "  replicas: \(rng.int(0...3))", "  gpusPerReplica: \(gpus)", "  port: \(rng.int(1024...65000))",
+            "  replicas: \(rng.int(0...3))", "  gpusPerReplica: \(gpus)", "  nodesPerReplica: \(nodes)",
+            "  port: \(rng.int(nodes > 1 ? 1024...64000 : 1024...65000))",  // a group's rendezvous is port + 1000
             "  rollout: {maxSurge: \(surge), maxUnavailable: \(unavailable)}",
         ]
         if rng.chance(50) { lines.append("  container: {shmSize: \(rng.int(1...64))\(rng.pick(["g", "m"]))}") }
@@ -125,7 +131,7 @@ import TestSupport
             templates["templates/\(t).yaml"] = try String(contentsOfFile: repositoryRoot + "/templates/\(t).yaml", encoding: .utf8)
         }
         var files: [String] = []
-        var objectCount = 0
+        var objectCount = 0, groups = 0
         let samples = 60
         for i in 0..<samples {
             let secret = "sekret-\(rng.next())"
@@ -142,18 +148,39 @@ import TestSupport
             let yaml = KubernetesRenderer.yamlStream(objects)
             #expect(!yaml.contains(secret) && !KubernetesRenderer.jsonList(objects).contains(secret), "seed \(seed) sample \(i)")
             let spec = try KubernetesRenderer(target: try #require(d.target)).launchSpec(d).get()
-            guard case .list(let cs)? = objects[0].value["spec"]?["template"]?["spec"]?["containers"], let c = cs.first else {
-                Issue.record("no container"); continue
-            }
             func strings(_ v: KubeValue?) -> [String] { if case .list(let l)? = v { return l.compactMap(\.stringValue) } else { return [] } }
-            #expect(strings(c["command"]) + strings(c["args"]) == spec.argv, "seed \(seed) sample \(i)")
+            func container(_ template: KubeValue?) -> KubeValue? {
+                if case .list(let cs)? = template?["spec"]?["containers"] { return cs.first }
+                return nil
+            }
+            if d.deployment.nodes > 1 {
+                let lws = objects[0].value
+                #expect(lws["kind"] == .string("LeaderWorkerSet") && objects.count == 2, "seed \(seed) sample \(i)")
+                let lwt = lws["spec"]?["leaderWorkerTemplate"]
+                #expect(lwt?["size"] == .int(d.deployment.nodes) && lws["spec"]?["replicas"] == .int(d.deployment.replicas))
+                let flags = try #require(MultiNodeFlags.of(spec.engine))
+                for (role, follower) in [("leaderTemplate", false), ("workerTemplate", true)] {
+                    guard let c = container(lwt?[role]) else { Issue.record("no \(role) container"); continue }
+                    let refs = flags.argv(for: spec.engine, rank: "$(LWS_WORKER_INDEX)", nodes: "$(LWS_GROUP_SIZE)",
+                                          host: "$(LWS_LEADER_ADDRESS)", port: spec.port + 1000, follower: follower)
+                    #expect(strings(c["command"]) + strings(c["args"]) == spec.argv + refs, "seed \(seed) sample \(i) \(role)")
+                    #expect((c["readinessProbe"] == nil) == follower && (c["ports"] == nil) == follower, "seed \(seed) sample \(i) \(role)")
+                    #expect(c["resources"]?["limits"]?["nvidia.com/gpu"] == .string(String(d.deployment.gpusPerReplica)))
+                }
+                #expect(objects[1].value["spec"]?["selector"]?["leaderworkerset.sigs.k8s.io/worker-index"] == .string("0"))
+            } else {
+                guard let c = container(objects[0].value["spec"]?["template"]) else { Issue.record("no container"); continue }
+                #expect(strings(c["command"]) + strings(c["args"]) == spec.argv, "seed \(seed) sample \(i)")
+            }
             let path = dir + "/\(i).yaml"
             try yaml.write(toFile: path, atomically: true, encoding: .utf8)
             try KubernetesRenderer.jsonList(objects).write(toFile: dir + "/\(i).json", atomically: true, encoding: .utf8)
             files.append(path)
             objectCount += objects.count
+            groups += d.deployment.nodes > 1 ? 1 : 0
         }
-        let r = try KubernetesSupport.strictValidate(files, cli: v.cli)
+        #expect(groups > 0 && groups < samples, "seed \(seed): both kinds of replica are sampled")
+        let r = try KubernetesSupport.validateObjects(files, python: v.python)
         #expect(r.failed == 0, "seed \(seed): \(r.output)")
         #expect(r.passed == objectCount, "seed \(seed): \(r.passed) of \(objectCount) passed")
         // The YAML reads back (PyYAML, as kubectl's YAML reader would) as exactly the JSON's data.

@@ -52,6 +52,31 @@ enum KubernetesSupport {
         return (passed, failed + (r.status != 0 && failed == 0 ? 1 : 0), text)
     }
 
+    /// The LeaderWorkerSet CRD schema, less its two pod templates (the file's header says what was
+    /// cut, from which commit), and the script that validates every object strictly with it and the
+    /// pinned kubernetes-validate schemas.
+    static let schemaDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("KubernetesSchemas").path
+    static let crdExcerpt = schemaDirectory + "/leaderworkerset.x-k8s.io_leaderworkersets.excerpt.yaml"
+    static let objectValidator = schemaDirectory + "/validate_objects.py"
+
+    /// Validates every object of `files` strictly: core and apps kinds against the Kubernetes
+    /// OpenAPI schemas (kubernetes-validate, `schemaVersion`), a LeaderWorkerSet against the CRD
+    /// excerpt with its pod templates as core `v1 PodTemplate`s; any other kind fails. Returns the
+    /// objects that passed and failed and the output (every failure is in it).
+    static func validateObjects(_ files: [String], python: String) throws -> (passed: Int, failed: Int, output: String) {
+        let r = try runProcess(python, [objectValidator, "--crd", crdExcerpt, "--kubernetes-version", schemaVersion] + files)
+        let text = r.out + r.err
+        guard let last = r.out.split(separator: "\n").last(where: { $0.hasPrefix("objects: ") }) else {
+            Issue.record("validate_objects.py gave no summary (exit \(r.status)): \(text)")
+            return (0, 1, text)
+        }
+        let numbers = last.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        guard numbers.count == 2 else { return (0, 1, text) }
+        #expect((r.status == 0) == (numbers[1] == 0), "exit \(r.status) with \(last)")
+        return (numbers[0], numbers[1], text)
+    }
+
     /// A fresh temporary directory.
     static func tempDir(_ name: String = #function) throws -> String {
         let dir = NSTemporaryDirectory() + "dsdeploy-k8s-\(UUID().uuidString)"

@@ -157,6 +157,9 @@ extension LaunchSpec {
     /// rendezvous at `host:port + 1000`; empty for one node or an engine that cannot span nodes.
     public func nodeFlags(rank: Int) -> [String] {
         guard let n = nodes, n > 1, let flags = MultiNodeFlags.of(engine) else { return [] }
-        return flags.argv(for: engine, rank: rank, nodes: n, host: host, port: port + 1000)
+        return flags.argv(for: engine, rank: rank, nodes: n, host: host, port: rendezvousPort)
     }
+
+    /// Where rank 0 of a multi-node replica waits for the other nodes: the replica's port + 1000.
+    public var rendezvousPort: Int { port + 1000 }
 }

@@ -83,6 +83,8 @@ enum KubernetesChecks {
         if let p = KubernetesNames.dns1035LabelProblem(d.name) {
             out.append(.error("invalid-value", "deployment '\(d.name)' names its Deployment and Service \(on); a Service name \(p)",
                               at: d.location))
+        } else if d.nodes > 1 {
+            out += groupNameProblems(d, on: on)
         }
         for (k, v) in d.labels.sorted(by: { $0.key < $1.key }) {
             let at = d.fieldLocations["labels.\(k)"] ?? d.location
@@ -97,9 +99,11 @@ enum KubernetesChecks {
             out.append(.error("invalid-value", "deployment '\(d.name)': container.shmSize '\(shm)' is not a size (16g, 512m) \(on)",
                               at: d.fieldLocations["container.shmSize"] ?? d.fieldLocations["container"] ?? d.location))
         }
-        if d.rollout.maxSurge == 0, d.rollout.maxUnavailable == 0 {
-            out.append(.error("invalid-value", "deployment '\(d.name)': rollout maxSurge and maxUnavailable are both 0; a Kubernetes "
-                              + "Deployment needs one of them above 0 (the API server refuses it)",
+        // LWS's admission webhook refuses both 0 unless replicas is 0; a Deployment's validation always.
+        if d.rollout.maxSurge == 0, d.rollout.maxUnavailable == 0, d.nodes == 1 || d.replicas != 0 {
+            let refuser = d.nodes > 1 ? "a LeaderWorkerSet needs one of them above 0 (LWS's admission webhook refuses it)"
+                : "a Kubernetes Deployment needs one of them above 0 (the API server refuses it)"
+            out.append(.error("invalid-value", "deployment '\(d.name)': rollout maxSurge and maxUnavailable are both 0; " + refuser,
                               at: d.fieldLocations["rollout.maxSurge"] ?? d.fieldLocations["rollout"] ?? d.location))
         }
         if target?.string("secretName") == nil {
@@ -122,6 +126,30 @@ enum KubernetesChecks {
                               at: version.location))
         }
         out += portClashes(d, version)
+        return out
+    }
+
+    /// The names a multi-node deployment's LeaderWorkerSet gives what it creates must be valid too:
+    /// dsdeploy's Service `NAME-leader` (a DNS-1035 label), and each group's worker StatefulSet
+    /// `NAME-G`, whose pods Kubernetes labels `controller-revision-hash: NAME-G-HASH` (a label value
+    /// of at most 63 characters; the hash has up to 10). A name too long is accepted by the API
+    /// server and then fails at pod creation, so it is refused here, at the name.
+    static func groupNameProblems(_ d: Deployment, on: String) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let service = KubernetesRenderer.leaderServiceName(d.name)
+        if let p = KubernetesNames.dns1035LabelProblem(service) {
+            out.append(.error("invalid-value", "deployment '\(d.name)' spans \(d.nodes) nodes \(on): its leader Service '\(service)' \(p); "
+                              + "shorten the name", at: d.location))
+            return out
+        }
+        let lastGroup = String(max(d.replicas, 1) - 1)
+        let longest = d.name.utf8.count + 1 + lastGroup.utf8.count + 1 + 10
+        if longest > 63 {
+            out.append(.error("invalid-value", "deployment '\(d.name)' spans \(d.nodes) nodes \(on): LeaderWorkerSet names group "
+                              + "\(lastGroup)'s worker StatefulSet '\(d.name)-\(lastGroup)', and its pods' controller-revision-hash label "
+                              + "'\(d.name)-\(lastGroup)-' + a 10-character hash would have \(longest) characters (at most 63); shorten the "
+                              + "name to \(d.name.utf8.count - (longest - 63)) characters", at: d.location))
+        }
         return out
     }
 

@@ -8,7 +8,8 @@ import DeployCore
 public enum KubernetesKind: TargetKind {
     public static let type = "kubernetes"
     /// Render only: no plan against what runs, no apply, no logs (the cluster's controller applies).
-    public static let capabilities: TargetCapabilities = []
+    /// Multi-node replicas render as LeaderWorkerSet groups (the cluster needs the LWS controller).
+    public static let capabilities: TargetCapabilities = [.multiNode]
 
     static let toleration = ObjectSchema("KubernetesToleration", [
         FieldSchema("key", .string(), "The taint's key (omitted with operator Exists: every taint)."),
@@ -30,7 +31,7 @@ public enum KubernetesKind: TargetKind {
     ])
 
     public static let schema: TargetTypeSchema = TargetTypeSchema(
-        type: type, summary: "A Kubernetes cluster: render a Deployment and a Service per deployment for Argo CD, Flux or kubectl to apply (render only).",
+        type: type, summary: "A Kubernetes cluster: render a Deployment (multi-node: a LeaderWorkerSet) and a Service per deployment for Argo CD, Flux or kubectl to apply (render only).",
         fields: [
             FieldSchema("namespace", .string(), "The objects' namespace (a DNS-1123 label); omitted: the namespace they are applied in."),
             FieldSchema("labels", .map(.string()), "Labels on every object and pod (a deployment's own labels win)."),

@@ -4,10 +4,12 @@ import CurlHTTP
 import Engines
 
 /// Renders a deployment on a `type: kubernetes` target into the objects a cluster runs it with: a
-/// `Deployment` (one pod per replica) and the `Service` clients reach it through. The container runs
-/// exactly the argv the `Renderer` gives every other target (as `command`/`args` arrays, never a
-/// shell); secret env values are `secretKeyRef`s, never values. Pure: the same input gives the same
-/// objects, in the same key order.
+/// `Deployment` (one pod per replica) and the `Service` clients reach it through; a replica on several
+/// nodes (`nodesPerReplica` > 1) is a `LeaderWorkerSet` group (one pod per node) and the Service
+/// selects the groups' leaders. The container runs exactly the argv the `Renderer` gives every other
+/// target (as `command`/`args` arrays, never a shell, every `$` escaped from Kubernetes' `$(VAR)`
+/// expansion); secret env values are `secretKeyRef`s, never values. Pure: the same input gives the
+/// same objects, in the same key order.
 public struct KubernetesRenderer: Sendable {
     /// The Target document.
     public var target: TargetConfig
@@ -31,7 +33,22 @@ public struct KubernetesRenderer: Sendable {
         public var value: KubeValue
     }
 
-    /// The objects of one deployment, Deployment first.
+    /// The label LWS puts on every pod of a group with the pod's index in it (the leader's is "0").
+    public static let workerIndexLabel = "leaderworkerset.sigs.k8s.io/worker-index"
+
+    /// The environment LWS gives every container of a group (its pod webhook sets them), which the
+    /// multi-node flags reference through Kubernetes' `$(VAR)` expansion.
+    public static let leaderAddressVariable = "LWS_LEADER_ADDRESS"
+    /// The number of pods in the group (`leaderWorkerTemplate.size`).
+    public static let groupSizeVariable = "LWS_GROUP_SIZE"
+    /// The pod's index in its group: 0 for the leader, 1 … size-1 for the workers.
+    public static let workerIndexVariable = "LWS_WORKER_INDEX"
+
+    /// The Service of a multi-node deployment: LWS itself creates a headless Service named like the
+    /// LeaderWorkerSet (the group's DNS domain, behind `LWS_LEADER_ADDRESS`), so dsdeploy's is `NAME-leader`.
+    public static func leaderServiceName(_ deployment: String) -> String { deployment + "-leader" }
+
+    /// The objects of one deployment: Deployment (or LeaderWorkerSet) first, then its Service.
     public func render(_ r: ResolvedDeployment) -> Result<[Object], RenderError> {
         let d = r.deployment
         let spec: LaunchSpec
@@ -53,6 +70,10 @@ public struct KubernetesRenderer: Sendable {
         annotations["dsdeploy/model"] = "\(d.model.source):\(d.model.modelPath)"
         var metadata: [KubeField] = [KubeField("name", .string(name))]
         if let ns = target.string("namespace") { metadata.append(KubeField("namespace", .string(ns))) }
+        if let nodes = spec.nodes, nodes > 1 {
+            return .success(group(d, spec, nodes: nodes, metadata: metadata, labels: labels, podLabels: podLabels,
+                                  annotations: annotations))
+        }
         let selector = KubeValue.map([KubeField("matchLabels", .sorted([Self.deploymentLabel: name]))])
         let deployment = KubeValue.map([
             KubeField("apiVersion", .string("apps/v1")),
@@ -69,25 +90,104 @@ public struct KubernetesRenderer: Sendable {
                 ])),
                 KubeField("template", .map([
                     KubeField("metadata", .map([KubeField("labels", .sorted(podLabels)), KubeField("annotations", .sorted(annotations))])),
-                    KubeField("spec", podSpec(spec)),
+                    KubeField("spec", podSpec(spec, role: .single)),
                 ])),
             ])),
         ])
-        let service = KubeValue.map([
+        let service = self.service(spec, metadata: metadata, labels: labels, annotations: annotations,
+                                   selector: [Self.deploymentLabel: name])
+        return .success([Object(fileName: "\(name).deployment.yaml", value: deployment),
+                         Object(fileName: "\(name).service.yaml", value: service)])
+    }
+
+    /// The Service clients reach the engine's HTTP port through.
+    func service(_ spec: LaunchSpec, metadata: [KubeField], labels: [String: String], annotations: [String: String],
+                 selector: [String: String]) -> KubeValue {
+        .map([
             KubeField("apiVersion", .string("v1")),
             KubeField("kind", .string("Service")),
             KubeField("metadata", .map(metadata + [KubeField("labels", .sorted(labels)), KubeField("annotations", .sorted(annotations))])),
             KubeField("spec", .map([
                 KubeField("type", .string(target.string("serviceType") ?? "ClusterIP")),
-                KubeField("selector", .sorted([Self.deploymentLabel: name])),
+                KubeField("selector", .sorted(selector)),
                 KubeField("ports", .list([.map([
                     KubeField("name", .string("http")), KubeField("port", .int(spec.port)),
                     KubeField("targetPort", .string("http")), KubeField("protocol", .string("TCP")),
                 ])])),
             ])),
         ])
-        return .success([Object(fileName: "\(name).deployment.yaml", value: deployment),
-                         Object(fileName: "\(name).service.yaml", value: service)])
+    }
+
+    /// A replica on `nodes` nodes: one LeaderWorkerSet group per replica (`size` = nodes, one pod per
+    /// node, each with the deployment's GPUs), and a Service `NAME-leader` on the groups' leaders.
+    ///
+    /// - The leader (rank 0) serves the API: it alone has the port and the probes. Workers serve no
+    ///   HTTP (SGLang's ranks > 0, vLLM's `--headless`).
+    /// - Each pod's multi-node flags reference LWS's environment, which Kubernetes expands in `args`
+    ///   (`$(LWS_GROUP_SIZE)`, `$(LWS_WORKER_INDEX)`, `$(LWS_LEADER_ADDRESS)`): no shell.
+    /// - `startupPolicy: LeaderCreated`: the workers start with the leader. `LeaderReady` would wait
+    ///   for the leader's readiness probe, which the engine passes only once every worker has joined
+    ///   the rendezvous: the group would never start.
+    /// - `restartPolicy: RecreateGroupOnPodRestart`: a node that dies ends the whole group, as on
+    ///   every other target (one engine instance cannot lose a rank and go on).
+    func group(_ d: Deployment, _ spec: LaunchSpec, nodes: Int, metadata: [KubeField], labels: [String: String],
+               podLabels: [String: String], annotations: [String: String]) -> [Object] {
+        let name = d.name
+        func template(_ role: PodRole) -> KubeValue {
+            .map([
+                KubeField("metadata", .map([KubeField("labels", .sorted(podLabels)), KubeField("annotations", .sorted(annotations))])),
+                KubeField("spec", podSpec(spec, role: role)),
+            ])
+        }
+        let lws = KubeValue.map([
+            KubeField("apiVersion", .string("leaderworkerset.x-k8s.io/v1")),
+            KubeField("kind", .string("LeaderWorkerSet")),
+            KubeField("metadata", .map(metadata + [KubeField("labels", .sorted(labels)), KubeField("annotations", .sorted(annotations))])),
+            KubeField("spec", .map([
+                KubeField("replicas", .int(d.replicas)),
+                KubeField("leaderWorkerTemplate", .map([
+                    KubeField("size", .int(nodes)),
+                    KubeField("restartPolicy", .string("RecreateGroupOnPodRestart")),
+                    KubeField("leaderTemplate", template(.leader)),
+                    KubeField("workerTemplate", template(.worker)),
+                ])),
+                KubeField("rolloutStrategy", .map([
+                    KubeField("type", .string("RollingUpdate")),
+                    KubeField("rollingUpdateConfiguration", .map([
+                        KubeField("maxSurge", .int(spec.maxSurge)), KubeField("maxUnavailable", .int(spec.maxUnavailable)),
+                    ])),
+                ])),
+                KubeField("startupPolicy", .string("LeaderCreated")),
+            ])),
+        ])
+        var serviceMetadata = metadata
+        serviceMetadata[0] = KubeField("name", .string(Self.leaderServiceName(name)))
+        let service = self.service(spec, metadata: serviceMetadata, labels: labels, annotations: annotations,
+                                   selector: [Self.deploymentLabel: name, Self.workerIndexLabel: "0"])
+        return [Object(fileName: "\(name).leaderworkerset.yaml", value: lws),
+                Object(fileName: "\(name).service.yaml", value: service)]
+    }
+
+    /// Which pod a template is for: the only pod of a single-node replica, or a multi-node group's
+    /// leader (rank 0) or workers (ranks 1 … nodes-1).
+    enum PodRole: Sendable { case single, leader, worker }
+
+    /// The argv words of `role`'s container after the entrypoint: the Renderer's, escaped, then the
+    /// engine's multi-node flags as references to LWS's environment.
+    func args(_ spec: LaunchSpec, role: PodRole) -> [String] {
+        let own = spec.argv.dropFirst(spec.entrypointCount).map(Self.escapeExpansion)
+        guard role != .single, let n = spec.nodes, n > 1, let flags = MultiNodeFlags.of(spec.engine) else { return own }
+        return own + flags.argv(for: spec.engine, rank: "$(\(Self.workerIndexVariable))", nodes: "$(\(Self.groupSizeVariable))",
+                                host: "$(\(Self.leaderAddressVariable))", port: spec.rendezvousPort, follower: role == .worker)
+    }
+
+    /// `s` as Kubernetes passes it on after expanding `$(VAR)` references in `command`, `args` and env
+    /// values: `$$` is how a literal `$` is written, so `--x $(HOME)` reaches the engine unchanged.
+    public static func escapeExpansion(_ s: String) -> String {
+        guard s.contains("$") else { return s }
+        var out = ""
+        for c in s { out += c == "$" ? "$$" : String(c) }
+        return out
     }
 
     /// The launch every pod of the deployment runs: the `Renderer`'s, with `{{worker_ip}}` the pod's
@@ -122,7 +222,7 @@ public struct KubernetesRenderer: Sendable {
 
     /// The pod: one container `engine`, its GPUs, `/dev/shm`, the model cache, probes; the target's
     /// scheduling settings.
-    func podSpec(_ spec: LaunchSpec) -> KubeValue {
+    func podSpec(_ spec: LaunchSpec, role: PodRole) -> KubeValue {
         var fields: [KubeField] = []
         if let rc = target.string("runtimeClassName") { fields.append(KubeField("runtimeClassName", .string(rc))) }
         if target.string("hostNetwork") == "true" {
@@ -146,7 +246,7 @@ public struct KubernetesRenderer: Sendable {
         if let secrets = target.strings("imagePullSecrets"), !secrets.isEmpty {
             fields.append(KubeField("imagePullSecrets", .list(secrets.map { .map([KubeField("name", .string($0))]) })))
         }
-        fields.append(KubeField("containers", .list([container(spec)])))
+        fields.append(KubeField("containers", .list([container(spec, role: role)])))
         var volumes: [KubeValue] = [.map([
             KubeField("name", .string("dshm")),
             KubeField("emptyDir", .map([KubeField("medium", .string("Memory")), KubeField("sizeLimit", .string(shmQuantity(spec)))])),
@@ -184,18 +284,20 @@ public struct KubernetesRenderer: Sendable {
         return .map(fields)
     }
 
-    /// The engine's container.
-    func container(_ spec: LaunchSpec) -> KubeValue {
-        let entry = Array(spec.argv.prefix(spec.entrypointCount))
-        let args = Array(spec.argv.dropFirst(spec.entrypointCount))
+    /// The engine's container (a multi-node group's workers serve no HTTP: no port, no probes).
+    func container(_ spec: LaunchSpec, role: PodRole) -> KubeValue {
+        let entry = spec.argv.prefix(spec.entrypointCount).map(Self.escapeExpansion)
+        let args = self.args(spec, role: role)
         var fields = [KubeField("name", .string("engine")), KubeField("image", .string(spec.image))]
         if !entry.isEmpty { fields.append(KubeField("command", .list(entry.map(KubeValue.string)))) }
         fields.append(KubeField("args", .list(args.map(KubeValue.string))))
         let env = self.env(spec)
         if !env.isEmpty { fields.append(KubeField("env", .list(env))) }
-        fields.append(KubeField("ports", .list([.map([
-            KubeField("name", .string("http")), KubeField("containerPort", .int(spec.port)), KubeField("protocol", .string("TCP")),
-        ])])))
+        if role != .worker {
+            fields.append(KubeField("ports", .list([.map([
+                KubeField("name", .string("http")), KubeField("containerPort", .int(spec.port)), KubeField("protocol", .string("TCP")),
+            ])])))
+        }
         var resources: [KubeField] = []
         let requests = resourceMap("requests")
         var limits = resourceMap("limits")
@@ -208,7 +310,7 @@ public struct KubernetesRenderer: Sendable {
             mounts.append(.map([KubeField("name", .string("model-cache")), KubeField("mountPath", .string(hub.path))]))
         }
         fields.append(KubeField("volumeMounts", .list(mounts)))
-        fields += probes(spec)
+        if role != .worker { fields += probes(spec) }
         return .map(fields)
     }
 
@@ -233,7 +335,7 @@ public struct KubernetesRenderer: Sendable {
             if e.name == "CUDA_VISIBLE_DEVICES", e.origin == nil, e.value == spec.gpuIds.map(String.init).joined(separator: ",") { continue }
             names.insert(e.name)
             if let v = e.value, !e.secret {
-                out.append(.map([KubeField("name", .string(e.name)), KubeField("value", .string(v))]))
+                out.append(.map([KubeField("name", .string(e.name)), KubeField("value", .string(Self.escapeExpansion(v)))]))
             } else {
                 out.append(.map([KubeField("name", .string(e.name)), KubeField("valueFrom", .map([
                     KubeField("secretKeyRef", .map([KubeField("name", .string(secretName)), KubeField("key", .string(e.name))])),

@@ -27,6 +27,9 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
     public var behavior: @Sendable (LaunchSpec) -> Behavior = { _ in .readyAfter(.seconds(1)) }
     /// Every call, in order, for assertions ("start dspark/0 rev", "stop dspark/0 inst").
     public private(set) var calls: [String] = []
+
+    /// Adds a line to `calls` (what a test's collaborators did, in order with the driver's calls).
+    public func note(_ line: String) { lock.withLock { calls.append(line) } }
     /// Environment each instance got (for tests of secret handling; values stay `Secret`).
     public private(set) var environments: [String: [String: Secret]] = [:]
     /// Hosts cut off from this machine: starting, probing or stopping an instance there fails as

@@ -179,6 +179,16 @@ import TestSupport
         let reverted = try rows(s)
         #expect(reverted.map { $0["revision"] as? String } == [good] && seen(a).count == 1 && seen(b).count == 1)
 
+        // Without surge the old group stops first, then the new one starts on both hosts.
+        let beforeNoSurge = seen(a) + seen(b)
+        try write(manifest(s, hosts: [a, b], sshConfig: sshConfig, memFraction: "0.78", surge: 0))
+        let noSurge = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(noSurge.status == 0 && noSurge.out.contains("~ --mem-fraction-static: 0.8 → 0.78"), "\(noSurge.out)\(noSurge.err)")
+        let afterNoSurge = try rows(s)
+        #expect(afterNoSurge.count == 1 && afterNoSurge.first?["state"] as? String == "ready" && afterNoSurge.first?["revision"] as? String != good,
+                "\(afterNoSurge)")
+        #expect(seen(a).count == 1 && seen(b).count == 1 && Set(seen(a) + seen(b)).isDisjoint(with: beforeNoSurge), "\(seen(a)) \(seen(b))")
+
         // Group rollout time against one node, with the same simulated start delay (3 runs each).
         // One node: another deployment on h20-a's other 8 GPUs, created first so that both time a replace.
         let one = s.dir + "/manifests/one.yaml"

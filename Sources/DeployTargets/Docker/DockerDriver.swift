@@ -372,16 +372,31 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
                                state: .starting, launch: launch, pid: nil, port: port, startedAt: started, labels: spec.labels)
     }
 
-    /// Node containers of this slot's earlier groups that no longer run (a group broken while a host
-    /// was cut off leaves them behind, and the slot's running group is what the planner follows):
-    /// removed before a new group starts on those hosts. Best effort.
+    /// What is left of this slot's broken groups on the new group's hosts: a group with a node that
+    /// no longer runs, or (when all its hosts are among these) with a node's container missing. Such a
+    /// group is not running for the planner, but a node of it may still run and hold the replica's
+    /// port (an engine's rank 0 waits for its NCCL timeout before it gives up on a lost node), and a
+    /// group broken while a host was cut off leaves its other nodes behind. All of its containers here
+    /// are removed before the new group starts. A healthy group (the one a surge replaces) is left
+    /// alone. Best effort: a host that cannot be listed is skipped.
     func removeLeftovers(of spec: LaunchSpec, on hosts: [DockerHost]) {
+        let found = ResultSlots<[Listed]>(count: hosts.count)
         BoundedParallel.run(count: hosts.count, width: Self.parallelHosts) { i in
-            let h = hosts[i]
-            guard let list = try? self.listed(on: h) else { return }
-            for c in list where c.group != nil && !c.running && c.launch.deployment == spec.deployment && c.launch.replica == spec.replica {
-                try? h.api.stopAndRemove(c.id, grace: 0)
-            }
+            found.set(i, ((try? self.listed(on: hosts[i])) ?? []).filter {
+                $0.group != nil && $0.launch.deployment == spec.deployment && $0.launch.replica == spec.replica
+            })
+        }
+        let listedHosts = Set(hosts.map(\.name))
+        let all = hosts.indices.flatMap { found.get($0) ?? [] }
+        var victims: [Listed] = []
+        for (_, members) in Dictionary(grouping: all, by: { $0.group ?? "" }) {
+            let placed = members[0].launch.nodeHosts?.map(\.host) ?? []
+            let missing = Set(placed).isSubset(of: listedHosts) && members.count < placed.count
+            if missing || members.contains(where: { !$0.running }) { victims += members }
+        }
+        let doomed = victims
+        BoundedParallel.run(count: doomed.count, width: Self.parallelHosts) { k in
+            try? doomed[k].host.api.stopAndRemove(doomed[k].id, grace: 0)
         }
     }
 

@@ -28,10 +28,21 @@ public struct LaunchSpecTextRenderer: Sendable {
                 }
             }
             if let n = s.nodes, n > 1 {
-                out += "  nodes:  \(n), one engine instance (rank 0 serves the API); each node runs the argv above with:\n"
-                for rank in 0..<n {
-                    let port = rank == 0 ? "" : "--port \(s.port + 100 * rank) "
-                    out += "    node \(rank): " + port + s.nodeFlags(rank: rank).map(ShellQuote.quote).joined(separator: " ") + "\n"
+                if let placed = s.nodeHosts, placed.count == n {
+                    // Nodes on distinct hosts: each node's whole argv (its own --host, the replica's port).
+                    out += "  nodes:  \(n), one engine instance (rank 0 serves the API), one node per host, each runs:\n"
+                    for (rank, p) in placed.enumerated() {
+                        let node = s.forNode(rank)
+                        out += "    node \(rank) on \(p.host) \(p.address)"
+                            + (p.gpuIds.isEmpty ? "" : " gpus \(p.gpuIds.map(String.init).joined(separator: ","))") + ":\n"
+                        out += "      " + node.argv.map(ShellQuote.quote).joined(separator: " ") + "\n"
+                    }
+                } else {
+                    out += "  nodes:  \(n), one engine instance (rank 0 serves the API); each node runs the argv above with:\n"
+                    for rank in 0..<n {
+                        let port = rank == 0 ? "" : "--port \(s.port + 100 * rank) "
+                        out += "    node \(rank): " + port + s.nodeFlags(rank: rank).map(ShellQuote.quote).joined(separator: " ") + "\n"
+                    }
                 }
             }
             out += "  flags:\n"

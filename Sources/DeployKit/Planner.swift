@@ -114,9 +114,15 @@ public struct Planner: Sendable {
           b.argv.prefix(b.entrypointCount).joined(separator: " "))
         f("env", a.env.map { "\($0.name)=\($0.secret ? "<secret \($0.from ?? "")>" : $0.display)" }.joined(separator: " "),
           b.env.map { "\($0.name)=\($0.secret ? "<secret \($0.from ?? "")>" : $0.display)" }.joined(separator: " "))
-        f("gpus", a.gpuIds.map(String.init).joined(separator: ","), b.gpuIds.map(String.init).joined(separator: ","))
+        // A group on distinct hosts: every node's GPUs and host (`a,b` and `0,1/0,1`).
+        func gpus(_ s: LaunchSpec) -> String {
+            (s.nodeHosts?.map(\.gpuIds) ?? [s.gpuIds]).map { $0.map(String.init).joined(separator: ",") }.joined(separator: "/")
+        }
+        f("gpus", gpus(a), gpus(b))
         // The host, where both know it (state from before placement on hosts has none).
-        if let x = a.node, let y = b.node { f("host", x, y) }
+        if let x = a.node, let y = b.node {
+            f("host", a.nodeHosts?.map(\.host).joined(separator: ",") ?? x, b.nodeHosts?.map(\.host).joined(separator: ",") ?? y)
+        }
         f("labels", a.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
           b.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), restart: false)
         return out

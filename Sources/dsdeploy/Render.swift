@@ -67,9 +67,9 @@ struct Render: ParsableCommand {
         var placement: [String: [ReplicaPlacement]] = [:]
         for (name, onTarget) in Dictionary(grouping: result.deployments, by: { $0.target?.name ?? "local" }) {
             let t = onTarget.first?.target
-            let hosts = TargetKinds.kind(t?.type ?? "local")?.inventory(t)
-                ?? [InventoryHost(name: name, address: t?.host ?? "127.0.0.1", gpus: t?.gpus)]
-            if case .success(let p) = Placer.place(onTarget, hosts: hosts) { placement.merge(p) { a, _ in a } }
+            let kind = TargetKinds.kind(t?.type ?? "local")
+            let hosts = kind?.inventory(t) ?? [InventoryHost(name: name, address: t?.host ?? "127.0.0.1", gpus: t?.gpus)]
+            if case .success(let p) = Placer.place(onTarget, hosts: hosts, spreadNodes: kind?.spreadsNodes ?? false) { placement.merge(p) { a, _ in a } }
         }
         var specs: [LaunchSpec] = []
         // Every part of a disaggregated deployment is rendered: its router's argv names its workers.

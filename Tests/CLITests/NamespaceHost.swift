@@ -92,6 +92,21 @@ final class NamespaceHost: @unchecked Sendable {
         guard up else { throw Failure(description: "sshd in \(ns) did not accept the key") }
     }
 
+    /// Joins this namespace and `other`'s by a veth pair of their own, with a route each way to the
+    /// other's address: the hosts of a multi-node group reach each other directly, as on a cluster
+    /// network, while each one's link to this machine can still be cut alone. Removed with the namespaces.
+    func link(to other: NamespaceHost) throws {
+        let tag = String(UInt32.random(in: 0...0xffffff), radix: 16)
+        let (x, y) = ("dsl" + tag + "x", "dsl" + tag + "y")
+        try Self.sh(["/sbin/ip", "link", "add", x, "type", "veth", "peer", "name", y])
+        try Self.sh(["/sbin/ip", "link", "set", x, "netns", ns])
+        try Self.sh(["/sbin/ip", "link", "set", y, "netns", other.ns])
+        try Self.sh(["/sbin/ip", "-n", ns, "link", "set", x, "up"])
+        try Self.sh(["/sbin/ip", "-n", other.ns, "link", "set", y, "up"])
+        try Self.sh(["/sbin/ip", "-n", ns, "route", "add", other.address + "/32", "dev", x, "src", address])
+        try Self.sh(["/sbin/ip", "-n", other.ns, "route", "add", address + "/32", "dev", y, "src", other.address])
+    }
+
     /// Cuts the host off this machine (its link goes down), or brings it back.
     func cut(_ down: Bool) throws { try Self.sh(["/sbin/ip", "link", "set", veth, down ? "down" : "up"]) }
 

@@ -172,3 +172,58 @@ import Testing
                 "\(four.map(\.message))")
     }
 }
+
+/// `validate` of a multi-node replica on a docker target: one node per host, so the hosts must be
+/// enough (and have the GPUs), and the host network; located at `nodesPerReplica`.
+@Suite struct DockerMultiNodeValidationTests {
+    func validate(_ hosts: String, nodes: Int, gpus: Int = 8, network: String = "") -> [Diagnostic] {
+        let text = """
+        apiVersion: dsdeploy/v1
+        kind: Backend
+        metadata: {name: b}
+        spec:
+          engine: sglang
+          versions:
+            v: {engineVersion: "0.5.23", image: img, command: "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}"}
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Target
+        metadata: {name: fleet}
+        spec:
+          type: docker\(network)
+          hosts:
+        \(hosts)
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: d}
+        spec:
+          target: fleet
+          model: {source: huggingface, id: x/y}
+          backend: b
+          backendVersion: v
+          gpusPerReplica: \(gpus)
+          nodesPerReplica: \(nodes)
+          args: [--tp-size \(gpus * nodes)]
+        """
+        let (m, d) = ManifestLoader(source: MemoryFileSource(files: ["m.yaml": text]), targetTypes: TargetKinds.schemas).load(["m.yaml"])
+        return SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d).diagnostics.filter { $0.severity == .error }
+    }
+
+    @Test func aGroupNeedsAsManyHostsAsNodesOnTheHostNetwork() throws {
+        let two = """
+            - {name: a, docker: "ssh://deploy@10.0.0.11", gpus: 8}
+            - {name: b, docker: "ssh://deploy@10.0.0.12", gpus: 4}
+            - {name: c, docker: "ssh://deploy@10.0.0.13"}
+        """
+        #expect(validate(two, nodes: 2).isEmpty, "a and c (whose GPUs nvidia-smi counts)")
+        let three = validate(two, nodes: 3)
+        #expect(three.map(\.message) == ["deployment 'd': a replica on 3 nodes (nodesPerReplica: 3) runs one node per host, on 3 distinct "
+                                         + "hosts with 8 GPUs each, but target 'fleet' has 2 such of 3 hosts (a 8 GPUs, b 4 GPUs, c)"],
+                "\(three.map(\.message))")
+        #expect(three.first?.id == "insufficient-gpus" && three.first?.location?.line == 28, "at nodesPerReplica: \(String(describing: three.first?.location))")
+        let bridge = validate(two, nodes: 2, network: "\n  network: bridge")
+        #expect(bridge.first?.id == "unsupported" && bridge.first?.message.contains("network: bridge") == true
+                && bridge.first?.location?.line == 29, "\(bridge.map { ($0.message, $0.location?.line ?? 0) })")
+    }
+}

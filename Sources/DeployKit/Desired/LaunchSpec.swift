@@ -32,6 +32,12 @@ public struct LaunchSpec: Sendable, Codable, Hashable {
     public var nodes: Int? = nil
     /// Its place in a disaggregated deployment (prefill, decode or router), nil for a plain one.
     public var pd: PDMember? = nil
+    /// Where each node of a group placed on distinct hosts runs, in rank order (rank 0 is `node`,
+    /// `host` and `gpuIds`); nil for one node or nodes sharing one host (`local`).
+    public var nodeHosts: [ReplicaPlacement]? = nil
+    /// The run command's argv words rendered from templates, for rendering them again per node
+    /// (`{{worker_ip}}`, `{{gpu_ids}}` of that node's host); set only with `nodeHosts`.
+    public var nodeTemplateTokens: [PortToken]? = nil
     /// Port of this replica.
     public var port: Int
     /// GPU ids assigned (also in `CUDA_VISIBLE_DEVICES` at launch).
@@ -152,6 +158,36 @@ extension LaunchSpec {
 
     /// A prefill server's bootstrap port (what the router is told when the server joins), nil otherwise.
     public var bootstrapPort: Int? { pd?.role == .prefill ? port + PDExpansion.bootstrapPortOffset : nil }
+
+    /// Node `rank`'s own launch in a group placed on distinct hosts (`nodeHosts`): its host, address
+    /// and GPUs, the run command's template words rendered again with its `{{worker_ip}}` and
+    /// `{{gpu_ids}}` (the port is the replica's on every host), `CUDA_VISIBLE_DEVICES` from its GPUs
+    /// unless the deployment sets it, and the engine's multi-node flags for the rank appended.
+    /// Rank 0 is the spec itself plus its flags. Without `nodeHosts`, the spec unchanged.
+    public func forNode(_ rank: Int) -> LaunchSpec {
+        guard let placed = nodeHosts, rank >= 0, rank < placed.count else { return self }
+        let p = placed[rank]
+        var s = self
+        let ids = p.gpuIds.map(String.init).joined(separator: ",")
+        var values = templateValues
+        values["worker_ip"] = p.bindAddress ?? p.address
+        values["gpu_ids"] = ids
+        for t in nodeTemplateTokens ?? [] where t.index < s.argv.count {
+            if let tpl = try? Template(parsing: t.template), case .success(let text) = tpl.render(values) { s.argv[t.index] = text }
+        }
+        let own = gpuIds.map(String.init).joined(separator: ",")
+        s.env = env.map { e in
+            var e = e
+            if e.name == "CUDA_VISIBLE_DEVICES", e.value == own { e.value = ids }
+            return e
+        }
+        s.templateValues = values
+        s.node = p.host
+        s.host = p.address
+        s.gpuIds = p.gpuIds
+        s.argv += nodeFlags(rank: rank)
+        return s
+    }
 
     /// The engine's multi-node flags for node `rank` of this replica (`nodes` > 1), with rank 0's
     /// rendezvous at `host:port + 1000`; empty for one node or an engine that cannot span nodes.

@@ -31,6 +31,9 @@ public struct ReplicaPlacement: Sendable, Hashable, Codable {
     public var gpuIds: [Int]
     /// What `{{worker_ip}}` renders to, when not `address` (see `InventoryHost.bindAddress`).
     public var bindAddress: String?
+    /// Every node of a multi-node replica placed on distinct hosts, in rank order (rank 0 is this
+    /// placement's own host and GPUs); nil for one node, or where the nodes share one host (`local`).
+    public var ranks: [ReplicaPlacement]? = nil
 
     /// Creates a placement.
     public init(host: String, address: String, gpuIds: [Int], bindAddress: String? = nil) {
@@ -51,11 +54,19 @@ public struct ReplicaPlacement: Sendable, Hashable, Codable {
 /// `gpus` list, or `0, 1, 2 …` when it declares none. Two replicas never share a GPU of a host.
 /// `validate` refuses a manifest that needs more GPUs than a target's list holds
 /// (`insufficient-gpus`); the placer refuses it again, in case it is called on its own.
+///
+/// With `spreadNodes` (the docker target), a replica of `nodesPerReplica: N` > 1 gets N distinct
+/// hosts, each with `gpusPerReplica` free GPUs: the N least loaded hosts with room (ties: the
+/// target's order), ranked in the target's host order, so rank 0 (the `--dist-init-addr` host) is
+/// the first of them the target lists. A running group keeps all its hosts and GPUs while every
+/// node's place is still valid, else the whole group is placed again. Without it (`local`), the
+/// nodes of a replica share its one placement.
 public enum Placer {
     /// Placements per replica, by deployment name; `current` holds where the replicas that run now
     /// are, by `deployment/replica`.
     public static func place(_ deployments: [ResolvedDeployment], hosts: [InventoryHost],
-                             current: [String: ReplicaPlacement] = [:]) -> Result<[String: [ReplicaPlacement]], RenderError> {
+                             current: [String: ReplicaPlacement] = [:],
+                             spreadNodes: Bool = false) -> Result<[String: [ReplicaPlacement]], RenderError> {
         let sorted = deployments.sorted { $0.deployment.name < $1.deployment.name }
         var taken: [String: Set<Int>] = [:]
         var load: [String: Int] = [:]
@@ -64,6 +75,7 @@ public enum Placer {
         for r in sorted {
             let d = r.deployment
             out[d.name] = (0..<d.replicas).map { i in
+                if spreadNodes, d.nodes > 1 { return keepGroup(current["\(d.name)/\(i)"], d, hosts, &taken, &load) }
                 guard let p = current["\(d.name)/\(i)"], let host = hosts.first(where: { $0.name == p.host }),
                       p.gpuIds.count == d.gpusPerReplica, Set(p.gpuIds).count == p.gpuIds.count,
                       host.gpus.map({ pool in p.gpuIds.allSatisfy(pool.contains) }) ?? true,
@@ -94,6 +106,27 @@ public enum Placer {
             var replicas: [ReplicaPlacement] = []
             for slot in out[d.name] ?? [] {
                 if let slot { replicas.append(slot); continue }
+                if spreadNodes, d.nodes > 1 {
+                    // N distinct hosts with room: the least loaded first, ranked in the target's order.
+                    let room = hosts.enumerated().compactMap { i, h in freeIDs(h, d.gpusPerReplica).map { (i, h, $0) } }
+                    let chosen = room.sorted { (load[$0.1.name, default: 0], $0.0) < (load[$1.1.name, default: 0], $1.0) }
+                        .prefix(d.nodes).sorted { $0.0 < $1.0 }
+                    guard chosen.count == d.nodes else {
+                        let have = hosts.map { h in "\(h.name): \(h.gpus.map { "\($0.count - taken[h.name, default: []].count) of \($0.count)" } ?? "any") free" }
+                        return .failure(RenderError(deployment: d.name, message: "needs \(d.nodes) distinct hosts with \(d.gpusPerReplica) free GPUs each "
+                                                    + "for a replica on \(d.nodes) nodes (nodesPerReplica: \(d.nodes)); \(room.count) "
+                                                    + "ha\(room.count == 1 ? "s" : "ve") room (" + have.joined(separator: ", ") + ")"))
+                    }
+                    let ranks = chosen.map { _, h, ids in
+                        taken[h.name, default: []].formUnion(ids)
+                        load[h.name, default: 0] += 1
+                        return ReplicaPlacement(host: h.name, address: h.address, gpuIds: ids, bindAddress: h.bindAddress)
+                    }
+                    var group = ranks[0]
+                    group.ranks = ranks
+                    replicas.append(group)
+                    continue
+                }
                 let candidates = hosts.enumerated().compactMap { i, h in freeIDs(h, d.gpusPerReplica).map { (i, h, $0) } }
                 guard let (_, host, ids) = candidates.min(by: { (load[$0.1.name, default: 0], $0.0) < (load[$1.1.name, default: 0], $1.0) }) else {
                     let have = hosts.map { h in "\(h.name): \(h.gpus.map { "\($0.count - taken[h.name, default: []].count) of \($0.count)" } ?? "any") free" }
@@ -107,6 +140,27 @@ public enum Placer {
             result[d.name] = replicas
         }
         return .success(result)
+    }
+
+    /// A running group's placement when every node's host is still the target's, on distinct hosts,
+    /// with the right GPU count, still in the host's list and not taken; nil (placed again) otherwise.
+    static func keepGroup(_ p: ReplicaPlacement?, _ d: Deployment, _ hosts: [InventoryHost],
+                          _ taken: inout [String: Set<Int>], _ load: inout [String: Int]) -> ReplicaPlacement? {
+        guard let ranks = p?.ranks, ranks.count == d.nodes, Set(ranks.map(\.host)).count == ranks.count else { return nil }
+        var kept: [ReplicaPlacement] = []
+        for r in ranks {
+            guard let host = hosts.first(where: { $0.name == r.host }), r.gpuIds.count == d.gpusPerReplica,
+                  Set(r.gpuIds).count == r.gpuIds.count, host.gpus.map({ pool in r.gpuIds.allSatisfy(pool.contains) }) ?? true,
+                  taken[host.name, default: []].isDisjoint(with: r.gpuIds) else { return nil }
+            kept.append(ReplicaPlacement(host: host.name, address: host.address, gpuIds: r.gpuIds, bindAddress: host.bindAddress))
+        }
+        for r in kept {
+            taken[r.host, default: []].formUnion(r.gpuIds)
+            load[r.host, default: 0] += 1
+        }
+        var group = kept[0]
+        group.ranks = kept
+        return group
     }
 
     /// One host's GPU ids per replica (the single-host form of `place(_:hosts:current:)`).

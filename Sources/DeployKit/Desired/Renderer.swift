@@ -33,6 +33,7 @@ public struct Renderer: Sendable {
             }
             var flags: [RenderedFlag] = []
             var portTokens: [PortToken] = []
+            var templateTokens: [PortToken] = []
             if let command = r.version.command {
                 switch ArgvSplitter.split(command.value) {
                 case .success(let tokens):
@@ -44,6 +45,9 @@ public struct Renderer: Sendable {
                             case .success(let s):
                                 if t.names.contains("port") {
                                     portTokens.append(PortToken(index: argv.count + rendered.count, template: token.text))
+                                }
+                                if !t.names.isEmpty {
+                                    templateTokens.append(PortToken(index: argv.count + rendered.count, template: token.text))
                                 }
                                 rendered.append(s)
                             case .failure(let e):
@@ -92,6 +96,11 @@ public struct Renderer: Sendable {
             if d.nodes > 1 { specs[specs.count - 1].nodes = d.nodes }
             specs[specs.count - 1].pd = d.pd
             specs[specs.count - 1].argv += specs[specs.count - 1].pdFlags()
+            // Nodes on distinct hosts: each renders its own {{worker_ip}} and {{gpu_ids}} (LaunchSpec.forNode).
+            if d.nodes > 1, let ranks = placed?.ranks, ranks.count == d.nodes {
+                specs[specs.count - 1].nodeHosts = ranks
+                specs[specs.count - 1].nodeTemplateTokens = templateTokens
+            }
             specs[specs.count - 1].container = d.container
             specs[specs.count - 1].modelSource = d.model.source
             specs[specs.count - 1].fieldOrigins = Renderer.fieldOrigins(r)

@@ -22,6 +22,9 @@ public final class SlotTarget: Target, @unchecked Sendable {
     public var stopGrace: Duration = .seconds(10)
     /// Puts instances into service beyond their own port (a disaggregated deployment's router).
     public var membership: (any ReplicaMembership)? = nil
+    /// The nodes of a multi-node replica run on distinct hosts (docker), each placed by the Placer;
+    /// false: they share the replica's one placement (`local`: processes on this machine).
+    public var spreadsNodes = false
 
     /// Creates a slot target. `digest` keys the values revisions do not show (secrets, `valueFrom`)
     /// so a changed value is a planned restart; nil when the target keeps no key.
@@ -52,9 +55,11 @@ public final class SlotTarget: Target, @unchecked Sendable {
         for o in observed.filter(\.isAlive).sorted(by: { $0.startedAt < $1.startedAt }) {
             current[o.id] = ReplicaPlacement(host: o.launch.node ?? hosts.first?.name ?? "", address: o.launch.host,
                                              gpuIds: o.launch.gpuIds)
+            current[o.id]?.ranks = o.launch.nodeHosts
         }
         let placement: [String: [ReplicaPlacement]]
-        switch Placer.place(input.deployments, hosts: driver.inventory(hosts, observed: observed), current: current) {
+        switch Placer.place(input.deployments, hosts: driver.inventory(hosts, observed: observed), current: current,
+                            spreadNodes: spreadsNodes) {
         case .success(let p): placement = p
         case .failure(let e): throw TargetError(.configuration, "cannot place '\(e.deployment)' on target '\(ref.name)': \(e.message)")
         }
@@ -126,9 +131,17 @@ public final class SlotTarget: Target, @unchecked Sendable {
                 // A multi-node group lives and dies as one: every node has the group's state; where each listens.
                 if let n = o.launch.nodes, n > 1 {
                     row.details["nodes"] = String(n)
-                    for rank in 1..<n {
-                        row.details["node_\(rank)"] = Endpoint.url(host: o.launch.host, port: o.port + 100 * rank)
-                            + " (health only; logs --node \(rank))"
+                    if let placed = o.launch.nodeHosts, placed.count == n {
+                        // On distinct hosts: every node listens on the replica's port on its own host.
+                        for (rank, p) in placed.enumerated() {
+                            row.details["node_\(rank)"] = "\(p.host) " + Endpoint.url(host: p.address, port: o.port)
+                                + (rank == 0 ? " (serves the API)" : " (health only; logs --node \(rank))")
+                        }
+                    } else {
+                        for rank in 1..<n {
+                            row.details["node_\(rank)"] = Endpoint.url(host: o.launch.host, port: o.port + 100 * rank)
+                                + " (health only; logs --node \(rank))"
+                        }
                     }
                 }
                 return row

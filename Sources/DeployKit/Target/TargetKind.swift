@@ -13,11 +13,16 @@ public protocol TargetKind: Sendable {
     /// The hosts a slot target of this kind places replicas on (`render` places without building the
     /// target); server-scheduled kinds return none.
     static func inventory(_ config: TargetConfig?) -> [InventoryHost]
+    /// True when the nodes of a multi-node replica run on distinct hosts, each placed by the Placer
+    /// (docker); false when they share the replica's placement (`local`). Default: false.
+    static var spreadsNodes: Bool { get }
     /// Builds the target of a Target document (nil: the embedded `local` target) for `deployments`.
     static func make(_ config: TargetConfig?, _ context: TargetContext) throws(TargetError) -> any Target
 }
 
 extension TargetKind {
+    public static var spreadsNodes: Bool { false }
+
     /// One host: the Target's `host` address and `gpus`.
     public static func inventory(_ config: TargetConfig?) -> [InventoryHost] {
         [InventoryHost(name: config?.name ?? type, address: config?.host ?? "127.0.0.1", gpus: config?.gpus)]

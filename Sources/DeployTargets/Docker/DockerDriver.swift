@@ -75,7 +75,10 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     func inventory(_ declared: [InventoryHost], observed: [ObservedReplica]) -> [InventoryHost] {
         declared.map { d in
             guard d.gpus == nil, let h = host(d.name), let inv = readGPUs(h) else { return d }
-            let ours = Set(observed.filter { $0.isAlive && $0.launch.node == d.name }.flatMap(\.launch.gpuIds))
+            let ours = Set(observed.filter(\.isAlive).flatMap { o in
+                (o.launch.nodeHosts ?? [ReplicaPlacement(host: o.launch.node ?? "", address: "", gpuIds: o.launch.gpuIds)])
+                    .filter { $0.host == d.name }.flatMap(\.gpuIds)
+            })
             var host = d
             host.gpus = inv.free(ours: ours)
             return host
@@ -123,6 +126,10 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         /// Docker's status text (`Exited (1) 5 minutes ago`).
         var status: String
         var started: Double
+        /// The group (its rank 0 container's name) of a multi-node replica's node container; nil for one node.
+        var group: String? = nil
+        /// The node's rank in its group (0 for one node).
+        var rank = 0
     }
 
     /// Every container of this target on every host, by host label too: two hosts of a target may
@@ -156,9 +163,13 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
                 guard let id = c["Names"]?.array?.first?.string.map({ $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }) ?? c["Id"]?.string,
                       let labels = c["Labels"]?.object, let launchText = labels["\(Self.label).launch"]?.string,
                       var launch = try? JSONDecoder().decode(LaunchSpec.self, from: Data(launchText.utf8)) else { continue }
-                launch.node = h.name
+                let group = labels["\(Self.label).group"]?.string
+                let rank = Int(labels["\(Self.label).rank"]?.string ?? "") ?? 0
+                // Every node carries its group's launch; the group's host is rank 0's.
+                launch.node = rank == 0 ? h.name : launch.nodeHosts?.first?.host ?? h.name
                 out.append(Listed(host: h, id: id, launch: launch, running: c["State"]?.string == "running",
-                                  status: c["Status"]?.string ?? "", started: Double(labels["\(Self.label).started"]?.string ?? "") ?? 0))
+                                  status: c["Status"]?.string ?? "", started: Double(labels["\(Self.label).started"]?.string ?? "") ?? 0,
+                                  group: group, rank: rank))
             }
         } catch {
             // Named by host: the plan of a fleet says which host it could not read.
@@ -169,15 +180,62 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
 
     func observe() throws -> [ObservedReplica] {
         let records = records.all()
-        let list = try listed()
+        let all = try listed()
+        // A multi-node replica is one observation: its group, seen through rank 0 (or, when rank 0's
+        // container is gone, through the node containers that are left, as a group that is not running).
+        var heads: [Listed] = []
+        var groups: [String: [Listed]] = [:]
+        for c in all {
+            guard let g = c.group else { heads.append(c); continue }
+            if groups[g] == nil { heads.append(c) }
+            groups[g, default: []].append(c)
+        }
+        for i in heads.indices {
+            guard let g = heads[i].group, let nodes = groups[g] else { continue }
+            var head = nodes.first { $0.rank == 0 } ?? nodes[0]
+            head.id = g
+            if head.rank != 0, let placed = head.launch.nodeHosts?.first, let h0 = host(placed.host) { head.host = h0 }
+            heads[i] = head
+        }
         // Running containers are verified (readiness, readback) hosts side by side.
+        let (list, members) = (heads, groups)
         let results = ResultSlots<ObservedReplica>(count: list.count)
         let byHost = Dictionary(grouping: list.indices, by: { list[$0].host.name })
         let names = byHost.keys.sorted()
         BoundedParallel.run(count: names.count, width: Self.parallelHosts) { k in
-            for i in byHost[names[k]] ?? [] { results.set(i, self.observed(list[i], labels: records[list[i].id]?.labels)) }
+            for i in byHost[names[k]] ?? [] {
+                let c = list[i]
+                results.set(i, c.group.flatMap { members[$0] }.map { self.observedGroup(c, $0, labels: records[c.id]?.labels) }
+                            ?? self.observed(c, labels: records[c.id]?.labels))
+            }
         }
         return list.indices.compactMap { results.get($0) }
+    }
+
+    /// The container name of node `rank` of a group (rank 0's is the group's, the replica's instance).
+    static func nodeName(_ group: String, rank: Int) -> String { rank == 0 ? group : "\(group)-n\(rank)" }
+
+    /// A group as one replica: running only when every node's container runs; then verified through
+    /// rank 0 like one container. Otherwise `exited`, naming each node that is missing or not running.
+    func observedGroup(_ head: Listed, _ nodes: [Listed], labels recorded: [String: String]?) -> ObservedReplica {
+        let n = head.launch.nodes ?? 1
+        var problems: [String] = []
+        var lastLog: [String] = []
+        for rank in 0..<n {
+            let where_ = head.launch.nodeHosts.map { rank < $0.count ? " on \($0[rank].host)" : "" } ?? ""
+            guard let c = nodes.first(where: { $0.rank == rank }) else {
+                problems.append("node \(rank) of \(n)\(where_): no container")
+                continue
+            }
+            guard !c.running else { continue }
+            problems.append("node \(rank) of \(n)\(where_): \(Self.exitStatus(c.status))")
+            lastLog += ((try? c.host.api.logs(c.id, tail: 10)) ?? "").split(separator: "\n").map { "[node \(rank)] " + $0 }
+        }
+        guard !problems.isEmpty else { return observed(head, labels: recorded) }
+        return ObservedReplica(deployment: head.launch.deployment, replica: head.launch.replica, instance: head.id,
+                               revision: head.launch.revision, state: .exited, launch: head.launch, pid: nil, port: head.launch.port,
+                               startedAt: head.started, exitStatus: problems.joined(separator: "; "), lastLog: lastLog, drift: [],
+                               labels: recorded ?? head.launch.labels)
     }
 
     /// An observation of a listed container: running ones are verified now.
@@ -208,6 +266,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     }
 
     func start(_ spec: LaunchSpec, port: Int, environment: [String: Secret]) throws -> ObservedReplica {
+        if let placed = spec.nodeHosts, placed.count > 1 { return try startGroup(spec, placed, port: port, environment: environment) }
         guard let h = host(spec.node) else {
             throw DockerError(status: 0, message: "replica \(spec.id) is placed on host '\(spec.node ?? "")', which target '\(target)' does not have")
         }
@@ -225,14 +284,9 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         let started = clock.now().inSeconds
         var launch = spec
         launch.port = port
-        let launchJSON = String(decoding: (try? JSONEncoder().encode(launch)) ?? Data(), as: UTF8.self)
-        let name = "dsd-\(spec.deployment)-\(spec.replica)-\(String(UInt64(started * 1000), radix: 36))\(String(UInt16.random(in: 0...UInt16.max), radix: 36))"
-        _ = try h.api.create(name: name, Self.createBody(launch, environment: environment, network: network, publishOn: h.address, labels: [
-            "\(Self.label).managed": "true", "\(Self.label).target": target, "\(Self.label).host": h.name,
-            "\(Self.label).deployment": spec.deployment,
-            "\(Self.label).replica": String(spec.replica), "\(Self.label).revision": spec.revision,
-            "\(Self.label).started": String(started), "\(Self.label).launch": launchJSON,
-        ]))
+        let name = Self.containerName(spec, started: started)
+        _ = try h.api.create(name: name, Self.createBody(launch, environment: environment, network: network, publishOn: h.address,
+                                                         labels: labels(launch, on: h, started: started)))
         do { try h.api.start(name) } catch {
             try? h.api.stopAndRemove(name, grace: 0)
             throw error
@@ -241,12 +295,117 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
                                state: .starting, launch: launch, pid: nil, port: port, startedAt: started, labels: spec.labels)
     }
 
+    /// A fresh container name for a replica (`dsd-DEPLOYMENT-REPLICA-TIME RANDOM`).
+    static func containerName(_ spec: LaunchSpec, started: Double) -> String {
+        "dsd-\(spec.deployment)-\(spec.replica)-\(String(UInt64(started * 1000), radix: 36))\(String(UInt16.random(in: 0...UInt16.max), radix: 36))"
+    }
+
+    /// A container's labels: what `observe` rebuilds the replica from (the launch as JSON, never a
+    /// secret value); a node of a group also carries the group (rank 0's name) and its rank.
+    func labels(_ launch: LaunchSpec, on h: DockerHost, started: Double, group: String? = nil, rank: Int = 0) -> [String: String] {
+        let launchJSON = String(decoding: (try? JSONEncoder().encode(launch)) ?? Data(), as: UTF8.self)
+        var out = [
+            "\(Self.label).managed": "true", "\(Self.label).target": target, "\(Self.label).host": h.name,
+            "\(Self.label).deployment": launch.deployment,
+            "\(Self.label).replica": String(launch.replica), "\(Self.label).revision": launch.revision,
+            "\(Self.label).started": String(started), "\(Self.label).launch": launchJSON,
+        ]
+        if let group {
+            out["\(Self.label).group"] = group
+            out["\(Self.label).rank"] = String(rank)
+        }
+        return out
+    }
+
+    /// A multi-node replica: one container per node, each on its own host (`LaunchSpec.forNode`: its
+    /// `{{worker_ip}}`, GPUs and rank flags; the replica's port on every host), created on every host
+    /// first and then started together, the hosts side by side. When any node cannot be created or
+    /// started, the nodes already made are removed and the start fails (`HostUnreachable` when that
+    /// node's host cannot be reached). The replica's instance is rank 0's container.
+    func startGroup(_ spec: LaunchSpec, _ placed: [ReplicaPlacement], port: Int, environment: [String: Secret]) throws -> ObservedReplica {
+        var made: [(rank: Int, host: DockerHost, launch: LaunchSpec)] = []
+        for (rank, p) in placed.enumerated() {
+            guard let h = host(p.host) else {
+                throw DockerError(status: 0, message: "node \(rank) of replica \(spec.id) is placed on host '\(p.host)', which target '\(target)' does not have")
+            }
+            var node = spec
+            node.port = port
+            made.append((rank, h, node.forNode(rank)))
+        }
+        let started = clock.now().inSeconds
+        var moved = spec
+        moved.port = port
+        let (launch, nodes) = (moved, made)
+        let group = Self.containerName(spec, started: started)
+        removeLeftovers(of: spec, on: nodes.map(\.host))
+        let created = ResultSlots<Result<Void, DockerError>>(count: nodes.count)
+        BoundedParallel.run(count: nodes.count, width: Self.parallelHosts) { i in
+            let (rank, h, node) = nodes[i]
+            created.set(i, Result { () throws(DockerError) in
+                try self.ensureImage(spec.image, on: h)
+                _ = try h.api.create(name: Self.nodeName(group, rank: rank),
+                                     Self.createBody(node, environment: environment, network: self.network, publishOn: h.address,
+                                                     labels: self.labels(launch, on: h, started: started, group: group, rank: rank)))
+            })
+        }
+        let startedAll = ResultSlots<Result<Void, DockerError>>(count: nodes.count)
+        if nodes.indices.allSatisfy({ if case .success? = created.get($0) { return true } else { return false } }) {
+            BoundedParallel.run(count: nodes.count, width: Self.parallelHosts) { i in
+                let (rank, h, _) = nodes[i]
+                startedAll.set(i, Result { () throws(DockerError) in try h.api.start(Self.nodeName(group, rank: rank)) })
+            }
+        }
+        let failure = nodes.indices.lazy.compactMap { i -> (Int, DockerError)? in
+            if case .failure(let e)? = created.get(i) { return (i, e) }
+            if case .failure(let e)? = startedAll.get(i) { return (i, e) }
+            return nil
+        }.first
+        if let (i, e) = failure {
+            BoundedParallel.run(count: nodes.count, width: Self.parallelHosts) { k in
+                try? nodes[k].host.api.stopAndRemove(Self.nodeName(group, rank: nodes[k].rank), grace: 0)
+            }
+            let h = nodes[i].host
+            if e.unreachable { throw HostUnreachable(host: h.name, reason: e.message) }
+            throw DockerError(status: e.status, message: "node \(nodes[i].rank) of \(spec.id) on host '\(h.name)': \(e.message)")
+        }
+        return ObservedReplica(deployment: spec.deployment, replica: spec.replica, instance: group, revision: spec.revision,
+                               state: .starting, launch: launch, pid: nil, port: port, startedAt: started, labels: spec.labels)
+    }
+
+    /// What is left of this slot's broken groups on the new group's hosts: a group with a node that
+    /// no longer runs, or (when all its hosts are among these) with a node's container missing. Such a
+    /// group is not running for the planner, but a node of it may still run and hold the replica's
+    /// port (an engine's rank 0 waits for its NCCL timeout before it gives up on a lost node), and a
+    /// group broken while a host was cut off leaves its other nodes behind. All of its containers here
+    /// are removed before the new group starts. A healthy group (the one a surge replaces) is left
+    /// alone. Best effort: a host that cannot be listed is skipped.
+    func removeLeftovers(of spec: LaunchSpec, on hosts: [DockerHost]) {
+        let found = ResultSlots<[Listed]>(count: hosts.count)
+        BoundedParallel.run(count: hosts.count, width: Self.parallelHosts) { i in
+            found.set(i, ((try? self.listed(on: hosts[i])) ?? []).filter {
+                $0.group != nil && $0.launch.deployment == spec.deployment && $0.launch.replica == spec.replica
+            })
+        }
+        let listedHosts = Set(hosts.map(\.name))
+        let all = hosts.indices.flatMap { found.get($0) ?? [] }
+        var victims: [Listed] = []
+        for (_, members) in Dictionary(grouping: all, by: { $0.group ?? "" }) {
+            let placed = members[0].launch.nodeHosts?.map(\.host) ?? []
+            let missing = Set(placed).isSubset(of: listedHosts) && members.count < placed.count
+            if missing || members.contains(where: { !$0.running }) { victims += members }
+        }
+        let doomed = victims
+        BoundedParallel.run(count: doomed.count, width: Self.parallelHosts) { k in
+            try? doomed[k].host.api.stopAndRemove(doomed[k].id, grace: 0)
+        }
+    }
+
     /// Images a host does not have, when this target never pulls: refused before anything stops.
     func preflight(_ specs: [LaunchSpec]) -> [String] {
         guard pull == .never else { return [] }
         var out: [String] = []
         var seen: Set<String> = []
-        for s in specs {
+        for s in specs.flatMap({ s in s.nodeHosts.map { $0.indices.map(s.forNode) } ?? [s] }) {
             guard let h = host(s.node), seen.insert(h.name + " " + s.image).inserted else { continue }
             do {
                 if try !h.api.hasImage(s.image) {
@@ -376,6 +535,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     }
 
     func probe(_ instance: ObservedReplica) -> ProbeResult {
+        if let placed = instance.launch.nodeHosts, placed.count > 1 { return probeGroup(instance, placed) }
         guard let h = host(instance.launch.node) else { return .failed(reason: "host '\(instance.launch.node ?? "")' is gone", lastLog: []) }
         let doc: JSONValue?
         do { doc = try h.api.inspect(instance.instance) } catch {
@@ -389,6 +549,48 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
             return .failed(reason: "container exited (\(code))", lastLog: logs())
         }
         guard ready(instance.launch, id: instance.instance, on: h) else { return .starting(lastLine: logs().last) }
+        switch probeClient.readback(instance.launch, port: instance.port) {
+        case .verified(let drift, _): return drift.isEmpty ? .ready : .drifted(drift)
+        case .pending(let why): return .starting(lastLine: why)
+        case .failed(let why): return .failed(reason: why, lastLog: logs())
+        }
+    }
+
+    /// A group: every node's container must run, and one that exited fails the whole group.
+    /// Readiness and config readback are rank 0's. When a node's host cannot be reached, the group
+    /// can never be trusted again: its nodes on the other hosts are removed now (no half of a group
+    /// serves), and the result is `unreachable` for that host, as for one container: the apply
+    /// reports the host and stops working there, and the next apply finds the group incomplete and
+    /// replaces it.
+    func probeGroup(_ instance: ObservedReplica, _ placed: [ReplicaPlacement]) -> ProbeResult {
+        let n = placed.count
+        var exited: [String] = []
+        var lastLog: [String] = []
+        for (rank, p) in placed.enumerated() {
+            let name = Self.nodeName(instance.instance, rank: rank)
+            guard let h = host(p.host) else { return .failed(reason: "node \(rank) of \(n): host '\(p.host)' is gone", lastLog: []) }
+            let doc: JSONValue?
+            do { doc = try h.api.inspect(name) } catch {
+                guard error.unreachable else { return .starting(lastLine: error.message) }
+                let others = placed.indices.filter { $0 != rank }
+                BoundedParallel.run(count: others.count, width: Self.parallelHosts) { k in
+                    try? self.host(placed[others[k]].host)?.api.stopAndRemove(Self.nodeName(instance.instance, rank: others[k]), grace: 0)
+                }
+                return .unreachable(host: h.name, reason: error.message + " (node \(rank) of \(n) of \(instance.id) is there; its other "
+                                    + "node\(n == 2 ? " was" : "s were") stopped)")
+            }
+            guard let doc else {
+                exited.append("node \(rank) of \(n) on \(h.name): container \(name) is gone")
+                continue
+            }
+            guard doc["State"]?["Running"]?.bool != true else { continue }
+            exited.append("node \(rank) of \(n) on \(h.name) exited (" + (doc["State"]?["ExitCode"]?.int.map { "exit \($0)" } ?? "not running") + ")")
+            lastLog += ((try? h.api.logs(name, tail: 10)) ?? "").split(separator: "\n").map { "[node \(rank)] " + $0 }
+        }
+        if !exited.isEmpty { return .failed(reason: exited.joined(separator: "; "), lastLog: lastLog) }
+        guard let h0 = host(placed[0].host) else { return .failed(reason: "host '\(placed[0].host)' is gone", lastLog: []) }
+        let logs = { ((try? h0.api.logs(instance.instance, tail: 20)) ?? "").split(separator: "\n").map(String.init) }
+        guard ready(instance.launch, id: instance.instance, on: h0) else { return .starting(lastLine: logs().last) }
         switch probeClient.readback(instance.launch, port: instance.port) {
         case .verified(let drift, _): return drift.isEmpty ? .ready : .drifted(drift)
         case .pending(let why): return .starting(lastLine: why)
@@ -414,8 +616,26 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     }
 
     func stop(_ instance: ObservedReplica, grace: Duration) throws {
-        guard let h = host(instance.launch.node) else { return }
         let grace = max(0, Int(grace.inSeconds.rounded(.up)))
+        if let placed = instance.launch.nodeHosts, placed.count > 1 {
+            // Every node of the group, the hosts side by side; the first unreachable host is reported
+            // after the others' nodes are gone.
+            let results = ResultSlots<Result<Void, DockerError>>(count: placed.count)
+            BoundedParallel.run(count: placed.count, width: Self.parallelHosts) { rank in
+                guard let h = self.host(placed[rank].host) else { return }
+                results.set(rank, Result { () throws(DockerError) in
+                    try h.api.stopAndRemove(Self.nodeName(instance.instance, rank: rank), grace: grace)
+                })
+            }
+            for rank in placed.indices {
+                guard case .failure(let e)? = results.get(rank) else { continue }
+                if e.unreachable { throw HostUnreachable(host: placed[rank].host, reason: e.message) }
+                throw DockerError(status: e.status, message: "node \(rank) on host '\(placed[rank].host)': \(e.message)")
+            }
+            try records.remove(instance.instance)
+            return
+        }
+        guard let h = host(instance.launch.node) else { return }
         if case .failure(let e) = Result(catching: { () throws(DockerError) in try h.api.stopAndRemove(instance.instance, grace: grace) }) {
             if e.unreachable { throw HostUnreachable(host: h.name, reason: e.message) }
             throw e
@@ -432,13 +652,32 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
 
     func logs(deployment: String, replica: Int, tail: Int, follow: Bool,
               onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
+        try logs(deployment: deployment, replica: replica, node: 0, tail: tail, follow: follow, onText: onText)
+    }
+
+    /// Node `node`'s container log of a multi-node replica (0: rank 0's, the replica's own).
+    func logs(deployment: String, replica: Int, node: Int, tail: Int, follow: Bool,
+              onText: @escaping @Sendable (String) -> Bool) throws(TargetError) {
         // The slot's newest running container, else its newest (listing is enough: nothing is probed).
-        let mine: [Listed]
-        do { mine = try listed().filter { $0.launch.deployment == deployment && $0.launch.replica == replica } } catch {
+        let all: [Listed]
+        do { all = try listed().filter { $0.launch.deployment == deployment && $0.launch.replica == replica } } catch {
             throw TargetError(.unavailable, error.message)
         }
-        guard let c = mine.last(where: \.running) ?? mine.last else {
+        let mine = all.filter { $0.rank == 0 }
+        guard let head = mine.last(where: \.running) ?? mine.last ?? all.last else {
             throw TargetError(.notFound, "no container of \(deployment)/\(replica) on target '\(target)'")
+        }
+        var c = head
+        if node != 0 {
+            let n = head.launch.nodes ?? 1
+            guard node > 0, node < n else {
+                throw TargetError(.notFound, "\(deployment)/\(replica) has no node \(node) (its nodes are numbered from 0 to nodesPerReplica - 1)")
+            }
+            guard let group = head.group ?? (head.rank == 0 ? head.id : nil),
+                  let found = all.first(where: { $0.group == group && $0.rank == node }) else {
+                throw TargetError(.notFound, "no container of node \(node) of \(deployment)/\(replica) on target '\(target)'")
+            }
+            c = found
         }
         do {
             if follow { try c.host.api.followLogs(c.id, tail: tail, onText: onText) } else { _ = onText(try c.host.api.logs(c.id, tail: tail)) }

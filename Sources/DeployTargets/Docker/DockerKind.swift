@@ -8,7 +8,9 @@ import Foundation
 /// container on one of them, placed by the Placer from the hosts' GPUs.
 public enum DockerKind: TargetKind {
     public static let type = "docker"
-    public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply, .observe]
+    public static let capabilities: TargetCapabilities = [.savedPlans, .gates, .followLogs, .prune, .apply, .multiNode, .observe]
+    /// A multi-node replica's nodes run on distinct hosts, one container each.
+    public static var spreadsNodes: Bool { true }
 
     static let host = ObjectSchema("DockerHost", [
         FieldSchema("name", .string(pattern: TargetTypeSchema.namePattern), required: true, "The host's name (placement, status)."),
@@ -127,7 +129,9 @@ public enum DockerKind: TargetKind {
     /// nvidia-smi are checked by `plan`, which places the replicas).
     @Sendable static func checkDeployment(_ d: Deployment, _ backend: Backend, _ version: BackendVersion,
                                           _ target: TargetConfig?) -> [Diagnostic] {
-        guard let t = target, d.gpusPerReplica > 0, d.replicas > 0 else { return [] }
+        guard let t = target else { return [] }
+        if d.nodes > 1, let problem = checkNodes(d, t) { return [problem] }
+        guard d.gpusPerReplica > 0, d.replicas > 0 else { return [] }
         let list = hosts(t)
         guard !list.isEmpty, list.allSatisfy({ $0.gpus != nil }) else { return [] }
         let each = list.map { "\($0.name) \($0.gpus?.count ?? 0)" }.joined(separator: ", ")
@@ -143,6 +147,24 @@ public enum DockerKind: TargetKind {
                            + "but the hosts of target '\(t.name)' have room for \(fits) (\(each))", at: at)]
         }
         return []
+    }
+
+    /// A replica on N nodes needs N distinct hosts (with `gpusPerReplica` GPUs each, where the hosts
+    /// declare them) and the host network (the nodes' rendezvous and NCCL reach each other's hosts
+    /// directly); located at `nodesPerReplica`.
+    static func checkNodes(_ d: Deployment, _ t: TargetConfig) -> Diagnostic? {
+        let at = d.fieldLocations["nodesPerReplica"] ?? d.fieldLocations["nodes"] ?? d.location
+        if t.string("network") == "bridge" {
+            return .error("unsupported", "deployment '\(d.name)': a replica on \(d.nodes) nodes needs the hosts' network (its nodes meet "
+                          + "at rank 0's address and port + 1000); target '\(t.name)' has network: bridge", at: at)
+        }
+        let list = hosts(t)
+        let fit = list.filter { h in h.gpus.map { $0.count >= d.gpusPerReplica } ?? true }
+        guard fit.count < d.nodes else { return nil }
+        let each = list.map { "\($0.name)" + ($0.gpus.map { " \($0.count) GPUs" } ?? "") }.joined(separator: ", ")
+        return .error("insufficient-gpus", "deployment '\(d.name)': a replica on \(d.nodes) nodes (nodesPerReplica: \(d.nodes)) runs one node "
+                      + "per host, on \(d.nodes) distinct hosts with \(d.gpusPerReplica) GPUs each, but target '\(t.name)' has "
+                      + "\(fit.count == list.count ? "" : "\(fit.count) such of ")\(list.count) host\(list.count == 1 ? "" : "s") (\(each))", at: at)
     }
 
     /// The `tls` block: a certificate needs its key (and the other way round), and the files must be readable.
@@ -253,7 +275,9 @@ public enum DockerKind: TargetKind {
         let detail = list.map { "\($0.name) (\($0.endpoint.description))" }.joined(separator: ", ")
         // No secret digests: their key is per state directory, and the state of this target lives on the
         // hosts, where any machine must plan the same (a rotated secret value needs a change or a restart).
-        return SlotTarget(ref: TargetRef(name: t.name, type: type, detail: "Docker hosts " + detail), driver: driver,
-                          hosts: inventory(t), clock: context.clock, capabilities: capabilities)
+        let slot = SlotTarget(ref: TargetRef(name: t.name, type: type, detail: "Docker hosts " + detail), driver: driver,
+                              hosts: inventory(t), clock: context.clock, capabilities: capabilities)
+        slot.spreadsNodes = spreadsNodes
+        return slot
     }
 }

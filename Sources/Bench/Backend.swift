@@ -54,13 +54,17 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
 
 /// Folds one request's SSE events into a `RequestOutput` exactly as bench_serving's request
 /// functions do. Not thread-safe: used only on the transfer loop thread.
-struct StreamAccumulator {
+///
+/// Per chunk: the SSE data is found in place over curl's buffer (`SSEDataParser`, no copy unless
+/// an event is split across reads), its fields are read by `StreamChunk.scan` without building a
+/// document, and one `Double` is appended to a preallocated `itl`; nothing else is allocated.
+final class StreamAccumulator {
     let backend: BenchBackend
     let request: BenchRequest
     /// The prompt went as token ids (its length is exact).
     let sentTokenIDs: Bool
     let start: MonotonicTime
-    var parser = SSEParser()
+    var parser = SSEDataParser()
     var ttft = 0.0
     var gotFirst = false
     var lastTime = MonotonicTime(nanoseconds: 0)
@@ -77,23 +81,29 @@ struct StreamAccumulator {
         self.request = request
         self.sentTokenIDs = sentTokenIDs
         self.start = start
+        itl.reserveCapacity(max(request.outputLength, 1))
     }
 
-    mutating func feed(_ chunk: UnsafeRawBufferPointer, at time: MonotonicTime) {
+    func feed(_ chunk: UnsafeRawBufferPointer, at time: MonotonicTime) {
         if status != 200 {
             if errorBody.count < 300 { errorBody += chunk.prefix(300 - errorBody.count) }
             return
         }
-        for event in parser.feed(chunk) { handle(event, at: time) }
+        parser.feed(chunk) { handle($0, at: time) }
     }
 
-    private mutating func handle(_ event: SSEEvent, at time: MonotonicTime) {
-        guard !event.isDone else { return }
-        var data = event.data
+    /// `[DONE]`, the OpenAI end-of-stream marker.
+    private static func isDone(_ data: UnsafeRawBufferPointer) -> Bool {
+        data.count == 6 && data[0] == 0x5B && data[1] == 0x44 && data[2] == 0x4F && data[3] == 0x4E
+            && data[4] == 0x45 && data[5] == 0x5D
+    }
+
+    private func handle(_ data: UnsafeRawBufferPointer, at time: MonotonicTime) {
+        guard !Self.isDone(data) else { return }
         // Chunks that are not a JSON object are ignored, as bench_serving's json.loads would skip them.
-        guard let chunk = data.withUTF8({ StreamChunk.scan($0, backend: backend) }) else { return }
+        guard let chunk = StreamChunk.scan(data.assumingMemoryBound(to: UInt8.self), backend: backend) else { return }
         if chunk.hasError {
-            let obj = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any]
+            let obj = (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any]
             let err: Any = obj?["error"] ?? "unknown"
             streamError = "server error: \(String(describing: (err as? [String: Any])?["message"] ?? err))"
             return
@@ -113,7 +123,7 @@ struct StreamAccumulator {
                 let new = outLen - lastOutputLength
                 guard new > 0 else { return }
                 let gap = time.seconds(since: lastTime) / Double(new)
-                itl += Array(repeating: gap, count: new)
+                for _ in 0..<new { itl.append(gap) }
             }
             lastTime = time
             lastOutputLength = outLen
@@ -133,7 +143,7 @@ struct StreamAccumulator {
     }
 
     /// The final output once the transfer ended.
-    mutating func finish(_ result: Result<TransferSummary, HTTPError>) -> RequestOutput {
+    func finish(_ result: Result<TransferSummary, HTTPError>) -> RequestOutput {
         var out = RequestOutput(success: false, promptLength: request.inputLength, outputLength: 0, ttft: 0,
                                 latency: 0, itl: [], error: "")
         out.status = status
@@ -148,7 +158,7 @@ struct StreamAccumulator {
                 out.error = "HTTP \(summary.status)" + (body.isEmpty ? "" : ": \(body.prefix(200))")
                 return out
             }
-            for event in parser.finish() { handle(event, at: summary.timings.end) }
+            parser.finish { handle($0, at: summary.timings.end) }
             if let streamError { out.error = streamError; return out }
             guard gotFirst else { out.error = "stream ended without any token"; return out }
             out.success = true

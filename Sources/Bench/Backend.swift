@@ -29,26 +29,93 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
     }
 
     /// The streaming request body for `request`: its token ids when `sendsTokenIDs`, else its text.
+    /// Written directly (no `JSONSerialization` and its boxed dictionary per request).
     func body(_ request: BenchRequest, model: String?, tokenIDs: Bool) -> [UInt8] {
         let ids = sendsTokenIDs(request, tokenIDs: tokenIDs)
-        var json: [String: Any]
+        var w = JSONBodyWriter()
+        let n = request.outputLength
         switch self {
         case .sglang:
-            json = ["stream": true,
-                    "sampling_params": ["temperature": 0.0, "max_new_tokens": request.outputLength,
-                                        "ignore_eos": true] as [String: Any]]
-            if ids { json["input_ids"] = request.tokenIDs } else { json["text"] = request.text }
+            w.member("stream", raw: "true")
+            w.member("sampling_params", raw: "{\"temperature\":0.0,\"max_new_tokens\":\(n),\"ignore_eos\":true}")
+            if ids { w.member("input_ids", ints: request.tokenIDs) } else { w.member("text", string: request.text) }
         case .openai:
-            json = ["prompt": ids ? request.tokenIDs as Any : request.text, "temperature": 0.0,
-                    "max_tokens": request.outputLength,
-                    "stream": true, "ignore_eos": true, "stream_options": ["include_usage": true]]
+            if ids { w.member("prompt", ints: request.tokenIDs) } else { w.member("prompt", string: request.text) }
+            w.member("temperature", raw: "0.0")
+            w.member("max_tokens", raw: String(n))
+            w.member("stream", raw: "true")
+            w.member("ignore_eos", raw: "true")
+            w.member("stream_options", raw: "{\"include_usage\":true}")
         case .openaiChat:
-            json = ["messages": [["role": "user", "content": request.text]], "temperature": 0.0,
-                    "max_tokens": request.outputLength, "max_completion_tokens": request.outputLength,
-                    "stream": true, "ignore_eos": true, "stream_options": ["include_usage": true]]
+            w.key("messages")
+            w.bytes.append(contentsOf: "[{\"role\":\"user\",\"content\":".utf8)
+            w.string(request.text)
+            w.bytes.append(contentsOf: "}]".utf8)
+            w.member("temperature", raw: "0.0")
+            w.member("max_tokens", raw: String(n))
+            w.member("max_completion_tokens", raw: String(n))
+            w.member("stream", raw: "true")
+            w.member("ignore_eos", raw: "true")
+            w.member("stream_options", raw: "{\"include_usage\":true}")
         }
-        if let model { json["model"] = model }
-        return (try? JSONSerialization.data(withJSONObject: json)).map { Array($0) } ?? []
+        if let model { w.member("model", string: model) }
+        return w.finish()
+    }
+}
+
+/// Writes one JSON object member by member (RFC 8259 string escaping).
+struct JSONBodyWriter {
+    var bytes: [UInt8] = [0x7B]
+    private var first = true
+
+    mutating func key(_ k: String) {
+        if !first { bytes.append(0x2C) }
+        first = false
+        string(k)
+        bytes.append(0x3A)
+    }
+
+    mutating func member(_ k: String, raw: String) {
+        key(k)
+        bytes.append(contentsOf: raw.utf8)
+    }
+
+    mutating func member(_ k: String, string value: String) {
+        key(k)
+        string(value)
+    }
+
+    mutating func member(_ k: String, ints: [Int]) {
+        key(k)
+        bytes.append(0x5B)
+        for (i, v) in ints.enumerated() {
+            if i > 0 { bytes.append(0x2C) }
+            bytes.append(contentsOf: String(v).utf8)
+        }
+        bytes.append(0x5D)
+    }
+
+    mutating func string(_ s: String) {
+        bytes.append(0x22)
+        for c in s.utf8 {
+            switch c {
+            case 0x22: bytes.append(0x5C); bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+            case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
+            case 0x0D: bytes.append(0x5C); bytes.append(0x72)
+            case 0x09: bytes.append(0x5C); bytes.append(0x74)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(0x22)
+    }
+
+    mutating func finish() -> [UInt8] {
+        bytes.append(0x7D)
+        return bytes
     }
 }
 

@@ -211,8 +211,10 @@ extension Substring {
 let easyWriteCallback: dsd_curl_data_fn = { ptr, size, nmemb, userdata in
     let count = size &* nmemb
     guard let userdata else { return 0 }
-    let easy = Unmanaged<EasyHandle>.fromOpaque(userdata).takeUnretainedValue()
-    easy.received(UnsafeRawBufferPointer(start: ptr, count: ptr == nil ? 0 : count))
+    // The handle outlives its transfer: no retain/release per body chunk.
+    Unmanaged<EasyHandle>.fromOpaque(userdata)._withUnsafeGuaranteedRef {
+        $0.received(UnsafeRawBufferPointer(start: ptr, count: ptr == nil ? 0 : count))
+    }
     return count
 }
 

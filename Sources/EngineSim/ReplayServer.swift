@@ -172,7 +172,11 @@ final class ReplayServer: @unchecked Sendable {
         return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
     }
 
+    /// Reads every readable connection first, stamping when its bytes were read, then answers
+    /// them: a burst of requests gets arrival times from when each was read, not from when the
+    /// requests before it had been answered (rendered).
     private func handleReady(_ n: Int) {
+        var readable: [Conn] = []
         for k in 0..<n {
             let fd = readyFDs[k], ev = readyFlags[k]
             if fd == timerFD {
@@ -184,10 +188,11 @@ final class ReplayServer: @unchecked Sendable {
             } else if fd == listenFD {
                 acceptAll()
             } else if let c = conns[fd] {
-                if ev & 5 != 0 { readConn(c) }
+                if ev & 5 != 0, readConn(c) { readable.append(c) }
                 if let c = conns[fd], ev & 2 != 0 { flush(c) }
             }
         }
+        for c in readable where conns[c.fd] === c { serveNext(c) }
     }
 
     private func acceptAll() {
@@ -223,27 +228,29 @@ final class ReplayServer: @unchecked Sendable {
 
     private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
 
-    private func readConn(_ c: Conn) {
+    /// Reads what the connection has; false when it closed.
+    private func readConn(_ c: Conn) -> Bool {
         while true {
             let n = read(c.fd, readBuffer.baseAddress, 65536)
             if n > 0 {
                 c.input.append(contentsOf: readBuffer[0..<n])
-                if c.input.count > SimHTTPHandler.maxBody + 65536 { closeConn(c.fd); return }
-                if n < 65536 { break }
+                c.readAt = Self.now()
+                if c.input.count > SimHTTPHandler.maxBody + 65536 { closeConn(c.fd); return false }
+                if n < 65536 { return true }
             } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 closeConn(c.fd)
-                return
+                return false
             } else {
-                break
+                return true
             }
         }
-        serveNext(c)
     }
 
     /// Answers the next complete request on an idle connection.
     private func serveNext(_ c: Conn) {
         while c.stream == nil, c.sent == c.out.count, !c.closeAfter, let req = c.takeRequest() {
-            let arrival = Self.now()
+            // A request that waited in the buffer behind a stream arrives when that stream ended.
+            let arrival = max(c.readAt, c.idleSince)
             switch req {
             case .bad(let status, let message):
                 respond(c, status: status, contentType: "application/json",
@@ -420,6 +427,7 @@ final class ReplayServer: @unchecked Sendable {
             c.out.removeAll(keepingCapacity: true)
             c.sent = 0
             c.released = 0
+            c.idleSince = Self.now()
             if c.hasBufferedInput { serveNext(c); return }
         }
         setInterest(c)
@@ -438,6 +446,9 @@ private final class Conn {
     var released = 0
     var closeAfter = false
     var stream: ReplayStream?
+    /// When bytes were last read, and when the last response went out completely.
+    var readAt: UInt64 = 0
+    var idleSince: UInt64 = 0
 
     init(fd: Int32) { self.fd = fd }
 

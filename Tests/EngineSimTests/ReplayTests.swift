@@ -71,10 +71,10 @@ import Testing
             let c = await captureStream(multi, .json(url: base + "/v1/completions", json: #"{"prompt":"abc","max_tokens":3}"#))
             #expect(c.status == 200)
         }
-        let full = try await client.send(.json(url: base + "/v1/completions", json: #"{"prompt":"abc","max_tokens":3}"#))
+        let full = try client.send(.json(url: base + "/v1/completions", json: #"{"prompt":"abc","max_tokens":3}"#))
         #expect(full.status == 200)
         #expect(full.text.contains(#""text":"the quick brown""#))
-        let bad = try await client.send(.json(url: base + "/v1/completions", json: "{"))
+        let bad = try client.send(.json(url: base + "/v1/completions", json: "{"))
         #expect(bad.status == 400)
     }
 

@@ -9,7 +9,7 @@
 #   REPEATS=1 RATE_STEPS=2.5,1.25 benchmarks/client-cpu.sh         # quicker
 #
 # Needs: swift, python3, taskset. Builds go through /tmp/swift-build.lock when it exists (shared machines).
-# Env: SCRATCH=.build  REPEATS=3  MAIN=1:8,64:256,256:1024  SOURCES=nio,replay  RATE_STEPS=5,2.5,1.25,1
+# Env: SCRATCH=.build  SKIP_BUILD=1 (use the binaries already built)  REPEATS=3  MAIN=1:8,64:256,256:1024  SOURCES=nio,replay  RATE_STEPS=5,2.5,1.25,1
 #      RATE_PROMPTS=768  RATE_OUTPUT_LEN=256  PORT=31960  OUT=benchmarks/results/bench-client-<date>.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +20,11 @@ OUT=${OUT:-benchmarks/results/bench-client-$(date -u +%F).md}
 LOCK=()
 [ -e /tmp/swift-build.lock ] && LOCK=(flock /tmp/swift-build.lock)
 
-echo "== release build ($SCRATCH)"
-"${LOCK[@]}" swift build -c release --scratch-path "$SCRATCH" --product dsdeploy
-"${LOCK[@]}" swift build -c release --scratch-path "$SCRATCH" --product dsdeploy-engine-sim
+if [ -z "${SKIP_BUILD:-}" ]; then
+  echo "== release build ($SCRATCH)"
+  "${LOCK[@]}" swift build -c release --scratch-path "$SCRATCH" --product dsdeploy
+  "${LOCK[@]}" swift build -c release --scratch-path "$SCRATCH" --product dsdeploy-engine-sim
+fi
 BIN=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 
 BEFORE=()

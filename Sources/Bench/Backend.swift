@@ -90,9 +90,27 @@ struct JSONBodyWriter {
         bytes.append(0x5B)
         for (i, v) in ints.enumerated() {
             if i > 0 { bytes.append(0x2C) }
-            bytes.append(contentsOf: String(v).utf8)
+            integer(v)
         }
         bytes.append(0x5D)
+    }
+
+    /// A decimal integer, digits written directly.
+    mutating func integer(_ v: Int) {
+        if v < 0 { bytes.append(0x2D) }
+        var m = v.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[count] = UInt8(truncatingIfNeeded: m % 10) &+ 0x30
+                m /= 10
+                count += 1
+            } while m > 0
+            for k in stride(from: count - 1, through: 0, by: -1) { bytes.append(d[k]) }
+        }
     }
 
     mutating func string(_ s: String) {

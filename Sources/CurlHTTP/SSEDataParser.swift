@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
+
 /// Incremental server-sent-events parser that hands out each event's `data` as raw bytes.
 ///
 /// The same line and field rules as `SSEParser` (lines end with `\n`, `\r\n` or `\r`, split
@@ -38,8 +46,16 @@ public struct SSEDataParser: Sendable {
             if p[0] == 0x0A { i = 1 }  // the \n of a \r\n pair split across chunks
         }
         while i < n {
-            var j = i
-            while j < n, p[j] != 0x0A, p[j] != 0x0D { j += 1 }
+            // The line ends at the first \n or \r: memchr for \n, then for \r before it.
+            let here = base + i
+            let lf = memchr(here, 0x0A, n - i)
+            let span = lf.map { here.distance(to: UnsafeRawPointer($0)) } ?? (n - i)
+            let j: Int
+            if let cr = memchr(here, 0x0D, span) {
+                j = i + here.distance(to: UnsafeRawPointer(cr))
+            } else {
+                j = i + span
+            }
             if j == n {
                 carry.append(contentsOf: UnsafeRawBufferPointer(start: base + i, count: n - i))
                 break

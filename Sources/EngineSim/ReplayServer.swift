@@ -13,12 +13,14 @@ import Darwin
 /// benchmark client at hundreds of thousands of tokens per second.
 ///
 /// Same endpoints, bodies and timing model as `SimServer` (requests go through the same `Router`;
-/// chunk `i` is due at `arrival + TTFT + i × decodeStep`), but no SwiftNIO: one thread, epoll, a
-/// timerfd armed at the earliest due chunk (nanosecond resolution, no timer slack), and each stream's whole response (head, every SSE event in HTTP/1.1
-/// chunked framing, usage, `[DONE]`, the terminator) rendered once when its request arrives. At
-/// each due time the loop only *releases* the bytes up to that chunk and writes them: one `write`
-/// per stream per decode step, with nothing rendered or allocated on the way. When a socket is
-/// full, released bytes wait and go out together once it drains (as a server's buffers would).
+/// chunk `i` is due at `arrival + TTFT + i × decodeStep`, arrival being when the request's bytes
+/// were read), but no SwiftNIO: one thread, epoll, and a timerfd armed at the earliest due chunk
+/// (nanosecond resolution, no timer slack). Each stream's whole response (head, every SSE event in
+/// HTTP/1.1 chunked framing, usage, `[DONE]`, the terminator) is rendered when its request arrives
+/// (a middle chunk's bytes once per distinct text, then copied). At each due time the loop only
+/// *releases* the bytes up to that chunk and writes them: one `write` per stream per decode step,
+/// nothing rendered or allocated on the way. When a socket is full, released bytes wait and go
+/// out together once it drains (as a server's buffers would). Chunked request bodies get 501.
 ///
 /// `/server_info` reports `sim_worst_timer_lateness_ms` as the NIO server does; at shutdown the
 /// log gets one line with the chunks written and their mean and worst lateness.
@@ -155,6 +157,7 @@ final class ReplayServer: @unchecked Sendable {
         for fd in [listenFD, wakeRead, wakeWrite, timerFD, epfd] { close(fd) }
         readyFDs.deallocate()
         readyFlags.deallocate()
+        readBuffer.deallocate()
         exitSignal.signal()
     }
 

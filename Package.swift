@@ -69,12 +69,14 @@ let package = Package(
         .target(
             name: "EngineSim",
             dependencies: [
-                "Engines",
+                "Engines", "CSimIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
+        // epoll and timerfd for the simulator's replay mode (not imported by Swift's Glibc module).
+        .target(name: "CSimIO"),
         .executableTarget(name: "dsdeploy-engine-sim", dependencies: ["EngineSim", "Engines"], swiftSettings: strictSettings),
         .testTarget(
             name: "EngineSimTests",

@@ -29,38 +29,127 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
     }
 
     /// The streaming request body for `request`: its token ids when `sendsTokenIDs`, else its text.
+    /// Written directly (no `JSONSerialization` and its boxed dictionary per request).
     func body(_ request: BenchRequest, model: String?, tokenIDs: Bool) -> [UInt8] {
         let ids = sendsTokenIDs(request, tokenIDs: tokenIDs)
-        var json: [String: Any]
+        var w = JSONBodyWriter()
+        let n = request.outputLength
         switch self {
         case .sglang:
-            json = ["stream": true,
-                    "sampling_params": ["temperature": 0.0, "max_new_tokens": request.outputLength,
-                                        "ignore_eos": true] as [String: Any]]
-            if ids { json["input_ids"] = request.tokenIDs } else { json["text"] = request.text }
+            w.member("stream", raw: "true")
+            w.member("sampling_params", raw: "{\"temperature\":0.0,\"max_new_tokens\":\(n),\"ignore_eos\":true}")
+            if ids { w.member("input_ids", ints: request.tokenIDs) } else { w.member("text", string: request.text) }
         case .openai:
-            json = ["prompt": ids ? request.tokenIDs as Any : request.text, "temperature": 0.0,
-                    "max_tokens": request.outputLength,
-                    "stream": true, "ignore_eos": true, "stream_options": ["include_usage": true]]
+            if ids { w.member("prompt", ints: request.tokenIDs) } else { w.member("prompt", string: request.text) }
+            w.member("temperature", raw: "0.0")
+            w.member("max_tokens", raw: String(n))
+            w.member("stream", raw: "true")
+            w.member("ignore_eos", raw: "true")
+            w.member("stream_options", raw: "{\"include_usage\":true}")
         case .openaiChat:
-            json = ["messages": [["role": "user", "content": request.text]], "temperature": 0.0,
-                    "max_tokens": request.outputLength, "max_completion_tokens": request.outputLength,
-                    "stream": true, "ignore_eos": true, "stream_options": ["include_usage": true]]
+            w.key("messages")
+            w.bytes.append(contentsOf: "[{\"role\":\"user\",\"content\":".utf8)
+            w.string(request.text)
+            w.bytes.append(contentsOf: "}]".utf8)
+            w.member("temperature", raw: "0.0")
+            w.member("max_tokens", raw: String(n))
+            w.member("max_completion_tokens", raw: String(n))
+            w.member("stream", raw: "true")
+            w.member("ignore_eos", raw: "true")
+            w.member("stream_options", raw: "{\"include_usage\":true}")
         }
-        if let model { json["model"] = model }
-        return (try? JSONSerialization.data(withJSONObject: json)).map { Array($0) } ?? []
+        if let model { w.member("model", string: model) }
+        return w.finish()
+    }
+}
+
+/// Writes one JSON object member by member (RFC 8259 string escaping).
+struct JSONBodyWriter {
+    var bytes: [UInt8] = [0x7B]
+    private var first = true
+
+    mutating func key(_ k: String) {
+        if !first { bytes.append(0x2C) }
+        first = false
+        string(k)
+        bytes.append(0x3A)
+    }
+
+    mutating func member(_ k: String, raw: String) {
+        key(k)
+        bytes.append(contentsOf: raw.utf8)
+    }
+
+    mutating func member(_ k: String, string value: String) {
+        key(k)
+        string(value)
+    }
+
+    mutating func member(_ k: String, ints: [Int]) {
+        key(k)
+        bytes.append(0x5B)
+        for (i, v) in ints.enumerated() {
+            if i > 0 { bytes.append(0x2C) }
+            integer(v)
+        }
+        bytes.append(0x5D)
+    }
+
+    /// A decimal integer, digits written directly.
+    mutating func integer(_ v: Int) {
+        if v < 0 { bytes.append(0x2D) }
+        var m = v.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[count] = UInt8(truncatingIfNeeded: m % 10) &+ 0x30
+                m /= 10
+                count += 1
+            } while m > 0
+            for k in stride(from: count - 1, through: 0, by: -1) { bytes.append(d[k]) }
+        }
+    }
+
+    mutating func string(_ s: String) {
+        bytes.append(0x22)
+        for c in s.utf8 {
+            switch c {
+            case 0x22: bytes.append(0x5C); bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+            case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
+            case 0x0D: bytes.append(0x5C); bytes.append(0x72)
+            case 0x09: bytes.append(0x5C); bytes.append(0x74)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(0x22)
+    }
+
+    mutating func finish() -> [UInt8] {
+        bytes.append(0x7D)
+        return bytes
     }
 }
 
 /// Folds one request's SSE events into a `RequestOutput` exactly as bench_serving's request
 /// functions do. Not thread-safe: used only on the transfer loop thread.
-struct StreamAccumulator {
+///
+/// Per chunk: the SSE data is found in place over curl's buffer (`SSEDataParser`, no copy unless
+/// an event is split across reads), its fields are read by `StreamChunk.scan` without building a
+/// document, and one `Double` is appended to a preallocated `itl`; nothing else is allocated.
+final class StreamAccumulator {
     let backend: BenchBackend
     let request: BenchRequest
     /// The prompt went as token ids (its length is exact).
     let sentTokenIDs: Bool
     let start: MonotonicTime
-    var parser = SSEParser()
+    var parser = SSEDataParser()
     var ttft = 0.0
     var gotFirst = false
     var lastTime = MonotonicTime(nanoseconds: 0)
@@ -77,23 +166,29 @@ struct StreamAccumulator {
         self.request = request
         self.sentTokenIDs = sentTokenIDs
         self.start = start
+        itl.reserveCapacity(max(request.outputLength, 1))
     }
 
-    mutating func feed(_ chunk: UnsafeRawBufferPointer, at time: MonotonicTime) {
+    func feed(_ chunk: UnsafeRawBufferPointer, at time: MonotonicTime) {
         if status != 200 {
             if errorBody.count < 300 { errorBody += chunk.prefix(300 - errorBody.count) }
             return
         }
-        for event in parser.feed(chunk) { handle(event, at: time) }
+        parser.feed(chunk) { handle($0, at: time) }
     }
 
-    private mutating func handle(_ event: SSEEvent, at time: MonotonicTime) {
-        guard !event.isDone else { return }
-        var data = event.data
+    /// `[DONE]`, the OpenAI end-of-stream marker.
+    private static func isDone(_ data: UnsafeRawBufferPointer) -> Bool {
+        data.count == 6 && data[0] == 0x5B && data[1] == 0x44 && data[2] == 0x4F && data[3] == 0x4E
+            && data[4] == 0x45 && data[5] == 0x5D
+    }
+
+    private func handle(_ data: UnsafeRawBufferPointer, at time: MonotonicTime) {
+        guard !Self.isDone(data) else { return }
         // Chunks that are not a JSON object are ignored, as bench_serving's json.loads would skip them.
-        guard let chunk = data.withUTF8({ StreamChunk.scan($0, backend: backend) }) else { return }
+        guard let chunk = StreamChunk.scan(data.assumingMemoryBound(to: UInt8.self), backend: backend) else { return }
         if chunk.hasError {
-            let obj = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any]
+            let obj = (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any]
             let err: Any = obj?["error"] ?? "unknown"
             streamError = "server error: \(String(describing: (err as? [String: Any])?["message"] ?? err))"
             return
@@ -113,7 +208,7 @@ struct StreamAccumulator {
                 let new = outLen - lastOutputLength
                 guard new > 0 else { return }
                 let gap = time.seconds(since: lastTime) / Double(new)
-                itl += Array(repeating: gap, count: new)
+                for _ in 0..<new { itl.append(gap) }
             }
             lastTime = time
             lastOutputLength = outLen
@@ -133,7 +228,7 @@ struct StreamAccumulator {
     }
 
     /// The final output once the transfer ended.
-    mutating func finish(_ result: Result<TransferSummary, HTTPError>) -> RequestOutput {
+    func finish(_ result: Result<TransferSummary, HTTPError>) -> RequestOutput {
         var out = RequestOutput(success: false, promptLength: request.inputLength, outputLength: 0, ttft: 0,
                                 latency: 0, itl: [], error: "")
         out.status = status
@@ -148,7 +243,7 @@ struct StreamAccumulator {
                 out.error = "HTTP \(summary.status)" + (body.isEmpty ? "" : ": \(body.prefix(200))")
                 return out
             }
-            for event in parser.finish() { handle(event, at: summary.timings.end) }
+            parser.finish { handle($0, at: summary.timings.end) }
             if let streamError { out.error = streamError; return out }
             guard gotFirst else { out.error = "stream ended without any token"; return out }
             out.success = true

@@ -69,7 +69,8 @@ public final class BenchRunner: Sendable {
     /// Creates a runner (starts the transfer loop thread).
     public init(config: BenchConfig) throws {
         self.config = config
-        do { multi = try CurlMulti() } catch { throw BenchError("cannot start transfers: \(error)") }
+        // No per-chunk time list in the transfer summary: the accumulator keeps what it needs.
+        do { multi = try CurlMulti(recordChunkTimes: false) } catch { throw BenchError("cannot start transfers: \(error)") }
     }
 
     deinit { multi.shutdown() }
@@ -78,7 +79,7 @@ public final class BenchRunner: Sendable {
     /// has them and `tokenIDs` (the run's prompt mode) allows it, else as text.
     func send(_ request: BenchRequest, tokenIDs: Bool) async -> RequestOutput {
         final class Box: @unchecked Sendable {  // touched only on the multi's loop thread
-            var acc: StreamAccumulator
+            let acc: StreamAccumulator
             init(_ acc: StreamAccumulator) { self.acc = acc }
         }
         let ids = config.backend.sendsTokenIDs(request, tokenIDs: tokenIDs)

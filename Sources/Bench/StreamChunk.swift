@@ -105,20 +105,26 @@ private struct Reader {
         return eat(0x7D)
     }
 
-    /// A number; its value when integral.
-    mutating func number() -> (ok: Bool, int: Int?) {
+    /// A number; its value when integral and `value` is asked for. Plain integers are read from the
+    /// digits; other forms (fraction, exponent, more than 18 digits) through `Double`, as before.
+    mutating func number(value: Bool = false) -> (ok: Bool, int: Int?) {
         ws()
         let start = i
-        if i < b.count, b[i] == 0x2D { i += 1 }
+        var negative = false
+        if i < b.count, b[i] == 0x2D { negative = true; i += 1 }
         let intStart = i
-        while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+        var v = 0
+        while i < b.count, b[i] &- 0x30 < 10 {
+            v = v &* 10 &+ Int(b[i] &- 0x30)
+            i += 1
+        }
         let digits = i - intStart
         guard digits > 0, !(digits > 1 && b[intStart] == 0x30) else { return (false, nil) }
         var integral = true
         if i < b.count, b[i] == 0x2E {
             i += 1
             let f = i
-            while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+            while i < b.count, b[i] &- 0x30 < 10 { i += 1 }
             guard i > f else { return (false, nil) }
             integral = false
         }
@@ -126,10 +132,12 @@ private struct Reader {
             i += 1
             if i < b.count, b[i] == 0x2B || b[i] == 0x2D { i += 1 }
             let e = i
-            while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+            while i < b.count, b[i] &- 0x30 < 10 { i += 1 }
             guard i > e else { return (false, nil) }
             integral = false
         }
+        guard value else { return (true, nil) }
+        if integral, digits <= 18 { return (true, negative ? -v : v) }
         let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
         if integral, let n = Int(text) { return (true, n) }
         if let d = Double(text), d.isFinite, d == d.rounded(), abs(d) < 1e15 { return (true, Int(d)) }
@@ -186,7 +194,7 @@ private struct Reader {
                 r.ws()
                 guard r.i < r.b.count else { return false }
                 if r.b[r.i] == 0x2D || (0x30...0x39).contains(r.b[r.i]) {
-                    let n = r.number()
+                    let n = r.number(value: true)
                     guard n.ok else { return false }
                     if let v = n.int {
                         if r.key(k, is: "completion_tokens") { out.completionTokens = v } else { out.promptTokens = v }

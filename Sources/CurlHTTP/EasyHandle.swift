@@ -148,20 +148,36 @@ final class EasyHandle {
         try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_HTTPHEADER, headerList), "headers")
     }
 
-    /// Called by the header callback with one raw header line (CRLF included).
+    /// Called by the header callback with one raw header line (CRLF included). Read as bytes:
+    /// only a field's name and value become strings (this ran once per line of every response).
     func headerLine(_ raw: UnsafeRawBufferPointer) {
         if headersDone { return }  // trailers
-        let line = String(decoding: raw, as: UTF8.self).trimmingTrailingNewlines()
-        if line.hasPrefix("HTTP/") {
+        var n = raw.count
+        while n > 0, raw[n - 1] == 0x0A || raw[n - 1] == 0x0D { n -= 1 }
+        let line = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+        if n >= 5, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F {  // "HTTP/"
             headers = HTTPHeaders()
-            let parts = line.split(separator: " ", maxSplits: 2)
-            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
-        } else if line.isEmpty {
+            // The status code: the second space-separated field.
+            var i = 0
+            while i < n, line[i] != 0x20 { i += 1 }
+            while i < n, line[i] == 0x20 { i += 1 }
+            var code = 0, digits = 0
+            while i < n, line[i] != 0x20 {
+                let d = line[i] &- 0x30
+                if d > 9 || digits > 9 { digits = -1; break }
+                code = code * 10 + Int(d)
+                digits += 1
+                i += 1
+            }
+            status = digits > 0 ? code : 0
+        } else if n == 0 {
             if status >= 200 || status == 0 { finishHeaders() }
-        } else if let colon = line.firstIndex(of: ":") {
-            let name = String(line[..<colon])
-            let value = line[line.index(after: colon)...].trimmingSpaces()
-            headers.add(name, value)
+        } else if let colon = line.firstIndex(of: 0x3A) {
+            var a = colon + 1, b = n
+            while a < b, line[a] == 0x20 || line[a] == 0x09 { a += 1 }
+            while b > a, line[b - 1] == 0x20 || line[b - 1] == 0x09 { b -= 1 }
+            headers.add(String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<colon]), as: UTF8.self),
+                        String(decoding: UnsafeRawBufferPointer(rebasing: line[a..<b]), as: UTF8.self))
         }
     }
 
@@ -211,8 +227,10 @@ extension Substring {
 let easyWriteCallback: dsd_curl_data_fn = { ptr, size, nmemb, userdata in
     let count = size &* nmemb
     guard let userdata else { return 0 }
-    let easy = Unmanaged<EasyHandle>.fromOpaque(userdata).takeUnretainedValue()
-    easy.received(UnsafeRawBufferPointer(start: ptr, count: ptr == nil ? 0 : count))
+    // The handle outlives its transfer: no retain/release per body chunk.
+    Unmanaged<EasyHandle>.fromOpaque(userdata)._withUnsafeGuaranteedRef {
+        $0.received(UnsafeRawBufferPointer(start: ptr, count: ptr == nil ? 0 : count))
+    }
     return count
 }
 

@@ -147,12 +147,59 @@ public enum SimProcess {
     }
 
     /// Starts the server and waits for SIGTERM/SIGINT or a simulated crash.
+    /// `serve` in replay mode (`DSDEPLOY_SIM_REPLAY=1`): the same lifecycle and signals, served by `ReplayServer`.
+    private static func serveReplay(launch: SimLaunch, settings: SimSettings, log: SimLog,
+                                    events: AsyncStream<Int32?>,
+                                    continuation: AsyncStream<Int32?>.Continuation) async -> Int32 {
+        let core = SimCore(launch: launch, settings: settings, log: log)
+        let server: ReplayServer
+        do {
+            server = try ReplayServer.start(core: core)
+        } catch {
+            log.info("ERROR: [Errno 98] error while attempting to bind on address "
+                     + "('\(launch.host)', \(launch.port)): \(error)")
+            return 1
+        }
+        let timers = DispatchQueue(label: "dsdeploy-engine-sim.replay-lifecycle")
+        SimServer.scheduleLifecycle(core: core, port: server.port, onExit: { continuation.yield($0) }) { seconds, body in
+            timers.asyncAfter(deadline: .now() + seconds, execute: body)
+        }
+        let code = await waitForSignal(events: events, continuation: continuation)
+        if code != 0 { return code }
+        log.uvicorn("Shutting down")
+        core.setPhase(.draining)
+        server.shutdown()
+        log.info(server.latenessSummary)
+        log.uvicorn("Finished server process [\(pid)]")
+        return 0
+    }
+
+    /// Waits for SIGTERM/SIGINT (0) or a simulated crash (its code).
+    private static func waitForSignal(events: AsyncStream<Int32?>, continuation: AsyncStream<Int32?>.Continuation) async -> Int32 {
+        let queue = DispatchQueue(label: "dsdeploy-engine-sim.signals")
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler { continuation.yield(nil) }
+            source.resume()
+            sources.append(source)
+        }
+        defer { sources.forEach { $0.cancel() } }
+        for await event in events { return event ?? 0 }
+        return 0
+    }
+
     private static func serve(launch: SimLaunch, settings: SimSettings, log: SimLog, group: SimRendezvous? = nil) async -> Int32 {
         let (events, continuation) = AsyncStream<Int32?>.makeStream()
         // A lost node ends the whole group, as NCCL's timeout would (immediately here).
         group?.watch { rank in
             log.raw("RuntimeError: NCCL communicator was aborted: the connection to node rank \(rank) was lost")
             continuation.yield(1)
+        }
+        if settings.replay {
+            return await serveReplay(launch: launch, settings: settings, log: log, events: events,
+                                     continuation: continuation)
         }
         let server: SimServer
         do {

@@ -100,11 +100,17 @@ public final class SimServer: Sendable {
     }
 
     private func scheduleLifecycle(onExit: @escaping @Sendable (Int32) -> Void) {
-        let core = self.core
-        let settings = core.settings
-        let port = self.port
         let loop = group.next()
-        loop.scheduleTask(in: .nanoseconds(Int64(settings.startDelay * 1e9))) {
+        SimServer.scheduleLifecycle(core: core, port: port, onExit: onExit) { seconds, body in
+            loop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { body() }
+        }
+    }
+
+    /// The start delay (then the start-up log lines and the ready phase) and `crashAfter`, on `schedule`.
+    static func scheduleLifecycle(core: SimCore, port: Int, onExit: @escaping @Sendable (Int32) -> Void,
+                                  schedule: (Double, @escaping @Sendable () -> Void) -> Void) {
+        let settings = core.settings
+        schedule(settings.startDelay) {
             guard core.phase == .starting else { return }
             let vllm = core.launch.engine == .vllm
             if vllm { core.log.info(VLLMLines.starting(host: core.launch.host, port: port)) }
@@ -119,7 +125,7 @@ public final class SimServer: Sendable {
             }
         }
         if let after = settings.crashAfter {
-            loop.scheduleTask(in: .nanoseconds(Int64(after * 1e9))) {
+            schedule(after) {
                 guard core.phase != .draining else { return }
                 for line in core.launch.engine == .vllm ? VLLMLines.runtimeCrash : SGLangLines.runtimeCrash {
                     core.log.info(line)

@@ -24,6 +24,10 @@ public struct SimSettings: Hashable, Sendable {
     /// `DSDEPLOY_SIM_REFUSE_TOKEN_IDS=1`: `/v1/completions` answers 400 to a `prompt` of token ids,
     /// like an OpenAI-compatible server that takes text only (SGLang, vLLM and llama.cpp take ids).
     public var refuseTokenIDs = false
+    /// `DSDEPLOY_SIM_REPLAY=1`: serve from one thread without SwiftNIO, each stream's response
+    /// rendered when its request arrives and released chunk by chunk at the timing model's due
+    /// times (`ReplayServer`): a load source for measuring benchmark clients at high token rates.
+    public var replay = false
     /// A multi-node node of rank > 0: only SGLang's dummy health server (set by the simulator itself).
     public var dummyHealthOnly = false
     /// `DSDEPLOY_SIM_NEVER_JOIN=1`: a node of rank > 0 never joins its group's rendezvous (rank 0 then
@@ -105,6 +109,7 @@ public struct SimSettings: Hashable, Sendable {
         s.refuseTokenIDs = try flag(env, "DSDEPLOY_SIM_REFUSE_TOKEN_IDS")
         s.neverJoin = try flag(env, "DSDEPLOY_SIM_NEVER_JOIN")
         s.bootstrapTimeout = try seconds(env, "DSDEPLOY_SIM_BOOTSTRAP_TIMEOUT") ?? 300
+        s.replay = try flag(env, "DSDEPLOY_SIM_REPLAY")
         if let raw = env["DSDEPLOY_SIM_ARG_OVERRIDE"], !raw.trimmingCharacters(in: .whitespaces).isEmpty {
             guard let value = JSONValue.parse(Array(raw.utf8)), case .object(let object) = value else {
                 throw SimSetupError("DSDEPLOY_SIM_ARG_OVERRIDE must be a JSON object, got: \(raw.prefix(80))")

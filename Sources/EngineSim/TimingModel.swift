@@ -74,6 +74,9 @@ public enum SimTokens {
         "seven", "silver", "engines", "hum", "in", "steady", "rhythm", "and", "data", "flows",
     ]
 
+    /// How many distinct words the generated text cycles through.
+    static var wordCount: Int { words.count }
+
     /// Text of generated token `index`: a filler word, space-separated from the previous one.
     public static func token(_ index: Int) -> String {
         let word = words[index % words.count]

@@ -1,0 +1,32 @@
+/*
+ * Event-loop system calls for the simulator's replay mode (EngineSim.ReplayServer) that Swift's
+ * Glibc module does not import: epoll (epoll_event is a packed struct) and timerfd. Linux only;
+ * elsewhere every call fails with -1 (ENOSYS) and replay mode reports it cannot start.
+ */
+#ifndef DSD_SIMIO_H
+#define DSD_SIMIO_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* epoll_create1(EPOLL_CLOEXEC). */
+int dsd_sim_epoll_create(void);
+/* epoll_ctl: op 1 add, 2 delete, 3 modify; want_in / want_out select EPOLLIN / EPOLLOUT. */
+int dsd_sim_epoll_ctl(int epfd, int op, int fd, int want_in, int want_out);
+/* epoll_wait: fds[i] and flags[i] (bit 0 readable, 1 writable, 2 error or hang-up); at most 1024. */
+int dsd_sim_epoll_wait(int epfd, int *fds, int *flags, int max, int timeout_ms);
+/* A non-blocking CLOCK_MONOTONIC timerfd. */
+int dsd_sim_timerfd_create(void);
+/* Arms it to fire once at `deadline_ns` (CLOCK_MONOTONIC, absolute); 0 disarms. */
+int dsd_sim_timerfd_at(int fd, uint64_t deadline_ns);
+/* Reads (and clears) its expiry count. */
+void dsd_sim_timerfd_drain(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,85 @@
+import CurlHTTP
+import Engines
+import Foundation
+import Testing
+@testable import EngineSim
+
+/// Replay mode (`DSDEPLOY_SIM_REPLAY=1`) serves the same bodies and events as the SwiftNIO server.
+@Suite struct ReplayTests {
+    /// A replay server on a free loopback port, ready; the caller shuts it down.
+    static func startReplay(_ settings: SimSettings = SimSettings()) throws -> ReplayServer {
+        var s = settings
+        s.replay = true
+        let core = SimCore(launch: try SimTest.launch(["--model-path", "sim/test-model"]), settings: s, log: .silent)
+        core.setPhase(.ready)
+        return try ReplayServer.start(core: core)
+    }
+
+    static func fastTiming() -> SimSettings {
+        var s = SimSettings()
+        s.timing = TimingModel(ttftBaseMs: 1, ttftPer1kInputMs: 0, decodeStepMs: 1, acceptLength: 1)
+        return s
+    }
+
+    /// Event data with the per-server fields (`id`, `created`) blanked.
+    static func normalized(_ capture: StreamCapture) -> [String] {
+        capture.events.map { e in
+            e.event.data.replacingOccurrences(of: #""id":"[^"]*""#, with: "\"id\":\"\"", options: .regularExpression)
+                .replacingOccurrences(of: #""created":[0-9]+"#, with: "\"created\":0", options: .regularExpression)
+        }
+    }
+
+    @Test(arguments: [("/v1/completions", #"{"prompt":[1,2,3],"max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#),
+                      ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"hi"}],"max_tokens":4,"stream":true}"#),
+                      ("/generate", #"{"input_ids":[1,2],"sampling_params":{"max_new_tokens":3},"stream":true}"#),
+                      ("/v1/completions", #"{"prompt":"x","max_tokens":0,"stream":true}"#)])
+    func streamsTheSameEventsAsTheNIOServer(path: String, body: String) async throws {
+        let replay = try Self.startReplay(Self.fastTiming())
+        defer { replay.shutdown() }
+        let nio = try await SimTest.start(Self.fastTiming())
+        #expect(await SimTest.waitForStatus(nio.baseURL + "/health_generate", 200))
+        let multi = try CurlMulti()
+        defer { multi.shutdown() }
+        let r = await captureStream(multi, .json(url: "http://127.0.0.1:\(replay.port)" + path, json: body))
+        let n = await captureStream(multi, .json(url: nio.baseURL + path, json: body))
+        await nio.shutdown(grace: 0)
+        #expect(r.error == nil && r.status == 200)
+        #expect(!r.events.isEmpty)
+        if path == "/generate" {
+            // Native chunks carry e2e_latency: compare everything else.
+            let strip = { (c: StreamCapture) in Self.normalized(c).map {
+                $0.replacingOccurrences(of: #""e2e_latency":[0-9.e-]+"#, with: "", options: .regularExpression) } }
+            #expect(strip(r) == strip(n))
+        } else {
+            #expect(Self.normalized(r) == Self.normalized(n))
+        }
+    }
+
+    @Test func plainEndpointsAndKeepAlive() async throws {
+        let replay = try Self.startReplay(Self.fastTiming())
+        defer { replay.shutdown() }
+        let base = "http://127.0.0.1:\(replay.port)"
+        let client = HTTPClient()
+        #expect(try client.get(base + "/health").status == 200)
+        #expect(try client.get(base + "/nope").status == 404)
+        let info = try client.get(base + "/server_info")
+        #expect(info.status == 200 && info.text.contains("sim_worst_timer_lateness_ms"))
+        // A non-streaming generation answers the whole body (with content-length), several on one multi.
+        let multi = try CurlMulti()
+        defer { multi.shutdown() }
+        for _ in 0..<3 {
+            let c = await captureStream(multi, .json(url: base + "/v1/completions", json: #"{"prompt":"abc","max_tokens":3}"#))
+            #expect(c.status == 200)
+        }
+        let full = try client.send(.json(url: base + "/v1/completions", json: #"{"prompt":"abc","max_tokens":3}"#))
+        #expect(full.status == 200)
+        #expect(full.text.contains(#""text":"the quick brown""#))
+        let bad = try client.send(.json(url: base + "/v1/completions", json: "{"))
+        #expect(bad.status == 400)
+    }
+
+    @Test func settingsReadTheReplayFlag() throws {
+        #expect(try SimSettings.fromEnvironment(["DSDEPLOY_SIM_REPLAY": "1"]).replay)
+        #expect(try !SimSettings.fromEnvironment([:]).replay)
+    }
+}

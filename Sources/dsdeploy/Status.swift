@@ -37,6 +37,7 @@ struct Status: ParsableCommand {
                     ? r.drift.map { "\($0.flag)=\($0.after ?? "unset") (want \($0.before ?? "unset"))" }.joined(separator: "; ")
                     : ((r.message ?? "").replacingOccurrences(of: "\n", with: " ") + (r.restarts.map { $0 > 0 ? " (\($0) restarts)" : "" } ?? ""))
                 if let nodes = r.details["nodes"] { detail = "\(nodes) nodes" + (detail.isEmpty ? "" : "; " + detail) }
+                if let pd = r.details["pd"] { detail = pd + (detail.isEmpty ? "" : "; " + detail) }
                 table.append([r.replica.map { "\(r.deployment)/\($0)" } ?? r.deployment, r.revision.map { String($0.prefix(12)) } ?? "-",
                               state, r.endpoint ?? "-", r.host ?? "-", uptime ?? "-", r.pid.map(String.init) ?? "-",
                               detail.isEmpty ? "-" : detail])
@@ -125,18 +126,27 @@ struct Delete: ParsableCommand {
     func run() throws {
         var names: Set<String> = [what]
         var files = file
-        if FileManager.default.fileExists(atPath: what) {
+        let isFile = FileManager.default.fileExists(atPath: what)
+        if isFile {
             let r = ManifestPipeline.validate([what], options: options)
-            names = Set(r.manifest.deployments.map(\.name))
+            // What runs: a disaggregated deployment is its router, prefill and decode deployments.
+            names = Set(r.manifest.deployments.map(\.name) + r.deployments.map(\.deployment.name))
             if files.isEmpty { files = [what] }
+        } else {
+            // A disaggregated deployment by name: its prefill and decode servers go with its router.
+            names.formUnion(PDRole.allCases.filter { $0 != .router }.map { "\(what)-\($0.rawValue)" })
         }
         let lock = try TargetResolver.lock()
         defer { lock.release() }
         let target = try TargetResolver.target(inFiles: files, options: options)
         let targetLock = try TargetResolver.lock(target)
         defer { targetLock?.release() }
-        let victims: [ReplicaStatus]
+        var victims: [ReplicaStatus]
         do { victims = try target.status(names) } catch { throw fail(error.message) }
+        if !isFile {
+            // Only parts that say they belong to NAME (a deployment merely named NAME-decode stays).
+            victims = victims.filter { $0.deployment == what || $0.details["pd"]?.hasSuffix(" of \(what)") == true }
+        }
         if victims.isEmpty {
             Output.stdout("Nothing to delete: \(names.sorted().joined(separator: ", ")) not deployed on target '\(target.ref.name)'.\n")
             return

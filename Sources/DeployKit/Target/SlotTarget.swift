@@ -128,6 +128,8 @@ public final class SlotTarget: Target, @unchecked Sendable {
                                         host: hosts.count > 1 || ref.type != "local" ? o.launch.node : nil,
                                         pid: o.isAlive ? o.pid : nil, startedAt: o.startedAt, exitStatus: o.exitStatus,
                                         drift: o.drift, lastLog: o.isAlive ? [] : Array(o.lastLog.suffix(5)))
+                // A part of a disaggregated deployment: which one, and what it is.
+                if let pd = o.launch.pd { row.details["pd"] = "\(pd.role.rawValue) of \(pd.group)" }
                 // A multi-node group lives and dies as one: every node has the group's state; where each listens.
                 if let n = o.launch.nodes, n > 1 {
                     row.details["nodes"] = String(n)

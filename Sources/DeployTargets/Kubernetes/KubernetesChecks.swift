@@ -126,7 +126,20 @@ enum KubernetesChecks {
                               at: version.location))
         }
         out += portClashes(d, version)
+        if d.pd?.role == .router { out += routerDiscoveryFlags(d, on: on) }
         return out
+    }
+
+    /// On Kubernetes dsdeploy aims the router's service discovery at the role pods (selectors on its
+    /// labels, their port, the router's namespace): router args that would redirect it are refused at the flag.
+    static func routerDiscoveryFlags(_ d: Deployment, on: String) -> [Diagnostic] {
+        let managed = KubernetesRenderer.discoveryFlags + ["--selector"]
+        return d.args.compactMap { a in
+            let flag = String(a.value.split(whereSeparator: { $0 == " " || $0 == "=" }).first ?? "")
+            guard managed.contains(flag) else { return nil }
+            return .error("managed-flag", "'\(flag)' is set by dsdeploy for the router of '\(d.pd?.group ?? d.name)' \(on) (its service "
+                          + "discovery selects the prefill and decode pods by dsdeploy's labels); remove it", at: a.location, length: flag.count)
+        }
     }
 
     /// The names a multi-node deployment's LeaderWorkerSet gives what it creates must be valid too:

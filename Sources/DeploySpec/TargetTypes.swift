@@ -22,6 +22,10 @@ public struct TargetTypeSchema: Sendable {
     /// Problems of a deployment that runs on a target of this type.
     public var checkDeployment: @Sendable (_ deployment: Deployment, _ backend: Backend, _ version: BackendVersion,
                                           _ target: TargetConfig?) -> [Diagnostic]
+    /// Problems of a disaggregated deployment as a whole on a target of this type (its parts together:
+    /// `original` as written, `parts` as expanded: prefill, decode, router).
+    public var checkDisaggregation: @Sendable (_ original: Deployment, _ parts: [Deployment], _ target: TargetConfig?) -> [Diagnostic]
+        = { _, _, _ in [] }
     /// What of a Target document changes how every replica runs (a container network), as revision
     /// parts: a change restarts the replicas. Nothing for a default, so a default written out restarts nothing.
     public var revisionParts: @Sendable (_ target: TargetConfig) -> [String] = { _ in [] }

@@ -147,15 +147,24 @@ import TestSupport
         #expect(d["leaderworkerset.sigs.k8s.io/worker-index"] == nil, "decode is one node per replica")
     }
 
-    /// Roles on different ports cannot be discovered through one `--service-discovery-port`: render
-    /// refuses, naming the fields to set.
+    /// Roles on different ports cannot be discovered through one `--service-discovery-port`: validate
+    /// refuses at the decode port, and render (given the deployments anyway) too, naming the fields to set.
     @Test func rolesOnDifferentPortsAreRefused() throws {
         let text = try String(contentsOfFile: repositoryRoot + "/" + Self.fixture[0], encoding: .utf8)
         let other = text.replacingOccurrences(of: "      gpusPerReplica: 8\n      port: 30010\n      args: [--cuda",
                                               with: "      gpusPerReplica: 8\n      port: 30020\n      args: [--cuda")
         #expect(other != text)
         let r = KubernetesSupport.validate(["pd.yaml"], memory: ["pd.yaml": other].merging(Self.templates()) { a, _ in a })
-        #expect(r.isValid, "\(r.diagnostics.map(\.message))")
+        let errors = r.diagnostics.filter { $0.severity == .error }
+        #expect(errors.count == 1, "\(errors.map(\.message))")
+        let line = other.components(separatedBy: "\n").firstIndex(of: "      port: 30020").map { $0 + 1 }
+        #expect(errors.first?.id == "invalid-value" && errors.first?.location?.line == line
+                && errors.first?.message.contains("--service-discovery-port") == true, "\(errors.map { "\($0.location?.line ?? 0) \($0.message)" })")
+        // Both defaults (port + 10 and + 20) differ too: refused at `disaggregation:`.
+        let defaults = text.replacingOccurrences(of: "      port: 30010\n", with: "")
+        let d = KubernetesSupport.validate(["pd.yaml"], memory: ["pd.yaml": defaults].merging(Self.templates()) { a, _ in a })
+        #expect(d.diagnostics.contains { $0.id == "invalid-value" && $0.message.contains("30010") && $0.message.contains("30020") },
+                "\(d.diagnostics.map(\.message))")
         guard case .failure(let e) = KubernetesRenderer.objects(r.deployments) else {
             Issue.record("rendered roles on ports 30010 and 30020"); return
         }

@@ -130,6 +130,20 @@ enum KubernetesChecks {
         return out
     }
 
+    /// The router's service discovery reaches every pod it finds on one `--service-discovery-port`:
+    /// prefill and decode servers must listen on the same port (each pod has its own address).
+    /// Located at the role port written (decode's first), else at `disaggregation:`.
+    @Sendable static func checkDisaggregation(_ original: Deployment, _ parts: [Deployment], _ target: TargetConfig?) -> [Diagnostic] {
+        guard let prefill = parts.first(where: { $0.pd?.role == .prefill }),
+              let decode = parts.first(where: { $0.pd?.role == .decode }), prefill.port != decode.port else { return [] }
+        let at = original.fieldLocations["disaggregation.decode.port"] ?? original.fieldLocations["disaggregation.prefill.port"]
+            ?? original.disaggregation?.location ?? original.location
+        return [.error("invalid-value", "deployment '\(original.name)': its prefill servers listen on port \(prefill.port) and its decode "
+                       + "servers on \(decode.port); on kubernetes target '\(target?.name ?? "?")' the router reaches every pod it discovers "
+                       + "on one port (--service-discovery-port): set disaggregation.prefill.port and disaggregation.decode.port to the "
+                       + "same port (each pod has its own address)", at: at)]
+    }
+
     /// On Kubernetes dsdeploy aims the router's service discovery at the role pods (selectors on its
     /// labels, their port, the router's namespace): router args that would redirect it are refused at the flag.
     static func routerDiscoveryFlags(_ d: Deployment, on: String) -> [Diagnostic] {

@@ -53,6 +53,7 @@ public enum KubernetesKind: TargetKind {
         multiNode: capabilities.contains(.multiNode), containers: true, check: KubernetesChecks.check,
         checkDeployment: KubernetesChecks.checkDeployment)
         s.disaggregation = true
+        s.checkDisaggregation = KubernetesChecks.checkDisaggregation
         return s
     }()
 

@@ -14,8 +14,9 @@ public struct TargetTypeSchema: Sendable {
     public var multiNode: Bool
     /// True when it runs replicas in containers (a deployment's `container` settings apply).
     public var containers: Bool
-    /// True when it runs prefill/decode disaggregation (the servers and sglang-router, whose workers
-    /// dsdeploy registers as they become ready).
+    /// True when it runs (local) or renders (kubernetes) prefill/decode disaggregation: the servers and
+    /// sglang-router, whose workers dsdeploy registers as they become ready (local) or the router
+    /// discovers by label (kubernetes).
     public var disaggregation: Bool = false
     /// Problems of one Target document of this type (located at its fields).
     public var check: @Sendable (_ target: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic]

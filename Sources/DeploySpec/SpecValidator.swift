@@ -63,6 +63,11 @@ public struct SpecValidator: Sendable {
                 add(.error("duplicate-key", "deployment '\(d.name)' runs its \(part.deployment.pd!.role.rawValue) servers as deployment "
                            + "'\(part.deployment.name)', which the manifests define too; rename one", at: d.disaggregation?.location ?? d.location))
             }
+            if original.disaggregation != nil, parts.count > 1 {
+                let targetName = override ?? original.target?.value ?? defaultTarget ?? "local"
+                let target = manifest.targets[targetName]
+                targetTypes.schema(target?.type ?? "local")?.checkDisaggregation(original, parts.map(\.deployment), target).forEach(add)
+            }
             for part in parts {
             var d = part.deployment
             let backend = part.backend

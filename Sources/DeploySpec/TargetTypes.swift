@@ -14,14 +14,19 @@ public struct TargetTypeSchema: Sendable {
     public var multiNode: Bool
     /// True when it runs replicas in containers (a deployment's `container` settings apply).
     public var containers: Bool
-    /// True when it runs prefill/decode disaggregation (the servers and sglang-router, whose workers
-    /// dsdeploy registers as they become ready).
+    /// True when it runs (local) or renders (kubernetes) prefill/decode disaggregation: the servers and
+    /// sglang-router, whose workers dsdeploy registers as they become ready (local) or the router
+    /// discovers by label (kubernetes).
     public var disaggregation: Bool = false
     /// Problems of one Target document of this type (located at its fields).
     public var check: @Sendable (_ target: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic]
     /// Problems of a deployment that runs on a target of this type.
     public var checkDeployment: @Sendable (_ deployment: Deployment, _ backend: Backend, _ version: BackendVersion,
                                           _ target: TargetConfig?) -> [Diagnostic]
+    /// Problems of a disaggregated deployment as a whole on a target of this type (its parts together:
+    /// `original` as written, `parts` as expanded: prefill, decode, router).
+    public var checkDisaggregation: @Sendable (_ original: Deployment, _ parts: [Deployment], _ target: TargetConfig?) -> [Diagnostic]
+        = { _, _, _ in [] }
     /// What of a Target document changes how every replica runs (a container network), as revision
     /// parts: a change restarts the replicas. Nothing for a default, so a default written out restarts nothing.
     public var revisionParts: @Sendable (_ target: TargetConfig) -> [String] = { _ in [] }

@@ -55,6 +55,27 @@ import TestSupport
     }
 
     /// The same deployment, with a Docker fleet and a cluster both loaded: --target picks the cluster.
+    /// A prefill/decode deployment: validate accepts it on a kubernetes target; render prints the
+    /// library's golden file, and writes the role objects, the router's RBAC, Deployment and Service
+    /// one file each under --out.
+    @Test func rendersAPrefillDecodeDeployment() throws {
+        let files = ["Tests/DeployTargetsTests/KubernetesFixtures/sglang-pd.yaml"]
+        let checked = try cli.run(["validate"] + files)
+        #expect(checked.status == 0, "\(checked.out)\(checked.err)")
+        let stream = try cli.run(["render"] + files + ["--format", "kubernetes"])
+        #expect(stream.status == 0, "\(stream.err)")
+        let golden = try String(contentsOfFile: CLITests.root + "/Tests/DeployTargetsTests/KubernetesGolden/sglang-pd.yaml", encoding: .utf8)
+        #expect(stream.out == golden)
+        let dir = try cli.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try cli.run(["render"] + files + ["--format", "kubernetes", "--out", dir + "/k8s"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/k8s").sorted()
+                == ["dsr1-decode.deployment.yaml", "dsr1-decode.service.yaml", "dsr1-prefill.deployment.yaml",
+                    "dsr1-prefill.service.yaml", "dsr1-router.role.yaml", "dsr1-router.rolebinding.yaml",
+                    "dsr1-router.serviceaccount.yaml", "dsr1.deployment.yaml", "dsr1.service.yaml"])
+    }
+
     @Test func targetPicksTheClusterForTheSameManifest() throws {
         let files = ["manifests/dspark.yaml", "manifests/targets/gpu-fleet.yaml", "manifests/targets/cluster.yaml"]
         let ambiguous = try cli.run(["render"] + files + ["--format", "kubernetes"])

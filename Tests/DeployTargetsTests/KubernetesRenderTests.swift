@@ -18,6 +18,8 @@ import TestSupport
         (["Tests/DeployTargetsTests/KubernetesFixtures/llama.cpp.yaml"], "llama.cpp.yaml", ["Deployment", "Service"]),
         (["Tests/DeployTargetsTests/KubernetesFixtures/sglang-multinode.yaml"], "sglang-multinode.yaml", ["LeaderWorkerSet", "Service"]),
         (["Tests/DeployTargetsTests/KubernetesFixtures/vllm-multinode.yaml"], "vllm-multinode.yaml", ["LeaderWorkerSet", "Service"]),
+        (["Tests/DeployTargetsTests/KubernetesFixtures/sglang-pd.yaml"], "sglang-pd.yaml",
+         ["Deployment", "Service", "Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "Deployment", "Service"]),
     ]
 
     static func render(_ files: [String]) throws -> [KubernetesRenderer.Object] {
@@ -29,7 +31,7 @@ import TestSupport
         }
     }
 
-    @Test(arguments: 0..<5) func goldenObjects(_ i: Int) throws {
+    @Test(arguments: 0..<6) func goldenObjects(_ i: Int) throws {
         let c = Self.cases[i]
         let objects = try Self.render(c.files)
         #expect(objects.map { $0.value["kind"]?.stringValue } == c.kinds)
@@ -51,10 +53,15 @@ import TestSupport
         #expect(all.failed == 0, "\(all.output)")
         #expect(all.passed == Self.cases.map(\.kinds.count).reduce(0, +), "\(all.output)")
         #expect(all.output.components(separatedBy: "passed for resource leaderworkerset/").count - 1 == 2, "\(all.output)")
-        let core = Self.cases.filter { !$0.kinds.contains("LeaderWorkerSet") }.map { dir + "/" + $0.golden }
+        let coreCases = Self.cases.filter { !$0.kinds.contains("LeaderWorkerSet") }
+        let core = coreCases.map { dir + "/" + $0.golden }
         let r = try KubernetesSupport.strictValidate(core, cli: v.cli)
         #expect(r.failed == 0, "\(r.output)")
-        #expect(r.passed == 2 * core.count, "\(r.output)")
+        #expect(r.passed == coreCases.map(\.kinds.count).reduce(0, +), "\(r.output)")
+        // The PD golden's RBAC objects are among them (rbac.authorization.k8s.io/v1 and core kinds).
+        for object in ["serviceaccount/dsr1-router", "role/dsr1-router", "rolebinding/dsr1-router"] {
+            #expect(r.output.contains("passed for resource \(object) "), "\(object): \(r.output)")
+        }
     }
 
     /// The validator can fail: a LeaderWorkerSet with a field its CRD does not have, a size of the

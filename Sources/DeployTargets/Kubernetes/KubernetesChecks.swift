@@ -126,7 +126,34 @@ enum KubernetesChecks {
                               at: version.location))
         }
         out += portClashes(d, version)
+        if d.pd?.role == .router { out += routerDiscoveryFlags(d, on: on) }
         return out
+    }
+
+    /// The router's service discovery reaches every pod it finds on one `--service-discovery-port`:
+    /// prefill and decode servers must listen on the same port (each pod has its own address).
+    /// Located at the role port written (decode's first), else at `disaggregation:`.
+    @Sendable static func checkDisaggregation(_ original: Deployment, _ parts: [Deployment], _ target: TargetConfig?) -> [Diagnostic] {
+        guard let prefill = parts.first(where: { $0.pd?.role == .prefill }),
+              let decode = parts.first(where: { $0.pd?.role == .decode }), prefill.port != decode.port else { return [] }
+        let at = original.fieldLocations["disaggregation.decode.port"] ?? original.fieldLocations["disaggregation.prefill.port"]
+            ?? original.disaggregation?.location ?? original.location
+        return [.error("invalid-value", "deployment '\(original.name)': its prefill servers listen on port \(prefill.port) and its decode "
+                       + "servers on \(decode.port); on kubernetes target '\(target?.name ?? "?")' the router reaches every pod it discovers "
+                       + "on one port (--service-discovery-port): set disaggregation.prefill.port and disaggregation.decode.port to the "
+                       + "same port (each pod has its own address)", at: at)]
+    }
+
+    /// On Kubernetes dsdeploy aims the router's service discovery at the role pods (selectors on its
+    /// labels, their port, the router's namespace): router args that would redirect it are refused at the flag.
+    static func routerDiscoveryFlags(_ d: Deployment, on: String) -> [Diagnostic] {
+        let managed = KubernetesRenderer.discoveryFlags + ["--selector"]
+        return d.args.compactMap { a in
+            let flag = String(a.value.split(whereSeparator: { $0 == " " || $0 == "=" }).first ?? "")
+            guard managed.contains(flag) else { return nil }
+            return .error("managed-flag", "'\(flag)' is set by dsdeploy for the router of '\(d.pd?.group ?? d.name)' \(on) (its service "
+                          + "discovery selects the prefill and decode pods by dsdeploy's labels); remove it", at: a.location, length: flag.count)
+        }
     }
 
     /// The names a multi-node deployment's LeaderWorkerSet gives what it creates must be valid too:

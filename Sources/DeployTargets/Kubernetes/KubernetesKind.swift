@@ -30,8 +30,11 @@ public enum KubernetesKind: TargetKind {
         FieldSchema("limits", .map(.string()), "Limits per pod besides GPUs (`nvidia.com/gpu` is the deployment's gpusPerReplica)."),
     ])
 
-    public static let schema: TargetTypeSchema = TargetTypeSchema(
-        type: type, summary: "A Kubernetes cluster: render a Deployment (multi-node: a LeaderWorkerSet) and a Service per deployment for Argo CD, Flux or kubectl to apply (render only).",
+    /// Prefill/decode disaggregation renders too: the servers as role Deployments (or LeaderWorkerSets),
+    /// the router with its own Kubernetes service discovery and the RBAC it needs (`KubernetesPD.swift`).
+    public static let schema: TargetTypeSchema = {
+        var s = TargetTypeSchema(
+        type: type, summary: "A Kubernetes cluster: render a Deployment (multi-node: a LeaderWorkerSet) and a Service per deployment (prefill/decode: per role, and the router with its RBAC) for Argo CD, Flux or kubectl to apply (render only).",
         fields: [
             FieldSchema("namespace", .string(), "The objects' namespace (a DNS-1123 label); omitted: the namespace they are applied in."),
             FieldSchema("labels", .map(.string()), "Labels on every object and pod (a deployment's own labels win)."),
@@ -49,6 +52,10 @@ public enum KubernetesKind: TargetKind {
         ],
         multiNode: capabilities.contains(.multiNode), containers: true, check: KubernetesChecks.check,
         checkDeployment: KubernetesChecks.checkDeployment)
+        s.disaggregation = true
+        s.checkDisaggregation = KubernetesChecks.checkDisaggregation
+        return s
+    }()
 
     /// No hosts: the cluster's scheduler places pods (the renderer gives every pod GPUs 0…n-1, as the
     /// device plugin numbers them inside the container).

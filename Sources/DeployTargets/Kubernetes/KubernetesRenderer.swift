@@ -48,8 +48,14 @@ public struct KubernetesRenderer: Sendable {
     /// LeaderWorkerSet (the group's DNS domain, behind `LWS_LEADER_ADDRESS`), so dsdeploy's is `NAME-leader`.
     public static func leaderServiceName(_ deployment: String) -> String { deployment + "-leader" }
 
-    /// The objects of one deployment: Deployment (or LeaderWorkerSet) first, then its Service.
-    public func render(_ r: ResolvedDeployment) -> Result<[Object], RenderError> {
+    /// The objects of one deployment: Deployment (or LeaderWorkerSet) first, then its Service. A
+    /// disaggregated deployment's router needs its servers (`objects` passes them): render it with
+    /// `render(_:servers:)`.
+    public func render(_ r: ResolvedDeployment) -> Result<[Object], RenderError> { render(r, servers: nil) }
+
+    /// The objects of one deployment; `servers` are the prefill and decode servers of a disaggregated
+    /// deployment's router (the router discovers their pods by label).
+    public func render(_ r: ResolvedDeployment, servers: PDServers?) -> Result<[Object], RenderError> {
         let d = r.deployment
         let spec: LaunchSpec
         switch launchSpec(r) {
@@ -63,6 +69,10 @@ public struct KubernetesRenderer: Sendable {
         labels["app.kubernetes.io/managed-by"] = "dsdeploy"
         labels[Self.deploymentLabel] = name
         labels[Self.targetLabel] = target.name
+        if let pd = d.pd {
+            labels[Self.pdGroupLabel] = pd.group
+            labels[Self.pdRoleLabel] = pd.role.rawValue
+        }
         var podLabels = labels
         podLabels[Self.revisionLabel] = spec.revision
         var annotations = target.stringMap("annotations")
@@ -70,18 +80,41 @@ public struct KubernetesRenderer: Sendable {
         annotations["dsdeploy/model"] = "\(d.model.source):\(d.model.modelPath)"
         var metadata: [KubeField] = [KubeField("name", .string(name))]
         if let ns = target.string("namespace") { metadata.append(KubeField("namespace", .string(ns))) }
+        if d.pd?.role == .router {
+            guard let servers else {
+                return .failure(RenderError(deployment: name, message: "the router of disaggregated deployment '\(d.pd!.group)' "
+                                            + "renders with its prefill and decode servers (KubernetesRenderer.objects)"))
+            }
+            return router(d, spec, servers: servers, metadata: metadata, labels: labels, podLabels: podLabels,
+                          annotations: annotations)
+        }
+        // A prefill server tells the router its bootstrap port through its pod's annotation.
+        var podAnnotations = annotations
+        if let b = spec.bootstrapPort { podAnnotations[Self.bootstrapPortAnnotation] = String(b) }
         if let nodes = spec.nodes, nodes > 1 {
             return .success(group(d, spec, nodes: nodes, metadata: metadata, labels: labels, podLabels: podLabels,
-                                  annotations: annotations))
+                                  annotations: annotations, podAnnotations: podAnnotations))
         }
-        let selector = KubeValue.map([KubeField("matchLabels", .sorted([Self.deploymentLabel: name]))])
-        let deployment = KubeValue.map([
+        let deployment = deploymentObject(d, spec, metadata: metadata, labels: labels, podLabels: podLabels, annotations: annotations,
+                                          podAnnotations: podAnnotations, podSpec: podSpec(spec, role: .single))
+        let service = self.service(spec, metadata: metadata, labels: labels, annotations: annotations,
+                                   selector: [Self.deploymentLabel: name])
+        return .success([Object(fileName: "\(name).deployment.yaml", value: deployment),
+                         Object(fileName: "\(name).service.yaml", value: service)])
+    }
+
+    /// A `Deployment` of `d.replicas` pods of `podSpec`, selected by the deployment label, rolled
+    /// out by the deployment's `maxSurge`/`maxUnavailable`.
+    func deploymentObject(_ d: Deployment, _ spec: LaunchSpec, metadata: [KubeField], labels: [String: String],
+                          podLabels: [String: String], annotations: [String: String], podAnnotations: [String: String],
+                          podSpec: KubeValue) -> KubeValue {
+        .map([
             KubeField("apiVersion", .string("apps/v1")),
             KubeField("kind", .string("Deployment")),
             KubeField("metadata", .map(metadata + [KubeField("labels", .sorted(labels)), KubeField("annotations", .sorted(annotations))])),
             KubeField("spec", .map([
                 KubeField("replicas", .int(d.replicas)),
-                KubeField("selector", selector),
+                KubeField("selector", .map([KubeField("matchLabels", .sorted([Self.deploymentLabel: d.name]))])),
                 KubeField("strategy", .map([
                     KubeField("type", .string("RollingUpdate")),
                     KubeField("rollingUpdate", .map([
@@ -89,15 +122,11 @@ public struct KubernetesRenderer: Sendable {
                     ])),
                 ])),
                 KubeField("template", .map([
-                    KubeField("metadata", .map([KubeField("labels", .sorted(podLabels)), KubeField("annotations", .sorted(annotations))])),
-                    KubeField("spec", podSpec(spec, role: .single)),
+                    KubeField("metadata", .map([KubeField("labels", .sorted(podLabels)), KubeField("annotations", .sorted(podAnnotations))])),
+                    KubeField("spec", podSpec),
                 ])),
             ])),
         ])
-        let service = self.service(spec, metadata: metadata, labels: labels, annotations: annotations,
-                                   selector: [Self.deploymentLabel: name])
-        return .success([Object(fileName: "\(name).deployment.yaml", value: deployment),
-                         Object(fileName: "\(name).service.yaml", value: service)])
     }
 
     /// The Service clients reach the engine's HTTP port through.
@@ -131,11 +160,13 @@ public struct KubernetesRenderer: Sendable {
     /// - `restartPolicy: RecreateGroupOnPodRestart`: a node that dies ends the whole group, as on
     ///   every other target (one engine instance cannot lose a rank and go on).
     func group(_ d: Deployment, _ spec: LaunchSpec, nodes: Int, metadata: [KubeField], labels: [String: String],
-               podLabels: [String: String], annotations: [String: String]) -> [Object] {
+               podLabels: [String: String], annotations: [String: String], podAnnotations: [String: String]) -> [Object] {
         let name = d.name
         func template(_ role: PodRole) -> KubeValue {
+            // The leader serves the API (and a prefill's bootstrap): only its pod carries the pod annotations.
             .map([
-                KubeField("metadata", .map([KubeField("labels", .sorted(podLabels)), KubeField("annotations", .sorted(annotations))])),
+                KubeField("metadata", .map([KubeField("labels", .sorted(podLabels)),
+                                            KubeField("annotations", .sorted(role == .leader ? podAnnotations : annotations))])),
                 KubeField("spec", podSpec(spec, role: role)),
             ])
         }
@@ -387,7 +418,14 @@ extension KubernetesRenderer {
                 return .failure(RenderError(deployment: r.deployment.name, message: "it runs on target '\(r.target?.name ?? "local")' "
                                             + "(type \(r.target?.type ?? "local")), not a kubernetes target; pass --target NAME of one"))
             }
-            switch KubernetesRenderer(target: t).render(r) {
+            var servers: PDServers?
+            if let pd = r.deployment.pd, pd.role == .router {
+                switch PDServers.of(pd.group, in: deployments) {
+                case .success(let s): servers = s
+                case .failure(let e): return .failure(e)
+                }
+            }
+            switch KubernetesRenderer(target: t).render(r, servers: servers) {
             case .success(let o): out += o
             case .failure(let e): return .failure(e)
             }

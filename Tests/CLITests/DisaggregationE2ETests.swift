@@ -166,6 +166,13 @@ import TestSupport
         let again = try s.run(["bench", "dsr1", "-f", "manifests/app.yaml", "--num-prompts", "8", "--random-input-len", "16",
                                "--random-output-len", "8", "--output", "json"])
         #expect(json(again.out)["failed"] as? Int == 0 && json(again.out)["completed"] as? Int == 8, "\(again.out)\(again.err)")
+        #expect(try s.run(["status"]).out.contains("decode of dsr1"), "status names each part's role")
+
+        // delete NAME stops every part: the router and its prefill and decode servers.
+        let delete = try s.run(["delete", "dsr1", "--auto-approve", "--grace", "2"])
+        #expect(delete.status == 0 && delete.out.contains("deleted dsr1-prefill/0") && delete.out.contains("deleted dsr1-decode/1")
+                && delete.out.contains("deleted dsr1/0"), "\(delete.out)\(delete.err)")
+        #expect(try s.status().isEmpty)
     }
 
     @Test func validateRefusesWhatTheRouterOrSGLangWouldRefuse() throws {

@@ -456,9 +456,10 @@ final class ExecutorRun: @unchecked Sendable {
         }
     }
 
-    /// Takes an instance out of service before it stops (`ReplicaMembership.leaving`).
+    /// Takes an instance out of service before it stops (`ReplicaMembership.leaving`); one that has
+    /// died already is taken out too (its router would list it, unhealthy, for good).
     func leave(_ inst: ObservedReplica) {
-        guard let membership, inst.launch.pd != nil, inst.isAlive else { return }
+        guard let membership, inst.launch.pd != nil else { return }
         membership.leaving(inst, among: (try? target.observe()) ?? [])
     }
 

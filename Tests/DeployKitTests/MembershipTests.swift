@@ -57,6 +57,21 @@ import Testing
                                                           "leave g-decode/0 \(old)", "stop g-decode/0 \(old)"])
     }
 
+    @Test func aWorkerThatDiedIsTakenOutWhenItIsReplaced() throws {
+        let clock = ManualClock()
+        let driver = InMemoryDriver(clock: clock)
+        let m = Recorder(driver: driver)
+        _ = try apply(try group(), driver, clock, m)
+        let dead = try #require(try driver.observe().first { $0.deployment == "g-decode" })
+        driver.kill(dead.instance)
+        let before = driver.calls.count
+        #expect(try apply(try group(), driver, clock, m).succeeded)
+        let after = Array(driver.calls.dropFirst(before))
+        // Its successor joins, and the dead one leaves the router's list (it would stay there unhealthy).
+        #expect(after.contains("join g-decode/0 \(dead.revision)") && after.contains("leave g-decode/0 \(dead.revision)"), "\(after)")
+        #expect(after.firstIndex { $0.hasPrefix("join") }! < after.firstIndex { $0.hasPrefix("leave") }!, "\(after)")
+    }
+
     @Test func aFailedPartRevertsTheWholeGroup() throws {
         let clock = ManualClock()
         let driver = InMemoryDriver(clock: clock)

@@ -128,6 +128,7 @@ public protocol ReplicaMembership: Sendable {
     /// router with its group's ready workers, then wait until the router is ready). Throwing fails
     /// the instance, and its deployment reverts.
     func joined(_ instance: ObservedReplica, among live: [ObservedReplica]) throws
-    /// `instance` is about to stop: take it out of service and let the requests it has finish.
+    /// `instance` is about to stop (or has died): take it out of service and, while it runs, let the
+    /// requests it has finish.
     func leaving(_ instance: ObservedReplica, among live: [ObservedReplica])
 }

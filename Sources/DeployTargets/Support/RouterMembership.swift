@@ -66,7 +66,7 @@ public struct RouterMembership: ReplicaMembership {
             guard let listed = try? list(router) else { continue }
             for w in listed where w.url == url { try? remove(w, from: router) }
         }
-        drain(instance)
+        if instance.isAlive { drain(instance) }
     }
 
     // MARK: - The router's control plane

@@ -118,17 +118,23 @@ public struct GateRunner: Sendable {
             if d.benchmarks.isEmpty { skip("no benchmarks declared"); continue }
             if d.replicas == 0 { skip("no replicas to benchmark"); continue }
             if failed.contains(d.name) { skip("the rollout failed"); continue }
-            if mode == .changed, !rolled.contains(d.name),
+            // A disaggregated deployment is gated through its router (where its benchmarks are) when
+            // any of its parts rolled out, and a failed gate returns every part that did.
+            let parts = d.pd.map { pd in input.deployments.filter { $0.deployment.pd?.group == pd.group }.map(\.deployment.name) } ?? [d.name]
+            let rolledParts = parts.filter(rolled.contains)
+            if mode == .changed, rolledParts.isEmpty,
                (try? store.wasGated(projectID: scope, deployment: d.name, revision: revision)) ?? true {
                 skip("no new instances in this apply, and this revision was gated before (--gate-always benchmarks anyway)")
                 continue
             }
-            out.append(gate(r, revision: revision, plan: plan, input: input, rolledOut: rolled.contains(d.name)))
+            out.append(gate(r, revision: revision, plan: plan, input: input, rolledOut: rolledParts))
         }
         return GateReport(deployments: out)
     }
 
-    func gate(_ r: ResolvedDeployment, revision: String, plan: Plan, input: PlanInput, rolledOut: Bool) -> DeploymentGate {
+    /// `rolledOut`: the deployments this apply rolled out that the gate answers for (the deployment
+    /// itself; for a disaggregated deployment's router, each of its parts that rolled out).
+    func gate(_ r: ResolvedDeployment, revision: String, plan: Plan, input: PlanInput, rolledOut: [String]) -> DeploymentGate {
         let d = r.deployment
         let replicas = ((try? target.endpoints(of: d.name)) ?? [])
             .filter { $0.ready && $0.revision == revision }
@@ -184,12 +190,20 @@ public struct GateRunner: Sendable {
         let reason = first.map { g in
             "\(g.scenario) on replica \(g.replica): " + (g.error ?? g.gates.filter { !$0.passed }.map(\.gate).joined(separator: ", "))
         } ?? "gate failed"
-        guard rolledOut else {
+        guard !rolledOut.isEmpty else {
             return DeploymentGate(deployment: d.name, revision: revision, result: .failed,
                                   message: "the revision already ran before this apply: nothing to revert, left running",
                                   scenarios: results, revert: nil)
         }
-        let revert = target.revert(d.name, in: plan, input, reason: reason, events: onEvent)
+        var revert = GateRevert(outcomes: [], succeeded: true, note: nil)
+        var notes: [String] = []
+        for part in rolledOut {
+            let one = target.revert(part, in: plan, input, reason: reason, events: onEvent)
+            revert.outcomes += one.outcomes
+            revert.succeeded = revert.succeeded && (one.succeeded || one.note != nil)
+            if let note = one.note { notes.append(note) }
+        }
+        if notes.count == rolledOut.count, !notes.isEmpty { revert.note = notes.joined(separator: "; ") }
         if let note = revert.note {
             message = note
         } else if revert.succeeded {

@@ -63,6 +63,7 @@ extension ExecutorRun {
                 .max { $0.startedAt < $1.startedAt }
             if let old = c.current, old.revision != d.revision {
                 if let current, d.maxSurge == 0 {
+                    leave(current)
                     stopQuietly(current)
                     used.remove(current.port)
                 } else if let current {
@@ -72,6 +73,7 @@ extension ExecutorRun {
                 back.desired = old.launch
                 restarts += startMany([(back, old.launch)], &used, failing: false).started
             } else if c.current == nil, let current {
+                leave(current)
                 stopQuietly(current)
                 used.remove(current.port)
                 record(c, .reverted, "stopped: the replica was added by the apply that failed its gate", nil)
@@ -79,8 +81,17 @@ extension ExecutorRun {
         }
         for (c, inst, result) in waitAll(restarts) {
             let previous = c.current?.revision ?? inst.revision
-            if case .ready = result {
-                if let g = gated[c.id] { stopQuietly(g) }
+            if case .ready = result, let problem = join(inst) {
+                // Back, but not in its router's service: the gated instance keeps serving.
+                stopQuietly(inst)
+                record(c, .failed, "revert failed: \(problem); revision \(gated[c.id]?.revision.prefix(12) ?? "?") keeps serving",
+                       gated[c.id]?.revision)
+                markFailed(deployment)
+            } else if case .ready = result {
+                if let g = gated[c.id] {
+                    leave(g)
+                    stopQuietly(g)
+                }
                 record(c, .reverted, "gate failed (\(reason)): returned to revision \(previous.prefix(12))", previous)
             } else {
                 stopQuietly(inst)

@@ -81,6 +81,18 @@ final class ExecutorRun: @unchecked Sendable {
                 resumed.append((c, cur))
                 continue
             }
+            if cur.outOfService != nil {
+                // Back into service (a router gets its workers again); labels follow below when they changed too.
+                if let problem = join(cur) {
+                    record(c, .failed, problem, cur.revision)
+                    markFailed(c.deployment)
+                    continue
+                }
+                if cur.labels == d.labels {
+                    record(c, .done, "back in service", cur.revision)
+                    continue
+                }
+            }
             do {
                 try target.updateLabels(cur, labels: d.labels)
                 emit(.updated(id: c.id))
@@ -175,7 +187,9 @@ final class ExecutorRun: @unchecked Sendable {
             }
             for (c, inst, result) in results where !failedNow.contains(c.deployment) {
                 guard case .ready = result else { continue }
-                if let cur = c.current, cur.instance != inst.instance {
+                // (Without surge the old one left and stopped before its successor started: a second
+                // leave would take the successor, on the same URL, out of its router.)
+                if let cur = c.current, cur.instance != inst.instance, !wasStopped(cur.instance) {
                     leave(cur)
                     stopQuietly(cur)
                     usedPorts.remove(cur.port)

@@ -38,6 +38,9 @@ public struct ObservedReplica: Sendable, Codable, Hashable {
     public var drift: [FlagDiffEntry]
     /// Labels of the deployment when it was applied.
     public var labels: [String: String]
+    /// Why a verified, running instance is not in service as intended (a router whose worker list
+    /// differs from the workers that run); nil when it is, or when nothing checks. Set by `plan`.
+    public var outOfService: String? = nil
 
     /// Creates an observation.
     public init(deployment: String, replica: Int, instance: String, revision: String, state: State,

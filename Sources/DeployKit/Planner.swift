@@ -65,6 +65,9 @@ public struct Planner: Sendable {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "replica failed its readiness check", desired: d, current: o,
                                              flags: [], fields: []))
+            } else if let why = o.outOfService {
+                changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .update,
+                                             reason: "not in service as intended: \(why)", desired: d, current: o, flags: [], fields: []))
             } else if o.labels != d.labels {
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .update,
                                              reason: "labels changed", desired: d, current: o, flags: [],

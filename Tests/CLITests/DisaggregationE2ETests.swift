@@ -21,7 +21,7 @@ import TestSupport
     /// DeepSeek-R1 as SGLang's PD docs deploy it (one prefill, decode servers behind the router with
     /// `--prefill-policy cache_aware`), on the simulator.
     func write(_ s: Sandbox, python: String, decodeArgs: [String] = ["--cuda-graph-max-bs-decode 256"], decodeReplicas: Int = 2,
-               decodeEnv: [String: String] = [:], timeout: Int = 30) throws {
+               decodeEnv: [String: String] = [:], timeout: Int = 30, extra: String = "") throws {
         let env = decodeEnv.isEmpty ? "" : "\n      env: {" + decodeEnv.map { "\($0.key): '\($0.value)'" }.joined(separator: ", ") + "}"
         try """
         apiVersion: dsdeploy/v1
@@ -51,7 +51,7 @@ import TestSupport
           backendVersion: v0.5.23
           port: \(s.port)
           readiness: {timeoutSeconds: \(timeout)}
-          args: [--trust-remote-code, --tp-size 1, --enable-metrics]
+          args: [--trust-remote-code, --tp-size 1, --enable-metrics]\(extra)
           disaggregation:
             transferBackend: mooncake
             prefill:
@@ -167,6 +167,34 @@ import TestSupport
                                "--random-output-len", "8", "--output", "json"])
         #expect(json(again.out)["failed"] as? Int == 0 && json(again.out)["completed"] as? Int == 8, "\(again.out)\(again.err)")
         #expect(try s.run(["status"]).out.contains("decode of dsr1"), "status names each part's role")
+
+        // Without surge the successor of a decode server listens on its URL: it stays in the router.
+        try write(s, python: python, decodeArgs: ["--cuda-graph-max-bs-decode 96"], extra: "\n  rollout: {maxSurge: 0, maxUnavailable: 1}")
+        let noSurge = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
+        #expect(noSurge.status == 0, "\(noSurge.out)\(noSurge.err)")
+        let serving = Set(try s.status().filter { $0.deployment == "dsr1-decode" }.map(\.endpoint))
+        #expect(serving.count == 2 && Set(workers(p).filter { $0.value.0 == "decode" }.keys) == serving, "\(workers(p)) vs \(serving)")
+
+        // A worker taken out of the router behind dsdeploy's back: plan says so, apply puts it back.
+        let w0 = try runProcess("/usr/bin/curl", ["-s", "http://127.0.0.1:\(p)/workers"], environment: [:], cwd: "/").out
+        let id = ((json(w0)["workers"] as? [[String: Any]]) ?? []).first { $0["worker_type"] as? String == "decode" }?["id"] as? String ?? ""
+        _ = try runProcess("/usr/bin/curl", ["-s", "-X", "DELETE", "http://127.0.0.1:\(p)/workers/\(id)"], environment: [:], cwd: "/")
+        let drifted = try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"])
+        #expect(drifted.status == 2 && drifted.out.contains("~ update  dsr1/0  (not in service as intended: the router's workers: missing http://127.0.0.1:"),
+                "\(drifted.out)\(drifted.err)")
+        #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
+        #expect(Set(workers(p).filter { $0.value.0 == "decode" }.keys) == serving, "\(workers(p))")
+
+        // A gate that fails after a decode change returns the decode servers (the part that rolled
+        // out) to their previous revision, back in the router's service.
+        let gate = "\n  benchmarks:\n    scenarios:\n      - {name: short, inputLen: 16, outputLen: 8, numPrompts: 4, gates: [median_ttft_ms <= 0.001]}"
+        try write(s, python: python, decodeArgs: ["--cuda-graph-max-bs-decode 80"], extra: gate)
+        let gated = try s.run(["apply", "manifests/app.yaml", "--auto-approve", "--gate"])
+        #expect(gated.status == 3 && gated.out.contains("dsr1 revision") && gated.out.contains("FAILED — returned to the previous revision"),
+                "\(gated.out)\(gated.err)")
+        let reverted = try s.status().filter { $0.deployment == "dsr1-decode" }
+        #expect(reverted.count == 2 && reverted.allSatisfy { $0.state == "ready" }, "\(reverted)")
+        #expect(Set(workers(p).filter { $0.value.0 == "decode" }.keys) == Set(reverted.map(\.endpoint)), "\(workers(p))")
 
         // delete NAME stops every part: the router and its prefill and decode servers.
         let delete = try s.run(["delete", "dsr1", "--auto-approve", "--grace", "2"])

@@ -57,6 +57,30 @@ import Testing
                                                           "leave g-decode/0 \(old)", "stop g-decode/0 \(old)"])
     }
 
+    @Test func withoutSurgeTheOldWorkerLeavesOnceBeforeItsSuccessorStarts() throws {
+        let clock = ManualClock()
+        let driver = InMemoryDriver(clock: clock)
+        let m = Recorder(driver: driver)
+        func noSurge(_ specs: [LaunchSpec]) -> [LaunchSpec] {
+            specs.map { s in
+                var s = s
+                s.maxSurge = 0
+                s.maxUnavailable = 1
+                return s
+            }
+        }
+        let first = noSurge(try group())
+        _ = try apply(first, driver, clock, m)
+        let old = first.first { $0.deployment == "g-decode" }!.revision
+        let next = noSurge(try group(decodeMem: "0.9"))
+        let new = next.first { $0.deployment == "g-decode" }!.revision
+        let before = driver.calls.count
+        #expect(try apply(next, driver, clock, m).succeeded)
+        // Its successor may listen on the same URL: a second leave after it joined would take it out.
+        #expect(Array(driver.calls.dropFirst(before)) == ["leave g-decode/0 \(old)", "stop g-decode/0 \(old)",
+                                                          "start g-decode/0 \(new)", "join g-decode/0 \(new)"])
+    }
+
     @Test func aWorkerThatDiedIsTakenOutWhenItIsReplaced() throws {
         let clock = ManualClock()
         let driver = InMemoryDriver(clock: clock)

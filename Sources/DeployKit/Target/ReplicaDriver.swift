@@ -131,4 +131,12 @@ public protocol ReplicaMembership: Sendable {
     /// `instance` is about to stop (or has died): take it out of service and, while it runs, let the
     /// requests it has finish.
     func leaving(_ instance: ObservedReplica, among live: [ObservedReplica])
+    /// Why `instance`, running and verified, is not in service as intended (`plan` reports it, and
+    /// `apply` joins it again); nil when it is.
+    func outOfService(_ instance: ObservedReplica, among live: [ObservedReplica]) -> String?
+}
+
+extension ReplicaMembership {
+    /// Nothing checks: in service.
+    public func outOfService(_ instance: ObservedReplica, among live: [ObservedReplica]) -> String? { nil }
 }

@@ -83,9 +83,15 @@ public final class SlotTarget: Target, @unchecked Sendable {
 
     public func plan(_ input: PlanInput) throws(TargetError) -> Plan {
         let before = driver.apiCalls
-        let observed: [ObservedReplica]
+        var observed: [ObservedReplica]
         do { observed = try driver.observe() } catch {
             throw TargetError(.unavailable, "cannot read target '\(ref.name)': \(error)")
+        }
+        if let membership {
+            let live = observed
+            for i in observed.indices where observed[i].state == .ready && observed[i].launch.pd != nil {
+                observed[i].outOfService = membership.outOfService(observed[i], among: live)
+            }
         }
         let specs = try desired(input, observed: observed)
         var plan = Planner(prune: input.prune).plan(desired: specs, observed: observed, files: input.files, target: ref)

@@ -45,7 +45,10 @@ public struct RouterMembership: ReplicaMembership {
             let router = Self.url(instance)
             let listed = try list(router)
             let wanted = Set(workers.map(Self.url))
-            for w in listed where !wanted.contains(w.url) { try remove(w, from: router) }
+            for w in listed where !wanted.contains(w.url) {
+                try remove(w, from: router)
+                try waitGone(w.url, in: router)
+            }
             for w in workers where !listed.contains(where: { $0.url == Self.url(w) }) { try register(w, with: router) }
             for w in workers { try waitHealthy(Self.url(w), in: router) }
             try waitReady(router, timeout: .seconds(instance.launch.startTimeout))
@@ -65,8 +68,25 @@ public struct RouterMembership: ReplicaMembership {
             let router = Self.url(r)
             guard let listed = try? list(router) else { continue }
             for w in listed where w.url == url { try? remove(w, from: router) }
+            // Removal is queued by the router: wait until it is done, or a successor on the same URL
+            // (maxSurge 0 reuses the port) would be taken for this one and then removed with it.
+            try? waitGone(url, in: router)
         }
         if instance.isAlive { drain(instance) }
+    }
+
+    /// A ready router whose worker list is not the ready workers of its deployment (a worker taken out
+    /// by hand, a router that lost its list): what differs. Workers are checked through their routers.
+    public func outOfService(_ instance: ObservedReplica, among live: [ObservedReplica]) -> String? {
+        guard let pd = instance.launch.pd, pd.role == .router else { return nil }
+        let wanted = Set(live.filter { $0.launch.pd?.group == pd.group && $0.launch.pd?.role != .router && $0.state == .ready }.map(Self.url))
+        guard let listed = try? list(Self.url(instance)) else { return "its worker list cannot be read (GET /workers)" }
+        let have = Set(listed.map(\.url))
+        guard have != wanted else { return nil }
+        var parts: [String] = []
+        if case let missing = wanted.subtracting(have), !missing.isEmpty { parts.append("missing " + missing.sorted().joined(separator: ", ")) }
+        if case let extra = have.subtracting(wanted), !extra.isEmpty { parts.append("not running " + extra.sorted().joined(separator: ", ")) }
+        return "the router's workers: " + parts.joined(separator: "; ")
     }
 
     // MARK: - The router's control plane
@@ -133,6 +153,17 @@ public struct RouterMembership: ReplicaMembership {
             if try list(router).contains(where: { $0.url == url && $0.healthy }) { return }
             guard clock.now() < deadline else {
                 throw Problem(description: "router at \(router) did not list \(url) as a healthy worker within \(registerTimeout.inSeconds) s")
+            }
+            clock.sleep(for: poll)
+        }
+    }
+
+    /// Until the router no longer lists `url` (`DELETE /workers/{id}` queues the removal).
+    func waitGone(_ url: String, in router: String) throws {
+        let deadline = clock.now() + registerTimeout
+        while try list(router).contains(where: { $0.url == url }) {
+            guard clock.now() < deadline else {
+                throw Problem(description: "router at \(router) still lists \(url) \(registerTimeout.inSeconds) s after it was removed")
             }
             clock.sleep(for: poll)
         }

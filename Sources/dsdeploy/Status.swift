@@ -127,7 +127,8 @@ struct Delete: ParsableCommand {
         var files = file
         if FileManager.default.fileExists(atPath: what) {
             let r = ManifestPipeline.validate([what], options: options)
-            names = Set(r.manifest.deployments.map(\.name))
+            // A disaggregated deployment is its router (NAME) and its parts (NAME-prefill, NAME-decode).
+            names = Set(r.manifest.deployments.map(\.name) + r.deployments.map(\.deployment.name))
             if files.isEmpty { files = [what] }
         }
         let lock = try TargetResolver.lock()

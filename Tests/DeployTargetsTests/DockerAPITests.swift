@@ -274,7 +274,7 @@ import Testing
         let errors = load(network: "bridge").diagnostics.filter { $0.severity == .error }
         #expect(errors.map(\.id) == ["unsupported"], "\(errors.map(\.message))")
         #expect(errors.first?.message.hasPrefix("deployment 'd': prefill/decode disaggregation needs the hosts' network") == true)
-        #expect(errors.first?.location?.line == 29, "\(String(describing: errors.first?.location))")
+        #expect(errors.first?.location?.line == 30 && errors.first?.location?.column == 5, "\(String(describing: errors.first?.location))")
     }
 
     @Test func theRoutersContainerHasNoGPUs() throws {

@@ -166,6 +166,12 @@ import TestSupport
         let again = try s.run(["bench", "dsr1", "-f", "manifests/app.yaml", "--num-prompts", "8", "--random-input-len", "16",
                                "--random-output-len", "8", "--output", "json"])
         #expect(json(again.out)["failed"] as? Int == 0 && json(again.out)["completed"] as? Int == 8, "\(again.out)\(again.err)")
+
+        // delete FILE stops the router and both roles' servers.
+        let delete = try s.run(["delete", "manifests/app.yaml", "--auto-approve", "--grace", "2"])
+        #expect(delete.status == 0 && delete.out.contains("dsr1-prefill/0") && delete.out.contains("dsr1-decode/1"), "\(delete.out)\(delete.err)")
+        let left = try s.status()
+        #expect(left.isEmpty, "\(left)")
     }
 
     @Test func validateRefusesWhatTheRouterOrSGLangWouldRefuse() throws {

@@ -2,7 +2,7 @@
 # Registry-free engine images for the docker target's end-to-end tests, built from this machine's
 # files and imported into a Docker Engine API (dockerd, or podman's compatible service) with curl
 # alone (no docker/podman CLI):
-#   scripts/engine-image.sh [--docker unix:///path/docker.sock] [--sim PATH] [--force] [sim|tiny-llama|all]
+#   scripts/engine-image.sh [--docker unix:///path/docker.sock] [--sim PATH] [--force] [sim|tiny-llama|sglang-router|all]
 #     localhost/dsdeploy-engine-sim:dev   .build/debug/dsdeploy-engine-sim (or --sim PATH; built with
 #         `swift build --product dsdeploy-engine-sim` when the default one is missing) at
 #         /usr/local/bin/dsdeploy-engine-sim, with exactly the shared libraries ldd lists, at their paths,
@@ -17,8 +17,15 @@
 #         .dsdeploy-engines/tiny-llama/venv), so the launcher finds its venv by itself. No bind mount.
 #         CMD: -m /models/tiny-llama.gguf -a tiny-llama --host 0.0.0.0 --port 8080.
 #         Runs scripts/setup-tiny-engine.sh first (idempotent) for the venv and the model.
+#     localhost/dsdeploy-sglang-router:dev   the real router: the venv of scripts/setup-sglang-router.sh
+#         (sglang-router 0.3.2 and the pinned packages of scripts/sglang-router-requirements.txt) at
+#         /opt/sglang-router/venv, with the python interpreter at its own path and its stdlib, packed
+#         as for tiny-llama (the ldd libraries of the interpreter, lib-dynload's and the packages' .so
+#         files). PATH starts with the venv's bin, so `python3 -m sglang_router.launch_router` (the
+#         router's default entrypoint) runs it. ENTRYPOINT: that command. Runs the setup script first
+#         (idempotent).
 # The socket defaults to $DOCKER_HOST (unix://..., or tcp://... with $DOCKER_CERT_PATH for TLS).
-# Both images: ENTRYPOINT the engine, ENV PATH, and the label dsdeploy.content-key, a sha256 over this
+# Every image: ENTRYPOINT the engine, ENV PATH, and the label dsdeploy.content-key, a sha256 over this
 # script, the engine file's (and the model's) content, and the size and mtime of every other file
 # copied. An image whose :dev tag carries the same key is kept (checked in 0.2 s for sim, 1 s for
 # tiny-llama); --force rebuilds. A
@@ -40,7 +47,7 @@ while [ $# -gt 0 ]; do
     --docker) DOCKER=${2:?--docker URL}; shift 2 ;;
     --sim) SIM=${2:?--sim PATH}; shift 2 ;;
     --force) FORCE=1; shift ;;
-    sim | tiny-llama | all) WHAT=$1; shift ;;
+    sim | tiny-llama | sglang-router | all) WHAT=$1; shift ;;
     -h | --help) usage ;;
     *) say "unknown argument $1"; usage ;;
   esac
@@ -186,6 +193,70 @@ image_sim() {
   rm -rf "$R"
 }
 
+# The interpreter behind a venv's python: PY, STDLIB, DYNLOAD, PYVER (globals).
+py_info() {
+  local info
+  PY=$(readlink -f "$1/bin/python")
+  info=$("$PY" -c 'import sys, sysconfig; print(sysconfig.get_path("stdlib")); print(sysconfig.get_config_var("DESTSHARED")); print("python%d.%d" % sys.version_info[:2])')
+  STDLIB=$(sed -n 1p <<<"$info")
+  DYNLOAD=$(sed -n 2p <<<"$info")
+  PYVER=$(sed -n 3p <<<"$info")
+}
+# Extension modules of lib-dynload left out of the images.
+EXCLUDE_DYN='_tkinter|_test|xxlimited|_xxtestfuzz|_ctypes_test|_curses'
+# py_elves: the interpreter and lib-dynload's modules (the files whose ldd libraries go in).
+py_elves() { echo "$PY"; ls "$DYNLOAD"/*.so | grep -Ev "/($EXCLUDE_DYN)"; }
+# py_key_lines: the stdlib's files (name, size, mtime), for a content key.
+py_key_lines() { find "$STDLIB" -path "$STDLIB/site-packages" -prune -o -type f -printf '%P %s %T@\n' | sort; }
+# put_python R: the interpreter and its stdlib at their own paths (python's RUNPATH may be absolute,
+# pyenv's is), without test/idlelib/tkinter/ensurepip/lib2to3/site-packages.
+put_python() {
+  local R=$1 d
+  put "$R" "$PY" "$PY"
+  local ex=(--exclude=__pycache__/*.opt-?.pyc --exclude=*.exe)
+  for d in test idlelib tkinter turtledemo turtle.py ensurepip lib2to3 site-packages 'config-*' pydoc_data; do
+    ex+=(--exclude="${STDLIB#/}/$d")
+  done
+  tar -C / "${ex[@]}" -cf - "${STDLIB#/}" | tar -C "$R" -xf -
+  find "$R$DYNLOAD" -name '*.so' | grep -E "/($EXCLUDE_DYN)" | xargs -r rm -f
+}
+# put_venv R V: a venv at V in the image for the interpreter, with its bin/python links.
+put_venv() {
+  local R=$1 V=$2
+  mkdir -p "$R$V/bin" "$R$V/lib/$PYVER/site-packages"
+  printf 'home = %s\ninclude-system-site-packages = false\nversion = %s\n' "$(dirname "$PY")" \
+    "$("$PY" -c 'import platform; print(platform.python_version())')" >"$R$V/pyvenv.cfg"
+  ln -s "$PY" "$R$V/bin/python"
+  ln -s python "$R$V/bin/python3"
+  ln -s python "$R$V/bin/$PYVER"
+}
+
+image_router() {
+  local name=dsdeploy-sglang-router key R paths venv site elves
+  paths=$("$ROOT/scripts/setup-sglang-router.sh")
+  venv=$(dirname "$(dirname "$(sed -n 's/^SGLANG_ROUTER_PYTHON=//p' <<<"$paths")")")
+  [ -d "$venv" ] || die "no sglang-router venv at $venv"
+  py_info "$venv"
+  site=$venv/lib/$PYVER/site-packages
+  elves=$( { py_elves; find "$site" -name '*.so*' -type f; })
+  key=$( {
+    echo "sglang-router"; sha256sum <"$ROOT/scripts/sglang-router-requirements.txt"; stat_lines $elves $(deps $elves)
+    py_key_lines
+    find "$site" -name __pycache__ -prune -o -type f -printf '%P %s %T@\n' | sort
+  } | key_of)
+  uptodate "$name" "$key" && return 0
+  R=$TMP/router
+  skeleton "$R"
+  put_python "$R"
+  put_libs "$R" $elves
+  local V=/opt/sglang-router/venv
+  put_venv "$R" "$V"
+  tar -C "$site" --exclude=__pycache__ -cf - . | tar -C "$R$V/lib/$PYVER/site-packages" -xf -
+  import "$name" "$key" "$R" "ENTRYPOINT [\"$V/bin/python3\", \"-m\", \"sglang_router.launch_router\"]" \
+    "ENV PATH=$V/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  rm -rf "$R"
+}
+
 image_tiny() {
   local name=dsdeploy-tiny-llama key R paths venv py model launcher
   paths=$("$ROOT/scripts/setup-tiny-engine.sh")
@@ -251,5 +322,6 @@ api GET /_ping >/dev/null 2>&1 || die "no Docker API answers at $DOCKER"
 case $WHAT in
   sim) image_sim ;;
   tiny-llama) image_tiny ;;
-  all) image_sim; image_tiny ;;
+  sglang-router) image_router ;;
+  all) image_sim; image_tiny; image_router ;;
 esac

@@ -65,7 +65,7 @@ public enum TargetCheck {
         }
         if let pd = d.pd, pd.role == .router, !schema.disaggregation {
             out.append(.error("unsupported", "deployment '\(pd.group)': prefill/decode disaggregation is not supported on a \(type) target "
-                              + "(target '\(target?.name ?? "local")'); local and kubernetes targets run it",
+                              + "(target '\(target?.name ?? "local")'); the local, docker and kubernetes targets run it",
                               at: d.fieldLocations["disaggregation"] ?? d.location))
         }
         if d.container != nil, !schema.containers {

@@ -227,3 +227,76 @@ import Testing
                 && bridge.first?.location?.line == 29, "\(bridge.map { ($0.message, $0.location?.line ?? 0) })")
     }
 }
+
+/// A disaggregated deployment on a docker target: validated only with the hosts' network, and the
+/// router's container is created like any replica's but without GPUs, hub volume or engine ulimits.
+@Suite struct DockerDisaggregationTests {
+    func load(network: String) -> ValidationResult {
+        let text = """
+        apiVersion: dsdeploy/v1
+        kind: Backend
+        metadata: {name: b}
+        spec:
+          engine: sglang
+          versions:
+            v: {engineVersion: "0.5.23", image: img, entrypoint: [sglang, serve], command: "--model-path {{model_path}} --host {{worker_ip}} --port {{port}}"}
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Target
+        metadata: {name: fleet}
+        spec:
+          type: docker
+          network: \(network)
+          hosts:
+            - {name: a, docker: "ssh://deploy@10.0.0.11", gpus: 8}
+            - {name: b, docker: "ssh://deploy@10.0.0.12", gpus: 8}
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: d}
+        spec:
+          target: fleet
+          model: {source: huggingface, id: x/y}
+          backend: b
+          backendVersion: v
+          port: 30000
+          args: [--tp-size 8]
+          disaggregation:
+            prefill: {gpusPerReplica: 8}
+            decode: {gpusPerReplica: 8}
+            router: {version: "0.3.2", image: router-img}
+        """
+        let (m, d) = ManifestLoader(source: MemoryFileSource(files: ["m.yaml": text]), targetTypes: TargetKinds.schemas).load(["m.yaml"])
+        return SpecValidator(targetTypes: TargetKinds.schemas).validate(m, loadDiagnostics: d)
+    }
+
+    @Test func bridgeIsRefusedAtDisaggregation() throws {
+        let errors = load(network: "bridge").diagnostics.filter { $0.severity == .error }
+        #expect(errors.map(\.id) == ["unsupported"], "\(errors.map(\.message))")
+        #expect(errors.first?.message.hasPrefix("deployment 'd': prefill/decode disaggregation needs the hosts' network") == true)
+        #expect(errors.first?.location?.line == 30 && errors.first?.location?.column == 5, "\(String(describing: errors.first?.location))")
+    }
+
+    @Test func theRoutersContainerHasNoGPUs() throws {
+        let r = load(network: "host")
+        #expect(r.isValid, "\(r.diagnostics.map(\.message))")
+        let config = try #require(r.deployments.first?.target)
+        let target = SlotTarget(ref: TargetRef(name: "fleet", type: "docker"), driver: InMemoryDriver(clock: ManualClock()),
+                                hosts: DockerKind.inventory(config), clock: ManualClock())
+        let specs = try target.desired(PlanInput(deployments: r.deployments, files: []))
+        #expect(Set(specs.map(\.deployment)) == ["d", "d-prefill", "d-decode"], "\(specs.map(\.id))")
+        let router = try #require(specs.first { $0.deployment == "d" })
+        let body = DockerDriver.createBody(router, environment: [:], labels: [:])
+        #expect(body["Image"]?.string == "router-img")
+        #expect(body["Entrypoint"]?.array?.compactMap(\.string) == ["python3", "-m", "sglang_router.launch_router"])
+        let cmd = body["Cmd"]?.array?.compactMap(\.string) ?? []
+        #expect(cmd.starts(with: ["--host", router.host, "--port", "30000"]) && cmd.contains("--pd-disaggregation"), "\(cmd)")
+        let host = try #require(body["HostConfig"])
+        #expect(host["DeviceRequests"] == nil && host["NetworkMode"]?.string == "host")
+        #expect(host["Binds"]?.array?.isEmpty == true && host["Ulimits"]?.array?.isEmpty == true, "\(host)")
+        let server = try #require(specs.first { $0.deployment == "d-decode" })
+        let serverHost = DockerDriver.createBody(server, environment: [:], labels: [:])["HostConfig"]
+        #expect(serverHost?["DeviceRequests"]?.array?.first?["DeviceIDs"]?.array?.count == 8)
+        #expect(serverHost?["Ulimits"]?.array?.count == 2 && serverHost?["Binds"]?.array?.count == 1)
+    }
+}

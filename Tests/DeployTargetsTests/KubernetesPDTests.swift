@@ -180,8 +180,9 @@ import TestSupport
         #expect(r.deployments.allSatisfy { $0.target?.type == "kubernetes" })
         let text = try String(contentsOfFile: repositoryRoot + "/" + Self.fixture[0], encoding: .utf8)
         let cut = try #require(text.range(of: "---\napiVersion: dsdeploy/v1\nkind: Target"))
-        let docker = String(text[..<cut.lowerBound]) + "---\napiVersion: dsdeploy/v1\nkind: Target\nmetadata: {name: box}\nspec:\n  type: docker\n"
-        let refused = KubernetesSupport.validate(["pd.yaml"], memory: ["pd.yaml": docker].merging(Self.templates()) { a, _ in a })
+        // (gpustack: GPUStack schedules one model per deployment; docker and local run PD.)
+        let gpustack = String(text[..<cut.lowerBound]) + "---\napiVersion: dsdeploy/v1\nkind: Target\nmetadata: {name: box}\nspec:\n  type: gpustack\n  server: http://gpustack.example:80\n"
+        let refused = KubernetesSupport.validate(["pd.yaml"], memory: ["pd.yaml": gpustack].merging(Self.templates()) { a, _ in a })
         #expect(refused.diagnostics.contains { $0.id == "unsupported" && $0.message.contains("disaggregation") },
                 "\(refused.diagnostics.map(\.message))")
     }

@@ -454,9 +454,12 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         }
         let c = spec.container ?? ContainerSettings()
         var binds = c.volumes
+        // sglang-router (a disaggregated deployment's router) loads no model and uses no GPU: no hub
+        // volume and no engine ulimits.
+        let router = spec.engine == .sglangRouter
         // The model's hub: the engine downloads `{{model_path}}` (the hub id) itself, into a named
         // volume kept across replaces; ModelScope is switched on the way each engine reads it.
-        if let hub = hubCache(spec.modelSource), !binds.contains(where: { $0.split(separator: ":").dropFirst().first.map(String.init) == hub.path }) {
+        if !router, let hub = hubCache(spec.modelSource), !binds.contains(where: { $0.split(separator: ":").dropFirst().first.map(String.init) == hub.path }) {
             binds.append("\(hub.volume):\(hub.path)")
         }
         if spec.modelSource == "modelscope" {
@@ -475,7 +478,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         ]
         // With the host's IPC namespace the container uses the host's /dev/shm; a size applies otherwise.
         if ipc != "host" { host["ShmSize"] = .number(Double(bytes(c.shmSize ?? "16g") ?? 16 << 30)) }
-        let ulimits = c.ulimits ?? ["memlock": -1, "stack": 67_108_864]
+        let ulimits = c.ulimits ?? (router ? [:] : ["memlock": -1, "stack": 67_108_864])
         host["Ulimits"] = .array(ulimits.sorted { $0.key < $1.key }.map { k, v in
             .object(["Name": .string(k), "Soft": .number(Double(v)), "Hard": .number(Double(v))])
         })

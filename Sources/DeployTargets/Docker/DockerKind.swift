@@ -52,6 +52,8 @@ public enum DockerKind: TargetKind {
         multiNode: capabilities.contains(.multiNode), containers: true, check: check, checkDeployment: checkDeployment)
         // A container network restarts every replica (the engine binds another address).
         s.revisionParts = { t in t.string("network") == "bridge" ? ["network=bridge"] : [] }
+        // Prefill/decode servers and sglang-router as containers on the hosts' network (`checkPD`).
+        s.disaggregation = true
         return s
     }()
 
@@ -130,6 +132,7 @@ public enum DockerKind: TargetKind {
     @Sendable static func checkDeployment(_ d: Deployment, _ backend: Backend, _ version: BackendVersion,
                                           _ target: TargetConfig?) -> [Diagnostic] {
         guard let t = target else { return [] }
+        if let problem = checkPD(d, t) { return [problem] }
         if d.nodes > 1, let problem = checkNodes(d, t) { return [problem] }
         guard d.gpusPerReplica > 0, d.replicas > 0 else { return [] }
         let list = hosts(t)
@@ -147,6 +150,17 @@ public enum DockerKind: TargetKind {
                            + "but the hosts of target '\(t.name)' have room for \(fits) (\(each))", at: at)]
         }
         return []
+    }
+
+    /// A disaggregated deployment needs the hosts' network: the router reaches each server at its
+    /// host's address, and decode servers reach a prefill's bootstrap port there (never published on
+    /// a bridge). Reported once, for the router part, at `disaggregation:`.
+    static func checkPD(_ d: Deployment, _ t: TargetConfig) -> Diagnostic? {
+        guard let pd = d.pd, pd.role == .router, t.string("network") == "bridge" else { return nil }
+        return .error("unsupported", "deployment '\(pd.group)': prefill/decode disaggregation needs the hosts' network (the router "
+                      + "reaches each server at its host's address, and decode servers reach a prefill's bootstrap port, which a "
+                      + "bridge does not publish); target '\(t.name)' has network: bridge",
+                      at: d.fieldLocations["disaggregation"] ?? d.location)
     }
 
     /// A replica on N nodes needs N distinct hosts (with `gpusPerReplica` GPUs each, where the hosts
@@ -278,6 +292,8 @@ public enum DockerKind: TargetKind {
         let slot = SlotTarget(ref: TargetRef(name: t.name, type: type, detail: "Docker hosts " + detail), driver: driver,
                               hosts: inventory(t), clock: context.clock, capabilities: capabilities)
         slot.spreadsNodes = spreadsNodes
+        // A disaggregated deployment's servers join and leave its router (sglang-router's control plane).
+        slot.membership = RouterMembership(clock: context.clock)
         return slot
     }
 }

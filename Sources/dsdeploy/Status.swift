@@ -41,6 +41,19 @@ struct Status: ParsableCommand {
                 table.append([r.replica.map { "\(r.deployment)/\($0)" } ?? r.deployment, r.revision.map { String($0.prefix(12)) } ?? "-",
                               state, r.endpoint ?? "-", r.host ?? "-", uptime ?? "-", r.pid.map(String.init) ?? "-",
                               detail.isEmpty ? "-" : detail])
+                // Each node of a multi-node group under its row (the group's state is theirs).
+                if let n = r.details["nodes"].flatMap(Int.init), n > 1 {
+                    for rank in 0..<n {
+                        guard let node = r.details["node_\(rank)"] else { continue }
+                        let words = node.split(separator: " ", maxSplits: 1).map(String.init)
+                        // `HOST URL (what)` on a fleet, `URL (what)` on one host.
+                        let onHost = !(words.first ?? "").hasPrefix("http")
+                        let rest = onHost ? (words.count > 1 ? words[1] : "") : node
+                        let parts = rest.split(separator: " ", maxSplits: 1).map(String.init)
+                        table.append(["  node \(rank)", "", "", parts.first ?? "-", onHost ? words[0] : (r.host ?? "-"), "", "",
+                                      parts.count > 1 ? parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "()")) : "-"])
+                    }
+                }
             }
             Output.stdout(Status.format(table))
             for r in rows where !r.lastLog.isEmpty {

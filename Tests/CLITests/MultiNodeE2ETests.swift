@@ -70,7 +70,10 @@ import TestSupport
         let row = (json(try s.run(["status", "--output", "json"]).out)["replicas"] as? [[String: Any]])?.first ?? [:]
         let details = row["details"] as? [String: String] ?? [:]
         #expect(details["nodes"] == "2" && details["node_1"]?.hasPrefix("http://127.0.0.1:\(s.port + 100)") == true, "\(row)")
-        #expect(try s.run(["status"]).out.contains("2 nodes"))
+        let text = try s.run(["status"]).out
+        #expect(text.contains("2 nodes"), "\(text)")
+        let nodeRow = text.split(separator: "\n").first { $0.hasPrefix("  node 1") }.map(String.init) ?? ""
+        #expect(nodeRow.contains("http://127.0.0.1:\(s.port + 100)") && nodeRow.contains("health only; logs --node 1"), "\(text)")
         // Each node's log: rank 0's is the replica's; rank 1's by --node.
         let node1 = try s.run(["logs", "dspark", "--node", "1", "--tail", "20"])
         #expect(node1.status == 0 && node1.out.contains("joined as node_rank=1"), "\(node1.out)\(node1.err)")

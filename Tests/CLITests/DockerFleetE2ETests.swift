@@ -286,6 +286,8 @@ import TestSupport
         #expect(whileCut.status == 1 && whileCut.err.contains("host 'h20-b'"), "a plan names the host it cannot read: \(whileCut.err)")
         // b is back: the next apply converges, and nothing is left to do.
         try b.cut(false)
+        // Its sshd answers again before the apply that converges (on a loaded machine the link takes a moment).
+        try b.host.waitForSSH("h20-b", config: sshConfig)
         let converge = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
         #expect(converge.status == 0, "\(converge.out)\(converge.err)")
         status = try rows(s)

@@ -22,7 +22,7 @@ final class NamespaceHost: @unchecked Sendable {
         let tag = String(UInt32.random(in: 0...0xffffff), radix: 16)
         ns = prefix + "-" + tag
         veth = prefix.replacingOccurrences(of: "-", with: "") + "v" + tag
-        let n = Int.random(in: 1...250)
+        let n = try Self.subnet(net)
         address = "10.\(net).\(n).2"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Self.sh(["/sbin/ip", "netns", "add", ns])
@@ -34,6 +34,22 @@ final class NamespaceHost: @unchecked Sendable {
         try Self.sh(["/sbin/ip", "-n", ns, "link", "set", veth + "p", "up"])
         try Self.sh(["/sbin/ip", "-n", ns, "link", "set", "lo", "up"])
     }
+
+    /// A `/30` of `10.NET.N.0` that no other host of this test process has and no interface of this
+    /// machine uses: the docker suites run side by side, and two hosts on one subnet made ssh reach the
+    /// other suite's sshd ("REMOTE HOST IDENTIFICATION HAS CHANGED").
+    static func subnet(_ net: Int) throws -> Int {
+        let inUse = (try? runProcess("/sbin/ip", ["-o", "-4", "addr", "show"], environment: [:], cwd: "/").out) ?? ""
+        takenLock.lock()
+        defer { takenLock.unlock() }
+        for n in (1...250).shuffled() where !taken.contains("\(net).\(n)") && !inUse.contains(" 10.\(net).\(n).") {
+            taken.insert("\(net).\(n)")
+            return n
+        }
+        throw Failure(description: "no free 10.\(net).N.0/30 for a namespace host")
+    }
+    static let takenLock = NSLock()
+    nonisolated(unsafe) static var taken: Set<String> = []
 
     static func sh(_ args: [String]) throws {
         let r = try runProcess(args[0], Array(args.dropFirst()), environment: ProcessInfo.processInfo.environment, cwd: "/")

@@ -53,7 +53,9 @@ extension ExecutorRun {
                               note: "\(deployment) has no previous revision to return to: left running")
         }
         emit(.reverting(deployment: deployment, reason: reason))
-        let live = ((try? target.observe()) ?? []).filter(\.isAlive)
+        let observed = (try? target.observe()) ?? []
+        let live = observed.filter(\.isAlive)
+        let before = LiveView { observed }
         var used = Set(live.map(\.port))
         var gated: [String: ObservedReplica] = [:]
         var restarts: [(PlannedChange, ObservedReplica)] = []
@@ -63,7 +65,7 @@ extension ExecutorRun {
                 .max { $0.startedAt < $1.startedAt }
             if let old = c.current, old.revision != d.revision {
                 if let current, d.maxSurge == 0 {
-                    leave(current)
+                    leave(current, before)
                     stopQuietly(current)
                     used.remove(current.port)
                 } else if let current {
@@ -73,15 +75,17 @@ extension ExecutorRun {
                 back.desired = old.launch
                 restarts += startMany([(back, old.launch)], &used, failing: false).started
             } else if c.current == nil, let current {
-                leave(current)
+                leave(current, before)
                 stopQuietly(current)
                 used.remove(current.port)
                 record(c, .reverted, "stopped: the replica was added by the apply that failed its gate", nil)
             }
         }
-        for (c, inst, result) in waitAll(restarts) {
+        let restarted = waitAll(restarts)
+        let after = liveView()
+        for (c, inst, result) in restarted {
             let previous = c.current?.revision ?? inst.revision
-            if case .ready = result, let problem = join(inst) {
+            if case .ready = result, let problem = join(inst, after) {
                 // Back, but not in its router's service: the gated instance keeps serving.
                 stopQuietly(inst)
                 record(c, .failed, "revert failed: \(problem); revision \(gated[c.id]?.revision.prefix(12) ?? "?") keeps serving",
@@ -89,7 +93,7 @@ extension ExecutorRun {
                 markFailed(deployment)
             } else if case .ready = result {
                 if let g = gated[c.id] {
-                    leave(g)
+                    leave(g, after)
                     stopQuietly(g)
                 }
                 record(c, .reverted, "gate failed (\(reason)): returned to revision \(previous.prefix(12))", previous)

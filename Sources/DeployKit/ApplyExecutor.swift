@@ -75,6 +75,7 @@ final class ExecutorRun: @unchecked Sendable {
         var usedPorts = Set(plan.changes.compactMap { $0.current }.filter(\.isAlive).map(\.port))
 
         var resumed: [(PlannedChange, ObservedReplica)] = []
+        let updating = liveView()
         for c in plan.changes where c.action == .update {
             guard let cur = c.current, let d = c.desired else { continue }
             if cur.state == .starting {
@@ -83,7 +84,7 @@ final class ExecutorRun: @unchecked Sendable {
             }
             if cur.outOfService != nil {
                 // Back into service (a router gets its workers again); labels follow below when they changed too.
-                if let problem = join(cur) {
+                if let problem = join(cur, updating) {
                     record(c, .failed, problem, cur.revision)
                     markFailed(c.deployment)
                     continue
@@ -103,10 +104,12 @@ final class ExecutorRun: @unchecked Sendable {
         // Creates: all at once (hosts side by side), then wait for all.
         let creates = plan.changes.filter { $0.action == .create && $0.desired != nil }
         let (started, _) = startMany(creates.map { ($0, $0.desired!) }, &usedPorts)
-        for (c, inst, result) in ExecutorRun.routersLast(waitAll(started + resumed)) {
+        let created = ExecutorRun.routersLast(waitAll(started + resumed))
+        let afterCreates = liveView()
+        for (c, inst, result) in created {
             switch result {
             case .ready:
-                if let problem = join(inst) {
+                if let problem = join(inst, afterCreates) {
                     stopQuietly(inst)
                     record(c, .failed, problem, nil)
                     markFailed(c.deployment)
@@ -134,6 +137,7 @@ final class ExecutorRun: @unchecked Sendable {
         var round = 0
         while batches.values.contains(where: { $0.count > round }) {
             var jobs: [(PlannedChange, LaunchSpec)] = []
+            let beforeRound = liveView()
             for (dep, list) in batches.sorted(by: { $0.key < $1.key }) where list.count > round && !isFailed(dep) {
                 for c in list[round] {
                     guard let d = c.desired else { continue }
@@ -143,7 +147,7 @@ final class ExecutorRun: @unchecked Sendable {
                         continue
                     }
                     if d.maxSurge == 0, let cur = c.current, cur.isAlive {
-                        leave(cur)
+                        leave(cur, beforeRound)
                         guard stopQuietly(cur) else {
                             if let host = hostOf(c), let reason = unreachableReason(host) { recordUnreachable(c, host, reason, cur.revision) }
                             continue
@@ -176,9 +180,10 @@ final class ExecutorRun: @unchecked Sendable {
             failedNow = withSiblings(failedNow)
             // New instances go into service before the old ones leave it (workers join their router).
             var joined: Set<String> = []
+            let afterRound = liveView()
             for (c, inst, result) in results where !failedNow.contains(c.deployment) {
                 guard case .ready = result else { continue }
-                if let problem = join(inst) {
+                if let problem = join(inst, afterRound) {
                     record(c, .failed, problem, c.current?.revision)
                     failedNow = withSiblings(failedNow.union([c.deployment]))
                 } else {
@@ -190,7 +195,7 @@ final class ExecutorRun: @unchecked Sendable {
                 // (Without surge the old one left and stopped before its successor started: a second
                 // leave would take the successor, on the same URL, out of its router.)
                 if let cur = c.current, cur.instance != inst.instance, !wasStopped(cur.instance) {
-                    leave(cur)
+                    leave(cur, afterRound)
                     stopQuietly(cur)
                     usedPorts.remove(cur.port)
                 }
@@ -199,7 +204,7 @@ final class ExecutorRun: @unchecked Sendable {
             }
             for (c, inst, result) in results where failedNow.contains(c.deployment) {
                 if case .ready = result {
-                    if joined.contains(inst.instance) { leave(inst) }
+                    if joined.contains(inst.instance) { leave(inst, afterRound) }
                     stopQuietly(inst)
                     usedPorts.remove(inst.port)
                     if outcome(c)?.result != .failed {
@@ -215,13 +220,14 @@ final class ExecutorRun: @unchecked Sendable {
             round += 1
         }
 
+        let deleting = liveView()
         for c in plan.changes where c.action == .delete {
             guard let cur = c.current else { continue }
             if let host = hostOf(c), let reason = unreachableReason(host) {
                 recordUnreachable(c, host, reason, cur.revision)
                 continue
             }
-            leave(cur)
+            leave(cur, deleting)
             if stopQuietly(cur) {
                 record(c, .done, c.reason, nil)
             } else if let host = hostOf(c), let reason = unreachableReason(host) {
@@ -265,10 +271,12 @@ final class ExecutorRun: @unchecked Sendable {
             }
         }
         let (restarts, _) = startMany(jobs, &usedPorts, failing: false)
-        for (c, inst, result) in ExecutorRun.routersLast(waitAll(restarts)) {
+        let restarted = ExecutorRun.routersLast(waitAll(restarts))
+        let afterRestarts = liveView()
+        for (c, inst, result) in restarted {
             switch result {
             case .ready:
-                if let problem = join(inst) { record(c, .failed, "revert: \(problem)", nil) }
+                if let problem = join(inst, afterRestarts) { record(c, .failed, "revert: \(problem)", nil) }
             case .unreachable(let host, let reason): recordUnreachable(c, host, reason, nil)
             default:
                 stopQuietly(inst)
@@ -458,11 +466,15 @@ final class ExecutorRun: @unchecked Sendable {
         items.filter { $0.1.launch.pd?.role != .router } + items.filter { $0.1.launch.pd?.role == .router }
     }
 
+    /// What the target runs, as membership needs it (where a group's routers and workers are): read
+    /// at most once per batch, and only when an instance of a disaggregated deployment joins or leaves.
+    func liveView() -> LiveView { LiveView { [target] in (try? target.observe()) ?? [] } }
+
     /// Puts a ready instance into service (`ReplicaMembership.joined`); why it could not, or nil.
-    func join(_ inst: ObservedReplica) -> String? {
+    func join(_ inst: ObservedReplica, _ view: LiveView) -> String? {
         guard let membership, inst.launch.pd != nil else { return nil }
         do {
-            try membership.joined(inst, among: (try? target.observe()) ?? [inst])
+            try membership.joined(inst, among: view.replicas)
             return nil
         } catch {
             emit(.failed(id: inst.id, reason: "\(error)", lastLog: []))
@@ -472,9 +484,9 @@ final class ExecutorRun: @unchecked Sendable {
 
     /// Takes an instance out of service before it stops (`ReplicaMembership.leaving`); one that has
     /// died already is taken out too (its router would list it, unhealthy, for good).
-    func leave(_ inst: ObservedReplica) {
+    func leave(_ inst: ObservedReplica, _ view: LiveView) {
         guard let membership, inst.launch.pd != nil else { return }
-        membership.leaving(inst, among: (try? target.observe()) ?? [])
+        membership.leaving(inst, among: view.replicas)
     }
 
     func unreachableReason(_ host: String) -> String? { lock.withLock { cutOff[host] } }
@@ -502,6 +514,13 @@ final class ExecutorRun: @unchecked Sendable {
                                                                      message: message, revision: revision)
         }
     }
+}
+
+/// A target's replicas, read on first use.
+final class LiveView {
+    private let read: () -> [ObservedReplica]
+    private(set) lazy var replicas: [ObservedReplica] = read()
+    init(_ read: @escaping () -> [ObservedReplica]) { self.read = read }
 }
 
 /// Fixed slots written from concurrent workers (`BoundedParallel`).

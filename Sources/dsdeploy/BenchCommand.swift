@@ -168,7 +168,7 @@ struct BenchRunCommand: ParsableCommand {
                           + "fewer than --num-prompts \(numPrompts); sending \(requests.count)\n")
         }
         // A disaggregated deployment: its prefill and decode servers' own counters, before and after.
-        let roles = target.engine == .sglangRouter ? try roleServers() : []
+        let roles = target.engine == .sglangRouter ? roleServers(on: target.target) : []
         let before = roles.map { PDRoleMetrics.scrape($0.urls) }
         let interactive = isatty(STDERR_FILENO) == 1
         let result: BenchResult
@@ -247,7 +247,7 @@ struct BenchRunCommand: ParsableCommand {
             Output.stderr("dsdeploy: error: \(name) declares no benchmarks: scenarios\n")
             throw ExitCode.failure
         }
-        let (base, served, _) = try endpoint()
+        let (base, served, _, _) = try endpoint()
         var failed = false
         for s in chosen {
             let config = GateRunner.config(s, endpoint: base, engine: r.backend.engine.rawValue,
@@ -292,9 +292,8 @@ struct BenchRunCommand: ParsableCommand {
     }
 
     /// The ready prefill and decode servers of DEPLOYMENT (a disaggregated deployment's router).
-    func roleServers() throws -> [(name: String, urls: [String])] {
-        guard let deployment else { return [] }
-        let target = try TargetResolver.target(inFiles: files, options: try ManifestOptions.parse([]))
+    func roleServers(on target: (any Target)?) -> [(name: String, urls: [String])] {
+        guard let deployment, let target else { return [] }
         return ["prefill", "decode"].map { role in
             (role, ((try? target.endpoints(of: "\(deployment)-\(role)")) ?? []).filter(\.ready).map(\.url))
         }
@@ -321,11 +320,11 @@ struct BenchRunCommand: ParsableCommand {
     }
 
     /// `--url`, or the endpoint of DEPLOYMENT's replica on its target, with the model name the target
-    /// serves it as (nil: the deployment's `servedModelName`).
-    func endpoint() throws -> (url: String, model: String?, engine: EngineKind?) {
+    /// serves it as (nil: the deployment's `servedModelName`), and that target (nil with `--url`).
+    func endpoint() throws -> (url: String, model: String?, engine: EngineKind?, target: (any Target)?) {
         if let url {
             guard deployment == nil else { throw ValidationError("give either --url or DEPLOYMENT, not both") }
-            return (url, nil, nil)
+            return (url, nil, nil, nil)
         }
         guard let deployment else { throw ValidationError("give --url URL or a DEPLOYMENT name") }
         // The deployment's target: the one the -f files define (a gpustack Target ...), else local.
@@ -341,6 +340,6 @@ struct BenchRunCommand: ParsableCommand {
             throw fail("\(deployment): " + (replica.map { "replica \($0) not found" } ?? "no ready replica"))
         }
         guard pick.ready else { throw fail("\(deployment)/\(pick.replica) is not ready") }
-        return (pick.url, pick.model, pick.engine)
+        return (pick.url, pick.model, pick.engine, target)
     }
 }

@@ -71,14 +71,7 @@ import TestSupport
     }
 
     /// The router's workers: url → (type, healthy).
-    func workers(_ port: Int) -> [String: (String, Bool)] {
-        let out = (try? runProcess("/usr/bin/curl", ["-s", "http://127.0.0.1:\(port)/workers"], environment: [:], cwd: "/").out) ?? ""
-        var m: [String: (String, Bool)] = [:]
-        for w in (json(out)["workers"] as? [[String: Any]]) ?? [] {
-            m[w["url"] as? String ?? ""] = (w["worker_type"] as? String ?? "", w["is_healthy"] as? Bool ?? false)
-        }
-        return m
-    }
+    func workers(_ port: Int) -> [String: (String, Bool)] { routerWorkers("http://127.0.0.1:\(port)") }
 
     @Test func prefillAndDecodeBehindTheRealRouter() throws {
         guard let python = Self.routerPython() else { return }

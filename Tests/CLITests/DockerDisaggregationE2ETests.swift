@@ -99,14 +99,7 @@ import TestSupport
     }
 
     /// The router's workers: url → (type, healthy).
-    func workers(_ router: String) -> [String: (String, Bool)] {
-        let out = (try? runProcess("/usr/bin/curl", ["-s", "-m", "5", router + "/workers"], environment: [:], cwd: "/").out) ?? ""
-        var m: [String: (String, Bool)] = [:]
-        for w in (json(out)["workers"] as? [[String: Any]]) ?? [] {
-            m[w["url"] as? String ?? ""] = (w["worker_type"] as? String ?? "", w["is_healthy"] as? Bool ?? false)
-        }
-        return m
-    }
+    func workers(_ router: String) -> [String: (String, Bool)] { routerWorkers(router) }
 
     /// Every container of the two hosts: image → count (running ones).
     func images(_ hosts: [FleetHost]) -> [String: Int] {

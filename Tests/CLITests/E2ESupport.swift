@@ -129,3 +129,14 @@ final class Sandbox: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
+
+/// An sglang-router's workers (`GET /workers`): url → (worker type, healthy); empty when it does not answer.
+func routerWorkers(_ router: String) -> [String: (String, Bool)] {
+    let out = (try? runProcess("/usr/bin/curl", ["-s", "-m", "5", router + "/workers"], environment: [:], cwd: "/").out) ?? ""
+    let top = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any]
+    var m: [String: (String, Bool)] = [:]
+    for w in (top?["workers"] as? [[String: Any]]) ?? [] {
+        m[w["url"] as? String ?? ""] = (w["worker_type"] as? String ?? "", w["is_healthy"] as? Bool ?? false)
+    }
+    return m
+}

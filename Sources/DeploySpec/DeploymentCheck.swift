@@ -153,8 +153,6 @@ struct DeploymentCheck {
 
     /// Splits the run-command template into argv tokens, checks placeholders, and groups flags.
     mutating func templateGroups(_ command: Located<String>, env: [EnvVar]) -> [ArgGroup] {
-        let origin = origins.count
-        origins.append((.template, ArgLine(text: command)))
         let tokens: [ArgToken]
         switch ArgvSplitter.split(command.value) {
         case .success(let t): tokens = t
@@ -186,9 +184,9 @@ struct DeploymentCheck {
                 }
             }
         }
-        _ = origin
+        // Numbered like a cached template's groups (`run`): one origin per group, from here on.
         var out: [ArgGroup] = []
-        for var g in ArgGroup.group(tokens: tokens.map { ($0.text, $0.offset) }, origin: origin) {
+        for var g in ArgGroup.group(tokens: tokens.map { ($0.text, $0.offset) }, origin: origins.count) {
             g.origin = origins.count
             origins.append((.template, ArgLine(text: command)))
             out.append(g)

@@ -17,6 +17,8 @@ public struct ManifestLoader: Sendable {
     public var templateDirectories: [String]
     /// Largest manifest file accepted, in bytes.
     public var maxFileSize = 64 << 20
+    /// Threads for parsing and decoding a large file in parts (1: one pass on the calling thread).
+    public var threads = YAMLParallel.threads
 
     /// The registered target types (their Target documents' fields).
     public var targetTypes: TargetTypes
@@ -78,16 +80,33 @@ public struct ManifestLoader: Sendable {
         var overlay: String?
     }
 
+    /// One document, decoded.
+    struct DecodedPart: Sendable {
+        var hasRoot: Bool
+        var decoded: DecodedDocument?
+        var diagnostics: [Diagnostic]
+    }
+
     /// Parses one file's documents into the manifest; returns the files it includes or overlays.
     func loadFile(_ path: String, _ bytes: [UInt8], into manifest: inout Manifest,
                   _ diags: inout [Diagnostic], isStock: Bool) -> [Reference] {
-        let (docs, yamlDiags) = YAMLLoader.load(bytes, file: path)
+        // Each document is decoded where it was parsed (side by side for large files); what it
+        // adds to the manifest is decided here, in document order.
+        let targetTypes = targetTypes
+        let (docs, yamlDiags, _) = bytes.withUnsafeBufferPointer { raw in
+            YAMLLoader.loadEach(raw, file: path, threads: threads) { doc -> DecodedPart in
+                var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
+                let decoded = decoder.decode(doc)
+                return DecodedPart(hasRoot: doc.root != nil, decoded: decoded, diagnostics: decoder.diagnostics)
+            }
+        }
         diags += yamlDiags
         var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
         var includes: [Reference] = []
         for doc in docs {
-            if !isStock, doc.root != nil { manifest.documentCount += 1 }
-            guard let decoded = decoder.decode(doc) else { continue }
+            if !isStock, doc.hasRoot { manifest.documentCount += 1 }
+            decoder.diagnostics += doc.diagnostics
+            guard let decoded = doc.decoded else { continue }
             switch decoded {
             case .backend(var b):
                 b.isStock = isStock

@@ -16,6 +16,8 @@ public struct SpecValidator: Sendable {
     /// Every deployment runs on this Target, whatever its `spec.target` says (`render --target NAME`:
     /// the same deployments rendered for another target); nil: each its own.
     public var targetOverride: String? = nil
+    /// Threads for the deployments' own checks on large manifests (1: the calling thread only).
+    public var threads = YAMLParallel.threads
 
     /// Creates a validator.
     public init(strictFlags: Bool = false, targetTypes: TargetTypes, files: (any ManifestFileSource)? = nil) {
@@ -25,15 +27,18 @@ public struct SpecValidator: Sendable {
     }
 
     /// Validates and resolves every deployment; `loadDiagnostics` are the loader's, merged in.
+    ///
+    /// Three passes: references, targets and catalogs in manifest order (cheap, and catalogs are
+    /// shared); each deployment's flags, templates and rules (`DeploymentCheck`, most of the work,
+    /// independent per deployment: side by side on large manifests); then the diagnostics in the
+    /// order one pass would have reported them.
     public func validate(_ manifest: Manifest, loadDiagnostics: [Diagnostic] = []) -> ValidationResult {
-        var diags = loadDiagnostics
-        var seen = Set(diags)
-        var resolved: [ResolvedDeployment] = []
-        func add(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
+        var pending: [Diagnostic] = []
+        var jobs: [CheckJob] = []
+        func add(_ d: Diagnostic) { pending.append(d) }
         var catalogs: [String: FlagCatalog?] = [:]
         var resolvedVersions: [String: Located<String>] = [:]
         var extendedCatalogs: [String: FlagCatalog] = [:]
-        var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
 
         for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) { TargetCheck.check(t, types: targetTypes, files: files).forEach(add) }
         let defaultTarget = TargetCheck.defaultTargetName(manifest)
@@ -103,11 +108,59 @@ public struct SpecValidator: Sendable {
             let catalog = extendedCatalogs[extKey] ?? base.extended(with: version.catalogExtension)
             extendedCatalogs[extKey] = catalog
             PDExpansion.checkTransferBackend(&d, original: original, catalog: catalog, report: d.pd?.role == .prefill).forEach(add)
-            var check = DeploymentCheck(deployment: d, backend: backend, version: version, catalog: catalog,
-                                        strict: strictFlags, layers: manifest.layers)
+            jobs.append(CheckJob(deployment: d, backend: backend, version: version, catalog: catalog, target: target,
+                                 before: pending))
+            pending = []
+            }
+        }
+
+        // Each deployment's own checks, in runs of consecutive deployments (a run shares its
+        // template cache: deployments of one backend version mostly share their template).
+        let threads = jobs.count >= Self.parallelMinimum ? self.threads : 1
+        let runs = threads > 1 ? min(jobs.count, threads * 4) : 1
+        let strict = strictFlags, layers = manifest.layers, types = targetTypes
+        let checked: [[CheckResult]] = Parallel.map(runs, threads: threads) { [jobs] run in
+            var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
+            let range = (jobs.count * run / runs)..<(jobs.count * (run + 1) / runs)
+            return range.map { i in
+                jobs[i].run(strict: strict, layers: layers, targetTypes: types, templateCache: &templateCache)
+            }
+        }
+
+        var diags = loadDiagnostics
+        var seen = Set(diags)
+        func report(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
+        var resolved: [ResolvedDeployment] = []
+        resolved.reserveCapacity(jobs.count)
+        for (job, result) in zip(jobs, checked.joined()) {
+            job.before.forEach(report)
+            result.diagnostics.forEach(report)
+            resolved.append(result.resolved)
+        }
+        pending.forEach(report)
+        return ValidationResult(manifest: manifest, deployments: resolved,
+                                diagnostics: Self.noteOverrides(diags, manifest.overrideNotes).sortedByLocation())
+    }
+
+    /// Fewer deployments than this are checked on the calling thread alone.
+    static let parallelMinimum = 64
+
+    /// One deployment (or part of a disaggregated one) to check, with what the first pass found.
+    struct CheckJob: Sendable {
+        var deployment: Deployment
+        var backend: Backend
+        var version: BackendVersion
+        var catalog: FlagCatalog
+        var target: TargetConfig?
+        /// Diagnostics the first pass reported before this deployment's own checks.
+        var before: [Diagnostic]
+
+        func run(strict: Bool, layers: [String: ManifestLayer], targetTypes: TargetTypes,
+                 templateCache: inout [String: ([ArgGroup], [Diagnostic])]) -> CheckResult {
+            var check = DeploymentCheck(deployment: deployment, backend: backend, version: version, catalog: catalog,
+                                        strict: strict, layers: layers)
             let r = check.run(templateCache: &templateCache)
-            check.diagnostics.forEach(add)
-            var final = d
+            var final = deployment
             final.args = check.finalArgs
             final.argPatches = []
             var resolvedDeployment = ResolvedDeployment(deployment: final, backend: backend, version: version, catalog: catalog,
@@ -115,12 +168,15 @@ public struct SpecValidator: Sendable {
             let schema = targetTypes.schema(target?.type ?? "local")
             resolvedDeployment.runsInContainers = schema?.containers ?? false
             resolvedDeployment.targetRevisionParts = target.flatMap { t in schema?.revisionParts(t) } ?? []
-            resolvedDeployment.layers = manifest.layers
-            resolved.append(resolvedDeployment)
-            }
+            resolvedDeployment.layers = layers
+            return CheckResult(diagnostics: check.diagnostics, resolved: resolvedDeployment)
         }
-        return ValidationResult(manifest: manifest, deployments: resolved,
-                                diagnostics: Self.noteOverrides(diags, manifest.overrideNotes).sortedByLocation())
+    }
+
+    /// What a deployment's own checks found.
+    struct CheckResult: Sendable {
+        var diagnostics: [Diagnostic]
+        var resolved: ResolvedDeployment
     }
 
     /// Adds, to each diagnostic at a value an overlay or a setting wrote, the note saying what it

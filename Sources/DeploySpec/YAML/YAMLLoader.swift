@@ -21,34 +21,96 @@ public enum YAMLLoader {
     /// Parses raw bytes; the buffer only has to stay valid for the duration of the call.
     static func load(_ raw: UnsafeBufferPointer<UInt8>, file: String)
         -> (documents: [YAMLDocument], diagnostics: [Diagnostic]) {
+        var (documents, diagnostics, inParts) = loadEach(raw, file: file) { $0 }
+        if inParts {
+            for i in documents.indices { documents[i].index = i }
+        }
+        return (documents, diagnostics)
+    }
+
+    /// Parses raw bytes and hands each finished document to `each`, in document order in the
+    /// result. Large inputs are parsed in parts side by side (`YAMLParallel`): `each` may run on
+    /// several threads at once, so it must not share mutable state.
+    ///
+    /// The result is the same as one pass over the whole input: parts are cut only where libyaml
+    /// would start a document anyway, and when any part meets something whose meaning depends on
+    /// what came before in the file (a directive, an alias: its budget is per file) or a syntax
+    /// error (libyaml stops the stream there), the input is parsed again in one pass. `inParts`
+    /// says which happened: parsed in parts, the `index` of a document `each` sees counts from 0
+    /// within its part (no document is dropped there, so a caller can number them by position).
+    static func loadEach<T: Sendable>(_ raw: UnsafeBufferPointer<UInt8>, file: String,
+                                      threads: Int = YAMLParallel.threads,
+                                      _ each: @Sendable (YAMLDocument) -> T)
+        -> (items: [T], diagnostics: [Diagnostic], inParts: Bool) {
         var input = raw
         if input.count >= 3, input[0] == 0xEF, input[1] == 0xBB, input[2] == 0xBF {
             input = UnsafeBufferPointer(rebasing: input[3...])
         }
-        guard let base = input.baseAddress, !input.isEmpty else { return ([], []) }
+        guard !input.isEmpty else { return ([], [], false) }
+        if let parts = YAMLParallel.parts(of: input, threads: threads) {
+            let shared = SharedBytes(input)
+            let results: [Part<T>?] = Parallel.map(parts.count, threads: threads) { i in
+                let part = parts[i]
+                return parse(UnsafeBufferPointer(rebasing: shared.buffer[part.start..<part.end]), file: file,
+                             lineBase: part.lineBase, aliasBudgetBytes: shared.buffer.count, speculative: true, each)
+            }
+            if results.allSatisfy({ $0?.independent == true }) {
+                var items: [T] = [], diagnostics: [Diagnostic] = []
+                items.reserveCapacity(results.reduce(0) { $0 + ($1?.items.count ?? 0) })
+                for case let part? in results {
+                    items += part.items
+                    diagnostics += part.diagnostics
+                }
+                return (items, diagnostics, true)
+            }
+        }
+        let whole = parse(input, file: file, lineBase: 0, aliasBudgetBytes: input.count, speculative: false, each)
+        return (whole.items, whole.diagnostics, false)
+    }
+
+    /// What one pass over (a part of) the input produced.
+    struct Part<T: Sendable>: Sendable {
+        var items: [T] = []
+        var diagnostics: [Diagnostic] = []
+        /// Documents ended, including any dropped over the alias budget.
+        var documentCount = 0
+        /// False when the part met a directive, an alias or a syntax error (see `loadEach`).
+        var independent = true
+    }
+
+    /// One libyaml pass over `input`, whose first line is line `lineBase + 1` of the file.
+    /// `speculative`: stop at the first directive or alias (the caller parses the whole input
+    /// again); document indices then count from 0 within the part and are renumbered by the caller.
+    private static func parse<T: Sendable>(_ input: UnsafeBufferPointer<UInt8>, file: String, lineBase: Int,
+                                 aliasBudgetBytes: Int, speculative: Bool,
+                                 _ each: (YAMLDocument) -> T) -> Part<T> {
+        var part = Part<T>()
+        guard let base = input.baseAddress, !input.isEmpty else { return part }
         let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
         let event = UnsafeMutablePointer<yaml_event_t>.allocate(capacity: 1)
         defer {
             parser.deallocate()
             event.deallocate()
         }
-        var positions = YAMLPositions(file: file, bytes: input)
+        var positions = YAMLPositions(file: file, bytes: input, lineBase: lineBase)
         guard yaml_parser_initialize(parser) == 1 else {
-            return ([], [.error("yaml-syntax", "cannot initialise the YAML parser (out of memory)",
-                                at: positions.location(ofByte: 0))])
+            part.diagnostics = [.error("yaml-syntax", "cannot initialise the YAML parser (out of memory)",
+                                       at: positions.location(ofByte: 0))]
+            part.independent = false
+            return part
         }
         defer { yaml_parser_delete(parser) }
         yaml_parser_set_input_string(parser, base, input.count)
         yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
 
-        var builder = YAMLTreeBuilder(inputSize: input.count)
-        var documents: [YAMLDocument] = []
-        var documentLocation = SourceLocation(file: file, line: 1, column: 1)
+        var builder = YAMLTreeBuilder(inputSize: aliasBudgetBytes)
+        var documentLocation = SourceLocation(file: file, line: lineBase + 1, column: 1)
         var skipping = false
         var documentIndex = 0
         while true {
             guard yaml_parser_parse(parser, event) == 1 else {
                 builder.diagnostics.append(syntaxError(parser, positions))
+                part.independent = false
                 break
             }
             defer { yaml_event_delete(event) }
@@ -70,6 +132,10 @@ public enum YAMLLoader {
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 builder.close()
             case YAML_ALIAS_EVENT:
+                if speculative {
+                    part.independent = false
+                    return part
+                }
                 let name = string(event.pointee.data.alias.anchor) ?? ""
                 let length = positions.firstLineLength(from: event.pointee.start_mark,
                                                        to: event.pointee.end_mark)
@@ -77,12 +143,17 @@ public enum YAMLLoader {
                                             length: length)
                 if outcome == .overBudget { skipping = true }
             case YAML_DOCUMENT_START_EVENT:
+                let data = event.pointee.data.document_start
+                if speculative, data.version_directive != nil || data.tag_directives.start != data.tag_directives.end {
+                    part.independent = false
+                    return part
+                }
                 builder.beginDocument()
                 documentLocation = positions.location(event.pointee.start_mark)
             case YAML_DOCUMENT_END_EVENT:
                 if !skipping {
-                    documents.append(YAMLDocument(root: rootNode(builder.root?.node),
-                                                  index: documentIndex, location: documentLocation))
+                    part.items.append(each(YAMLDocument(root: rootNode(builder.root?.node),
+                                                        index: documentIndex, location: documentLocation)))
                 }
                 documentIndex += 1
                 skipping = false
@@ -91,7 +162,9 @@ public enum YAMLLoader {
                 break
             }
         }
-        return (documents, builder.diagnostics)
+        part.documentCount = documentIndex
+        part.diagnostics = builder.diagnostics
+        return part
     }
 
     /// A C string from libyaml as a Swift string (nil stays nil).

@@ -17,20 +17,23 @@ struct YAMLPositions {
     /// Character index of the first character of each LF-terminated line, when libyaml's
     /// notion of lines differs from LF lines; nil otherwise.
     private let lineStarts: [Int]?
+    /// Lines of the file before `bytes` (a part of the file, cut at a line start).
+    let lineBase: Int
     /// Forward cursor: the character index `cursorChar` starts at byte `cursorByte`.
     private var cursorChar = 0
     private var cursorByte = 0
 
-    init(file: String, bytes: UnsafeBufferPointer<UInt8>) {
+    init(file: String, bytes: UnsafeBufferPointer<UInt8>, lineBase: Int = 0) {
         self.file = file
         self.bytes = bytes
+        self.lineBase = lineBase
         self.lineStarts = Self.hasOddBreaks(bytes) ? Self.lfLineStarts(bytes) : nil
     }
 
     /// The location of a libyaml mark.
     func location(_ mark: yaml_mark_t) -> SourceLocation {
         guard let starts = lineStarts else {
-            return SourceLocation(file: file, line: mark.line + 1, column: mark.column + 1)
+            return SourceLocation(file: file, line: lineBase + mark.line + 1, column: mark.column + 1)
         }
         // Last line start <= index (binary search).
         var lo = 0, hi = starts.count - 1
@@ -38,7 +41,7 @@ struct YAMLPositions {
             let mid = (lo + hi + 1) / 2
             if starts[mid] <= mark.index { lo = mid } else { hi = mid - 1 }
         }
-        return SourceLocation(file: file, line: lo + 1, column: mark.index - starts[lo] + 1)
+        return SourceLocation(file: file, line: lineBase + lo + 1, column: mark.index - starts[lo] + 1)
     }
 
     /// Columns from `start` to `end` when both are on one line, else to the end of start's line.
@@ -70,7 +73,7 @@ struct YAMLPositions {
     /// The location of a byte offset (for libyaml reader errors, which report bytes).
     func location(ofByte offset: Int) -> SourceLocation {
         let end = min(max(0, offset), bytes.count)
-        var line = 1, column = 1
+        var line = lineBase + 1, column = 1
         for i in 0..<end {
             let b = bytes[i]
             if b == 0x0A {
@@ -86,7 +89,7 @@ struct YAMLPositions {
     /// True when the input has a lone CR, NEL, LS or PS (breaks for libyaml, not for editors).
     ///
     /// Skips 8 bytes at a time while they are ASCII without CR (the common case).
-    private static func hasOddBreaks(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func hasOddBreaks(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = bytes.baseAddress else { return false }
         let n = bytes.count
         let raw = UnsafeRawPointer(base)

@@ -189,9 +189,14 @@ struct ManifestDecoder {
             guard case .scalar = m.pairs[i].key else { continue }
             let key = m.keys[i]
             let path = prefix.isEmpty ? key : "\(prefix).\(key)"
-            let value = m.pairs[i].value  // one copy: reading it twice in place copied it twice
-            out[path] = value.location
-            if prefix != "env", case .mapping(let sub) = value { recordLocations(sub, prefix: path, into: &out) }
+            // Read in place: binding the value first copied the whole node (a retain per string in it).
+            switch m.pairs[i].value {
+            case .mapping(let sub):
+                out[path] = sub.location
+                if prefix != "env" { recordLocations(sub, prefix: path, into: &out) }
+            case .scalar(let s): out[path] = s.location
+            case .sequence(let q): out[path] = q.location
+            }
         }
     }
 

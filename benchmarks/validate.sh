@@ -5,6 +5,8 @@
 #   N     Deployment documents in the generated manifest (default 2000, about 1.5 MB)
 #   RUNS  processes per tool (default 7); medians are reported
 # Env:    DSDEPLOY  path of the dsdeploy binary (default .build/release/dsdeploy)
+#         validate runs twice: on the threads it picks (all processors, at most 8) and with
+#                   DSDEPLOY_THREADS=1 ("1 thread"); "cpu ms" is user + system time of the process
 #         DSDEPLOY_BEFORE  optional second dsdeploy binary (e.g. built from the base of a branch):
 #                   measured in the same run as "dsdeploy validate (before)", for before/after tables
 #         LOADER    path of dsdeploy-fuzz-loader (default .build/release/dsdeploy-fuzz-loader,
@@ -48,24 +50,25 @@ results="$out/results.tsv"
 # measure NAME CMD...: runs CMD $runs times; records medians of parse_ms, wall ms, peak RSS.
 measure() {
     local name="$1"; shift
-    local parse=() wall=() rss=() status=0
+    local parse=() wall=() rss=() cpu=() status=0
     for _ in $(seq "$runs"); do
         local log="$out/run.log" tim="$out/run.time"
         set +e
-        /usr/bin/time -f "%e %M" -o "$tim" "$@" >"$log" 2>&1
+        /usr/bin/time -f "%e %M %U %S" -o "$tim" "$@" >"$log" 2>&1
         status=$?
         set -e
         parse+=("$(sed -n 's/^parse_ms=//p' "$log" | tail -1)")
-        read -r secs kb <"$tim" || true
+        read -r secs kb usr sys <"$tim" || true
         wall+=("$(awk -v s="${secs:-0}" 'BEGIN { printf "%.1f", s * 1000 }')")
+        cpu+=("$(awk -v u="${usr:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.1f", (u + s) * 1000 }')")
         rss+=("$(awk -v k="${kb:-0}" 'BEGIN { printf "%.1f", k / 1024 }')")
     done
-    python3 - "$name" "$status" "${parse[*]}" "${wall[*]}" "${rss[*]}" >>"$results" <<'PY'
+    python3 - "$name" "$status" "${parse[*]}" "${wall[*]}" "${rss[*]}" "${cpu[*]}" >>"$results" <<'PY'
 import statistics, sys
-name, status, parse, wall, rss = sys.argv[1:6]
+name, status, parse, wall, rss, cpu = sys.argv[1:7]
 med = lambda xs: statistics.median(float(x) for x in xs.split()) if xs.split() else float("nan")
 best = lambda xs: min(float(x) for x in xs.split()) if xs.split() else float("nan")
-print(f"{name}\t{med(parse):.2f}\t{med(wall):.1f}\t{med(rss):.1f}\t{status}\t{best(parse):.2f}")
+print(f"{name}\t{med(parse):.2f}\t{med(wall):.1f}\t{med(rss):.1f}\t{status}\t{best(parse):.2f}\t{med(cpu):.1f}")
 PY
 }
 
@@ -78,6 +81,7 @@ if [ -n "${DSDEPLOY_BEFORE:-}" ]; then
 fi
 if [ -x "$dsdeploy" ]; then
     measure "dsdeploy validate" "$dsdeploy" validate "$manifest"
+    measure "dsdeploy validate (1 thread)" env DSDEPLOY_THREADS=1 "$dsdeploy" validate "$manifest"
 else
     echo "note: $dsdeploy not found (set DSDEPLOY=...); skipping 'dsdeploy validate'"
 fi
@@ -85,7 +89,7 @@ fi
 python3 - "$results" <<'PY'
 import math, sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-rows = [(r[0], float(r[1]), float(r[2]), float(r[3]), r[4], float(r[5])) for r in rows]
+rows = [(r[0], float(r[1]), float(r[2]), float(r[3]), r[4], float(r[5]), float(r[6])) for r in rows]
 floor, py = rows[0], rows[1]
 
 def ratio(row, base):
@@ -98,10 +102,11 @@ def wall_vs_floor_parse(row):
     # The issue's yardstick: a tool's whole wall time against the bare libyaml parse.
     return f"{row[2] / floor[1]:.2f}x" if not math.isnan(floor[1]) and floor[1] > 0 else "-"
 
-print(f"\n{'tool (medians)':<34} {'parse ms':>9} {'best':>8} {'wall ms':>9} {'peak RSS MB':>12}  {'vs C floor':>14}  {'vs PyYAML':>14}  {'wall/floor parse':>16}  exit")
+print(f"\n{'tool (medians)':<38} {'parse ms':>9} {'best':>8} {'wall ms':>9} {'cpu ms':>8} {'peak RSS MB':>12}  {'vs C floor':>14}  {'vs PyYAML':>14}  {'wall/floor parse':>16}  {'cpu/floor parse':>15}  exit")
 for r in rows:
     parse = "-" if math.isnan(r[1]) else f"{r[1]:.2f}"
     best = "-" if math.isnan(r[5]) else f"{r[5]:.2f}"
-    print(f"{r[0]:<34} {parse:>9} {best:>8} {r[2]:>9.1f} {r[3]:>12.1f}  {ratio(r, floor):>14}  {ratio(r, py):>14}  {wall_vs_floor_parse(r):>16}  {r[4]}")
+    cpu_ratio = f"{r[6] / floor[1]:.2f}x" if floor[1] > 0 else "-"
+    print(f"{r[0]:<38} {parse:>9} {best:>8} {r[2]:>9.1f} {r[6]:>8.1f} {r[3]:>12.1f}  {ratio(r, floor):>14}  {ratio(r, py):>14}  {wall_vs_floor_parse(r):>16}  {cpu_ratio:>15}  {r[4]}")
 print("(best = fastest parse of the runs: the least disturbed by other load on the machine)")
 PY

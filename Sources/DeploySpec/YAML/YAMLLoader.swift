@@ -51,6 +51,9 @@ public enum YAMLLoader {
             let shared = SharedBytes(input)
             let results: [Part<T>?] = Parallel.map(parts.count, threads: threads) { i in
                 let part = parts[i]
+                // A string of the part's own: every location holds the file name, and threads
+                // retaining one shared string contend for its reference count.
+                let file = String(decoding: Array(file.utf8), as: UTF8.self)
                 return parse(UnsafeBufferPointer(rebasing: shared.buffer[part.start..<part.end]), file: file,
                              lineBase: part.lineBase, aliasBudgetBytes: shared.buffer.count, speculative: true, each)
             }

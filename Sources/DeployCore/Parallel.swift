@@ -1,23 +1,32 @@
 import Dispatch
+import Synchronization
 
-/// Data-parallel loops over independent items (validating the deployments of a large manifest).
+/// Data-parallel loops over independent items (parsing and checking a large manifest).
 public enum Parallel {
-    /// `body(i)` for every `i` in `0..<count`, results in index order. Runs on the calling thread
-    /// when `threads` is 1 or there is one item; otherwise on Dispatch's worker pool, each index
-    /// exactly once, returning when all are done. `body` must not share mutable state.
+    /// `body(i)` for every `i` in `0..<count`, results in index order, on at most `threads`
+    /// threads (the calling thread among them). Runs on the calling thread alone when `threads` is 1
+    /// or there is one item. Each index runs exactly once; returns when all are done. `body` must
+    /// not share mutable state.
     public static func map<T: Sendable>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T) -> [T] {
-        guard threads > 1, count > 1 else { return (0..<count).map(body) }
+        let workers = min(threads, count)
+        guard workers > 1 else { return (0..<count).map(body) }
         var results = [T?](repeating: nil, count: count)
         results.withUnsafeMutableBufferPointer { buffer in
             let out = Slots(base: buffer.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: count) { i in
-                out.base[i] = body(i)
+            let next = Atomic<Int>(0)
+            // Each worker takes the next index until none is left: uneven items balance themselves.
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard i < count else { return }
+                    out.base[i] = body(i)
+                }
             }
         }
         return results.map { $0! }
     }
 
-    /// The result slots; each index is written by exactly one iteration, read after all finished.
+    /// The result slots; each index is written by exactly one worker, read after all finished.
     private struct Slots<T>: @unchecked Sendable {
         let base: UnsafeMutablePointer<T?>
     }

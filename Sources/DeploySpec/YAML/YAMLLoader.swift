@@ -49,7 +49,7 @@ public enum YAMLLoader {
         guard !input.isEmpty else { return ([], [], false) }
         if let parts = YAMLParallel.parts(of: input, threads: threads) {
             let shared = SharedBytes(input)
-            let results: [Part<T>?] = Parallel.map(parts.count, threads: threads) { i in
+            let results: [Part<T>] = Parallel.map(parts.count, threads: threads) { i in
                 let part = parts[i]
                 // A string of the part's own: every location holds the file name, and threads
                 // retaining one shared string contend for its reference count.
@@ -57,10 +57,10 @@ public enum YAMLLoader {
                 return parse(UnsafeBufferPointer(rebasing: shared.buffer[part.start..<part.end]), file: file,
                              lineBase: part.lineBase, aliasBudgetBytes: shared.buffer.count, speculative: true, each)
             }
-            if results.allSatisfy({ $0?.independent == true }) {
+            if results.allSatisfy(\.independent) {
                 var items: [T] = [], diagnostics: [Diagnostic] = []
-                items.reserveCapacity(results.reduce(0) { $0 + ($1?.items.count ?? 0) })
-                for case let part? in results {
+                items.reserveCapacity(results.reduce(0) { $0 + $1.items.count })
+                for part in results {
                     items += part.items
                     diagnostics += part.diagnostics
                 }
@@ -75,8 +75,6 @@ public enum YAMLLoader {
     struct Part<T: Sendable>: Sendable {
         var items: [T] = []
         var diagnostics: [Diagnostic] = []
-        /// Documents ended, including any dropped over the alias budget.
-        var documentCount = 0
         /// False when the part met a directive, an alias or a syntax error (see `loadEach`).
         var independent = true
     }
@@ -165,7 +163,6 @@ public enum YAMLLoader {
                 break
             }
         }
-        part.documentCount = documentIndex
         part.diagnostics = builder.diagnostics
         return part
     }

@@ -1,0 +1,36 @@
+import DeployCore
+import Foundation
+import Synchronization
+import Testing
+
+@Suite struct ParallelTests {
+    @Test func everyIndexOnceInOrder() {
+        for threads in [1, 2, 3, 8] {
+            for count in [0, 1, 2, 7, 100] {
+                let calls = Mutex<[Int]>([])
+                let r = Parallel.map(count, threads: threads) { i -> Int in
+                    calls.withLock { $0.append(i) }
+                    return i * i
+                }
+                #expect(r == (0..<count).map { $0 * $0 })
+                #expect(calls.withLock { $0.sorted() } == Array(0..<count))
+            }
+        }
+    }
+
+    @Test func atMostTheThreadsAsked() {
+        // Each item waits (a few seconds at most) until two items have run at the same time: with
+        // two threads asked both run, and never more than two run together.
+        let running = Mutex<(now: Int, most: Int)>((0, 0))
+        _ = Parallel.map(16, threads: 2) { _ -> Int in
+            running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+            let deadline = Date().addingTimeInterval(5)
+            while running.withLock({ $0.most }) < 2, Date() < deadline { usleep(100) }
+            running.withLock { $0.now -= 1 }
+            return 0
+        }
+        let most = running.withLock { $0.most }
+        #expect(most <= 2)
+        if ProcessInfo.processInfo.activeProcessorCount >= 2 { #expect(most == 2) }
+    }
+}

@@ -62,10 +62,9 @@ public struct FlagChecker: Sendable {
                 }
                 continue
             }
-            // Read in place in the catalog's storage: a copy of the spec retained its ~10 strings, which
-            // every thread checking deployments of this catalog shares (contended reference counts).
+            // Borrowed from the catalog's storage: passing `catalog.flags[i]` copied the whole spec per flag.
             catalog.flags.withUnsafeBufferPointer { flags in
-                process(group, resolved, spec: flags.baseAddress! + resolved.index, state: &st)
+                process(group, resolved, spec: flags[resolved.index], state: &st)
             }
         }
         var values: [String: FlagValue] = [:], origins: [String: Int] = [:]
@@ -81,8 +80,7 @@ public struct FlagChecker: Sendable {
     }
 
     /// Duplicates, deprecation and the value of one resolved group.
-    private func process(_ group: ArgGroup, _ resolved: Resolved, spec specPointer: UnsafePointer<FlagSpec>,
-                         state st: inout State) {
+    private func process(_ group: ArgGroup, _ resolved: Resolved, spec: FlagSpec, state st: inout State) {
         let idx = resolved.index
         var g = group
         if let injected = resolved.injectedValue {
@@ -91,22 +89,22 @@ public struct FlagChecker: Sendable {
         }
         let first: (origin: Int, spelled: String)?
         if let path = resolved.dottedPath {
-            let key = specPointer.pointee.name + "." + path.joined(separator: ".")
+            let key = spec.name + "." + path.joined(separator: ".")
             first = st.dottedSeen[key]
             if first == nil { st.dottedSeen[key] = (group.origin, group.flag) }
         } else {
             first = st.seen[idx]
             if first == nil { st.seen[idx] = (group.origin, group.flag) }
         }
-        if let first, !specPointer.pointee.repeatable {
+        if let first, !spec.repeatable {
             st.issues.append(FlagIssue(
                 error: true, id: "duplicate-flag",
-                message: "'\(specPointer.pointee.name)' is given more than once"
+                message: "'\(spec.name)' is given more than once"
                     + (group.flag == first.spelled ? "" : " (here as '\(group.flag)')")
                     + "; the engine would silently keep the last value",
                 origin: group.origin, notes: ["first given as '\(first.spelled)'"], related: first.origin))
         }
-        if let msg = specPointer.pointee.deprecated {
+        if let msg = spec.deprecated {
             st.issues.append(FlagIssue(
                 error: false, id: "deprecated-flag",
                 message: "'\(group.flag)' is deprecated in \(catalog.engine) \(catalog.version): \(msg)",
@@ -114,7 +112,7 @@ public struct FlagChecker: Sendable {
         }
         st.origins[idx] = group.origin
         let parsed = resolved.dottedPath == nil
-            ? typedValue(g, spec: specPointer.pointee, negative: resolved.negative, issues: &st.issues)
+            ? typedValue(g, spec: spec, negative: resolved.negative, issues: &st.issues)
             : dottedValue(g, issues: &st.issues)
         guard let value = parsed else {
             st.invalid.insert(idx)
@@ -123,7 +121,7 @@ public struct FlagChecker: Sendable {
         st.invalid.remove(idx)
         if let path = resolved.dottedPath {
             st.values[idx] = FlagChecker.merge(st.values[idx], path: path, value: value)
-        } else if specPointer.pointee.repeatable, case .list(let more) = value, case .list(let prior)? = st.values[idx] {
+        } else if spec.repeatable, case .list(let more) = value, case .list(let prior)? = st.values[idx] {
             st.values[idx] = .list(prior + more)
         } else {
             st.values[idx] = value

@@ -93,7 +93,7 @@ public struct ManifestLoader: Sendable {
         // Each document is decoded where it was parsed (side by side for large files); what it
         // adds to the manifest is decided here, in document order.
         let targetTypes = targetTypes
-        let (docs, yamlDiags, _) = bytes.withUnsafeBufferPointer { raw in
+        var (docs, yamlDiags, _) = bytes.withUnsafeBufferPointer { raw in
             YAMLLoader.loadEach(raw, file: path, threads: threads) { doc -> DecodedPart in
                 var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
                 let decoded = decoder.decode(doc)
@@ -103,7 +103,10 @@ public struct ManifestLoader: Sendable {
         diags += yamlDiags
         var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
         var includes: [Reference] = []
-        for doc in docs {
+        manifest.deployments.reserveCapacity(manifest.deployments.count + docs.count)
+        for i in docs.indices {
+            let doc = docs[i]
+            docs[i].decoded = nil  // one copy of each document's values at a time
             if !isStock, doc.hasRoot { manifest.documentCount += 1 }
             decoder.diagnostics += doc.diagnostics
             guard let decoded = doc.decoded else { continue }

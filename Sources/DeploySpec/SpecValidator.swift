@@ -119,7 +119,7 @@ public struct SpecValidator: Sendable {
         let threads = jobs.count >= Self.parallelMinimum ? self.threads : 1
         let runs = threads > 1 ? min(jobs.count, threads * 4) : 1
         let strict = strictFlags, layers = manifest.layers, types = targetTypes
-        let checked: [[CheckResult]] = Parallel.map(runs, threads: threads) { [jobs] run in
+        var checked: [[CheckResult]] = Parallel.map(runs, threads: threads) { [jobs] run in
             var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
             let range = (jobs.count * run / runs)..<(jobs.count * (run + 1) / runs)
             return range.map { i in
@@ -132,10 +132,17 @@ public struct SpecValidator: Sendable {
         func report(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
         var resolved: [ResolvedDeployment] = []
         resolved.reserveCapacity(jobs.count)
-        for (job, result) in zip(jobs, checked.joined()) {
-            job.before.forEach(report)
-            result.diagnostics.forEach(report)
-            resolved.append(result.resolved)
+        let befores = jobs.map(\.before)
+        jobs = []  // the deployments' copies; each run's results are freed once moved
+        var index = 0
+        for run in checked.indices {
+            for result in checked[run] {
+                befores[index].forEach(report)
+                result.diagnostics.forEach(report)
+                resolved.append(result.resolved)
+                index += 1
+            }
+            checked[run] = []
         }
         pending.forEach(report)
         return ValidationResult(manifest: manifest, deployments: resolved,

@@ -49,7 +49,7 @@ public enum YAMLLoader {
         guard !input.isEmpty else { return ([], [], false) }
         if let parts = YAMLParallel.parts(of: input, threads: threads) {
             let shared = SharedBytes(input)
-            let results: [Part<T>] = Parallel.map(parts.count, threads: threads) { i in
+            var results: [Part<T>] = Parallel.map(parts.count, threads: threads) { i in
                 let part = parts[i]
                 // A string of the part's own: every location holds the file name, and threads
                 // retaining one shared string contend for its reference count.
@@ -60,9 +60,10 @@ public enum YAMLLoader {
             if results.allSatisfy(\.independent) {
                 var items: [T] = [], diagnostics: [Diagnostic] = []
                 items.reserveCapacity(results.reduce(0) { $0 + $1.items.count })
-                for part in results {
-                    items += part.items
-                    diagnostics += part.diagnostics
+                for i in results.indices {  // each part freed once moved: one copy of the items at a time
+                    items += results[i].items
+                    diagnostics += results[i].diagnostics
+                    results[i] = Part()
                 }
                 return (items, diagnostics, true)
             }

@@ -1,8 +1,18 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Data-parallel loops over independent items (parsing and checking a large manifest).
 public enum Parallel {
+    /// Threads for large inputs: the processors this process may use (at most 8), or
+    /// `DSDEPLOY_THREADS` when set (1: the calling thread only, as for measuring one core).
+    public static let defaultThreads: Int = {
+        if let text = ProcessInfo.processInfo.environment["DSDEPLOY_THREADS"], let n = Int(text), n >= 1 {
+            return min(n, 64)
+        }
+        return max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+    }()
+
     /// `body(i)` for every `i` in `0..<count`, results in index order, on at most `threads`
     /// threads (the calling thread among them). Runs on the calling thread alone when `threads` is 1
     /// or there is one item. Each index runs exactly once; returns when all are done. `body` must

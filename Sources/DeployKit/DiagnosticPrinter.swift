@@ -16,32 +16,45 @@ public struct DiagnosticPrinter: Sendable {
 
     /// Text for all diagnostics, followed by a summary line.
     public func render(_ diagnostics: [Diagnostic]) -> String {
-        var out = ""
-        var lineCache: [String: LineTable] = [:]
+        // Each file's line table once; then the diagnostics in runs side by side when there are
+        // many (a large fleet's validate prints hundreds of warnings), joined in order.
+        var tables: [String: LineTable] = [:]
         for d in diagnostics {
-            out += header(d) + "\n"
-            if let loc = d.location, let text = sources[loc.file] {
-                let lines = lineCache[loc.file] ?? LineTable(text)
-                lineCache[loc.file] = lines
-                if loc.line >= 1, loc.line <= lines.count {
-                    var line = lines.line(loc.line - 1, of: text)
-                    // Without a CR byte there is nothing to replace (Foundation's search costs more than the rest).
-                    if line.utf8.contains(0x0D) { line = line.replacingOccurrences(of: "\r", with: "") }
-                    let shown = printable(line)
-                    out += shown + "\n"
-                    let scalars = Array(shown.unicodeScalars)
-                    var pad = ""
-                    for i in 0..<max(0, min(loc.column - 1, scalars.count)) { pad += scalars[i] == "\t" ? "\t" : " " }
-                    let width = max(1, min(d.length, max(1, scalars.count - (loc.column - 1))))
-                    let caret = "^" + String(repeating: "~", count: width - 1)
-                    out += pad + (color ? "\u{1B}[32m\(caret)\u{1B}[0m" : caret) + "\n"
-                    // The replacement under the caret, as compilers print a fix-it.
-                    if let fix = d.fixIt { out += pad + (color ? "\u{1B}[32m\(fix)\u{1B}[0m" : fix) + "\n" }
-                }
-            }
-            for n in d.notes { out += "  note: \(n)\n" }
+            if let file = d.location?.file, tables[file] == nil, let text = sources[file] { tables[file] = LineTable(text) }
         }
-        return out
+        let threads = diagnostics.count >= 128 ? Parallel.defaultThreads : 1
+        let runs = threads > 1 ? min(diagnostics.count, threads * 4) : 1
+        let printer = self, lineTables = tables
+        let parts = Parallel.map(runs, threads: threads) { run -> String in
+            let range = (diagnostics.count * run / runs)..<(diagnostics.count * (run + 1) / runs)
+            var out = ""
+            for d in diagnostics[range] { printer.render(d, tables: lineTables, into: &out) }
+            return out
+        }
+        return parts.joined()
+    }
+
+    /// One diagnostic: header, quoted line, caret, fix-it, notes.
+    func render(_ d: Diagnostic, tables: [String: LineTable], into out: inout String) {
+        out += header(d) + "\n"
+        if let loc = d.location, let text = sources[loc.file], let lines = tables[loc.file] {
+            if loc.line >= 1, loc.line <= lines.count {
+                var line = lines.line(loc.line - 1, of: text)
+                // Without a CR byte there is nothing to replace (Foundation's search costs more than the rest).
+                if line.utf8.contains(0x0D) { line = line.replacingOccurrences(of: "\r", with: "") }
+                let shown = printable(line)
+                out += shown + "\n"
+                let scalars = Array(shown.unicodeScalars)
+                var pad = ""
+                for i in 0..<max(0, min(loc.column - 1, scalars.count)) { pad += scalars[i] == "\t" ? "\t" : " " }
+                let width = max(1, min(d.length, max(1, scalars.count - (loc.column - 1))))
+                let caret = "^" + String(repeating: "~", count: width - 1)
+                out += pad + (color ? "\u{1B}[32m\(caret)\u{1B}[0m" : caret) + "\n"
+                // The replacement under the caret, as compilers print a fix-it.
+                if let fix = d.fixIt { out += pad + (color ? "\u{1B}[32m\(fix)\u{1B}[0m" : fix) + "\n" }
+            }
+        }
+        for n in d.notes { out += "  note: \(n)\n" }
     }
 
     /// `error: N errors, M warnings` style summary, or nil when there is nothing.
@@ -76,7 +89,7 @@ public struct DiagnosticPrinter: Sendable {
 /// instead of walking the whole text by grapheme clusters (which cost more than all of validation
 /// on a large manifest). The cut is every "\n" not preceded by "\r": "\r\n" is one Character,
 /// so the Character split never cut there, and neither does this.
-struct LineTable {
+struct LineTable: Sendable {
     /// UTF-8 offset of the first byte of each line, and of the separator ending it (or the text's end).
     private var starts: [Int] = [0]
     private var ends: [Int] = []

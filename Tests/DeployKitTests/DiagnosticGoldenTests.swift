@@ -50,3 +50,24 @@ import TestSupport
         expectSnapshot(text, named: "diagnostics-abbreviated-flag.txt")
     }
 }
+
+/// Many diagnostics are rendered in runs side by side; the text is the concatenation of each
+/// diagnostic rendered alone, in order.
+@Suite struct DiagnosticPrinterManyTests {
+    @Test func manyDiagnosticsRenderAsOneByOne() {
+        var text = "", diagnostics: [Diagnostic] = []
+        for i in 0..<700 {
+            text += "  - --flag-\(i) value\t\(i)\n"
+            diagnostics.append(i % 3 == 0
+                ? .warning("w", "warning \(i)", at: SourceLocation(file: "f.yaml", line: i + 1, column: 5), length: 3 + i % 5,
+                           notes: ["note \(i)"])
+                : .error("e", "error \(i)", at: SourceLocation(file: "f.yaml", line: i + 1, column: 1 + i % 9)))
+        }
+        diagnostics.append(.error("x", "no location", at: nil))
+        let printer = DiagnosticPrinter(sources: ["f.yaml": text])
+        let whole = printer.render(diagnostics)
+        let oneByOne = diagnostics.map { printer.render([$0]) }.joined()
+        #expect(whole == oneByOne)
+        #expect(whole.contains("warning 699") || whole.contains("error 699"))
+    }
+}

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
+import DeployCore
 
 /// Where a large YAML stream can be cut so that its parts parse side by side.
 ///
@@ -15,14 +15,8 @@ import Foundation
 /// long as no part depends on what came before it: directives (a `%` line) and lines that are not
 /// LF lines (lone CR, NEL, LS, PS) rule out cutting here; aliases are checked while parsing.
 public enum YAMLParallel {
-    /// Threads used for large inputs: the processors this process may use (at most 8), or
-    /// `DSDEPLOY_THREADS` when set (1: one thread, as for measuring one core).
-    public static let threads: Int = {
-        if let text = ProcessInfo.processInfo.environment["DSDEPLOY_THREADS"], let n = Int(text), n >= 1 {
-            return min(n, 64)
-        }
-        return max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
-    }()
+    /// Threads used for large inputs (`Parallel.defaultThreads`: `DSDEPLOY_THREADS`, else the processors).
+    public static var threads: Int { Parallel.defaultThreads }
 
     /// Inputs smaller than this are parsed in one pass (parts would not pay for their threads).
     static let minimumBytes = 64 << 10

@@ -89,6 +89,7 @@ public struct SpecValidator: Sendable {
                 add(.error("unknown-reference", "unknown target '\(t.value)'\(hint)", at: t.location, length: t.length))
             }
             TargetCheck.check(d, backend: backend, version: version, on: target, types: targetTypes).forEach(add)
+            if let problem = Self.portRange(d) { add(problem) }
             if d.model.source == "local", d.model.path == nil {
                 add(.error("missing-key", "model source 'local' needs 'path'", at: d.location))
             } else if d.model.source != "local", d.model.id == nil {
@@ -147,6 +148,25 @@ public struct SpecValidator: Sendable {
         pending.forEach(report)
         return ValidationResult(manifest: manifest, deployments: resolved,
                                 diagnostics: Self.noteOverrides(diags, manifest.overrideNotes).sortedByLocation())
+    }
+
+    /// A deployment whose replicas, or the ports dsdeploy derives from theirs, would run past 65535:
+    /// replica i listens on port + i, a multi-node replica's rendezvous on its port + 1000 (SGLang uses
+    /// up to + 1005), a prefill server's bootstrap and the router's Prometheus listener on + 1500.
+    static func portRange(_ d: Deployment) -> Diagnostic? {
+        let last = d.port + max(0, d.replicas - 1)
+        var derived: [(String, Int)] = [("replica \(max(0, d.replicas - 1))'s port", last)]
+        if d.nodes > 1 { derived.append(("the multi-node rendezvous (port + 1000 to + 1005)", last + 1005)) }
+        switch d.pd?.role {
+        case .prefill?: derived.append(("the bootstrap port (port + \(PDExpansion.bootstrapPortOffset))", last + PDExpansion.bootstrapPortOffset))
+        case .router? where !d.args.contains(where: { $0.value.hasPrefix("--prometheus-port") }):
+            derived.append(("the router's Prometheus port (port + \(PDExpansion.prometheusPortOffset))", last + PDExpansion.prometheusPortOffset))
+        default: break
+        }
+        guard let (what, port) = derived.first(where: { $0.1 > 65535 }) else { return nil }
+        let at = d.fieldLocations["port"] ?? d.fieldLocations["replicas"] ?? d.location
+        return .error("invalid-value", "deployment '\(d.name)' would need port \(port) for \(what), past 65535",
+                      at: at, notes: ["port \(d.port), \(d.replicas) replica\(d.replicas == 1 ? "" : "s"); choose a lower port"])
     }
 
     /// Fewer deployments than this are checked on the calling thread alone.

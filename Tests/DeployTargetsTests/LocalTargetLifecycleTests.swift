@@ -123,7 +123,7 @@ import Glibc
         let dir = makeStateDirectory()
         let target = try makeTarget(dir)
         defer { stopAll(target); try? FileManager.default.removeItem(atPath: dir) }
-        let rendered = freeTestPort(), chosen = freeTestPort(40_000)
+        let rendered = freeTestPort(), chosen = freeTestPort()
         let inst = try target.start(try fakeEngineSpec(dir, port: rendered), port: chosen, environment: [:])
         #expect(inst.port == chosen)
         #expect(inst.launch.argv.suffix(2) == ["--port", String(chosen)])

@@ -13,8 +13,10 @@ import Darwin
 /// benchmark client at hundreds of thousands of tokens per second.
 ///
 /// Same endpoints, bodies and timing model as `SimServer` (requests go through the same `Router`;
-/// chunk `i` is due at `arrival + TTFT + i × decodeStep`, arrival being when the request's bytes
-/// were read), but no SwiftNIO: one thread, epoll, and a timerfd armed at the earliest due chunk
+/// chunk `i` is due at `arrival + TTFT + i × decodeStep`, arrival being when the kernel received the
+/// request's last bytes (`SO_TIMESTAMPNS`; when the loop read them, where there is no stamp): a
+/// burst of requests, read and rendered one after the other by this one thread, is due from when
+/// each request came, and any delay its rendering causes shows as timer lateness), but no SwiftNIO: one thread, epoll, and a timerfd armed at the earliest due chunk
 /// (nanosecond resolution, no timer slack). Each stream's whole response (head, every SSE event in
 /// HTTP/1.1 chunked framing, usage, `[DONE]`, the terminator) is rendered when its request arrives
 /// (a middle chunk's bytes once per distinct text, then copied). At each due time the loop only
@@ -48,6 +50,10 @@ final class ReplayServer: @unchecked Sendable {
     private var chunks = 0
     private var lateSumNs: Int64 = 0
     private var lateWorstNs: Int64 = 0
+    /// Lateness of each stream's first chunk (the part of a client's TTFT the source adds).
+    private var firstChunks = 0
+    private var firstLateSumNs: Int64 = 0
+    private var firstLateWorstNs: Int64 = 0
 
     private init(core: SimCore, listenFD: Int32, port: Int, wake: (Int32, Int32), epfd: Int32, timerFD: Int32) {
         self.core = core
@@ -136,7 +142,9 @@ final class ReplayServer: @unchecked Sendable {
     /// Chunks written, mean and worst lateness in milliseconds (read after `shutdown`).
     var latenessSummary: String {
         let mean = chunks > 0 ? Double(lateSumNs) / Double(chunks) / 1e6 : 0
+        let firstMean = firstChunks > 0 ? Double(firstLateSumNs) / Double(firstChunks) / 1e6 : 0
         return "replay: \(chunks) chunks released, timer lateness mean \(fmt(mean)) ms, worst \(fmt(Double(lateWorstNs) / 1e6)) ms"
+            + "; first chunks: \(firstChunks), lateness mean \(fmt(firstMean)) ms, worst \(fmt(Double(firstLateWorstNs) / 1e6)) ms"
     }
 
     private func fmt(_ x: Double) -> String {
@@ -206,6 +214,9 @@ final class ReplayServer: @unchecked Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            // A request's arrival is when the kernel received it, not when this (one) thread got
+            // round to reading it: a burst of requests is read and rendered one after the other.
+            _ = dsd_sim_enable_rx_timestamps(fd)
             guard dsd_sim_epoll_ctl(epfd, 1, fd, 1, 0) == 0 else { close(fd); continue }
             conns[fd] = Conn(fd: fd)
         }
@@ -234,10 +245,11 @@ final class ReplayServer: @unchecked Sendable {
     /// Reads what the connection has; false when it closed.
     private func readConn(_ c: Conn) -> Bool {
         while true {
-            let n = read(c.fd, readBuffer.baseAddress, 65536)
+            var stamp: UInt64 = 0
+            let n = dsd_sim_read_stamped(c.fd, readBuffer.baseAddress, 65536, &stamp)
             if n > 0 {
                 c.input.append(contentsOf: readBuffer[0..<n])
-                c.readAt = Self.now()
+                c.readAt = stamp
                 if c.input.count > SimHTTPHandler.maxBody + 65536 { closeConn(c.fd); return false }
                 if n < 65536 { return true }
             } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -401,6 +413,11 @@ final class ReplayServer: @unchecked Sendable {
             chunks += 1
             lateSumNs += late
             if late > lateWorstNs { lateWorstNs = late }
+            if s.next == 0 {
+                firstChunks += 1
+                firstLateSumNs += late
+                if late > firstLateWorstNs { firstLateWorstNs = late }
+            }
             c.released = s.ends[s.next]
             s.next += 1
             if s.next < s.dues.count {
@@ -466,9 +483,15 @@ private final class Conn {
 
     /// The next complete request in `input` (removed from it), or nil when more bytes are needed.
     func takeRequest() -> Taken? {
-        guard let end = input.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) else {
+        let headEnd: Int? = input.withUnsafeBytes { b in
+            guard let base = b.baseAddress else { return nil }
+            let k = dsd_sim_find_head_end(base, UInt(b.count))
+            return k >= 0 ? Int(k) : nil
+        }
+        guard let headEnd else {
             return input.count > 65536 ? .bad(431, "request head too large") : nil
         }
+        let end = headEnd..<(headEnd + 4)
         let headText = String(decoding: input[..<end.lowerBound], as: UTF8.self)
         var lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
         guard !lines.isEmpty else { return .bad(400, "bad request") }

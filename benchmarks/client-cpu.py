@@ -190,6 +190,7 @@ def main():
     ap.add_argument("--server-cpu", type=int, default=1)
     ap.add_argument("--header", default="")
     ap.add_argument("--command", default="")
+    ap.add_argument("--from-runs", help="a WORK folder of an earlier run: write the report from its runs.json only")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
 
@@ -199,17 +200,34 @@ def main():
             for s in a.sources.split(",") for c, n in (x.split(":") for x in a.main.split(","))]
     rate = [{"name": f"rate-{s}ms", "c": 256, "n": a.rate_prompts, "step": float(s), "out": a.rate_output_len,
              "source": "replay"} for s in a.rate_steps.split(",") if s]
-    started = datetime.datetime.now(datetime.timezone.utc)
-    uptime_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    runs = []
-    for rep in range(a.repeats):
-        for sc in main + rate:
-            order = clients if (rep + len(runs) // len(clients)) % 2 == 0 else list(reversed(clients))
-            for label, binary in order:
-                runs.append(one_run(a, label, binary, sc, rep))
-    uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    with open(os.path.join(a.work, "runs.json"), "w") as f:
-        json.dump(runs, f, indent=1)
+    if a.from_runs:
+        # Only the report again, from an earlier run's records (same options).
+        with open(os.path.join(a.from_runs, "runs.json")) as f:
+            runs = json.load(f)
+        with open(os.path.join(a.from_runs, "meta.json")) as f:
+            meta = json.load(f)
+        started = datetime.datetime.fromisoformat(meta["started"])
+        uptime_before, uptime_after = meta["uptime_before"], meta["uptime_after"]
+    else:
+        started = datetime.datetime.now(datetime.timezone.utc)
+        uptime_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        runs = []
+        for rep in range(a.repeats):
+            for sc in main + rate:
+                order = clients if (rep + len(runs) // len(clients)) % 2 == 0 else list(reversed(clients))
+                for label, binary in order:
+                    runs.append(one_run(a, label, binary, sc, rep))
+        uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        with open(os.path.join(a.work, "runs.json"), "w") as f:
+            json.dump(runs, f, indent=1)
+        with open(os.path.join(a.work, "meta.json"), "w") as f:
+            json.dump({"started": started.isoformat(), "uptime_before": uptime_before,
+                       "uptime_after": uptime_after}, f)
+    for r in runs:
+        # The client's share of the TTFT inflation: what is left once the configured TTFT and the
+        # replay source's lateness of first chunks are taken off (replay only: the NIO source has none).
+        r["ttft_client_ms"] = (r["mean_ttft_ms"] - a.ttft_ms - r["sim_first_late_ms"]
+                               if r.get("mean_ttft_ms") is not None and r.get("sim_first_late_ms") is not None else None)
 
     def pick(label, sc):
         return [r for r in runs if r["client"] == label and r["scenario"] == sc["name"] and r["source"] == sc["source"]
@@ -239,19 +257,21 @@ def main():
           "`late` = simulator timer lateness (mean / worst, ms; mean from replay only). `first late` = the replay "
           "source's mean lateness of each stream's first chunk (the part of TTFT inflation the source adds). "
           "`floor` = benchmarks/floor-reader.c (epoll + read + event count in C, the same closed loop): the floor "
-          "of CPU per token on this machine.",
+          "of CPU per token on this machine. `client share` = mean TTFT − configured TTFT − `first late` (replay): "
+          "the part of the TTFT inflation that is the client's (start stamp → request on the wire → first chunk read).",
           f"- Load before: `{uptime_before}`", f"- Load after: `{uptime_after}`", ""]
     L += ["## CPU per streamed token (µs, medians)", "",
           "| source | scenario | tokens | " + " | ".join(f"{l} whole | {l} run" for l in labels)
           + "".join(f" | {t}" for _, _, t in ratios) + " | source µs/tok | "
-          + " | ".join(f"{l} TTFT ms / ITL err %" for l in labels) + " | late ms | first late ms |",
+          + " | ".join(f"{l} TTFT ms / ITL err % / client share ms" for l in labels) + " | late ms | first late ms |",
           "|" + "---|" * (3 + 2 * len(labels) + len(ratios) + 1 + len(labels) + 2)]
     for sc in main:
         cells, ratio_cells, acc = [], [], []
         for l in labels:
             rs = pick(l, sc)
             cells.append(f"{fmt(med([r['us_tok'] for r in rs]))} | {fmt(med([r['run_us_tok'] for r in rs]))}")
-            acc.append(f"{fmt(med([r['mean_ttft_ms'] for r in rs]))} / {fmt(med([r['itl_err_pct'] for r in rs]), 3)}")
+            acc.append(f"{fmt(med([r['mean_ttft_ms'] for r in rs]))} / {fmt(med([r['itl_err_pct'] for r in rs]), 3)}"
+                       f" / {fmt(med([r['ttft_client_ms'] for r in rs]))}")
         for num, den, _ in ratios:
             x, y = med([r["run_us_tok"] for r in pick(num, sc)]), med([r["run_us_tok"] for r in pick(den, sc)])
             ratio_cells.append(f"{x / y:.1f}×" if x and y else "—")
@@ -266,30 +286,33 @@ def main():
           "inflation ≤ 5 ms and its core is below 95 % busy; the source is not the limit while its own core is below "
           "95 % busy and its timers are on time.", "",
           "| step ms | offered tok/s | client | measured tok/s | run µs/tok | util | mean TTFT ms | mean ITL ms | ITL err % "
-          "| source µs/tok | source util | late ms mean / worst | first late ms | sustained |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "| source µs/tok | source util | late ms mean / worst | first late ms | client share ms | sustained |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for sc in rate:
         for l in labels:
             rs = pick(l, sc)
             if not rs:
-                L.append(f"| {sc['step']:g} | {256 / sc['step'] * 1000:.0f} | {l} | failed | | | | | | | | | | no |")
+                L.append(f"| {sc['step']:g} | {256 / sc['step'] * 1000:.0f} | {l} | failed | | | | | | | | | | | no |")
                 continue
             m = {k: med([r[k] for r in rs]) for k in ("tok_s", "run_us_tok", "util", "mean_ttft_ms", "mean_itl_ms",
                                                        "itl_err_pct", "sim_us_tok", "sim_util", "sim_mean_late_ms",
-                                                       "sim_worst_late_ms", "ttft_infl_ms", "sim_first_late_ms")}
+                                                       "sim_worst_late_ms", "ttft_infl_ms", "sim_first_late_ms",
+                                                       "ttft_client_ms")}
             ok = (m["itl_err_pct"] or 99) <= 1 and (m["ttft_infl_ms"] or 99) <= 5 and (m["util"] or 9) < 0.95
             L.append(f"| {sc['step']:g} | {256 / sc['step'] * 1000:.0f} | {l} | {fmt(m['tok_s'], 0)} | {fmt(m['run_us_tok'])} | "
                      f"{fmt(m['util'])} | {fmt(m['mean_ttft_ms'])} | {fmt(m['mean_itl_ms'], 3)} | {fmt(m['itl_err_pct'], 3)} | "
                      f"{fmt(m['sim_us_tok'])} | {fmt(m['sim_util'])} | {fmt(m['sim_mean_late_ms'], 3)} / "
-                     f"{fmt(m['sim_worst_late_ms'])} | {fmt(m['sim_first_late_ms'])} | {'yes' if ok else 'no'} |")
+                     f"{fmt(m['sim_worst_late_ms'])} | {fmt(m['sim_first_late_ms'])} | {fmt(m['ttft_client_ms'])} | "
+                     f"{'yes' if ok else 'no'} |")
     L += ["", "## Every run", "",
           "| scenario | source | repeat | client | rc | wall s | CPU s | start-up CPU s | tokens | whole µs/tok | run µs/tok "
-          "| tok/s | util | TTFT ms | ITL ms | source CPU s | late ms | first late ms | load1 |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "| tok/s | util | TTFT ms | client share ms | ITL ms | source CPU s | late ms | first late ms | load1 |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         L.append(f"| {r['scenario']} | {r['source']} | {r['repeat']} | {r['client']} | {r['rc']} | {r['wall_s']:.2f} | "
                  f"{r['cpu_s']:.3f} | {r['startup_cpu_s']:.3f} | {r['tokens']} | {fmt(r['us_tok'])} | {fmt(r['run_us_tok'])} | "
-                 f"{fmt(r['tok_s'], 0)} | {fmt(r['util'])} | {fmt(r['mean_ttft_ms'])} | {fmt(r['mean_itl_ms'], 3)} | "
+                 f"{fmt(r['tok_s'], 0)} | {fmt(r['util'])} | {fmt(r['mean_ttft_ms'])} | {fmt(r['ttft_client_ms'])} | "
+                 f"{fmt(r['mean_itl_ms'], 3)} | "
                  f"{r['sim_cpu_s']:.2f} | {fmt(r['sim_mean_late_ms'], 3)} / {fmt(r['sim_worst_late_ms'])} | "
                  f"{fmt(r['sim_first_late_ms'])} | {r['load1']:.2f} |")
     with open(a.report, "w") as f:

@@ -12,6 +12,7 @@
 # Needs: swift, python3, taskset, cc. Builds go through /tmp/swift-build.lock when it exists (shared machines).
 # Env: SCRATCH=.build  SKIP_BUILD=1 (use the binaries already built)  REPEATS=3  MAIN=1:8,64:256,256:1024  SOURCES=nio,replay  RATE_STEPS=5,2.5,1.25,1
 #      RATE_PROMPTS=768  RATE_OUTPUT_LEN=256  PORT=31960  OUT=benchmarks/results/bench-client-<date>.md
+#      FROM_RUNS=benchmarks/out/client-cpu (only write the report again from that run's runs.json, same options)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -51,4 +52,4 @@ python3 benchmarks/client-cpu.py --dsdeploy "$BIN/dsdeploy" "${BEFORE[@]}" "${FL
   --main "${MAIN:-1:8,64:256,256:1024}" --sources "${SOURCES:-nio,replay}" \
   --rate-steps "${RATE_STEPS:-5,2.5,1.25,1}" --rate-prompts "${RATE_PROMPTS:-768}" \
   --rate-output-len "${RATE_OUTPUT_LEN:-256}" --header "$HEADER" \
-  --command "${COMMAND_LINE:-benchmarks/client-cpu.sh}"
+  --command "${COMMAND_LINE:-benchmarks/client-cpu.sh}" ${FROM_RUNS:+--from-runs "$FROM_RUNS"}

@@ -16,13 +16,15 @@ import Darwin
 /// chunk `i` is due at `arrival + TTFT + i × decodeStep`, arrival being when the kernel received the
 /// request's last bytes (`SO_TIMESTAMPNS`; when the loop read them, where there is no stamp): a
 /// burst of requests, read and rendered one after the other by this one thread, is due from when
-/// each request came, and any delay its rendering causes shows as timer lateness), but no SwiftNIO: one thread, epoll, and a timerfd armed at the earliest due chunk
-/// (nanosecond resolution, no timer slack). Each stream's whole response (head, every SSE event in
-/// HTTP/1.1 chunked framing, usage, `[DONE]`, the terminator) is rendered when its request arrives
-/// (a middle chunk's bytes once per distinct text, then copied). At each due time the loop only
-/// *releases* the bytes up to that chunk and writes them: one `write` per stream per decode step,
-/// nothing rendered or allocated on the way. When a socket is full, released bytes wait and go
-/// out together once it drains (as a server's buffers would). Chunked request bodies get 501.
+/// each request came, and any delay its rendering causes shows as timer lateness), but no SwiftNIO:
+/// one thread, epoll, and a timerfd armed at the earliest due chunk (nanosecond resolution, no timer
+/// slack). A stream's head goes out when its request arrives; each SSE event (HTTP/1.1 chunked
+/// framing; the last with usage, `[DONE]` and the terminator) is rendered when it is due, a middle
+/// chunk's bytes once per distinct text and then copied, and written at once: one `write` per
+/// stream per decode step. (Rendering whole responses on arrival made a burst of 256 requests of
+/// 256 tokens cost the source ~40 ms before any first chunk.) When a socket is full, released bytes
+/// wait and go out together once it drains (as a server's buffers would). Chunked request bodies
+/// get 501.
 ///
 /// `/server_info` reports `sim_worst_timer_lateness_ms` as the NIO server does; at shutdown the
 /// log gets one line with the chunks written and their mean and worst lateness.
@@ -334,29 +336,10 @@ final class ReplayServer: @unchecked Sendable {
                                                                   ("cache-control", "no-cache"),
                                                                   ("transfer-encoding", "chunked")], keepAlive: keepAlive).utf8)
             c.released = c.out.count
-            let template = GenerationRenderer.ChunkTemplate(g)
-            // A middle chunk's text depends only on its first token's word (they cycle) and its size:
-            // render each such chunk once per generation and copy it after that.
-            var rendered: [Int: Range<Int>] = [:]
             var emitted = 0
             for (i, n) in sizes.enumerated() {
-                let range = emitted..<(emitted + n)
-                let middle = template != nil && range.lowerBound > 0 && range.upperBound < g.maxTokens && n < 4096
-                let key = (range.lowerBound % SimTokens.wordCount) << 12 | n
-                if middle, let r = rendered[key] {
-                    c.out.append(contentsOf: c.out[r])
-                } else {
-                    let elapsed = timing.chunkOffsetMs(index: i, promptTokens: g.promptTokens) / 1000
-                    let text = template?.render(range, maxTokens: g.maxTokens)
-                        ?? GenerationRenderer.sse(GenerationRenderer.chunk(g, tokens: range, elapsed: elapsed))
-                    let from = c.out.count
-                    Self.appendChunk(&c.out, text)
-                    if middle { rendered[key] = from..<c.out.count }
-                }
-                emitted = range.upperBound
+                emitted += n
                 s.tokensAt.append(emitted)
-                if i == sizes.count - 1 { Self.appendTail(&c.out, g) }
-                s.ends.append(c.out.count)
                 s.dues.append(due(i))
             }
             if sizes.isEmpty {
@@ -364,6 +347,10 @@ final class ReplayServer: @unchecked Sendable {
                 s.ends.append(c.out.count)
                 s.dues.append(arrival)
                 s.tokensAt.append(0)
+            } else {
+                // Each chunk is rendered when it is due (`releaseDue`): a burst of requests costs
+                // the source their heads, not their whole responses, before the first chunks.
+                s.chunks = ChunkRenderer(g, sizes: sizes, timing: timing)
             }
         } else {
             let last = max(0, sizes.count - 1)
@@ -418,7 +405,12 @@ final class ReplayServer: @unchecked Sendable {
                 firstLateSumNs += late
                 if late > firstLateWorstNs { firstLateWorstNs = late }
             }
-            c.released = s.ends[s.next]
+            if let r = s.chunks {
+                r.append(s.next, to: &c.out)
+                c.released = c.out.count
+            } else {
+                c.released = s.ends[s.next]
+            }
             s.next += 1
             if s.next < s.dues.count {
                 heap.push(Due(due: s.dues[s.next], fd: c.fd, serial: s.serial))
@@ -536,9 +528,11 @@ private struct ParsedRequest {
     var keepAlive = true
 }
 
-/// One generation's pre-rendered response: `ends[i]` is where chunk `i` ends in the connection's
-/// output, due at `dues[i]`.
+/// One generation's response: chunk `i` is due at `dues[i]`; it is rendered then by `chunks`
+/// (streams), or ends at `ends[i]` of the connection's output, rendered at arrival (a whole body,
+/// or a stream of no tokens).
 private final class ReplayStream {
+    var chunks: ChunkRenderer?
     var ends: [Int] = []
     var dues: [UInt64] = []
     /// Tokens emitted once chunk `i` is out.
@@ -547,6 +541,45 @@ private final class ReplayStream {
     var tokens = 0
     var steps = 0
     var serial: UInt32 = 0
+}
+
+/// Renders a stream's chunks in order, one when it is due. A middle chunk's text depends only on its
+/// first token's word (they cycle) and its size: each such chunk is rendered once per generation and
+/// copied after that (its bytes stay in the connection's output until the stream is done).
+private final class ChunkRenderer {
+    let g: Generation
+    let sizes: [Int]
+    let timing: TimingModel
+    let template: GenerationRenderer.ChunkTemplate?
+    var rendered: [Int: Range<Int>] = [:]
+    var emitted = 0
+
+    init(_ g: Generation, sizes: [Int], timing: TimingModel) {
+        self.g = g
+        self.sizes = sizes
+        self.timing = timing
+        template = GenerationRenderer.ChunkTemplate(g)
+    }
+
+    /// Appends chunk `i` (and, after the last, the usage chunk, `[DONE]` and the terminator).
+    func append(_ i: Int, to out: inout [UInt8]) {
+        let n = sizes[i]
+        let range = emitted..<(emitted + n)
+        let middle = template != nil && range.lowerBound > 0 && range.upperBound < g.maxTokens && n < 4096
+        let key = (range.lowerBound % SimTokens.wordCount) << 12 | n
+        if middle, let r = rendered[key] {
+            out.append(contentsOf: out[r])
+        } else {
+            let elapsed = timing.chunkOffsetMs(index: i, promptTokens: g.promptTokens) / 1000
+            let text = template?.render(range, maxTokens: g.maxTokens)
+                ?? GenerationRenderer.sse(GenerationRenderer.chunk(g, tokens: range, elapsed: elapsed))
+            let from = out.count
+            ReplayServer.appendChunk(&out, text)
+            if middle { rendered[key] = from..<out.count }
+        }
+        emitted = range.upperBound
+        if i == sizes.count - 1 { ReplayServer.appendTail(&out, g) }
+    }
 }
 
 private struct Due {

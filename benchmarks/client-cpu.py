@@ -247,8 +247,8 @@ def main():
           f"(token ids), {a.output_len} output tokens (rate runs: {a.rate_output_len}), /v1/completions streaming, "
           f"1 token per chunk; TTFT {a.ttft_ms:g} ms.",
           "- Load sources: `nio` = dsdeploy-engine-sim (SwiftNIO, the simulator as deployed); `replay` = the same "
-          "binary with `DSDEPLOY_SIM_REPLAY=1` (one thread, each response rendered on arrival, released chunk by "
-          "chunk at its due time).",
+          "binary with `DSDEPLOY_SIM_REPLAY=1` (one thread; a request's arrival is its kernel receive stamp; each "
+          "chunk rendered and written at its due time).",
           f"- Pinning: client on CPU {a.client_cpu}, simulator on CPU {a.server_cpu} (taskset); a fresh simulator per "
           f"run; clients interleaved, order alternating; {a.repeats} repeats; medians shown.",
           "- `whole` = client CPU (user + system, exec to exit) / tokens. `run` = whole less a 1-prompt 1-token run's "

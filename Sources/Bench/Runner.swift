@@ -86,6 +86,7 @@ final class ClosedLoop: @unchecked Sendable {
     private let finished: ([RequestOutput]) -> Void
     private var results: [RequestOutput?]
     private var arrived = 0, next = 0, inFlight = 0, done = 0, failed = 0
+    private var pumping = false
 
     init(multi: CurlMulti, backend: BenchBackend, items: [Item], limit: Int,
          progress: (@Sendable (Int, Int, Int) -> Void)?, finished: @escaping ([RequestOutput]) -> Void) {
@@ -105,7 +106,13 @@ final class ClosedLoop: @unchecked Sendable {
         pump()
     }
 
+    /// Starts what may start. Not re-entered: a request that fails at once (a multi shutting down)
+    /// completes inside `multi.start`, and its `completed` leaves the starting to this loop instead
+    /// of recursing once per remaining request.
     private func pump() {
+        guard !pumping else { return }
+        pumping = true
+        defer { pumping = false }
         while inFlight < limit, next < arrived {
             let i = next
             next += 1

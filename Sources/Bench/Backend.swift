@@ -169,6 +169,19 @@ final class StreamAccumulator {
         itl.reserveCapacity(max(request.outputLength, 1))
     }
 
+    /// The transfer callbacks that fold the stream into this accumulator and hand the output to
+    /// `done` when the transfer ends (all on the transfer loop thread).
+    func handler(_ done: @escaping @Sendable (RequestOutput) -> Void) -> TransferHandler {
+        final class Ref: @unchecked Sendable {  // touched only on the multi's loop thread
+            let acc: StreamAccumulator
+            init(_ acc: StreamAccumulator) { self.acc = acc }
+        }
+        let ref = Ref(self)
+        return TransferHandler(onHeaders: { ref.acc.status = $0.status },
+                               onData: { chunk, at in ref.acc.feed(chunk, at: at) },
+                               onComplete: { done(ref.acc.finish($0)) })
+    }
+
     func feed(_ chunk: UnsafeRawBufferPointer, at time: MonotonicTime) {
         if status != 200 {
             if errorBody.count < 300 { errorBody += chunk.prefix(300 - errorBody.count) }

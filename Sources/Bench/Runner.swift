@@ -29,6 +29,12 @@ public struct BenchConfig: Sendable, Hashable {
     public var model: String?
     /// Per-request timeout in seconds.
     public var requestTimeout = 3600.0
+    /// Open as many keep-alive connections as the run will use (`maxConcurrency`, at most the
+    /// number of prompts and 1,024) before the clock starts, so no request's TTFT includes a TCP
+    /// handshake. bench_serving opens a new connection per request; this client reuses them, which
+    /// left only the first requests paying for one, and at high concurrency the first burst paid
+    /// for all of them at once (256 connections set up one after the other by one thread).
+    public var openConnectionsFirst = true
 
     /// Creates a configuration for `baseURL`.
     public init(baseURL: String) {
@@ -60,6 +66,81 @@ public struct BenchError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// The timed run's requests, started on the transfer thread: up to `limit` at a time, in order,
+/// each as soon as it has arrived and a slot is free. A completion frees its slot and starts the
+/// next request in the same turn of the loop (no hop to another thread between the two), and its
+/// start time is taken right there, as bench_serving takes it once the semaphore is acquired.
+/// All state is touched on the transfer loop thread only.
+final class ClosedLoop: @unchecked Sendable {
+    struct Item {
+        var request: BenchRequest
+        var http: HTTPRequest
+        var sentTokenIDs: Bool
+    }
+
+    private let multi: CurlMulti
+    private let backend: BenchBackend
+    private let items: [Item]
+    private let limit: Int
+    private let progress: (@Sendable (Int, Int, Int) -> Void)?
+    private let finished: ([RequestOutput]) -> Void
+    private var results: [RequestOutput?]
+    private var arrived = 0, next = 0, inFlight = 0, done = 0, failed = 0
+    private var pumping = false
+
+    init(multi: CurlMulti, backend: BenchBackend, items: [Item], limit: Int,
+         progress: (@Sendable (Int, Int, Int) -> Void)?, finished: @escaping ([RequestOutput]) -> Void) {
+        self.multi = multi
+        self.backend = backend
+        self.items = items
+        self.limit = limit
+        self.progress = progress
+        self.finished = finished
+        results = Array(repeating: nil, count: items.count)
+        if items.isEmpty { finished([]) }
+    }
+
+    /// `count` more requests have arrived (transfer thread).
+    func arrive(_ count: Int) {
+        arrived = min(arrived + count, items.count)
+        pump()
+    }
+
+    /// Starts what may start. Not re-entered: a request that fails at once (a multi shutting down)
+    /// completes inside `multi.start`, and its `completed` leaves the starting to this loop instead
+    /// of recursing once per remaining request.
+    private func pump() {
+        guard !pumping else { return }
+        pumping = true
+        defer { pumping = false }
+        while inFlight < limit, next < arrived {
+            let i = next
+            next += 1
+            inFlight += 1
+            let item = items[i]
+            let acc = StreamAccumulator(backend: backend, request: item.request, sentTokenIDs: item.sentTokenIDs,
+                                        start: .now())
+            multi.start(item.http, handler: acc.handler { [self] out in completed(i, out) })
+        }
+    }
+
+    private func completed(_ i: Int, _ out: RequestOutput) {
+        results[i] = out
+        inFlight -= 1
+        done += 1
+        if !out.success { failed += 1 }
+        progress?(done, failed, items.count)
+        if done == items.count {
+            finished(results.enumerated().map { i, o in
+                o ?? RequestOutput(success: false, promptLength: items[i].request.inputLength, outputLength: 0,
+                                   ttft: 0, latency: 0, itl: [], error: "not run")
+            })
+        } else {
+            pump()
+        }
+    }
+}
+
 /// Runs the benchmark loop: all transfers share one `CurlMulti` loop thread.
 public final class BenchRunner: Sendable {
     /// The configuration.
@@ -70,29 +151,53 @@ public final class BenchRunner: Sendable {
     public init(config: BenchConfig) throws {
         self.config = config
         // No per-chunk time list in the transfer summary: the accumulator keeps what it needs.
-        do { multi = try CurlMulti(recordChunkTimes: false) } catch { throw BenchError("cannot start transfers: \(error)") }
+        // Every connection the run opens stays open for the next request (see `openConnections`).
+        let connections = min(max(config.maxConcurrency ?? config.numPrompts, 64), 4096)
+        do { multi = try CurlMulti(recordChunkTimes: false, maxCachedConnections: connections) } catch {
+            throw BenchError("cannot start transfers: \(error)")
+        }
     }
 
     deinit { multi.shutdown() }
 
+    /// The HTTP request for `request` (its prompt as token ids when `tokenIDs` and the API allows).
+    func httpRequest(_ request: BenchRequest, tokenIDs: Bool) -> (HTTPRequest, sentIDs: Bool) {
+        let ids = config.backend.sendsTokenIDs(request, tokenIDs: tokenIDs)
+        let body = config.backend.body(request, model: config.model, tokenIDs: ids)
+        let http = HTTPRequest(method: "POST", url: config.baseURL + config.backend.path,
+                               headers: [("Content-Type", "application/json")], body: body,
+                               timeout: config.requestTimeout)
+        return (http, ids)
+    }
+
     /// Sends one streaming request and waits for its output; its prompt goes as token ids when it
     /// has them and `tokenIDs` (the run's prompt mode) allows it, else as text.
     func send(_ request: BenchRequest, tokenIDs: Bool) async -> RequestOutput {
-        final class Box: @unchecked Sendable {  // touched only on the multi's loop thread
-            let acc: StreamAccumulator
-            init(_ acc: StreamAccumulator) { self.acc = acc }
-        }
-        let ids = config.backend.sendsTokenIDs(request, tokenIDs: tokenIDs)
-        let body = config.backend.body(request, model: config.model, tokenIDs: ids)
-        let http = HTTPRequest.json(url: config.baseURL + config.backend.path,
-                                    json: String(decoding: body, as: UTF8.self), timeout: config.requestTimeout)
-        let start = MonotonicTime.now()
-        let box = Box(StreamAccumulator(backend: config.backend, request: request, sentTokenIDs: ids, start: start))
+        let (http, ids) = httpRequest(request, tokenIDs: tokenIDs)
         return await withCheckedContinuation { cont in
-            multi.start(http, handler: TransferHandler(
-                onHeaders: { box.acc.status = $0.status },
-                onData: { chunk, at in box.acc.feed(chunk, at: at) },
-                onComplete: { result in cont.resume(returning: box.acc.finish(result)) }))
+            let acc = StreamAccumulator(backend: config.backend, request: request, sentTokenIDs: ids, start: .now())
+            multi.start(http, handler: acc.handler { cont.resume(returning: $0) })
+        }
+    }
+
+    /// Opens `count` connections to the server (concurrent `GET /health`; any answer leaves its
+    /// connection open for reuse) and waits until they are all answered. Failures are ignored: the
+    /// timed run then opens its connections itself.
+    func openConnections(_ count: Int) async {
+        guard count > 1 else { return }
+        let request = HTTPRequest(method: "GET", url: config.baseURL + "/health", timeout: 10)
+        final class Counter: @unchecked Sendable { var left: Int; init(_ n: Int) { left = n } }  // loop thread only
+        let multi = self.multi
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            let counter = Counter(count)
+            multi.execute {
+                for _ in 0..<count {
+                    multi.start(request, handler: TransferHandler(onComplete: { _ in
+                        counter.left -= 1
+                        if counter.left == 0 { cont.resume() }
+                    }))
+                }
+            }
         }
     }
 
@@ -118,30 +223,33 @@ public final class BenchRunner: Sendable {
         if config.backend == .sglang {
             _ = try? HTTPClient().send(HTTPRequest(method: "POST", url: config.baseURL + "/flush_cache", timeout: 10))
         }
+        if config.openConnectionsFirst {
+            await openConnections(min(config.maxConcurrency ?? requests.count, requests.count, 1024))
+        }
         let arrivals = ArrivalSchedule.offsets(count: requests.count, rate: config.requestRate, seed: config.seed)
         let limit = config.maxConcurrency.map { max($0, 1) } ?? Int.max
+        // Bodies and requests are built before the clock starts; the timed loop runs on the
+        // transfer thread (`ClosedLoop`).
+        let prepared = requests.map { r in
+            let (http, sent) = httpRequest(r, tokenIDs: ids)
+            return ClosedLoop.Item(request: r, http: http, sentTokenIDs: sent)
+        }
         let begin = MonotonicTime.now()
-        let outputs = await withTaskGroup(of: (Int, RequestOutput).self) { group in
-            var results = [RequestOutput?](repeating: nil, count: requests.count)
-            var inFlight = 0, done = 0, failed = 0
-            func record(_ r: (Int, RequestOutput)) {
-                results[r.0] = r.1
-                inFlight -= 1
-                done += 1
-                if !r.1.success { failed += 1 }
-                progress?(done, failed, requests.count)
-            }
-            for (i, request) in requests.enumerated() {
-                let wait = arrivals[i] - MonotonicTime.now().seconds(since: begin)
-                if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
-                while inFlight >= limit, let r = await group.next() { record(r) }
-                inFlight += 1
-                group.addTask { (i, await self.send(request, tokenIDs: ids)) }
-            }
-            while let r = await group.next() { record(r) }
-            return results.enumerated().map { i, o in
-                o ?? RequestOutput(success: false, promptLength: requests[i].inputLength, outputLength: 0,
-                                   ttft: 0, latency: 0, itl: [], error: "not run")
+        let outputs: [RequestOutput] = await withCheckedContinuation { cont in
+            let loop = ClosedLoop(multi: multi, backend: config.backend, items: prepared, limit: limit,
+                                  progress: progress) { cont.resume(returning: $0) }
+            if arrivals.allSatisfy({ $0 == 0 }) {
+                multi.execute { loop.arrive(prepared.count) }
+            } else {
+                // Poisson arrivals: each is handed to the loop at its time; the loop starts it once a
+                // slot is free (bench_serving: the request generator, then the concurrency semaphore).
+                Task {
+                    for offset in arrivals {
+                        let wait = offset - MonotonicTime.now().seconds(since: begin)
+                        if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+                        multi.execute { loop.arrive(1) }
+                    }
+                }
             }
         }
         let duration = MonotonicTime.now().seconds(since: begin)

@@ -28,14 +28,19 @@ public final class CurlMulti: Sendable {
     ///   - maxTotalConnections: cap on open connections (0 = no cap; extra transfers queue in curl).
     ///   - maxConnectionsPerHost: cap per host (0 = no cap).
     ///   - recordChunkTimes: keep every chunk's arrival time in `TransferTimings.chunks`.
+    ///   - maxCachedConnections: idle connections kept open for reuse (nil: libcurl's default, 4 ×
+    ///     the transfers in progress, so connections opened together are closed as they finish).
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
-                recordChunkTimes: Bool = true) throws(HTTPError) {
+                recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil) throws(HTTPError) {
         CurlGlobal.ensure()
         guard let multi = curl_multi_init() else {
             throw HTTPError(kind: .other, message: "curl_multi_init failed", method: "-", url: "-")
         }
         _ = dsd_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxTotalConnections)
         _ = dsd_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+        if let maxCachedConnections {
+            _ = dsd_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(maxCachedConnections, 1))
+        }
         loop = MultiLoop(multi: multi, recordChunkTimes: recordChunkTimes)
         let l = loop
         guard startThread({ l.run() }) else {
@@ -47,10 +52,18 @@ public final class CurlMulti: Sendable {
     deinit { loop.stop(wait: false) }
 
     /// Queues a transfer; its handler's `onComplete` is called exactly once.
+    ///
+    /// Called from one of this multi's callbacks (on its loop thread), the transfer is queued
+    /// without a lock hand-off or a wake-up and goes to libcurl as soon as the callback returns:
+    /// a client that starts its next request when one completes pays no thread hop for it.
     @discardableResult
     public func start(_ request: HTTPRequest, handler: TransferHandler) -> TransferID {
         loop.enqueue(request, handler: handler, start: .now())
     }
+
+    /// Runs `work` on the loop thread (from the loop thread itself: right after the current
+    /// callback returns). Work still queued when the multi shuts down is dropped.
+    public func execute(_ work: @escaping @Sendable () -> Void) { loop.execute(work) }
 
     /// Cancels a transfer; its `onComplete` gets an error of kind `.cancelled` unless it already finished.
     public func cancel(_ id: TransferID) { loop.cancel(id) }
@@ -74,6 +87,7 @@ final class MultiLoop: @unchecked Sendable {
     private struct Shared {
         var nextID: UInt64 = 1
         var pending: [Pending] = []
+        var work: [@Sendable () -> Void] = []
         var cancels: [CurlMulti.TransferID] = []
         var stopping = false
         var finished = false
@@ -85,6 +99,15 @@ final class MultiLoop: @unchecked Sendable {
     private let recordChunkTimes: Bool
     private let shared = Mutex(Shared())
     private let exited = DispatchSemaphore(value: 0)
+    /// The loop thread, once it runs (0 before): `enqueue` from it skips the lock hand-off and the wake-up.
+    private let loopThreadKey = Atomic<UInt>(0)
+    /// Transfers and work queued from the loop thread itself (loop thread only).
+    private var localPending: [Pending] = []
+    private var localWork: [@Sendable () -> Void] = []
+    /// Easy handles of finished transfers, kept configured for the next transfer (loop thread only):
+    /// one of the same URL, method, headers and options sets only its body.
+    private var idleHandles: [EasyHandle] = []
+    private static let maxIdleHandles = 4096
     private var byHandle: [UnsafeMutableRawPointer: (id: CurlMulti.TransferID, easy: EasyHandle)] = [:]
     private var byID: [CurlMulti.TransferID: UnsafeMutableRawPointer] = [:]
     /// epoll instance (-1: not available, use perform + poll).
@@ -145,13 +168,20 @@ final class MultiLoop: @unchecked Sendable {
 
     var activeCount: Int { shared.withLock { $0.active } }
 
+    private var onLoopThread: Bool { loopThreadKey.load(ordering: .relaxed) == currentThreadKey() }
+
     func enqueue(_ request: HTTPRequest, handler: TransferHandler, start: MonotonicTime) -> CurlMulti.TransferID {
+        let local = onLoopThread
         let accepted: CurlMulti.TransferID? = shared.withLock { s in
             guard !s.stopping else { return nil }
             let id = CurlMulti.TransferID(raw: s.nextID)
             s.nextID += 1
             s.active += 1
-            s.pending.append(Pending(id: id, request: request, handler: handler, start: start))
+            if !local { s.pending.append(Pending(id: id, request: request, handler: handler, start: start)) }
+            return id
+        }
+        if local, let id = accepted {
+            localPending.append(Pending(id: id, request: request, handler: handler, start: start))
             return id
         }
         guard let id = accepted else {
@@ -161,6 +191,38 @@ final class MultiLoop: @unchecked Sendable {
         }
         wake()
         return id
+    }
+
+    func execute(_ work: @escaping @Sendable () -> Void) {
+        if onLoopThread {
+            localWork.append(work)
+            return
+        }
+        let queued = shared.withLock { s -> Bool in
+            guard !s.stopping else { return false }
+            s.work.append(work)
+            return true
+        }
+        if queued { wake() }
+    }
+
+    /// Adds the transfers and runs the work queued from the loop thread (until none is left: work
+    /// may queue more).
+    private func drainLocal() {
+        while !localPending.isEmpty || !localWork.isEmpty {
+            if !localPending.isEmpty {
+                var batch: [Pending] = []
+                swap(&batch, &localPending)
+                for p in batch { add(p) }
+                batch.removeAll(keepingCapacity: true)
+                if localPending.isEmpty { swap(&batch, &localPending) }
+            }
+            if !localWork.isEmpty {
+                var batch: [@Sendable () -> Void] = []
+                swap(&batch, &localWork)
+                for w in batch { w() }
+            }
+        }
     }
 
     func cancel(_ id: CurlMulti.TransferID) {
@@ -191,15 +253,24 @@ final class MultiLoop: @unchecked Sendable {
     /// The loop body; returns after `stop`.
     func run() {
         shared.withLock { $0.loopThread = pthread_self() }
+        loopThreadKey.store(currentThreadKey(), ordering: .relaxed)
         while true {
-            let (pending, cancels, stopping) = shared.withLock { s in
-                defer { s.pending = []; s.cancels = [] }
-                return (s.pending, s.cancels, s.stopping)
+            let (pending, work, cancels, stopping) = shared.withLock { s in
+                defer { s.pending = []; s.work = []; s.cancels = [] }
+                return (s.pending, s.work, s.cancels, s.stopping)
             }
             for p in pending { add(p) }
+            for w in work { w() }
             for id in cancels { if let h = byID[id] { finish(h, result: nil, cancelled: true) } }
+            drainLocal()
             if stopping {
-                for h in Array(byHandle.keys) { finish(h, result: nil, cancelled: true) }
+                // Transfers queued from callbacks during shutdown are added and cancelled too.
+                while true {
+                    for h in Array(byHandle.keys) { finish(h, result: nil, cancelled: true) }
+                    localWork.removeAll()
+                    guard !localPending.isEmpty else { break }
+                    drainLocal()
+                }
                 break
             }
             if epfd >= 0 {
@@ -211,6 +282,7 @@ final class MultiLoop: @unchecked Sendable {
                 _ = curl_multi_poll(multi, nil, 0, 1000, nil)
             }
         }
+        idleHandles.removeAll()
         shared.withLock { s in
             s.finished = true
             curl_multi_cleanup(multi)
@@ -255,6 +327,7 @@ final class MultiLoop: @unchecked Sendable {
                 let mask = ((f & 1) != 0 ? CURL_CSELECT_IN : 0) | ((f & 2) != 0 ? CURL_CSELECT_OUT : 0)
                     | ((f & 4) != 0 ? CURL_CSELECT_ERR : 0)
                 _ = curl_multi_socket_action(multi, fd, Int32(mask), &running)
+                if !localPending.isEmpty || !localWork.isEmpty { drainLocal() }
             }
         }
         if let d = timerDeadline, d.nanoseconds <= MonotonicTime.now().nanoseconds {
@@ -270,13 +343,27 @@ final class MultiLoop: @unchecked Sendable {
         while let msg = curl_multi_info_read(multi, &left) {
             guard dsd_curl_msg_kind(msg) == CURLMSG_DONE, let h = dsd_curl_msg_easy(msg) else { continue }
             finish(h, result: dsd_curl_msg_result(msg), cancelled: false)
+            // A transfer started by the completion goes to libcurl before the next one is handled.
+            drainLocal()
         }
     }
 
     private func add(_ p: Pending) {
         do throws(HTTPError) {
-            let easy = try EasyHandle(request: p.request, handler: p.handler, collectBody: false,
+            let easy: EasyHandle
+            if let idle = idleHandles.popLast() {
+                easy = idle
+                do throws(HTTPError) {
+                    try easy.reuse(request: p.request, handler: p.handler)
+                } catch {
+                    // Left half-configured: not reused again.
+                    easy.discard()
+                    throw error
+                }
+            } else {
+                easy = try EasyHandle(request: p.request, handler: p.handler, collectBody: false,
                                       recordChunkTimes: recordChunkTimes)
+            }
             easy.timings.start = p.start
             let code = curl_multi_add_handle(multi, easy.handle)
             guard code == CURLM_OK else {
@@ -298,14 +385,27 @@ final class MultiLoop: @unchecked Sendable {
         shared.withLock { $0.active -= 1 }
         let easy = entry.easy
         easy.timings.end = .now()
-        guard let handler = easy.handler else { return }
+        let outcome: Result<TransferSummary, HTTPError>
         if cancelled {
-            handler.onComplete(.failure(HTTPError(kind: .cancelled, message: "cancelled by the caller",
-                                                  method: easy.request.method, url: easy.request.url)))
+            outcome = .failure(HTTPError(kind: .cancelled, message: "cancelled by the caller",
+                                         method: easy.request.method, url: easy.request.url))
         } else if let result, result != CURLE_OK {
-            handler.onComplete(.failure(HTTPError.fromCurl(result, detail: easy.errorDetail, request: easy.request)))
+            outcome = .failure(HTTPError.fromCurl(result, detail: easy.errorDetail, request: easy.request))
         } else {
-            handler.onComplete(.success(easy.summary()))
+            outcome = .success(easy.summary())
         }
+        let handler = easy.handler
+        // Ready for the next transfer (the handler, which may start one, is called after this).
+        if easy.release(), idleHandles.count < Self.maxIdleHandles { idleHandles.append(easy) }
+        handler?.onComplete(outcome)
     }
+}
+
+/// An identity of the calling thread, comparable with the loop thread's.
+private func currentThreadKey() -> UInt {
+    #if canImport(Darwin)
+    UInt(bitPattern: pthread_self())
+    #else
+    UInt(pthread_self())
+    #endif
 }

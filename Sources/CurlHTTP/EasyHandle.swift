@@ -7,12 +7,15 @@ internal import CCurl
 /// multi's loop thread.
 final class EasyHandle {
     let handle: UnsafeMutableRawPointer
-    let request: HTTPRequest
-    let handler: TransferHandler?
+    private(set) var request: HTTPRequest
+    private(set) var handler: TransferHandler?
     let collectBody: Bool
     let recordChunkTimes: Bool
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
+
+    /// Set when the handle must not be reused (a reconfiguration failed half-way).
+    private var poisoned = false
 
     private(set) var status = 0
     private(set) var headers = HTTPHeaders()
@@ -46,6 +49,51 @@ final class EasyHandle {
         curl_easy_cleanup(handle)
         curl_slist_free_all(headerList)
         errorBuffer.deallocate()
+    }
+
+    /// Reconfigures the handle of a finished (and removed) transfer for `request`. A request of the
+    /// same method, URL, headers, timeouts and TLS settings as the last one (a benchmark's) sets only
+    /// its body: the header list, URL and callbacks stay as libcurl has them. Any other request
+    /// starts from `curl_easy_reset`. Throws as `init` does.
+    func reuse(request new: HTTPRequest, handler: TransferHandler?) throws(HTTPError) {
+        let old = request
+        request = new
+        self.handler = handler
+        status = 0
+        headers = HTTPHeaders()
+        headersDone = false
+        body.removeAll(keepingCapacity: true)
+        bytesReceived = 0
+        chunkCount = 0
+        timings = TransferTimings(start: .now())
+        errorBuffer[0] = 0
+        if Self.sameShape(old, new), new.body != nil {
+            try setBody()
+        } else if !Self.sameShape(old, new) {
+            curl_easy_reset(handle)
+            curl_slist_free_all(headerList)
+            headerList = nil
+            try configure()
+        }
+    }
+
+    /// Whether two requests differ at most in their bodies (both have one, or neither).
+    private static func sameShape(_ a: HTTPRequest, _ b: HTTPRequest) -> Bool {
+        a.method == b.method && a.url == b.url && (a.body == nil) == (b.body == nil) && a.timeout == b.timeout
+            && a.connectTimeout == b.connectTimeout && a.unixSocketPath == b.unixSocketPath && a.tls == b.tls
+            && a.headers == b.headers
+    }
+
+    /// Ends the transfer's use of the handle (drops its handler); true when it may be reused.
+    func release() -> Bool {
+        handler = nil
+        return !poisoned
+    }
+
+    /// Marks the handle as not reusable.
+    func discard() {
+        poisoned = true
+        handler = nil
     }
 
     /// The text curl left in its error buffer for the last failure.
@@ -110,13 +158,8 @@ final class EasyHandle {
     private func configureMethodAndBody() throws(HTTPError) {
         let method = request.method.uppercased()
         guard !method.isEmpty, method.allSatisfy({ $0.isLetter }) else { throw fail("bad method '\(request.method)'") }
-        if let body = request.body {
-            try check(dsd_curl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)), "body size")
-            let code = body.withUnsafeBytes { raw -> CURLcode in
-                guard let base = raw.baseAddress else { return dsd_curl_easy_setopt_str(handle, CURLOPT_COPYPOSTFIELDS, "") }
-                return dsd_curl_easy_setopt_ptr(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base))
-            }
-            try check(code, "body")
+        if request.body != nil {
+            try setBody()
             if method != "POST" { try check(dsd_curl_easy_setopt_str(handle, CURLOPT_CUSTOMREQUEST, method), "method") }
         } else if method == "GET" {
             try check(dsd_curl_easy_setopt_long(handle, CURLOPT_HTTPGET, 1), "GET")
@@ -127,6 +170,22 @@ final class EasyHandle {
             try check(dsd_curl_easy_setopt_str(handle, CURLOPT_COPYPOSTFIELDS, ""), "body")
         } else {
             try check(dsd_curl_easy_setopt_str(handle, CURLOPT_CUSTOMREQUEST, method), "method")
+        }
+    }
+
+    /// The request's body (libcurl copies it).
+    private func setBody() throws(HTTPError) {
+        guard let body = request.body else { return }
+        do throws(HTTPError) {
+            try check(dsd_curl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)), "body size")
+            let code = body.withUnsafeBytes { raw -> CURLcode in
+                guard let base = raw.baseAddress else { return dsd_curl_easy_setopt_str(handle, CURLOPT_COPYPOSTFIELDS, "") }
+                return dsd_curl_easy_setopt_ptr(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base))
+            }
+            try check(code, "body")
+        } catch {
+            poisoned = true
+            throw error
         }
     }
 

@@ -13,14 +13,18 @@ import Darwin
 /// benchmark client at hundreds of thousands of tokens per second.
 ///
 /// Same endpoints, bodies and timing model as `SimServer` (requests go through the same `Router`;
-/// chunk `i` is due at `arrival + TTFT + i × decodeStep`, arrival being when the request's bytes
-/// were read), but no SwiftNIO: one thread, epoll, and a timerfd armed at the earliest due chunk
-/// (nanosecond resolution, no timer slack). Each stream's whole response (head, every SSE event in
-/// HTTP/1.1 chunked framing, usage, `[DONE]`, the terminator) is rendered when its request arrives
-/// (a middle chunk's bytes once per distinct text, then copied). At each due time the loop only
-/// *releases* the bytes up to that chunk and writes them: one `write` per stream per decode step,
-/// nothing rendered or allocated on the way. When a socket is full, released bytes wait and go
-/// out together once it drains (as a server's buffers would). Chunked request bodies get 501.
+/// chunk `i` is due at `arrival + TTFT + i × decodeStep`, arrival being when the kernel received the
+/// request's last bytes (`SO_TIMESTAMPNS`; when the loop read them, where there is no stamp): a
+/// burst of requests, read and rendered one after the other by this one thread, is due from when
+/// each request came, and any delay its rendering causes shows as timer lateness), but no SwiftNIO:
+/// one thread, epoll, and a timerfd armed at the earliest due chunk (nanosecond resolution, no timer
+/// slack). A stream's head goes out when its request arrives; each SSE event (HTTP/1.1 chunked
+/// framing; the last with usage, `[DONE]` and the terminator) is rendered when it is due, a middle
+/// chunk's bytes once per distinct text and then copied, and written at once: one `write` per
+/// stream per decode step. (Rendering whole responses on arrival made a burst of 256 requests of
+/// 256 tokens cost the source ~40 ms before any first chunk.) When a socket is full, released bytes
+/// wait and go out together once it drains (as a server's buffers would). Chunked request bodies
+/// get 501.
 ///
 /// `/server_info` reports `sim_worst_timer_lateness_ms` as the NIO server does; at shutdown the
 /// log gets one line with the chunks written and their mean and worst lateness.
@@ -48,6 +52,10 @@ final class ReplayServer: @unchecked Sendable {
     private var chunks = 0
     private var lateSumNs: Int64 = 0
     private var lateWorstNs: Int64 = 0
+    /// Lateness of each stream's first chunk (the part of a client's TTFT the source adds).
+    private var firstChunks = 0
+    private var firstLateSumNs: Int64 = 0
+    private var firstLateWorstNs: Int64 = 0
 
     private init(core: SimCore, listenFD: Int32, port: Int, wake: (Int32, Int32), epfd: Int32, timerFD: Int32) {
         self.core = core
@@ -136,7 +144,9 @@ final class ReplayServer: @unchecked Sendable {
     /// Chunks written, mean and worst lateness in milliseconds (read after `shutdown`).
     var latenessSummary: String {
         let mean = chunks > 0 ? Double(lateSumNs) / Double(chunks) / 1e6 : 0
+        let firstMean = firstChunks > 0 ? Double(firstLateSumNs) / Double(firstChunks) / 1e6 : 0
         return "replay: \(chunks) chunks released, timer lateness mean \(fmt(mean)) ms, worst \(fmt(Double(lateWorstNs) / 1e6)) ms"
+            + "; first chunks: \(firstChunks), lateness mean \(fmt(firstMean)) ms, worst \(fmt(Double(firstLateWorstNs) / 1e6)) ms"
     }
 
     private func fmt(_ x: Double) -> String {
@@ -206,6 +216,9 @@ final class ReplayServer: @unchecked Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            // A request's arrival is when the kernel received it, not when this (one) thread got
+            // round to reading it: a burst of requests is read and rendered one after the other.
+            _ = dsd_sim_enable_rx_timestamps(fd)
             guard dsd_sim_epoll_ctl(epfd, 1, fd, 1, 0) == 0 else { close(fd); continue }
             conns[fd] = Conn(fd: fd)
         }
@@ -234,10 +247,11 @@ final class ReplayServer: @unchecked Sendable {
     /// Reads what the connection has; false when it closed.
     private func readConn(_ c: Conn) -> Bool {
         while true {
-            let n = read(c.fd, readBuffer.baseAddress, 65536)
+            var stamp: UInt64 = 0
+            let n = dsd_sim_read_stamped(c.fd, readBuffer.baseAddress, 65536, &stamp)
             if n > 0 {
                 c.input.append(contentsOf: readBuffer[0..<n])
-                c.readAt = Self.now()
+                c.readAt = stamp
                 if c.input.count > SimHTTPHandler.maxBody + 65536 { closeConn(c.fd); return false }
                 if n < 65536 { return true }
             } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -322,29 +336,10 @@ final class ReplayServer: @unchecked Sendable {
                                                                   ("cache-control", "no-cache"),
                                                                   ("transfer-encoding", "chunked")], keepAlive: keepAlive).utf8)
             c.released = c.out.count
-            let template = GenerationRenderer.ChunkTemplate(g)
-            // A middle chunk's text depends only on its first token's word (they cycle) and its size:
-            // render each such chunk once per generation and copy it after that.
-            var rendered: [Int: Range<Int>] = [:]
             var emitted = 0
             for (i, n) in sizes.enumerated() {
-                let range = emitted..<(emitted + n)
-                let middle = template != nil && range.lowerBound > 0 && range.upperBound < g.maxTokens && n < 4096
-                let key = (range.lowerBound % SimTokens.wordCount) << 12 | n
-                if middle, let r = rendered[key] {
-                    c.out.append(contentsOf: c.out[r])
-                } else {
-                    let elapsed = timing.chunkOffsetMs(index: i, promptTokens: g.promptTokens) / 1000
-                    let text = template?.render(range, maxTokens: g.maxTokens)
-                        ?? GenerationRenderer.sse(GenerationRenderer.chunk(g, tokens: range, elapsed: elapsed))
-                    let from = c.out.count
-                    Self.appendChunk(&c.out, text)
-                    if middle { rendered[key] = from..<c.out.count }
-                }
-                emitted = range.upperBound
+                emitted += n
                 s.tokensAt.append(emitted)
-                if i == sizes.count - 1 { Self.appendTail(&c.out, g) }
-                s.ends.append(c.out.count)
                 s.dues.append(due(i))
             }
             if sizes.isEmpty {
@@ -352,6 +347,10 @@ final class ReplayServer: @unchecked Sendable {
                 s.ends.append(c.out.count)
                 s.dues.append(arrival)
                 s.tokensAt.append(0)
+            } else {
+                // Each chunk is rendered when it is due (`releaseDue`): a burst of requests costs
+                // the source their heads, not their whole responses, before the first chunks.
+                s.chunks = ChunkRenderer(g, sizes: sizes, timing: timing)
             }
         } else {
             let last = max(0, sizes.count - 1)
@@ -401,7 +400,17 @@ final class ReplayServer: @unchecked Sendable {
             chunks += 1
             lateSumNs += late
             if late > lateWorstNs { lateWorstNs = late }
-            c.released = s.ends[s.next]
+            if s.next == 0 {
+                firstChunks += 1
+                firstLateSumNs += late
+                if late > firstLateWorstNs { firstLateWorstNs = late }
+            }
+            if let r = s.chunks {
+                r.append(s.next, to: &c.out)
+                c.released = c.out.count
+            } else {
+                c.released = s.ends[s.next]
+            }
             s.next += 1
             if s.next < s.dues.count {
                 heap.push(Due(due: s.dues[s.next], fd: c.fd, serial: s.serial))
@@ -466,9 +475,15 @@ private final class Conn {
 
     /// The next complete request in `input` (removed from it), or nil when more bytes are needed.
     func takeRequest() -> Taken? {
-        guard let end = input.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) else {
+        let headEnd: Int? = input.withUnsafeBytes { b in
+            guard let base = b.baseAddress else { return nil }
+            let k = dsd_sim_find_head_end(base, UInt(b.count))
+            return k >= 0 ? Int(k) : nil
+        }
+        guard let headEnd else {
             return input.count > 65536 ? .bad(431, "request head too large") : nil
         }
+        let end = headEnd..<(headEnd + 4)
         let headText = String(decoding: input[..<end.lowerBound], as: UTF8.self)
         var lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
         guard !lines.isEmpty else { return .bad(400, "bad request") }
@@ -513,9 +528,11 @@ private struct ParsedRequest {
     var keepAlive = true
 }
 
-/// One generation's pre-rendered response: `ends[i]` is where chunk `i` ends in the connection's
-/// output, due at `dues[i]`.
+/// One generation's response: chunk `i` is due at `dues[i]`; it is rendered then by `chunks`
+/// (streams), or ends at `ends[i]` of the connection's output, rendered at arrival (a whole body,
+/// or a stream of no tokens).
 private final class ReplayStream {
+    var chunks: ChunkRenderer?
     var ends: [Int] = []
     var dues: [UInt64] = []
     /// Tokens emitted once chunk `i` is out.
@@ -524,6 +541,45 @@ private final class ReplayStream {
     var tokens = 0
     var steps = 0
     var serial: UInt32 = 0
+}
+
+/// Renders a stream's chunks in order, one when it is due. A middle chunk's text depends only on its
+/// first token's word (they cycle) and its size: each such chunk is rendered once per generation and
+/// copied after that (its bytes stay in the connection's output until the stream is done).
+private final class ChunkRenderer {
+    let g: Generation
+    let sizes: [Int]
+    let timing: TimingModel
+    let template: GenerationRenderer.ChunkTemplate?
+    var rendered: [Int: Range<Int>] = [:]
+    var emitted = 0
+
+    init(_ g: Generation, sizes: [Int], timing: TimingModel) {
+        self.g = g
+        self.sizes = sizes
+        self.timing = timing
+        template = GenerationRenderer.ChunkTemplate(g)
+    }
+
+    /// Appends chunk `i` (and, after the last, the usage chunk, `[DONE]` and the terminator).
+    func append(_ i: Int, to out: inout [UInt8]) {
+        let n = sizes[i]
+        let range = emitted..<(emitted + n)
+        let middle = template != nil && range.lowerBound > 0 && range.upperBound < g.maxTokens && n < 4096
+        let key = (range.lowerBound % SimTokens.wordCount) << 12 | n
+        if middle, let r = rendered[key] {
+            out.append(contentsOf: out[r])
+        } else {
+            let elapsed = timing.chunkOffsetMs(index: i, promptTokens: g.promptTokens) / 1000
+            let text = template?.render(range, maxTokens: g.maxTokens)
+                ?? GenerationRenderer.sse(GenerationRenderer.chunk(g, tokens: range, elapsed: elapsed))
+            let from = out.count
+            ReplayServer.appendChunk(&out, text)
+            if middle { rendered[key] = from..<out.count }
+        }
+        emitted = range.upperBound
+        if i == sizes.count - 1 { ReplayServer.appendTail(&out, g) }
+    }
 }
 
 private struct Due {

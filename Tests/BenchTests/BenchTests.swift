@@ -149,6 +149,35 @@ import Testing
         try await measure(backend: .openaiChat, acceptLength: 2)
     }
 
+    /// The timed loop (on the transfer thread) keeps at most `maxConcurrency` requests in flight:
+    /// then the latencies add up to at most that many times the run's duration. With a finite
+    /// request rate (Poisson arrivals handed to the loop one by one) every request still runs.
+    @Test func concurrencyLimitAndPoissonArrivals() async throws {
+        let sim = try await simulator(acceptLength: 1)
+        var config = BenchConfig(baseURL: sim.baseURL)
+        config.backend = .openai
+        config.numPrompts = 8
+        config.randomInputLength = 16
+        config.randomOutputLength = 8
+        config.randomRangeRatio = 1
+        config.maxConcurrency = 2
+        config.warmupRequests = 0
+        config.model = "sim/test-model"
+        let limited = try await BenchRunner(config: config).run()
+        #expect(limited.metrics.completed == 8, "\(limited.metrics.failureReasons)")
+        let busy = limited.outputs.map(\.latency).reduce(0, +)
+        #expect(busy <= 2 * limited.metrics.duration * 1.01, "latencies \(busy) s over \(limited.metrics.duration) s")
+        config.maxConcurrency = 3
+        config.requestRate = 40
+        let poisson = try await BenchRunner(config: config).run()
+        await sim.shutdown()
+        #expect(poisson.metrics.completed == 8, "\(poisson.metrics.failureReasons)")
+        #expect(poisson.outputs.allSatisfy { $0.success && $0.outputLength == 8 })
+        // The last arrival is at its Poisson offset or later.
+        let last = ArrivalSchedule.offsets(count: 8, rate: 40, seed: config.seed).last ?? 0
+        #expect(poisson.metrics.duration >= last)
+    }
+
     @Test func failuresAreCountedAgainstStoppedPort() async throws {
         let sim = try await simulator(acceptLength: 1)
         let url = sim.baseURL

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 import Testing
 @testable import CurlHTTP
@@ -140,6 +145,79 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
         } catch {
             #expect(error.kind == .invalidRequest)
         }
+        multi.shutdown()
+    }
+
+    /// Transfers started from a completion callback (on the loop thread, no wake-up) run one after
+    /// the other on reused easy handles: a request of the same shape sends its own body, and one of
+    /// another shape (method, URL, headers) starts from a reset handle, with nothing left over from
+    /// the request before (no stale body or header).
+    @Test func transfersStartedFromCallbacksReuseHandlesCleanly() async throws {
+        let server = try await TestServer.start()
+        let multi = try CurlMulti()
+        let requests: [HTTPRequest] = (0..<12).map { i in
+            if i % 4 == 3 {
+                return HTTPRequest(method: "GET", url: server.base + "/echo?i=\(i)", headers: [("X-N", "\(i)")])
+            }
+            return HTTPRequest(method: "POST", url: server.base + "/echo", headers: [("Content-Type", "text/plain")],
+                               body: Array("body \(i)".utf8))
+        }
+        final class Chain: @unchecked Sendable {  // touched on the loop thread only, until `done`
+            var texts: [String] = []
+            var threads: Set<UInt> = []
+        }
+        let chain = Chain()
+        let texts: [String] = await withCheckedContinuation { cont in
+            @Sendable func startNext() {
+                let i = chain.texts.count
+                guard i < requests.count else { return cont.resume(returning: chain.texts) }
+                let record = StreamRecord()
+                multi.start(requests[i], handler: record.handler { result in
+                    chain.threads.insert(UInt(bitPattern: Int(bitPattern: pthread_self())))
+                    chain.texts.append((try? result.get()).map { _ in record.text } ?? "failed")
+                    startNext()
+                })
+            }
+            multi.execute { startNext() }
+        }
+        #expect(texts.count == requests.count)
+        for (i, text) in texts.enumerated() {
+            if i % 4 == 3 {
+                #expect(text.hasPrefix("GET /echo?i=\(i)\n"), "\(i): \(text)")
+                #expect(text.contains("x-n: \(i)\n"))
+                #expect(!text.contains("body"), "\(i): a GET must carry no body: \(text)")
+            } else {
+                #expect(text.hasPrefix("POST /echo\n"), "\(i): \(text)")
+                #expect(text.hasSuffix("\n\nbody \(i)"), "\(i): \(text)")
+                #expect(!text.contains("x-n:"), "\(i): a header of the request before: \(text)")
+            }
+        }
+        #expect(chain.threads.count == 1)
+        #expect(multi.activeCount == 0)
+        multi.shutdown()
+        await server.stop()
+    }
+
+    /// Work queued with `execute` runs on the loop thread, in order, from other threads and from the
+    /// loop thread itself.
+    @Test func executeRunsWorkOnTheLoopThread() async throws {
+        let multi = try CurlMulti()
+        final class Log: @unchecked Sendable { var items: [Int] = []; var threads: Set<UInt> = [] }
+        let log = Log()
+        let items: [Int] = await withCheckedContinuation { cont in
+            multi.execute {
+                log.items.append(1)
+                log.threads.insert(UInt(bitPattern: Int(bitPattern: pthread_self())))
+                multi.execute {
+                    log.items.append(3)
+                    log.threads.insert(UInt(bitPattern: Int(bitPattern: pthread_self())))
+                    cont.resume(returning: log.items)
+                }
+                log.items.append(2)
+            }
+        }
+        #expect(items == [1, 2, 3])
+        #expect(log.threads.count == 1)
         multi.shutdown()
     }
 }

@@ -12,6 +12,8 @@
 extern "C" {
 #endif
 
+/* Where the first "\r\n\r\n" (the end of an HTTP head) starts in buf, or -1. */
+long dsd_sim_find_head_end(const void *buf, unsigned long len);
 /* epoll_create1(EPOLL_CLOEXEC). */
 int dsd_sim_epoll_create(void);
 /* epoll_ctl: op 1 add, 2 delete, 3 modify; want_in / want_out select EPOLLIN / EPOLLOUT. */
@@ -24,6 +26,11 @@ int dsd_sim_timerfd_create(void);
 int dsd_sim_timerfd_at(int fd, uint64_t deadline_ns);
 /* Reads (and clears) its expiry count. */
 void dsd_sim_timerfd_drain(int fd);
+/* SO_TIMESTAMPNS on a socket: the kernel stamps each received segment (software receive time). */
+int dsd_sim_enable_rx_timestamps(int fd);
+/* recvmsg into buf; *arrival_ns = when the kernel received the last bytes read (CLOCK_MONOTONIC,
+ * converted from the socket's realtime stamp), or now when there is no stamp. Returns as read(). */
+long dsd_sim_read_stamped(int fd, void *buf, unsigned long len, uint64_t *arrival_ns);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import CurlHTTP
 
 @Suite struct HTTPClientTests {
@@ -38,9 +41,19 @@ import Testing
     }
 
     @Test func connectionRefusedNamesTheCauseButNotTheToken() async throws {
-        let server = try await TestServer.start()
-        let port = server.port
-        await server.stop()
+        // A port held bound but not listening: connecting is refused, and no other test's listener or
+        // outgoing connection can take it meanwhile (a stopped server's port could be reused: "reset").
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        #expect(bound)
+        let port = Int(UInt16(bigEndian: addr.sin_port))
         let request = HTTPRequest(url: "http://user:pw@127.0.0.1:\(port)/health", timeout: 5)
             .withBearerToken("s3cret-token")
         #expect {

@@ -1,6 +1,7 @@
 public import DeployCore
 import DeployTemplate
 import Engines
+import Synchronization
 
 /// Checks a loaded manifest: references, templates and every engine flag against its catalog.
 public struct SpecValidator: Sendable {
@@ -28,52 +29,123 @@ public struct SpecValidator: Sendable {
 
     /// Validates and resolves every deployment; `loadDiagnostics` are the loader's, merged in.
     ///
-    /// Three passes: references, targets and catalogs in manifest order (cheap, and catalogs are
-    /// shared); each deployment's flags, templates and rules (`DeploymentCheck`, most of the work,
-    /// independent per deployment: side by side on large manifests); then the diagnostics in the
-    /// order one pass would have reported them.
+    /// Targets first; then every deployment on its own (references, PD expansion, target checks, its
+    /// catalog, flags, templates and rules: independent per deployment, so side by side on large
+    /// manifests, in runs of consecutive deployments sharing a template cache); then the diagnostics
+    /// in the order one pass reports them (a catalog's own diagnostics at its first deployment).
     public func validate(_ manifest: Manifest, loadDiagnostics: [Diagnostic] = []) -> ValidationResult {
-        var pending: [Diagnostic] = []
-        var jobs: [CheckJob] = []
-        func add(_ d: Diagnostic) { pending.append(d) }
-        var catalogs: [String: FlagCatalog?] = [:]
-        var resolvedVersions: [String: Located<String>] = [:]
-        var extendedCatalogs: [String: FlagCatalog] = [:]
+        var diags = loadDiagnostics
+        var seen = Set(diags)
+        func report(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
 
-        for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) { TargetCheck.check(t, types: targetTypes, files: files).forEach(add) }
+        for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) { TargetCheck.check(t, types: targetTypes, files: files).forEach(report) }
         let defaultTarget = TargetCheck.defaultTargetName(manifest)
         let override = targetOverride
-        TargetCheck.checkCapacity(manifest) { override ?? $0.target?.value ?? defaultTarget ?? "local" }.forEach(add)
+        TargetCheck.checkCapacity(manifest) { override ?? $0.target?.value ?? defaultTarget ?? "local" }.forEach(report)
 
-        for original in manifest.deployments {
-            let d = original
-            guard let backend = manifest.backends[d.backend.value] else {
-                let hint = Suggest.didYouMean(d.backend.value, in: manifest.backends.keys)
-                add(.error("unknown-reference", "unknown backend '\(d.backend.value)'\(hint)",
-                           at: d.backend.location, length: d.backend.length,
-                           notes: hint.isEmpty ? ["backends: \(manifest.backends.keys.sorted().joined(separator: ", "))"] : []))
-                continue
+        let count = manifest.deployments.count
+        let threads = count >= Self.parallelMinimum ? self.threads : 1
+        let runs = threads > 1 ? min(count, threads * 4) : 1
+        let catalogs = CatalogCache()
+        let validator = self
+        var checked: [[Checked]] = Parallel.map(runs, threads: threads) { run in
+            var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
+            return ((count * run / runs)..<(count * (run + 1) / runs)).map { i in
+                validator.check(manifest.deployments[i], in: manifest, defaultTarget: defaultTarget,
+                                catalogs: catalogs, templateCache: &templateCache)
             }
-            guard let declaredVersion = backend.versions[d.backendVersion.value] else {
-                let hint = Suggest.didYouMean(d.backendVersion.value, in: backend.versions.keys)
-                add(.error("unknown-reference",
-                           "backend '\(backend.name)' has no version '\(d.backendVersion.value)'\(hint)",
-                           at: d.backendVersion.location, length: d.backendVersion.length,
-                           notes: ["versions: \(backend.versions.keys.sorted().joined(separator: ", "))"]))
-                continue
+        }
+
+        var resolved: [ResolvedDeployment] = []
+        resolved.reserveCapacity(count)
+        var catalogsReported: Set<String> = []
+        for run in checked.indices {
+            for one in checked[run] {
+                for event in one.events {
+                    switch event {
+                    case .diagnostic(let d): report(d)
+                    case .catalog(let key):
+                        if catalogsReported.insert(key).inserted { catalogs.diagnostics(key).forEach(report) }
+                    }
+                }
+                resolved += one.resolved
             }
-            let (parts, pdDiagnostics) = PDExpansion.expand(d, backend: backend, version: declaredVersion)
-            pdDiagnostics.forEach(add)
-            for part in parts where part.deployment.pd != nil && part.deployment.name != d.name && manifest.deployment(named: part.deployment.name) != nil {
-                add(.error("duplicate-key", "deployment '\(d.name)' runs its \(part.deployment.pd!.role.rawValue) servers as deployment "
-                           + "'\(part.deployment.name)', which the manifests define too; rename one", at: d.disaggregation?.location ?? d.location))
+            checked[run] = []  // each run's results freed once moved
+        }
+        return ValidationResult(manifest: manifest, deployments: resolved,
+                                diagnostics: Self.noteOverrides(diags, manifest.overrideNotes).sortedByLocation())
+    }
+
+    /// What checking one deployment found: its diagnostics in order (with the place its catalog's
+    /// own diagnostics go) and what it resolved to (one per part of a disaggregated deployment).
+    struct Checked: Sendable {
+        enum Event: Sendable {
+            case diagnostic(Diagnostic)
+            case catalog(String)
+        }
+        var events: [Event] = []
+        var resolved: [ResolvedDeployment] = []
+    }
+
+    /// Each backend version's catalog, looked up once whichever thread needs it first.
+    final class CatalogCache: Sendable {
+        struct Entry: Sendable {
+            var catalog: FlagCatalog?
+            var engineVersion: Located<String>
+            var diagnostics: [Diagnostic]
+        }
+        private let entries = Mutex<[String: Entry]>([:])
+
+        /// The entry for `key`, computed (under the lock) from `version` the first time.
+        func entry(_ key: String, version: BackendVersion, engine: EngineKind) -> Entry {
+            entries.withLock { all in
+                if let e = all[key] { return e }
+                var v = version
+                let (catalog, diagnostics) = EngineVersionCheck.catalog(for: &v, engine: engine)
+                let e = Entry(catalog: catalog?.extended(with: v.catalogExtension), engineVersion: v.engineVersion,
+                              diagnostics: diagnostics)
+                all[key] = e
+                return e
             }
-            if original.disaggregation != nil, parts.count > 1 {
-                let targetName = override ?? original.target?.value ?? defaultTarget ?? "local"
-                let target = manifest.targets[targetName]
-                targetTypes.schema(target?.type ?? "local")?.checkDisaggregation(original, parts.map(\.deployment), target).forEach(add)
-            }
-            for part in parts {
+        }
+
+        func diagnostics(_ key: String) -> [Diagnostic] { entries.withLock { $0[key]?.diagnostics ?? [] } }
+    }
+
+    /// One deployment: references, PD expansion, target checks, catalog, then `DeploymentCheck`.
+    func check(_ original: Deployment, in manifest: Manifest, defaultTarget: String?, catalogs: CatalogCache,
+               templateCache: inout [String: ([ArgGroup], [Diagnostic])]) -> Checked {
+        var out = Checked()
+        func add(_ d: Diagnostic) { out.events.append(.diagnostic(d)) }
+        let override = targetOverride
+        let d = original
+        guard let backend = manifest.backends[d.backend.value] else {
+            let hint = Suggest.didYouMean(d.backend.value, in: manifest.backends.keys)
+            add(.error("unknown-reference", "unknown backend '\(d.backend.value)'\(hint)",
+                       at: d.backend.location, length: d.backend.length,
+                       notes: hint.isEmpty ? ["backends: \(manifest.backends.keys.sorted().joined(separator: ", "))"] : []))
+            return out
+        }
+        guard let declaredVersion = backend.versions[d.backendVersion.value] else {
+            let hint = Suggest.didYouMean(d.backendVersion.value, in: backend.versions.keys)
+            add(.error("unknown-reference",
+                       "backend '\(backend.name)' has no version '\(d.backendVersion.value)'\(hint)",
+                       at: d.backendVersion.location, length: d.backendVersion.length,
+                       notes: ["versions: \(backend.versions.keys.sorted().joined(separator: ", "))"]))
+            return out
+        }
+        let (parts, pdDiagnostics) = PDExpansion.expand(d, backend: backend, version: declaredVersion)
+        pdDiagnostics.forEach(add)
+        for part in parts where part.deployment.pd != nil && part.deployment.name != d.name && manifest.deployment(named: part.deployment.name) != nil {
+            add(.error("duplicate-key", "deployment '\(d.name)' runs its \(part.deployment.pd!.role.rawValue) servers as deployment "
+                       + "'\(part.deployment.name)', which the manifests define too; rename one", at: d.disaggregation?.location ?? d.location))
+        }
+        if original.disaggregation != nil, parts.count > 1 {
+            let targetName = override ?? original.target?.value ?? defaultTarget ?? "local"
+            let target = manifest.targets[targetName]
+            targetTypes.schema(target?.type ?? "local")?.checkDisaggregation(original, parts.map(\.deployment), target).forEach(add)
+        }
+        for part in parts {
             var d = part.deployment
             let backend = part.backend
             var version = part.version
@@ -95,59 +167,28 @@ public struct SpecValidator: Sendable {
             } else if d.model.source != "local", d.model.id == nil {
                 add(.error("missing-key", "model source '\(d.model.source)' needs 'id'", at: d.location))
             }
-            let catalogKey = "\(backend.name)/\(version.name)"
-            if catalogs[catalogKey] == nil {
-                let (catalog, diagnostics) = EngineVersionCheck.catalog(for: &version, engine: backend.engine)
-                catalogs[catalogKey] = .some(catalog)
-                resolvedVersions[catalogKey] = version.engineVersion
-                diagnostics.forEach(add)
-            } else if let v = resolvedVersions[catalogKey] {
-                version.engineVersion = v
-            }
-            guard let base = catalogs[catalogKey] ?? nil else { continue }
-            let extKey = "\(backend.name)/\(version.name)"
-            let catalog = extendedCatalogs[extKey] ?? base.extended(with: version.catalogExtension)
-            extendedCatalogs[extKey] = catalog
+            let key = "\(backend.name)/\(version.name)"
+            let entry = catalogs.entry(key, version: version, engine: backend.engine)
+            out.events.append(.catalog(key))
+            version.engineVersion = entry.engineVersion
+            guard let catalog = entry.catalog else { continue }
             PDExpansion.checkTransferBackend(&d, original: original, catalog: catalog, report: d.pd?.role == .prefill).forEach(add)
-            jobs.append(CheckJob(deployment: d, backend: backend, version: version, catalog: catalog, target: target,
-                                 before: pending))
-            pending = []
-            }
+            var check = DeploymentCheck(deployment: d, backend: backend, version: version, catalog: catalog,
+                                        strict: strictFlags, layers: manifest.layers)
+            let r = check.run(templateCache: &templateCache)
+            check.diagnostics.forEach(add)
+            var final = d
+            final.args = check.finalArgs
+            final.argPatches = []
+            var resolvedDeployment = ResolvedDeployment(deployment: final, backend: backend, version: version, catalog: catalog,
+                                                        target: target, args: r.args, flagSet: r.flagSet, env: r.env)
+            let schema = targetTypes.schema(target?.type ?? "local")
+            resolvedDeployment.runsInContainers = schema?.containers ?? false
+            resolvedDeployment.targetRevisionParts = target.flatMap { t in schema?.revisionParts(t) } ?? []
+            resolvedDeployment.layers = manifest.layers
+            out.resolved.append(resolvedDeployment)
         }
-
-        // Each deployment's own checks, in runs of consecutive deployments (a run shares its
-        // template cache: deployments of one backend version mostly share their template).
-        let threads = jobs.count >= Self.parallelMinimum ? self.threads : 1
-        let runs = threads > 1 ? min(jobs.count, threads * 4) : 1
-        let strict = strictFlags, layers = manifest.layers, types = targetTypes
-        var checked: [[CheckResult]] = Parallel.map(runs, threads: threads) { [jobs] run in
-            var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
-            let range = (jobs.count * run / runs)..<(jobs.count * (run + 1) / runs)
-            return range.map { i in
-                jobs[i].run(strict: strict, layers: layers, targetTypes: types, templateCache: &templateCache)
-            }
-        }
-
-        var diags = loadDiagnostics
-        var seen = Set(diags)
-        func report(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
-        var resolved: [ResolvedDeployment] = []
-        resolved.reserveCapacity(jobs.count)
-        let befores = jobs.map(\.before)
-        jobs = []  // the deployments' copies; each run's results are freed once moved
-        var index = 0
-        for run in checked.indices {
-            for result in checked[run] {
-                befores[index].forEach(report)
-                result.diagnostics.forEach(report)
-                resolved.append(result.resolved)
-                index += 1
-            }
-            checked[run] = []
-        }
-        pending.forEach(report)
-        return ValidationResult(manifest: manifest, deployments: resolved,
-                                diagnostics: Self.noteOverrides(diags, manifest.overrideNotes).sortedByLocation())
+        return out
     }
 
     /// A deployment whose replicas, or the ports dsdeploy derives from theirs, would run past 65535:
@@ -171,40 +212,6 @@ public struct SpecValidator: Sendable {
 
     /// Fewer deployments than this are checked on the calling thread alone.
     static let parallelMinimum = 64
-
-    /// One deployment (or part of a disaggregated one) to check, with what the first pass found.
-    struct CheckJob: Sendable {
-        var deployment: Deployment
-        var backend: Backend
-        var version: BackendVersion
-        var catalog: FlagCatalog
-        var target: TargetConfig?
-        /// Diagnostics the first pass reported before this deployment's own checks.
-        var before: [Diagnostic]
-
-        func run(strict: Bool, layers: [String: ManifestLayer], targetTypes: TargetTypes,
-                 templateCache: inout [String: ([ArgGroup], [Diagnostic])]) -> CheckResult {
-            var check = DeploymentCheck(deployment: deployment, backend: backend, version: version, catalog: catalog,
-                                        strict: strict, layers: layers)
-            let r = check.run(templateCache: &templateCache)
-            var final = deployment
-            final.args = check.finalArgs
-            final.argPatches = []
-            var resolvedDeployment = ResolvedDeployment(deployment: final, backend: backend, version: version, catalog: catalog,
-                                                        target: target, args: r.args, flagSet: r.flagSet, env: r.env)
-            let schema = targetTypes.schema(target?.type ?? "local")
-            resolvedDeployment.runsInContainers = schema?.containers ?? false
-            resolvedDeployment.targetRevisionParts = target.flatMap { t in schema?.revisionParts(t) } ?? []
-            resolvedDeployment.layers = layers
-            return CheckResult(diagnostics: check.diagnostics, resolved: resolvedDeployment)
-        }
-    }
-
-    /// What a deployment's own checks found.
-    struct CheckResult: Sendable {
-        var diagnostics: [Diagnostic]
-        var resolved: ResolvedDeployment
-    }
 
     /// Adds, to each diagnostic at a value an overlay or a setting wrote, the note saying what it
     /// replaced (the base's value, or the deployment it was added to).

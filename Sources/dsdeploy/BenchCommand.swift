@@ -7,6 +7,7 @@ import DeploySpec
 import DeployTargets
 import Engines
 import Foundation
+import Synchronization
 
 /// `dsdeploy bench`: a command group; `run` (the default, so `dsdeploy bench --url …` still works) and `compare`.
 struct BenchCommand: ParsableCommand {
@@ -175,7 +176,17 @@ struct BenchRunCommand: ParsableCommand {
         do {
             var progress: (@Sendable (Int, Int, Int) -> Void)?
             if interactive {
+                // Called on the transfer thread after every request: at most 10 writes a second (and the
+                // last), so the terminal does not cost the run a write per request.
+                let lastWrite = Mutex<ContinuousClock.Instant?>(nil)
                 progress = { (done: Int, failed: Int, total: Int) in
+                    let now = ContinuousClock.now
+                    let due = lastWrite.withLock { last -> Bool in
+                        guard done == total || last.map({ now - $0 >= .milliseconds(100) }) ?? true else { return false }
+                        last = now
+                        return true
+                    }
+                    guard due else { return }
                     FileHandle.standardError.write(Data("\r[bench] \(done)/\(total) done, \(failed) failed".utf8))
                     if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
                 }

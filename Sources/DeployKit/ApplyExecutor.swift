@@ -427,15 +427,29 @@ final class ExecutorRun: @unchecked Sendable {
 
     /// Stops an instance; false when it could not be stopped (its host cut off is remembered).
     @discardableResult
+    ///
+    /// A failure that is not an unreachable host (an engine API answering 5xx or timing out under
+    /// load) is tried twice more; if the instance still runs, the output says so (the next apply
+    /// deletes it as a leftover).
     func stopQuietly(_ inst: ObservedReplica) -> Bool {
         if let host = inst.launch.node, unreachableReason(host) != nil { return false }
-        do {
-            try target.stop(inst, grace: stopGrace)
-        } catch let e as HostUnreachable {
-            markUnreachable(e.host, e.reason)
-            return false
-        } catch {
-            return false
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try target.stop(inst, grace: stopGrace)
+                break
+            } catch let e as HostUnreachable {
+                markUnreachable(e.host, e.reason)
+                return false
+            } catch {
+                if attempt < 3 {
+                    clock.sleep(for: .milliseconds(500 * attempt))
+                    continue
+                }
+                emit(.progress(id: inst.id, message: "could not stop \(inst.instance): \(error)"))
+                return false
+            }
         }
         lock.withLock { _ = stopped.insert(inst.instance) }
         emit(.stopped(id: inst.id, instance: inst.instance))

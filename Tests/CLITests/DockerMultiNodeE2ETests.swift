@@ -182,7 +182,8 @@ import TestSupport
         let hung = try s.run(["apply", "manifests/app.yaml", "--auto-approve"])
         #expect(hung.status == 1 && hung.out.contains("not ready after 4 s") && hung.out.contains("Apply FAILED for dspark"), "\(hung.out)\(hung.err)")
         let reverted = try rows(s)
-        #expect(reverted.map { $0["revision"] as? String } == [good] && seen(a).count == 1 && seen(b).count == 1)
+        #expect(reverted.map { $0["revision"] as? String } == [good] && seen(a).count == 1 && seen(b).count == 1,
+                "\(reverted) \(seen(a)) \(seen(b)) \(hung.out)\(hung.err)")
 
         // Without surge the old group stops first, then the new one starts on both hosts.
         let beforeNoSurge = seen(a) + seen(b)

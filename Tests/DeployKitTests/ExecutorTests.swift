@@ -64,6 +64,32 @@ import Testing
         #expect(live.count == 2 && live.allSatisfy { $0.revision == good && $0.state == .ready })
     }
 
+    /// A new instance that never gets ready must be gone after the failed rollout even when the
+    /// engine API fails its first stops (a loaded host): the stop is tried again. When it keeps
+    /// failing, the output says the instance could not be stopped.
+    @Test func aFailedNewInstanceIsStoppedThoughItsFirstStopsFail() throws {
+        let clock = ManualClock()
+        let target = InMemoryDriver(clock: clock)
+        _ = try apply(try specs(replicas: 1), target, clock)
+        let good = try specs()[0].revision
+        target.behavior = { s in s.revision == good ? .readyAfter(.seconds(1)) : .neverReady }
+        target.failingStops = 2
+        let (_, report) = try apply(try specs(replicas: 1, memFraction: "0.5"), target, clock)
+        #expect(!report.succeeded)
+        #expect(target.calls.filter { $0.hasPrefix("stop failed") }.count == 2)
+        let live = try target.observe()
+        #expect(live.map(\.revision) == [good], "only the last good instance runs: \(live.map(\.revision))")
+
+        var events: [String] = []
+        target.failingStops = 3
+        let plan = Planner().plan(desired: try specs(replicas: 1, memFraction: "0.4"), observed: try target.observe())
+        let report2 = ApplyExecutor(target: target, clock: clock, environment: [:]).apply(plan) { e in
+            if case .progress(_, let m) = e { events.append(m) }
+        }
+        #expect(!report2.succeeded)
+        #expect(events.contains { $0.contains("could not stop") && $0.contains("injected stop failure") }, "\(events)")
+    }
+
     @Test func failedRolloutWithoutSurgeRevertsToLastGood() throws {
         let clock = ManualClock()
         let target = InMemoryDriver(clock: clock)

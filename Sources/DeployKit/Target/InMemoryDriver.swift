@@ -119,8 +119,23 @@ public final class InMemoryDriver: ReplicaDriver, @unchecked Sendable {
         }
     }
 
+    /// The next this many `stop` calls fail (an engine API answering 500), then stops work again.
+    public var failingStops = 0
+
+    /// What a failing stop throws.
+    public struct StopFailed: Error, CustomStringConvertible {
+        public var description: String { "HTTP 500: injected stop failure" }
+    }
+
     public func stop(_ instance: ObservedReplica, grace: Duration) throws {
         if let node = instance.launch.node, unreachable.contains(node) { throw HostUnreachable(host: node, reason: "no route to host") }
+        let fail = lock.withLock { () -> Bool in
+            guard failingStops > 0 else { return false }
+            failingStops -= 1
+            calls.append("stop failed \(instance.id) \(instance.revision)")
+            return true
+        }
+        if fail { throw StopFailed() }
         lock.withLock {
             instances[instance.instance] = nil
             calls.append("stop \(instance.id) \(instance.revision)")

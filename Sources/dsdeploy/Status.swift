@@ -38,6 +38,7 @@ struct Status: ParsableCommand {
                     : ((r.message ?? "").replacingOccurrences(of: "\n", with: " ") + (r.restarts.map { $0 > 0 ? " (\($0) restarts)" : "" } ?? ""))
                 if let nodes = r.details["nodes"] { detail = "\(nodes) nodes" + (detail.isEmpty ? "" : "; " + detail) }
                 if let pd = r.details["pd"] { detail = pd + (detail.isEmpty ? "" : "; " + detail) }
+                if let service = r.details["service"] { detail += (detail.isEmpty ? "" : "; ") + service }
                 table.append([r.replica.map { "\(r.deployment)/\($0)" } ?? r.deployment, r.revision.map { String($0.prefix(12)) } ?? "-",
                               state, r.endpoint ?? "-", r.host ?? "-", uptime ?? "-", r.pid.map(String.init) ?? "-",
                               detail.isEmpty ? "-" : detail])

@@ -175,6 +175,8 @@ import TestSupport
         let drifted = try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"])
         #expect(drifted.status == 2 && drifted.out.contains("~ update  dsr1/0  (not in service as intended: the router's workers: missing http://127.0.0.1:"),
                 "\(drifted.out)\(drifted.err)")
+        let shown = try s.run(["status", "dsr1"])
+        #expect(shown.out.contains("not in service as intended: the router's workers: missing http://127.0.0.1:"), "\(shown.out)\(shown.err)")
         #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
         #expect(Set(workers(p).filter { $0.value.0 == "decode" }.keys) == serving, "\(workers(p))")
 

@@ -115,9 +115,17 @@ public final class SlotTarget: Target, @unchecked Sendable {
     }
 
     public func status(_ deployments: Set<String>?) throws(TargetError) -> [ReplicaStatus] {
-        let observed: [ObservedReplica]
+        var observed: [ObservedReplica]
         do { observed = try driver.observe() } catch {
             throw TargetError(.unavailable, "cannot read target '\(ref.name)': \(error)")
+        }
+        // What plan calls "not in service as intended" (a router missing a worker), shown as it is.
+        if let membership {
+            let live = observed
+            for i in observed.indices where observed[i].state == .ready && observed[i].launch.pd != nil
+                && (deployments?.contains(observed[i].deployment) ?? true) {
+                observed[i].outOfService = membership.outOfService(observed[i], among: live)
+            }
         }
         return observed.filter { deployments?.contains($0.deployment) ?? true }
             .sorted { ($0.deployment, $0.replica, $0.startedAt) < ($1.deployment, $1.replica, $1.startedAt) }
@@ -136,6 +144,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
                                         drift: o.drift, lastLog: o.isAlive ? [] : Array(o.lastLog.suffix(5)))
                 // A part of a disaggregated deployment: which one, and what it is.
                 if let pd = o.launch.pd { row.details["pd"] = "\(pd.role.rawValue) of \(pd.group)" }
+                if let why = o.outOfService { row.details["service"] = "not in service as intended: \(why)" }
                 // A multi-node group lives and dies as one: every node has the group's state; where each listens.
                 if let n = o.launch.nodes, n > 1 {
                     row.details["nodes"] = String(n)

@@ -35,6 +35,10 @@ public struct BenchConfig: Sendable, Hashable {
     /// left only the first requests paying for one, and at high concurrency the first burst paid
     /// for all of them at once (256 connections set up one after the other by one thread).
     public var openConnectionsFirst = true
+    /// A new connection for every request, closed after it (`--connection-per-request`): what
+    /// bench_serving does (an aiohttp session per request), so each TTFT includes a TCP handshake.
+    /// No connections are opened first then.
+    public var connectionPerRequest = false
 
     /// Creates a configuration for `baseURL`.
     public init(baseURL: String) {
@@ -164,9 +168,10 @@ public final class BenchRunner: Sendable {
     func httpRequest(_ request: BenchRequest, tokenIDs: Bool) -> (HTTPRequest, sentIDs: Bool) {
         let ids = config.backend.sendsTokenIDs(request, tokenIDs: tokenIDs)
         let body = config.backend.body(request, model: config.model, tokenIDs: ids)
-        let http = HTTPRequest(method: "POST", url: config.baseURL + config.backend.path,
+        var http = HTTPRequest(method: "POST", url: config.baseURL + config.backend.path,
                                headers: [("Content-Type", "application/json")], body: body,
                                timeout: config.requestTimeout)
+        http.freshConnection = config.connectionPerRequest
         return (http, ids)
     }
 
@@ -223,7 +228,7 @@ public final class BenchRunner: Sendable {
         if config.backend == .sglang {
             _ = try? HTTPClient().send(HTTPRequest(method: "POST", url: config.baseURL + "/flush_cache", timeout: 10))
         }
-        if config.openConnectionsFirst {
+        if config.openConnectionsFirst, !config.connectionPerRequest {
             await openConnections(min(config.maxConcurrency ?? requests.count, requests.count, 1024))
         }
         let arrivals = ArrivalSchedule.offsets(count: requests.count, rate: config.requestRate, seed: config.seed)

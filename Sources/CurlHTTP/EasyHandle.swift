@@ -81,7 +81,7 @@ final class EasyHandle {
     private static func sameShape(_ a: HTTPRequest, _ b: HTTPRequest) -> Bool {
         a.method == b.method && a.url == b.url && (a.body == nil) == (b.body == nil) && a.timeout == b.timeout
             && a.connectTimeout == b.connectTimeout && a.unixSocketPath == b.unixSocketPath && a.tls == b.tls
-            && a.headers == b.headers
+            && a.headers == b.headers && a.freshConnection == b.freshConnection
     }
 
     /// Ends the transfer's use of the handle (drops its handler); true when it may be reused.
@@ -130,6 +130,10 @@ final class EasyHandle {
                   "connect timeout")
         if let path = r.unixSocketPath {
             try check(dsd_curl_easy_setopt_str(handle, CURLOPT_UNIX_SOCKET_PATH, path), "unix socket")
+        }
+        if r.freshConnection {
+            try check(dsd_curl_easy_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1), "fresh connection")
+            try check(dsd_curl_easy_setopt_long(handle, CURLOPT_FORBID_REUSE, 1), "no reuse")
         }
         try check(dsd_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, r.tls.verifyPeer ? 1 : 0), "verify")
         try check(dsd_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, r.tls.verifyPeer ? 2 : 0), "verify host")

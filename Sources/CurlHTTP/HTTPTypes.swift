@@ -105,6 +105,9 @@ public struct HTTPRequest: Hashable, Sendable {
     public var unixSocketPath: String?
     /// TLS verification settings.
     public var tls: TLSOptions
+    /// Open a new connection for this request and close it afterwards (no keep-alive reuse), as a
+    /// client with a session per request does (`sglang.bench_serving`).
+    public var freshConnection = false
 
     /// Creates a request.
     public init(method: String = "GET", url: String, headers: HTTPHeaders = [], body: [UInt8]? = nil,

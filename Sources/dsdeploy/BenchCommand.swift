@@ -97,6 +97,8 @@ struct BenchRunCommand: ParsableCommand {
     @Option(help: "Requests per second (Poisson) or 'inf'.") var requestRate: String = "inf"
     @Option var seed: UInt64 = 42
     @Option var warmupRequests: Int = 1
+    @Flag(help: "A new connection for every request, as sglang.bench_serving opens (its TTFT includes the TCP handshake); default: keep-alive connections opened before the run.")
+    var connectionPerRequest = false
     @Option(help: "Model name sent to OpenAI APIs.") var model: String?
     @Option(help: "text | json") var output: String = "text"
     @Option(help: "Append the result with per-request arrays to FILE (JSON lines).") var out: String?
@@ -152,6 +154,7 @@ struct BenchRunCommand: ParsableCommand {
         config.requestRate = rate
         config.seed = seed
         config.warmupRequests = warmupRequests
+        config.connectionPerRequest = connectionPerRequest
         config.model = model
         // Load the workload before touching the endpoint: a bad dataset file changes nothing.
         let requests: [BenchRequest]

@@ -1,4 +1,4 @@
-import Bench
+@testable import Bench
 import CurlHTTP
 import EngineSim
 import Engines
@@ -147,6 +147,29 @@ import Testing
     /// benchmarks/timing.sh).
     @Test func openAIChatAcceptLength2() async throws {
         try await measure(backend: .openaiChat, acceptLength: 2)
+    }
+
+    /// `--connection-per-request`: every request (warm-up included) asks for a new connection, as
+    /// bench_serving's session per request does, and the run still completes (CurlMultiTests shows
+    /// libcurl then opens one connection per request).
+    @Test func connectionPerRequest() async throws {
+        let sim = try await simulator(acceptLength: 1)
+        var config = BenchConfig(baseURL: sim.baseURL)
+        config.backend = .openai
+        config.numPrompts = 6
+        config.randomInputLength = 16
+        config.randomOutputLength = 4
+        config.randomRangeRatio = 1
+        config.maxConcurrency = 3
+        config.model = "sim/test-model"
+        let probe = BenchRequest(inputLength: 1, outputLength: 1, tokenIDs: [], text: "x")
+        #expect(try BenchRunner(config: config).httpRequest(probe, tokenIDs: false).0.freshConnection == false)
+        config.connectionPerRequest = true
+        let runner = try BenchRunner(config: config)
+        #expect(runner.httpRequest(probe, tokenIDs: false).0.freshConnection)
+        let result = try await runner.run()
+        await sim.shutdown()
+        #expect(result.metrics.completed == 6, "\(result.metrics.failureReasons)")
     }
 
     /// The timed loop (on the transfer thread) keeps at most `maxConcurrency` requests in flight:

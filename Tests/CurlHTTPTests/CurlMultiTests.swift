@@ -125,6 +125,22 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
         await server.stop()
     }
 
+    /// Keep-alive by default (one connection for requests one after another); `freshConnection`
+    /// opens a new one for each, as a client with a session per request does.
+    @Test func freshConnectionOpensOneConnectionPerRequest() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let multi = try CurlMulti(maxTotalConnections: 4)
+        defer { multi.shutdown() }
+        var kept: [String] = [], fresh: [String] = []
+        for _ in 0..<3 { kept.append(try await multi.send(HTTPRequest(url: server.base + "/peer")).text) }
+        var request = HTTPRequest(url: server.base + "/peer")
+        request.freshConnection = true
+        for _ in 0..<3 { fresh.append(try await multi.send(request).text) }
+        #expect(Set(kept).count == 1, "\(kept)")
+        #expect(Set(fresh).count == 3 && !fresh.contains(kept[0]), "\(fresh) after \(kept)")
+    }
+
     @Test func sendCollectsAndReportsErrors() async throws {
         let server = try await TestServer.start()
         let multi = try CurlMulti(maxTotalConnections: 4)

@@ -4,7 +4,7 @@ import NIOPosix
 
 /// A tiny loopback HTTP server for CurlHTTP tests (real sockets, real HTTP; no curl mocks).
 ///
-/// Routes: `/echo` (method, headers and body back as text), `/status/N`, `/slow?ms=N`,
+/// Routes: `/echo` (method, headers and body back as text), `/peer` (the client's port), `/status/N`, `/slow?ms=N`,
 /// `/stream?n=N&gap=MS` (N chunks `chunk i\n`), `/sse-split` (an SSE stream written in awkward
 /// pieces: mid-UTF-8, mid-CRLF).
 final class TestServer: Sendable {
@@ -94,6 +94,9 @@ final class TestHandler: ChannelInboundHandler {
             for (name, value) in h.headers { text += name.lowercased() + ": " + value + "\n" }
             text += "\n"
             send(context: context, status: 200, body: Array(text.utf8) + body)
+        } else if path == "/peer" {
+            // The client's port: a new connection has a new one.
+            send(context: context, status: 200, body: Array(String(context.channel.remoteAddress?.port ?? 0).utf8))
         } else if path.hasPrefix("/status/"), let code = Int(path.dropFirst(8)) {
             send(context: context, status: code, body: Array("status \(code)".utf8))
         } else if path == "/slow" {

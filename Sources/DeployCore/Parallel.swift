@@ -20,25 +20,61 @@ public enum Parallel {
     public static func map<T: Sendable>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T) -> [T] {
         let workers = min(threads, count)
         guard workers > 1 else { return (0..<count).map(body) }
-        var results = [T?](repeating: nil, count: count)
-        results.withUnsafeMutableBufferPointer { buffer in
-            let out = Slots(base: buffer.baseAddress!)
-            let next = Atomic<Int>(0)
-            // Each worker takes the next index until none is left: uneven items balance themselves.
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while true {
-                    let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    guard i < count else { return }
-                    out.base[i] = body(i)
-                }
-            }
+        let results = ResultSlots<T>(count: count)
+        let tickets = TicketCounter()
+        // Each worker takes the next index until none is left: uneven items balance themselves.
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let i = tickets.take(below: count) { results.set(i, body(i)) }
         }
-        return results.map { $0! }
+        return (0..<count).map { results.get($0)! }
     }
+}
 
-    /// The result slots; each index is written by exactly one worker, read after all finished.
-    private struct Slots<T>: @unchecked Sendable {
-        let base: UnsafeMutablePointer<T?>
+/// Fixed slots written from concurrent workers (`Parallel.map`, `BoundedParallel`).
+public final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+
+    /// `count` empty slots.
+    public init(count: Int) { slots = Array(repeating: nil, count: count) }
+    /// Fills slot `i`.
+    public func set(_ i: Int, _ v: T) { lock.withLock { slots[i] = v } }
+    /// Slot `i`, nil while empty.
+    public func get(_ i: Int) -> T? { lock.withLock { slots[i] } }
+}
+
+/// Runs `body(0..<count)` on at most `width` threads at once and returns when all are done. For
+/// work that waits on hosts (API calls, probes), where cores are not the limit: dedicated threads,
+/// not Dispatch's pool (which runs about one item per core); one item runs on the calling thread.
+public enum BoundedParallel {
+    public static func run(count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        if count == 1 || width <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        let tickets = TicketCounter()
+        let group = DispatchGroup()
+        for _ in 0..<min(width, count) {
+            group.enter()
+            let thread = Thread {
+                while let i = tickets.take(below: count) { body(i) }
+                group.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+    }
+}
+
+/// Hands out 0, 1, 2 … to concurrent workers.
+final class TicketCounter: Sendable {
+    private let next = Atomic<Int>(0)
+
+    /// The next number below `limit`, nil when they are all taken.
+    func take(below limit: Int) -> Int? {
+        let n = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        return n < limit ? n : nil
     }
 }
 

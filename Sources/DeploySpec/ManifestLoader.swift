@@ -18,7 +18,7 @@ public struct ManifestLoader: Sendable {
     /// Largest manifest file accepted, in bytes.
     public var maxFileSize = 64 << 20
     /// Threads for parsing and decoding a large file in parts (1: one pass on the calling thread).
-    public var threads = YAMLParallel.threads
+    public var threads = Parallel.defaultThreads
 
     /// The registered target types (their Target documents' fields).
     public var targetTypes: TargetTypes

@@ -18,7 +18,7 @@ public struct SpecValidator: Sendable {
     /// the same deployments rendered for another target); nil: each its own.
     public var targetOverride: String? = nil
     /// Threads for the deployments' own checks on large manifests (1: the calling thread only).
-    public var threads = YAMLParallel.threads
+    public var threads = Parallel.defaultThreads
 
     /// Creates a validator.
     public init(strictFlags: Bool = false, targetTypes: TargetTypes, files: (any ManifestFileSource)? = nil) {

@@ -39,7 +39,7 @@ public enum YAMLLoader {
     /// says which happened: parsed in parts, the `index` of a document `each` sees counts from 0
     /// within its part (no document is dropped there, so a caller can number them by position).
     static func loadEach<T: Sendable>(_ raw: UnsafeBufferPointer<UInt8>, file: String,
-                                      threads: Int = YAMLParallel.threads,
+                                      threads: Int = Parallel.defaultThreads,
                                       _ each: @Sendable (YAMLDocument) -> T)
         -> (items: [T], diagnostics: [Diagnostic], inParts: Bool) {
         var input = raw

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import DeployCore
 
 /// Where a large YAML stream can be cut so that its parts parse side by side.
 ///
@@ -14,10 +13,7 @@ import DeployCore
 /// line therefore gives parts that libyaml reads exactly as it reads them inside the stream, as
 /// long as no part depends on what came before it: directives (a `%` line) and lines that are not
 /// LF lines (lone CR, NEL, LS, PS) rule out cutting here; aliases are checked while parsing.
-public enum YAMLParallel {
-    /// Threads used for large inputs (`Parallel.defaultThreads`: `DSDEPLOY_THREADS`, else the processors).
-    public static var threads: Int { Parallel.defaultThreads }
-
+enum YAMLParallel {
     /// Inputs smaller than this are parsed in one pass (parts would not pay for their threads).
     static let minimumBytes = 64 << 10
 

@@ -66,10 +66,6 @@ import TestSupport
         """.write(toFile: s.dir + "/manifests/app.yaml", atomically: true, encoding: .utf8)
     }
 
-    func json(_ text: String) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
-    }
-
     /// The router's workers: url → (type, healthy).
     func workers(_ port: Int) -> [String: (String, Bool)] { routerWorkers("http://127.0.0.1:\(port)") }
 
@@ -101,21 +97,7 @@ import TestSupport
         #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"]).status == 0, "a no-op")
 
         // bench through the router (the deployment's endpoint).
-        let bench = try s.run(["bench", "dsr1", "-f", "manifests/app.yaml", "--num-prompts", "20", "--random-input-len", "32",
-                               "--random-output-len", "16", "--output", "json"])
-        let m = json(bench.out)
-        #expect(bench.status == 0 && m["completed"] as? Int == 20 && m["failed"] as? Int == 0, "\(bench.out)\(bench.err)")
-        #expect(bench.err.contains("runs sglang-router"), "\(bench.err)")
-        // Per role, from each server's own metrics: every request (the 20, the warm-up and the prompt-mode
-        // probe) went through the one prefill server and one of the two decode servers; a prefill
-        // server answers one token each, the decode servers generate the output.
-        let roles = m["roles"] as? [String: [String: Any]] ?? [:]
-        let prefill = roles["prefill"]?["metrics"] as? [String: Double] ?? [:], decode = roles["decode"]?["metrics"] as? [String: Double] ?? [:]
-        #expect(roles["prefill"]?["servers"] as? Int == 1 && roles["decode"]?["servers"] as? Int == 2, "\(roles)")
-        let served = prefill["num_requests_total"] ?? 0
-        #expect(served >= 20 && served <= 23 && decode["num_requests_total"] == served, "\(roles)")
-        #expect(prefill["generation_tokens_total"] == served, "\(roles)")
-        #expect((decode["generation_tokens_total"] ?? 0) >= Double(m["total_output_tokens"] as? Int ?? .max), "\(roles) \(m)")
+        try expectBenchThroughRouter(s)
         let text = try s.run(["bench", "dsr1", "-f", "manifests/app.yaml", "--num-prompts", "4", "--random-input-len", "8",
                               "--random-output-len", "4", "--warmup-requests", "0"])
         #expect(text.out.contains("Per role (each server's own SGLang metrics, during the run):"), "\(text.out)")

@@ -87,10 +87,6 @@ import TestSupport
         """
     }
 
-    func json(_ text: String) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
-    }
-
     func status(_ s: Sandbox) throws -> [Sandbox.Replica] {
         let r = try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"])
         struct Out: Decodable { var replicas: [Sandbox.Replica] }
@@ -163,18 +159,7 @@ import TestSupport
         #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"]).status == 0, "a no-op")
 
         // bench through the router (the deployment's endpoint), with each role's own metrics.
-        let bench = try s.run(["bench", "dsr1", "-f", "manifests/app.yaml", "--num-prompts", "20", "--random-input-len", "32",
-                               "--random-output-len", "16", "--output", "json"])
-        let m = json(bench.out)
-        #expect(bench.status == 0 && m["completed"] as? Int == 20 && m["failed"] as? Int == 0, "\(bench.out)\(bench.err)")
-        #expect(bench.err.contains("runs sglang-router"), "\(bench.err)")
-        let roles = m["roles"] as? [String: [String: Any]] ?? [:]
-        let prefill = roles["prefill"]?["metrics"] as? [String: Double] ?? [:], decode = roles["decode"]?["metrics"] as? [String: Double] ?? [:]
-        #expect(roles["prefill"]?["servers"] as? Int == 1 && roles["decode"]?["servers"] as? Int == 2, "\(roles)")
-        let served = prefill["num_requests_total"] ?? 0
-        #expect(served >= 20 && served <= 23 && decode["num_requests_total"] == served, "\(roles)")
-        #expect(prefill["generation_tokens_total"] == served, "\(roles)")
-        #expect((decode["generation_tokens_total"] ?? 0) >= Double(m["total_output_tokens"] as? Int ?? .max), "\(roles) \(m)")
+        try expectBenchThroughRouter(s)
 
         // A decode change rolled out while a bounded load runs through the router: no request fails.
         let loadOut = s.dir + "/load.json"

@@ -113,10 +113,6 @@ import TestSupport
         """
     }
 
-    func json(_ text: String) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
-    }
-
     @Test func applyReplaceRevertLogsAndDeleteOnOneHost() throws {
         let podman = try Podman()
         defer { podman.stop() }
@@ -159,7 +155,6 @@ import TestSupport
         _ = try runProcess("/usr/bin/curl", ["-s", "--unix-socket", path, "-X", "DELETE", "http://d/v1.41/networks/dsd-lock-box"],
                            environment: [:], cwd: s.dir)
         #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0, "the lock is gone: apply works again (a no-op)")
-
 
         // A flag change: the container is replaced, the new one verified (the engine's /props).
         try manifest(hosts: [("podman-a", sock)], parallel: 2, port: s.port).write(toFile: app, atomically: true, encoding: .utf8)

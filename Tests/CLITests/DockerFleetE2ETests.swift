@@ -100,10 +100,6 @@ import TestSupport
         }
     }
 
-    func json(_ text: String) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
-    }
-
     /// The seed's DSpark deployment (its Backend file as shipped) on a fleet of `hosts`.
     func manifest(_ s: Sandbox, hosts: [FleetHost], sshConfig: String, replicas: Int = 4, memFraction: String = "0.85",
                   env: [String: String] = [:], extra: String = "") -> String {

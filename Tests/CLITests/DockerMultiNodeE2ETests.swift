@@ -11,10 +11,6 @@ import TestSupport
 @Suite(.serialized) struct DockerMultiNodeE2ETests {
     typealias FleetHost = DockerFleetE2ETests.FleetHost
 
-    func json(_ text: String) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
-    }
-
     /// One deployment of `nodes` × 8 GPUs (`--tp-size 8·nodes`) on the fleet of `hosts`.
     func manifest(_ s: Sandbox, hosts: [FleetHost], sshConfig: String, nodes: Int = 2, memFraction: String = "0.85",
                   env: [String: String] = [:], surge: Int = 1, name: String = "dspark", port: Int? = nil) -> String {

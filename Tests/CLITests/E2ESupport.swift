@@ -130,6 +130,33 @@ final class Sandbox: @unchecked Sendable {
     }
 }
 
+/// A JSON object from a command's output ([:] when it is not one).
+func json(_ text: String) -> [String: Any] {
+    ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
+}
+
+/// `bench dsr1` of a disaggregated deployment of one prefill and two decode servers, through its router
+/// (the deployment's endpoint): the 20 requests complete, and each role's own counters account for them.
+func expectBenchThroughRouter(_ s: Sandbox, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    let bench = try s.run(["bench", "dsr1", "-f", "manifests/app.yaml", "--num-prompts", "20", "--random-input-len", "32",
+                           "--random-output-len", "16", "--output", "json"])
+    let m = json(bench.out)
+    #expect(bench.status == 0 && m["completed"] as? Int == 20 && m["failed"] as? Int == 0, "\(bench.out)\(bench.err)",
+            sourceLocation: sourceLocation)
+    #expect(bench.err.contains("runs sglang-router"), "\(bench.err)", sourceLocation: sourceLocation)
+    // Per role, from each server's own metrics: every request (the 20, the warm-up and the prompt-mode
+    // probe) went through the one prefill server and one of the two decode servers; a prefill
+    // server answers one token each, the decode servers generate the output.
+    let roles = m["roles"] as? [String: [String: Any]] ?? [:]
+    let prefill = roles["prefill"]?["metrics"] as? [String: Double] ?? [:], decode = roles["decode"]?["metrics"] as? [String: Double] ?? [:]
+    #expect(roles["prefill"]?["servers"] as? Int == 1 && roles["decode"]?["servers"] as? Int == 2, "\(roles)", sourceLocation: sourceLocation)
+    let served = prefill["num_requests_total"] ?? 0
+    #expect(served >= 20 && served <= 23 && decode["num_requests_total"] == served, "\(roles)", sourceLocation: sourceLocation)
+    #expect(prefill["generation_tokens_total"] == served, "\(roles)", sourceLocation: sourceLocation)
+    #expect((decode["generation_tokens_total"] ?? 0) >= Double(m["total_output_tokens"] as? Int ?? .max), "\(roles) \(m)",
+            sourceLocation: sourceLocation)
+}
+
 /// An sglang-router's workers (`GET /workers`): url → (worker type, healthy); empty when it does not answer.
 func routerWorkers(_ router: String) -> [String: (String, Bool)] {
     let out = (try? runProcess("/usr/bin/curl", ["-s", "-m", "5", router + "/workers"], environment: [:], cwd: "/").out) ?? ""

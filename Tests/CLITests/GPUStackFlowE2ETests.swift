@@ -52,10 +52,6 @@ import Testing
         try yaml.write(toFile: p.dir + "/manifests/app.yaml", atomically: true, encoding: .utf8)
     }
 
-    func json(_ text: String) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
-    }
-
     @Test func gatePassesThenAFailedGateRevertsTheModel() throws {
         let s = try GPUStackSandbox.shared()
         let p = try GPUStackE2ETests.Project(s)

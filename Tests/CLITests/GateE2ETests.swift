@@ -46,10 +46,6 @@ import Testing
         try yaml.write(toFile: s.dir + "/manifests/app.yaml", atomically: true, encoding: .utf8)
     }
 
-    func json(_ text: String) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
-    }
-
     @Test func gatePassesThenRevertsASlowerRevisionThenPassesAChange() throws {
         let s = try Sandbox()
         defer { s.tearDown() }

@@ -36,10 +36,6 @@ import TestSupport
         """.write(toFile: s.dir + "/manifests/app.yaml", atomically: true, encoding: .utf8)
     }
 
-    func json(_ text: String) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
-    }
-
     /// Pids of engine processes whose command line has all of `words` (not their supervisor, whose
     /// command line carries every node's).
     func pids(_ words: [String]) -> [Int32] {

@@ -4,10 +4,6 @@ import Testing
 /// The target contract on the built binary, local target: GPUs placed across deployments and
 /// moved by the Target's `gpus` list, the one status schema, and saved plans of another format.
 @Suite(.serialized) struct TargetContractCLITests {
-    func json(_ text: String) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
-    }
-
     /// A second deployment of 8 GPUs next to the sandbox's `dspark`.
     func second(_ s: Sandbox) -> String {
         """

@@ -37,6 +37,34 @@ import TestSupport
         return dir
     }
 
+    /// A large manifest is read in parts and checked on several threads: `DSDEPLOY_THREADS=1` (one
+    /// pass) reports exactly the same, and the same bytes through a pipe (`/dev/stdin`) are read to
+    /// their end and report the same, file name aside.
+    @Test func aLargeManifestReportsTheSameOnOneThreadAndFromAPipe() throws {
+        let seed = try String(contentsOfFile: CLITests.root + "/manifests/dspark.yaml", encoding: .utf8)
+        let deployment = try #require(seed.components(separatedBy: "\n---\n").first { $0.contains("kind: Deployment") })
+        var text = try String(contentsOfFile: CLITests.root + "/manifests/backends/sglang-dspark.yaml", encoding: .utf8)
+        for i in 0..<300 {
+            var doc = deployment.replacingOccurrences(of: "\n  name: dspark\n", with: "\n  name: dspark-\(i)\n")
+            if i % 5 == 0 { doc = doc.replacingOccurrences(of: "--tp-size 8", with: "--tp-sise 8") }
+            text += "\n---\n" + doc
+        }
+        #expect(text.utf8.count > 64 << 10, "large enough to be read in parts")
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try text.write(toFile: dir + "/big.yaml", atomically: true, encoding: .utf8)
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        env["DSDEPLOY_THREADS"] = "4"
+        let parts = try CLITests.exec(["validate", "big.yaml"], cwd: dir, env: env)
+        env["DSDEPLOY_THREADS"] = "1"
+        let one = try CLITests.exec(["validate", "big.yaml"], cwd: dir, env: env)
+        #expect(parts.status == 1 && parts.err.components(separatedBy: "[unknown-flag]").count - 1 == 60, "\(parts.err.suffix(400))")
+        #expect(parts.status == one.status && parts.out == one.out && parts.err == one.err)
+        let piped = try runProcess(CLITests.binary, ["validate", "/dev/stdin"], environment: env, cwd: dir, stdin: Data(text.utf8))
+        #expect(piped.status == 1 && piped.err.replacingOccurrences(of: "/dev/stdin:", with: "big.yaml:") == parts.err)
+    }
+
     @Test func validateSeedManifests() throws {
         let r = try run(["validate", "manifests/dspark.yaml", "manifests/dsv4f.yaml"])
         #expect(r.status == 0, "\(r.err)")

@@ -77,9 +77,3 @@ final class TicketCounter: Sendable {
         return n < limit ? n : nil
     }
 }
-
-/// A buffer read by several threads at once, never written while they run.
-public struct SharedBytes: @unchecked Sendable {
-    public let buffer: UnsafeBufferPointer<UInt8>
-    public init(_ buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
-}

@@ -265,3 +265,9 @@ extension YAMLLoader {
         return String(repeating: "0", count: max(0, digits - s.count)) + s
     }
 }
+
+/// The input, read by the parts' threads at once and never written while they run.
+private struct SharedBytes: @unchecked Sendable {
+    let buffer: UnsafeBufferPointer<UInt8>
+    init(_ buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+}

@@ -1,26 +1,82 @@
+import Synchronization
 /// A position in a source file, 1-based, as editors and compilers print it.
 public struct SourceLocation: Hashable, Sendable, Codable, Comparable {
-    /// The file path as the user gave it (never resolved to an absolute path).
-    public var file: String
+    /// The file, interned (`SourceFiles`): a location is plain data, so copying one (every YAML
+    /// node, located value and diagnostic carries one) retains nothing. Equal paths share one id.
+    public private(set) var fileID: UInt32
     /// 1-based line number.
     public var line: Int
     /// 1-based column, counted in Unicode scalars of the line.
     public var column: Int
 
+    /// The file path as the user gave it (never resolved to an absolute path).
+    public var file: String {
+        get { SourceFiles.name(fileID) }
+        set { fileID = SourceFiles.id(newValue) }
+    }
+
     /// Creates a location.
     public init(file: String, line: Int, column: Int) {
-        self.file = file
+        self.init(fileID: SourceFiles.id(file), line: line, column: column)
+    }
+
+    /// Creates a location in a file already interned (`SourceFiles.id`): what a parser making a
+    /// location per node uses, without a lookup each.
+    public init(fileID: UInt32, line: Int, column: Int) {
+        self.fileID = fileID
         self.line = line
         self.column = column
     }
 
     /// The location `offset` columns to the right on the same line.
     public func advanced(by offset: Int) -> SourceLocation {
-        SourceLocation(file: file, line: line, column: column + offset)
+        SourceLocation(fileID: fileID, line: line, column: column + offset)
     }
 
     public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
-        (lhs.file, lhs.line, lhs.column) < (rhs.file, rhs.line, rhs.column)
+        if lhs.fileID != rhs.fileID { return lhs.file < rhs.file }
+        return (lhs.line, lhs.column) < (rhs.line, rhs.column)
+    }
+
+    private enum CodingKeys: String, CodingKey { case file, line, column }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(file: try c.decode(String.self, forKey: .file), line: try c.decode(Int.self, forKey: .line),
+                  column: try c.decode(Int.self, forKey: .column))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(file, forKey: .file)
+        try c.encode(line, forKey: .line)
+        try c.encode(column, forKey: .column)
+    }
+}
+
+/// The file names locations point into, interned once per process: id → name and name → id.
+/// A process reads a handful of files, so the table only grows by a few entries.
+public enum SourceFiles {
+    private struct Table {
+        var ids: [String: UInt32] = [:]
+        var names: [String] = []
+    }
+    private static let table = Mutex(Table())
+
+    /// The id of `name`, adding it on first use.
+    public static func id(_ name: String) -> UInt32 {
+        table.withLock { t in
+            if let id = t.ids[name] { return id }
+            let id = UInt32(t.names.count)
+            t.names.append(name)
+            t.ids[name] = id
+            return id
+        }
+    }
+
+    /// The name of an id from `id(_:)`.
+    public static func name(_ id: UInt32) -> String {
+        table.withLock { $0.names[Int(id)] }
     }
 }
 

@@ -51,9 +51,7 @@ public enum YAMLLoader {
             let shared = SharedBytes(input)
             var results: [Part<T>] = Parallel.map(parts.count, threads: threads) { i in
                 let part = parts[i]
-                // A string of the part's own: every location holds the file name, and threads
-                // retaining one shared string contend for its reference count.
-                let file = String(decoding: Array(file.utf8), as: UTF8.self)
+                // Locations hold the file's interned id, not the name: threads share no reference count.
                 return parse(UnsafeBufferPointer(rebasing: shared.buffer[part.start..<part.end]), file: file,
                              lineBase: part.lineBase, aliasBudgetBytes: shared.buffer.count, speculative: true, each)
             }
@@ -106,7 +104,7 @@ public enum YAMLLoader {
         yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
 
         var builder = YAMLTreeBuilder(inputSize: aliasBudgetBytes)
-        var documentLocation = SourceLocation(file: file, line: lineBase + 1, column: 1)
+        var documentLocation = SourceLocation(fileID: positions.fileID, line: lineBase + 1, column: 1)
         var skipping = false
         var documentIndex = 0
         while true {

@@ -12,6 +12,8 @@ import DeployCore
 struct YAMLPositions {
     /// The file name put into every location.
     let file: String
+    /// Its interned id (`SourceFiles`), looked up once per parse rather than per location.
+    let fileID: UInt32
     /// The input bytes (after any UTF-8 BOM); valid for the whole parse.
     let bytes: UnsafeBufferPointer<UInt8>
     /// Character index of the first character of each LF-terminated line, when libyaml's
@@ -25,6 +27,7 @@ struct YAMLPositions {
 
     init(file: String, bytes: UnsafeBufferPointer<UInt8>, lineBase: Int = 0) {
         self.file = file
+        self.fileID = SourceFiles.id(file)
         self.bytes = bytes
         self.lineBase = lineBase
         self.lineStarts = Self.hasOddBreaks(bytes) ? Self.lfLineStarts(bytes) : nil
@@ -33,7 +36,7 @@ struct YAMLPositions {
     /// The location of a libyaml mark.
     func location(_ mark: yaml_mark_t) -> SourceLocation {
         guard let starts = lineStarts else {
-            return SourceLocation(file: file, line: lineBase + mark.line + 1, column: mark.column + 1)
+            return SourceLocation(fileID: fileID, line: lineBase + mark.line + 1, column: mark.column + 1)
         }
         // Last line start <= index (binary search).
         var lo = 0, hi = starts.count - 1
@@ -41,7 +44,7 @@ struct YAMLPositions {
             let mid = (lo + hi + 1) / 2
             if starts[mid] <= mark.index { lo = mid } else { hi = mid - 1 }
         }
-        return SourceLocation(file: file, line: lineBase + lo + 1, column: mark.index - starts[lo] + 1)
+        return SourceLocation(fileID: fileID, line: lineBase + lo + 1, column: mark.index - starts[lo] + 1)
     }
 
     /// Columns from `start` to `end` when both are on one line, else to the end of start's line.
@@ -83,7 +86,7 @@ struct YAMLPositions {
                 column += 1
             }
         }
-        return SourceLocation(file: file, line: line, column: column)
+        return SourceLocation(fileID: fileID, line: line, column: column)
     }
 
     /// True when the input has a lone CR, NEL, LS or PS (breaks for libyaml, not for editors).

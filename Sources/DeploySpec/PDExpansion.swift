@@ -133,7 +133,7 @@ public enum PDExpansion {
             r.env = d.env.filter { !own.contains($0.name.value) } + spec.env
             // The role's own fields are where its replicas, GPUs and port are written.
             let prefix = "disaggregation.\(role.rawValue)."
-            for (path, loc) in d.fieldLocations where path.hasPrefix(prefix) {
+            for (path, loc) in d.fieldLocations.all where path.hasPrefix(prefix) {
                 r.fieldLocations[String(path.dropFirst(prefix.count))] = loc
             }
             parts.append(Part(deployment: r, backend: backend, version: version))

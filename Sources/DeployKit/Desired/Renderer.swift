@@ -143,7 +143,7 @@ public struct Renderer: Sendable {
     /// not part of what runs).
     static func fieldOrigins(_ r: ResolvedDeployment) -> [String: ValueOrigin] {
         var out: [String: ValueOrigin] = [:]
-        for (path, location) in r.deployment.fieldLocations {
+        for (path, location) in r.deployment.fieldLocations.all {
             let head = path.split(separator: ".", maxSplits: 1).first.map(String.init) ?? path
             if ["args", "env", "benchmarks"].contains(head) { continue }
             out[path] = r.origin(of: location)

@@ -160,7 +160,7 @@ public struct Deployment: Sendable {
     public var pd: PDMember? = nil
     /// Where each field is written, by dotted path (`replicas`, `model.id`, `labels.env`, `env.NAME`): located
     /// errors, and provenance (an overlay's value is located in the overlay).
-    public var fieldLocations: [String: SourceLocation] = [:]
+    public var fieldLocations = FieldLocations()
     /// Where the document starts (metadata.name).
     public var location: SourceLocation
     /// The file the deployment came from.
@@ -429,4 +429,95 @@ public struct PDMember: Sendable, Codable, Hashable {
         self.group = group
         self.role = role
     }
+}
+
+/// Where each field of a deployment is written, by dotted path (`replicas`, `model.id`, `env.NAME`,
+/// `container.ulimits.nofile`): every key of its `spec` mapping at any depth, except below an
+/// `env.NAME` entry, plus paths set explicitly (labels, a prefill/decode role's own fields).
+///
+/// Read from the spec's YAML when a path is asked for (a located error, provenance) rather than
+/// recorded for every key of every deployment up front: validating a fleet asks for a handful.
+/// The mapping is the one the manifest keeps for overlays anyway, so this holds no extra copy.
+public struct FieldLocations: Sendable {
+    /// The deployment's `spec` mapping; nil when there is none (a deployment built in code).
+    var spec: YAMLMapping?
+    private var explicit: [String: SourceLocation] = [:]
+    private var removed: Set<String> = []
+
+    /// No locations.
+    public init() {}
+
+    init(spec: YAMLMapping) { self.spec = spec }
+
+    /// Where `path` is written; nil when it is not.
+    public subscript(path: String) -> SourceLocation? {
+        get {
+            if let l = explicit[path] { return l }
+            if removed.contains(path) { return nil }
+            guard let spec else { return nil }
+            return Self.find(path[...], in: spec, belowEnv: false)
+        }
+        set {
+            explicit[path] = newValue
+            if newValue == nil { removed.insert(path) } else { removed.remove(path) }
+        }
+    }
+
+    /// Every path and where it is written.
+    public var all: [String: SourceLocation] {
+        var out: [String: SourceLocation] = [:]
+        if let spec { Self.record(spec, prefix: "", into: &out) }
+        for (path, l) in explicit { out[path] = l }
+        for path in removed { out[path] = nil }
+        return out
+    }
+
+    /// The location of `path` inside `m`. A key may itself contain dots, so every key that is the
+    /// whole path, or a prefix of it followed by ".", is followed; the last one found wins, as it
+    /// did when every path was recorded in document order.
+    static func find(_ path: Substring, in m: YAMLMapping, belowEnv: Bool) -> SourceLocation? {
+        var found: SourceLocation?
+        for i in m.pairs.indices where m.hasScalarKey(i) {
+            let key = m.keys[i]
+            guard path.hasPrefix(key) else { continue }
+            let rest = path.dropFirst(key.count)
+            if rest.isEmpty {
+                found = m.pairs[i].value.location
+            } else if !belowEnv, rest.first == ".", case .mapping(let sub) = m.pairs[i].value {
+                // The entries of `env` are located, not their insides (`env.NAME.valueFrom`).
+                let topEnv = path.startIndex == path.base.startIndex && key == "env"
+                if let l = find(rest.dropFirst(), in: sub, belowEnv: topEnv) { found = l }
+            }
+        }
+        return found
+    }
+
+    /// Every path inside `m`, with `prefix` before each.
+    static func record(_ m: YAMLMapping, prefix: String, into out: inout [String: SourceLocation]) {
+        for i in m.pairs.indices where m.hasScalarKey(i) {
+            let key = m.keys[i]
+            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+            switch m.pairs[i].value {
+            case .mapping(let sub):
+                out[path] = sub.location
+                if prefix != "env" { record(sub, prefix: path, into: &out) }
+            case .scalar(let s): out[path] = s.location
+            case .sequence(let q): out[path] = q.location
+            }
+        }
+    }
+}
+
+/// Printed as paths and locations only: the spec mapping it reads holds values, secrets among them,
+/// which must never reach a log or an error message through a debug print of a deployment.
+extension FieldLocations: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "[" + all.sorted { $0.key < $1.key }
+            .map { "\($0.key): \($0.value.file):\($0.value.line):\($0.value.column)" }
+            .joined(separator: ", ") + "]"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }

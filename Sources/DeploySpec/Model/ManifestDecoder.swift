@@ -144,10 +144,7 @@ struct ManifestDecoder {
             readiness: decodeReadiness(spec["readiness"]?.mapping), rollout: rollout,
             benchmarks: benchmarks, benchmarkSources: benchmarkSources,
             location: location, file: file)
-        // Sized for the spec's keys and a nested level (model, container) instead of growing step by step;
-        // readers look paths up or copy them, none depends on the order.
-        deployment.fieldLocations.reserveCapacity(deployment.fieldLocations.count + 2 * spec.pairs.count)
-        Self.recordLocations(spec, prefix: "", into: &deployment.fieldLocations)
+        deployment.fieldLocations = FieldLocations(spec: spec)
         if let c = spec["container"]?.mapping {
             var ulimits: [String: Int]?
             if let u = c["ulimits"]?.mapping {
@@ -179,25 +176,6 @@ struct ManifestDecoder {
                                  entrypoint: r?["entrypoint"]?.stringList, args: r?["args"]?.locatedStrings ?? [],
                                  location: m["router"]?.location),
             location: location)
-    }
-
-    /// Where every key of a deployment's `spec` is written, by dotted path (`replicas`, `model.id`,
-    /// `env.NAME`, `container.ulimits.nofile`): located errors and provenance (which file and line set it).
-    static func recordLocations(_ m: YAMLMapping, prefix: String, into out: inout [String: SourceLocation]) {
-        // By index over the mapping's key texts: no copy of the string pairs.
-        for i in m.pairs.indices {
-            guard case .scalar = m.pairs[i].key else { continue }
-            let key = m.keys[i]
-            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
-            // Read in place: binding the value first copied the whole node (a retain per string in it).
-            switch m.pairs[i].value {
-            case .mapping(let sub):
-                out[path] = sub.location
-                if prefix != "env" { recordLocations(sub, prefix: path, into: &out) }
-            case .scalar(let s): out[path] = s.location
-            case .sequence(let q): out[path] = q.location
-            }
-        }
     }
 
     /// Where the entries of a Target field are written (`hosts[1]`, `hosts[1].docker`, `tls.key`), so a

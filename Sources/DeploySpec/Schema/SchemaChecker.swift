@@ -100,7 +100,7 @@ struct SchemaChecker {
             guard case .mapping(let m) = node else { return typeError(node, type, path) }
             let parent = path.text
             for i in m.pairs.indices {
-                guard case .scalar = m.pairs[i].key else { continue }
+                guard m.hasScalarKey(i) else { continue }
                 check(m.pairs[i].value, as: value, at: SchemaPath(parent, .mapKey(m.keys[i])))
             }
         case .object(let schema):
@@ -125,7 +125,7 @@ struct SchemaChecker {
         var seenFields: UInt64 = 0
         var seenOthers: [String] = []
         for i in m.pairs.indices {
-            guard case .scalar = m.pairs[i].key else { continue }
+            guard m.hasScalarKey(i) else { continue }
             let key = m.keys[i]
             guard let f = schema.fieldIndex(key) else {
                 seenOthers.append(key)

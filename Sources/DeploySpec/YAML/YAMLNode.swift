@@ -84,9 +84,19 @@ struct YAMLMapping: Sendable {
     /// Index of the first pair whose key is the scalar `key`.
     func index(of key: String) -> Int? {
         for i in keys.indices where keys[i] == key {
-            if case .scalar = pairs[i].key { return i }
+            if hasScalarKey(i) { return i }
         }
         return nil
+    }
+
+    /// True when the key of pair `i` is a scalar, read in place: `if case .scalar = pairs[i].key`
+    /// copied the whole (key, value) pair, a retain and release per string in both nodes.
+    @inline(__always)
+    func hasScalarKey(_ i: Int) -> Bool {
+        pairs.withUnsafeBufferPointer { p in
+            if case .scalar = p[i].key { return true }
+            return false
+        }
     }
 
     /// Replaces the value of pair `i`.

@@ -51,6 +51,10 @@ public struct FlagCatalog: Sendable {
     /// Added/removed flags across surveyed versions (nil: no history for this engine).
     let history: HistoryRef?
     private var index: [String: (Int, Bool)] = [:]
+    /// The same spellings for lookups (`index` stays for listing and prefixes).
+    private var table = SpellingTable([])
+    /// Each flag's catalog default as a typed value, by index (the rules read them per deployment).
+    private var defaults: [FlagValue?] = []
 
     /// Creates a catalog from flag specs (the store builds these from the bundled JSON).
     public init(engine: EngineKind, version: String, flags: [FlagSpec],
@@ -75,11 +79,20 @@ public struct FlagCatalog: Sendable {
     private mutating func rebuildIndex() {
         var idx: [String: (Int, Bool)] = [:]
         idx.reserveCapacity(flags.count * 2)
+        var spellings: [(name: String, index: Int, negative: Bool)] = []
         for (i, f) in flags.enumerated() {
-            for n in [f.name] + f.aliases where idx[n] == nil { idx[n] = (i, false) }
-            for n in f.negativeNames where idx[n] == nil { idx[n] = (i, true) }
+            for n in [f.name] + f.aliases where idx[n] == nil {
+                idx[n] = (i, false)
+                spellings.append((n, i, false))
+            }
+            for n in f.negativeNames where idx[n] == nil {
+                idx[n] = (i, true)
+                spellings.append((n, i, true))
+            }
         }
         index = idx
+        table = SpellingTable(spellings)
+        defaults = flags.map { f in f.defaultValue.flatMap { FlagValue(json: $0, type: f.valueType, element: f.elementType) } }
     }
 
     /// The version as a comparable value.
@@ -100,10 +113,13 @@ public struct FlagCatalog: Sendable {
 
     /// Index into `flags` and polarity of a spelling (no `FlagSpec` copy: the checker's hot path).
     func lookup(_ spelled: String) -> (Int, Bool)? {
-        if let hit = index[spelled] { return hit }
-        guard parser.underscoresEquivalent else { return nil }
-        return index[normalized(spelled)]
+        if let hit = table.find(spelled) { return hit }
+        guard parser.underscoresEquivalent, spelled.utf8.contains(UInt8(ascii: "_")) else { return nil }
+        return table.find(normalized(spelled))
     }
+
+    /// The index in `flags` of a spelling's flag.
+    func index(of spelled: String) -> Int? { lookup(spelled)?.0 }
 
     /// The flag a spelling (name, alias or negative name) selects, with its polarity.
     public func match(_ spelled: String) -> Match? {
@@ -217,11 +233,12 @@ public struct FlagCatalog: Sendable {
 
     /// The catalog default of a flag as a typed value (nil when none or unknown flag).
     public func defaultValue(of name: String) -> FlagValue? {
-        guard let (i, _) = lookup(name), let d = flags[i].defaultValue else {
-            return nil
-        }
-        return FlagValue(json: d, type: flags[i].valueType, element: flags[i].elementType)
+        guard let (i, _) = lookup(name) else { return nil }
+        return defaults[i]
     }
+
+    /// The catalog default of the flag at `index` in `flags`, typed.
+    func defaultValue(at index: Int) -> FlagValue? { defaults[index] }
 
     /// Adds extra values and private flags (a custom image's additions); see `CatalogExtension`.
     ///

@@ -21,8 +21,9 @@ extension FlagChecker {
         let engine = catalog.engine, version = catalog.version
         switch catalog.resolveSpelling(flag) {
         case .exact(let i, let neg):
-            let spec = catalog.flags[i]
-            if let message = spec.removedMessage {
+            // Only the message is read: binding `catalog.flags[i]` copied the whole spec for every flag.
+            if let message = catalog.flags[i].removedMessage {
+                let spec = catalog.flags[i]
                 let msg = "'\(flag)' was removed from \(engine) (\(version) fails on it: \"\(message)\")"
                     + Self.useClause(spec.replacements)
                 issues.append(FlagIssue(error: true, id: "removed-flag", message: msg, origin: group.origin,

@@ -2,7 +2,7 @@
 extension FlagChecker {
     /// The group's typed value, appending `missing-value` / `unexpected-value` /
     /// `invalid-value` issues; nil when the value is unusable.
-    func typedValue(_ g: ArgGroup, spec: FlagSpec, negative: Bool, issues: inout [FlagIssue]) -> FlagValue? {
+    func typedValue(_ g: ArgGroup, spec: borrowing FlagSpec, negative: Bool, issues: inout [FlagIssue]) -> FlagValue? {
         func issue(_ id: String, _ message: String, part: FlagIssue.Part = .flag, notes: [String] = []) {
             issues.append(FlagIssue(error: true, id: id, message: message, origin: g.origin, part: part,
                                     notes: notes))
@@ -59,7 +59,7 @@ extension FlagChecker {
     }
 
     /// One scalar token typed as `type`, with choices / valid-values checks.
-    func scalar(_ raw: String, type: FlagSpec.ValueType, spec: FlagSpec, g: ArgGroup,
+    func scalar(_ raw: String, type: FlagSpec.ValueType, spec: borrowing FlagSpec, g: ArgGroup,
                 part: FlagIssue.Part, issues: inout [FlagIssue]) -> FlagValue? {
         if raw.hasPlaceholder { return .templated(raw) }
         if spec.noneMeansNull, raw == "None" { return .json(.null) }
@@ -115,7 +115,7 @@ extension FlagChecker {
     }
 
     /// argparse `choices` (exact) then `validValues` (engine case rule; normalised spelling).
-    private func checkAllowed(_ value: FlagValue, raw: String, spec: FlagSpec, g: ArgGroup,
+    private func checkAllowed(_ value: FlagValue, raw: String, spec: borrowing FlagSpec, g: ArgGroup,
                               invalid: (String, [String]) -> FlagValue?) -> FlagValue? {
         let text = value.stringValue ?? raw
         if !spec.choices.isEmpty, !spec.choices.contains(text) {

@@ -4,17 +4,65 @@ public struct FlagCheckResult: Hashable, Sendable {
     public var flagSet: FlagSet
     /// Every problem found, in group order, then cross-flag problems.
     public var issues: [FlagIssue]
-    /// Canonical flag name → origin of the group that set it (the last one).
-    public var origins: [String: Int]
 
     /// True when at least one issue is an error.
     public var hasErrors: Bool { issues.contains { $0.isError } }
 
     /// Creates a result.
-    public init(flagSet: FlagSet, issues: [FlagIssue], origins: [String: Int] = [:]) {
+    public init(flagSet: FlagSet, issues: [FlagIssue]) {
         self.flagSet = flagSet
         self.issues = issues
-        self.origins = origins
+    }
+}
+
+/// What one check knows of a catalog flag the groups set.
+struct FlagSlot {
+    /// Index in the catalog's `flags`.
+    var index: Int
+    /// The last valid value (nil: none was valid).
+    var value: FlagValue?
+    /// Origin of the last group that set it.
+    var origin: Int
+    /// First plain (not dotted-key) occurrence: its origin and spelling, for duplicate reports.
+    var first: (origin: Int, spelled: String)?
+    /// The last value given was invalid: rules treat the flag as unknown.
+    var invalid = false
+}
+
+/// The flags one check saw, in first-seen order, found by a scan: a deployment sets a few dozen
+/// flags, for which scanning one array beats hashing into (and allocating) several dictionaries.
+struct FlagSlots {
+    private(set) var slots: [FlagSlot] = []
+    /// Closest catalog flags of unknown ones: rules treat them as undecided when they are not set.
+    var typoTargets: [Int] = []
+
+    init(capacity: Int) { slots.reserveCapacity(capacity) }
+
+    func position(of index: Int) -> Int? {
+        slots.withUnsafeBufferPointer { b in
+            for p in b.indices where b[p].index == index { return p }
+            return nil
+        }
+    }
+
+    subscript(index: Int) -> FlagSlot? {
+        position(of: index).map { slots[$0] }
+    }
+
+    /// The slot of `index`, added on first use.
+    mutating func withSlot<R>(_ index: Int, origin: Int, _ body: (inout FlagSlot) -> R) -> R {
+        if let p = position(of: index) { return body(&slots[p]) }
+        slots.append(FlagSlot(index: index, value: nil, origin: origin))
+        return body(&slots[slots.count - 1])
+    }
+
+    /// The explicit (last valid) value of a flag.
+    func value(_ index: Int) -> FlagValue? { position(of: index).flatMap { slots[$0].value } }
+
+    /// True when the flag's value cannot be decided: its last value was invalid, or a typo meant it.
+    func undecided(_ index: Int) -> Bool {
+        if let p = position(of: index), slots[p].invalid { return true }
+        return typoTargets.contains(index)
     }
 }
 
@@ -32,55 +80,43 @@ public struct FlagChecker: Sendable {
         self.strict = strict
     }
 
-    /// Per-check bookkeeping, keyed by catalog flag index (cheap to hash).
+    /// Per-check bookkeeping.
     struct State {
-        var values: [Int: FlagValue] = [:]
-        var origins: [Int: Int] = [:]
-        /// First occurrence per flag index (dotted keys: per "index.path" in `dottedSeen`).
-        var seen: [Int: (origin: Int, spelled: String)] = [:]
+        var flags: FlagSlots
+        /// First occurrence of each dotted key ("name.path"); plain ones are in `flags`.
         var dottedSeen: [String: (origin: Int, spelled: String)] = [:]
-        /// Flags whose (last) value was invalid: rules treat them as unknown.
-        var invalid: Set<Int> = []
-        /// Closest catalog flags of unknown ones: rules treat them as undecided when they are not set.
-        var typoTargets: Set<Int> = []
         var issues: [FlagIssue] = []
     }
 
     /// Checks `groups` (manifest entries and/or template argv groups, in command-line order).
     public func check(_ groups: [ArgGroup], context: CheckContext = CheckContext()) -> FlagCheckResult {
-        var st = State()
-        st.values.reserveCapacity(groups.count)
-        st.origins.reserveCapacity(groups.count)
-        st.seen.reserveCapacity(groups.count)
+        var st = State(flags: FlagSlots(capacity: groups.count))
         for group in groups {
             if group.flag.hasPlaceholder { continue }  // a templated flag name: only known at render time
             guard let resolved = resolve(group, issues: &st.issues) else {
                 // A typo'd flag (`--tp-szie 8`) most likely meant its closest catalog flag: rules over
                 // that flag cannot be decided, rather than reporting a consequence of the typo.
                 if let near = EditDistance.closest(to: group.flag, in: catalog.allNames), let (i, _) = catalog.lookup(near) {
-                    st.typoTargets.insert(i)
+                    st.flags.typoTargets.append(i)
                 }
                 continue
             }
-            // Borrowed from the catalog's storage: passing `catalog.flags[i]` copied the whole spec per flag.
+            // Borrowed from the catalog's storage: binding `catalog.flags[i]` copied the whole spec per flag.
             catalog.flags.withUnsafeBufferPointer { flags in
                 process(group, resolved, spec: flags[resolved.index], state: &st)
             }
         }
-        var values: [String: FlagValue] = [:], origins: [String: Int] = [:]
-        values.reserveCapacity(st.values.count)
-        origins.reserveCapacity(st.origins.count)
-        for (i, v) in st.values { values[catalog.flags[i].name] = v }
-        for (i, o) in st.origins { origins[catalog.flags[i].name] = o }
         var issues = st.issues
-        var rules = FlagRules(catalog: catalog, values: values, origins: origins, fallbackOrigin: groups.first?.origin)
-        rules.undecided = Set(st.invalid.union(st.typoTargets).map { catalog.flags[$0].name })
+        let rules = FlagRules(catalog: catalog, flags: st.flags, fallbackOrigin: groups.first?.origin)
         issues += rules.evaluate(context: context)
-        return FlagCheckResult(flagSet: FlagSet(values), issues: issues, origins: origins)
+        var values: [String: FlagValue] = [:]
+        values.reserveCapacity(st.flags.slots.count)
+        for slot in st.flags.slots { if let v = slot.value { values[catalog.flags[slot.index].name] = v } }
+        return FlagCheckResult(flagSet: FlagSet(values), issues: issues)
     }
 
     /// Duplicates, deprecation and the value of one resolved group.
-    private func process(_ group: ArgGroup, _ resolved: Resolved, spec: FlagSpec, state st: inout State) {
+    private func process(_ group: ArgGroup, _ resolved: Resolved, spec: borrowing FlagSpec, state st: inout State) {
         let idx = resolved.index
         var g = group
         if let injected = resolved.injectedValue {
@@ -92,9 +128,14 @@ public struct FlagChecker: Sendable {
             let key = spec.name + "." + path.joined(separator: ".")
             first = st.dottedSeen[key]
             if first == nil { st.dottedSeen[key] = (group.origin, group.flag) }
+            st.flags.withSlot(idx, origin: group.origin) { $0.origin = group.origin }
         } else {
-            first = st.seen[idx]
-            if first == nil { st.seen[idx] = (group.origin, group.flag) }
+            first = st.flags.withSlot(idx, origin: group.origin) { slot in
+                let prior = slot.first
+                if prior == nil { slot.first = (group.origin, group.flag) }
+                slot.origin = group.origin
+                return prior
+            }
         }
         if let first, !spec.repeatable {
             st.issues.append(FlagIssue(
@@ -110,21 +151,23 @@ public struct FlagChecker: Sendable {
                 message: "'\(group.flag)' is deprecated in \(catalog.engine) \(catalog.version): \(msg)",
                 origin: group.origin))
         }
-        st.origins[idx] = group.origin
         let parsed = resolved.dottedPath == nil
             ? typedValue(g, spec: spec, negative: resolved.negative, issues: &st.issues)
             : dottedValue(g, issues: &st.issues)
-        guard let value = parsed else {
-            st.invalid.insert(idx)
-            return
-        }
-        st.invalid.remove(idx)
-        if let path = resolved.dottedPath {
-            st.values[idx] = FlagChecker.merge(st.values[idx], path: path, value: value)
-        } else if spec.repeatable, case .list(let more) = value, case .list(let prior)? = st.values[idx] {
-            st.values[idx] = .list(prior + more)
-        } else {
-            st.values[idx] = value
+        let repeatable = spec.repeatable
+        st.flags.withSlot(idx, origin: group.origin) { slot in
+            guard let value = parsed else {
+                slot.invalid = true
+                return
+            }
+            slot.invalid = false
+            if let path = resolved.dottedPath {
+                slot.value = FlagChecker.merge(slot.value, path: path, value: value)
+            } else if repeatable, case .list(let more) = value, case .list(let prior)? = slot.value {
+                slot.value = .list(prior + more)
+            } else {
+                slot.value = value
+            }
         }
     }
 

@@ -41,7 +41,7 @@ extension FlagRules {
                 error("\(topkN) \(k) (> 1) is not supported with \(b) trtllm_mha", at: [topkN, b])
             }
             let allowed = atLeast(FlagRules.v0510) ? ["flashinfer", "fa3", "triton"] : ["flashinfer", "fa3"]
-            if let page = explicitInt("--page-size"), page > 1, let attn = values["--attention-backend"]?.stringValue,
+            if let page = explicitInt("--page-size"), page > 1, let attn = explicit("--attention-backend")?.stringValue,
                !allowed.contains(attn), attn != "trtllm_mha" {
                 error("\(topkN) \(k) with --page-size \(page) needs --attention-backend "
                       + allowed.joined(separator: ", ") + ", not \(attn)", at: ["--attention-backend", topkN])
@@ -65,7 +65,7 @@ extension FlagRules {
         let specRunnerN = "--speculative-moe-runner-backend"
         if !atLeast(FlagRules.v0510), string(specRunnerN) == "flashinfer_trtllm" {
             error("\(specRunnerN) flashinfer_trtllm is rejected by SGLang \(catalog.version)", at: [specRunnerN])
-        } else if atLeast(FlagRules.v0510), !isSet(specRunnerN), let runner = values["--moe-runner-backend"]?.stringValue {
+        } else if atLeast(FlagRules.v0510), !isSet(specRunnerN), let runner = explicit("--moe-runner-backend")?.stringValue {
             let derived = runner == "flashinfer_megamoe" ? "flashinfer_trtllm"
                 : (runner.hasPrefix("lora_") ? "auto" : nil)
             if let derived {

@@ -4,17 +4,15 @@
 /// not have, or whose values are templated, are skipped.
 struct FlagRules {
     let catalog: FlagCatalog
-    let values: [String: FlagValue]
-    let origins: [String: Int]
+    /// The flags the groups set, by catalog flag index (rules name flags; `catalog.index(of:)` finds them).
+    /// Flags given with an invalid value, or meant by a typo, are undecided: rules that need them are skipped.
+    let flags: FlagSlots
     let fallbackOrigin: Int?
-    /// Flags given with an invalid value: rules that need them are skipped.
-    var undecided: Set<String> = []
     private(set) var issues: [FlagIssue] = []
 
-    init(catalog: FlagCatalog, values: [String: FlagValue], origins: [String: Int], fallbackOrigin: Int?) {
+    init(catalog: FlagCatalog, flags: FlagSlots, fallbackOrigin: Int?) {
         self.catalog = catalog
-        self.values = values
-        self.origins = origins
+        self.flags = flags
         self.fallbackOrigin = fallbackOrigin
     }
 
@@ -48,19 +46,24 @@ struct FlagRules {
 
     /// Explicit value, else the catalog default; nil when the catalog lacks the flag.
     func resolved(_ name: String) -> FlagValue? {
-        if let v = values[name] { return v }
-        return catalog.defaultValue(of: name)
+        guard let i = catalog.index(of: name) else { return nil }
+        return flags.value(i) ?? catalog.defaultValue(at: i)
+    }
+
+    /// The explicit value of a flag, nil when not set (or not in the catalog).
+    func explicit(_ name: String) -> FlagValue? {
+        catalog.index(of: name).flatMap { flags.value($0) }
     }
 
     /// True when the manifest sets the flag.
-    func isSet(_ name: String) -> Bool { values[name] != nil }
+    func isSet(_ name: String) -> Bool { explicit(name) != nil }
 
     /// The resolved int (nil: unknown, unset without default, templated, or beyond ±2³¹ —
     /// absurd sizes are left to the engine so the rules' arithmetic cannot overflow).
     func int(_ name: String) -> Int64? { FlagRules.sane(resolved(name)?.intValue) }
 
     /// The explicit int only (same range as `int`).
-    func explicitInt(_ name: String) -> Int64? { FlagRules.sane(values[name]?.intValue) }
+    func explicitInt(_ name: String) -> Int64? { FlagRules.sane(explicit(name)?.intValue) }
 
     static func sane(_ v: Int64?) -> Int64? {
         guard let v, v.magnitude <= 1 << 31 else { return nil }
@@ -75,12 +78,15 @@ struct FlagRules {
 
     /// True when any of the flags has a templated or invalid value (the rule cannot be decided).
     func templated(_ names: String...) -> Bool {
-        names.contains { values[$0]?.isTemplated ?? undecided.contains($0) }
+        names.contains { name in
+            guard let i = catalog.index(of: name) else { return false }
+            return flags.value(i)?.isTemplated ?? flags.undecided(i)
+        }
     }
 
     /// Origin of the first flag of `names` that is set, else of the first group.
     func origin(_ names: [String]) -> Int? {
-        for n in names { if let o = origins[n] { return o } }
+        for n in names { if let i = catalog.index(of: n), let p = flags.position(of: i) { return flags.slots[p].origin } }
         return fallbackOrigin
     }
 

@@ -44,10 +44,14 @@ public struct DiagnosticPrinter: Sendable {
                 if line.utf8.contains(0x0D) { line = line.replacingOccurrences(of: "\r", with: "") }
                 let shown = printable(line)
                 out += shown + "\n"
-                let scalars = Array(shown.unicodeScalars)
-                var pad = ""
-                for i in 0..<max(0, min(loc.column - 1, scalars.count)) { pad += scalars[i] == "\t" ? "\t" : " " }
-                let width = max(1, min(d.length, max(1, scalars.count - (loc.column - 1))))
+                // Spaces under the text before the column, tabs kept so the caret lines up.
+                let scalars = shown.unicodeScalars
+                let total = scalars.count
+                let head = scalars.prefix(max(0, min(loc.column - 1, total)))
+                let pad = head.contains("\t")
+                    ? String(String.UnicodeScalarView(head.map { $0 == "\t" ? "\t" : " " }))
+                    : String(repeating: " ", count: head.count)
+                let width = max(1, min(d.length, max(1, total - (loc.column - 1))))
                 let caret = "^" + String(repeating: "~", count: width - 1)
                 out += pad + (color ? "\u{1B}[32m\(caret)\u{1B}[0m" : caret) + "\n"
                 // The replacement under the caret, as compilers print a fix-it.
@@ -78,7 +82,9 @@ public struct DiagnosticPrinter: Sendable {
 
     /// Replaces control characters (binary junk) so the terminal is safe.
     func printable(_ s: String) -> String {
-        String(String.UnicodeScalarView(s.unicodeScalars.map { u in
+        // Control characters are single bytes in UTF-8: a line without one is returned as it is.
+        if !s.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.map { u in
             (u.value < 0x20 && u != "\t") || u.value == 0x7F ? "\u{FFFD}" : u
         }))
     }

@@ -9,6 +9,7 @@ import Foundation
 /// `dsdeploy apply FILE...|PLAN`
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Reconcile the engines with the manifests: start, replace (verified, rolling), stop; revert on failure.",
         discussion: """
             Shows the plan, asks on a terminal (--auto-approve for pipelines), then applies it. \

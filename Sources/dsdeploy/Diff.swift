@@ -7,6 +7,7 @@ import Foundation
 /// `dsdeploy diff OLD NEW` / `dsdeploy diff --git REV [PATHS]`
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Show the flag-level semantic diff between two manifest versions.",
         discussion: """
             Aliases, --k=v vs --k v, order and number spelling are normalised: only real changes show.

@@ -5,6 +5,7 @@ import Foundation
 /// `dsdeploy flags ENGINE[@VERSION] [QUERY]`
 struct Flags: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "flags",
         abstract: "Look up engine flags: type, default, choices, the version a flag appeared in or left, and its help.",
         discussion: """
             ENGINE is sglang, vllm or llama.cpp; @VERSION picks the catalog the way a manifest's \

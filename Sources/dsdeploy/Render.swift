@@ -16,6 +16,7 @@ enum RenderFormat: String, ExpressibleByArgument, CaseIterable {
 /// `dsdeploy render FILE... [--deployment N]`
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "render",
         abstract: "Show the exact argv, env and image of each replica.",
         discussion: "Secret env values print as ***. --format kubernetes writes a Deployment (a LeaderWorkerSet for a replica on "
             + "several nodes) and a Service per deployment (one YAML stream, a JSON List with --output json, or one file per object under --out DIR); secrets become "

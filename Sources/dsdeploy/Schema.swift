@@ -5,6 +5,7 @@ import DeployTargets
 /// `dsdeploy schema`
 struct Schema: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "schema",
         abstract: "Print the JSON Schema of a manifest document (for editors).")
 
     func run() throws {
@@ -14,7 +15,7 @@ struct Schema: ParsableCommand {
 
 /// `dsdeploy version`
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
 
     func run() throws {
         Output.stdout("dsdeploy \(DSDeploy.version)\n")

@@ -7,6 +7,7 @@ import Foundation
 /// `dsdeploy status [NAME]`
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show every replica in the state: revision, state, endpoint, uptime, drift.",
         discussion: "Exit 0; 1 when NAME is not in the state.")
 
@@ -86,7 +87,7 @@ struct Status: ParsableCommand {
 
 /// `dsdeploy logs NAME [--replica N] [--node N] [-f] [--tail N]`
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print (or follow) a replica's engine log.")
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print (or follow) a replica's engine log.")
 
     @Argument(help: "Deployment name.")
     var name: String
@@ -121,6 +122,7 @@ struct Logs: ParsableCommand {
 /// `dsdeploy delete FILE|NAME`
 struct Delete: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "delete",
         abstract: "Stop every replica of the deployments in FILE (or of deployment NAME): SIGTERM, grace, SIGKILL.")
 
     @Argument(help: "A manifest file or a deployment name.")

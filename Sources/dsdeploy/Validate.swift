@@ -6,6 +6,7 @@ import DeploySpec
 /// `dsdeploy validate FILE...`
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check manifests: keys, templates and every engine flag against its engine version's catalog.",
         discussion: "Exit 0 when there is no error (warnings allowed), 1 when there is any error.")
 

@@ -162,7 +162,7 @@ public struct FlagCatalog: Sendable {
     public func resolveSpelling(_ flag: String) -> Spelling {
         if let (i, neg) = lookup(flag) {
             // vLLM 0.11: `-O 3` sets compilation-config's `level`
-            if flag == "-O", let key = parser.dashOKey { return .dotted(index: i, path: [key]) }
+            if let key = parser.dashOKey, flag == "-O" { return .dotted(index: i, path: [key]) }
             return .exact(index: i, negative: neg)
         }
         if let dot = flag.firstIndex(of: "."), flag.first == "-" {

@@ -1,41 +1,47 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Spelling → catalog flag index and polarity: the checker's hot lookup (every flag of every
 /// deployment, and every flag a cross-flag rule reads), done without `Hasher`.
 ///
 /// `Dictionary<String, _>` hashes with SipHash, byte by byte, then compares; that cost about 490
 /// instructions per lookup of a 25-byte flag name. Here a name is hashed eight bytes at a time and
-/// compared only when its full hash matches. Open addressing, linear probing, at most half full;
-/// built once per catalog and never changed, so it is shared freely between threads.
-struct SpellingTable: Sendable {
-    private var slots: [Int32]
-    private var hashes: [UInt64] = []
-    private var names: [String] = []
+/// compared only when its full hash matches. Open addressing, linear probing, at most half full.
+/// Built once per catalog and never changed (so shared freely between threads); its arrays are
+/// read through raw buffers, without bounds checks or reference counting on the probe path.
+final class SpellingTable: @unchecked Sendable {  // immutable after init
+    private let slots: UnsafeMutableBufferPointer<Int32>
+    private let hashes: UnsafeMutableBufferPointer<UInt64>
     /// Flag index << 1 | negative.
-    private var entries: [Int] = []
+    private let entries: UnsafeMutableBufferPointer<Int>
+    private let names: [String]
     private let mask: Int
 
     /// A table of `spellings`; the first entry of a repeated spelling wins, as in `Dictionary` insertion
     /// guarded by `index[n] == nil`.
     init<S: Sequence>(_ spellings: S) where S.Element == (name: String, index: Int, negative: Bool) {
-        let list = Array(spellings)
         var size = 16
+        var list: [(name: String, index: Int, negative: Bool)] = []
+        var seen = Set<String>()
+        for s in spellings where seen.insert(s.name).inserted { list.append(s) }
         while size < list.count * 2 { size <<= 1 }
-        slots = Array(repeating: -1, count: size)
         mask = size - 1
-        for s in list where find(s.name) == nil {
+        slots = .allocate(capacity: size)
+        slots.initialize(repeating: -1)
+        hashes = .allocate(capacity: max(1, list.count))
+        entries = .allocate(capacity: max(1, list.count))
+        names = list.map(\.name)
+        for (e, s) in list.enumerated() {
             let h = Self.hash(s.name)
             var slot = Int(truncatingIfNeeded: h) & mask
             while slots[slot] >= 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(names.count)
-            hashes.append(h)
-            names.append(s.name)
-            entries.append(s.index << 1 | (s.negative ? 1 : 0))
+            slots[slot] = Int32(e)
+            hashes[e] = h
+            entries[e] = s.index << 1 | (s.negative ? 1 : 0)
         }
+    }
+
+    deinit {
+        slots.deallocate()
+        hashes.deallocate()
+        entries.deallocate()
     }
 
     /// The flag index and polarity of `name`, nil when no flag has that spelling.
@@ -43,63 +49,50 @@ struct SpellingTable: Sendable {
     func find(_ name: String) -> (Int, Bool)? {
         let h = Self.hash(name)
         var slot = Int(truncatingIfNeeded: h) & mask
-        return slots.withUnsafeBufferPointer { slots in
-            while true {
-                let e = Int(slots[slot])
-                if e < 0 { return nil }
-                if hashes[e] == h, Self.sameBytes(names[e], name) {
-                    let v = entries[e]
-                    return (v >> 1, v & 1 == 1)
-                }
-                slot = (slot + 1) & mask
+        while true {
+            let e = Int(slots[slot])
+            if e < 0 { return nil }
+            if hashes[e] == h, names.withUnsafeBufferPointer({ $0[e] == name }) {
+                let v = entries[e]
+                return (v >> 1, v & 1 == 1)
             }
+            slot = (slot + 1) & mask
         }
     }
 
-    /// Byte equality of two strings' UTF-8 (the hash is of bytes too, so spellings match byte for
-    /// byte, as flag names are ASCII); cheaper than `==`, which also handles canonical equivalence.
+    /// A 64-bit hash of the UTF-8 bytes (not for untrusted keys at scale: the table only holds a
+    /// catalog's few hundred spellings, and a collision costs a compare).
     @inline(__always)
-    static func sameBytes(_ a: String, _ b: String) -> Bool {
-        let n = a.utf8.count
-        guard n == b.utf8.count else { return false }
-        let r = a.utf8.withContiguousStorageIfAvailable { pa in
-            b.utf8.withContiguousStorageIfAvailable { pb in
-                n == 0 || memcmp(pa.baseAddress!, pb.baseAddress!, n) == 0
-            }
-        }
-        if let r, let r { return r }
-        return a.utf8.elementsEqual(b.utf8)
-    }
-
-    /// A 64-bit hash of the UTF-8 bytes, eight at a time (not for untrusted keys at scale: the
-    /// table only holds a catalog's few hundred spellings, and a collision costs a compare).
     static func hash(_ s: String) -> UInt64 {
         if let h = s.utf8.withContiguousStorageIfAvailable({ hash(bytes: $0) }) { return h }
         return Array(s.utf8).withUnsafeBufferPointer { hash(bytes: $0) }
     }
 
+    /// Eight bytes at a time; the last (partial) word is read as the last eight bytes, overlapping
+    /// the word before, when the name is at least that long.
     static func hash(bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         let k: UInt64 = 0x9E37_79B9_7F4A_7C15
-        var h = UInt64(truncatingIfNeeded: bytes.count) &* k
+        let n = bytes.count
+        var h = UInt64(truncatingIfNeeded: n) &* k
         guard let base = bytes.baseAddress else { return h }
         let raw = UnsafeRawPointer(base)
-        var i = 0
-        while i + 8 <= bytes.count {
-            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        @inline(__always) func mix(_ w: UInt64) {
             h = (h ^ w) &* k
             h ^= h >> 29
+        }
+        var i = 0
+        while i + 8 <= n {
+            mix(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             i += 8
         }
-        if i < bytes.count {
-            var w: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < bytes.count {
-                w |= UInt64(bytes[i]) << shift
-                shift += 8
-                i += 1
+        if i < n {
+            if n >= 8 {
+                mix(raw.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
+            } else {
+                var w: UInt64 = 0
+                for j in 0..<n { w |= UInt64(base[j]) << (8 * UInt64(j)) }
+                mix(w)
             }
-            h = (h ^ w) &* k
-            h ^= h >> 29
         }
         return h
     }

@@ -53,7 +53,7 @@ let package = Package(
             dependencies: ["DeploySpec"],
             path: "Fuzz/LoaderFuzz",
             swiftSettings: strictSettings),
-        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl")]),  // libcurl: dlopen on first use (dsd_curl.c)
         // Test-only helpers shared by the test targets (polling, golden files, processes, ports).
         .target(name: "TestSupport", dependencies: ["DeploySpec"], path: "Tests/TestSupport", swiftSettings: strictSettings),
         .target(name: "CurlHTTP", dependencies: ["CCurl"], swiftSettings: strictSettings),

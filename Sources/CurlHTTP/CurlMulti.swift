@@ -32,8 +32,11 @@ public final class CurlMulti: Sendable {
     ///     the transfers in progress, so connections opened together are closed as they finish).
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
                 recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil) throws(HTTPError) {
+        if let why = CurlGlobal.loadError {
+            throw HTTPError(kind: .other, message: why, method: "-", url: "-")
+        }
         CurlGlobal.ensure()
-        guard let multi = curl_multi_init() else {
+        guard let multi = dsd_curl_multi_init() else {
             throw HTTPError(kind: .other, message: "curl_multi_init failed", method: "-", url: "-")
         }
         _ = dsd_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxTotalConnections)
@@ -44,7 +47,7 @@ public final class CurlMulti: Sendable {
         loop = MultiLoop(multi: multi, recordChunkTimes: recordChunkTimes)
         let l = loop
         guard startThread({ l.run() }) else {
-            curl_multi_cleanup(multi)
+            dsd_curl_multi_cleanup(multi)
             throw HTTPError(kind: .other, message: "could not start the loop thread", method: "-", url: "-")
         }
     }
@@ -234,7 +237,7 @@ final class MultiLoop: @unchecked Sendable {
     private func wake() {
         shared.withLock { s in
             guard !s.finished else { return }
-            if epfd >= 0 { dsd_wake_fd_signal(wakeWrite) } else { curl_multi_wakeup(multi) }
+            if epfd >= 0 { dsd_wake_fd_signal(wakeWrite) } else { dsd_curl_multi_wakeup(multi) }
         }
     }
 
@@ -277,15 +280,15 @@ final class MultiLoop: @unchecked Sendable {
                 socketStep()
             } else {
                 var running: Int32 = 0
-                _ = curl_multi_perform(multi, &running)
+                _ = dsd_curl_multi_perform(multi, &running)
                 readMessages()
-                _ = curl_multi_poll(multi, nil, 0, 1000, nil)
+                _ = dsd_curl_multi_poll(multi, nil, 0, 1000, nil)
             }
         }
         idleHandles.removeAll()
         shared.withLock { s in
             s.finished = true
-            curl_multi_cleanup(multi)
+            dsd_curl_multi_cleanup(multi)
             if epfd >= 0 {
                 close(epfd)
                 close(wakeRead)
@@ -308,7 +311,7 @@ final class MultiLoop: @unchecked Sendable {
         var running: Int32 = 0
         if let d = timerDeadline, d.nanoseconds <= MonotonicTime.now().nanoseconds {
             timerDeadline = nil
-            _ = curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)
+            _ = dsd_curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)
             readMessages()
         }
         var wait: Int32 = 1000
@@ -326,13 +329,13 @@ final class MultiLoop: @unchecked Sendable {
                 }
                 let mask = ((f & 1) != 0 ? CURL_CSELECT_IN : 0) | ((f & 2) != 0 ? CURL_CSELECT_OUT : 0)
                     | ((f & 4) != 0 ? CURL_CSELECT_ERR : 0)
-                _ = curl_multi_socket_action(multi, fd, Int32(mask), &running)
+                _ = dsd_curl_multi_socket_action(multi, fd, Int32(mask), &running)
                 if !localPending.isEmpty || !localWork.isEmpty { drainLocal() }
             }
         }
         if let d = timerDeadline, d.nanoseconds <= MonotonicTime.now().nanoseconds {
             timerDeadline = nil
-            _ = curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)
+            _ = dsd_curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)
         }
         readMessages()
     }
@@ -340,7 +343,7 @@ final class MultiLoop: @unchecked Sendable {
     /// Hands every finished transfer to its handler.
     private func readMessages() {
         var left: Int32 = 0
-        while let msg = curl_multi_info_read(multi, &left) {
+        while let msg = dsd_curl_multi_info_read(multi, &left) {
             guard dsd_curl_msg_kind(msg) == CURLMSG_DONE, let h = dsd_curl_msg_easy(msg) else { continue }
             finish(h, result: dsd_curl_msg_result(msg), cancelled: false)
             // A transfer started by the completion goes to libcurl before the next one is handled.
@@ -365,9 +368,9 @@ final class MultiLoop: @unchecked Sendable {
                                       recordChunkTimes: recordChunkTimes)
             }
             easy.timings.start = p.start
-            let code = curl_multi_add_handle(multi, easy.handle)
+            let code = dsd_curl_multi_add_handle(multi, easy.handle)
             guard code == CURLM_OK else {
-                let text = curl_multi_strerror(code).map { String(cString: $0) } ?? "curl_multi_add_handle failed"
+                let text = dsd_curl_multi_strerror(code).map { String(cString: $0) } ?? "curl_multi_add_handle failed"
                 throw HTTPError(kind: .other, message: text, method: p.request.method, url: p.request.url)
             }
             byHandle[easy.handle] = (p.id, easy)
@@ -381,7 +384,7 @@ final class MultiLoop: @unchecked Sendable {
     private func finish(_ handle: UnsafeMutableRawPointer, result: CURLcode?, cancelled: Bool) {
         guard let entry = byHandle.removeValue(forKey: handle) else { return }
         byID[entry.id] = nil
-        curl_multi_remove_handle(multi, handle)
+        dsd_curl_multi_remove_handle(multi, handle)
         shared.withLock { $0.active -= 1 }
         let easy = entry.easy
         easy.timings.end = .now()

@@ -28,8 +28,11 @@ final class EasyHandle {
     /// Creates and configures a handle; throws `.invalidRequest` for unusable requests.
     init(request: HTTPRequest, handler: TransferHandler?, collectBody: Bool,
          recordChunkTimes: Bool) throws(HTTPError) {
+        if let why = CurlGlobal.loadError {
+            throw HTTPError(kind: .other, message: why, method: request.method, url: request.url)
+        }
         CurlGlobal.ensure()
-        guard let h = curl_easy_init() else {
+        guard let h = dsd_curl_easy_init() else {
             throw HTTPError(kind: .other, message: "curl_easy_init failed", method: request.method,
                             url: request.url)
         }
@@ -46,8 +49,8 @@ final class EasyHandle {
     }
 
     deinit {
-        curl_easy_cleanup(handle)
-        curl_slist_free_all(headerList)
+        dsd_curl_easy_cleanup(handle)
+        dsd_curl_slist_free_all(headerList)
         errorBuffer.deallocate()
     }
 
@@ -70,8 +73,8 @@ final class EasyHandle {
         if Self.sameShape(old, new), new.body != nil {
             try setBody()
         } else if !Self.sameShape(old, new) {
-            curl_easy_reset(handle)
-            curl_slist_free_all(headerList)
+            dsd_curl_easy_reset(handle)
+            dsd_curl_slist_free_all(headerList)
             headerList = nil
             try configure()
         }
@@ -105,7 +108,7 @@ final class EasyHandle {
 
     private func check(_ code: CURLcode, _ what: String) throws(HTTPError) {
         guard code == CURLE_OK else {
-            let reason = curl_easy_strerror(code).map { String(cString: $0) } ?? "code \(code.rawValue)"
+            let reason = dsd_curl_easy_strerror(code).map { String(cString: $0) } ?? "code \(code.rawValue)"
             throw HTTPError.fromCurl(code, detail: "setting \(what): " + reason, request: request)
         }
     }
@@ -205,7 +208,7 @@ final class EasyHandle {
             lines.append(field.value.isEmpty ? field.name + ";" : field.name + ": " + field.value)
         }
         for line in lines {
-            guard let next = curl_slist_append(headerList, line) else { throw fail("out of memory for headers") }
+            guard let next = dsd_curl_slist_append(headerList, line) else { throw fail("out of memory for headers") }
             headerList = next
         }
         try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_HTTPHEADER, headerList), "headers")

@@ -15,7 +15,7 @@ public struct HTTPClient: Sendable {
     /// not complete (connection refused, timeout, DNS, TLS, broken connection, bad request).
     public func send(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
         let easy = try EasyHandle(request: request, handler: nil, collectBody: true, recordChunkTimes: false)
-        let code = curl_easy_perform(easy.handle)
+        let code = dsd_curl_easy_perform(easy.handle)
         guard code == CURLE_OK else {
             throw HTTPError.fromCurl(code, detail: easy.errorDetail, request: request)
         }

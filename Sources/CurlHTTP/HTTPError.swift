@@ -85,7 +85,7 @@ public struct HTTPError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Builds an error from a curl result and its error buffer text (empty buffer → `curl_easy_strerror`).
     static func fromCurl(_ code: CURLcode, detail: String, request: HTTPRequest) -> HTTPError {
         var text = detail.trimmingTrailingNewlines()
-        if text.isEmpty, let s = curl_easy_strerror(code) {
+        if text.isEmpty, let s = dsd_curl_easy_strerror(code) {
             text = String(cString: s)
         }
         return HTTPError(kind: kind(for: code), curlCode: Int(code.rawValue), message: text,

@@ -43,8 +43,11 @@ public struct MonotonicTime: Hashable, Comparable, Sendable {
 /// One-time process-wide `curl_global_init`, done before the first handle is created.
 enum CurlGlobal {
     private static let initialised: Bool = {
-        curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
+        dsd_curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
     }()
+
+    /// Why libcurl cannot be used (it is loaded on first use), nil once it is loaded.
+    static var loadError: String? { dsd_curl_load_error().map { String(cString: $0) } }
 
     /// Ensures libcurl is initialised; returns false if initialisation failed.
     @discardableResult
@@ -52,7 +55,7 @@ enum CurlGlobal {
 
     /// libcurl's version string (`libcurl/7.88.1 OpenSSL/3.0.x ...`).
     static var version: String {
-        guard let v = curl_version() else { return "libcurl" }
+        guard let v = dsd_curl_version() else { return "libcurl" }
         return String(cString: v)
     }
 }

@@ -3,8 +3,8 @@
  *
  * curl_easy_setopt, curl_easy_getinfo and curl_multi_setopt are C variadic
  * functions, which Swift cannot call. Each wrapper below fixes the type of the
- * trailing argument so Swift can call it directly. The rest of <curl/curl.h>
- * (constants, curl_easy_init, curl_multi_poll, ...) is re-exported as is.
+ * trailing argument so Swift can call it directly. The constants and types of <curl/curl.h>
+ * are re-exported as they are.
  */
 #ifndef DSD_CURL_H
 #define DSD_CURL_H
@@ -14,6 +14,36 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * libcurl is loaded on first use (dlopen), not linked, so a command that makes no request pays
+ * nothing for it. dsd_curl_load() returns 1 once loaded, 0 when it cannot be (then
+ * dsd_curl_load_error() says why). Call libcurl only through the dsd_ functions below: the
+ * curl_* functions of <curl/curl.h> are not linked.
+ */
+int dsd_curl_load(void);
+const char *dsd_curl_load_error(void);
+
+CURLcode dsd_curl_global_init(long flags);
+CURL *dsd_curl_easy_init(void);
+CURLcode dsd_curl_easy_perform(CURL *handle);
+void dsd_curl_easy_cleanup(CURL *handle);
+void dsd_curl_easy_reset(CURL *handle);
+const char *dsd_curl_easy_strerror(CURLcode code);
+CURLM *dsd_curl_multi_init(void);
+CURLMcode dsd_curl_multi_add_handle(CURLM *multi, CURL *handle);
+CURLMcode dsd_curl_multi_remove_handle(CURLM *multi, CURL *handle);
+CURLMcode dsd_curl_multi_perform(CURLM *multi, int *running);
+CURLMcode dsd_curl_multi_poll(CURLM *multi, struct curl_waitfd extra_fds[], unsigned int extra_nfds,
+                              int timeout_ms, int *numfds);
+CURLMcode dsd_curl_multi_wakeup(CURLM *multi);
+CURLMcode dsd_curl_multi_socket_action(CURLM *multi, curl_socket_t s, int ev_bitmask, int *running);
+CURLMsg *dsd_curl_multi_info_read(CURLM *multi, int *msgs_in_queue);
+CURLMcode dsd_curl_multi_cleanup(CURLM *multi);
+const char *dsd_curl_multi_strerror(CURLMcode code);
+struct curl_slist *dsd_curl_slist_append(struct curl_slist *list, const char *string);
+void dsd_curl_slist_free_all(struct curl_slist *list);
+const char *dsd_curl_version(void);
 
 /* Callback types with the exact signatures libcurl calls. */
 typedef size_t (*dsd_curl_data_fn)(char *ptr, size_t size, size_t nmemb, void *userdata);

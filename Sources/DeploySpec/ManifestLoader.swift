@@ -93,8 +93,8 @@ public struct ManifestLoader: Sendable {
         // Each document is decoded where it was parsed (side by side for large files); what it
         // adds to the manifest is decided here, in document order.
         let targetTypes = targetTypes
-        var (docs, yamlDiags, _) = bytes.withUnsafeBufferPointer { raw in
-            YAMLLoader.loadEach(raw, file: path, threads: threads) { doc -> DecodedPart in
+        var (chunks, yamlDiags, _) = bytes.withUnsafeBufferPointer { raw in
+            YAMLLoader.loadEachInChunks(raw, file: path, threads: threads) { doc -> DecodedPart in
                 var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
                 let decoded = decoder.decode(doc)
                 return DecodedPart(hasRoot: doc.root != nil, decoded: decoded, diagnostics: decoder.diagnostics)
@@ -103,52 +103,55 @@ public struct ManifestLoader: Sendable {
         diags += yamlDiags
         var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
         var includes: [Reference] = []
-        manifest.deployments.reserveCapacity(manifest.deployments.count + docs.count)
-        for i in docs.indices {
-            let doc = docs[i]
-            docs[i].decoded = nil  // one copy of each document's values at a time
-            if !isStock, doc.hasRoot { manifest.documentCount += 1 }
-            decoder.diagnostics += doc.diagnostics
-            guard let decoded = doc.decoded else { continue }
-            switch decoded {
-            case .backend(var b):
-                b.isStock = isStock
-                if let prev = manifest.backends[b.name] {
-                    if isStock { continue }
-                    if !prev.isStock {
-                        decoder.diagnostics.append(.error("duplicate-key", "Backend '\(b.name)' is defined twice",
-                            at: b.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
+        manifest.deployments.reserveCapacity(manifest.deployments.count + chunks.reduce(0) { $0 + $1.count })
+        for c in chunks.indices {
+            // Each chunk is walked once and freed: its documents are taken out, not copied.
+            var docs: [DecodedPart] = []
+            swap(&docs, &chunks[c])
+            for i in docs.indices {
+                if !isStock, docs[i].hasRoot { manifest.documentCount += 1 }
+                decoder.diagnostics += docs[i].diagnostics
+                guard let decoded = docs[i].decoded.take() else { continue }
+                switch consume decoded {
+                case .backend(var b):
+                    b.isStock = isStock
+                    if let prev = manifest.backends[b.name] {
+                        if isStock { continue }
+                        if !prev.isStock {
+                            decoder.diagnostics.append(.error("duplicate-key", "Backend '\(b.name)' is defined twice",
+                                at: b.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
+                            continue
+                        }
+                    }
+                    manifest.backends[b.name] = b
+                case .deployment(let d, let raw):
+                    if manifest.deploymentIndex[d.name] != nil, let prev = manifest.deployment(named: d.name) {
+                        decoder.diagnostics.append(.error("duplicate-key", "Deployment '\(d.name)' is defined twice",
+                            at: d.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
                         continue
                     }
+                    manifest.deploymentIndex[d.name] = manifest.deployments.count
+                    manifest.deployments.append(d)
+                    manifest.rawDeployments[d.name] = raw
+                case .overlay(let o):
+                    if isStock { continue }
+                    if let prev = manifest.overlays.first(where: { ManifestPath.normalize($0.file) == ManifestPath.normalize(path) }) {
+                        decoder.diagnostics.append(.error("duplicate-key", "a file holds at most one Overlay document; '\(prev.name)' is one",
+                            at: o.location, notes: ["put overlay '\(o.name)' in a file of its own"]))
+                        continue
+                    }
+                    manifest.overlays.append(o)
+                    includes.append(Reference(text: o.base, overlay: o.name))
+                case .target(let t):
+                    if let prev = manifest.targets[t.name] {
+                        decoder.diagnostics.append(.error("duplicate-key", "Target '\(t.name)' is defined twice",
+                            at: t.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
+                        continue
+                    }
+                    manifest.targets[t.name] = t
+                case .include(let files):
+                    includes += files.map { Reference(text: $0) }
                 }
-                manifest.backends[b.name] = b
-            case .deployment(let d, let raw):
-                if manifest.deploymentIndex[d.name] != nil, let prev = manifest.deployment(named: d.name) {
-                    decoder.diagnostics.append(.error("duplicate-key", "Deployment '\(d.name)' is defined twice",
-                        at: d.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
-                    continue
-                }
-                manifest.deploymentIndex[d.name] = manifest.deployments.count
-                manifest.deployments.append(d)
-                manifest.rawDeployments[d.name] = raw
-            case .overlay(let o):
-                if isStock { continue }
-                if let prev = manifest.overlays.first(where: { ManifestPath.normalize($0.file) == ManifestPath.normalize(path) }) {
-                    decoder.diagnostics.append(.error("duplicate-key", "a file holds at most one Overlay document; '\(prev.name)' is one",
-                        at: o.location, notes: ["put overlay '\(o.name)' in a file of its own"]))
-                    continue
-                }
-                manifest.overlays.append(o)
-                includes.append(Reference(text: o.base, overlay: o.name))
-            case .target(let t):
-                if let prev = manifest.targets[t.name] {
-                    decoder.diagnostics.append(.error("duplicate-key", "Target '\(t.name)' is defined twice",
-                        at: t.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
-                    continue
-                }
-                manifest.targets[t.name] = t
-            case .include(let files):
-                includes += files.map { Reference(text: $0) }
             }
         }
         if !isStock { diags += decoder.diagnostics }

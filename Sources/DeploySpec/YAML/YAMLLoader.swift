@@ -42,6 +42,16 @@ public enum YAMLLoader {
                                       threads: Int = Parallel.defaultThreads,
                                       _ each: @Sendable (YAMLDocument) -> T)
         -> (items: [T], diagnostics: [Diagnostic], inParts: Bool) {
+        let r = loadEachInChunks(raw, file: file, threads: threads, each)
+        return (Array(r.chunks.joined()), r.diagnostics, r.inParts)
+    }
+
+    /// `loadEach`, with the items in the chunks they were parsed in (in order): a caller that walks
+    /// them once takes each item out of its chunk, instead of copying every item into one array.
+    static func loadEachInChunks<T: Sendable>(_ raw: UnsafeBufferPointer<UInt8>, file: String,
+                                              threads: Int = Parallel.defaultThreads,
+                                              _ each: @Sendable (YAMLDocument) -> T)
+        -> (chunks: [[T]], diagnostics: [Diagnostic], inParts: Bool) {
         var input = raw
         if input.count >= 3, input[0] == 0xEF, input[1] == 0xBB, input[2] == 0xBF {
             input = UnsafeBufferPointer(rebasing: input[3...])
@@ -56,18 +66,18 @@ public enum YAMLLoader {
                              lineBase: part.lineBase, aliasBudgetBytes: shared.buffer.count, speculative: true, each)
             }
             if results.allSatisfy(\.independent) {
-                var items: [T] = [], diagnostics: [Diagnostic] = []
-                items.reserveCapacity(results.reduce(0) { $0 + $1.items.count })
-                for i in results.indices {  // each part freed once moved: one copy of the items at a time
-                    items += results[i].items
+                var chunks: [[T]] = [], diagnostics: [Diagnostic] = []
+                chunks.reserveCapacity(results.count)
+                for i in results.indices {  // moved out of each part, not copied
+                    chunks.append(results[i].items)
                     diagnostics += results[i].diagnostics
                     results[i] = Part()
                 }
-                return (items, diagnostics, true)
+                return (chunks, diagnostics, true)
             }
         }
         let whole = parse(input, file: file, lineBase: 0, aliasBudgetBytes: input.count, speculative: false, each)
-        return (whole.items, whole.diagnostics, false)
+        return ([whole.items], whole.diagnostics, false)
     }
 
     /// What one pass over (a part of) the input produced.

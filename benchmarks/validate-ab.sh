@@ -6,7 +6,7 @@
 # Inputs: the generated N-deployment manifest (all SGLang 0.5.23) and manifests/dspark.yaml
 # (start-up: the seed manifest, one catalog). Prints medians of wall ms and peak RSS and the
 # NEW/OLD ratio. Build the old binary from a worktree, e.g.
-#   git worktree add /tmp/base REV && (cd /tmp/base && swift build -c release --product dsdeploy)
+#   git worktree add /tmp/base REV && (cd /tmp/base && swift build -c release --product dsdeploy --static-swift-stdlib)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old="$1"; new="$2"; n="${3:-2000}"; runs="${4:-9}"

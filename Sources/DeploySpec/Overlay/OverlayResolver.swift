@@ -34,14 +34,16 @@ struct OverlayResolver {
     /// Applies every overlay of `manifest`, then `settings`; changed deployments are decoded again.
     mutating func resolve(_ manifest: inout Manifest, settings: [SettingsReader.Setting], _ diags: inout [Diagnostic]) {
         // Deployments of one file share its normalized path: normalize each file once, not per deployment.
+        // By index, reading two fields: `for d in manifest.deployments` copied each whole deployment.
         var normalized: [String: String] = [:]
-        for d in manifest.deployments {
-            if let n = normalized[d.file] {
-                provider[d.name] = n
+        for i in manifest.deployments.indices {
+            let file = manifest.deployments[i].file, name = manifest.deployments[i].name
+            if let n = normalized[file] {
+                provider[name] = n
             } else {
-                let n = ManifestPath.normalize(d.file)
-                normalized[d.file] = n
-                provider[d.name] = n
+                let n = ManifestPath.normalize(file)
+                normalized[file] = n
+                provider[name] = n
             }
         }
         for o in ordered(manifest.overlays, &diags) { apply(o, to: &manifest, &diags) }

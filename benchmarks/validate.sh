@@ -12,7 +12,8 @@
 #         LOADER    path of dsdeploy-fuzz-loader (default .build/release/dsdeploy-fuzz-loader,
 #                   built with `swift build -c release --product dsdeploy-fuzz-loader` if missing)
 #
-# Each tool runs RUNS times as a fresh process under /usr/bin/time (wall ms, peak RSS). The
+# Each tool runs RUNS times as a fresh process under /usr/bin/time (peak RSS, CPU; wall ms from the
+# nanosecond clock around it). The
 # tools that can time their own parse (C floor, PyYAML, the loader's --time mode) also print
 # parse_ms, which excludes process start-up and reading the file; ratios use parse_ms where
 # both sides have it and wall ms otherwise.
@@ -54,12 +55,17 @@ measure() {
     for _ in $(seq "$runs"); do
         local log="$out/run.log" tim="$out/run.time"
         set +e
+        local t0 t1
+        t0=$(date +%s%N)
         /usr/bin/time -f "%e %M %U %S" -o "$tim" "$@" >"$log" 2>&1
         status=$?
+        t1=$(date +%s%N)
         set -e
         parse+=("$(sed -n 's/^parse_ms=//p' "$log" | tail -1)")
         read -r secs kb usr sys <"$tim" || true
-        wall+=("$(awk -v s="${secs:-0}" 'BEGIN { printf "%.1f", s * 1000 }')")
+        # Wall time from the nanosecond clock around the run (time's %e counts in 10 ms steps,
+        # too coarse for a 100 ms run); it includes starting /usr/bin/time, ~1 ms, alike for every tool.
+        wall+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')")
         cpu+=("$(awk -v u="${usr:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.1f", (u + s) * 1000 }')")
         rss+=("$(awk -v k="${kb:-0}" 'BEGIN { printf "%.1f", k / 1024 }')")
     done

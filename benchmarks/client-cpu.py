@@ -33,10 +33,10 @@ def proc_cpu(pid):
 
 
 class Simulator:
-    def __init__(self, binary, port, step_ms, ttft_ms, cpu, replay, log_path):
+    def __init__(self, binary, port, step_ms, ttft_ms, cpu, replay, log_path, batch=1):
         env = dict(os.environ, DSDEPLOY_SIM_DECODE_STEP_MS=str(step_ms), DSDEPLOY_SIM_TTFT_BASE_MS=str(ttft_ms),
                    DSDEPLOY_SIM_TTFT_PER_1K_INPUT_MS="0", DSDEPLOY_SIM_ACCEPT_LENGTH="1",
-                   DSDEPLOY_SIM_REPLAY="1" if replay else "0")
+                   DSDEPLOY_SIM_REPLAY="1" if replay else "0", DSDEPLOY_SIM_REPLAY_BATCH=str(batch))
         self.port, self.log_path = port, log_path
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(taskset(cpu) + [binary, "--host", "127.0.0.1", "--port", str(port),
@@ -116,7 +116,8 @@ def one_run(a, client, binary, sc, rep):
     d = os.path.join(a.work, "runs", f"{sc['name']}-{sc['source']}-r{rep}-{client}")
     os.makedirs(d, exist_ok=True)
     load = os.getloadavg()[0]
-    sim = Simulator(a.sim, a.port, sc["step"], a.ttft_ms, a.server_cpu, sc["source"] == "replay", f"{d}/sim.log")
+    sim = Simulator(a.sim, a.port, sc["step"], a.ttft_ms, a.server_cpu, sc["source"] == "replay", f"{d}/sim.log",
+                    batch=sc.get("batch", 1))
     try:
         sim_cpu0 = sim.cpu()
         rc, cpu, wall, rss = run_client(client_argv(client, binary, a.port, sc["c"], sc["n"], sc["out"], a.input_len),
@@ -186,6 +187,8 @@ def main():
     ap.add_argument("--rate-steps", default="5,2.5,1.25,1", help="decode steps (ms) of the c=256 rate runs")
     ap.add_argument("--rate-prompts", type=int, default=768)
     ap.add_argument("--rate-output-len", type=int, default=256)
+    ap.add_argument("--rate-batch", type=int, default=1,
+                    help="chunks per write of the replay source in the rate runs (DSDEPLOY_SIM_REPLAY_BATCH)")
     ap.add_argument("--client-cpu", type=int, default=0)
     ap.add_argument("--server-cpu", type=int, default=1)
     ap.add_argument("--header", default="")
@@ -197,9 +200,10 @@ def main():
     clients = [("after", a.dsdeploy)] + ([(a.before_label, a.before)] if a.before else []) \
         + ([("floor", a.floor)] if a.floor else [])
     main = [{"name": f"c{c}", "c": int(c), "n": int(n), "step": a.step_ms, "out": a.output_len, "source": s}
-            for s in a.sources.split(",") for c, n in (x.split(":") for x in a.main.split(","))]
-    rate = [{"name": f"rate-{s}ms", "c": 256, "n": a.rate_prompts, "step": float(s), "out": a.rate_output_len,
-             "source": "replay"} for s in a.rate_steps.split(",") if s]
+            for s in a.sources.split(",") if s for c, n in (x.split(":") for x in a.main.split(",") if x)]
+    suffix = f"-x{a.rate_batch}" if a.rate_batch > 1 else ""
+    rate = [{"name": f"rate-{s}ms{suffix}", "c": 256, "n": a.rate_prompts, "step": float(s), "out": a.rate_output_len,
+             "source": "replay", "batch": a.rate_batch} for s in a.rate_steps.split(",") if s]
     if a.from_runs:
         # Only the report again, from an earlier run's records (same options).
         with open(os.path.join(a.from_runs, "runs.json")) as f:
@@ -281,10 +285,15 @@ def main():
                  + f" | {fmt(med([r['sim_us_tok'] for r in allr]))} | " + " | ".join(acc)
                  + f" | {fmt(med([r['sim_mean_late_ms'] for r in allr]), 3)} / {fmt(med([r['sim_worst_late_ms'] for r in allr]))}"
                  + " | " + " / ".join(f"{l} {fmt(med([r['sim_first_late_ms'] for r in pick(l, sc)]), 2)}" for l in labels) + " |")
-    L += ["", f"## Token rate on one core (c=256, {a.rate_prompts} prompts × {a.rate_output_len} tokens, replay source)", "",
+    batch_note = (f" The source writes a stream's chunks {a.rate_batch} to a `write` after the first "
+                  f"(`DSDEPLOY_SIM_REPLAY_BATCH={a.rate_batch}`): the first and last chunk of each stream on time, "
+                  f"the ones between in bursts of {a.rate_batch}; the client reads, parses and timestamps every event."
+                  if a.rate_batch > 1 else "")
+    L += ["", f"## Token rate on one core (c=256, {a.rate_prompts} prompts × {a.rate_output_len} tokens, replay source"
+          + (f", {a.rate_batch} chunks per write" if a.rate_batch > 1 else "") + ")", "",
           "Offered rate = 256 streams / decode step. A client *sustains* a rate while its ITL error is ≤ 1 %, its TTFT "
           "inflation ≤ 5 ms and its core is below 95 % busy; the source is not the limit while its own core is below "
-          "95 % busy and its timers are on time.", "",
+          "95 % busy and its timers are on time." + batch_note, "",
           "| step ms | offered tok/s | client | measured tok/s | run µs/tok | util | mean TTFT ms | mean ITL ms | ITL err % "
           "| source µs/tok | source util | late ms mean / worst | first late ms | client share ms | sustained |",
           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

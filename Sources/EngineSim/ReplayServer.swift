@@ -47,6 +47,8 @@ final class ReplayServer: @unchecked Sendable {
     private let readyFDs = UnsafeMutablePointer<Int32>.allocate(capacity: 1024)
     private let readyFlags = UnsafeMutablePointer<Int32>.allocate(capacity: 1024)
     private var heap = DueHeap()
+    /// Chunks per write after a stream's first (`DSDEPLOY_SIM_REPLAY_BATCH`).
+    private var batchSize: Int { core.settings.replayBatch }
     private var serial: UInt32 = 0
     /// Lateness of released chunks (diagnostics).
     private var chunks = 0
@@ -411,11 +413,16 @@ final class ReplayServer: @unchecked Sendable {
             } else {
                 c.released = s.ends[s.next]
             }
+            let released = s.next
             s.next += 1
             if s.next < s.dues.count {
                 heap.push(Due(due: s.dues[s.next], fd: c.fd, serial: s.serial))
             }
-            flush(c)
+            // With DSDEPLOY_SIM_REPLAY_BATCH=k, chunks 1…k go out together when chunk k is due, and so on;
+            // the first and the last chunk go out when due.
+            if batchSize == 1 || released == 0 || released % batchSize == 0 || s.next >= s.dues.count {
+                flush(c)
+            }
         }
         if batch > 0 { core.timerFired(latenessNs: lateWorstNs) }
     }

@@ -28,6 +28,13 @@ public struct SimSettings: Hashable, Sendable {
     /// rendered when its request arrives and released chunk by chunk at the timing model's due
     /// times (`ReplayServer`): a load source for measuring benchmark clients at high token rates.
     public var replay = false
+    /// `DSDEPLOY_SIM_REPLAY_BATCH=k` (replay mode; default 1): after a stream's first chunk, its chunks
+    /// go out k to a `write`, each group when its last chunk is due (a stream's first and last chunks
+    /// on time, so TTFT and mean ITL keep the timing model's; the chunks between arrive in bursts of k,
+    /// as from a busy server's socket buffer). One write per k tokens lets the source offer more
+    /// tokens per second than one write per token allows on one core; the client still reads, parses
+    /// and timestamps every SSE event.
+    public var replayBatch = 1
     /// A multi-node node of rank > 0: only SGLang's dummy health server (set by the simulator itself).
     public var dummyHealthOnly = false
     /// `DSDEPLOY_SIM_NEVER_JOIN=1`: a node of rank > 0 never joins its group's rendezvous (rank 0 then
@@ -110,6 +117,12 @@ public struct SimSettings: Hashable, Sendable {
         s.neverJoin = try flag(env, "DSDEPLOY_SIM_NEVER_JOIN")
         s.bootstrapTimeout = try seconds(env, "DSDEPLOY_SIM_BOOTSTRAP_TIMEOUT") ?? 300
         s.replay = try flag(env, "DSDEPLOY_SIM_REPLAY")
+        if let k = try number(env, "DSDEPLOY_SIM_REPLAY_BATCH") {
+            guard k >= 1, k <= 64, k == k.rounded() else {
+                throw SimSetupError("DSDEPLOY_SIM_REPLAY_BATCH must be a whole number from 1 to 64, got \(k)")
+            }
+            s.replayBatch = Int(k)
+        }
         if let raw = env["DSDEPLOY_SIM_ARG_OVERRIDE"], !raw.trimmingCharacters(in: .whitespaces).isEmpty {
             guard let value = JSONValue.parse(Array(raw.utf8)), case .object(let object) = value else {
                 throw SimSetupError("DSDEPLOY_SIM_ARG_OVERRIDE must be a JSON object, got: \(raw.prefix(80))")

@@ -81,5 +81,31 @@ import Testing
     @Test func settingsReadTheReplayFlag() throws {
         #expect(try SimSettings.fromEnvironment(["DSDEPLOY_SIM_REPLAY": "1"]).replay)
         #expect(try !SimSettings.fromEnvironment([:]).replay)
+        #expect(try SimSettings.fromEnvironment([:]).replayBatch == 1)
+        #expect(try SimSettings.fromEnvironment(["DSDEPLOY_SIM_REPLAY_BATCH": "16"]).replayBatch == 16)
+        for bad in ["0", "65", "2.5", "x", "-1"] {
+            #expect(throws: SimSetupError.self) { try SimSettings.fromEnvironment(["DSDEPLOY_SIM_REPLAY_BATCH": bad]) }
+        }
+    }
+
+    /// `DSDEPLOY_SIM_REPLAY_BATCH=4`: the first chunk goes out when due, then chunks 1–4 together when
+    /// chunk 4 is due, 5–8 when chunk 8 is: two long gaps, the other events in the same reads.
+    @Test func batchedChunksGoOutTogether() async throws {
+        var s = SimSettings()
+        s.timing = TimingModel(ttftBaseMs: 1, ttftPer1kInputMs: 0, decodeStepMs: 60, acceptLength: 1)
+        s.replayBatch = 4
+        let replay = try Self.startReplay(s)
+        defer { replay.shutdown() }
+        let multi = try CurlMulti()
+        defer { multi.shutdown() }
+        let c = await captureStream(multi, .json(url: "http://127.0.0.1:\(replay.port)/v1/completions",
+                                                 json: #"{"prompt":[1,2],"max_tokens":9,"stream":true}"#))
+        #expect(c.error == nil && c.status == 200)
+        let gaps = c.gapsMs
+        #expect(c.contentEvents.count == 9, "\(c.events.map(\.event.data))")
+        guard gaps.count == 8 else { return }
+        // Chunk 1 waits for chunk 4's due time (3 steps after its own), chunk 5 for chunk 8's.
+        #expect(gaps[0] > 150 && gaps[4] > 150, "gaps \(gaps)")
+        #expect([1, 2, 3, 5, 6, 7].allSatisfy { gaps[$0] < 20 }, "gaps \(gaps)")
     }
 }

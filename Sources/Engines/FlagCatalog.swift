@@ -50,8 +50,7 @@ public struct FlagCatalog: Sendable {
     public let parser: ParserRules
     /// Added/removed flags across surveyed versions (nil: no history for this engine).
     let history: HistoryRef?
-    private var index: [String: (Int, Bool)] = [:]
-    /// The same spellings for lookups (`index` stays for listing and prefixes).
+    /// Every spelling (names, aliases, negative names) → flag index and polarity.
     private var table = SpellingTable([])
     /// Each flag's catalog default as a typed value, by index (the rules read them per deployment).
     private var defaults: [FlagValue?] = []
@@ -77,20 +76,12 @@ public struct FlagCatalog: Sendable {
     }
 
     private mutating func rebuildIndex() {
-        var idx: [String: (Int, Bool)] = [:]
-        idx.reserveCapacity(flags.count * 2)
+        // A spelling two flags share keeps its first flag (the table keeps the first entry).
         var spellings: [(name: String, index: Int, negative: Bool)] = []
         for (i, f) in flags.enumerated() {
-            for n in [f.name] + f.aliases where idx[n] == nil {
-                idx[n] = (i, false)
-                spellings.append((n, i, false))
-            }
-            for n in f.negativeNames where idx[n] == nil {
-                idx[n] = (i, true)
-                spellings.append((n, i, true))
-            }
+            for n in [f.name] + f.aliases { spellings.append((n, i, false)) }
+            for n in f.negativeNames { spellings.append((n, i, true)) }
         }
-        index = idx
         table = SpellingTable(spellings)
         defaults = flags.map { f in f.defaultValue.flatMap { FlagValue(json: $0, type: f.valueType, element: f.elementType) } }
     }
@@ -137,7 +128,7 @@ public struct FlagCatalog: Sendable {
     public func prefixMatches(_ prefix: String) -> [String] {
         let p = normalized(prefix)
         guard p.hasPrefix("--"), p.count > 2 else { return [] }
-        return index.keys.filter { $0.hasPrefix(p) && $0 != p }.sorted()
+        return table.names.filter { $0.hasPrefix(p) && $0 != p }.sorted()
     }
 
     /// What a spelled flag selects, the way the engine's own parser reads it.
@@ -229,7 +220,7 @@ public struct FlagCatalog: Sendable {
     }
 
     /// Every accepted spelling (names, aliases, negative names), sorted.
-    public var allNames: [String] { index.keys.sorted() }
+    public var allNames: [String] { table.names.sorted() }
 
     /// The catalog default of a flag as a typed value (nil when none or unknown flag).
     public func defaultValue(of name: String) -> FlagValue? {
@@ -252,7 +243,7 @@ public struct FlagCatalog: Sendable {
         copy.flags = byName.values.sorted { $0.name < $1.name }
         copy.rebuildIndex()
         for (flag, values) in ext.extraValues.sorted(by: { $0.key < $1.key }) {
-            guard let (i, _) = copy.index[flag] ?? copy.index[copy.normalized(flag)] else { continue }
+            guard let (i, _) = copy.lookup(flag) else { continue }
             var spec = copy.flags[i]
             let fresh = values.filter { v in !spec.validValues.contains(v) && !spec.choices.contains(v) }
             if !spec.choices.isEmpty { spec.choices += fresh } else { spec.validValues += fresh }

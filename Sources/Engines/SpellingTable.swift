@@ -11,11 +11,11 @@ final class SpellingTable: @unchecked Sendable {  // immutable after init
     private let hashes: UnsafeMutableBufferPointer<UInt64>
     /// Flag index << 1 | negative.
     private let entries: UnsafeMutableBufferPointer<Int>
-    private let names: [String]
+    /// Every spelling, each once, in the order given.
+    let names: [String]
     private let mask: Int
 
-    /// A table of `spellings`; the first entry of a repeated spelling wins, as in `Dictionary` insertion
-    /// guarded by `index[n] == nil`.
+    /// A table of `spellings`; the first entry of a repeated spelling wins.
     init<S: Sequence>(_ spellings: S) where S.Element == (name: String, index: Int, negative: Bool) {
         var size = 16
         var list: [(name: String, index: Int, negative: Bool)] = []

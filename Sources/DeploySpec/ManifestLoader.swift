@@ -94,7 +94,7 @@ public struct ManifestLoader: Sendable {
         // adds to the manifest is decided here, in document order.
         let targetTypes = targetTypes
         var (chunks, yamlDiags, _) = bytes.withUnsafeBufferPointer { raw in
-            YAMLLoader.loadEachInChunks(raw, file: path, threads: threads) { doc -> DecodedPart in
+            YAMLLoader.loadEach(raw, file: path, threads: threads) { doc -> DecodedPart in
                 var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
                 let decoded = decoder.decode(doc)
                 return DecodedPart(hasRoot: doc.root != nil, decoded: decoded, diagnostics: decoder.diagnostics)

@@ -34,9 +34,10 @@ import Testing
 
     static func load(_ text: String, threads: Int) -> (documents: [YAMLDocument], diagnostics: [Diagnostic], inParts: Bool) {
         Array(text.utf8).withUnsafeBufferPointer { raw in
-            var r = YAMLLoader.loadEach(raw, file: "big.yaml", threads: threads) { $0 }
-            if r.inParts { for i in r.items.indices { r.items[i].index = i } }
-            return (r.items, r.diagnostics, r.inParts)
+            let r = YAMLLoader.loadEach(raw, file: "big.yaml", threads: threads) { $0 }
+            var documents = Array(r.chunks.joined())
+            if r.inParts { for i in documents.indices { documents[i].index = i } }
+            return (documents, r.diagnostics, r.inParts)
         }
     }
 

@@ -21,16 +21,19 @@ public enum YAMLLoader {
     /// Parses raw bytes; the buffer only has to stay valid for the duration of the call.
     static func load(_ raw: UnsafeBufferPointer<UInt8>, file: String)
         -> (documents: [YAMLDocument], diagnostics: [Diagnostic]) {
-        var (documents, diagnostics, inParts) = loadEach(raw, file: file) { $0 }
+        let (chunks, diagnostics, inParts) = loadEach(raw, file: file) { $0 }
+        var documents = Array(chunks.joined())
         if inParts {
             for i in documents.indices { documents[i].index = i }
         }
         return (documents, diagnostics)
     }
 
-    /// Parses raw bytes and hands each finished document to `each`, in document order in the
-    /// result. Large inputs are parsed in parts side by side (`YAMLParallel`): `each` may run on
-    /// several threads at once, so it must not share mutable state.
+    /// Parses raw bytes and hands each finished document to `each`; the results come back in document
+    /// order, in the chunks they were parsed in (a caller that walks them once takes each item out of
+    /// its chunk instead of copying every item into one array). Large inputs are parsed in parts side
+    /// by side (`YAMLParallel`): `each` may run on several threads at once, so it must not share
+    /// mutable state.
     ///
     /// The result is the same as one pass over the whole input: parts are cut only where libyaml
     /// would start a document anyway, and when any part meets something whose meaning depends on
@@ -41,16 +44,6 @@ public enum YAMLLoader {
     static func loadEach<T: Sendable>(_ raw: UnsafeBufferPointer<UInt8>, file: String,
                                       threads: Int = Parallel.defaultThreads,
                                       _ each: @Sendable (YAMLDocument) -> T)
-        -> (items: [T], diagnostics: [Diagnostic], inParts: Bool) {
-        let r = loadEachInChunks(raw, file: file, threads: threads, each)
-        return (Array(r.chunks.joined()), r.diagnostics, r.inParts)
-    }
-
-    /// `loadEach`, with the items in the chunks they were parsed in (in order): a caller that walks
-    /// them once takes each item out of its chunk, instead of copying every item into one array.
-    static func loadEachInChunks<T: Sendable>(_ raw: UnsafeBufferPointer<UInt8>, file: String,
-                                              threads: Int = Parallel.defaultThreads,
-                                              _ each: @Sendable (YAMLDocument) -> T)
         -> (chunks: [[T]], diagnostics: [Diagnostic], inParts: Bool) {
         var input = raw
         if input.count >= 3, input[0] == 0xEF, input[1] == 0xBB, input[2] == 0xBF {

@@ -10,9 +10,7 @@ import DeployCore
 /// column directly. Byte offsets (needed for first-line lengths and reader errors) are found
 /// with a forward-only cursor, so the whole parse scans the input at most once more.
 struct YAMLPositions {
-    /// The file name put into every location.
-    let file: String
-    /// Its interned id (`SourceFiles`), looked up once per parse rather than per location.
+    /// The interned id (`SourceFiles`) of the file put into every location, looked up once per parse.
     let fileID: UInt32
     /// The input bytes (after any UTF-8 BOM); valid for the whole parse.
     let bytes: UnsafeBufferPointer<UInt8>
@@ -26,7 +24,6 @@ struct YAMLPositions {
     private var cursorByte = 0
 
     init(file: String, bytes: UnsafeBufferPointer<UInt8>, lineBase: Int = 0) {
-        self.file = file
         self.fileID = SourceFiles.id(file)
         self.bytes = bytes
         self.lineBase = lineBase

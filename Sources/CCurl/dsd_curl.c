@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/epoll.h>
@@ -54,13 +55,17 @@ static void *need(void *lib, const char *name, int *ok) {
 }
 
 static void load(void) {
+    /* DSDEPLOY_LIBCURL names the library file instead (a libcurl outside the loader's path). */
+    const char *chosen = getenv("DSDEPLOY_LIBCURL");
     const char *names[] = {"libcurl.so.4", "libcurl.so", "libcurl.4.dylib", "libcurl.dylib"};
+    size_t count = sizeof names / sizeof names[0];
+    if (chosen && *chosen) { names[0] = chosen; count = 1; }
     void *lib = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    for (size_t i = 0; i < count && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         const char *e = dlerror();
-        snprintf(load_error, sizeof load_error, "cannot load libcurl (libcurl.so.4): %s; install libcurl4",
-                 e ? e : "not found");
+        snprintf(load_error, sizeof load_error, "cannot load libcurl (%s): %s; install libcurl4",
+                 names[0], e ? e : "not found");
         return;
     }
     int ok = 1;

@@ -32,10 +32,7 @@ public final class CurlMulti: Sendable {
     ///     the transfers in progress, so connections opened together are closed as they finish).
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
                 recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil) throws(HTTPError) {
-        if let why = CurlGlobal.loadError {
-            throw HTTPError(kind: .other, message: why, method: "-", url: "-")
-        }
-        CurlGlobal.ensure()
+        try CurlGlobal.require(method: "-", url: "-")
         guard let multi = dsd_curl_multi_init() else {
             throw HTTPError(kind: .other, message: "curl_multi_init failed", method: "-", url: "-")
         }

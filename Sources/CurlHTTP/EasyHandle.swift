@@ -28,10 +28,7 @@ final class EasyHandle {
     /// Creates and configures a handle; throws `.invalidRequest` for unusable requests.
     init(request: HTTPRequest, handler: TransferHandler?, collectBody: Bool,
          recordChunkTimes: Bool) throws(HTTPError) {
-        if let why = CurlGlobal.loadError {
-            throw HTTPError(kind: .other, message: why, method: request.method, url: request.url)
-        }
-        CurlGlobal.ensure()
+        try CurlGlobal.require(method: request.method, url: request.url)
         guard let h = dsd_curl_easy_init() else {
             throw HTTPError(kind: .other, message: "curl_easy_init failed", method: request.method,
                             url: request.url)

@@ -46,8 +46,14 @@ enum CurlGlobal {
         dsd_curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
     }()
 
-    /// Why libcurl cannot be used (it is loaded on first use), nil once it is loaded.
-    static var loadError: String? { dsd_curl_load_error().map { String(cString: $0) } }
+    /// Loads (on first use) and initialises libcurl; throws, naming the request, when the library
+    /// cannot be loaded. Called before any handle is made.
+    static func require(method: String, url: String) throws(HTTPError) {
+        if let why = dsd_curl_load_error() {
+            throw HTTPError(kind: .other, message: String(cString: why), method: method, url: url)
+        }
+        ensure()
+    }
 
     /// Ensures libcurl is initialised; returns false if initialisation failed.
     @discardableResult

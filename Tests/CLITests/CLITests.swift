@@ -65,6 +65,20 @@ import TestSupport
         #expect(piped.status == 1 && piped.err.replacingOccurrences(of: "/dev/stdin:", with: "big.yaml:") == parts.err)
     }
 
+    /// libcurl is opened on the first request: a command that makes none runs without it, and one
+    /// that makes one fails with an error saying so (`DSDEPLOY_LIBCURL` names the library file).
+    @Test func libcurlIsOnlyNeededForRequests() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        env["DSDEPLOY_LIBCURL"] = "/nonexistent/libcurl.so.4"
+        let validate = try CLITests.exec(["validate", "manifests/dspark.yaml"], cwd: CLITests.root, env: env)
+        #expect(validate.status == 0, "\(validate.err)")
+        let bench = try CLITests.exec(["bench", "--url", "http://127.0.0.1:9", "--backend", "openai", "--num-prompts", "1"],
+                                      cwd: CLITests.root, env: env)
+        #expect(bench.status == 1)
+        #expect(bench.err.contains("cannot load libcurl (/nonexistent/libcurl.so.4)"), "\(bench.err)")
+    }
+
     @Test func validateSeedManifests() throws {
         let r = try run(["validate", "manifests/dspark.yaml", "manifests/dsv4f.yaml"])
         #expect(r.status == 0, "\(r.err)")

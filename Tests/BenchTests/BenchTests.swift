@@ -154,14 +154,10 @@ import Testing
     /// libcurl then opens one connection per request).
     @Test func connectionPerRequest() async throws {
         let sim = try await simulator(acceptLength: 1)
-        var config = BenchConfig(baseURL: sim.baseURL)
-        config.backend = .openai
+        var config = simBenchConfig(sim.baseURL)
         config.numPrompts = 6
         config.randomInputLength = 16
-        config.randomOutputLength = 4
-        config.randomRangeRatio = 1
         config.maxConcurrency = 3
-        config.model = "sim/test-model"
         let probe = BenchRequest(inputLength: 1, outputLength: 1, tokenIDs: [], text: "x")
         #expect(try BenchRunner(config: config).httpRequest(probe, tokenIDs: false).0.freshConnection == false)
         config.connectionPerRequest = true
@@ -177,15 +173,11 @@ import Testing
     /// request rate (Poisson arrivals handed to the loop one by one) every request still runs.
     @Test func concurrencyLimitAndPoissonArrivals() async throws {
         let sim = try await simulator(acceptLength: 1)
-        var config = BenchConfig(baseURL: sim.baseURL)
-        config.backend = .openai
-        config.numPrompts = 8
+        var config = simBenchConfig(sim.baseURL)
         config.randomInputLength = 16
         config.randomOutputLength = 8
-        config.randomRangeRatio = 1
         config.maxConcurrency = 2
         config.warmupRequests = 0
-        config.model = "sim/test-model"
         let limited = try await BenchRunner(config: config).run()
         #expect(limited.metrics.completed == 8, "\(limited.metrics.failureReasons)")
         let busy = limited.outputs.map(\.latency).reduce(0, +)
@@ -227,4 +219,18 @@ import Testing
             #expect(e.description.contains("warm-up"))
         }
     }
+}
+
+/// A small run against the simulator's test model: 8 prompts of 64 random input tokens and 4 output
+/// tokens, at most 4 in flight; tests change what they measure.
+func simBenchConfig(_ url: String, backend: BenchBackend = .openai) -> BenchConfig {
+    var c = BenchConfig(baseURL: url)
+    c.backend = backend
+    c.numPrompts = 8
+    c.randomInputLength = 64
+    c.randomOutputLength = 4
+    c.randomRangeRatio = 1
+    c.maxConcurrency = 4
+    c.model = "sim/test-model"
+    return c
 }

@@ -24,21 +24,9 @@ import Testing
         key.padding(toLength: 40, withPad: " ", startingAt: 0) + " " + value + "\n"
     }
 
-    private func config(_ url: String, backend: BenchBackend = .openai) -> BenchConfig {
-        var c = BenchConfig(baseURL: url)
-        c.backend = backend
-        c.numPrompts = 8
-        c.randomInputLength = 64
-        c.randomOutputLength = 4
-        c.randomRangeRatio = 1
-        c.maxConcurrency = 4
-        c.model = "sim/test-model"
-        return c
-    }
-
     @Test func textFallbackWhenTheServerRefusesTokenIDs() async throws {
         let sim = try await simulator { $0.refuseTokenIDs = true }
-        let c = config(sim.baseURL)
+        let c = simBenchConfig(sim.baseURL)
         let result = try await BenchRunner(config: c).run()
         await sim.shutdown()
 
@@ -70,7 +58,7 @@ import Testing
 
     @Test func tokenIDsOnAServerThatTakesThem() async throws {
         let sim = try await simulator()
-        var c = config(sim.baseURL)
+        var c = simBenchConfig(sim.baseURL)
         c.warmupRequests = 0  // the probe alone decides
         let result = try await BenchRunner(config: c).run()
         await sim.shutdown()
@@ -87,7 +75,7 @@ import Testing
     /// the run reports the real failure.
     @Test func noFallbackWhenTextFailsToo() async throws {
         let sim = try await simulator { $0.neverReady = true }
-        var c = config(sim.baseURL)
+        var c = simBenchConfig(sim.baseURL)
         c.warmupRequests = 0
         let result = try await BenchRunner(config: c).run()
         await sim.shutdown()
@@ -100,7 +88,7 @@ import Testing
     /// Chat messages and text datasets are text; there is nothing to refuse.
     @Test func chatIsText() async throws {
         let sim = try await simulator()
-        let result = try await BenchRunner(config: config(sim.baseURL, backend: .openaiChat)).run()
+        let result = try await BenchRunner(config: simBenchConfig(sim.baseURL, backend: .openaiChat)).run()
         await sim.shutdown()
         #expect(result.promptMode == .text(refused: nil))
         #expect(result.promptMode.description == "text")

@@ -245,8 +245,14 @@ final class DockerAPI: @unchecked Sendable {
         return id
     }
 
+    /// Starts a container; one already running is fine (HTTP 304, as `stopAndRemove` takes 304 for one
+    /// already stopped): a start whose answer was lost and that libcurl sent again on a new connection
+    /// finds the container started by the first.
     func start(_ id: String) throws(DockerError) {
-        _ = try json("POST", "/containers/\(id)/start")
+        let r = try send("POST", "/containers/\(id)/start")
+        guard (200..<300).contains(r.status) || r.status == 304 else {
+            throw failure(r, "POST", "/containers/\(id)/start")
+        }
     }
 
     /// Stops (SIGTERM, `grace` seconds, SIGKILL) and removes a container; a container already gone is fine.

@@ -18,13 +18,21 @@ public enum Parallel {
     /// or there is one item. Each index runs exactly once; returns when all are done. `body` must
     /// not share mutable state.
     public static func map<T: Sendable>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T) -> [T] {
+        mapOnWorkers(count, threads: threads) { i, _ in body(i) }
+    }
+
+    /// `map`, telling `body` which worker runs it: a number below `threads`, the same for every
+    /// item one thread runs, and never run by two threads at once. A worker can keep its own copy
+    /// of shared read-only data (two threads retaining the same storage contend for its cache line).
+    public static func mapOnWorkers<T: Sendable>(_ count: Int, threads: Int,
+                                                 _ body: @Sendable (_ index: Int, _ worker: Int) -> T) -> [T] {
         let workers = min(threads, count)
-        guard workers > 1 else { return (0..<count).map(body) }
+        guard workers > 1 else { return (0..<count).map { body($0, 0) } }
         let results = ResultSlots<T>(count: count)
         let tickets = TicketCounter()
         // Each worker takes the next index until none is left: uneven items balance themselves.
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while let i = tickets.take(below: count) { results.set(i, body(i)) }
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            while let i = tickets.take(below: count) { results.set(i, body(i, worker)) }
         }
         return (0..<count).map { results.get($0)! }
     }

@@ -57,9 +57,12 @@ public struct ManifestLoader: Sendable {
                                     at: SourceLocation(file: path, line: 1, column: 1)))
                 continue
             }
+            PhaseClock.mark("read \(path)")
             loaded.insert(key)
             manifest.sources[path] = String(decoding: bytes, as: UTF8.self)
+            PhaseClock.mark("source text")
             let references = loadFile(path, bytes, into: &manifest, &diags, isStock: false)
+            PhaseClock.mark("merge")
             for ref in references {
                 let target = ManifestPath.resolve(ref.text.value, from: path)
                 edges[key, default: []].append(ManifestPath.normalize(target))
@@ -69,7 +72,9 @@ public struct ManifestLoader: Sendable {
         var resolver = OverlayResolver(targetTypes: targetTypes, edges: edges, loaded: loaded)
         let settingList = SettingsReader(source: valuesSource ?? source).read(settings, into: &manifest, &diags)
         resolver.resolve(&manifest, settings: settingList, &diags)
+        PhaseClock.mark("overlays, settings")
         loadStockBackends(near: paths, into: &manifest)
+        PhaseClock.mark("stock backends")
         var unique: Set<Diagnostic> = []
         return (manifest, diags.filter { unique.insert($0).inserted })
     }
@@ -100,6 +105,7 @@ public struct ManifestLoader: Sendable {
                 return DecodedPart(hasRoot: doc.root != nil, decoded: decoded, diagnostics: decoder.diagnostics)
             }
         }
+        if !isStock { PhaseClock.mark("parse+decode") }
         diags += yamlDiags
         var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
         var includes: [Reference] = []

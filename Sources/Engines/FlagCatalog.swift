@@ -255,3 +255,55 @@ public struct FlagCatalog: Sendable {
         return copy
     }
 }
+
+extension FlagCatalog {
+    /// A copy that shares no reference-counted storage with this one: every string, array and
+    /// table is its own. Threads that check many deployments against one catalog take one copy
+    /// each (`SpecValidator`): copying a flag's spec or keying a flag set by its name retains the
+    /// catalog's storage, and two threads retaining the same storage contend for its cache line.
+    public func isolatedCopy() -> FlagCatalog {
+        let shared = history
+        return FlagCatalog(engine: engine, version: version.isolatedCopy(), flags: flags.map { $0.isolatedCopy() },
+                           speculativeAlgorithms: speculativeAlgorithms.map { $0.isolatedCopy() },
+                           parser: parser.isolatedCopy(), history: shared.map { ref in HistoryRef { ref.history } })
+    }
+}
+
+extension FlagCatalog.ParserRules {
+    func isolatedCopy() -> Self {
+        var c = self
+        c.dashOTarget = dashOTarget?.isolatedCopy()
+        c.dashOKey = dashOKey?.isolatedCopy()
+        c.dashODot = dashODot?.isolatedCopy()
+        return c
+    }
+}
+
+extension String {
+    /// The same text in storage of its own (a small string is stored inline and has none).
+    func isolatedCopy() -> String {
+        var text = self
+        return text.withUTF8 { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { out in
+                _ = out.initialize(fromContentsOf: bytes)
+                return bytes.count
+            }
+        }
+    }
+}
+
+extension JSONValue {
+    /// The same value in storage of its own (see `FlagCatalog.isolatedCopy`).
+    func isolatedCopy() -> JSONValue {
+        switch self {
+        case .null, .bool, .number: return self
+        case .string(let s): return .string(s.isolatedCopy())
+        case .array(let a): return .array(a.map { $0.isolatedCopy() })
+        case .object(let o):
+            var copy: [String: JSONValue] = [:]
+            copy.reserveCapacity(o.count)
+            for (k, v) in o { copy[k.isolatedCopy()] = v.isolatedCopy() }
+            return .object(copy)
+        }
+    }
+}

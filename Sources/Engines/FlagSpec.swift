@@ -147,3 +147,24 @@ extension String {
         String(decoding: utf8.map { $0 == UInt8(ascii: "-") ? UInt8(ascii: "_") : $0 }, as: UTF8.self)
     }
 }
+
+extension FlagSpec {
+    /// The same spec in storage of its own (see `FlagCatalog.isolatedCopy`).
+    func isolatedCopy() -> FlagSpec {
+        var c = self
+        c.name = name.isolatedCopy()
+        c.aliases = aliases.map { $0.isolatedCopy() }
+        c.negativeNames = negativeNames.map { $0.isolatedCopy() }
+        c.choices = choices.map { $0.isolatedCopy() }
+        c.validValues = validValues.map { $0.isolatedCopy() }
+        c.deprecated = deprecated?.isolatedCopy()
+        c.defaultValue = defaultValue?.isolatedCopy()
+        c.jsonShape = jsonShape?.isolatedCopy()
+        c.explicitField = explicitField?.isolatedCopy()
+        c.help = help.isolatedCopy()
+        c.alsoAccepts = alsoAccepts.map { $0.isolatedCopy() }
+        c.removedMessage = removedMessage?.isolatedCopy()
+        c.replacements = replacements.map { $0.isolatedCopy() }
+        return c
+    }
+}

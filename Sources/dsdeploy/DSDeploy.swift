@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeployCore
 import Engines
 import Foundation
 
@@ -23,6 +24,7 @@ struct DSDeploy: ParsableCommand {
 
     /// Applies the process environment the libraries take as values, then parses and runs the command.
     static func main() {
+        PhaseClock.mark("start")
         tuneMalloc()
         let environment = ProcessInfo.processInfo.environment
         if let dir = environment["DSDEPLOY_ENGINE_CATALOGS"], !dir.isEmpty {

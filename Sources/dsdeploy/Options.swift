@@ -93,7 +93,9 @@ enum ManifestPipeline {
         let printer = DiagnosticPrinter(sources: r.manifest.sources, color: options.useColor(stream: STDERR_FILENO))
         var text = printer.render(r.diagnostics)
         if let s = DiagnosticPrinter.summary(r.diagnostics) { text += s + "\n" }
+        PhaseClock.mark("render")
         Output.stderr(text)
+        PhaseClock.mark("write")
     }
 }
 

@@ -24,6 +24,8 @@ struct Validate: ParsableCommand {
     @OptionGroup var settings: SettingsOptions
 
     func run() throws {
+        PhaseClock.mark("arguments parsed")
+        defer { PhaseClock.report() }
         var result = ManifestPipeline.validate(files, options: options, settings: settings.settings,
                                                    requireDocuments: true, targetOverride: target)
         if let target, result.manifest.targets[target] == nil, result.manifest.documentCount > 0 {

@@ -18,6 +18,24 @@ import Testing
         }
     }
 
+    /// `mapOnWorkers` names the worker running each item: below the threads asked, and never the
+    /// same worker on two items at once (what lets a worker keep copies of its own).
+    @Test func aWorkerRunsOneItemAtATime() {
+        for threads in [1, 2, 4] {
+            let busy = Mutex<Set<Int>>([])
+            let clash = Mutex(false)
+            let workers = Parallel.mapOnWorkers(64, threads: threads) { i, worker -> Int in
+                if !busy.withLock({ $0.insert(worker).inserted }) { clash.withLock { $0 = true } }
+                usleep(200)
+                _ = busy.withLock { $0.remove(worker) }
+                return worker
+            }
+            #expect(workers.count == 64)
+            #expect(workers.allSatisfy { $0 >= 0 && $0 < threads })
+            #expect(!clash.withLock { $0 })
+        }
+    }
+
     @Test func atMostTheThreadsAsked() {
         // Each item waits (a few seconds at most) until two items have run at the same time: with
         // two threads asked both run, and never more than two run together.

@@ -17,6 +17,36 @@ import Testing
         #expect(llama.count >= 10 && llama.contains("b6110") && llama.contains("b6325"))
     }
 
+    /// Workers check against copies of their own (SpecValidator): a copy must be the same catalog and
+    /// share no storage with it (shared storage is what made two threads contend).
+    @Test(arguments: EngineKind.allCases)
+    func anIsolatedCopyIsEqualAndSharesNoStorage(engine: EngineKind) throws {
+        let version = try #require(CatalogStore.versions(of: engine).last)
+        let c = try CatalogStore.catalog(engine, version: version)
+        let copy = c.isolatedCopy()
+        #expect(copy.flags == c.flags)
+        #expect(copy.speculativeAlgorithms == c.speculativeAlgorithms && copy.parser == c.parser)
+        #expect(copy.engine == c.engine && copy.version == c.version)
+        for spelled in c.allNames { #expect(copy.match(spelled) == c.match(spelled)) }
+        func storage(_ s: String) -> UnsafeRawPointer? {
+            s.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
+        }
+        var compared = 0
+        for (a, b) in zip(c.flags, copy.flags) {
+            for (x, y) in zip([a.name, a.help] + a.aliases + a.choices, [b.name, b.help] + b.aliases + b.choices)
+            where x.utf8.count > 15 {  // longer strings have storage; shorter ones are stored inline
+                #expect(storage(x) != storage(y), "\(x) is shared")
+                compared += 1
+            }
+            a.choices.withUnsafeBufferPointer { p in
+                b.choices.withUnsafeBufferPointer { q in
+                    if !a.choices.isEmpty { #expect(p.baseAddress != q.baseAddress) }
+                }
+            }
+        }
+        #expect(compared > 100)
+    }
+
     @Test(arguments: EngineKind.allCases)
     func everyBundledCatalogLoads(engine: EngineKind) throws {
         for v in CatalogStore.versions(of: engine) {

@@ -1,0 +1,47 @@
+import Foundation
+import Synchronization
+
+/// Wall-clock marks between the phases of a command, printed to stderr at exit when
+/// `DSDEPLOY_PHASES=1` (for `benchmarks/`: which parts of `validate` run on one thread and for how
+/// long, without a profiler's overhead). Off, a mark costs one load of a flag.
+public enum PhaseClock {
+    /// Whether marks are recorded (`DSDEPLOY_PHASES` set to anything but empty or `0`).
+    public static let enabled: Bool = {
+        guard let v = getenv("DSDEPLOY_PHASES") else { return false }
+        let s = String(cString: v)
+        return !s.isEmpty && s != "0"
+    }()
+
+    private static let marks = Mutex<[(name: String, ns: UInt64)]>([])
+
+    /// Records that the phase named `name` ended now.
+    @inline(__always)
+    public static func mark(_ name: @autoclosure () -> String) {
+        guard enabled else { return }
+        let now = clock_gettime_nsec_np_monotonic()
+        let label = name()
+        marks.withLock { $0.append((label, now)) }
+    }
+
+    /// `phase  ms-since-previous  ms-since-start` lines to stderr; the first mark is the start.
+    public static func report() {
+        guard enabled else { return }
+        let all = marks.withLock { $0 }
+        guard let first = all.first else { return }
+        var text = "phases (wall ms; DSDEPLOY_PHASES):\n"
+        var previous = first.ns
+        for m in all {
+            let step = Double(m.ns &- previous) / 1e6, total = Double(m.ns &- first.ns) / 1e6
+            text += "  " + m.name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                + String(format: "%8.2f %8.2f\n", step, total)
+            previous = m.ns
+        }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    private static func clock_gettime_nsec_np_monotonic() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}

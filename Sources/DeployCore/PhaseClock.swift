@@ -28,7 +28,7 @@ public enum PhaseClock {
         guard enabled else { return }
         let all = marks.withLock { $0 }
         guard let first = all.first else { return }
-        var text = "phases (wall ms; DSDEPLOY_PHASES):\n"
+        var text = "phases (wall ms; DSDEPLOY_PHASES; CLOCK_MONOTONIC start \(first.ns) ns):\n"
         var previous = first.ns
         for m in all {
             let step = Double(m.ns &- previous) / 1e6, total = Double(m.ns &- first.ns) / 1e6

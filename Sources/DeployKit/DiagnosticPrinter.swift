@@ -4,12 +4,12 @@ import Foundation
 /// Prints diagnostics the way compilers do: `file:line:col: error: message [id]`, source line, caret.
 public struct DiagnosticPrinter: Sendable {
     /// Source text by file path, for the quoted line.
-    public var sources: [String: String]
+    public var sources: [String: SourceText]
     /// Use ANSI colours.
     public var color: Bool
 
     /// Creates a printer.
-    public init(sources: [String: String], color: Bool = false) {
+    public init(sources: [String: SourceText], color: Bool = false) {
         self.sources = sources
         self.color = color
     }
@@ -20,7 +20,7 @@ public struct DiagnosticPrinter: Sendable {
         // many (a large fleet's validate prints hundreds of warnings), joined in order.
         var tables: [String: LineTable] = [:]
         for d in diagnostics {
-            if let file = d.location?.file, tables[file] == nil, let text = sources[file] { tables[file] = LineTable(text) }
+            if let file = d.location?.file, tables[file] == nil, let text = sources[file] { tables[file] = LineTable(text.bytes) }
         }
         let threads = diagnostics.count >= 128 ? Parallel.defaultThreads : 1
         let runs = threads > 1 ? min(diagnostics.count, threads * 4) : 1
@@ -39,7 +39,7 @@ public struct DiagnosticPrinter: Sendable {
         out += header(d) + "\n"
         if let loc = d.location, let text = sources[loc.file], let lines = tables[loc.file] {
             if loc.line >= 1, loc.line <= lines.count {
-                var line = lines.line(loc.line - 1, of: text)
+                var line = lines.line(loc.line - 1, of: text.bytes)
                 // Without a CR byte there is nothing to replace (Foundation's search costs more than the rest).
                 if line.utf8.contains(0x0D) { line = line.replacingOccurrences(of: "\r", with: "") }
                 let shown = printable(line)
@@ -90,19 +90,17 @@ public struct DiagnosticPrinter: Sendable {
     }
 }
 
-/// Where each line of a source text starts and ends, in UTF-8 offsets: the lines that
-/// `text.split(separator: "\n", omittingEmptySubsequences: false)` gives, found by one byte scan
-/// instead of walking the whole text by grapheme clusters (which cost more than all of validation
-/// on a large manifest). The cut is every "\n" not preceded by "\r": "\r\n" is one Character,
-/// so the Character split never cut there, and neither does this.
+/// Where each line of a source text starts and ends, in bytes, found by one byte scan. Lines are
+/// cut at every LF and a CRLF's CR is left out, as locations count lines (`YAMLPositions`: CRLF is
+/// one break; a lone CR, NEL, LS or PS is none, as in editors). A line is decoded on its own, with
+/// invalid UTF-8 repaired as decoding the whole text would (a line break is never inside a sequence).
 struct LineTable: Sendable {
-    /// UTF-8 offset of the first byte of each line, and of the separator ending it (or the text's end).
+    /// Offset of the first byte of each line, and of the separator ending it (or the text's end).
     private var starts: [Int] = [0]
     private var ends: [Int] = []
 
-    init(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in
+    init(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { bytes in
             guard let base = bytes.baseAddress else {
                 ends.append(0)
                 return
@@ -111,10 +109,8 @@ struct LineTable: Sendable {
             // memchr to each LF, then a look at the byte before it.
             while i < bytes.count, let hit = memchr(base + i, 0x0A, bytes.count - i) {
                 let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if at == 0 || bytes[at - 1] != 0x0D {
-                    ends.append(at)
-                    starts.append(at + 1)
-                }
+                ends.append(at > i && bytes[at - 1] == 0x0D ? at - 1 : at)
+                starts.append(at + 1)
                 i = at + 1
             }
             ends.append(bytes.count)
@@ -124,12 +120,9 @@ struct LineTable: Sendable {
     /// Number of lines (separators + 1).
     var count: Int { starts.count }
 
-    /// The text of line `index` (0-based) of `text`, the string this table was built from.
-    func line(_ index: Int, of text: String) -> String {
-        let utf8 = text.utf8
-        let from = utf8.index(utf8.startIndex, offsetBy: starts[index])
-        let to = utf8.index(utf8.startIndex, offsetBy: ends[index])
-        return String(text[from..<to])
+    /// The text of line `index` (0-based) of `bytes`, the text this table was built from.
+    func line(_ index: Int, of bytes: [UInt8]) -> String {
+        String(decoding: bytes[starts[index]..<ends[index]], as: UTF8.self)
     }
 }
 

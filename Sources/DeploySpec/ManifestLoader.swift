@@ -59,8 +59,7 @@ public struct ManifestLoader: Sendable {
             }
             PhaseClock.mark("read \(path)")
             loaded.insert(key)
-            manifest.sources[path] = String(decoding: bytes, as: UTF8.self)
-            PhaseClock.mark("source text")
+            manifest.sources[path] = SourceText(bytes: bytes)
             let references = loadFile(path, bytes, into: &manifest, &diags, isStock: false)
             PhaseClock.mark("merge")
             for ref in references {
@@ -109,7 +108,10 @@ public struct ManifestLoader: Sendable {
         diags += yamlDiags
         var decoder = ManifestDecoder(file: path, targetTypes: targetTypes)
         var includes: [Reference] = []
-        manifest.deployments.reserveCapacity(manifest.deployments.count + chunks.reduce(0) { $0 + $1.count })
+        let documents = chunks.reduce(0) { $0 + $1.count }
+        manifest.deployments.reserveCapacity(manifest.deployments.count + documents)
+        manifest.deploymentIndex.reserveCapacity(manifest.deploymentIndex.count + documents)
+        manifest.rawDeployments.reserveCapacity(manifest.rawDeployments.count + documents)
         for c in chunks.indices {
             // Each chunk is walked once and freed: its documents are taken out, not copied.
             var docs: [DecodedPart] = []
@@ -117,9 +119,8 @@ public struct ManifestLoader: Sendable {
             for i in docs.indices {
                 if !isStock, docs[i].hasRoot { manifest.documentCount += 1 }
                 decoder.diagnostics += docs[i].diagnostics
-                guard let decoded = docs[i].decoded.take() else { continue }
-                switch consume decoded {
-                case .backend(var b):
+                guard var decoded = docs[i].decoded.take() else { continue }
+                if var b = decoded.backend.take() {
                     b.isStock = isStock
                     if let prev = manifest.backends[b.name] {
                         if isStock { continue }
@@ -130,16 +131,16 @@ public struct ManifestLoader: Sendable {
                         }
                     }
                     manifest.backends[b.name] = b
-                case .deployment(let d, let raw):
+                } else if let d = decoded.deployment.take(), let raw = decoded.raw.take() {
                     if manifest.deploymentIndex[d.name] != nil, let prev = manifest.deployment(named: d.name) {
                         decoder.diagnostics.append(.error("duplicate-key", "Deployment '\(d.name)' is defined twice",
                             at: d.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
                         continue
                     }
                     manifest.deploymentIndex[d.name] = manifest.deployments.count
-                    manifest.deployments.append(d)
                     manifest.rawDeployments[d.name] = raw
-                case .overlay(let o):
+                    manifest.deployments.append(d)
+                } else if let o = decoded.overlay.take() {
                     if isStock { continue }
                     if let prev = manifest.overlays.first(where: { ManifestPath.normalize($0.file) == ManifestPath.normalize(path) }) {
                         decoder.diagnostics.append(.error("duplicate-key", "a file holds at most one Overlay document; '\(prev.name)' is one",
@@ -148,14 +149,14 @@ public struct ManifestLoader: Sendable {
                     }
                     manifest.overlays.append(o)
                     includes.append(Reference(text: o.base, overlay: o.name))
-                case .target(let t):
+                } else if let t = decoded.target.take() {
                     if let prev = manifest.targets[t.name] {
                         decoder.diagnostics.append(.error("duplicate-key", "Target '\(t.name)' is defined twice",
                             at: t.location, notes: ["first defined at \(prev.location.file):\(prev.location.line)"]))
                         continue
                     }
                     manifest.targets[t.name] = t
-                case .include(let files):
+                } else if let files = decoded.include.take() {
                     includes += files.map { Reference(text: $0) }
                 }
             }
@@ -187,7 +188,7 @@ public struct ManifestLoader: Sendable {
                 guard let bytes = source.read(file) else { continue }
                 let before = manifest.backends.count
                 _ = loadFile(file, bytes, into: &manifest, &ignored, isStock: true)
-                if manifest.backends.count > before { manifest.sources[file] = String(decoding: bytes, as: UTF8.self) }
+                if manifest.backends.count > before { manifest.sources[file] = SourceText(bytes: bytes) }
             }
         }
     }

@@ -35,8 +35,8 @@ public struct SpecValidator: Sendable {
     /// in the order one pass reports them (a catalog's own diagnostics at its first deployment).
     public func validate(_ manifest: Manifest, loadDiagnostics: [Diagnostic] = []) -> ValidationResult {
         var diags = loadDiagnostics
-        var seen = Set(diags)
-        func report(_ d: Diagnostic) { if seen.insert(d).inserted { diags.append(d) } }
+        var seen = Set(diags.map(Reported.init))
+        func report(_ d: Diagnostic) { if seen.insert(Reported(d)).inserted { diags.append(d) } }
 
         for t in manifest.targets.values.sorted(by: { $0.name < $1.name }) { TargetCheck.check(t, types: targetTypes, files: files).forEach(report) }
         let defaultTarget = TargetCheck.defaultTargetName(manifest)
@@ -84,6 +84,17 @@ public struct SpecValidator: Sendable {
         let sorted = Self.noteOverrides(diags, manifest.overrideNotes).sortedByLocation()
         PhaseClock.mark("sort")
         return ValidationResult(manifest: manifest, deployments: resolved, diagnostics: sorted)
+    }
+
+    /// A diagnostic in the set of those reported: equal when the diagnostics are, hashed by place and
+    /// id alone (hashing every message and note cost 5,000 instructions a diagnostic, on one thread).
+    struct Reported: Hashable {
+        let diagnostic: Diagnostic
+        init(_ d: Diagnostic) { diagnostic = d }
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(diagnostic.location)
+            hasher.combine(diagnostic.id)
+        }
     }
 
     /// What checking one deployment found: its diagnostics in order (with the place its catalog's

@@ -64,10 +64,35 @@ import TestSupport
                 : .error("e", "error \(i)", at: SourceLocation(file: "f.yaml", line: i + 1, column: 1 + i % 9)))
         }
         diagnostics.append(.error("x", "no location", at: nil))
-        let printer = DiagnosticPrinter(sources: ["f.yaml": text])
+        let printer = DiagnosticPrinter(sources: ["f.yaml": SourceText(text)])
         let whole = printer.render(diagnostics)
         let oneByOne = diagnostics.map { printer.render([$0]) }.joined()
         #expect(whole == oneByOne)
         #expect(whole.contains("warning 699") || whole.contains("error 699"))
+    }
+
+    /// Source text is kept as read and each quoted line decoded alone: invalid UTF-8 is shown as
+    /// decoding the whole file shows it (U+FFFD), and a CRLF file's lines are quoted without their CR
+    /// (lines were once cut only at an LF without a CR before it, so no line of a CRLF file was quoted).
+    @Test func quotedLinesAreDecodedAsTheWholeTextWouldBe() {
+        let bytes: [UInt8] = Array("a: 1\r\nb: ".utf8) + [0xFF, 0xC3] + Array("\r\nc: x\n".utf8)
+        let printer = DiagnosticPrinter(sources: ["f.yaml": SourceText(bytes: bytes)])
+        let out = printer.render([
+            .error("e", "bad", at: SourceLocation(file: "f.yaml", line: 2, column: 4)),
+            .error("e", "crlf", at: SourceLocation(file: "f.yaml", line: 1, column: 4)),
+            .error("e", "last", at: SourceLocation(file: "f.yaml", line: 3, column: 1)),
+        ])
+        #expect(out == """
+            f.yaml:2:4: error: bad [e]
+            b: \u{FFFD}\u{FFFD}
+               ^
+            f.yaml:1:4: error: crlf [e]
+            a: 1
+               ^
+            f.yaml:3:1: error: last [e]
+            c: x
+            ^
+
+            """)
     }
 }

@@ -222,7 +222,7 @@ import TestSupport
         // `deployments.dspark.model.` is 25 characters: the bad segment starts at column 26 of the second --set.
         let d = expectAt(r, "unknown-key", file: "--set", (2, 26))
         #expect(d?.message.contains("did you mean 'revision'?") == true)
-        #expect(r.manifest.sources["--set"]?.split(separator: "\n").count == 2, "the --set pseudo-file quotes the argument")
+        #expect(r.manifest.sources["--set"]?.text.split(separator: "\n").count == 2, "the --set pseudo-file quotes the argument")
     }
 
     @Test func unknownDeploymentInSet() {

@@ -30,7 +30,7 @@ public struct Manifest: Sendable {
     /// Targets by name.
     public var targets: [String: TargetConfig] = [:]
     /// Source text of every file read, by path as given: diagnostics print lines from it.
-    public var sources: [String: String] = [:]
+    public var sources: [String: SourceText] = [:]
     /// Documents read from the files given and their includes (stock backends not counted).
     public var documentCount = 0
     /// Position of each deployment in `deployments`, by name.

@@ -218,7 +218,7 @@ struct OverlayResolver {
             let doc = YAMLDocument(root: .mapping(raw), index: 0, location: raw.location)
             let decoded = decoder.decode(doc)
             diags += decoder.diagnostics
-            guard case .deployment(var d, _)? = decoded else { continue }
+            guard var d = decoded?.deployment else { continue }
             d.argPatches = old.argPatches + (argPatches[name] ?? [])
             manifest.deployments[i] = d
         }

@@ -27,7 +27,7 @@ struct SettingsReader {
                 diags.append(.error("unknown-reference", "cannot read values file '\(file)': no such file", at: nil))
                 continue
             }
-            manifest.sources[file] = String(decoding: bytes, as: UTF8.self)
+            manifest.sources[file] = SourceText(bytes: bytes)
             manifest.layers[file] = .values
             let (docs, yamlDiags) = YAMLLoader.load(bytes, file: file)
             diags += yamlDiags
@@ -46,7 +46,7 @@ struct SettingsReader {
             }
         }
         if !settings.set.isEmpty {
-            manifest.sources[ManifestLayer.setFile] = settings.set.joined(separator: "\n")
+            manifest.sources[ManifestLayer.setFile] = SourceText(settings.set.joined(separator: "\n"))
             manifest.layers[ManifestLayer.setFile] = .set
         }
         for (n, arg) in settings.set.enumerated() {

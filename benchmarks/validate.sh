@@ -3,7 +3,7 @@
 #
 # Usage: benchmarks/validate.sh [N] [RUNS]
 #   N     Deployment documents in the generated manifest (default 2000, about 1.5 MB)
-#   RUNS  processes per tool (default 7); medians are reported
+#   RUNS  processes per tool (default 7), run in interleaved rounds; medians are reported
 # Env:    DSDEPLOY  path of the dsdeploy binary (default .build/release/dsdeploy)
 #         validate runs twice: on the threads it picks (all processors, at most 8) and with
 #                   DSDEPLOY_THREADS=1 ("1 thread"); "cpu ms" is user + system time of the process
@@ -48,49 +48,62 @@ dsdeploy="${DSDEPLOY:-.build/release/dsdeploy}"
 results="$out/results.tsv"
 : >"$results"
 
-# measure NAME CMD...: runs CMD $runs times; records medians of parse_ms, wall ms, peak RSS.
-measure() {
-    local name="$1"; shift
-    local parse=() wall=() rss=() cpu=() status=0
-    for _ in $(seq "$runs"); do
-        local log="$out/run.log" tim="$out/run.time"
-        set +e
-        local t0 t1
-        t0=$(date +%s%N)
-        /usr/bin/time -f "%e %M %U %S" -o "$tim" "$@" >"$log" 2>&1
-        status=$?
-        t1=$(date +%s%N)
-        set -e
-        parse+=("$(sed -n 's/^parse_ms=//p' "$log" | tail -1)")
-        read -r secs kb usr sys <"$tim" || true
-        # Wall time from the nanosecond clock around the run (time's %e counts in 10 ms steps,
-        # too coarse for a 100 ms run); it includes starting /usr/bin/time, ~1 ms, alike for every tool.
-        wall+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')")
-        cpu+=("$(awk -v u="${usr:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.1f", (u + s) * 1000 }')")
-        rss+=("$(awk -v k="${kb:-0}" 'BEGIN { printf "%.1f", k / 1024 }')")
-    done
-    python3 - "$name" "$status" "${parse[*]}" "${wall[*]}" "${rss[*]}" "${cpu[*]}" >>"$results" <<'PY'
-import statistics, sys
-name, status, parse, wall, rss, cpu = sys.argv[1:7]
-med = lambda xs: statistics.median(float(x) for x in xs.split()) if xs.split() else float("nan")
-best = lambda xs: min(float(x) for x in xs.split()) if xs.split() else float("nan")
-print(f"{name}\t{med(parse):.2f}\t{med(wall):.1f}\t{med(rss):.1f}\t{status}\t{best(parse):.2f}\t{med(cpu):.1f}")
-PY
+# The tools run in rounds, each tool once per round (interleaved): on a shared machine the load
+# drifts over a minute, and running one tool's runs back to back gave it its own share of the drift.
+names=() cmds=()
+tool() {
+    names+=("$1"); shift
+    cmds+=("$(printf '%q ' "$@")")
 }
 
-measure "libyaml C floor (events only)" "$out/libyaml_floor" "$manifest" 1
-measure "PyYAML $(python3 -c 'import yaml; print(yaml.__version__)') CSafeLoader" \
+tool "libyaml C floor (events only)" "$out/libyaml_floor" "$manifest" 1
+tool "PyYAML $(python3 -c 'import yaml; print(yaml.__version__)') CSafeLoader" \
     python3 benchmarks/pyyaml_load.py "$manifest" 1
-measure "dsdeploy YAML loader (tree)" "$loader" --time 1 "$manifest"
+tool "dsdeploy YAML loader (tree)" "$loader" --time 1 "$manifest"
 if [ -n "${DSDEPLOY_BEFORE:-}" ]; then
-    measure "dsdeploy validate (before)" "$DSDEPLOY_BEFORE" validate "$manifest"
+    tool "dsdeploy validate (before)" "$DSDEPLOY_BEFORE" validate "$manifest"
 fi
 if [ -x "$dsdeploy" ]; then
-    measure "dsdeploy validate" "$dsdeploy" validate "$manifest"
-    measure "dsdeploy validate (1 thread)" env DSDEPLOY_THREADS=1 "$dsdeploy" validate "$manifest"
+    tool "dsdeploy validate" "$dsdeploy" validate "$manifest"
+    tool "dsdeploy validate (1 thread)" env DSDEPLOY_THREADS=1 "$dsdeploy" validate "$manifest"
 else
     echo "note: $dsdeploy not found (set DSDEPLOY=...); skipping 'dsdeploy validate'"
 fi
+
+# run_once I: runs tool I once; appends "parse_ms wall_ms rss_mb cpu_ms status" to its file.
+run_once() {
+    local i="$1" log="$out/run.log" tim="$out/run.time" t0 t1 status
+    set +e
+    t0=$(date +%s%N)
+    eval "/usr/bin/time -f '%e %M %U %S' -o '$tim' ${cmds[$i]}" >"$log" 2>&1
+    status=$?
+    t1=$(date +%s%N)
+    set -e
+    local parse secs kb usr sys
+    parse="$(sed -n 's/^parse_ms=//p' "$log" | tail -1)"
+    read -r secs kb usr sys <"$tim" || true
+    # Wall time from the nanosecond clock around the run (time's %e counts in 10 ms steps,
+    # too coarse for a 100 ms run); it includes starting /usr/bin/time, ~1 ms, alike for every tool.
+    awk -v p="${parse:--}" -v a="$t0" -v b="$t1" -v k="${kb:-0}" -v u="${usr:-0}" -v s="${sys:-0}" -v st="$status" \
+        'BEGIN { printf "%s %.1f %.1f %.1f %s\n", p, (b - a) / 1e6, k / 1024, (u + s) * 1000, st }' >>"$out/tool-$i.runs"
+}
+
+for i in "${!names[@]}"; do : >"$out/tool-$i.runs"; done
+for _ in $(seq "$runs"); do
+    for i in "${!names[@]}"; do run_once "$i"; done
+done
+# Medians (and the fastest parse) per tool, one line each, in the order the tools were named.
+for i in "${!names[@]}"; do
+    python3 - "${names[$i]}" "$out/tool-$i.runs" >>"$results" <<'PY'
+import statistics, sys
+name, path = sys.argv[1:3]
+rows = [line.split() for line in open(path) if line.strip()]
+col = lambda k: [float(r[k]) for r in rows if r[k] != "-"]
+med = lambda xs: statistics.median(xs) if xs else float("nan")
+status = next((r[4] for r in rows if r[4] != "0"), "0")
+print(f"{name}\t{med(col(0)):.2f}\t{med(col(1)):.1f}\t{med(col(2)):.1f}\t{status}\t{min(col(0), default=float('nan')):.2f}\t{med(col(3)):.1f}")
+PY
+done
 
 python3 - "$results" <<'PY'
 import math, sys

@@ -18,7 +18,7 @@ public enum PhaseClock {
     @inline(__always)
     public static func mark(_ name: @autoclosure () -> String) {
         guard enabled else { return }
-        let now = clock_gettime_nsec_np_monotonic()
+        let now = monotonicNanoseconds()
         let label = name()
         marks.withLock { $0.append((label, now)) }
     }
@@ -39,7 +39,7 @@ public enum PhaseClock {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
-    private static func clock_gettime_nsec_np_monotonic() -> UInt64 {
+    private static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)

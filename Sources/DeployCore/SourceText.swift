@@ -1,7 +1,7 @@
 /// A file's text as it was read: UTF-8 bytes, decoded only where a line is quoted. Diagnostics quote
 /// a few lines of a file; decoding a whole large manifest up front cost a millisecond per 1.5 MB,
 /// on one thread, before parsing could start.
-public struct SourceText: Sendable, Equatable {
+public struct SourceText: Sendable {
     /// The bytes as read (possibly invalid UTF-8: lines are decoded with repairs).
     public let bytes: [UInt8]
 

@@ -87,15 +87,10 @@ import Testing
 
     private func measure(backend: BenchBackend, acceptLength: Double) async throws {
         let sim = try await simulator(acceptLength: acceptLength)
-        var config = BenchConfig(baseURL: sim.baseURL)
-        config.backend = backend
+        var config = simBenchConfig(sim.baseURL, backend: backend)
         config.numPrompts = 12
-        config.randomInputLength = 64
         config.randomOutputLength = 32
-        config.randomRangeRatio = 1
-        config.maxConcurrency = 4
         config.warmupRequests = 1
-        config.model = "sim/test-model"
         let result = try await BenchRunner(config: config).run()
         await sim.shutdown()
         let m = result.metrics

@@ -33,10 +33,11 @@ def proc_cpu(pid):
 
 
 class Simulator:
-    def __init__(self, binary, port, step_ms, ttft_ms, cpu, replay, log_path, batch=1):
+    def __init__(self, binary, port, step_ms, ttft_ms, cpu, replay, log_path, batch=1, shared=False):
         env = dict(os.environ, DSDEPLOY_SIM_DECODE_STEP_MS=str(step_ms), DSDEPLOY_SIM_TTFT_BASE_MS=str(ttft_ms),
                    DSDEPLOY_SIM_TTFT_PER_1K_INPUT_MS="0", DSDEPLOY_SIM_ACCEPT_LENGTH="1",
-                   DSDEPLOY_SIM_REPLAY="1" if replay else "0", DSDEPLOY_SIM_REPLAY_BATCH=str(batch))
+                   DSDEPLOY_SIM_REPLAY="1" if replay else "0", DSDEPLOY_SIM_REPLAY_BATCH=str(batch),
+                   DSDEPLOY_SIM_SHARED_STEPS="1" if shared else "0")
         self.port, self.log_path = port, log_path
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(taskset(cpu) + [binary, "--host", "127.0.0.1", "--port", str(port),
@@ -74,12 +75,15 @@ class Simulator:
                 self.proc.wait()
         self.log.close()
         mean = first = None
+        self.boundary_wait_ms = 0.0
         try:
             for line in open(self.log_path):
                 if "replay:" in line and "lateness mean" in line:
                     mean = float(line.split("lateness mean ")[1].split(" ms")[0])
                     if "first chunks:" in line:
                         first = float(line.split("first chunks:")[1].split("lateness mean ")[1].split(" ms")[0])
+                    if "boundary wait mean " in line:
+                        self.boundary_wait_ms = float(line.split("boundary wait mean ")[1].split(" ms")[0])
         except (OSError, ValueError, IndexError):
             pass
         return mean, first
@@ -117,7 +121,7 @@ def one_run(a, client, binary, sc, rep):
     os.makedirs(d, exist_ok=True)
     load = os.getloadavg()[0]
     sim = Simulator(a.sim, a.port, sc["step"], a.ttft_ms, a.server_cpu, sc["source"] == "replay", f"{d}/sim.log",
-                    batch=sc.get("batch", 1))
+                    batch=sc.get("batch", 1), shared=a.shared_steps)
     try:
         sim_cpu0 = sim.cpu()
         rc, cpu, wall, rss = run_client(client_argv(client, binary, a.port, sc["c"], sc["n"], sc["out"], a.input_len),
@@ -128,6 +132,8 @@ def one_run(a, client, binary, sc, rep):
                                         a.client_cpu, f"{d}/startup.json", f"{d}/startup-stderr.txt")
     finally:
         mean_late, first_late = sim.stop()
+    # With shared steps the model's own TTFT includes the wait for the next step boundary.
+    model_ttft = a.ttft_ms + getattr(sim, "boundary_wait_ms", 0.0)
     res = {}
     try:
         with open(f"{d}/stdout.json") as f:
@@ -142,7 +148,7 @@ def one_run(a, client, binary, sc, rep):
            "duration_s": res.get("duration"), "tok_s": res.get("output_throughput"),
            "mean_ttft_ms": res.get("mean_ttft_ms"), "p99_ttft_ms": res.get("p99_ttft_ms"),
            "mean_itl_ms": res.get("mean_itl_ms"), "p99_itl_ms": res.get("p99_itl_ms"),
-           "sim_cpu_s": sim_cpu, "sim_worst_late_ms": late, "sim_mean_late_ms": mean_late, "sim_first_late_ms": first_late, "load1": load}
+           "model_ttft_ms": model_ttft, "sim_cpu_s": sim_cpu, "sim_worst_late_ms": late, "sim_mean_late_ms": mean_late, "sim_first_late_ms": first_late, "load1": load}
     rec["us_tok"] = cpu / tokens * 1e6 if tokens else None
     rec["run_us_tok"] = run_cpu / tokens * 1e6 if tokens and run_cpu is not None else None
     rec["sim_us_tok"] = sim_cpu / tokens * 1e6 if tokens else None
@@ -150,7 +156,7 @@ def one_run(a, client, binary, sc, rep):
     rec["util"] = run_cpu / rec["duration_s"] if run_cpu is not None and rec["duration_s"] else None
     rec["sim_util"] = sim_cpu / wall if wall else None
     rec["itl_err_pct"] = abs(rec["mean_itl_ms"] - sc["step"]) / sc["step"] * 100 if rec["mean_itl_ms"] else None
-    rec["ttft_infl_ms"] = rec["mean_ttft_ms"] - a.ttft_ms if rec["mean_ttft_ms"] is not None else None
+    rec["ttft_infl_ms"] = rec["mean_ttft_ms"] - model_ttft if rec["mean_ttft_ms"] is not None else None
     print(f"  {sc['name']:>10} {sc['source']:<6} r{rep} {client:<7} rc={rc} tok={tokens} cpu={cpu:.3f}s "
           f"run µs/tok={rec['run_us_tok'] or 0:.2f} sim µs/tok={rec['sim_us_tok'] or 0:.2f} tok/s={rec['tok_s'] or 0:.0f} "
           f"itl={rec['mean_itl_ms'] or 0:.3f} ttft={rec['mean_ttft_ms'] or 0:.2f} util={rec['util'] or 0:.2f} "
@@ -189,6 +195,8 @@ def main():
     ap.add_argument("--rate-output-len", type=int, default=256)
     ap.add_argument("--rate-batch", type=int, default=1,
                     help="chunks per write of the replay source in the rate runs (DSDEPLOY_SIM_REPLAY_BATCH)")
+    ap.add_argument("--shared-steps", action="store_true",
+                    help="decode steps shared by all streams, as in an engine's continuous batching (DSDEPLOY_SIM_SHARED_STEPS=1)")
     ap.add_argument("--client-cpu", type=int, default=0)
     ap.add_argument("--server-cpu", type=int, default=1)
     ap.add_argument("--header", default="")
@@ -230,7 +238,7 @@ def main():
     for r in runs:
         # The client's share of the TTFT inflation: what is left once the configured TTFT and the
         # replay source's lateness of first chunks are taken off (replay only: the NIO source has none).
-        r["ttft_client_ms"] = (r["mean_ttft_ms"] - a.ttft_ms - r["sim_first_late_ms"]
+        r["ttft_client_ms"] = (r["mean_ttft_ms"] - r.get("model_ttft_ms", a.ttft_ms) - r["sim_first_late_ms"]
                                if r.get("mean_ttft_ms") is not None and r.get("sim_first_late_ms") is not None else None)
 
     def pick(label, sc):
@@ -249,7 +257,11 @@ def main():
     L += [a.header, ""] if a.header else []
     L += [f"- Workload: `dsdeploy bench --backend openai --dataset-name random-ids`, {a.input_len} prompt tokens "
           f"(token ids), {a.output_len} output tokens (rate runs: {a.rate_output_len}), /v1/completions streaming, "
-          f"1 token per chunk; TTFT {a.ttft_ms:g} ms.",
+          f"1 token per chunk; TTFT {a.ttft_ms:g} ms."
+          + (" Decode steps shared by every stream (`DSDEPLOY_SIM_SHARED_STEPS=1`, as an engine's continuous batching "
+             "emits one token for every running request per step): a stream's first chunk waits for the next step "
+             "boundary after its TTFT, and that wait (the source logs its mean) is part of the model's TTFT."
+             if a.shared_steps else ""),
           "- Load sources: `nio` = dsdeploy-engine-sim (SwiftNIO, the simulator as deployed); `replay` = the same "
           "binary with `DSDEPLOY_SIM_REPLAY=1` (one thread; a request's arrival is its kernel receive stamp; each "
           "chunk rendered and written at its due time).",

@@ -12,6 +12,7 @@
 # Needs: swift, python3, taskset, cc. Builds go through /tmp/swift-build.lock when it exists (shared machines).
 # Env: SCRATCH=.build  SKIP_BUILD=1 (use the binaries already built)  REPEATS=3  MAIN=1:8,64:256,256:1024  SOURCES=nio,replay  RATE_STEPS=5,2.5,1.25,1
 #      RATE_PROMPTS=768  RATE_OUTPUT_LEN=256  RATE_BATCH=1 (chunks per write of the replay source in the rate runs)
+#      SHARED_STEPS=1 (every source steps all its streams together, as an engine's continuous batching does)
 #      PORT=31960  OUT=benchmarks/results/bench-client-<date>.md
 #      FROM_RUNS=benchmarks/out/client-cpu (only write the report again from that run's runs.json, same options)
 set -euo pipefail
@@ -52,5 +53,5 @@ python3 benchmarks/client-cpu.py --dsdeploy "$BIN/dsdeploy" "${BEFORE[@]}" "${FL
   --work "$WORK" --report "$OUT" --port "${PORT:-31960}" --repeats "${REPEATS:-3}" \
   --main "${MAIN:-1:8,64:256,256:1024}" --sources "${SOURCES:-nio,replay}" \
   --rate-steps "${RATE_STEPS:-5,2.5,1.25,1}" --rate-prompts "${RATE_PROMPTS:-768}" \
-  --rate-output-len "${RATE_OUTPUT_LEN:-256}" --rate-batch "${RATE_BATCH:-1}" --header "$HEADER" \
+  --rate-output-len "${RATE_OUTPUT_LEN:-256}" --rate-batch "${RATE_BATCH:-1}" ${SHARED_STEPS:+--shared-steps} --header "$HEADER" \
   --command "${COMMAND_LINE:-benchmarks/client-cpu.sh}" ${FROM_RUNS:+--from-runs "$FROM_RUNS"}

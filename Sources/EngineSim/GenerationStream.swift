@@ -5,7 +5,8 @@ import NIOHTTP1
 /// Writes one generation on its own timers on the connection's event loop.
 ///
 /// Chunk `i` is due at `arrival + TTFT + i × decodeStep`, where arrival is when the request's
-/// last byte was read (absolute deadlines, so neither parsing nor timer latency accumulates); each chunk is one SSE event. Non-streaming requests get the whole body
+/// last byte was read (absolute deadlines, so neither parsing nor timer latency accumulates), plus,
+/// with shared steps, the wait for the engine's next step boundary (`TimingModel.boundaryWaitNs`); each chunk is one SSE event. Non-streaming requests get the whole body
 /// when the last chunk is due. No lock is held while waiting and nothing sleeps.
 final class GenerationStream {
     private let g: Generation
@@ -64,8 +65,10 @@ final class GenerationStream {
             let ms = Double(max(0, chunk)) * core.settings.timing.decodeStepMs
             return (kvReady ?? arrival) + .nanoseconds(Int64(ms * 1_000_000))
         }
-        let ms = core.settings.timing.chunkOffsetMs(index: max(0, chunk), promptTokens: g.promptTokens)
-        return arrival + .nanoseconds(Int64(ms * 1_000_000))
+        let timing = core.settings.timing
+        let ms = timing.chunkOffsetMs(index: max(0, chunk), promptTokens: g.promptTokens)
+        let wait = timing.boundaryWaitNs(arrivalNs: arrival.uptimeNanoseconds, promptTokens: g.promptTokens)
+        return arrival + .nanoseconds(Int64(wait) + Int64(ms * 1_000_000))
     }
 
     private func scheduleNext() {

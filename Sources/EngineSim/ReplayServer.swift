@@ -58,6 +58,9 @@ final class ReplayServer: @unchecked Sendable {
     private var firstChunks = 0
     private var firstLateSumNs: Int64 = 0
     private var firstLateWorstNs: Int64 = 0
+    /// Streams started, and their summed wait for a shared step boundary (`TimingModel.sharedSteps`).
+    private var started = 0
+    private var boundaryWaitSumNs: UInt64 = 0
 
     private init(core: SimCore, listenFD: Int32, port: Int, wake: (Int32, Int32), epfd: Int32, timerFD: Int32) {
         self.core = core
@@ -149,6 +152,8 @@ final class ReplayServer: @unchecked Sendable {
         let firstMean = firstChunks > 0 ? Double(firstLateSumNs) / Double(firstChunks) / 1e6 : 0
         return "replay: \(chunks) chunks released, timer lateness mean \(fmt(mean)) ms, worst \(fmt(Double(lateWorstNs) / 1e6)) ms"
             + "; first chunks: \(firstChunks), lateness mean \(fmt(firstMean)) ms, worst \(fmt(Double(firstLateWorstNs) / 1e6)) ms"
+            + (core.settings.timing.sharedSteps && started > 0
+               ? "; shared steps: boundary wait mean \(fmt(Double(boundaryWaitSumNs) / Double(started) / 1e6)) ms" : "")
     }
 
     private func fmt(_ x: Double) -> String {
@@ -326,8 +331,12 @@ final class ReplayServer: @unchecked Sendable {
         core.generationStarted()
         let timing = core.settings.timing
         let sizes = timing.chunkSizes(maxTokens: g.maxTokens)
+        let wait = timing.boundaryWaitNs(arrivalNs: arrival, promptTokens: g.promptTokens)
+        started += 1
+        boundaryWaitSumNs &+= wait
+        let start = arrival &+ wait
         func due(_ i: Int) -> UInt64 {
-            arrival &+ UInt64(max(0, timing.chunkOffsetMs(index: i, promptTokens: g.promptTokens) * 1_000_000))
+            start &+ UInt64(max(0, timing.chunkOffsetMs(index: i, promptTokens: g.promptTokens) * 1_000_000))
         }
         let s = ReplayStream()
         s.steps = sizes.count

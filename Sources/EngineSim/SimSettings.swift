@@ -46,7 +46,8 @@ public struct SimSettings: Hashable, Sendable {
     public var bootstrapTimeout: Double = 300
     /// `DSDEPLOY_SIM_ARG_OVERRIDE`: JSON object of /server_info fields to report instead.
     public var argOverride: [String: JSONValue]
-    /// `DSDEPLOY_SIM_TTFT_BASE_MS`, `_TTFT_PER_1K_INPUT_MS`, `_DECODE_STEP_MS`, `_ACCEPT_LENGTH`.
+    /// `DSDEPLOY_SIM_TTFT_BASE_MS`, `_TTFT_PER_1K_INPUT_MS`, `_DECODE_STEP_MS`, `_ACCEPT_LENGTH`,
+    /// `_SHARED_STEPS` (see `TimingModel.sharedSteps`).
     public var timing: TimingModel
 
     /// Default catalog version (SGLang).
@@ -135,6 +136,7 @@ public struct SimSettings: Hashable, Sendable {
             ttftPer1kInputMs: try number(env, "DSDEPLOY_SIM_TTFT_PER_1K_INPUT_MS") ?? d.ttftPer1kInputMs,
             decodeStepMs: try number(env, "DSDEPLOY_SIM_DECODE_STEP_MS") ?? d.decodeStepMs,
             acceptLength: try number(env, "DSDEPLOY_SIM_ACCEPT_LENGTH") ?? d.acceptLength)
+        s.timing.sharedSteps = try flag(env, "DSDEPLOY_SIM_SHARED_STEPS")
         guard s.timing.acceptLength >= 1, s.timing.acceptLength <= 64 else {
             throw SimSetupError("DSDEPLOY_SIM_ACCEPT_LENGTH must be between 1 and 64, got \(s.timing.acceptLength)")
         }

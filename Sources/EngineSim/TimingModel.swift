@@ -14,6 +14,13 @@ public struct TimingModel: Hashable, Sendable {
     public var decodeStepMs: Double
     /// Mean tokens emitted per decode step (≥ 1; fractional allowed).
     public var acceptLength: Double
+    /// Decode steps shared by every running stream, as in an engine's continuous batching
+    /// (`DSDEPLOY_SIM_SHARED_STEPS=1`): one forward pass per step produces the next token of every
+    /// request in the batch, and their chunks leave together. A stream's first chunk then waits for
+    /// the first step boundary at or after arrival + TTFT (steps fall on whole multiples of
+    /// `decodeStepMs` of the process's monotonic clock); off (the default), each stream steps from its
+    /// own arrival.
+    public var sharedSteps = false
 
     /// The defaults: 10 ms TTFT, no per-input cost, 2 ms per step, 1 token per step.
     public static let defaults = TimingModel(ttftBaseMs: 10, ttftPer1kInputMs: 0, decodeStepMs: 2, acceptLength: 1)
@@ -56,9 +63,21 @@ public struct TimingModel: Hashable, Sendable {
         return sizes
     }
 
-    /// Milliseconds after arrival when chunk `index` (0-based) is due.
+    /// Milliseconds after arrival when chunk `index` (0-based) is due (before `boundaryWaitNs`).
     public func chunkOffsetMs(index: Int, promptTokens: Int) -> Double {
         ttftMs(promptTokens: promptTokens) + Double(index) * decodeStepMs
+    }
+
+    /// Nanoseconds a stream that arrived at `arrivalNs` (monotonic clock) waits, after its TTFT, for
+    /// the engine's next step boundary: 0 unless `sharedSteps`. Chunk `i` is then due at
+    /// `arrivalNs + boundaryWaitNs + chunkOffsetMs(i)`, so every stream's chunks fall on the same grid.
+    public func boundaryWaitNs(arrivalNs: UInt64, promptTokens: Int) -> UInt64 {
+        guard sharedSteps else { return 0 }
+        let step = UInt64(max(0, decodeStepMs * 1_000_000).rounded())
+        guard step > 0 else { return 0 }
+        let ready = arrivalNs &+ UInt64(max(0, ttftMs(promptTokens: promptTokens) * 1_000_000))
+        let past = ready % step
+        return past == 0 ? 0 : step - past
     }
 }
 

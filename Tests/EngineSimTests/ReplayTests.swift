@@ -108,4 +108,32 @@ import Testing
         #expect(gaps[0] > 150 && gaps[4] > 150, "gaps \(gaps)")
         #expect([1, 2, 3, 5, 6, 7].allSatisfy { gaps[$0] < 20 }, "gaps \(gaps)")
     }
+
+    /// `DSDEPLOY_SIM_SHARED_STEPS=1`, both servers: two streams started half a step apart emit on the
+    /// same grid of 100 ms boundaries (each event within 30 ms after one); stepping from their own
+    /// arrivals, the two could not both be.
+    @Test(arguments: [true, false])
+    func sharedStepsPutEveryStreamOnOneGrid(replayMode: Bool) async throws {
+        var s = SimSettings()
+        s.timing = TimingModel(ttftBaseMs: 1, ttftPer1kInputMs: 0, decodeStepMs: 100, acceptLength: 1)
+        s.timing.sharedSteps = true
+        let replay = replayMode ? try Self.startReplay(s) : nil
+        let nio = replayMode ? nil : try await SimTest.start(s)
+        let base = replay.map { "http://127.0.0.1:\($0.port)" } ?? nio!.baseURL
+        if let nio { #expect(await SimTest.waitForStatus(nio.baseURL + "/ready", 200)) }
+        let multi = try CurlMulti()
+        let request = HTTPRequest.json(url: base + "/v1/completions", json: #"{"prompt":[1,2],"max_tokens":3,"stream":true}"#)
+        async let first = captureStream(multi, request)
+        try await Task.sleep(for: .milliseconds(50))
+        async let second = captureStream(multi, request)
+        let captures = await [first, second]
+        multi.shutdown()
+        replay?.shutdown()
+        if let nio { await nio.shutdown() }
+        for c in captures {
+            #expect(c.error == nil && c.status == 200 && c.contentEvents.count == 3)
+            let phases = c.contentEvents.map { Double($0.at.nanoseconds % 100_000_000) / 1e6 }
+            #expect(phases.allSatisfy { $0 < 30 }, "ms after a 100 ms boundary: \(phases)")
+        }
+    }
 }

@@ -48,9 +48,10 @@ import Testing
             "DSDEPLOY_SIM_CRASH_ON_START": "1", "DSDEPLOY_SIM_NEVER_READY": "true",
             "DSDEPLOY_SIM_ARG_OVERRIDE": #"{"tp_size": 2, "mem_fraction_static": 0.7}"#,
             "DSDEPLOY_SIM_TTFT_BASE_MS": "200", "DSDEPLOY_SIM_ACCEPT_LENGTH": "2.5",
-            "DSDEPLOY_SIM_REFUSE_TOKEN_IDS": "1",
+            "DSDEPLOY_SIM_REFUSE_TOKEN_IDS": "1", "DSDEPLOY_SIM_SHARED_STEPS": "1",
         ])
         #expect(s.version == "0.5.22" && s.startDelay == 1.5 && s.crashOnStart && s.neverReady && s.refuseTokenIDs)
+        #expect(s.timing.sharedSteps && !TimingModel.defaults.sharedSteps)
         #expect(s.argOverride["tp_size"] == .number(2))
         #expect(s.timing.ttftBaseMs == 200 && s.timing.acceptLength == 2.5)
         #expect(s.timing.decodeStepMs == TimingModel.defaults.decodeStepMs)
@@ -59,8 +60,28 @@ import Testing
         #expect(!defaults.refuseTokenIDs)
         for (k, v) in [("DSDEPLOY_SIM_START_DELAY", "soon"), ("DSDEPLOY_SIM_ACCEPT_LENGTH", "0.5"),
                        ("DSDEPLOY_SIM_ARG_OVERRIDE", "[1]"), ("DSDEPLOY_SIM_CRASH_ON_START", "maybe"),
-                       ("DSDEPLOY_SIM_DECODE_STEP_MS", "-1"), ("DSDEPLOY_SIM_REFUSE_TOKEN_IDS", "ids")] {
+                       ("DSDEPLOY_SIM_DECODE_STEP_MS", "-1"), ("DSDEPLOY_SIM_REFUSE_TOKEN_IDS", "ids"),
+                       ("DSDEPLOY_SIM_SHARED_STEPS", "yes please")] {
             #expect(throws: SimSetupError.self) { _ = try SimSettings.fromEnvironment([k: v]) }
+        }
+    }
+
+    /// Shared steps: a stream waits after its TTFT for the next whole multiple of the step, so
+    /// streams that arrived at different times emit on one grid; without them it waits for nothing.
+    @Test func sharedStepsWaitForTheNextBoundary() {
+        var t = TimingModel(ttftBaseMs: 5, ttftPer1kInputMs: 1, decodeStepMs: 20, acceptLength: 1)
+        #expect(t.boundaryWaitNs(arrivalNs: 1_234_567, promptTokens: 0) == 0)
+        t.sharedSteps = true
+        let ms: UInt64 = 1_000_000
+        // Arrival 3 ms + TTFT 5 ms = 8 ms: the boundary at 20 ms is 12 ms later.
+        #expect(t.boundaryWaitNs(arrivalNs: 3 * ms, promptTokens: 0) == 12 * ms)
+        // Ready exactly on a boundary (35 + 5 = 40 ms): no wait.
+        #expect(t.boundaryWaitNs(arrivalNs: 35 * ms, promptTokens: 0) == 0)
+        // The input-dependent TTFT counts: 1,000 prompt tokens add 1 ms (ready at 41 ms, wait 19 ms).
+        #expect(t.boundaryWaitNs(arrivalNs: 35 * ms, promptTokens: 1000) == 19 * ms)
+        for arrival in stride(from: UInt64(0), to: 100 * ms, by: 7_777_777) {
+            let first = arrival + t.boundaryWaitNs(arrivalNs: arrival, promptTokens: 0) + 5 * ms
+            #expect(first % (20 * ms) == 0 && first >= arrival + 5 * ms && first < arrival + 25 * ms)
         }
     }
 }

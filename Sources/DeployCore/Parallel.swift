@@ -38,6 +38,61 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// The elements of `parts`, in order, in one array, each part's elements moved (not copied) into
+    /// place by one of at most `threads` threads; and, meanwhile, `alongside()` on one of them. For
+    /// large elements (a resolved deployment is about 1.7 KB), moving 2,000 of them into a fresh
+    /// array is memcpy and page faults that other threads would otherwise wait for.
+    /// (Inlinable: specialized for its element, an element is moved with a memcpy; generic, it was
+    /// copied, every field retained, and then destroyed.)
+    @inlinable
+    public static func concatenate<T: Sendable, R: Sendable>(_ parts: consuming [[T]], threads: Int,
+                                                             alongside: @Sendable () -> R) -> ([T], R) {
+        var parts = parts
+        var offsets: [Int] = []
+        offsets.reserveCapacity(parts.count)
+        var total = 0
+        for p in parts {
+            offsets.append(total)
+            total += p.count
+        }
+        let starts = offsets
+        let side = ResultSlots<R>(count: 1)
+        let all = [T](unsafeUninitializedCapacity: total) { buffer, initialized in
+            let destination = buffer.baseAddress.map(UnsafeTransfer.init)  // nil only when there is nothing to move
+            parts.withUnsafeMutableBufferPointer { source in
+                let from = source.baseAddress.map(UnsafeTransfer.init)
+                let count = source.count
+                // Item 0 is `alongside`; item i moves part i - 1.
+                _ = mapOnWorkers(count + 1, threads: threads) { item, _ in
+                    guard item > 0, let from, let destination else {
+                        if item == 0 { side.set(0, alongside()) }
+                        return true
+                    }
+                    let i = item - 1
+                    var part: [T] = []
+                    swap(&part, &from.pointer[i])  // each part is taken by the one worker that moves it
+                    var k = starts[i] + part.count
+                    while let element = part.popLast() {
+                        k -= 1
+                        (destination.pointer + k).initialize(to: element)
+                    }
+                    return true
+                }
+            }
+            initialized = total
+        }
+        return (all, side.get(0)!)
+    }
+}
+
+/// A pointer handed to `Parallel` workers that touch disjoint elements behind it.
+@usableFromInline
+struct UnsafeTransfer<T>: @unchecked Sendable {
+    @usableFromInline let pointer: UnsafeMutablePointer<T>
+    @inlinable init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}
+
 /// Fixed slots written from concurrent workers (`Parallel.map`, `BoundedParallel`).
 public final class ResultSlots<T>: @unchecked Sendable {
     private var slots: [T?]

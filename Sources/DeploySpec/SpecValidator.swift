@@ -49,37 +49,55 @@ public struct SpecValidator: Sendable {
         let runs = threads > 1 ? min(count, threads * 4) : 1
         let catalogs = CatalogCache(workers: threads)
         let validator = self
-        var checked: [[Checked]] = Parallel.mapOnWorkers(runs, threads: threads) { run, worker in
+        // Each run keeps its deployments' results: their events, and what they resolved to (moved
+        // into one array below, by every thread).
+        var checked: [(events: [Checked], resolved: [ResolvedDeployment])] = Parallel.mapOnWorkers(runs, threads: threads) { run, worker in
             var templateCache: [String: ([ArgGroup], [Diagnostic])] = [:]
-            return ((count * run / runs)..<(count * (run + 1) / runs)).map { i in
+            let range = (count * run / runs)..<(count * (run + 1) / runs)
+            var resolved: [ResolvedDeployment] = []
+            resolved.reserveCapacity(range.count)
+            let events = range.map { i in
                 validator.check(manifest.deployments[i], in: manifest, defaultTarget: defaultTarget,
-                                catalogs: catalogs, worker: worker, templateCache: &templateCache)
+                                catalogs: catalogs, worker: worker, templateCache: &templateCache, into: &resolved)
             }
+            return (events, resolved)
         }
 
         PhaseClock.mark("checks")
-        var resolved: [ResolvedDeployment] = []
-        resolved.reserveCapacity(count)
-        var catalogsReported: Set<String> = []
+        var parts: [[ResolvedDeployment]] = []
+        parts.reserveCapacity(checked.count)
+        var events: [[Checked]] = []
+        events.reserveCapacity(checked.count)
         for run in checked.indices {
-            var results: [Checked] = []
-            swap(&results, &checked[run])  // each run's results freed once moved
-            for i in results.indices {
-                for event in results[i].events {
-                    switch event {
-                    case .diagnostic(let d): report(d)
-                    case .catalog(let key):
-                        if catalogsReported.insert(key).inserted { catalogs.diagnostics(key).forEach(report) }
+            var r: [ResolvedDeployment] = []
+            swap(&r, &checked[run].resolved)
+            parts.append(r)
+            var e: [Checked] = []
+            swap(&e, &checked[run].events)
+            events.append(e)
+        }
+        // One thread reports the diagnostics in order while the others move the resolved deployments
+        // into one array (consumed: each part uniquely referenced, so moved, not copied).
+        let (before, reportedBefore) = (diags, seen)
+        let (resolved, collected) = Parallel.concatenate(consume parts, threads: threads) { [events] in
+            var diags = before, seen = reportedBefore
+            diags.reserveCapacity(diags.count + events.count * 16)
+            var catalogsReported: Set<String> = []
+            func report(_ d: Diagnostic) { if seen.insert(Reported(d)).inserted { diags.append(d) } }
+            for run in events {
+                for c in run {
+                    for event in c.events {
+                        switch event {
+                        case .diagnostic(let d): report(d)
+                        case .catalog(let key):
+                            if catalogsReported.insert(key).inserted { catalogs.diagnostics(key).forEach(report) }
+                        }
                     }
                 }
-                // Moved, not copied (`+=` copied every field of every resolved deployment, on this
-                // thread while the others wait): popped from the reversed parts, in order.
-                var parts: [ResolvedDeployment] = []
-                swap(&parts, &results[i].resolved)
-                parts.reverse()
-                while let part = parts.popLast() { resolved.append(part) }
             }
+            return diags
         }
+        diags = collected
         PhaseClock.mark("collect")
         let sorted = Self.noteOverrides(diags, manifest.overrideNotes).sortedByLocation()
         PhaseClock.mark("sort")
@@ -98,14 +116,14 @@ public struct SpecValidator: Sendable {
     }
 
     /// What checking one deployment found: its diagnostics in order (with the place its catalog's
-    /// own diagnostics go) and what it resolved to (one per part of a disaggregated deployment).
+    /// own diagnostics go). What it resolved to (one per part of a disaggregated deployment) is
+    /// appended to its run's array.
     struct Checked: Sendable {
         enum Event: Sendable {
             case diagnostic(Diagnostic)
             case catalog(String)
         }
         var events: [Event] = []
-        var resolved: [ResolvedDeployment] = []
     }
 
     /// Each backend version's catalog, looked up once whichever thread needs it first; with several
@@ -168,7 +186,7 @@ public struct SpecValidator: Sendable {
 
     /// One deployment: references, PD expansion, target checks, catalog, then `DeploymentCheck`.
     func check(_ original: Deployment, in manifest: Manifest, defaultTarget: String?, catalogs: CatalogCache, worker: Int,
-               templateCache: inout [String: ([ArgGroup], [Diagnostic])]) -> Checked {
+               templateCache: inout [String: ([ArgGroup], [Diagnostic])], into resolved: inout [ResolvedDeployment]) -> Checked {
         var out = Checked()
         func add(_ d: Diagnostic) { out.events.append(.diagnostic(d)) }
         let override = targetOverride
@@ -240,7 +258,7 @@ public struct SpecValidator: Sendable {
             resolvedDeployment.runsInContainers = schema?.containers ?? false
             resolvedDeployment.targetRevisionParts = target.flatMap { t in schema?.revisionParts(t) } ?? []
             resolvedDeployment.layers = manifest.layers
-            out.resolved.append(resolvedDeployment)
+            resolved.append(resolvedDeployment)
         }
         return out
     }

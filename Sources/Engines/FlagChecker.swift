@@ -97,10 +97,9 @@ public struct FlagChecker: Sendable {
                 }
                 continue
             }
-            // Passed from the catalog's storage, not bound to a local first. (callgrind still counts one
-            // FlagSpec copy per group here, ~650 instructions; passing a pointer moved it into `process`.)
+            // A pointer into the catalog's storage: a `FlagSpec` value copied every string and array.
             catalog.flags.withUnsafeBufferPointer { flags in
-                process(group, resolved, spec: flags[resolved.index], state: &st)
+                process(group, resolved, spec: flags.baseAddress! + resolved.index, state: &st)
             }
         }
         var issues = st.issues
@@ -113,7 +112,7 @@ public struct FlagChecker: Sendable {
     }
 
     /// Duplicates, deprecation and the value of one resolved group.
-    private func process(_ group: ArgGroup, _ resolved: Resolved, spec: borrowing FlagSpec, state st: inout State) {
+    private func process(_ group: ArgGroup, _ resolved: Resolved, spec: UnsafePointer<FlagSpec>, state st: inout State) {
         let idx = resolved.index
         var g = group
         if let injected = resolved.injectedValue {
@@ -122,7 +121,7 @@ public struct FlagChecker: Sendable {
         }
         let first: (origin: Int, spelled: String)?
         if let path = resolved.dottedPath {
-            let key = spec.name + "." + path.joined(separator: ".")
+            let key = spec.pointee.name + "." + path.joined(separator: ".")
             first = st.dottedSeen[key]
             if first == nil { st.dottedSeen[key] = (group.origin, group.flag) }
             st.flags.withSlot(idx, origin: group.origin) { $0.origin = group.origin }
@@ -134,15 +133,15 @@ public struct FlagChecker: Sendable {
                 return prior
             }
         }
-        if let first, !spec.repeatable {
+        if let first, !spec.pointee.repeatable {
             st.issues.append(FlagIssue(
                 error: true, id: "duplicate-flag",
-                message: "'\(spec.name)' is given more than once"
+                message: "'\(spec.pointee.name)' is given more than once"
                     + (group.flag == first.spelled ? "" : " (here as '\(group.flag)')")
                     + "; the engine would silently keep the last value",
                 origin: group.origin, notes: ["first given as '\(first.spelled)'"], related: first.origin))
         }
-        if let msg = spec.deprecated {
+        if let msg = spec.pointee.deprecated {
             st.issues.append(FlagIssue(
                 error: false, id: "deprecated-flag",
                 message: "'\(group.flag)' is deprecated in \(catalog.engine) \(catalog.version): \(msg)",
@@ -151,7 +150,7 @@ public struct FlagChecker: Sendable {
         let parsed = resolved.dottedPath == nil
             ? typedValue(g, spec: spec, negative: resolved.negative, issues: &st.issues)
             : dottedValue(g, issues: &st.issues)
-        let repeatable = spec.repeatable
+        let repeatable = spec.pointee.repeatable
         st.flags.withSlot(idx, origin: group.origin) { slot in
             guard let value = parsed else {
                 slot.invalid = true

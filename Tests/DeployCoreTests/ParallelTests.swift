@@ -51,4 +51,40 @@ import Testing
         #expect(most <= 2)
         if ProcessInfo.processInfo.activeProcessorCount >= 2 { #expect(most == 2) }
     }
+
+    /// `concatenate` keeps order across parts of any size (empty ones too), runs `alongside` once,
+    /// and every element is released exactly once, with the result, not before.
+    @Test(arguments: [1, 2, 4])
+    func concatenateMovesEveryPartInOrder(threads: Int) {
+        final class Count: Sendable {
+            let n = Mutex(0)
+            func withLock<R>(_ body: (inout Int) -> R) -> R { n.withLock { body(&$0) } }
+        }
+        final class Tracked: Sendable {
+            let value: Int
+            let released: Count
+            init(_ value: Int, _ released: Count) { self.value = value; self.released = released }
+            deinit { released.withLock { $0 += 1 } }
+        }
+        let released = Count()
+        let sizes = [3, 0, 5, 1, 0, 7]
+        var next = 0
+        let parts: [[Tracked]] = sizes.map { n in
+            (0..<n).map { _ in defer { next += 1 }; return Tracked(next, released) }
+        }
+        let calls = Count()
+        do {
+            let (all, side) = Parallel.concatenate(consume parts, threads: threads) { () -> String in
+                calls.withLock { $0 += 1 }
+                return "reported"
+            }
+            #expect(all.map(\.value) == Array(0..<16))
+            #expect(side == "reported" && calls.withLock { $0 } == 1)
+            #expect(released.withLock { $0 } == 0)
+        }
+        #expect(released.withLock { $0 } == 16)
+        // Nothing at all to move.
+        let (none, _) = Parallel.concatenate([[Tracked]](), threads: threads) { 0 }
+        #expect(none.isEmpty)
+    }
 }

@@ -81,7 +81,10 @@ public struct SpecValidator: Sendable {
         let (before, reportedBefore) = (diags, seen)
         let (resolved, collected) = Parallel.concatenate(consume parts, threads: threads) { [events] in
             var diags = before, seen = reportedBefore
-            diags.reserveCapacity(diags.count + events.count * 16)
+            // Sized for every event up front: growing the set rehashed every diagnostic reported so far.
+            let most = events.reduce(0) { $0 + $1.reduce(0) { $0 + $1.events.count } }
+            diags.reserveCapacity(diags.count + most)
+            seen.reserveCapacity(seen.count + most)
             var catalogsReported: Set<String> = []
             func report(_ d: Diagnostic) { if seen.insert(Reported(d)).inserted { diags.append(d) } }
             for run in events {

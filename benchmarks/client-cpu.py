@@ -39,6 +39,8 @@ class Simulator:
                    DSDEPLOY_SIM_REPLAY="1" if replay else "0", DSDEPLOY_SIM_REPLAY_BATCH=str(batch),
                    DSDEPLOY_SIM_SHARED_STEPS="1" if shared else "0")
         self.port, self.log_path = port, log_path
+        # The source's mean wait for a shared step boundary (read from its log at stop; 0 without shared steps).
+        self.boundary_wait_ms = 0.0
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(taskset(cpu) + [binary, "--host", "127.0.0.1", "--port", str(port),
                                                     "--model-path", MODEL],
@@ -75,7 +77,6 @@ class Simulator:
                 self.proc.wait()
         self.log.close()
         mean = first = None
-        self.boundary_wait_ms = 0.0
         try:
             for line in open(self.log_path):
                 if "replay:" in line and "lateness mean" in line:
@@ -133,7 +134,7 @@ def one_run(a, client, binary, sc, rep):
     finally:
         mean_late, first_late = sim.stop()
     # With shared steps the model's own TTFT includes the wait for the next step boundary.
-    model_ttft = a.ttft_ms + getattr(sim, "boundary_wait_ms", 0.0)
+    model_ttft = a.ttft_ms + sim.boundary_wait_ms
     res = {}
     try:
         with open(f"{d}/stdout.json") as f:

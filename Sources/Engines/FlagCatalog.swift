@@ -259,8 +259,9 @@ public struct FlagCatalog: Sendable {
 extension FlagCatalog {
     /// A copy that shares no reference-counted storage with this one: every string, array and
     /// table is its own. Threads that check many deployments against one catalog take one copy
-    /// each (`SpecValidator`): copying a flag's spec or keying a flag set by its name retains the
-    /// catalog's storage, and two threads retaining the same storage contend for its cache line.
+    /// each (`SpecValidator`): keying a flag set by a flag's name, or reading a spec's strings into a
+    /// value or message, retains the catalog's storage, and two threads retaining the same storage
+    /// contend for its cache line.
     public func isolatedCopy() -> FlagCatalog {
         let shared = history
         return FlagCatalog(engine: engine, version: version.isolatedCopy(), flags: flags.map { $0.isolatedCopy() },

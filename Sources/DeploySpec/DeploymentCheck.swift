@@ -34,8 +34,13 @@ struct DeploymentCheck {
 
     mutating func run(templateCache: inout [String: ([ArgGroup], [Diagnostic])]) -> (args: [ArgEntry], flagSet: FlagSet, env: [EnvVar]) {
         let env = mergedEnv()
+        // Sized once: a template's few groups, then the backend's and the deployment's entries.
+        let expected = 8 + version.args.count + deployment.args.count
         var groups: [ArgGroup] = []
+        groups.reserveCapacity(expected)
         var sources: [ArgSource] = []
+        sources.reserveCapacity(expected)
+        origins.reserveCapacity(expected)
         if let command = version.command {
             // The template's words and placeholder checks depend only on the version and the env names.
             let key = "\(backend.name)\u{1F}\(version.name)\u{1F}"
@@ -54,7 +59,7 @@ struct DeploymentCheck {
                 groups += fresh
             }
         }
-        sources = Array(repeating: .template, count: groups.count)
+        sources.append(contentsOf: repeatElement(.template, count: groups.count))
 
         var patcher = ArgPatcher(catalog: catalog, deployment: deployment, layers: layers)
         let lines = patcher.apply()
@@ -63,7 +68,9 @@ struct DeploymentCheck {
         let deploymentGroups = entryGroups(lines, source: .deployment)
         // Each group's canonical flag name, resolved once and kept beside `groups` for the entries.
         let deploymentNames = deploymentGroups.map { catalog.canonicalName(for: $0.flag) }
-        var names = groups.map { catalog.canonicalName(for: $0.flag) }
+        var names: [String?] = []
+        names.reserveCapacity(expected)
+        for g in groups { names.append(catalog.canonicalName(for: g.flag)) }
         // Only backend args can be overridden; most versions have none, so the set is built only for them.
         let overridden = version.args.isEmpty ? [] : Set(deploymentNames.compactMap { $0 })
         for g in entryGroups(version.args.map { ArgLine(text: $0) }, source: .backend) {
@@ -74,7 +81,7 @@ struct DeploymentCheck {
             names.append(name)
         }
         groups += deploymentGroups
-        sources += Array(repeating: .deployment, count: deploymentGroups.count)
+        sources.append(contentsOf: repeatElement(.deployment, count: deploymentGroups.count))
         names += deploymentNames
 
         let context = CheckContext(gpusPerReplica: deployment.gpusPerReplica > 0 ? deployment.gpusPerReplica : nil,
@@ -130,6 +137,7 @@ struct DeploymentCheck {
     /// Parses `args` entries into groups; entries that are not flags are reported.
     mutating func entryGroups(_ lines: [ArgLine], source: ArgSource) -> [ArgGroup] {
         var out: [ArgGroup] = []
+        out.reserveCapacity(lines.count)
         for line in lines {
             let entry = line.text
             let origin = origins.count

@@ -271,6 +271,9 @@ public struct SpecValidator: Sendable {
     /// up to + 1005), a prefill server's bootstrap and the router's Prometheus listener on + 1500.
     static func portRange(_ d: Deployment) -> Diagnostic? {
         let last = d.port + max(0, d.replicas - 1)
+        // The highest port any of them needs is checked first; the words are built only for a problem.
+        let highest = last + max(d.nodes > 1 ? 1005 : 0, d.pd == nil ? 0 : max(PDExpansion.bootstrapPortOffset, PDExpansion.prometheusPortOffset))
+        guard highest > 65535 else { return nil }
         var derived: [(String, Int)] = [("replica \(max(0, d.replicas - 1))'s port", last)]
         if d.nodes > 1 { derived.append(("the multi-node rendezvous (port + 1000 to + 1005)", last + 1005)) }
         switch d.pd?.role {

@@ -46,21 +46,37 @@ extension YAMLNode {
 
 extension YAMLMapping {
     /// The value under a string key (first occurrence).
+    /// (Read through the buffer: `pairs[i].value` copied the whole pair first, key included.)
     subscript(_ key: String) -> YAMLNode? {
         guard let i = index(of: key) else { return nil }
-        return pairs[i].value
+        return value(at: i)
+    }
+
+    /// The value of pair `i`, copied alone.
+    @inline(__always)
+    func value(at i: Int) -> YAMLNode {
+        pairs.withUnsafeBufferPointer { $0[i].value }
     }
 
     /// The key node for a string key.
     func keyNode(_ key: String) -> YAMLScalar? {
         guard let i = index(of: key) else { return nil }
-        return pairs[i].key.scalar
+        return keyScalar(at: i)
+    }
+
+    /// The key of pair `i` when it is a scalar, copied alone.
+    func keyScalar(at i: Int) -> YAMLScalar? {
+        pairs.withUnsafeBufferPointer { p in
+            if case .scalar(let s) = p[i].key { return s }
+            return nil
+        }
     }
 
     /// String-keyed pairs in order.
     var stringPairs: [(key: YAMLScalar, value: YAMLNode)] {
-        pairs.compactMap { k, v in
-            if case .scalar(let s) = k { return (s, v) } else { return nil }
-        }
+        var out: [(key: YAMLScalar, value: YAMLNode)] = []
+        out.reserveCapacity(pairs.count)
+        for pair in pairs { if case .scalar(let s) = pair.key { out.append((s, pair.value)) } }
+        return out
     }
 }

@@ -25,6 +25,8 @@ struct ArgPatcher {
     /// spellings), a new one is appended, a removed one disappears.
     mutating func apply() -> [ArgLine] {
         var lines = deployment.args.map { ArgLine(text: $0) }
+        // Most deployments have no patches: the note text below is built only for those that do.
+        guard !deployment.argPatches.isEmpty else { return lines }
         let d = deployment
         let defined = "deployment '\(d.name)' (defined at \(d.location.file):\(d.location.line):\(d.location.column))"
         for patch in d.argPatches {

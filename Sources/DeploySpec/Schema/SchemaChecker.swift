@@ -101,7 +101,7 @@ struct SchemaChecker {
             let parent = path.text
             for i in m.pairs.indices {
                 guard m.hasScalarKey(i) else { continue }
-                check(m.pairs[i].value, as: value, at: SchemaPath(parent, .mapKey(m.keys[i])))
+                check(m.value(at: i), as: value, at: SchemaPath(parent, .mapKey(m.keys[i])))
             }
         case .object(let schema):
             checkObject(node, schema, path: path.text)
@@ -137,15 +137,18 @@ struct SchemaChecker {
                 continue
             }
             if f < 64 { seenFields |= 1 << UInt64(f) } else { seenOthers.append(key) }
-            check(m.pairs[i].value, as: schema.fields[f].type, at: SchemaPath(path, .field(key)))
+            // The field's type read in place: `schema.fields[f].type` copied the whole field first.
+            schema.fields.withUnsafeBufferPointer { fields in
+                check(m.value(at: i), as: fields[f].type, at: SchemaPath(path, .field(key)))
+            }
         }
         func seen(_ name: String) -> Bool {
             if let f = schema.fieldIndex(name), f < 64 { return seenFields & (1 << UInt64(f)) != 0 }
             return seenOthers.contains(name)
         }
-        for field in schema.fields where field.required && !seen(field.name) {
+        for name in schema.requiredFields where !seen(name) {
             let where_ = path.isEmpty ? schema.name : "'\(path)'"
-            diagnostics.append(.error("missing-key", "missing required key '\(field.name)' in \(where_)", at: m.location))
+            diagnostics.append(.error("missing-key", "missing required key '\(name)' in \(where_)", at: m.location))
         }
         for group in schema.exclusive {
             let given = group.filter(seen)

@@ -70,6 +70,9 @@ public struct ObjectSchema: Sendable {
     public let fields: [FieldSchema]
     /// At most one of these keys may be given (model `id` vs `path`).
     public let exclusive: [[String]]
+    /// The names of the required fields, in order (checked for every mapping: walking `fields` for
+    /// them copied each field).
+    let requiredFields: [String]
     /// How diagnostics name it (`the spec of a gpustack Target`); the title when nil.
     public var label: String?
 
@@ -81,13 +84,16 @@ public struct ObjectSchema: Sendable {
         self.title = title
         self.fields = fields
         self.exclusive = exclusive
+        self.requiredFields = fields.filter(\.required).map(\.name)
     }
 
     func field(_ name: String) -> FieldSchema? { fields.first { $0.name == name } }
 
     /// Index in `fields` of the field with this name (the first, as `field(_:)` finds).
     func fieldIndex(_ name: String) -> Int? {
-        for i in fields.indices where fields[i].name == name { return i }
-        return nil
+        fields.withUnsafeBufferPointer { fields in
+            for i in fields.indices where fields[i].name == name { return i }
+            return nil
+        }
     }
 }

@@ -51,7 +51,7 @@ extension YAMLTreeBuilder {
             }
             stack[top].hasMerge = true
         }
-        stack[top].pairs.append((key: consume key, value: consume value))
+        stack[top].pairs.append(YAMLPair(key: consume key, value: consume value))
         stack[top].keys.append(text)
         let count = stack[top].keys.count
         if stack[top].keyIndex != nil {
@@ -82,7 +82,7 @@ extension YAMLTreeBuilder {
     func applyMerges(_ frame: inout Frame) {
         var seen = Set<String>()
         for pair in frame.pairs where !pair.key.isMergeKey { seen.insert(pair.key.keyText) }
-        var result: [(key: YAMLNode, value: YAMLNode)] = []
+        var result: [YAMLPair] = []
         result.reserveCapacity(frame.pairs.count)
         for pair in frame.pairs {
             guard pair.key.isMergeKey else {

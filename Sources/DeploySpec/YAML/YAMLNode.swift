@@ -56,16 +56,23 @@ struct YAMLSequence: Sendable {
     var location: SourceLocation
 }
 
+/// A key and its value. A struct, not a `(key:, value:)` tuple: reading one field of a tuple
+/// element copied the whole tuple through the runtime's generic tuple witness (key included).
+struct YAMLPair: Sendable {
+    var key: YAMLNode
+    var value: YAMLNode
+}
+
 /// A mapping: its pairs in document order (duplicates already reported and dropped) and location.
 struct YAMLMapping: Sendable {
     /// The pairs; change them through `YAMLPatch`'s `set`/`remove`, which keep `keys` in step.
-    private(set) var pairs: [(key: YAMLNode, value: YAMLNode)]
+    private(set) var pairs: [YAMLPair]
     /// The text of each key of `pairs` (a key that is not a scalar: ""), parallel to `pairs`: lookups
     /// compare these strings instead of copying every (key, value) pair they pass.
     private(set) var keys: [String]
     var location: SourceLocation
 
-    init(pairs: [(key: YAMLNode, value: YAMLNode)], location: SourceLocation) {
+    init(pairs: [YAMLPair], location: SourceLocation) {
         self.pairs = pairs
         self.keys = pairs.map { pair in
             if case .scalar(let s) = pair.key { return s.value } else { return "" }
@@ -74,7 +81,7 @@ struct YAMLMapping: Sendable {
     }
 
     /// A mapping whose scalar keys' texts are already known (the tree builder's `keys`, one per pair).
-    init(pairs: [(key: YAMLNode, value: YAMLNode)], keys: [String], location: SourceLocation) {
+    init(pairs: [YAMLPair], keys: [String], location: SourceLocation) {
         assert(pairs.count == keys.count)
         self.pairs = pairs
         self.keys = keys
@@ -107,7 +114,7 @@ struct YAMLMapping: Sendable {
     /// Appends a pair with a scalar key.
     mutating func append(key: YAMLScalar, value: YAMLNode) {
         keys.append(key.value)
-        pairs.append((key: .scalar(key), value: value))
+        pairs.append(YAMLPair(key: .scalar(key), value: value))
     }
 
     /// Removes pair `i` and returns its value.

@@ -20,7 +20,7 @@ struct YAMLTreeBuilder {
         var location: SourceLocation
         var anchor: String?
         var items: [YAMLNode] = []
-        var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+        var pairs: [YAMLPair] = []
         /// Mapping: the text of each key in `pairs` (cheap duplicate detection).
         var keys: [String] = []
         /// Mapping: the key waiting for its value (nil while expecting a key or when dropped).

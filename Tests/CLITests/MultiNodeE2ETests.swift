@@ -36,14 +36,23 @@ import TestSupport
         """.write(toFile: s.dir + "/manifests/app.yaml", atomically: true, encoding: .utf8)
     }
 
-    /// Pids of engine processes whose command line has all of `words` (not their supervisor, whose
-    /// command line carries every node's).
-    func pids(_ words: [String]) -> [Int32] {
+    /// Pids of this sandbox's engine processes (their `--dist-init-addr` is on its port + 1000) whose
+    /// command line has all of `words`; not their supervisor, whose command line carries every node's.
+    func pids(_ s: Sandbox, _ words: [String]) -> [Int32] {
         let r = try? runProcess("/usr/bin/pgrep", ["-f", "--", words.joined(separator: ".*")], environment: [:], cwd: "/")
         return (r?.out ?? "").split(separator: "\n").compactMap { Int32($0) }.filter { pid in
-            let argv0 = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0").first ?? ""
-            return !argv0.hasSuffix("dsdeploy-supervisor")
+            let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.split(separator: "\0") ?? []
+            return !(argv.first ?? "").hasSuffix("dsdeploy-supervisor") && argv.contains("127.0.0.1:\(s.port + 1000)")
         }
+    }
+
+    /// What is known of each pid, for a failure message: its /proc/PID/stat and command line.
+    func describe(_ pids: [Int32]) -> String {
+        pids.map { pid in
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "(gone)"
+            let cmd = ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").replacingOccurrences(of: "\0", with: " ")
+            return "\(pid): \(stat.trimmingCharacters(in: .whitespacesAndNewlines)) | \(cmd)"
+        }.joined(separator: "\n")
     }
 
     @Test func aTwoNodeReplicaRollsOutAsOneGroup() throws {
@@ -83,7 +92,8 @@ import TestSupport
         #expect(change.status == 0 && change.out.contains("~ --mem-fraction-static: 0.85 → 0.8"), "\(change.out)\(change.err)")
         let good = json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"]).out)["replicas"] as? [[String: Any]] ?? []
         #expect(good.count == 1 && good.first?["state"] as? String == "ready", "\(good)")
-        #expect(pids(["--port \(s.port + 100)", "--node-rank 1"]).count == 1, "one rank-1 process: the old group is gone")
+        let rank1s = pids(s, ["--port \(s.port + 100)", "--node-rank 1"])
+        #expect(rank1s.count == 1, "one rank-1 process: the old group is gone\n\(describe(rank1s))")
 
         // A rank that never joins: the group never gets ready, the rollout fails with the reason and reverts.
         try write(s, memFraction: "0.75", env: ["DSDEPLOY_SIM_NEVER_JOIN": "1"], timeout: 4)
@@ -92,18 +102,20 @@ import TestSupport
         let back = json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"]).out)["replicas"] as? [[String: Any]] ?? []
         #expect(back.count == 1 && back.first?["state"] as? String == "ready" && back.first?["revision"] as? String == good.first?["revision"] as? String,
                 "the last good group serves again: \(back)")
-        #expect(pids(["--mem-fraction-static 0.75"]).isEmpty, "nothing of the failed group is left")
+        let failed = pids(s, ["--mem-fraction-static 0.75"])
+        #expect(failed.isEmpty, "nothing of the failed group is left\n\(describe(failed))\n\(hung.out)")
 
         // Rank 1 killed while a new group starts: the group fails as a whole and the deployment reverts.
         try write(s, memFraction: "0.7", env: ["DSDEPLOY_SIM_START_DELAY": "3"], timeout: 30)
         let apply = try s.spawn(["apply", "manifests/app.yaml", "--auto-approve"])
-        #expect(eventually(timeout: 30) { !self.pids(["--mem-fraction-static 0.7 ", "--node-rank 1"]).isEmpty })
-        for pid in pids(["--mem-fraction-static 0.7 ", "--node-rank 1"]) { kill(pid, SIGKILL) }
+        #expect(eventually(timeout: 30) { !self.pids(s, ["--mem-fraction-static 0.7 ", "--node-rank 1"]).isEmpty })
+        for pid in pids(s, ["--mem-fraction-static 0.7 ", "--node-rank 1"]) { kill(pid, SIGKILL) }
         apply.waitUntilExit()
         #expect(apply.terminationStatus == 1)
         let after = json(try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"]).out)["replicas"] as? [[String: Any]] ?? []
         #expect(after.count == 1 && after.first?["state"] as? String == "ready" && after.first?["revision"] as? String == good.first?["revision"] as? String,
                 "\(after)")
-        #expect(pids(["--mem-fraction-static 0.7 "]).isEmpty, "the rest of the failed group was stopped")
+        let rest = pids(s, ["--mem-fraction-static 0.7 "])
+        #expect(rest.isEmpty, "the rest of the failed group was stopped\n\(describe(rest))")
     }
 }

@@ -42,7 +42,14 @@ private func contents(_ path: String) -> String {
         #expect(ProcFS.groupMembers(pid) == [pid])
         #expect(ProcFS.startTime(pid) == stat.startTime)
         #expect(ProcFS.allPids().contains(pid))
-        #expect(ProcFS.environment(of: pid) == ["MARK=session-test"])
+        // posix_spawn returns once the child's new image is mapped, which can be before the kernel has
+        // written its environment (/proc/PID/environ is empty until then): wait for it, briefly.
+        var environment = ProcFS.environment(of: pid)
+        for _ in 0..<500 where environment == [] {
+            usleep(10_000)
+            environment = ProcFS.environment(of: pid)
+        }
+        #expect(environment == ["MARK=session-test"])
     }
 
     @Test func fileActionsAndEnvironmentReachTheChild() throws {

@@ -271,18 +271,25 @@ public struct SpecValidator: Sendable {
     /// up to + 1005), a prefill server's bootstrap and the router's Prometheus listener on + 1500.
     static func portRange(_ d: Deployment) -> Diagnostic? {
         let last = d.port + max(0, d.replicas - 1)
-        // The highest port any of them needs is checked first; the words are built only for a problem.
-        let highest = last + max(d.nodes > 1 ? 1005 : 0, d.pd == nil ? 0 : max(PDExpansion.bootstrapPortOffset, PDExpansion.prometheusPortOffset))
-        guard highest > 65535 else { return nil }
-        var derived: [(String, Int)] = [("replica \(max(0, d.replicas - 1))'s port", last)]
-        if d.nodes > 1 { derived.append(("the multi-node rendezvous (port + 1000 to + 1005)", last + 1005)) }
+        // The first port past the range, found before any words are built (most deployments have none).
+        enum Need { case replica, rendezvous, bootstrap, prometheus }
+        var over: (need: Need, port: Int)?
+        func consider(_ need: Need, _ port: Int) { if over == nil, port > 65535 { over = (need, port) } }
+        consider(.replica, last)
+        if d.nodes > 1 { consider(.rendezvous, last + 1005) }
         switch d.pd?.role {
-        case .prefill?: derived.append(("the bootstrap port (port + \(PDExpansion.bootstrapPortOffset))", last + PDExpansion.bootstrapPortOffset))
+        case .prefill?: consider(.bootstrap, last + PDExpansion.bootstrapPortOffset)
         case .router? where !d.args.contains(where: { $0.value.hasPrefix("--prometheus-port") }):
-            derived.append(("the router's Prometheus port (port + \(PDExpansion.prometheusPortOffset))", last + PDExpansion.prometheusPortOffset))
+            consider(.prometheus, last + PDExpansion.prometheusPortOffset)
         default: break
         }
-        guard let (what, port) = derived.first(where: { $0.1 > 65535 }) else { return nil }
+        guard let (need, port) = over else { return nil }
+        let what = switch need {
+        case .replica: "replica \(max(0, d.replicas - 1))'s port"
+        case .rendezvous: "the multi-node rendezvous (port + 1000 to + 1005)"
+        case .bootstrap: "the bootstrap port (port + \(PDExpansion.bootstrapPortOffset))"
+        case .prometheus: "the router's Prometheus port (port + \(PDExpansion.prometheusPortOffset))"
+        }
         let at = d.fieldLocations["port"] ?? d.fieldLocations["replicas"] ?? d.location
         return .error("invalid-value", "deployment '\(d.name)' would need port \(port) for \(what), past 65535",
                       at: at, notes: ["port \(d.port), \(d.replicas) replica\(d.replicas == 1 ? "" : "s"); choose a lower port"])

@@ -1,4 +1,5 @@
 import DeployCore
+import Foundation
 @testable import DeploySpec
 import Engines
 import Testing
@@ -40,6 +41,18 @@ import Testing
           disaggregation:
             \(pd)
         """
+    }
+
+    /// The ports dsdeploy derives for the roles count too: a prefill server's bootstrap port and the
+    /// router's Prometheus listener (each its port + 1500) must stay below 65536.
+    @Test func rolePortsPastTheLastPortAreRefused() {
+        let r = validate(manifest().replacingOccurrences(of: "port: 30000", with: "port: 64500"))
+        let messages = r.diagnostics.filter { $0.id == "invalid-value" }.map(\.message)
+        #expect(messages.contains("deployment 'dsr1-prefill' would need port 66010 for the bootstrap port (port + 1500), past 65535"),
+                "\(messages)")
+        #expect(messages.contains("deployment 'dsr1' would need port 66000 for the router's Prometheus port (port + 1500), past 65535"),
+                "\(messages)")
+        #expect(!messages.contains { $0.contains("dsr1-decode") }, "the decode servers' port 31000 fits")
     }
 
     @Test func expandsIntoPrefillDecodeAndTheRouter() throws {

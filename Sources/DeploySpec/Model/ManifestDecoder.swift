@@ -41,7 +41,7 @@ struct ManifestDecoder {
         }
         var checker = SchemaChecker()
         // Keys by their texts (`stringPairs` copied every pair of every document to check its keys).
-        for i in m.keys.indices where m.hasScalarKey(i) && !ManifestSchema.documentKeys.contains(m.keys[i]) {
+        for i in m.keys.indices where !ManifestSchema.documentKeys.contains(m.keys[i]) {
             guard let k = m.keyScalar(at: i) else { continue }
             let hint = Suggest.didYouMean(k.value, in: ManifestSchema.documentKeys)
             checker.diagnostics.append(.error("unknown-key", "unknown key '\(k.value)' in document\(hint)",

@@ -46,16 +46,9 @@ extension YAMLNode {
 
 extension YAMLMapping {
     /// The value under a string key (first occurrence).
-    /// (Read through the buffer: `pairs[i].value` copied the whole pair first, key included.)
     subscript(_ key: String) -> YAMLNode? {
         guard let i = index(of: key) else { return nil }
-        return value(at: i)
-    }
-
-    /// The value of pair `i`, copied alone.
-    @inline(__always)
-    func value(at i: Int) -> YAMLNode {
-        pairs.withUnsafeBufferPointer { $0[i].value }
+        return pairs[i].value
     }
 
     /// The key node for a string key.
@@ -66,10 +59,8 @@ extension YAMLMapping {
 
     /// The key of pair `i` when it is a scalar, copied alone.
     func keyScalar(at i: Int) -> YAMLScalar? {
-        pairs.withUnsafeBufferPointer { p in
-            if case .scalar(let s) = p[i].key { return s }
-            return nil
-        }
+        if case .scalar(let s) = pairs[i].key { return s }
+        return nil
     }
 
     /// String-keyed pairs in order.

@@ -101,7 +101,7 @@ struct SchemaChecker {
             let parent = path.text
             for i in m.pairs.indices {
                 guard m.hasScalarKey(i) else { continue }
-                check(m.value(at: i), as: value, at: SchemaPath(parent, .mapKey(m.keys[i])))
+                check(m.pairs[i].value, as: value, at: SchemaPath(parent, .mapKey(m.keys[i])))
             }
         case .object(let schema):
             checkObject(node, schema, path: path.text)
@@ -137,10 +137,7 @@ struct SchemaChecker {
                 continue
             }
             if f < 64 { seenFields |= 1 << UInt64(f) } else { seenOthers.append(key) }
-            // The field's type read in place: `schema.fields[f].type` copied the whole field first.
-            schema.fields.withUnsafeBufferPointer { fields in
-                check(m.value(at: i), as: fields[f].type, at: SchemaPath(path, .field(key)))
-            }
+            check(m.pairs[i].value, as: schema.fields[f].type, at: SchemaPath(path, .field(key)))
         }
         func seen(_ name: String) -> Bool {
             if let f = schema.fieldIndex(name), f < 64 { return seenFields & (1 << UInt64(f)) != 0 }

@@ -91,9 +91,7 @@ public struct ObjectSchema: Sendable {
 
     /// Index in `fields` of the field with this name (the first, as `field(_:)` finds).
     func fieldIndex(_ name: String) -> Int? {
-        fields.withUnsafeBufferPointer { fields in
-            for i in fields.indices where fields[i].name == name { return i }
-            return nil
-        }
+        for i in fields.indices where fields[i].name == name { return i }
+        return nil
     }
 }

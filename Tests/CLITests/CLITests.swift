@@ -16,7 +16,32 @@ import TestSupport
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[2]
     }()
 
-    struct Run { var status: Int32; var out: String; var err: String }
+    struct Run {
+        var status: ExitStatus
+        var out: String
+        var err: String
+        init(status: Int32, out: String, err: String) {
+            self.status = ExitStatus(code: status, out: out, err: err)
+            self.out = out
+            self.err = err
+        }
+    }
+
+    /// A run's exit status that carries the run's output, so that a failed `#expect(try s.run(…).status == 0)`
+    /// says why (Swift Testing shows each operand's `testDescription`). Equal when the codes are.
+    struct ExitStatus: Equatable, ExpressibleByIntegerLiteral, CustomStringConvertible, CustomTestStringConvertible {
+        let code: Int32
+        let out: String
+        let err: String
+        init(code: Int32, out: String = "", err: String = "") { self.code = code; self.out = out; self.err = err }
+        init(integerLiteral value: Int32) { self.init(code: value) }
+        static func == (a: ExitStatus, b: ExitStatus) -> Bool { a.code == b.code }
+        var description: String { String(code) }
+        var testDescription: String {
+            func tail(_ s: String) -> String { s.count > 4000 ? "…" + s.suffix(4000) : s }
+            return out.isEmpty && err.isEmpty ? description : "\(code); stdout:\n\(tail(out))\nstderr:\n\(tail(err))"
+        }
+    }
 
     func run(_ args: [String], cwd: String = CLITests.root) throws -> Run {
         var env = ProcessInfo.processInfo.environment

@@ -214,7 +214,8 @@ import TestSupport
             single.append(Date().timeIntervalSince(t0))
             #expect(r1.status == 0, "\(r1.out)\(r1.err)")
         }
-        #expect(try s.run(["delete", "manifests/one.yaml", "--auto-approve", "--grace", "2"]).status == 0)
+        let deleteOne = try s.run(["delete", "manifests/one.yaml", "--auto-approve", "--grace", "2"])
+        #expect(deleteOne.status == 0, "\(deleteOne.out)\(deleteOne.err)")
         func f(_ x: [Double]) -> String { x.map { String(format: "%.2f", $0) }.joined(separator: ", ") }
         print("docker multi-node (2 namespace hosts over ssh): first apply \(String(format: "%.2f", firstApply)) s; "
               + "rollout with a 2 s start delay: group of 2 nodes \(f(group)) s, one node \(f(single)) s, ratio "

@@ -2,6 +2,7 @@ import DeployCore
 import DeployKit
 import Foundation
 import POSIXSpawn
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -117,12 +118,23 @@ final class SSHTunnel: @unchecked Sendable {
 
 /// Runs a program and waits for it, its output in files of `directory`, not pipes (a program that
 /// leaves a process behind, such as `ssh -f`, would keep a pipe open).
+///
+/// Each run has its own files (`NAME-PID-N.err`), removed once read: two commands at once, in this
+/// process or another using the same state directory, must not truncate each other's messages.
 enum CommandRunner {
+    private static let counter = Mutex(0)
+
     static func run(_ argv: [String], environment: [String: String], directory: String, name: String,
                     captureOutput: Bool = false) -> (status: Int32, output: String, error: String) {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let errFile = directory + "/\(name).err"
-        let outFile = directory + "/\(name).out"
+        let n = counter.withLock { n in n += 1; return n }
+        let base = directory + "/\(name)-\(getpid())-\(n)"
+        let errFile = base + ".err"
+        let outFile = base + ".out"
+        defer {
+            unlink(errFile)
+            if captureOutput { unlink(outFile) }
+        }
         let env = environment.map { "\($0.key)=\($0.value)" }
         let pid: Int32
         do {

@@ -32,6 +32,7 @@ public enum Parallel {
         let tickets = TicketCounter()
         // Each worker takes the next index until none is left: uneven items balance themselves.
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            HugePageHeap.prepareWorker()
             while let i = tickets.take(below: count) { results.set(i, body(i, worker)) }
         }
         return (0..<count).map { results.get($0)! }

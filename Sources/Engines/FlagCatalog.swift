@@ -54,6 +54,8 @@ public struct FlagCatalog: Sendable {
     private var table = SpellingTable([])
     /// Each flag's catalog default as a typed value, by index (the rules read them per deployment).
     private var defaults: [FlagValue?] = []
+    /// The index of each flag the cross-flag rules read (`RuleFlag`), -1 where this version lacks it.
+    private var ruleIndices: [Int] = []
 
     /// Creates a catalog from flag specs (the store builds these from the bundled JSON).
     public init(engine: EngineKind, version: String, flags: [FlagSpec],
@@ -84,6 +86,13 @@ public struct FlagCatalog: Sendable {
         }
         table = SpellingTable(spellings)
         defaults = flags.map { f in f.defaultValue.flatMap { FlagValue(json: $0, type: f.valueType, element: f.elementType) } }
+        ruleIndices = RuleFlag.allCases.map { lookup($0.name)?.0 ?? -1 }
+    }
+
+    /// The index in `flags` of a flag the rules read, nil when this version lacks it.
+    func ruleIndex(_ f: RuleFlag) -> Int? {
+        let i = ruleIndices[f.rawValue]
+        return i < 0 ? nil : i
     }
 
     /// The version as a comparable value.

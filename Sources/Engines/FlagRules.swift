@@ -1,10 +1,37 @@
+/// A flag the cross-flag rules read. Each catalog resolves them to its flag indices once
+/// (`FlagCatalog.ruleIndices`): the rules run for every deployment, and looking each flag up by
+/// its name there cost a fifth of the flag check.
+enum RuleFlag: Int, CaseIterable, CustomStringConvertible {
+    case tpSize, epSize, ppSize, dpSize, nnodes, attnDPSize, moeDPSize, elasticEPJoinMode
+    case moeA2ABackend, moeRunnerBackend, quantization, chunkedPrefillSize, enableDPAttention, enableDPLMHead
+    case pageSize, disaggregationMode, maxRunningRequests, enableMixedChunk, disableOverlapSchedule
+    case speculativeAlgorithm, speculativeNumSteps, speculativeEagleTopk, speculativeNumDraftTokens
+    case speculativeAdaptive, speculativeDSparkBlockSize, speculativeMoERunnerBackend
+    case attentionBackend, prefillAttentionBackend, decodeAttentionBackend
+    case tensorParallelSize, pipelineParallelSize, dataParallelSize
+
+    /// The flag's canonical name (also its text in messages).
+    var name: String { Self.names[rawValue] }
+    var description: String { name }
+
+    static let names = [
+        "--tp-size", "--ep-size", "--pp-size", "--dp-size", "--nnodes", "--attn-dp-size", "--moe-dp-size", "--elastic-ep-join-mode",
+        "--moe-a2a-backend", "--moe-runner-backend", "--quantization", "--chunked-prefill-size", "--enable-dp-attention",
+        "--enable-dp-lm-head", "--page-size", "--disaggregation-mode", "--max-running-requests", "--enable-mixed-chunk",
+        "--disable-overlap-schedule", "--speculative-algorithm", "--speculative-num-steps", "--speculative-eagle-topk",
+        "--speculative-num-draft-tokens", "--speculative-adaptive", "--speculative-dspark-block-size",
+        "--speculative-moe-runner-backend", "--attention-backend", "--prefill-attention-backend", "--decode-attention-backend",
+        "--tensor-parallel-size", "--pipeline-parallel-size", "--data-parallel-size",
+    ]
+}
+
 /// Cross-flag rules over resolved values (explicit, else the catalog default), run by the
 /// checker after every group was typed. Errors are launch failures (`flag-conflict`);
 /// warnings say what the engine will silently change. Rules whose flags the catalog does
 /// not have, or whose values are templated, are skipped.
 struct FlagRules {
     let catalog: FlagCatalog
-    /// The flags the groups set, by catalog flag index (rules name flags; `catalog.index(of:)` finds them).
+    /// The flags the groups set, by catalog flag index (rules name flags; `catalog.ruleIndex` finds them).
     /// Flags given with an invalid value, or meant by a typo, are undecided: rules that need them are skipped.
     let flags: FlagSlots
     let fallbackOrigin: Int?
@@ -24,11 +51,11 @@ struct FlagRules {
             r.sglangParallelism()
             r.sglangSpeculative()
             r.sglangChunkedPrefill()
-            r.placement(context, tp: "--tp-size", pp: "--pp-size", dp: "--dp-size",
-                        dpMultiplies: !r.bool("--enable-dp-attention"), names: ("tp_size", "pp_size", "dp_size"))
+            r.placement(context, tp: .tpSize, pp: .ppSize, dp: .dpSize,
+                        dpMultiplies: !r.bool(.enableDPAttention), names: ("tp_size", "pp_size", "dp_size"))
         case .vllm:
-            r.placement(context, tp: "--tensor-parallel-size", pp: "--pipeline-parallel-size",
-                        dp: "--data-parallel-size", dpMultiplies: true,
+            r.placement(context, tp: .tensorParallelSize, pp: .pipelineParallelSize,
+                        dp: .dataParallelSize, dpMultiplies: true,
                         names: ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"))
         case .llamaCpp, .sglangRouter:
             break
@@ -44,26 +71,32 @@ struct FlagRules {
     /// Versions where SGLang changed a rule.
     static let v0510 = EngineVersion("0.5.10"), v0522 = EngineVersion("0.5.22")
 
+    /// The flag's index in the catalog, nil when the catalog lacks it.
+    func index(_ f: RuleFlag) -> Int? { catalog.ruleIndex(f) }
+
     /// Explicit value, else the catalog default; nil when the catalog lacks the flag.
-    func resolved(_ name: String) -> FlagValue? {
-        guard let i = catalog.index(of: name) else { return nil }
+    func resolved(_ f: RuleFlag) -> FlagValue? {
+        guard let i = index(f) else { return nil }
         return flags.value(i) ?? catalog.defaultValue(at: i)
     }
 
     /// The explicit value of a flag, nil when not set (or not in the catalog).
-    func explicit(_ name: String) -> FlagValue? {
-        catalog.index(of: name).flatMap { flags.value($0) }
+    func explicit(_ f: RuleFlag) -> FlagValue? {
+        index(f).flatMap { flags.value($0) }
     }
 
     /// True when the manifest sets the flag.
-    func isSet(_ name: String) -> Bool { explicit(name) != nil }
+    func isSet(_ f: RuleFlag) -> Bool { explicit(f) != nil }
+
+    /// True when the catalog has the flag.
+    func has(_ f: RuleFlag) -> Bool { index(f) != nil }
 
     /// The resolved int (nil: unknown, unset without default, templated, or beyond ±2³¹ —
     /// absurd sizes are left to the engine so the rules' arithmetic cannot overflow).
-    func int(_ name: String) -> Int64? { FlagRules.sane(resolved(name)?.intValue) }
+    func int(_ f: RuleFlag) -> Int64? { FlagRules.sane(resolved(f)?.intValue) }
 
     /// The explicit int only (same range as `int`).
-    func explicitInt(_ name: String) -> Int64? { FlagRules.sane(explicit(name)?.intValue) }
+    func explicitInt(_ f: RuleFlag) -> Int64? { FlagRules.sane(explicit(f)?.intValue) }
 
     static func sane(_ v: Int64?) -> Int64? {
         guard let v, v.magnitude <= 1 << 31 else { return nil }
@@ -71,41 +104,41 @@ struct FlagRules {
     }
 
     /// The resolved string.
-    func string(_ name: String) -> String? { resolved(name)?.stringValue }
+    func string(_ f: RuleFlag) -> String? { resolved(f)?.stringValue }
 
     /// The resolved boolean (false when unknown).
-    func bool(_ name: String) -> Bool { resolved(name)?.boolValue ?? false }
+    func bool(_ f: RuleFlag) -> Bool { resolved(f)?.boolValue ?? false }
 
     /// True when any of the flags has a templated or invalid value (the rule cannot be decided).
-    func templated(_ names: String...) -> Bool {
-        names.contains { name in
-            guard let i = catalog.index(of: name) else { return false }
+    func templated(_ fs: RuleFlag...) -> Bool {
+        fs.contains { f in
+            guard let i = index(f) else { return false }
             return flags.value(i)?.isTemplated ?? flags.undecided(i)
         }
     }
 
-    /// Origin of the first flag of `names` that is set, else of the first group.
-    func origin(_ names: [String]) -> Int? {
-        for n in names { if let i = catalog.index(of: n), let p = flags.position(of: i) { return flags.slots[p].origin } }
+    /// Origin of the first flag of `fs` that is set, else of the first group.
+    func origin(_ fs: [RuleFlag]) -> Int? {
+        for f in fs { if let i = index(f), let p = flags.position(of: i) { return flags.slots[p].origin } }
         return fallbackOrigin
     }
 
     // MARK: - Reporting
 
-    mutating func error(_ message: String, at names: [String], notes: [String] = []) {
-        guard let o = origin(names) else { return }
+    mutating func error(_ message: String, at flags: [RuleFlag], notes: [String] = []) {
+        guard let o = origin(flags) else { return }
         issues.append(FlagIssue(error: true, id: "flag-conflict", message: message, origin: o, notes: notes))
     }
 
-    mutating func warning(_ message: String, at names: [String], notes: [String] = []) {
-        guard let o = origin(names) else { return }
+    mutating func warning(_ message: String, at flags: [RuleFlag], notes: [String] = []) {
+        guard let o = origin(flags) else { return }
         issues.append(FlagIssue(error: false, id: "flag-conflict", message: message, origin: o, notes: notes))
     }
 
     // MARK: - Placement
 
     /// tp × pp (× dp) must fit the GPUs of one replica (`gpusPerReplica × nodes`).
-    mutating func placement(_ context: CheckContext, tp: String, pp: String, dp: String,
+    mutating func placement(_ context: CheckContext, tp: RuleFlag, pp: RuleFlag, dp: RuleFlag,
                             dpMultiplies: Bool, names: (String, String, String)) {
         guard let perNode = context.gpusPerReplica, perNode > 0, !templated(tp, pp, dp) else { return }
         let t = int(tp) ?? 1, p = int(pp) ?? 1, d = dpMultiplies ? (int(dp) ?? 1) : 1

@@ -14,9 +14,9 @@ import Glibc
 /// `glibc.malloc.hugetlb=1` tunable does, which a process can only set before it starts.
 ///
 /// How: a block of the expected size is allocated from this thread's malloc arena, its 2 MiB-aligned
-/// interior marked, and the block freed. The memory stays in the arena (dsdeploy raises malloc's trim
-/// threshold at start) and later allocations are carved from it; nothing is touched until used, so
-/// the reservation costs address space, not memory. Each thread that works on the manifest
+/// interior marked, and the block freed (a small block kept after it). The memory stays in the arena
+/// (`MallocTuning` raises malloc's trim threshold) and later allocations are carved from it;
+/// nothing is touched until used, so the reservation costs address space, not memory. Each thread that works on the manifest
 /// (`Parallel`'s workers) has its own arena and prepares it once. With huge pages unavailable
 /// (`never`, or another libc) the advice is ignored and nothing changes.
 public enum HugePageHeap {
@@ -29,13 +29,16 @@ public enum HugePageHeap {
     private static let preparedKey = "dsdeploy.hugePageHeap"
 
     /// Prepares the calling thread's heap for `bytes` of allocations, and each worker thread's for
-    /// its share once it first runs a `Parallel` item. Requests below 8 MiB are ignored.
-    public static func expect(bytes: Int, threads: Int) {
-        guard bytes >= 8 << 20 else { return }
+    /// its share once it first runs a `Parallel` item. Requests below 8 MiB are ignored. Returns the
+    /// addresses of the calling thread's heap it marked (nil: none).
+    @discardableResult
+    public static func expect(bytes: Int, threads: Int) -> Range<UInt>? {
+        guard bytes >= 8 << 20 else { return nil }
         MallocTuning.apply()
-        prepare(bytes)
+        let marked = prepare(bytes)
         Thread.current.threadDictionary[preparedKey] = true
         if threads > 1 { perWorker.store(bytes / threads, ordering: .relaxed) }
+        return marked
     }
 
     /// Called by `Parallel` in each worker before its first item: prepares this thread's arena once.
@@ -51,16 +54,23 @@ public enum HugePageHeap {
     /// The block must come from the arena's heap, not a mapping of its own that `free` unmaps: below
     /// the mmap threshold (256 MiB, `MallocTuning`) on the main thread, whose heap grows with `brk`;
     /// below 48 MiB on another, whose arena grows in heaps of at most 64 MiB (a larger block is mapped).
-    private static func prepare(_ bytes: Int) {
+    @discardableResult
+    private static func prepare(_ bytes: Int) -> Range<UInt>? {
         #if canImport(Glibc)
         let bytes = min(bytes, Thread.isMainThread ? 192 << 20 : 48 << 20)
-        guard let block = malloc(bytes) else { return }
+        guard let block = malloc(bytes) else { return nil }
+        // A small block after it, kept: freed, the large block becomes a free chunk of the heap that
+        // later allocations are carved from. Without it, a block that filled a fresh heap of a
+        // thread's arena would free the whole heap, and glibc unmaps a heap that is entirely free.
+        _ = malloc(64)
+        defer { free(block) }
         let start = (UInt(bitPattern: block) + UInt(huge - 1)) & ~UInt(huge - 1)
         let end = (UInt(bitPattern: block) + UInt(bytes)) & ~UInt(huge - 1)
-        if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) {
-            _ = madvise(p, Int(end - start), MADV_HUGEPAGE)
-        }
-        free(block)
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start),
+              madvise(p, Int(end - start), MADV_HUGEPAGE) == 0 else { return nil }
+        return start..<end
+        #else
+        return nil
         #endif
     }
 }

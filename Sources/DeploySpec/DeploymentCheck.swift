@@ -32,7 +32,7 @@ struct DeploymentCheck {
         self.strict = strict || deployment.strictFlags == true
     }
 
-    mutating func run(templateCache: inout [String: ([ArgGroup], [Diagnostic])]) -> (args: [ArgEntry], flagSet: FlagSet, env: [EnvVar]) {
+    mutating func run(templateCache: inout [TemplateKey: ([ArgGroup], [Diagnostic])]) -> (args: [ArgEntry], flagSet: FlagSet, env: [EnvVar]) {
         let env = mergedEnv()
         // Sized once: a template's few groups, then the backend's and the deployment's entries.
         let expected = 8 + version.args.count + deployment.args.count
@@ -43,8 +43,7 @@ struct DeploymentCheck {
         origins.reserveCapacity(expected)
         if let command = version.command {
             // The template's words and placeholder checks depend only on the version and the env names.
-            let key = "\(backend.name)\u{1F}\(version.name)\u{1F}"
-                + env.map { "\($0.name.value)\($0.value.isSecret ? "!" : "")" }.joined(separator: ",")
+            let key = TemplateKey(backend: backend.name, version: version.name, env: env)
             if let (cached, diags) = templateCache[key] {
                 diagnostics += diags
                 for var g in cached {
@@ -86,7 +85,9 @@ struct DeploymentCheck {
 
         let context = CheckContext(gpusPerReplica: deployment.gpusPerReplica > 0 ? deployment.gpusPerReplica : nil,
                                    nodes: deployment.nodes)
-        let result = FlagChecker(catalog: catalog, strict: strict).check(groups, context: context)
+        // The template's flags are dsdeploy's own (`--host`, `--port`): not part of the deployment's flag set.
+        let templateGroups = sources.prefix { $0 == .template }.count
+        let result = FlagChecker(catalog: catalog, strict: strict).check(groups, context: context, flagSetOmitsFirst: templateGroups)
         for issue in result.issues { diagnostics.append(diagnostic(for: issue, groups: groups)) }
 
         var entries: [ArgEntry] = []
@@ -96,12 +97,8 @@ struct DeploymentCheck {
             entries.append(ArgEntry(source: sources[i], group: g, canonicalName: names[i],
                                     location: g.origin < origins.count ? origins[g.origin].line.text.location : nil))
         }
-        var flagSet = result.flagSet
-        for e in entries where e.source == .template {
-            if let n = e.canonicalName { flagSet.values[n] = nil }
-        }
         diagnostics += multiNodeDiagnostics(entries)
-        return (entries, flagSet, env)
+        return (entries, result.flagSet, env)
     }
 
     /// A replica on several nodes (`nodesPerReplica` > 1): the engine must be able to, its version
@@ -128,8 +125,27 @@ struct DeploymentCheck {
         return out
     }
 
+    /// What a run-command template's words and placeholder checks depend on: the backend version and
+    /// the env names (and which are secret). Hashed as values: building a string key per deployment
+    /// cost more than the lookup.
+    struct TemplateKey: Hashable {
+        var backend: String
+        var version: String
+        var env: [EnvName]
+        struct EnvName: Hashable {
+            var name: String
+            var secret: Bool
+        }
+        init(backend: String, version: String, env: [EnvVar]) {
+            self.backend = backend
+            self.version = version
+            self.env = env.map { EnvName(name: $0.name.value, secret: $0.value.isSecret) }
+        }
+    }
+
     /// Backend-version env overridden by deployment env (same name), in order.
     func mergedEnv() -> [EnvVar] {
+        if version.env.isEmpty { return deployment.env }  // most versions: no set of names to build
         let names = Set(deployment.env.map(\.name.value))
         return version.env.filter { !names.contains($0.name.value) } + deployment.env
     }

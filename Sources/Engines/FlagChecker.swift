@@ -85,9 +85,14 @@ public struct FlagChecker: Sendable {
     }
 
     /// Checks `groups` (manifest entries and/or template argv groups, in command-line order).
-    public func check(_ groups: [ArgGroup], context: CheckContext = CheckContext()) -> FlagCheckResult {
+    ///
+    /// The flags the first `flagSetOmitsFirst` groups name are left out of the result's flag set
+    /// (a run-command template's own flags, which the deployment's flag set does not carry); they are
+    /// checked like the others.
+    public func check(_ groups: [ArgGroup], context: CheckContext = CheckContext(), flagSetOmitsFirst: Int = 0) -> FlagCheckResult {
         var st = State(flags: FlagSlots(capacity: groups.count))
-        for group in groups {
+        var omitted: [Int] = []
+        for (n, group) in groups.enumerated() {
             if group.flag.hasPlaceholder { continue }  // a templated flag name: only known at render time
             guard let resolved = resolve(group, issues: &st.issues) else {
                 // A typo'd flag (`--tp-szie 8`) most likely meant its closest catalog flag: rules over
@@ -97,6 +102,7 @@ public struct FlagChecker: Sendable {
                 }
                 continue
             }
+            if n < flagSetOmitsFirst { omitted.append(resolved.index) }
             // A pointer into the catalog's storage: a `FlagSpec` value copied every string and array.
             catalog.flags.withUnsafeBufferPointer { flags in
                 process(group, resolved, spec: flags.baseAddress! + resolved.index, state: &st)
@@ -107,7 +113,9 @@ public struct FlagChecker: Sendable {
         issues += rules.evaluate(context: context)
         var values: [String: FlagValue] = [:]
         values.reserveCapacity(st.flags.slots.count)
-        for slot in st.flags.slots { if let v = slot.value { values[catalog.flags[slot.index].name] = v } }
+        for slot in st.flags.slots where !omitted.contains(slot.index) {
+            if let v = slot.value { values[catalog.flags[slot.index].name] = v }
+        }
         return FlagCheckResult(flagSet: FlagSet(values), issues: issues)
     }
 

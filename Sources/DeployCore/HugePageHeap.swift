@@ -14,7 +14,7 @@ import Glibc
 /// `glibc.malloc.hugetlb=1` tunable does, which a process can only set before it starts.
 ///
 /// How: a block of the expected size is allocated from this thread's malloc arena, its 2 MiB-aligned
-/// interior marked, and the block freed (a small block kept after it). The memory stays in the arena
+/// interior marked, and the block shrunk to 64 bytes (kept). The memory stays in the arena
 /// (`MallocTuning` raises malloc's trim threshold) and later allocations are carved from it;
 /// nothing is touched until used, so the reservation costs address space, not memory. Each thread that works on the manifest
 /// (`Parallel`'s workers) has its own arena and prepares it once. With huge pages unavailable
@@ -59,11 +59,10 @@ public enum HugePageHeap {
         #if canImport(Glibc)
         let bytes = min(bytes, Thread.isMainThread ? 192 << 20 : 48 << 20)
         guard let block = malloc(bytes) else { return nil }
-        // A small block after it, kept: freed, the large block becomes a free chunk of the heap that
-        // later allocations are carved from. Without it, a block that filled a fresh heap of a
-        // thread's arena would free the whole heap, and glibc unmaps a heap that is entirely free.
-        _ = malloc(64)
-        defer { free(block) }
+        // Shrunk, not freed: the first 64 bytes stay allocated (for good) and the rest goes back to
+        // the arena, where later allocations are carved from it. Freed whole, a block that filled a
+        // fresh heap of a thread's arena would leave that heap empty, and glibc unmaps an empty heap.
+        defer { _ = realloc(block, 64) }
         let start = (UInt(bitPattern: block) + UInt(huge - 1)) & ~UInt(huge - 1)
         let end = (UInt(bitPattern: block) + UInt(bytes)) & ~UInt(huge - 1)
         guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start),

@@ -4,6 +4,7 @@ import EngineSim
 import Engines
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct BenchTests {
     // MARK: pure math
@@ -189,10 +190,9 @@ import Testing
     }
 
     @Test func failuresAreCountedAgainstStoppedPort() async throws {
-        let sim = try await simulator(acceptLength: 1)
-        let url = sim.baseURL
-        await sim.shutdown()
-        var config = BenchConfig(baseURL: url)
+        let closed = try RefusingPort()
+        defer { withExtendedLifetime(closed) {} }
+        var config = BenchConfig(baseURL: "http://127.0.0.1:\(closed.port)")
         config.numPrompts = 5
         config.randomInputLength = 8
         config.randomOutputLength = 4

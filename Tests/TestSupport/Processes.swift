@@ -97,3 +97,33 @@ final class PortReservations: @unchecked Sendable {
         }
     }
 }
+
+/// A TCP port of 127.0.0.1 that refuses connections for as long as this value lives: a socket bound
+/// to it that never listens, so no other socket can take the port (a stopped server's port can be
+/// taken by the next test's server, which then answers instead of refusing).
+public final class RefusingPort: @unchecked Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            let e = errno
+            close(fd)
+            throw POSIXError(.init(rawValue: e) ?? .EIO)
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}

@@ -164,7 +164,7 @@ struct DeploymentCheck {
                 diagnostics.append(.error("invalid-value", "empty args entry", at: entry.location, length: entry.length))
                 continue
             }
-            guard let g = ArgGroup.parse(entry: entry.value, origin: origin, knownSpelling: catalog.spelling(utf8:)) else {
+            guard let g = ArgGroup.parse(entry: entry.value, origin: origin) else {
                 diagnostics.append(.error("invalid-value",
                     "args entry '\(entry.value)' is not a flag; write one flag per entry, e.g. '--tp-size 8'",
                     at: entry.location, length: entry.length))

@@ -1,7 +1,6 @@
 public import DeployTemplate
 
-/// Building groups from manifest `args` entries and from argv tokens. Catalog-free (a caller may
-/// pass a catalog's spellings to share its strings).
+/// Building groups from manifest `args` entries and from argv tokens. Catalog-free.
 extension ArgGroup {
     /// Parses one manifest `args` entry into a group, or nil when the entry is not a flag
     /// (`8`, `-1`, empty): the caller reports that as `invalid-value`.
@@ -11,19 +10,13 @@ extension ArgGroup {
     ///   checker. A remainder wholly wrapped in `'…'` or `"…"` loses the quotes.
     /// - `--flag`: a presence flag, no values.
     /// - Offsets are in Unicode scalars from the start of `entry`.
-    ///
-    /// `knownSpelling`, given the flag's UTF-8, may return an equal string that already exists (a
-    /// catalog's spelling of it): a flag name longer than 15 bytes is otherwise a new heap string for
-    /// every entry of every deployment.
-    public static func parse(entry: String, origin: Int,
-                             knownSpelling: ((UnsafeBufferPointer<UInt8>) -> String?)? = nil) -> ArgGroup? {
+    public static func parse(entry: String, origin: Int) -> ArgGroup? {
         var text = entry
-        return text.withUTF8 { parse(utf8: $0, origin: origin, knownSpelling: knownSpelling) }
+        return text.withUTF8 { parse(utf8: $0, origin: origin) }
     }
 
     /// `parse(entry:origin:)` over the entry's UTF-8 (ASCII whitespace separates).
-    private static func parse(utf8 b: UnsafeBufferPointer<UInt8>, origin: Int,
-                              knownSpelling: ((UnsafeBufferPointer<UInt8>) -> String?)?) -> ArgGroup? {
+    private static func parse(utf8 b: UnsafeBufferPointer<UInt8>, origin: Int) -> ArgGroup? {
         var i = 0, end = b.count
         while i < end, isSpace(b[i]) { i += 1 }
         while end > i, isSpace(b[end - 1]) { end -= 1 }
@@ -31,8 +24,7 @@ extension ArgGroup {
         while i < end, !isSpace(b[i]), b[i] != UInt8(ascii: "=") { i += 1 }
         let flagBytes = UnsafeBufferPointer(rebasing: b[flagStart..<i])
         guard isFlagToken(utf8: flagBytes) else { return nil }
-        // Up to 15 bytes a string is stored inline: nothing to share.
-        let flag = (flagBytes.count > 15 ? knownSpelling?(flagBytes) : nil) ?? String(decoding: flagBytes, as: UTF8.self)
+        let flag = String(decoding: flagBytes, as: UTF8.self)
         func scalarOffset(_ byte: Int) -> Int {
             var n = 0
             for k in 0..<byte where b[k] & 0xC0 != 0x80 { n += 1 }

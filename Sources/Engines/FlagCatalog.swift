@@ -118,10 +118,6 @@ public struct FlagCatalog: Sendable {
         return table.find(normalized(spelled))
     }
 
-    /// The catalog's own string for a spelling given as UTF-8 (a name, alias or negative name), nil
-    /// when no flag is spelled so (`ArgGroup.parse(entry:origin:knownSpelling:)` shares it).
-    public func spelling(utf8 bytes: UnsafeBufferPointer<UInt8>) -> String? { table.spelling(utf8: bytes) }
-
     /// The index in `flags` of a spelling's flag.
     func index(of spelled: String) -> Int? { lookup(spelled)?.0 }
 

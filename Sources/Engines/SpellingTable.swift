@@ -60,25 +60,6 @@ final class SpellingTable: @unchecked Sendable {  // immutable after init
         }
     }
 
-    /// The stored spelling equal to `bytes` (UTF-8), nil when none is: a caller that would build the
-    /// same string shares this one instead.
-    func spelling(utf8 bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        let h = Self.hash(bytes: bytes)
-        var slot = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let e = Int(slots[slot])
-            if e < 0 { return nil }
-            if hashes[e] == h {
-                let equal = names.withUnsafeBufferPointer { n -> Bool in
-                    var name = n[e]
-                    return name.withUTF8 { $0.elementsEqual(bytes) }
-                }
-                if equal { return names[e] }
-            }
-            slot = (slot + 1) & mask
-        }
-    }
-
     /// A 64-bit hash of the UTF-8 bytes (not for untrusted keys at scale: the table only holds a
     /// catalog's few hundred spellings, and a collision costs a compare).
     @inline(__always)

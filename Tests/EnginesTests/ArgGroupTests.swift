@@ -16,34 +16,6 @@ import Testing
         #expect(d.values == [""] && d.attached)
     }
 
-    /// A flag name a catalog spells (longer than a string stores inline) shares the catalog's
-    /// string instead of a new one per entry; an unknown one is read as written; the group is the
-    /// same either way.
-    @Test func knownSpellingsShareTheCatalogsString() throws {
-        let catalog = FlagCatalog(engine: .sglang, version: "test", flags: [
-            FlagSpec(name: "--speculative-moe-runner-backend"), FlagSpec(name: "--tp-size", valueType: .int),
-            FlagSpec(name: "--enable-dp-attention", negativeNames: ["--disable-dp-attention"], arity: .none, valueType: .bool),
-        ])
-        func storage(_ s: String) -> UnsafeRawPointer? {
-            s.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
-        }
-        for entry in ["--speculative-moe-runner-backend triton", "--disable-dp-attention", "--speculative-moe-runner-backen x",
-                      "--tp-size 8", "--speculative-moe-runner-backend=triton"] {
-            let plain = try #require(ArgGroup.parse(entry: entry, origin: 1))
-            let parsed = ArgGroup.parse(entry: entry, origin: 1, knownSpelling: { catalog.spelling(utf8: $0) })
-            let shared = try #require(parsed)
-            #expect(shared.flag == plain.flag && shared.values == plain.values && shared.attached == plain.attached
-                    && shared.flagOffset == plain.flagOffset && shared.valueOffsets == plain.valueOffsets, "\(entry)")
-            let known = catalog.allNames.first { $0 == plain.flag && $0.utf8.count > 15 }
-            if let known {
-                #expect(storage(shared.flag) == storage(known), "\(entry): the catalog's own string")
-            } else {
-                #expect(Array(plain.flag.utf8).withUnsafeBufferPointer { catalog.spelling(utf8: $0) } == nil || plain.flag.utf8.count <= 15,
-                        "\(entry)")
-            }
-        }
-    }
-
     @Test func remainderIsOneValue() throws {
         let j = try #require(ArgGroup.parse(entry: #"--json-model-override-args {"a": 1, "b": [1, 2]}"#, origin: 0))
         #expect(j.values == [#"{"a": 1, "b": [1, 2]}"#])

@@ -16,9 +16,9 @@ import Glibc
 /// How: a block of the expected size is allocated from this thread's malloc arena, its 2 MiB-aligned
 /// interior marked, and the block shrunk to 64 bytes (kept). The memory stays in the arena
 /// (`MallocTuning` raises malloc's trim threshold) and later allocations are carved from it;
-/// nothing is touched until used, so the reservation costs address space, not memory. Each thread that works on the manifest
-/// (`Parallel`'s workers) has its own arena and prepares it once. With huge pages unavailable
-/// (`never`, or another libc) the advice is ignored and nothing changes.
+/// nothing is touched until used, so the reservation costs address space, not memory. Each thread
+/// that works on the manifest (`Parallel`'s workers) has its own arena and prepares it once. With
+/// huge pages unavailable (`never`, or another libc) the advice is ignored and nothing changes.
 public enum HugePageHeap {
     // Relies on `MallocTuning`: blocks below the raised mmap threshold come from the heap, and freed
     // ones stay in it below the raised trim threshold (glibc's defaults would return them at once).

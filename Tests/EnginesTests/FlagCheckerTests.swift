@@ -3,6 +3,20 @@ import Testing
 
 /// Name-level and value-level checks: one test (at least) per issue id.
 @Suite struct FlagCheckerTests {
+    /// A run-command template's own flags (the first groups) are checked but left out of the flag
+    /// set, whichever later group sets them again; the other flags are in it.
+    @Test func theFirstGroupsCanBeLeftOutOfTheFlagSet() throws {
+        let catalog = try Fixture.catalog(.sglang, "0.5.23")
+        let groups = Fixture.groups(["--host 0.0.0.0", "--port 3000", "--tp-size 8", "--port 3001", "--mem-fraction-static .8"])
+        let all = FlagChecker(catalog: catalog).check(groups)
+        #expect(all.flagSet.names == ["--host", "--mem-fraction-static", "--port", "--tp-size"])
+        let omitted = FlagChecker(catalog: catalog).check(groups, flagSetOmitsFirst: 2)
+        #expect(omitted.flagSet.names == ["--mem-fraction-static", "--tp-size"])
+        #expect(omitted.flagSet["--tp-size"] == .int(8) && omitted.issues == all.issues)
+        let bad = FlagChecker(catalog: catalog).check(Fixture.groups(["--port x", "--tp-size 8"]), flagSetOmitsFirst: 1)
+        #expect(bad.issues.contains { $0.id == "invalid-value" && $0.origin == 0 }, "still checked: \(bad.issues)")
+    }
+
     @Test func unknownFlagSuggestsTheClosest() throws {
         let r = try Fixture.check(["--tp-sise 8", "--trust-remot-code", "--zzzzzzzz 1"])
         #expect(r.ids == ["unknown-flag", "unknown-flag", "unknown-flag"], "\(r.dump)")

@@ -9,6 +9,22 @@ import Testing
         try Fixture.check(entries, engine, version, gpus: gpus, nodes: nodes).issues("flag-conflict")
     }
 
+    /// Every flag a rule reads is a real flag of its engine (a misspelt name would make its rules
+    /// skip silently, as for a version that lacks the flag), and each catalog finds it at its own index.
+    @Test func ruleFlagsAreCatalogFlags() throws {
+        #expect(RuleFlag.allCases.map(\.rawValue) == Array(0..<RuleFlag.allCases.count))
+        for engine in [EngineKind.sglang, .vllm] {
+            let catalogs = try CatalogStore.versions(of: engine).map { v throws(CatalogError) in try CatalogStore.catalog(engine, version: v) }
+            for flag in RuleFlag.allCases where flag.engine == engine {
+                #expect(catalogs.contains { $0.ruleIndex(flag) != nil }, "\(flag.name) is in no \(engine) catalog")
+                for c in catalogs {
+                    #expect(c.ruleIndex(flag) == c.index(of: flag.name), "\(flag.name) in \(engine) \(c.version)")
+                    if let i = c.ruleIndex(flag) { #expect(c.flags[i].name == flag.name, "\(flag.name): \(c.flags[i].name)") }
+                }
+            }
+        }
+    }
+
     @Test func nnodesDividesTPxPP() throws {
         let c = try conflicts(["--tp-size 3", "--nnodes 2"])
         #expect(c.count == 1 && c[0].isError && c[0].origin == 0)

@@ -32,7 +32,7 @@ struct DeploymentCheck {
         self.strict = strict || deployment.strictFlags == true
     }
 
-    mutating func run(templateCache: inout [TemplateKey: ([ArgGroup], [Diagnostic])]) -> (args: [ArgEntry], flagSet: FlagSet, env: [EnvVar]) {
+    mutating func run(templateCache: inout TemplateCache) -> (args: [ArgEntry], flagSet: FlagSet, env: [EnvVar]) {
         let env = mergedEnv()
         // Sized once: a template's few groups, then the backend's and the deployment's entries.
         let expected = 8 + version.args.count + deployment.args.count
@@ -124,6 +124,9 @@ struct DeploymentCheck {
         }
         return out
     }
+
+    /// A run-command template's groups and diagnostics, by what they depend on (one per thread's run).
+    typealias TemplateCache = [TemplateKey: ([ArgGroup], [Diagnostic])]
 
     /// What a run-command template's words and placeholder checks depend on: the backend version and
     /// the env names (and which are secret). Hashed as values: building a string key per deployment

@@ -52,7 +52,7 @@ public struct SpecValidator: Sendable {
         // Each run keeps its deployments' results: their events, and what they resolved to (moved
         // into one array below, by every thread).
         var checked: [(events: [Checked], resolved: [ResolvedDeployment])] = Parallel.mapOnWorkers(runs, threads: threads) { run, worker in
-            var templateCache: [DeploymentCheck.TemplateKey: ([ArgGroup], [Diagnostic])] = [:]
+            var templateCache: DeploymentCheck.TemplateCache = [:]
             let range = (count * run / runs)..<(count * (run + 1) / runs)
             var resolved: [ResolvedDeployment] = []
             resolved.reserveCapacity(range.count)
@@ -189,7 +189,7 @@ public struct SpecValidator: Sendable {
 
     /// One deployment: references, PD expansion, target checks, catalog, then `DeploymentCheck`.
     func check(_ original: Deployment, in manifest: Manifest, defaultTarget: String?, catalogs: CatalogCache, worker: Int,
-               templateCache: inout [DeploymentCheck.TemplateKey: ([ArgGroup], [Diagnostic])], into resolved: inout [ResolvedDeployment]) -> Checked {
+               templateCache: inout DeploymentCheck.TemplateCache, into resolved: inout [ResolvedDeployment]) -> Checked {
         var out = Checked()
         func add(_ d: Diagnostic) { out.events.append(.diagnostic(d)) }
         let override = targetOverride

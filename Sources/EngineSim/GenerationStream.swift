@@ -6,8 +6,9 @@ import NIOHTTP1
 ///
 /// Chunk `i` is due at `arrival + TTFT + i × decodeStep`, where arrival is when the request's
 /// last byte was read (absolute deadlines, so neither parsing nor timer latency accumulates), plus,
-/// with shared steps, the wait for the engine's next step boundary (`TimingModel.boundaryWaitNs`); each chunk is one SSE event. Non-streaming requests get the whole body
-/// when the last chunk is due. No lock is held while waiting and nothing sleeps.
+/// with shared steps, the wait for the engine's next step boundary (`TimingModel.boundaryWaitNs`);
+/// each chunk is one SSE event. Non-streaming requests get the whole body when the last chunk is
+/// due. No lock is held while waiting and nothing sleeps.
 final class GenerationStream {
     private let g: Generation
     private let core: SimCore

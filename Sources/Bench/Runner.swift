@@ -39,6 +39,10 @@ public struct BenchConfig: Sendable, Hashable {
     /// bench_serving does (an aiohttp session per request), so each TTFT includes a TCP handshake.
     /// No connections are opened first then.
     public var connectionPerRequest = false
+    /// Write `http://` requests and read their streams in dsdeploy (`CurlMulti`'s `directHTTP1`:
+    /// libcurl opens the connections, one `recv` and one parse per read) rather than through
+    /// libcurl's transfer, which polls the socket after every read (`--libcurl-reads` turns it off).
+    public var directHTTP1 = true
 
     /// Creates a configuration for `baseURL`.
     public init(baseURL: String) {
@@ -157,7 +161,10 @@ public final class BenchRunner: Sendable {
         // No per-chunk time list in the transfer summary: the accumulator keeps what it needs.
         // Every connection the run opens stays open for the next request (see `openConnections`).
         let connections = min(max(config.maxConcurrency ?? config.numPrompts, 64), 4096)
-        do { multi = try CurlMulti(recordChunkTimes: false, maxCachedConnections: connections) } catch {
+        do {
+            multi = try CurlMulti(recordChunkTimes: false, maxCachedConnections: connections,
+                                  directHTTP1: config.directHTTP1)
+        } catch {
             throw BenchError("cannot start transfers: \(error)")
         }
     }

@@ -50,10 +50,12 @@ private struct Reader {
 
     init(b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
+    @inline(__always)
     mutating func ws() {
         while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
     }
 
+    @inline(__always)
     mutating func eat(_ c: UInt8) -> Bool {
         ws()
         guard i < b.count, b[i] == c else { return false }
@@ -61,6 +63,7 @@ private struct Reader {
         return true
     }
 
+    @inline(__always)
     func key(_ r: Range<Int>, is name: StaticString) -> Bool {
         guard r.count == name.utf8CodeUnitCount else { return false }
         let p = name.utf8Start
@@ -69,28 +72,52 @@ private struct Reader {
     }
 
     /// A string at `i` (after whitespace): the raw bytes between the quotes (escapes left as is).
+    /// Plain bytes are skipped eight at a time: a word's first `"`, `\\` or control byte is found with
+    /// bit tricks, and only that byte is looked at on its own.
     mutating func string() -> Range<Int>? {
         guard eat(0x22) else { return nil }
         let start = i
-        while i < b.count {
-            let c = b[i]
-            if c == 0x22 { i += 1; return start..<(i - 1) }
+        let n = b.count
+        guard let p = b.baseAddress else { return nil }
+        var j = i
+        defer { i = j }
+        while true {
+            while j + 8 <= n {
+                let w = UInt64(littleEndian: UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self))
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
+                // (x - ones) & ~x & highs flags the zero bytes of x, and (w - 0x20 per byte) & ~w & highs
+                // the bytes below 0x20. A borrow can flag a byte above a true hit, never below one, so
+                // the lowest flag is the first special byte.
+                let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                               | ((w &- ones &* 0x20) & ~w)) & highs
+                if special != 0 {
+                    j += special.trailingZeroBitCount >> 3
+                    break
+                }
+                j += 8
+            }
+            guard j < n else { return nil }
+            let c = p[j]
+            if c == 0x22 { j += 1; return start..<(j - 1) }
             if c < 0x20 { return nil }
             if c == 0x5C {
-                guard i + 1 < b.count else { return nil }
-                let e = b[i + 1]
+                guard j + 1 < n else { return nil }
+                let e = p[j + 1]
                 if e == 0x75 {  // \uXXXX
-                    guard i + 5 < b.count, (2...5).allSatisfy({ Self.isHex(b[i + $0]) }) else { return nil }
-                    i += 6
+                    guard j + 5 < n, Self.isHex(p[j + 2]), Self.isHex(p[j + 3]), Self.isHex(p[j + 4]),
+                          Self.isHex(p[j + 5]) else { return nil }
+                    j += 6
                     continue
                 }
-                guard [0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74].contains(e) else { return nil }
-                i += 2
+                switch e {
+                case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: j += 2
+                default: return nil
+                }
                 continue
             }
-            i += 1
+            j += 1
         }
-        return nil
     }
 
     static func isHex(_ c: UInt8) -> Bool { (0x30...0x39).contains(c) || (0x41...0x46).contains(c) || (0x61...0x66).contains(c) }
@@ -144,6 +171,7 @@ private struct Reader {
         return (true, nil)
     }
 
+    @inline(__always)
     mutating func literal(_ word: StaticString) -> Bool {
         ws()
         let n = word.utf8CodeUnitCount

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,12 @@ CURLcode dsd_curl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *ou
 CURLcode dsd_curl_easy_getinfo_ptr(CURL *handle, CURLINFO info, void **out) {
     return api.easy_getinfo(handle, info, out);
 }
+
+CURLcode dsd_curl_easy_getinfo_socket(CURL *handle, curl_socket_t *out) {
+    return api.easy_getinfo(handle, CURLINFO_ACTIVESOCKET, out);
+}
+
+int dsd_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
 CURLMcode dsd_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return api.multi_setopt(handle, option, value);

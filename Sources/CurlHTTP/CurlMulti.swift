@@ -30,8 +30,13 @@ public final class CurlMulti: Sendable {
     ///   - recordChunkTimes: keep every chunk's arrival time in `TransferTimings.chunks`.
     ///   - maxCachedConnections: idle connections kept open for reuse (nil: libcurl's default, 4 ×
     ///     the transfers in progress, so connections opened together are closed as they finish).
+    ///   - directHTTP1: write `http://` requests and read their responses here (`DirectHTTP1`) on
+    ///     connections libcurl opens, instead of through libcurl's transfer (Linux; a client of many
+    ///     streams of small reads: a benchmark). TLS and the rest still go through libcurl.
+    ///     `maxTotalConnections` and `maxConnectionsPerHost` do not limit these transfers.
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
-                recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil) throws(HTTPError) {
+                recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil,
+                directHTTP1: Bool = false) throws(HTTPError) {
         try CurlGlobal.require(method: "-", url: "-")
         guard let multi = dsd_curl_multi_init() else {
             throw HTTPError(kind: .other, message: "curl_multi_init failed", method: "-", url: "-")
@@ -41,7 +46,8 @@ public final class CurlMulti: Sendable {
         if let maxCachedConnections {
             _ = dsd_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(maxCachedConnections, 1))
         }
-        loop = MultiLoop(multi: multi, recordChunkTimes: recordChunkTimes)
+        loop = MultiLoop(multi: multi, recordChunkTimes: recordChunkTimes,
+                         direct: directHTTP1 ? max(maxCachedConnections ?? 64, 1) : nil)
         let l = loop
         guard startThread({ l.run() }) else {
             dsd_curl_multi_cleanup(multi)
@@ -102,8 +108,8 @@ final class MultiLoop: @unchecked Sendable {
     /// The loop thread, once it runs (0 before): `enqueue` from it skips the lock hand-off and the wake-up.
     private let loopThreadKey = Atomic<UInt>(0)
     /// Transfers and work queued from the loop thread itself (loop thread only).
-    private var localPending: [Pending] = []
-    private var localWork: [@Sendable () -> Void] = []
+    @exclusivity(unchecked) private var localPending: [Pending] = []
+    @exclusivity(unchecked) private var localWork: [@Sendable () -> Void] = []
     /// Easy handles of finished transfers, kept configured for the next transfer (loop thread only):
     /// one of the same URL, method, headers and options sets only its body.
     private var idleHandles: [EasyHandle] = []
@@ -118,9 +124,12 @@ final class MultiLoop: @unchecked Sendable {
     /// Sockets libcurl asked us to watch (loop thread only).
     private var watched: Set<Int32> = []
     /// When libcurl wants `CURL_SOCKET_TIMEOUT` next (nil: no timer).
-    private var timerDeadline: MonotonicTime?
+    @exclusivity(unchecked) private var timerDeadline: MonotonicTime?
+    /// Plain-HTTP/1.1 transfers read here (nil: every transfer goes through libcurl).
+    @exclusivity(unchecked) private var direct: DirectHTTP1?
 
-    init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool) {
+    /// `direct`: keep `DirectHTTP1` transfers, with at most this many idle connections (needs epoll).
+    init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool, direct maxIdle: Int? = nil) {
         self.multi = multi
         self.recordChunkTimes = recordChunkTimes
         var w: Int32 = -1
@@ -149,6 +158,7 @@ final class MultiLoop: @unchecked Sendable {
                     : MonotonicTime(nanoseconds: MonotonicTime.now().nanoseconds + UInt64(timeoutMs) * 1_000_000)
                 return 0
             }, me)
+            if let maxIdle { direct = DirectHTTP1(loop: self, epfd: epfd, recordChunkTimes: recordChunkTimes, maxIdle: maxIdle) }
         }
     }
 
@@ -261,11 +271,15 @@ final class MultiLoop: @unchecked Sendable {
             }
             for p in pending { add(p) }
             for w in work { w() }
-            for id in cancels { if let h = byID[id] { finish(h, result: nil, cancelled: true) } }
+            for id in cancels {
+                if direct?.cancel(id) == true { continue }
+                if let h = byID[id] { finish(h, result: nil, cancelled: true) }
+            }
             drainLocal()
             if stopping {
                 // Transfers queued from callbacks during shutdown are added and cancelled too.
                 while true {
+                    direct?.closeAll()
                     for h in Array(byHandle.keys) { finish(h, result: nil, cancelled: true) }
                     localWork.removeAll()
                     guard !localPending.isEmpty else { break }
@@ -312,8 +326,10 @@ final class MultiLoop: @unchecked Sendable {
             readMessages()
         }
         var wait: Int32 = 1000
-        if let d = timerDeadline {
-            let ms = (d.nanoseconds - min(MonotonicTime.now().nanoseconds, d.nanoseconds) + 999_999) / 1_000_000
+        var due = timerDeadline?.nanoseconds ?? .max
+        if let direct { due = min(due, direct.nextDeadline) }
+        if due != .max {
+            let ms = (due - min(MonotonicTime.now().nanoseconds, due) + 999_999) / 1_000_000
             wait = Int32(min(ms, 1000))
         }
         let n = dsd_epoll_wait(epfd, readyFDs, readyFlags, 256, wait)
@@ -322,6 +338,10 @@ final class MultiLoop: @unchecked Sendable {
                 let fd = readyFDs[k], f = readyFlags[k]
                 if fd == wakeRead {
                     dsd_wake_fd_drain(wakeRead)
+                    continue
+                }
+                if let direct, direct.ready(fd, flags: f) {
+                    if !localPending.isEmpty || !localWork.isEmpty { drainLocal() }
                     continue
                 }
                 let mask = ((f & 1) != 0 ? CURL_CSELECT_IN : 0) | ((f & 2) != 0 ? CURL_CSELECT_OUT : 0)
@@ -335,6 +355,10 @@ final class MultiLoop: @unchecked Sendable {
             _ = dsd_curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)
         }
         readMessages()
+        if let direct, direct.nextDeadline != .max {
+            direct.expire(now: MonotonicTime.now().nanoseconds)
+            drainLocal()
+        }
     }
 
     /// Hands every finished transfer to its handler.
@@ -349,6 +373,10 @@ final class MultiLoop: @unchecked Sendable {
     }
 
     private func add(_ p: Pending) {
+        if let direct, let (key, bytes) = DirectHTTP1.serialize(p.request) {
+            direct.start(id: p.id, request: p.request, key: key, bytes: bytes, handler: p.handler, start: p.start)
+            return
+        }
         do throws(HTTPError) {
             let easy: EasyHandle
             if let idle = idleHandles.popLast() {
@@ -378,9 +406,37 @@ final class MultiLoop: @unchecked Sendable {
         }
     }
 
+    /// Starts libcurl connecting for `DirectHTTP1`'s transfer `id`; its end calls `connectFinished`.
+    func startConnect(_ request: HTTPRequest, id: CurlMulti.TransferID) throws(HTTPError) -> UnsafeMutableRawPointer {
+        let easy = try EasyHandle(connectingFor: request)
+        easy.timings.start = .now()
+        let code = dsd_curl_multi_add_handle(multi, easy.handle)
+        guard code == CURLM_OK else {
+            let text = dsd_curl_multi_strerror(code).map { String(cString: $0) } ?? "curl_multi_add_handle failed"
+            throw HTTPError(kind: .other, message: text, method: request.method, url: request.url)
+        }
+        byHandle[easy.handle] = (id, easy)
+        byID[id] = easy.handle
+        return easy.handle
+    }
+
+    /// Stops a connect started by `startConnect` without telling `DirectHTTP1` (which ended the transfer).
+    func abandonConnect(_ handle: UnsafeMutableRawPointer) {
+        guard let entry = byHandle.removeValue(forKey: handle) else { return }
+        byID[entry.id] = nil
+        dsd_curl_multi_remove_handle(multi, handle)
+    }
+
+    /// A `DirectHTTP1` transfer ended (its handler is called next).
+    func transferEnded() { shared.withLock { $0.active -= 1 } }
+
     private func finish(_ handle: UnsafeMutableRawPointer, result: CURLcode?, cancelled: Bool) {
         guard let entry = byHandle.removeValue(forKey: handle) else { return }
         byID[entry.id] = nil
+        if entry.easy.connectOnly {
+            connected(entry.easy, id: entry.id, result: result, cancelled: cancelled)
+            return
+        }
         dsd_curl_multi_remove_handle(multi, handle)
         shared.withLock { $0.active -= 1 }
         let easy = entry.easy
@@ -398,6 +454,31 @@ final class MultiLoop: @unchecked Sendable {
         // Ready for the next transfer (the handler, which may start one, is called after this).
         if easy.release(), idleHandles.count < Self.maxIdleHandles { idleHandles.append(easy) }
         handler?.onComplete(outcome)
+    }
+}
+
+extension MultiLoop {
+    /// A connect-only transfer ended: hands its socket (a duplicate: libcurl closes its own on
+    /// removal, and no longer watched by this loop's epoll) or its error to `DirectHTTP1`.
+    private func connected(_ easy: EasyHandle, id: CurlMulti.TransferID, result: CURLcode?, cancelled: Bool) {
+        var fd: Int32?
+        if !cancelled, result == CURLE_OK, let (theirs, mine) = easy.takeSocket() {
+            if watched.remove(theirs) != nil { _ = dsd_epoll_ctl(epfd, 2 /* EPOLL_CTL_DEL */, theirs, 0, 0) }
+            fd = mine
+        }
+        dsd_curl_multi_remove_handle(multi, easy.handle)
+        var error: HTTPError?
+        if fd == nil {
+            let r = easy.request
+            if cancelled {
+                error = HTTPError(kind: .cancelled, message: "cancelled by the caller", method: r.method, url: r.url)
+            } else if let result, result != CURLE_OK {
+                error = HTTPError.fromCurl(result, detail: easy.errorDetail, request: r)
+            } else {
+                error = HTTPError(kind: .other, message: "libcurl connected but gave no socket", method: r.method, url: r.url)
+            }
+        }
+        direct?.connectFinished(id, fd: fd, error: error)
     }
 }
 

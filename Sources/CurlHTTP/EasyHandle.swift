@@ -11,6 +11,8 @@ final class EasyHandle {
     private(set) var handler: TransferHandler?
     let collectBody: Bool
     let recordChunkTimes: Bool
+    /// Set up only a connection (`CURLOPT_CONNECT_ONLY`) for `DirectHTTP1`, which then takes its socket.
+    let connectOnly: Bool
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
 
@@ -38,11 +40,55 @@ final class EasyHandle {
         self.handler = handler
         self.collectBody = collectBody
         self.recordChunkTimes = recordChunkTimes
+        connectOnly = false
         let size = Int(dsd_curl_error_size())
         errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
         errorBuffer.initialize(repeating: 0, count: size)
         timings = TransferTimings(start: .now())
         try configure()
+    }
+
+    /// A handle that only connects to `request`'s host (resolving, connecting and timing out as
+    /// libcurl does for the request itself), for `DirectHTTP1`. Not reused for other requests.
+    init(connectingFor request: HTTPRequest) throws(HTTPError) {
+        try CurlGlobal.require(method: request.method, url: request.url)
+        guard let h = dsd_curl_easy_init() else {
+            throw HTTPError(kind: .other, message: "curl_easy_init failed", method: request.method,
+                            url: request.url)
+        }
+        handle = h
+        self.request = request
+        handler = nil
+        collectBody = false
+        recordChunkTimes = false
+        connectOnly = true
+        poisoned = true
+        let size = Int(dsd_curl_error_size())
+        errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
+        errorBuffer.initialize(repeating: 0, count: size)
+        timings = TransferTimings(start: .now())
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_ERRORBUFFER, errorBuffer), "error buffer")
+        try check(dsd_curl_easy_setopt_str(handle, CURLOPT_URL, request.url), "URL")
+        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "nosignal")
+        try check(dsd_curl_easy_setopt_str(handle, CURLOPT_PROXY, ""), "proxy")
+        try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_PRIVATE, me), "private")
+        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_CONNECT_ONLY, 1), "connect only")
+        // Always a new connection, never one from libcurl's pool: the socket becomes ours. (Not
+        // CURLOPT_FORBID_REUSE: with it libcurl closes the connection as the connect ends.)
+        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1), "fresh connection")
+        let connect = request.connectTimeout ?? (request.timeout > 0 ? min(request.timeout, 10) : 10)
+        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connect * 1000))),
+                  "connect timeout")
+    }
+
+    /// The connected socket of a finished connect-only transfer (`theirs`, which libcurl closes when
+    /// the handle is removed) and a duplicate of it that the caller owns (`mine`), or nil.
+    func takeSocket() -> (theirs: Int32, mine: Int32)? {
+        var fd: curl_socket_t = -1
+        guard connectOnly, dsd_curl_easy_getinfo_socket(handle, &fd) == CURLE_OK, fd >= 0 else { return nil }
+        let mine = dsd_dup_cloexec(fd)
+        return mine >= 0 ? (fd, mine) : nil
     }
 
     deinit {

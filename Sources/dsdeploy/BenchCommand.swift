@@ -99,6 +99,8 @@ struct BenchRunCommand: ParsableCommand {
     @Option var warmupRequests: Int = 1
     @Flag(help: "A new connection for every request, as sglang.bench_serving opens (its TTFT includes the TCP handshake); default: keep-alive connections opened before the run.")
     var connectionPerRequest = false
+    @Flag(help: "Read http:// responses through libcurl's own transfer instead of dsdeploy's HTTP/1.1 reader on libcurl's connections (more CPU per token: libcurl polls the socket after every read).")
+    var libcurlReads = false
     @Option(help: "Model name sent to OpenAI APIs.") var model: String?
     @Option(help: "text | json") var output: String = "text"
     @Option(help: "Append the result with per-request arrays to FILE (JSON lines).") var out: String?
@@ -155,6 +157,7 @@ struct BenchRunCommand: ParsableCommand {
         config.seed = seed
         config.warmupRequests = warmupRequests
         config.connectionPerRequest = connectionPerRequest
+        config.directHTTP1 = !libcurlReads
         config.model = model
         // Load the workload before touching the endpoint: a bad dataset file changes nothing.
         let requests: [BenchRequest]

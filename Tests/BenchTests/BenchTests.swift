@@ -86,9 +86,10 @@ import TestSupport
         return try await SimServer.start(launch: launch, settings: settings, log: .silent, threads: 2)
     }
 
-    private func measure(backend: BenchBackend, acceptLength: Double) async throws {
+    private func measure(backend: BenchBackend, acceptLength: Double, direct: Bool = true) async throws {
         let sim = try await simulator(acceptLength: acceptLength)
         var config = simBenchConfig(sim.baseURL, backend: backend)
+        config.directHTTP1 = direct
         config.numPrompts = 12
         config.randomOutputLength = 32
         config.warmupRequests = 1
@@ -125,8 +126,10 @@ import TestSupport
         if backend == .sglang { #expect(abs((result.acceptLength ?? 0) - acceptLength) <= 0.01) }
     }
 
-    @Test func sglangAcceptLength1() async throws {
-        try await measure(backend: .sglang, acceptLength: 1)
+    /// Both readers: dsdeploy's own on libcurl's connections (the default) and libcurl's transfer
+    /// (`--libcurl-reads`) measure the same stream alike.
+    @Test(arguments: [true, false]) func sglangAcceptLength1(direct: Bool) async throws {
+        try await measure(backend: .sglang, acceptLength: 1, direct: direct)
     }
 
     /// bench_serving's sglang backend splits a chunk's gap over its tokens (ITL 10 ms / 2 tokens;
@@ -135,8 +138,8 @@ import TestSupport
         try await measure(backend: .sglang, acceptLength: 2)
     }
 
-    @Test func openAICompletions() async throws {
-        try await measure(backend: .openai, acceptLength: 1)
+    @Test(arguments: [true, false]) func openAICompletions(direct: Bool) async throws {
+        try await measure(backend: .openai, acceptLength: 1, direct: direct)
     }
 
     /// bench_serving's OpenAI backends count one ITL per chunk (the full 10 ms step; measured in

@@ -38,10 +38,12 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
     }
 }
 
+/// Each transfer test runs twice: through libcurl's transfer, and with `directHTTP1` (requests
+/// written and responses read by `DirectHTTP1` on connections libcurl opened).
 @Suite struct CurlMultiTests {
-    @Test func streamsChunksWithTimings() async throws {
+    @Test(arguments: [false, true]) func streamsChunksWithTimings(direct: Bool) async throws {
         let server = try await TestServer.start()
-        let multi = try CurlMulti()
+        let multi = try CurlMulti(directHTTP1: direct)
         let record = StreamRecord()
         let result = await run(multi, HTTPRequest(url: server.base + "/stream?n=4&gap=30"), record)
         let summary = try result.get()
@@ -61,9 +63,9 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
         await server.stop()
     }
 
-    @Test func manyConcurrentTransfers() async throws {
+    @Test(arguments: [false, true]) func manyConcurrentTransfers(direct: Bool) async throws {
         let server = try await TestServer.start()
-        let multi = try CurlMulti()
+        let multi = try CurlMulti(directHTTP1: direct)
         let count = 64
         let results = await withTaskGroup(of: (Int, String, Int).self) { group in
             for i in 0..<count {
@@ -84,9 +86,9 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
         await server.stop()
     }
 
-    @Test func cancelAndShutdown() async throws {
+    @Test(arguments: [false, true]) func cancelAndShutdown(direct: Bool) async throws {
         let server = try await TestServer.start()
-        let multi = try CurlMulti()
+        let multi = try CurlMulti(directHTTP1: direct)
         let record = StreamRecord()
         let result: Result<TransferSummary, HTTPError> = await withCheckedContinuation { cont in
             let id = multi.start(HTTPRequest(url: server.base + "/slow?ms=5000"),
@@ -112,9 +114,9 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
         await server.stop()
     }
 
-    @Test func shutdownFromInsideACallbackDoesNotDeadlock() async throws {
+    @Test(arguments: [false, true]) func shutdownFromInsideACallbackDoesNotDeadlock(direct: Bool) async throws {
         let server = try await TestServer.start()
-        let multi = try CurlMulti()
+        let multi = try CurlMulti(directHTTP1: direct)
         let status: Int? = await withCheckedContinuation { cont in
             multi.start(HTTPRequest(url: server.base + "/status/201"), handler: TransferHandler(onComplete: { result in
                 multi.shutdown()
@@ -127,10 +129,10 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
 
     /// Keep-alive by default (one connection for requests one after another); `freshConnection`
     /// opens a new one for each, as a client with a session per request does.
-    @Test func freshConnectionOpensOneConnectionPerRequest() async throws {
+    @Test(arguments: [false, true]) func freshConnectionOpensOneConnectionPerRequest(direct: Bool) async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
-        let multi = try CurlMulti(maxTotalConnections: 4)
+        let multi = try CurlMulti(maxTotalConnections: 4, directHTTP1: direct)
         defer { multi.shutdown() }
         var kept: [String] = [], fresh: [String] = []
         for _ in 0..<3 { kept.append(try await multi.send(HTTPRequest(url: server.base + "/peer")).text) }
@@ -141,9 +143,9 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
         #expect(Set(fresh).count == 3 && !fresh.contains(kept[0]), "\(fresh) after \(kept)")
     }
 
-    @Test func sendCollectsAndReportsErrors() async throws {
+    @Test(arguments: [false, true]) func sendCollectsAndReportsErrors(direct: Bool) async throws {
         let server = try await TestServer.start()
-        let multi = try CurlMulti(maxTotalConnections: 4)
+        let multi = try CurlMulti(maxTotalConnections: 4, directHTTP1: direct)
         let response = try await multi.send(.json(url: server.base + "/echo", json: "{}"))
         #expect(response.status == 200)
         #expect(response.text.hasSuffix("\n\n{}"))
@@ -168,9 +170,9 @@ func run(_ multi: CurlMulti, _ request: HTTPRequest, _ record: StreamRecord) asy
     /// the other on reused easy handles: a request of the same shape sends its own body, and one of
     /// another shape (method, URL, headers) starts from a reset handle, with nothing left over from
     /// the request before (no stale body or header).
-    @Test func transfersStartedFromCallbacksReuseHandlesCleanly() async throws {
+    @Test(arguments: [false, true]) func transfersStartedFromCallbacksReuseHandlesCleanly(direct: Bool) async throws {
         let server = try await TestServer.start()
-        let multi = try CurlMulti()
+        let multi = try CurlMulti(directHTTP1: direct)
         let requests: [HTTPRequest] = (0..<12).map { i in
             if i % 4 == 3 {
                 return HTTPRequest(method: "GET", url: server.base + "/echo?i=\(i)", headers: [("X-N", "\(i)")])

@@ -72,6 +72,11 @@ CURLcode dsd_curl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *ou
 /* curl_easy_getinfo for pointer results (CURLINFO_PRIVATE, CURLINFO_EFFECTIVE_URL...). */
 CURLcode dsd_curl_easy_getinfo_ptr(CURL *handle, CURLINFO info, void **out);
 
+/* curl_easy_getinfo(CURLINFO_ACTIVESOCKET): the socket of a CURLOPT_CONNECT_ONLY transfer. */
+CURLcode dsd_curl_easy_getinfo_socket(CURL *handle, curl_socket_t *out);
+/* A close-on-exec duplicate of fd (F_DUPFD_CLOEXEC), or -1 with errno set. */
+int dsd_dup_cloexec(int fd);
+
 /* curl_multi_setopt with a long argument. */
 CURLMcode dsd_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
 /* curl_multi_setopt with a pointer argument. */

@@ -1,0 +1,461 @@
+internal import CCurl
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
+
+/// Plain-HTTP/1.1 transfers whose request is written and whose response is read by this module,
+/// on connections libcurl opened (`CURLOPT_CONNECT_ONLY`: it resolves, connects and times out the
+/// connect as for any request). Used by a `CurlMulti` made with `directHTTP1: true`, for `http://`
+/// URLs only; everything else (TLS, Unix sockets, credentials in the URL, requests that set their
+/// own framing headers) still goes through libcurl's transfer.
+///
+/// Why: libcurl 7.88 polls the socket after every read to see whether more is pending
+/// (`cf_socket_data_pending`), and runs its transfer state machine and timers once per read. For a
+/// benchmark client that reads one token per read from hundreds of streams that was two thirds of
+/// its CPU per token. Here a read is one `recv` and one pass of `HTTP1ResponseParser`.
+///
+/// Connections are kept alive per host and reused (a reused connection the server had closed is
+/// retried once on a new one, as libcurl does); `freshConnection` requests get their own. All of it
+/// runs on the multi's loop thread.
+final class DirectHTTP1 {
+    /// One connection this module owns (its socket is a duplicate of the one libcurl opened).
+    final class Connection {
+        let fd: Int32
+        let key: String
+        // Loop thread only, read and written for every read: no run-time exclusivity checks.
+        @exclusivity(unchecked) var transfer: Transfer?
+        @exclusivity(unchecked) var parser = HTTP1ResponseParser()
+        /// Request bytes still to send (from `sent`).
+        var out: [UInt8] = []
+        var sent = 0
+        var watchingOut = false
+        /// Responses completed on it.
+        var served = 0
+        /// Closed (its descriptor may already belong to another socket).
+        var closed = false
+
+        init(fd: Int32, key: String) {
+            self.fd = fd
+            self.key = key
+        }
+    }
+
+    /// One request's state.
+    final class Transfer {
+        let id: CurlMulti.TransferID
+        let request: HTTPRequest
+        let handler: TransferHandler
+        /// `handler.onData`, kept apart: calling it through `handler` copied all three closures per read.
+        let onData: @Sendable (UnsafeRawBufferPointer, MonotonicTime) -> Void
+        let key: String
+        let bytes: [UInt8]
+        let deadline: UInt64
+        @exclusivity(unchecked) var timings: TransferTimings
+        var status = 0
+        var headers = HTTPHeaders()
+        var headersDone = false
+        @exclusivity(unchecked) var bytesReceived = 0
+        @exclusivity(unchecked) var chunkCount = 0
+        var connection: Connection?
+        /// The connect-only libcurl handle while connecting.
+        var connecting: UnsafeMutableRawPointer?
+        /// Sent again once on a new connection after a reused one turned out closed.
+        var retried = false
+
+        init(id: CurlMulti.TransferID, request: HTTPRequest, handler: TransferHandler, key: String,
+             bytes: [UInt8], start: MonotonicTime) {
+            self.id = id
+            self.request = request
+            self.handler = handler
+            onData = handler.onData
+            self.key = key
+            self.bytes = bytes
+            timings = TransferTimings(start: start)
+            deadline = request.timeout > 0 ? start.nanoseconds &+ UInt64(request.timeout * 1e9) : 0
+        }
+    }
+
+    private unowned let loop: MultiLoop
+    private let epfd: Int32
+    private let recordChunkTimes: Bool
+    private let maxIdle: Int
+    private var transfers: [CurlMulti.TransferID: Transfer] = [:]
+    /// Open connections by descriptor (a table, not a dictionary: one load per socket event).
+    @exclusivity(unchecked) private var byFD: [Connection?] = []
+    private var idle: [String: [Connection]] = [:]
+    private var idleCount = 0
+    /// The earliest deadline of a transfer in progress (may be one already finished: then a sweep
+    /// finds nothing due and computes the next).
+    private(set) var nextDeadline: UInt64 = .max
+    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+
+    init(loop: MultiLoop, epfd: Int32, recordChunkTimes: Bool, maxIdle: Int) {
+        self.loop = loop
+        self.epfd = epfd
+        self.recordChunkTimes = recordChunkTimes
+        self.maxIdle = maxIdle
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Transfers in progress.
+    var count: Int { transfers.count }
+
+
+    // MARK: - Requests
+
+    /// The request as bytes, and its connection pool key, when this module can send it: an
+    /// `http://` URL without credentials, a method of letters, no Unix socket, and no header that
+    /// sets framing or the host (`Host`, `Content-Length`, `Transfer-Encoding`, `Connection`,
+    /// `Expect`, `Upgrade`). Header names and values are checked as libcurl's path checks them.
+    static func serialize(_ r: HTTPRequest) -> (key: String, bytes: [UInt8])? {
+        guard r.unixSocketPath == nil else { return nil }
+        let url = r.url.utf8
+        let scheme = "http://".utf8
+        guard url.count > scheme.count,
+              zip(url.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 | 0x20 || $0 == $1 }) else { return nil }
+        let rest = Array(url.dropFirst(scheme.count))
+        guard !rest.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return nil }
+        let authorityEnd = rest.firstIndex(where: { $0 == 0x2F || $0 == 0x3F || $0 == 0x23 }) ?? rest.count
+        let authority = rest[..<authorityEnd]
+        guard !authority.isEmpty, !authority.contains(0x40) else { return nil }
+        var target = Array(rest[authorityEnd...].prefix { $0 != 0x23 })
+        if target.first != 0x2F { target.insert(0x2F, at: 0) }
+        let method = r.method.uppercased()
+        guard !method.isEmpty, method.utf8.allSatisfy({ (0x41...0x5A).contains($0) }) else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + (r.body?.count ?? 0))
+        out.append(contentsOf: method.utf8)
+        out.append(0x20)
+        out.append(contentsOf: target)
+        out.append(contentsOf: " HTTP/1.1\r\nHost: ".utf8)
+        out.append(contentsOf: authority)
+        out.append(contentsOf: "\r\n".utf8)
+        var accept = false
+        for field in r.headers {
+            let lower = field.name.lowercased()
+            if ["host", "content-length", "transfer-encoding", "connection", "expect", "upgrade", "te"].contains(lower) {
+                return nil
+            }
+            let bad: (UInt8) -> Bool = { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
+            guard !field.name.isEmpty, !field.name.utf8.contains(where: { bad($0) || $0 == 0x3A || $0 == 0x20 }),
+                  !field.value.utf8.contains(where: bad) else { return nil }
+            if lower == "accept" { accept = true }
+            out.append(contentsOf: field.name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: field.value.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        if !accept { out.append(contentsOf: "Accept: */*\r\n".utf8) }
+        if let body = r.body {
+            out.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
+            out.append(contentsOf: body)
+        } else if method == "POST" || method == "PUT" || method == "PATCH" {
+            out.append(contentsOf: "Content-Length: 0\r\n\r\n".utf8)
+        } else {
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        return (String(decoding: authority, as: UTF8.self).lowercased(), out)
+    }
+
+    /// Starts a transfer already serialized by `serialize`.
+    func start(id: CurlMulti.TransferID, request: HTTPRequest, key: String, bytes: [UInt8],
+               handler: TransferHandler, start: MonotonicTime) {
+        let t = Transfer(id: id, request: request, handler: handler, key: key, bytes: bytes, start: start)
+        transfers[id] = t
+        if t.deadline > 0, t.deadline < nextDeadline { nextDeadline = t.deadline }
+        if !request.freshConnection, let conn = takeIdle(key) {
+            attach(t, to: conn)
+        } else {
+            connect(t)
+        }
+    }
+
+    private func connect(_ t: Transfer) {
+        do throws(HTTPError) {
+            t.connecting = try loop.startConnect(t.request, id: t.id)
+        } catch {
+            complete(t, .failure(error))
+        }
+    }
+
+    /// The connect-only transfer of `id` ended: with our duplicate of its socket, or an error.
+    func connectFinished(_ id: CurlMulti.TransferID, fd: Int32?, error: HTTPError?) {
+        guard let t = transfers[id] else {
+            if let fd { close(fd) }
+            return
+        }
+        t.connecting = nil
+        guard let fd else {
+            complete(t, .failure(error ?? HTTPError(kind: .connectionFailed, message: "no socket after connecting",
+                                                     method: t.request.method, url: t.request.url)))
+            return
+        }
+        let conn = Connection(fd: fd, key: t.key)
+        guard dsd_epoll_ctl(epfd, 1 /* EPOLL_CTL_ADD */, fd, 1, 0) == 0 else {
+            let why = String(cString: strerror(errno))
+            shutDown(conn)
+            complete(t, .failure(HTTPError(kind: .other, message: "cannot watch the connection: \(why)",
+                                           method: t.request.method, url: t.request.url)))
+            return
+        }
+        let slot = Int(fd)
+        if slot >= byFD.count { byFD += repeatElement(nil, count: max(slot + 1 - byFD.count, 64)) }
+        byFD[slot] = conn
+        attach(t, to: conn)
+    }
+
+    private func attach(_ t: Transfer, to conn: Connection) {
+        t.connection = conn
+        conn.transfer = t
+        conn.parser = HTTP1ResponseParser(noBody: t.request.method.uppercased() == "HEAD")
+        conn.out = t.bytes
+        conn.sent = 0
+        push(conn)
+    }
+
+    // MARK: - Socket events
+
+    /// Handles a socket event if `fd` is one of these connections (`flags`: bit 0 readable, bit 1
+    /// writable, bit 2 error or hang-up); false when it is not.
+    func ready(_ fd: Int32, flags: Int32) -> Bool {
+        let slot = Int(fd)
+        guard slot < byFD.count, let conn = byFD[slot] else { return false }
+        if flags & 2 != 0, conn.sent < conn.out.count { push(conn) }
+        if flags & 5 != 0, !conn.closed { receive(conn) }
+        return true
+    }
+
+    /// Sends what is left of the request (watching for writability when the socket is full).
+    private func push(_ conn: Connection) {
+        guard let t = conn.transfer else { return }
+        while conn.sent < conn.out.count {
+            let n = conn.out.withUnsafeBytes { b in
+                send(conn.fd, b.baseAddress! + conn.sent, b.count - conn.sent, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 {
+                conn.sent += n
+                continue
+            }
+            if n < 0, errno == EINTR { continue }
+            if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+                if !conn.watchingOut {
+                    conn.watchingOut = true
+                    _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, conn.fd, 1, 1)
+                }
+                return
+            }
+            let code = errno
+            // A reused connection the server closed while idle: send on a new one.
+            if conn.served > 0, !t.retried, code == EPIPE || code == ECONNRESET {
+                retry(t, on: conn)
+                return
+            }
+            fail(conn, kind: .transport, "Send failure: \(String(cString: strerror(code)))")
+            return
+        }
+        conn.out = []
+        conn.sent = 0
+        if conn.watchingOut {
+            conn.watchingOut = false
+            _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, conn.fd, 1, 0)
+        }
+    }
+
+    private func receive(_ conn: Connection) {
+        while true {
+            let n = recv(conn.fd, buffer.baseAddress, buffer.count, 0)
+            if n > 0 {
+                let now = MonotonicTime.now()
+                guard let t = conn.transfer else {
+                    // Bytes on an idle connection: nothing was asked; it cannot be trusted again.
+                    drop(conn)
+                    return
+                }
+                consume(conn, t, UnsafeRawBufferPointer(start: buffer.baseAddress, count: n), at: now)
+                if n < buffer.count || conn.closed || conn.transfer == nil { return }
+                continue
+            }
+            if n < 0, errno == EINTR { continue }
+            if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { return }
+            let code: Int32 = n == 0 ? 0 : errno
+            guard let t = conn.transfer else {
+                drop(conn)  // the server closed an idle connection
+                return
+            }
+            if conn.served > 0, !t.retried, conn.parser.sawNothing {
+                retry(t, on: conn)
+            } else if code == 0, let end = conn.parser.endOfStream() {
+                event(conn, t, end, at: .now())  // a body that runs to the end of the connection
+            } else if code == 0 {
+                fail(conn, kind: .transport, conn.parser.sawNothing
+                     ? "Empty reply from server" : "Connection closed before the response ended")
+            } else {
+                fail(conn, kind: .transport, "Recv failure: \(String(cString: strerror(code)))")
+            }
+            return
+        }
+    }
+
+    private func consume(_ conn: Connection, _ t: Transfer, _ bytes: UnsafeRawBufferPointer, at now: MonotonicTime) {
+        var i = 0
+        do throws(HTTP1ResponseParser.Malformed) {
+            while let e = try conn.parser.next(bytes, at: &i) { event(conn, t, e, at: now) }
+        } catch {
+            fail(conn, kind: .transport, "Weird server reply: \(error.reason)")
+            return
+        }
+        // The server sent more than the response: the connection cannot carry another.
+        if i < bytes.count { drop(conn) }
+    }
+
+    private func event(_ conn: Connection, _ t: Transfer, _ e: HTTP1ResponseParser.Event, at now: MonotonicTime) {
+        switch e {
+        case .head(let status, let headers):
+            t.status = status
+            t.headers = headers
+            t.headersDone = true
+            t.timings.headers = now
+            t.handler.onHeaders(HTTPResponseHead(status: status, headers: headers, time: now))
+        case .data(let chunk):
+            if t.timings.firstByte == nil { t.timings.firstByte = now }
+            if recordChunkTimes { t.timings.chunks.append(now) }
+            t.bytesReceived += chunk.count
+            t.chunkCount += 1
+            t.onData(chunk, now)
+        case .end(let reusable):
+            conn.transfer = nil
+            t.connection = nil
+            conn.served += 1
+            if reusable, !t.request.freshConnection {
+                putIdle(conn)
+            } else {
+                drop(conn)
+            }
+            complete(t, .success(TransferSummary(status: t.status, headers: t.headers, bytesReceived: t.bytesReceived,
+                                                 chunkCount: t.chunkCount, timings: t.timings)))
+        }
+    }
+
+    // MARK: - Ending
+
+    private func retry(_ t: Transfer, on conn: Connection) {
+        conn.transfer = nil
+        t.connection = nil
+        drop(conn)
+        t.retried = true
+        t.status = 0
+        t.headers = HTTPHeaders()
+        t.headersDone = false
+        connect(t)
+    }
+
+    private func fail(_ conn: Connection, kind: HTTPError.Kind, _ message: String) {
+        let t = conn.transfer
+        conn.transfer = nil
+        drop(conn)
+        if let t {
+            t.connection = nil
+            complete(t, .failure(HTTPError(kind: kind, message: message, method: t.request.method, url: t.request.url)))
+        }
+    }
+
+    private func complete(_ t: Transfer, _ outcome: Result<TransferSummary, HTTPError>) {
+        guard transfers.removeValue(forKey: t.id) != nil else { return }
+        t.timings.end = .now()
+        var result = outcome
+        if case .success(var s) = result {
+            s.timings.end = t.timings.end
+            result = .success(s)
+        }
+        loop.transferEnded()
+        t.handler.onComplete(result)
+    }
+
+    /// Cancels transfer `id` if it is one of these; true when it was.
+    func cancel(_ id: CurlMulti.TransferID) -> Bool {
+        guard let t = transfers[id] else { return false }
+        let error = HTTPError(kind: .cancelled, message: "cancelled by the caller", method: t.request.method, url: t.request.url)
+        end(t, error)
+        return true
+    }
+
+    private func end(_ t: Transfer, _ error: HTTPError) {
+        if let handle = t.connecting {
+            t.connecting = nil
+            loop.abandonConnect(handle)
+        }
+        if let conn = t.connection {
+            conn.transfer = nil
+            t.connection = nil
+            drop(conn)
+        }
+        complete(t, .failure(error))
+    }
+
+    /// Fails the transfers whose time is up (`now` past their deadline).
+    func expire(now: UInt64) {
+        guard now >= nextDeadline else { return }
+        var next = UInt64.max
+        var due: [Transfer] = []
+        for t in transfers.values where t.deadline > 0 {
+            if t.deadline <= now { due.append(t) } else { next = min(next, t.deadline) }
+        }
+        nextDeadline = next
+        for t in due {
+            let ms = Int((now - t.timings.start.nanoseconds) / 1_000_000)
+            end(t, HTTPError(kind: .timeout, message: "Operation timed out after \(ms) milliseconds with \(t.bytesReceived) bytes received",
+                             method: t.request.method, url: t.request.url))
+        }
+    }
+
+    /// Cancels every transfer and closes every connection (the multi is shutting down).
+    func closeAll() {
+        for t in Array(transfers.values) {
+            end(t, HTTPError(kind: .cancelled, message: "cancelled by the caller", method: t.request.method, url: t.request.url))
+        }
+        for case let conn? in byFD { drop(conn) }
+    }
+
+    // MARK: - Connections
+
+    private func takeIdle(_ key: String) -> Connection? {
+        guard var list = idle[key], let conn = list.popLast() else { return nil }
+        idle[key] = list.isEmpty ? nil : list
+        idleCount -= 1
+        return conn
+    }
+
+    private func putIdle(_ conn: Connection) {
+        guard idleCount < maxIdle else {
+            drop(conn)
+            return
+        }
+        idle[conn.key, default: []].append(conn)
+        idleCount += 1
+    }
+
+    /// Closes a connection and forgets it (idle or not).
+    private func drop(_ conn: Connection) {
+        guard !conn.closed else { return }
+        conn.closed = true
+        byFD[Int(conn.fd)] = nil
+        if conn.transfer == nil, var list = idle[conn.key], let i = list.firstIndex(where: { $0 === conn }) {
+            list.remove(at: i)
+            idle[conn.key] = list.isEmpty ? nil : list
+            idleCount -= 1
+        }
+        shutDown(conn)
+    }
+
+    private func shutDown(_ conn: Connection) {
+        _ = dsd_epoll_ctl(epfd, 2 /* EPOLL_CTL_DEL */, conn.fd, 0, 0)
+        // shutdown as well as close: libcurl may still hold the socket it handed over.
+        _ = shutdown(conn.fd, Int32(SHUT_RDWR))
+        close(conn.fd)
+    }
+}

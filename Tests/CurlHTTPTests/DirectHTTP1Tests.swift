@@ -1,0 +1,337 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Synchronization
+import Testing
+@testable import CurlHTTP
+import TestSupport
+
+/// `HTTP1ResponseParser` on its own: framing, interim responses, keep-alive, and bad input.
+@Suite struct HTTP1ResponseParserTests {
+    struct Parsed: Equatable {
+        var status: Int?
+        var headers: [String] = []
+        var body: [UInt8] = []
+        var ends: [Bool] = []
+        var extra = 0
+    }
+
+    /// Feeds `text` cut at `cuts` (offsets), collecting the events.
+    func parse(_ text: String, cuts: [Int] = [], noBody: Bool = false) throws(HTTP1ResponseParser.Malformed) -> Parsed {
+        let bytes = Array(text.utf8)
+        var parser = HTTP1ResponseParser(noBody: noBody)
+        var out = Parsed()
+        var start = 0
+        for end in cuts.filter({ $0 > 0 && $0 < bytes.count }) + [bytes.count] {
+            var failure: HTTP1ResponseParser.Malformed?
+            bytes[start..<end].withUnsafeBytes { b in
+                do throws(HTTP1ResponseParser.Malformed) {
+                    out.extra += try parser.feed(b) { e in
+                        switch e {
+                        case .head(let status, let headers):
+                            out.status = status
+                            out.headers = headers.fields.map { "\($0.name): \($0.value)" }
+                        case .data(let d): out.body += d
+                        case .end(let reusable): out.ends.append(reusable)
+                        }
+                    }
+                } catch { failure = error }
+            }
+            if let failure { throw failure }
+            start = end
+        }
+        return out
+    }
+
+    /// The events of a streamed completion, and the chunked response carrying them as SGLang's and
+    /// vLLM's server (uvicorn) sends it: one chunk per event (the second with a chunk extension),
+    /// the last chunk, a trailer.
+    let events = ["data: {\"text\":\"the\",\"n\":1}\n\n", "data: {\"text\":\" é\",\"n\":2}\n\n", "data: [DONE]\n\n"]
+    var chunkedBody: String { events.joined() }
+    var chunked: String {
+        "HTTP/1.1 200 OK\r\ndate: Mon, 07 Dec 2026 06:00:00 GMT\r\nserver: uvicorn\r\n"
+            + "content-type: text/event-stream; charset=utf-8\r\ntransfer-encoding: chunked\r\n\r\n"
+            + events.enumerated().map { i, e in
+                String(e.utf8.count, radix: 16) + (i == 1 ? ";ext=1" : "") + "\r\n" + e + "\r\n"
+            }.joined()
+            + "0\r\ntrailer: x\r\n\r\n"
+    }
+
+    @Test func chunkedBodyCutAnywhere() throws {
+        let whole = try parse(chunked)
+        #expect(whole.status == 200)
+        #expect(whole.headers.contains("transfer-encoding: chunked"))
+        #expect(String(decoding: whole.body, as: UTF8.self) == chunkedBody)
+        #expect(whole.ends == [true])
+        let n = chunked.utf8.count
+        for cut in 1..<n {
+            #expect(try parse(chunked, cuts: [cut]) == whole, "cut at \(cut)")
+        }
+        // Every byte its own read.
+        #expect(try parse(chunked, cuts: Array(1..<n)) == whole)
+    }
+
+    @Test func lengthsCloseAndKeepAlive() throws {
+        let fixed = try parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", cuts: [20, 38])
+        #expect(fixed.body == Array("hello".utf8) && fixed.ends == [true])
+        #expect(try parse("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok").ends == [false])
+        #expect(try parse("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok").ends == [false])
+        #expect(try parse("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok").ends == [true])
+        // No length, not chunked: the body runs to the end of the connection.
+        var parser = HTTP1ResponseParser()
+        var body: [UInt8] = []
+        _ = try Array("HTTP/1.1 200 OK\r\n\r\nuntil close".utf8).withUnsafeBytes { b in
+            try parser.feed(b) { if case .data(let d) = $0 { body += d } }
+        }
+        #expect(parser.readsUntilClose && !parser.isDone)
+        guard case .end(let reusable)? = parser.endOfStream() else {
+            Issue.record("no end at the end of the connection")
+            return
+        }
+        #expect(!reusable && body == Array("until close".utf8))
+        // Transfer-Encoding wins over Content-Length.
+        #expect(try parse("HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n").body
+            == Array("ok".utf8))
+        // Equal repeated lengths are one length.
+        #expect(try parse("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok").ends == [true])
+    }
+
+    @Test func responsesWithoutBodies() throws {
+        for text in ["HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", "HTTP/1.1 304 Not Modified\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"] {
+            let p = try parse(text)
+            #expect(p.body.isEmpty && p.ends == [true], "\(text)")
+        }
+        let head = try parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", noBody: true)
+        #expect(head.status == 200 && head.body.isEmpty && head.ends == [true])
+    }
+
+    @Test func interimResponsesAreSkipped() throws {
+        let p = try parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                          + "HTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx", cuts: [10, 30, 60])
+        #expect(p.status == 201 && p.headers == ["Content-Length: 1"] && p.body == [0x78])
+    }
+
+    @Test func bytesAfterTheResponseAreCounted() throws {
+        #expect(try parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1").extra == 8)
+    }
+
+    @Test func badResponsesAreRefused() {
+        let bad = [
+            "HTTP/2 200\r\n\r\n", "SSH-2.0-OpenSSH\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 200OK\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+            "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\n folded: x\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n",
+        ]
+        for text in bad {
+            #expect(throws: HTTP1ResponseParser.Malformed.self, "\(text)") { try parse(text) }
+            // The same error however the bytes are cut.
+            #expect(throws: HTTP1ResponseParser.Malformed.self, "\(text)") { try parse(text, cuts: Array(1..<text.utf8.count)) }
+        }
+        let huge = "HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: HTTP1ResponseParser.maxHeaderBytes) + "\r\n\r\n"
+        #expect(throws: HTTP1ResponseParser.Malformed.self) { try parse(huge, cuts: [100, 40_000]) }
+    }
+}
+
+/// A loopback TCP server that runs `script` for each connection on its own thread (blocking
+/// sockets): for what the NIO test server cannot do, such as answering bytes that are not HTTP,
+/// closing a kept-alive connection, or never answering.
+final class ScriptedServer: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private let connections = Mutex(0)
+    private let requests = Mutex<[String]>([])
+
+    /// Requests read so far (head and body as text, in arrival order).
+    var received: [String] { requests.withLock { $0 } }
+    /// Connections accepted so far.
+    var accepted: Int { connections.withLock { $0 } }
+
+    init(_ script: @escaping @Sendable (_ connection: Int, _ fd: Int32, _ server: ScriptedServer) -> Void) throws {
+        let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(l, sa, len) == 0 && listen(l, 64) == 0 && getsockname(l, sa, &len) == 0
+            }
+        }
+        guard ok else {
+            close(l)
+            throw HTTPError(kind: .other, message: "cannot listen", method: "-", url: "-")
+        }
+        listener = l
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        let fd = listener
+        let acceptor = Thread { [self] in
+            while true {
+                let c = accept(fd, nil, nil)
+                if c < 0 { return }
+                let n = connections.withLock { $0 += 1; return $0 }
+                Thread { script(n, c, self) }.start()
+            }
+        }
+        acceptor.start()
+    }
+
+    /// Reads one request (head, and a body of its Content-Length); nil when the peer closed first.
+    func readRequest(_ fd: Int32) -> String? {
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if let end = bytes.indices.dropLast(3).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 && bytes[$0 + 2] == 13 && bytes[$0 + 3] == 10 }) {
+                let head = String(decoding: bytes[..<end], as: UTF8.self)
+                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                if bytes.count >= end + 4 + length {
+                    let text = String(decoding: bytes[..<(end + 4 + length)], as: UTF8.self)
+                    requests.withLock { $0.append(text) }
+                    return text
+                }
+            }
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { return nil }
+            bytes += buf[..<n]
+        }
+    }
+
+    func write(_ fd: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    deinit {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+}
+
+/// `CurlMulti` with `directHTTP1`: what only a scripted peer shows.
+@Suite struct DirectHTTP1Tests {
+    func send(_ multi: CurlMulti, _ request: HTTPRequest) async -> (Result<TransferSummary, HTTPError>, String) {
+        let record = StreamRecord()
+        let result = await run(multi, request, record)
+        return (result, record.text)
+    }
+
+    /// The request on the wire: what libcurl would send for it (Host, Accept, the caller's headers,
+    /// Content-Length, the body), with the path and query of the URL.
+    @Test func requestBytes() async throws {
+        let server = try ScriptedServer { _, fd, s in
+            while s.readRequest(fd) != nil { s.write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") }
+            close(fd)
+        }
+        let multi = try CurlMulti(directHTTP1: true)
+        defer { multi.shutdown() }
+        let url = "http://127.0.0.1:\(server.port)/v1/completions?x=1#frag"
+        let (r, text) = await send(multi, .json(url: url, json: "{}", headers: [("Authorization", "Bearer s3cret")]))
+        #expect(try r.get().status == 200 && text == "ok")
+        let (g, _) = await send(multi, HTTPRequest(url: "http://127.0.0.1:\(server.port)"))
+        #expect(try g.get().status == 200)
+        #expect(server.received == [
+            "POST /v1/completions?x=1 HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nAuthorization: Bearer s3cret\r\n"
+                + "Content-Type: application/json\r\nAccept: */*\r\nContent-Length: 2\r\n\r\n{}",
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nAccept: */*\r\n\r\n",
+        ])
+        #expect(server.accepted == 1, "the second request reuses the first one's connection")
+    }
+
+    /// What goes through libcurl's transfer instead: TLS, Unix sockets, credentials in the URL, and
+    /// headers that set framing or the host.
+    @Test func whatIsLeftToLibcurl() {
+        #expect(DirectHTTP1.serialize(HTTPRequest(url: "http://h:1/a")) != nil)
+        #expect(DirectHTTP1.serialize(HTTPRequest(url: "HTTP://h:1/a")) != nil)
+        #expect(DirectHTTP1.serialize(HTTPRequest(url: "https://h:1/a")) == nil)
+        #expect(DirectHTTP1.serialize(HTTPRequest(url: "http://u:p@h:1/a")) == nil)
+        #expect(DirectHTTP1.serialize(HTTPRequest(url: "http://h:1/a", unixSocketPath: "/tmp/s")) == nil)
+        #expect(DirectHTTP1.serialize(HTTPRequest(url: "http://h:1/a b")) == nil)
+        #expect(DirectHTTP1.serialize(HTTPRequest(method: "GE T", url: "http://h:1/a")) == nil)
+        for name in ["Host", "content-length", "Transfer-Encoding", "Connection", "Expect", "Upgrade"] {
+            #expect(DirectHTTP1.serialize(HTTPRequest(url: "http://h:1/a", headers: [(name, "x")])) == nil, "\(name)")
+        }
+        #expect(DirectHTTP1.serialize(HTTPRequest(url: "http://h:1/a", headers: [("X", "a\r\nb")])) == nil)
+    }
+
+    /// A kept-alive connection the server closed is not trusted: the next request succeeds, on a new
+    /// connection (sent again once if it went out on the closed one).
+    @Test func aConnectionClosedByTheServerIsNotReused() async throws {
+        let server = try ScriptedServer { _, fd, s in
+            if s.readRequest(fd) != nil { s.write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none") }
+            close(fd)  // no Connection: close: the client keeps the connection until it sees the end
+        }
+        let multi = try CurlMulti(directHTTP1: true)
+        defer { multi.shutdown() }
+        for _ in 0..<3 {
+            let (r, text) = await send(multi, HTTPRequest(url: "http://127.0.0.1:\(server.port)/x"))
+            #expect(try r.get().status == 200 && text == "one")
+        }
+        #expect(server.accepted == 3)
+    }
+
+    @Test func bodiesToTheEndOfTheConnection() async throws {
+        let server = try ScriptedServer { _, fd, s in
+            if s.readRequest(fd) != nil { s.write(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil ") }
+            s.write(fd, "closed")
+            close(fd)
+        }
+        let multi = try CurlMulti(directHTTP1: true)
+        defer { multi.shutdown() }
+        let (r, text) = await send(multi, HTTPRequest(url: "http://127.0.0.1:\(server.port)/"))
+        #expect(try r.get().bytesReceived == 12 && text == "until closed")
+    }
+
+    @Test func failuresAreLocatedAndKinded() async throws {
+        let server = try ScriptedServer { n, fd, s in
+            guard s.readRequest(fd) != nil else {
+                close(fd)
+                return
+            }
+            switch n {
+            case 1: s.write(fd, "SSH-2.0-OpenSSH_9.2\r\n\r\n")
+            case 2: s.write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
+            case 3: break  // closes without a byte
+            default: usleep(2_000_000)  // never answers in time
+            }
+            close(fd)
+        }
+        let multi = try CurlMulti(directHTTP1: true)
+        defer { multi.shutdown() }
+        let url = "http://127.0.0.1:\(server.port)/"
+        let request = HTTPRequest(url: url, headers: [("Authorization", "Bearer s3cret")], timeout: 0.3)
+        var errors: [HTTPError] = []
+        for _ in 0..<4 {
+            let (r, _) = await send(multi, request)
+            guard case .failure(let e) = r else {
+                Issue.record("expected a failure")
+                continue
+            }
+            errors.append(e)
+        }
+        #expect(errors.map(\.kind) == [.transport, .transport, .transport, .timeout])
+        #expect(errors[0].message.contains("not an HTTP/1.x status line"), "\(errors[0])")
+        #expect(errors[1].message.contains("before the response ended"), "\(errors[1])")
+        #expect(errors[2].message.contains("Empty reply"), "\(errors[2])")
+        #expect(errors[3].message.contains("timed out after"), "\(errors[3])")
+        #expect(errors.allSatisfy { !$0.description.contains("s3cret") && $0.url == url })
+        // Connecting is libcurl's: a refused port fails as it does without directHTTP1.
+        let refusing = try RefusingPort()
+        let (r, _) = await send(multi, HTTPRequest(url: "http://127.0.0.1:\(refusing.port)/", timeout: 5))
+        guard case .failure(let e) = r else {
+            Issue.record("expected a refused connection")
+            return
+        }
+        #expect(e.kind == .connectionFailed, "\(e)")
+        #expect(multi.activeCount == 0)
+    }
+}

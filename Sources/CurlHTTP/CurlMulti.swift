@@ -355,8 +355,7 @@ final class MultiLoop: @unchecked Sendable {
             _ = dsd_curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)
         }
         readMessages()
-        if let direct, direct.nextDeadline != .max {
-            direct.expire(now: MonotonicTime.now().nanoseconds)
+        if let direct, direct.nextDeadline != .max, direct.expire(now: MonotonicTime.now().nanoseconds) {
             drainLocal()
         }
     }
@@ -408,7 +407,8 @@ final class MultiLoop: @unchecked Sendable {
 
     /// Starts libcurl connecting for `DirectHTTP1`'s transfer `id`; its end calls `connectFinished`.
     func startConnect(_ request: HTTPRequest, id: CurlMulti.TransferID) throws(HTTPError) -> UnsafeMutableRawPointer {
-        let easy = try EasyHandle(connectingFor: request)
+        let easy = try EasyHandle(request: request, handler: nil, collectBody: false, recordChunkTimes: false,
+                                  connectOnly: true)
         easy.timings.start = .now()
         let code = dsd_curl_multi_add_handle(multi, easy.handle)
         guard code == CURLM_OK else {
@@ -443,8 +443,7 @@ final class MultiLoop: @unchecked Sendable {
         easy.timings.end = .now()
         let outcome: Result<TransferSummary, HTTPError>
         if cancelled {
-            outcome = .failure(HTTPError(kind: .cancelled, message: "cancelled by the caller",
-                                         method: easy.request.method, url: easy.request.url))
+            outcome = .failure(.cancelled(easy.request))
         } else if let result, result != CURLE_OK {
             outcome = .failure(HTTPError.fromCurl(result, detail: easy.errorDetail, request: easy.request))
         } else {
@@ -471,7 +470,7 @@ extension MultiLoop {
         if fd == nil {
             let r = easy.request
             if cancelled {
-                error = HTTPError(kind: .cancelled, message: "cancelled by the caller", method: r.method, url: r.url)
+                error = .cancelled(r)
             } else if let result, result != CURLE_OK {
                 error = HTTPError.fromCurl(result, detail: easy.errorDetail, request: r)
             } else {

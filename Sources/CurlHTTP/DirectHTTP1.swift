@@ -57,7 +57,6 @@ final class DirectHTTP1 {
         @exclusivity(unchecked) var timings: TransferTimings
         var status = 0
         var headers = HTTPHeaders()
-        var headersDone = false
         @exclusivity(unchecked) var bytesReceived = 0
         @exclusivity(unchecked) var chunkCount = 0
         var connection: Connection?
@@ -102,16 +101,13 @@ final class DirectHTTP1 {
 
     deinit { buffer.deallocate() }
 
-    /// Transfers in progress.
-    var count: Int { transfers.count }
-
 
     // MARK: - Requests
 
     /// The request as bytes, and its connection pool key, when this module can send it: an
     /// `http://` URL without credentials, a method of letters, no Unix socket, and no header that
     /// sets framing or the host (`Host`, `Content-Length`, `Transfer-Encoding`, `Connection`,
-    /// `Expect`, `Upgrade`). Header names and values are checked as libcurl's path checks them.
+    /// `Expect`, `Upgrade`). A header libcurl's path would refuse (`HTTPHeader.problem`) leaves it to that path, which reports it.
     static func serialize(_ r: HTTPRequest) -> (key: String, bytes: [UInt8])? {
         guard r.unixSocketPath == nil else { return nil }
         let url = r.url.utf8
@@ -141,9 +137,7 @@ final class DirectHTTP1 {
             if ["host", "content-length", "transfer-encoding", "connection", "expect", "upgrade", "te"].contains(lower) {
                 return nil
             }
-            let bad: (UInt8) -> Bool = { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
-            guard !field.name.isEmpty, !field.name.utf8.contains(where: { bad($0) || $0 == 0x3A || $0 == 0x20 }),
-                  !field.value.utf8.contains(where: bad) else { return nil }
+            guard field.problem == nil else { return nil }  // libcurl's path reports it
             if lower == "accept" { accept = true }
             out.append(contentsOf: field.name.utf8)
             out.append(contentsOf: ": ".utf8)
@@ -318,7 +312,6 @@ final class DirectHTTP1 {
         case .head(let status, let headers):
             t.status = status
             t.headers = headers
-            t.headersDone = true
             t.timings.headers = now
             t.handler.onHeaders(HTTPResponseHead(status: status, headers: headers, time: now))
         case .data(let chunk):
@@ -350,7 +343,6 @@ final class DirectHTTP1 {
         t.retried = true
         t.status = 0
         t.headers = HTTPHeaders()
-        t.headersDone = false
         connect(t)
     }
 
@@ -379,8 +371,7 @@ final class DirectHTTP1 {
     /// Cancels transfer `id` if it is one of these; true when it was.
     func cancel(_ id: CurlMulti.TransferID) -> Bool {
         guard let t = transfers[id] else { return false }
-        let error = HTTPError(kind: .cancelled, message: "cancelled by the caller", method: t.request.method, url: t.request.url)
-        end(t, error)
+        end(t, .cancelled(t.request))
         return true
     }
 
@@ -397,9 +388,9 @@ final class DirectHTTP1 {
         complete(t, .failure(error))
     }
 
-    /// Fails the transfers whose time is up (`now` past their deadline).
-    func expire(now: UInt64) {
-        guard now >= nextDeadline else { return }
+    /// Fails the transfers whose time is up (`now` past their deadline); true when one was.
+    func expire(now: UInt64) -> Bool {
+        guard now >= nextDeadline else { return false }
         var next = UInt64.max
         var due: [Transfer] = []
         for t in transfers.values where t.deadline > 0 {
@@ -411,12 +402,13 @@ final class DirectHTTP1 {
             end(t, HTTPError(kind: .timeout, message: "Operation timed out after \(ms) milliseconds with \(t.bytesReceived) bytes received",
                              method: t.request.method, url: t.request.url))
         }
+        return !due.isEmpty
     }
 
     /// Cancels every transfer and closes every connection (the multi is shutting down).
     func closeAll() {
         for t in Array(transfers.values) {
-            end(t, HTTPError(kind: .cancelled, message: "cancelled by the caller", method: t.request.method, url: t.request.url))
+            end(t, .cancelled(t.request))
         }
         for case let conn? in byFD { drop(conn) }
     }

@@ -28,8 +28,10 @@ final class EasyHandle {
     var timings: TransferTimings
 
     /// Creates and configures a handle; throws `.invalidRequest` for unusable requests.
+    /// `connectOnly`: a handle that only connects to `request`'s host (resolving, connecting and
+    /// timing out as libcurl does for the request itself), for `DirectHTTP1`; never reused.
     init(request: HTTPRequest, handler: TransferHandler?, collectBody: Bool,
-         recordChunkTimes: Bool) throws(HTTPError) {
+         recordChunkTimes: Bool, connectOnly: Bool = false) throws(HTTPError) {
         try CurlGlobal.require(method: request.method, url: request.url)
         guard let h = dsd_curl_easy_init() else {
             throw HTTPError(kind: .other, message: "curl_easy_init failed", method: request.method,
@@ -40,46 +42,13 @@ final class EasyHandle {
         self.handler = handler
         self.collectBody = collectBody
         self.recordChunkTimes = recordChunkTimes
-        connectOnly = false
+        self.connectOnly = connectOnly
+        poisoned = connectOnly
         let size = Int(dsd_curl_error_size())
         errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
         errorBuffer.initialize(repeating: 0, count: size)
         timings = TransferTimings(start: .now())
         try configure()
-    }
-
-    /// A handle that only connects to `request`'s host (resolving, connecting and timing out as
-    /// libcurl does for the request itself), for `DirectHTTP1`. Not reused for other requests.
-    init(connectingFor request: HTTPRequest) throws(HTTPError) {
-        try CurlGlobal.require(method: request.method, url: request.url)
-        guard let h = dsd_curl_easy_init() else {
-            throw HTTPError(kind: .other, message: "curl_easy_init failed", method: request.method,
-                            url: request.url)
-        }
-        handle = h
-        self.request = request
-        handler = nil
-        collectBody = false
-        recordChunkTimes = false
-        connectOnly = true
-        poisoned = true
-        let size = Int(dsd_curl_error_size())
-        errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
-        errorBuffer.initialize(repeating: 0, count: size)
-        timings = TransferTimings(start: .now())
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_ERRORBUFFER, errorBuffer), "error buffer")
-        try check(dsd_curl_easy_setopt_str(handle, CURLOPT_URL, request.url), "URL")
-        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "nosignal")
-        try check(dsd_curl_easy_setopt_str(handle, CURLOPT_PROXY, ""), "proxy")
-        try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_PRIVATE, me), "private")
-        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_CONNECT_ONLY, 1), "connect only")
-        // Always a new connection, never one from libcurl's pool: the socket becomes ours. (Not
-        // CURLOPT_FORBID_REUSE: with it libcurl closes the connection as the connect ends.)
-        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1), "fresh connection")
-        let connect = request.connectTimeout ?? (request.timeout > 0 ? min(request.timeout, 10) : 10)
-        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connect * 1000))),
-                  "connect timeout")
     }
 
     /// The connected socket of a finished connect-only transfer (`theirs`, which libcurl closes when
@@ -164,6 +133,16 @@ final class EasyHandle {
         try check(dsd_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "nosignal")
         try check(dsd_curl_easy_setopt_str(handle, CURLOPT_PROXY, ""), "proxy")
         try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_PRIVATE, me), "private")
+        let connect = r.connectTimeout ?? (r.timeout > 0 ? min(r.timeout, 10) : 10)
+        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connect * 1000))),
+                  "connect timeout")
+        if connectOnly {
+            try check(dsd_curl_easy_setopt_long(handle, CURLOPT_CONNECT_ONLY, 1), "connect only")
+            // Always a new connection, never one from libcurl's pool: the socket becomes ours. (Not
+            // CURLOPT_FORBID_REUSE: with it libcurl closes the connection as the connect ends.)
+            try check(dsd_curl_easy_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1), "fresh connection")
+            return
+        }
         try check(dsd_curl_easy_setopt_writefn(handle, CURLOPT_WRITEFUNCTION, easyWriteCallback), "write")
         try check(dsd_curl_easy_setopt_ptr(handle, CURLOPT_WRITEDATA, me), "write data")
         try check(dsd_curl_easy_setopt_writefn(handle, CURLOPT_HEADERFUNCTION, easyHeaderCallback), "header")
@@ -171,9 +150,6 @@ final class EasyHandle {
         if r.timeout > 0 {
             try check(dsd_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(r.timeout * 1000)), "timeout")
         }
-        let connect = r.connectTimeout ?? (r.timeout > 0 ? min(r.timeout, 10) : 10)
-        try check(dsd_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connect * 1000))),
-                  "connect timeout")
         if let path = r.unixSocketPath {
             try check(dsd_curl_easy_setopt_str(handle, CURLOPT_UNIX_SOCKET_PATH, path), "unix socket")
         }
@@ -242,12 +218,7 @@ final class EasyHandle {
     private func configureHeaders() throws(HTTPError) {
         var lines = ["Expect:"]
         for field in request.headers {
-            let bad: (Character) -> Bool = { $0 == "\r" || $0 == "\n" || $0 == "\0" }
-            if field.name.isEmpty || field.name.contains(where: { bad($0) || $0 == ":" || $0 == " " }) {
-                throw fail("bad header name '\(field.name)'")
-            }
-            // The value may be a secret: say which header, never what it held.
-            if field.value.contains(where: bad) { throw fail("header '\(field.name)' has a line break in its value") }
+            if let problem = field.problem { throw fail(problem) }
             lines.append(field.value.isEmpty ? field.name + ";" : field.name + ": " + field.value)
         }
         for line in lines {

@@ -50,6 +50,11 @@ public struct HTTPError: Error, Hashable, Sendable, CustomStringConvertible {
         "\(kind.rawValue): \(message) (\(method) \(url))"
     }
 
+    /// The error of a transfer cancelled by its caller or by the multi's shutdown.
+    static func cancelled(_ request: HTTPRequest) -> HTTPError {
+        HTTPError(kind: .cancelled, message: "cancelled by the caller", method: request.method, url: request.url)
+    }
+
     /// True when the peer was not reachable at all (useful for readiness probes).
     public var isConnectionFailure: Bool { kind == .connectionFailed }
 

@@ -10,6 +10,16 @@ public struct HTTPHeader: Hashable, Sendable {
         self.name = name
         self.value = value
     }
+    /// Why the field cannot be sent (a name that is empty or holds `:`, a space, CR, LF or NUL; a
+    /// value with CR, LF or NUL), or nil. Names the header, never its value (it may be a secret).
+    var problem: String? {
+        let bad: (UInt8) -> Bool = { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
+        if name.isEmpty || name.utf8.contains(where: { bad($0) || $0 == 0x3A || $0 == 0x20 }) {
+            return "bad header name '\(name)'"
+        }
+        if value.utf8.contains(where: bad) { return "header '\(name)' has a line break in its value" }
+        return nil
+    }
 }
 
 /// An ordered list of header fields with case-insensitive lookup.

@@ -279,6 +279,29 @@ final class ScriptedServer: @unchecked Sendable {
         #expect(server.accepted == 3)
     }
 
+    /// The race the retry is for: the server closes a kept-alive connection just as the next request
+    /// arrives on it, answering nothing. That request is sent again, once, on a new connection.
+    @Test func aRequestOnAConnectionClosedUnderItIsSentAgain() async throws {
+        let server = try ScriptedServer { n, fd, s in
+            if s.readRequest(fd) != nil, n == 1 {
+                s.write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+                _ = s.readRequest(fd)  // the second request: closed without an answer
+            } else {
+                s.write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+            }
+            close(fd)
+        }
+        let multi = try CurlMulti(directHTTP1: true)
+        defer { multi.shutdown() }
+        let url = "http://127.0.0.1:\(server.port)/"
+        let (first, a) = await send(multi, .json(url: url, json: "{\"n\":1}"))
+        let (second, b) = await send(multi, .json(url: url, json: "{\"n\":2}"))
+        #expect(try first.get().status == 200 && a == "first")
+        #expect(try second.get().status == 200 && b == "second")
+        #expect(server.accepted == 2)
+        #expect(server.received.map { $0.hasSuffix("{\"n\":2}") } == [false, true, true], "the second request, sent twice")
+    }
+
     @Test func bodiesToTheEndOfTheConnection() async throws {
         let server = try ScriptedServer { _, fd, s in
             if s.readRequest(fd) != nil { s.write(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil ") }

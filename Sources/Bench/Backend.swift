@@ -141,8 +141,9 @@ struct JSONBodyWriter {
 /// functions do. Not thread-safe: used only on the transfer loop thread.
 ///
 /// Per chunk: the SSE data is found in place over curl's buffer (`SSEDataParser`, no copy unless
-/// an event is split across reads), its fields are read by `StreamChunk.scan` without building a
-/// document, and one `Double` is appended to a preallocated `itl`; nothing else is allocated.
+/// an event is split across reads), its fields are read by `StreamChunkReader` without building a
+/// document (most chunks only by comparing them with the previous one), and one `Double` is
+/// appended to a preallocated `itl`; nothing else is allocated.
 final class StreamAccumulator {
     let backend: BenchBackend
     let request: BenchRequest
@@ -152,6 +153,7 @@ final class StreamAccumulator {
     // Touched only on the transfer loop thread, once per token: no run-time exclusivity check
     // (each one cost about 80 instructions per token).
     @exclusivity(unchecked) var parser = SSEDataParser()
+    @exclusivity(unchecked) var chunks: StreamChunkReader
     var ttft = 0.0
     var gotFirst = false
     var lastTime = MonotonicTime(nanoseconds: 0)
@@ -168,6 +170,7 @@ final class StreamAccumulator {
         self.request = request
         self.sentTokenIDs = sentTokenIDs
         self.start = start
+        chunks = StreamChunkReader(backend: backend)
         itl.reserveCapacity(max(request.outputLength, 1))
     }
 
@@ -201,7 +204,7 @@ final class StreamAccumulator {
     private func handle(_ data: UnsafeRawBufferPointer, at time: MonotonicTime) {
         guard !Self.isDone(data) else { return }
         // Chunks that are not a JSON object are ignored, as bench_serving's json.loads would skip them.
-        guard let chunk = StreamChunk.scan(data.assumingMemoryBound(to: UInt8.self), backend: backend) else { return }
+        guard let chunk = chunks.read(data.assumingMemoryBound(to: UInt8.self)) else { return }
         if chunk.hasError {
             let obj = (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any]
             let err: Any = obj?["error"] ?? "unknown"

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The fields of one streamed JSON chunk that a benchmark needs, read without building the document.
 ///
 /// Per token the client parses one chunk; Foundation's `JSONSerialization` builds and bridges a whole
@@ -21,7 +27,15 @@ public struct StreamChunk: Sendable, Hashable {
 
     /// Reads `bytes` as a chunk of `backend`'s API; nil when it is not a JSON object (or not valid JSON).
     public static func scan(_ bytes: UnsafeBufferPointer<UInt8>, backend: BenchBackend) -> StreamChunk? {
+        var span: Range<Int>?
+        return scan(bytes, backend: backend, textSpan: &span)
+    }
+
+    /// `scan`, also giving the contents of the string that decided `hasText` (nil when none did).
+    static func scan(_ bytes: UnsafeBufferPointer<UInt8>, backend: BenchBackend,
+                     textSpan: inout Range<Int>?) -> StreamChunk? {
         var r = Reader(b: bytes)
+        defer { textSpan = r.textSpan }
         var out = StreamChunk()
         guard r.object({ r, key in
             if r.key(key, is: "error") {
@@ -43,10 +57,100 @@ public struct StreamChunk: Sendable, Hashable {
     }
 }
 
+/// Reads the chunks of one stream, each as `StreamChunk.scan` would, most of them without reading
+/// them in full.
+///
+/// A server's chunks for one request usually differ only in the new text: vLLM's and SGLang's
+/// OpenAI-compatible APIs repeat `id`, `created`, `model` and the other members in every chunk. When
+/// a chunk differs from the previous one only inside the string that decided the previous chunk's
+/// `hasText`, only that string is checked again (its escapes and its closing quote). Everything
+/// before and after it is byte for byte the previous chunk, which was read in full and found valid,
+/// so the chunk is valid JSON of the same structure and its fields are the previous chunk's but
+/// `hasText`. Any other chunk is read in full.
+public struct StreamChunkReader: Sendable {
+    /// The API whose chunks are read.
+    public let backend: BenchBackend
+    /// How many chunks were read by comparing with the previous one.
+    public private(set) var incremental = 0
+    /// The previous chunk's bytes: `count` of them at `storage`.
+    private var storage: Storage?
+    private var count = 0
+    /// The previous chunk's fields; nil when there is no previous chunk or it was not valid.
+    private var last: StreamChunk?
+    /// The contents of the string that decided `last.hasText` in the previous chunk.
+    private var textSpan: Range<Int>?
+
+    /// Creates a reader for one stream of `backend`'s chunks.
+    public init(backend: BenchBackend) { self.backend = backend }
+
+    /// The fields of `bytes`, exactly as `StreamChunk.scan(bytes, backend:)` gives them.
+    public mutating func read(_ bytes: UnsafeBufferPointer<UInt8>) -> StreamChunk? {
+        if let last, let storage, let p = bytes.baseAddress,
+           let newSpan = Self.sameExceptText(p, bytes.count, storage.base, count, textSpan) {
+            var out = last
+            if let newSpan {
+                out.hasText = !newSpan.isEmpty
+                textSpan = newSpan
+            }
+            incremental &+= 1
+            self.last = out
+            remember(bytes)
+            return out
+        }
+        last = StreamChunk.scan(bytes, backend: backend, textSpan: &textSpan)
+        if last != nil { remember(bytes) }
+        return last
+    }
+
+    private mutating func remember(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let p = bytes.baseAddress else { count = 0; return }
+        // A copy of the reader shares the storage until one of them writes (copy on write).
+        if !isKnownUniquelyReferenced(&storage) || storage!.capacity < bytes.count {
+            storage = Storage(capacity: max(bytes.count, 512))
+        }
+        storage!.base.update(from: p, count: bytes.count)
+        count = bytes.count
+    }
+
+    /// Whether the `n` bytes at `p` are the `m` bytes at `q` (the previous chunk) but for the
+    /// contents of the string at `span` in `q`: `.some(nil)` when they are the same bytes and there
+    /// is no such string, `.some(range)` with the string's contents in `p`, nil when the chunk must
+    /// be read in full.
+    @inline(__always)
+    private static func sameExceptText(_ p: UnsafePointer<UInt8>, _ n: Int, _ q: UnsafePointer<UInt8>, _ m: Int,
+                                       _ span: Range<Int>?) -> Range<Int>?? {
+        guard let span else { return n == m && memcmp(p, q, n) == 0 ? .some(nil) : nil }
+        // The string keeps its place; its closing quote moves by the change in length.
+        let close = span.upperBound + n - m
+        guard close >= span.lowerBound, close < n,
+              memcmp(p, q, span.lowerBound) == 0,
+              memcmp(p + close, q + span.upperBound, m - span.upperBound) == 0 else { return nil }
+        // The bytes before the opening quote and from the closing quote on are the previous
+        // chunk's; the string must still end exactly at that quote.
+        var r = Reader(b: UnsafeBufferPointer(start: p, count: n))
+        r.i = span.lowerBound - 1
+        guard let contents = r.string(), contents.upperBound == close else { return nil }
+        return .some(contents)
+    }
+
+    /// Memory for the previous chunk's bytes (one per stream, reused for every chunk).
+    private final class Storage: @unchecked Sendable {  // owned by one reader, on one thread
+        let base: UnsafeMutablePointer<UInt8>
+        let capacity: Int
+        init(capacity: Int) {
+            self.capacity = capacity
+            base = .allocate(capacity: capacity)
+        }
+        deinit { base.deallocate() }
+    }
+}
+
 /// A forward-only JSON reader over bytes (RFC 8259 syntax; nesting limited to 256).
 private struct Reader {
     let b: UnsafeBufferPointer<UInt8>
     var i = 0
+    /// The contents of the last string that set a text flag (cleared by a null one).
+    var textSpan: Range<Int>?
 
     init(b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
@@ -207,9 +311,10 @@ private struct Reader {
         if b[i] == 0x22 {
             guard let r = string() else { return false }
             flag = !r.isEmpty
+            textSpan = r
             return true
         }
-        if b[i] == 0x6E { flag = nil; return literal("null") }
+        if b[i] == 0x6E { flag = nil; textSpan = nil; return literal("null") }
         return skip(0)
     }
 

@@ -76,4 +76,120 @@ import Testing
         let deep = "{\"a\":" + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "}"
         #expect(scan(deep, .openai) == nil)
     }
+
+    // MARK: StreamChunkReader
+
+    private func read(_ reader: inout StreamChunkReader, _ text: String) -> StreamChunk? {
+        var t = text
+        return t.withUTF8 { reader.read($0) }
+    }
+
+    /// A vLLM 0.x completions stream (the chunk shape of vllm/entrypoints/openai/serving_completion.py:
+    /// id, object, created, model, choices[index, text, logprobs, finish_reason, stop_reason], usage),
+    /// an SGLang /generate stream whose meta_info changes every chunk, and a chat stream whose first
+    /// chunk carries the role: each chunk is read as `scan` reads it, and chunks that differ only in
+    /// their text are read by comparison.
+    @Test func streamsReadAsScanReadsThem() {
+        func vllm(_ text: String, finish: String = "null", usage: String = "null") -> String {
+            #"{"id":"cmpl-8f2c","object":"text_completion","created":1733900000,"model":"Qwen/Qwen2.5-0.5B","choices":[{"index":0,"text":"\#(text)","logprobs":null,"finish_reason":\#(finish),"stop_reason":null}],"usage":\#(usage)}"#
+        }
+        let completions = [vllm(" The"), vllm(" quick"), vllm(" quick"), vllm(""), vllm(#"\\"#), vllm(#"\""#),
+                           vllm(#"\u00e9 fox"#), vllm(" over", finish: "\"length\""),
+                           vllm("", finish: "\"length\"", usage: #"{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}"#)]
+        let sglang = (1...4).map { #"{"text":"t\#($0)","output_ids":[\#($0)],"meta_info":{"id":"a1","prompt_tokens":9,"completion_tokens":\#($0),"e2e_latency":0.0\#($0)}}"# }
+        let chat = [#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+                    #"{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+                    #"{"id":"c","choices":[{"index":0,"delta":{"content":" there"}}]}"#,
+                    #"{"id":"c","choices":[{"index":0,"delta":{"content":null}}]}"#,
+                    #"{"id":"c","choices":[{"index":0,"delta":{"content":"again"}}]}"#]
+        for (stream, backend, byComparison) in [(completions, BenchBackend.openai, 6), (sglang, .sglang, 0),
+                                                (chat, .openaiChat, 1)] {
+            var reader = StreamChunkReader(backend: backend)
+            for chunk in stream {
+                let want = scan(chunk, backend)
+                #expect(want != nil, "\(chunk)")
+                #expect(read(&reader, chunk) == want, "\(chunk)")
+            }
+            #expect(reader.incremental == byComparison, "\(backend)")
+        }
+    }
+
+    /// Text that ends the string early, or escapes its closing quote, is caught: such chunks are read
+    /// in full (and refused when they are not JSON), never taken from the previous chunk.
+    @Test func textThatChangesTheStructureIsReadInFull() {
+        let before = #"{"choices":[{"index":0,"text":"abc","logprobs":null}],"usage":null}"#
+        let after: [(String, Int)] = [
+            (#"{"choices":[{"index":0,"text":"a"c","logprobs":null}],"usage":null}"#, 0),  // a bare quote
+            (#"{"choices":[{"index":0,"text":"ab\","logprobs":null}],"usage":null}"#, 0),  // escapes the quote
+            (#"{"choices":[{"index":0,"text":"a\qc","logprobs":null}],"usage":null}"#, 0),  // a bad escape
+            ("{\"choices\":[{\"index\":0,\"text\":\"a\nc\",\"logprobs\":null}],\"usage\":null}", 0),  // a raw newline
+            (#"{"choices":[{"index":0,"text":"a","x":"c","logprobs":null}],"usage":null}"#, 0),  // a new member
+            (#"{"choices":[{"index":0,"text":"","logprobs":null}],"usage":null}"#, 1),  // text, now empty
+        ]
+        for (chunk, byComparison) in after {
+            var reader = StreamChunkReader(backend: .openai)
+            #expect(read(&reader, before) != nil)
+            #expect(read(&reader, chunk) == scan(chunk, .openai), "\(chunk)")
+            #expect(reader.incremental == byComparison, "\(chunk)")
+        }
+    }
+
+    /// A copy of a reader goes on from the same previous chunk without disturbing the original.
+    @Test func aCopiedReaderKeepsItsOwnPreviousChunk() {
+        let a = #"{"choices":[{"index":0,"text":"one"}],"usage":null}"#
+        var original = StreamChunkReader(backend: .openai)
+        #expect(read(&original, a) != nil)
+        var copy = original
+        #expect(read(&copy, #"{"choices":[{"index":0,"text":""}],"usage":null}"#)?.hasText == false)
+        #expect(read(&original, #"{"choices":[{"index":0,"text":"two"}],"usage":null}"#)?.hasText == true)
+        #expect(copy.incremental == 1 && original.incremental == 1)
+    }
+
+    /// Random edits of real-shaped chunks, in sequence: whatever the edit, the reader agrees with a
+    /// full scan of the same bytes.
+    @Test func randomEditsAgreeWithAFullScan() {
+        var rng = SplitMix(seed: 0x5EED_C0DE)
+        let base = Array(#"{"id":"cmpl-1","object":"text_completion","created":1,"choices":[{"index":0,"text":" the fox","logprobs":null,"finish_reason":null}],"usage":null}"#.utf8)
+        let alphabet = Array(#"a "\/u0{}[],:nt1e.-"#.utf8) + [0x0A, 0xC3, 0xA9]
+        var agreed = 0, byComparison = 0
+        for _ in 0..<400 {
+            var reader = StreamChunkReader(backend: .openai)
+            var chunk = base
+            for _ in 0..<12 {
+                // Mostly edits inside the text, sometimes anywhere.
+                let textStart = 84  // just after `"text":"`
+                let inText = rng.next() % 4 != 0
+                let lo = inText ? textStart : 0
+                let hi = inText ? min(textStart + 10, chunk.count) : chunk.count
+                let at = lo + Int(rng.next() % UInt64(max(hi - lo, 1)))
+                switch rng.next() % 3 {
+                case 0: if at < chunk.count { chunk.remove(at: at) }
+                case 1: chunk.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: min(at, chunk.count))
+                default: if at < chunk.count { chunk[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+                }
+                let want = chunk.withUnsafeBufferPointer { StreamChunk.scan($0, backend: .openai) }
+                let got = chunk.withUnsafeBufferPointer { reader.read($0) }
+                #expect(got == want, "\(String(decoding: chunk, as: UTF8.self))")
+                if got == want { agreed += 1 }
+                if want == nil { chunk = base }
+            }
+            byComparison += reader.incremental
+        }
+        #expect(agreed == 4800)
+        // The comparison path must have been exercised, not only the full scan.
+        #expect(byComparison > 500)
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so a failure can be replayed.
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

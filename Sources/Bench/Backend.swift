@@ -65,8 +65,13 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
 
 /// Writes one JSON object member by member (RFC 8259 string escaping).
 struct JSONBodyWriter {
-    var bytes: [UInt8] = [0x7B]
+    var bytes: [UInt8]
     private var first = true
+
+    init() {
+        bytes = [0x7B]
+        bytes.reserveCapacity(256)
+    }
 
     mutating func key(_ k: String) {
         if !first { bytes.append(0x2C) }
@@ -77,7 +82,8 @@ struct JSONBodyWriter {
 
     mutating func member(_ k: String, raw: String) {
         key(k)
-        bytes.append(contentsOf: raw.utf8)
+        var raw = raw
+        raw.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     mutating func member(_ k: String, string value: String) {
@@ -87,34 +93,58 @@ struct JSONBodyWriter {
 
     mutating func member(_ k: String, ints: [Int]) {
         key(k)
-        bytes.append(0x5B)
-        for (i, v) in ints.enumerated() {
-            if i > 0 { bytes.append(0x2C) }
-            integer(v)
+        // Written into memory sized for the longest numbers (20 digits, a sign and a comma each),
+        // then appended in one copy.
+        let text = [UInt8](unsafeUninitializedCapacity: ints.count * 22 + 2) { out, count in
+            var at = 0
+            out[at] = 0x5B
+            at += 1
+            for (index, v) in ints.enumerated() {
+                if index > 0 { out[at] = 0x2C; at += 1 }
+                at = Self.decimal(v, into: out, at: at)
+            }
+            out[at] = 0x5D
+            count = at + 1
         }
-        bytes.append(0x5D)
+        bytes.append(contentsOf: text)
     }
 
-    /// A decimal integer, digits written directly.
+    /// A decimal integer.
     mutating func integer(_ v: Int) {
-        if v < 0 { bytes.append(0x2D) }
-        var m = v.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat {
-                d[count] = UInt8(truncatingIfNeeded: m % 10) &+ 0x30
-                m /= 10
-                count += 1
-            } while m > 0
-            for k in stride(from: count - 1, through: 0, by: -1) { bytes.append(d[k]) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 21) { out in
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: out[..<Self.decimal(v, into: out, at: 0)]))
         }
+    }
+
+    /// Writes `v` in decimal at `at` (room for 21 bytes); returns where it ends.
+    private static func decimal(_ v: Int, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        var at = start
+        if v < 0 { out[at] = 0x2D; at += 1 }
+        var m = v.magnitude, width = 1
+        var rest = m / 10
+        while rest > 0 { width += 1; rest /= 10 }
+        var k = at + width
+        repeat {
+            k -= 1
+            out[k] = UInt8(truncatingIfNeeded: m % 10) &+ 0x30
+            m /= 10
+        } while m > 0
+        return at + width
     }
 
     mutating func string(_ s: String) {
         bytes.append(0x22)
+        // Most strings (keys, model names, ASCII prompts) need no escape: copied in one piece.
+        var s = s
+        let plain = s.withUTF8 { u in
+            guard !u.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return false }
+            bytes.append(contentsOf: u)
+            return true
+        }
+        if plain {
+            bytes.append(0x22)
+            return
+        }
         for c in s.utf8 {
             switch c {
             case 0x22: bytes.append(0x5C); bytes.append(0x22)

@@ -30,6 +30,47 @@ public enum Statistics {
         return s[lo] + (s[hi] - s[lo]) * (rank - Double(lo))
     }
 
+    /// `xs` in ascending order, as `xs.sorted()` orders it. Samples of 512 or more numbers (none
+    /// NaN) are sorted by the bits of their values, a byte at a time (LSD radix sort): a run's
+    /// inter-token latencies are one number per token, and a comparison sort of them cost about
+    /// 350 instructions per token, more than reading the token did.
+    public static func sortedAscending(_ xs: [Double]) -> [Double] {
+        let n = xs.count
+        guard n >= 512, !xs.contains(where: \.isNaN) else { return xs.sorted() }
+        let sign: UInt64 = 1 << 63
+        // Keys that order as the numbers do: negative numbers with all bits flipped, others with
+        // the sign bit set.
+        var keys = xs.map { x -> UInt64 in
+            let b = x.bitPattern
+            return b & sign != 0 ? ~b : b | sign
+        }
+        var spare = [UInt64](repeating: 0, count: n)
+        var counts = [Int](repeating: 0, count: 256)
+        for shift in stride(from: UInt64(0), to: 64, by: 8) {
+            keys.withUnsafeBufferPointer { from in
+                spare.withUnsafeMutableBufferPointer { to in
+                    counts.withUnsafeMutableBufferPointer { c in
+                        c.update(repeating: 0)
+                        for k in from { c[Int(truncatingIfNeeded: (k >> shift) & 0xFF)] &+= 1 }
+                        var total = 0
+                        for d in 0..<256 {
+                            let here = c[d]
+                            c[d] = total
+                            total &+= here
+                        }
+                        for k in from {
+                            let d = Int(truncatingIfNeeded: (k >> shift) & 0xFF)
+                            to[c[d]] = k
+                            c[d] &+= 1
+                        }
+                    }
+                }
+            }
+            swap(&keys, &spare)
+        }
+        return keys.map { k in Double(bitPattern: k & sign != 0 ? k & ~sign : ~k) }
+    }
+
     /// Median (the 50th percentile).
     public static func median(_ xs: [Double]) -> Double { percentile(xs, 50) }
 }
@@ -53,7 +94,7 @@ public struct LatencySummary: Sendable, Hashable, Codable {
 
     /// Summarises `secondsSamples` (seconds in, milliseconds out).
     public init(seconds samples: [Double]) {
-        let ms = samples.map { $0 * 1000 }.sorted()
+        let ms = Statistics.sortedAscending(samples.map { $0 * 1000 })
         mean = Statistics.mean(ms)
         median = Statistics.percentile(sorted: ms, 50)
         std = Statistics.std(ms)

@@ -61,10 +61,18 @@ public enum RandomDataset {
         let outLow = min(max(Int(Double(outputLength) * rangeRatio), 1), max(outputLength, 1))
         let ins = (0..<max(numPrompts, 0)).map { _ in rng.int(in: inLow...max(inputLength, 1)) }
         let outs = (0..<max(numPrompts, 0)).map { _ in rng.int(in: outLow...max(outputLength, 1)) }
+        let words = vocabulary.map { Array($0.utf8) }
+        var text: [UInt8] = []
         return zip(ins, outs).map { input, output in
             let ids = (0..<input).map { _ in rng.int(in: idRange) }
-            let text = ids.map { vocabulary[$0 % vocabulary.count] }.joined(separator: " ")
-            return BenchRequest(inputLength: input, outputLength: output, tokenIDs: ids, text: text)
+            // The words of the ids, space-separated (one copy per word: this runs once per prompt).
+            text.removeAll(keepingCapacity: true)
+            for (k, id) in ids.enumerated() {
+                if k > 0 { text.append(0x20) }
+                text.append(contentsOf: words[id % words.count])
+            }
+            return BenchRequest(inputLength: input, outputLength: output, tokenIDs: ids,
+                                text: String(decoding: text, as: UTF8.self))
         }
     }
 

@@ -110,50 +110,77 @@ final class DirectHTTP1 {
     /// `Expect`, `Upgrade`). A header libcurl's path would refuse (`HTTPHeader.problem`) leaves it to that path, which reports it.
     static func serialize(_ r: HTTPRequest) -> (key: String, bytes: [UInt8])? {
         guard r.unixSocketPath == nil else { return nil }
-        let url = r.url.utf8
-        let scheme = "http://".utf8
-        guard url.count > scheme.count,
-              zip(url.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 | 0x20 || $0 == $1 }) else { return nil }
-        let rest = Array(url.dropFirst(scheme.count))
-        guard !rest.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return nil }
-        let authorityEnd = rest.firstIndex(where: { $0 == 0x2F || $0 == 0x3F || $0 == 0x23 }) ?? rest.count
-        let authority = rest[..<authorityEnd]
-        guard !authority.isEmpty, !authority.contains(0x40) else { return nil }
-        var target = Array(rest[authorityEnd...].prefix { $0 != 0x23 })
-        if target.first != 0x2F { target.insert(0x2F, at: 0) }
-        let method = r.method.uppercased()
-        guard !method.isEmpty, method.utf8.allSatisfy({ (0x41...0x5A).contains($0) }) else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(256 + (r.body?.count ?? 0))
-        out.append(contentsOf: method.utf8)
-        out.append(0x20)
-        out.append(contentsOf: target)
-        out.append(contentsOf: " HTTP/1.1\r\nHost: ".utf8)
-        out.append(contentsOf: authority)
-        out.append(contentsOf: "\r\n".utf8)
-        var accept = false
-        for field in r.headers {
-            let lower = field.name.lowercased()
-            if ["host", "content-length", "transfer-encoding", "connection", "expect", "upgrade", "te"].contains(lower) {
-                return nil
+        // Framing and routing fields are dsdeploy's to write; a request that sets them goes to libcurl.
+        for field in r.headers where Self.reservedFields.contains(where: { field.name.equalsIgnoringASCIICase($0) }) {
+            return nil
+        }
+        var url = r.url
+        return url.withUTF8 { u -> (key: String, bytes: [UInt8])? in
+            let scheme: StaticString = "http://"
+            let n = scheme.utf8CodeUnitCount
+            guard u.count > n, (0..<n).allSatisfy({ u[$0] | 0x20 == scheme.utf8Start[$0] || u[$0] == scheme.utf8Start[$0] })
+            else { return nil }
+            let rest = UnsafeBufferPointer(rebasing: u[n...])
+            guard !rest.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return nil }
+            let authorityEnd = rest.firstIndex(where: { $0 == 0x2F || $0 == 0x3F || $0 == 0x23 }) ?? rest.count
+            let authority = UnsafeBufferPointer(rebasing: rest[..<authorityEnd])
+            guard !authority.isEmpty, !authority.contains(0x40) else { return nil }
+            let target = rest[authorityEnd...].prefix { $0 != 0x23 }
+            var out: [UInt8] = []
+            out.reserveCapacity(256 + (r.body?.count ?? 0))
+            // The method in upper case (letters only).
+            for c in r.method.utf8 {
+                let upper = (0x61...0x7A).contains(c) ? c - 0x20 : c
+                guard (0x41...0x5A).contains(upper) else { return nil }
+                out.append(upper)
             }
-            guard field.problem == nil else { return nil }  // libcurl's path reports it
-            if lower == "accept" { accept = true }
-            out.append(contentsOf: field.name.utf8)
-            out.append(contentsOf: ": ".utf8)
-            out.append(contentsOf: field.value.utf8)
+            guard !out.isEmpty else { return nil }
+            let method = out
+            out.append(0x20)
+            if target.first != 0x2F { out.append(0x2F) }
+            out.append(contentsOf: target)
+            out.append(contentsOf: " HTTP/1.1\r\nHost: ".utf8)
+            out.append(contentsOf: authority)
             out.append(contentsOf: "\r\n".utf8)
+            var accept = false
+            for field in r.headers {
+                guard field.problem == nil else { return nil }  // libcurl's path reports it
+                if field.name.equalsIgnoringASCIICase("accept") { accept = true }
+                var name = field.name, value = field.value
+                name.withUTF8 { out.append(contentsOf: $0) }
+                out.append(0x3A)
+                out.append(0x20)
+                value.withUTF8 { out.append(contentsOf: $0) }
+                out.append(0x0D)
+                out.append(0x0A)
+            }
+            if !accept { out.append(contentsOf: "Accept: */*\r\n".utf8) }
+            if let body = r.body {
+                out.append(contentsOf: "Content-Length: ".utf8)
+                Self.appendDecimal(body.count, to: &out)
+                out.append(contentsOf: "\r\n\r\n".utf8)
+                out.append(contentsOf: body)
+            } else if ["POST", "PUT", "PATCH"].contains(where: { method.elementsEqual($0.utf8) }) {
+                out.append(contentsOf: "Content-Length: 0\r\n\r\n".utf8)
+            } else {
+                out.append(contentsOf: "\r\n".utf8)
+            }
+            let key = String(unsafeUninitializedCapacity: authority.count) { k in
+                for (j, c) in authority.enumerated() { k[j] = (0x41...0x5A).contains(c) ? c + 0x20 : c }
+                return authority.count
+            }
+            return (key, out)
         }
-        if !accept { out.append(contentsOf: "Accept: */*\r\n".utf8) }
-        if let body = r.body {
-            out.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
-            out.append(contentsOf: body)
-        } else if method == "POST" || method == "PUT" || method == "PATCH" {
-            out.append(contentsOf: "Content-Length: 0\r\n\r\n".utf8)
-        } else {
-            out.append(contentsOf: "\r\n".utf8)
-        }
-        return (String(decoding: authority, as: UTF8.self).lowercased(), out)
+    }
+
+    /// Fields a request may not set itself on this path (they frame or route the request).
+    private static let reservedFields = ["host", "content-length", "transfer-encoding", "connection", "expect",
+                                         "upgrade", "te"]
+
+    /// Appends `n` (≥ 0) in decimal.
+    private static func appendDecimal(_ n: Int, to out: inout [UInt8]) {
+        if n >= 10 { appendDecimal(n / 10, to: &out) }
+        out.append(UInt8(truncatingIfNeeded: n % 10) + 0x30)
     }
 
     /// Starts a transfer already serialized by `serialize`.

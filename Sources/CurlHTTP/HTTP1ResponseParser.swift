@@ -45,6 +45,11 @@ struct HTTP1ResponseParser {
     private var http10 = false
     private var headers = HTTPHeaders()
     private var headerBytes = 0
+    /// What the fields read so far say about framing (RFC 9112 §6): `Connection: close` (or
+    /// HTTP/1.0 without `keep-alive`), a `Transfer-Encoding` whose last coding is chunked, and the
+    /// `Content-Length`.
+    private var closeAfter = false, chunked = false, teSeen = false
+    private var length: Int?
     /// Whether the connection stays open after this response (`Connection` and the version).
     private var keepAlive = true
     /// `end` is due right after `head` (a response without a body).
@@ -237,6 +242,11 @@ struct HTTP1ResponseParser {
         http10 = text[7] == 0x30
         status = Int(text[9] - 0x30) * 100 + Int(text[10] - 0x30) * 10 + Int(text[11] - 0x30)
         headers = HTTPHeaders()
+        headers.fields.reserveCapacity(8)
+        closeAfter = http10
+        chunked = false
+        teSeen = false
+        length = nil
         headerBytes = text.count
         state = .fields
     }
@@ -247,8 +257,69 @@ struct HTTP1ResponseParser {
         var a = colon + 1, b = text.count
         while a < b, text[a] == 0x20 || text[a] == 0x09 { a += 1 }
         while b > a, text[b - 1] == 0x20 || text[b - 1] == 0x09 { b -= 1 }
-        headers.add(String(decoding: UnsafeRawBufferPointer(rebasing: text[0..<colon]), as: UTF8.self),
-                    String(decoding: UnsafeRawBufferPointer(rebasing: text[a..<b]), as: UTF8.self))
+        let name = UnsafeRawBufferPointer(rebasing: text[0..<colon])
+        let value = UnsafeRawBufferPointer(rebasing: text[a..<b])
+        if status < 200 {
+            // An interim response's fields do not frame anything.
+        } else if Self.equalsIgnoringCase(name, "connection") {
+            Self.tokens(value) { t in
+                if Self.equalsIgnoringCase(t, "close") { closeAfter = true }
+                else if Self.equalsIgnoringCase(t, "keep-alive") { closeAfter = false }
+            }
+        } else if Self.equalsIgnoringCase(name, "transfer-encoding") {
+            teSeen = true
+            var last: UnsafeRawBufferPointer?
+            Self.tokens(value) { last = $0 }
+            chunked = last.map { Self.equalsIgnoringCase($0, "chunked") } ?? false
+        } else if Self.equalsIgnoringCase(name, "content-length") {
+            try contentLength(value)
+        }
+        headers.add(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+    }
+
+    /// `Content-Length`: one decimal number, or a list of equal ones (§6.3).
+    private mutating func contentLength(_ value: UnsafeRawBufferPointer) throws(Malformed) {
+        var start = 0
+        while start <= value.count {
+            let end = value[start...].firstIndex(of: 0x2C) ?? value.count
+            let t = Self.trimmed(UnsafeRawBufferPointer(rebasing: value[start..<end]))
+            guard !t.isEmpty, t.count <= 18, t.allSatisfy({ (0x30...0x39).contains($0) }) else {
+                throw Malformed(reason: "a bad Content-Length")
+            }
+            let v = t.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            if let length, length != v { throw Malformed(reason: "differing Content-Length values") }
+            length = v
+            start = end + 1
+        }
+    }
+
+    /// Calls `body` with each token of a comma-separated field value, without surrounding spaces
+    /// and tabs. Empty list members are skipped; a member of only spaces gives an empty token.
+    private static func tokens(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        while start < value.count {
+            let end = value[start...].firstIndex(of: 0x2C) ?? value.count
+            if end > start { body(trimmed(UnsafeRawBufferPointer(rebasing: value[start..<end]))) }
+            start = end + 1
+        }
+    }
+
+    private static func trimmed(_ t: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var a = 0, b = t.count
+        while a < b, t[a] == 0x20 || t[a] == 0x09 { a += 1 }
+        while b > a, t[b - 1] == 0x20 || t[b - 1] == 0x09 { b -= 1 }
+        return UnsafeRawBufferPointer(rebasing: t[a..<b])
+    }
+
+    /// Whether `bytes` spell `lower` (lower-case ASCII) in any case.
+    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+        guard bytes.count == lower.utf8CodeUnitCount else { return false }
+        let p = lower.utf8Start
+        for k in 0..<bytes.count {
+            let c = bytes[k]
+            guard c == p[k] || ((0x41...0x5A).contains(c) && c | 0x20 == p[k]) else { return false }
+        }
+        return true
     }
 
     /// The head of the final response; an interim one is skipped (nil).
@@ -259,32 +330,7 @@ struct HTTP1ResponseParser {
             state = .statusLine
             return nil
         }
-        var close = http10, chunked = false, teSeen = false
-        var length: Int?
-        for field in headers.fields {
-            switch field.name.lowercased() {
-            case "connection":
-                for token in field.value.split(separator: ",") {
-                    let t = token.trimmingSpaces().lowercased()
-                    if t == "close" { close = true } else if t == "keep-alive" { close = false }
-                }
-            case "transfer-encoding":
-                teSeen = true
-                let last = field.value.split(separator: ",").last.map { $0.trimmingSpaces().lowercased() }
-                chunked = last == "chunked"
-            case "content-length":
-                for token in field.value.split(separator: ",", omittingEmptySubsequences: false) {
-                    let t = token.trimmingSpaces()
-                    guard !t.isEmpty, t.count <= 18, t.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(t) else {
-                        throw Malformed(reason: "a bad Content-Length")
-                    }
-                    if let length, length != v { throw Malformed(reason: "differing Content-Length values") }
-                    length = v
-                }
-            default:
-                break
-            }
-        }
+        let close = closeAfter
         keepAlive = !close
         let head = Event.head(status: status, headers: headers)
         if noBody || status == 204 || status == 304 {

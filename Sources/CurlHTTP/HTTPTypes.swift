@@ -14,10 +14,11 @@ public struct HTTPHeader: Hashable, Sendable {
     /// value with CR, LF or NUL), or nil. Names the header, never its value (it may be a secret).
     var problem: String? {
         let bad: (UInt8) -> Bool = { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
-        if name.isEmpty || name.utf8.contains(where: { bad($0) || $0 == 0x3A || $0 == 0x20 }) {
+        var name = name, value = value
+        if name.isEmpty || name.withUTF8({ $0.contains(where: { bad($0) || $0 == 0x3A || $0 == 0x20 }) }) {
             return "bad header name '\(name)'"
         }
-        if value.utf8.contains(where: bad) { return "header '\(name)' has a line break in its value" }
+        if value.withUTF8({ $0.contains(where: bad) }) { return "header '\(name)' has a line break in its value" }
         return nil
     }
 }
@@ -37,14 +38,12 @@ public struct HTTPHeaders: Hashable, Sendable, ExpressibleByArrayLiteral, Sequen
 
     /// The first value of `name` (case-insensitive), or nil.
     public subscript(name: String) -> String? {
-        let lower = name.lowercased()
-        return fields.first { $0.name.lowercased() == lower }?.value
+        fields.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
 
     /// Every value of `name` (case-insensitive), in order.
     public func values(_ name: String) -> [String] {
-        let lower = name.lowercased()
-        return fields.filter { $0.name.lowercased() == lower }.map(\.value)
+        fields.filter { $0.name.equalsIgnoringASCIICase(name) }.map(\.value)
     }
 
     /// Appends a field (does not replace existing ones).
@@ -54,8 +53,7 @@ public struct HTTPHeaders: Hashable, Sendable, ExpressibleByArrayLiteral, Sequen
 
     /// Replaces every field called `name` with one field.
     public mutating func set(_ name: String, _ value: String) {
-        let lower = name.lowercased()
-        fields.removeAll { $0.name.lowercased() == lower }
+        fields.removeAll { $0.name.equalsIgnoringASCIICase(name) }
         fields.append(HTTPHeader(name, value))
     }
 
@@ -172,4 +170,21 @@ public struct HTTPResponse: Hashable, Sendable {
 
     /// The body decoded as UTF-8 (invalid sequences repaired).
     public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+extension String {
+    /// Whether the two strings are equal when ASCII letters are compared without case (how HTTP
+    /// field names and tokens compare), without building lowercased copies.
+    func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        var a = utf8.makeIterator(), b = other.utf8.makeIterator()
+        while true {
+            switch (a.next(), b.next()) {
+            case (nil, nil): return true
+            case let (x?, y?):
+                guard x == y || (x | 0x20 == y | 0x20 && (0x61...0x7A).contains(x | 0x20)) else { return false }
+            default: return false
+            }
+        }
+    }
 }

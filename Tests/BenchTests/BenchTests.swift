@@ -23,6 +23,30 @@ import TestSupport
         #expect(Statistics.mean([]) == 0)
     }
 
+    /// The radix sort behind the latency summaries orders numbers exactly as `sorted()` does:
+    /// negatives, zeros, subnormals, huge values and infinities, many duplicates, any length.
+    @Test func sortedAscendingIsSorted() {
+        var g = SystemRandomNumberGenerator()
+        let specials: [Double] = [0, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
+                                  .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 1, -1]
+        for n in [0, 1, 2, 511, 512, 513, 4096, 70_000] {
+            let xs: [Double] = (0..<n).map { i in
+                switch i % 4 {
+                case 0: Double.random(in: 0..<0.05, using: &g)  // latencies in seconds
+                case 1: Double(Int.random(in: -3...3, using: &g))  // duplicates
+                case 2: specials[Int.random(in: 0..<specials.count, using: &g)]
+                default: Double.random(in: -1e300...1e300, using: &g)
+                }
+            }
+            let got = Statistics.sortedAscending(xs), want = xs.sorted()
+            #expect(got.count == n)
+            #expect(zip(got, want).allSatisfy { $0 == $1 }, "n = \(n)")
+            #expect(got.map(\.bitPattern).sorted() == xs.map(\.bitPattern).sorted(), "the same numbers, n = \(n)")
+        }
+        // A NaN falls back to `sorted()`.
+        #expect(Statistics.sortedAscending([2, .nan] + [Double](repeating: 1, count: 600)).count == 602)
+    }
+
     @Test func metricsFollowBenchServing() {
         let ok = RequestOutput(success: true, promptLength: 10, outputLength: 5, ttft: 0.1, latency: 0.5,
                                itl: [0.1, 0.1, 0.1, 0.1], error: "")

@@ -47,11 +47,14 @@ public enum Statistics {
         var spare = [UInt64](repeating: 0, count: n)
         var counts = [Int](repeating: 0, count: 256)
         for shift in stride(from: UInt64(0), to: 64, by: 8) {
-            keys.withUnsafeBufferPointer { from in
+            let moved = keys.withUnsafeBufferPointer { from in
                 spare.withUnsafeMutableBufferPointer { to in
-                    counts.withUnsafeMutableBufferPointer { c in
+                    counts.withUnsafeMutableBufferPointer { c -> Bool in
                         c.update(repeating: 0)
                         for k in from { c[Int(truncatingIfNeeded: (k >> shift) & 0xFF)] &+= 1 }
+                        // Every key has the same byte here (the sign and exponent bytes of similar
+                        // latencies): this pass would not change the order.
+                        if c[Int(truncatingIfNeeded: (from[0] >> shift) & 0xFF)] == n { return false }
                         var total = 0
                         for d in 0..<256 {
                             let here = c[d]
@@ -63,10 +66,11 @@ public enum Statistics {
                             to[c[d]] = k
                             c[d] &+= 1
                         }
+                        return true
                     }
                 }
             }
-            swap(&keys, &spare)
+            if moved { swap(&keys, &spare) }
         }
         return keys.map { k in Double(bitPattern: k & sign != 0 ? k & ~sign : ~k) }
     }

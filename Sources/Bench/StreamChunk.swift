@@ -94,7 +94,8 @@ public struct StreamChunkReader: Sendable {
             }
             incremental &+= 1
             self.last = out
-            remember(bytes)
+            // The bytes before the string are the ones stored already.
+            remember(bytes, from: newSpan?.lowerBound ?? bytes.count)
             return out
         }
         last = StreamChunk.scan(bytes, backend: backend, textSpan: &textSpan)
@@ -102,13 +103,16 @@ public struct StreamChunkReader: Sendable {
         return last
     }
 
-    private mutating func remember(_ bytes: UnsafeBufferPointer<UInt8>) {
+    /// Stores `bytes` as the previous chunk; the first `from` of them are known to be stored already.
+    private mutating func remember(_ bytes: UnsafeBufferPointer<UInt8>, from: Int = 0) {
         guard let p = bytes.baseAddress else { count = 0; return }
+        var from = from
         // A copy of the reader shares the storage until one of them writes (copy on write).
         if !isKnownUniquelyReferenced(&storage) || storage!.capacity < bytes.count {
             storage = Storage(capacity: max(bytes.count, 512))
+            from = 0
         }
-        storage!.base.update(from: p, count: bytes.count)
+        storage!.base.advanced(by: from).update(from: p + from, count: bytes.count - from)
         count = bytes.count
     }
 

@@ -320,6 +320,7 @@ final class MultiLoop: @unchecked Sendable {
     /// the next timer, at most 1 s), act on exactly those sockets, then collect finished transfers.
     private func socketStep() {
         var running: Int32 = 0
+        let direct = self.direct  // bound once per step, not retained and released per event
         if let d = timerDeadline, d.nanoseconds <= MonotonicTime.now().nanoseconds {
             timerDeadline = nil
             _ = dsd_curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)

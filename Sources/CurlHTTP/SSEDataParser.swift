@@ -46,6 +46,18 @@ public struct SSEDataParser: Sendable {
             if p[0] == 0x0A { i = 1 }  // the \n of a \r\n pair split across chunks
         }
         while i < n {
+            // The usual event, whole at `i`: `data: <value>\n\n` with no \r, and no event begun
+            // before it. Its value is handed out in place, with no line-by-line state.
+            if !hasData, !atStart, carry.isEmpty, n - i >= 7, p[i] == 0x64, p[i + 1] == 0x61, p[i + 2] == 0x74,
+               p[i + 3] == 0x61, p[i + 4] == 0x3A, let lf = memchr(base + i, 0x0A, n - i) {
+                let j = base.distance(to: UnsafeRawPointer(lf))
+                if j + 1 < n, p[j + 1] == 0x0A, memchr(base + i, 0x0D, j - i) == nil {
+                    let start = p[i + 5] == 0x20 && i + 5 < j ? i + 6 : i + 5
+                    emit(UnsafeRawBufferPointer(start: base + start, count: j - start))
+                    i = j + 2
+                    continue
+                }
+            }
             // The line ends at the first \n or \r: memchr for \n, then for \r before it.
             let here = base + i
             let lf = memchr(here, 0x0A, n - i)

@@ -14,6 +14,9 @@ import Testing
         Array("\u{FEFF}data: first\n\nid: 7\nretry: 10\ndata: one\ndata: two\ndata: three\n\ndata: unterminated".utf8),
         Array("data: x\r".utf8),
         Array("\n\n\r\n: only comments\r\n\r\nfoo: bar\n\n".utf8),
+        // Whole `data:` events next to ones the in-place path must not take: a \r inside the
+        // line, a second data line, a field before the data, an empty value, no space.
+        Array("data: a\n\ndata: b\rc\n\ndata:x\n\n: c\ndata: y\n\ndata: p\ndata: q\n\nid: 1\ndata: r\n\ndata:\n\ndata: s\n".utf8),
     ]
 
     /// The reference: `SSEParser`'s events' data (valid UTF-8 here, so the bytes round-trip).

@@ -442,9 +442,10 @@ final class DirectHTTP1 {
 
     // MARK: - Connections
 
+    /// A kept-alive connection to `key`, if any. The host's list is changed in place (taking it out
+    /// of the dictionary and writing it back copied it, every request); an emptied list stays.
     private func takeIdle(_ key: String) -> Connection? {
-        guard var list = idle[key], let conn = list.popLast() else { return nil }
-        idle[key] = list.isEmpty ? nil : list
+        guard let conn = idle[key]?.popLast() else { return nil }
         idleCount -= 1
         return conn
     }
@@ -463,9 +464,8 @@ final class DirectHTTP1 {
         guard !conn.closed else { return }
         conn.closed = true
         byFD[Int(conn.fd)] = nil
-        if conn.transfer == nil, var list = idle[conn.key], let i = list.firstIndex(where: { $0 === conn }) {
-            list.remove(at: i)
-            idle[conn.key] = list.isEmpty ? nil : list
+        if conn.transfer == nil, let i = idle[conn.key]?.firstIndex(where: { $0 === conn }) {
+            idle[conn.key]?.remove(at: i)
             idleCount -= 1
         }
         shutDown(conn)

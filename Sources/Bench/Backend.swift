@@ -37,23 +37,26 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .sglang:
             w.member("stream", raw: "true")
-            w.member("sampling_params", raw: "{\"temperature\":0.0,\"max_new_tokens\":\(n),\"ignore_eos\":true}")
+            w.key("sampling_params")
+            w.raw("{\"temperature\":0.0,\"max_new_tokens\":")
+            w.integer(n)
+            w.raw(",\"ignore_eos\":true}")
             if ids { w.member("input_ids", ints: request.tokenIDs) } else { w.member("text", string: request.text) }
         case .openai:
             if ids { w.member("prompt", ints: request.tokenIDs) } else { w.member("prompt", string: request.text) }
             w.member("temperature", raw: "0.0")
-            w.member("max_tokens", raw: String(n))
+            w.member("max_tokens", int: n)
             w.member("stream", raw: "true")
             w.member("ignore_eos", raw: "true")
             w.member("stream_options", raw: "{\"include_usage\":true}")
         case .openaiChat:
             w.key("messages")
-            w.bytes.append(contentsOf: "[{\"role\":\"user\",\"content\":".utf8)
+            w.raw("[{\"role\":\"user\",\"content\":")
             w.string(request.text)
-            w.bytes.append(contentsOf: "}]".utf8)
+            w.raw("}]")
             w.member("temperature", raw: "0.0")
-            w.member("max_tokens", raw: String(n))
-            w.member("max_completion_tokens", raw: String(n))
+            w.member("max_tokens", int: n)
+            w.member("max_completion_tokens", int: n)
             w.member("stream", raw: "true")
             w.member("ignore_eos", raw: "true")
             w.member("stream_options", raw: "{\"include_usage\":true}")
@@ -73,25 +76,37 @@ struct JSONBodyWriter {
         bytes.reserveCapacity(256)
     }
 
-    mutating func key(_ k: String) {
+    /// `"k":` (names are written as given: the callers' names need no escaping).
+    mutating func key(_ k: StaticString) {
         if !first { bytes.append(0x2C) }
         first = false
-        string(k)
+        bytes.append(0x22)
+        raw(k)
+        bytes.append(0x22)
         bytes.append(0x3A)
     }
 
-    mutating func member(_ k: String, raw: String) {
-        key(k)
-        var raw = raw
-        raw.withUTF8 { bytes.append(contentsOf: $0) }
+    /// `text` as it is (JSON written by the caller).
+    mutating func raw(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    mutating func member(_ k: String, string value: String) {
+    mutating func member(_ k: StaticString, raw text: StaticString) {
+        key(k)
+        raw(text)
+    }
+
+    mutating func member(_ k: StaticString, int: Int) {
+        key(k)
+        integer(int)
+    }
+
+    mutating func member(_ k: StaticString, string value: String) {
         key(k)
         string(value)
     }
 
-    mutating func member(_ k: String, ints: [Int]) {
+    mutating func member(_ k: StaticString, ints: [Int]) {
         key(k)
         // Written into memory sized for the longest numbers (20 digits, a sign and a comma each),
         // then appended in one copy.

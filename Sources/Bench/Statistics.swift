@@ -30,49 +30,61 @@ public enum Statistics {
         return s[lo] + (s[hi] - s[lo]) * (rank - Double(lo))
     }
 
-    /// `xs` in ascending order, as `xs.sorted()` orders it. Samples of 512 or more numbers (none
-    /// NaN) are sorted by the bits of their values, a byte at a time (LSD radix sort): a run's
-    /// inter-token latencies are one number per token, and a comparison sort of them cost about
-    /// 350 instructions per token, more than reading the token did.
-    public static func sortedAscending(_ xs: [Double]) -> [Double] {
+    /// `np.percentile(xs, p)` for each of `ps` (ascending), without sorting all of `xs`: each
+    /// percentile's two neighbouring order statistics are found by selection (quickselect on the
+    /// part above the previous one), so the values are exactly those of `percentile(sorted:)` on the
+    /// sorted sample. A run's inter-token latencies are one number per token; sorting them cost
+    /// about 350 instructions per token, more than reading the token did. `xs` must not hold NaN.
+    public static func percentiles(_ xs: [Double], _ ps: [Double]) -> [Double] {
         let n = xs.count
-        guard n >= 512, !xs.contains(where: \.isNaN) else { return xs.sorted() }
-        let sign: UInt64 = 1 << 63
-        // Keys that order as the numbers do: negative numbers with all bits flipped, others with
-        // the sign bit set.
-        var keys = xs.map { x -> UInt64 in
-            let b = x.bitPattern
-            return b & sign != 0 ? ~b : b | sign
+        guard n > 1 else { return ps.map { _ in xs.first ?? 0 } }
+        var s = xs
+        var from = 0
+        return s.withUnsafeMutableBufferPointer { b in
+            ps.map { p in
+                if p >= 100 { return b[from..<n].max() ?? b[n - 1] }
+                let rank = min(max(p, 0), 100) / 100 * Double(n - 1)
+                let lo = Int(rank.rounded(.down))
+                select(b, lo, from: from)
+                from = lo
+                guard lo + 1 < n else { return b[lo] }
+                let next = b[(lo + 1)...].min()!
+                return b[lo] + (next - b[lo]) * (rank - Double(lo))
+            }
         }
-        var spare = [UInt64](repeating: 0, count: n)
-        var counts = [Int](repeating: 0, count: 256)
-        for shift in stride(from: UInt64(0), to: 64, by: 8) {
-            let moved = keys.withUnsafeBufferPointer { from in
-                spare.withUnsafeMutableBufferPointer { to in
-                    counts.withUnsafeMutableBufferPointer { c -> Bool in
-                        c.update(repeating: 0)
-                        for k in from { c[Int(truncatingIfNeeded: (k >> shift) & 0xFF)] &+= 1 }
-                        // Every key has the same byte here (the sign and exponent bytes of similar
-                        // latencies): this pass would not change the order.
-                        if c[Int(truncatingIfNeeded: (from[0] >> shift) & 0xFF)] == n { return false }
-                        var total = 0
-                        for d in 0..<256 {
-                            let here = c[d]
-                            c[d] = total
-                            total &+= here
-                        }
-                        for k in from {
-                            let d = Int(truncatingIfNeeded: (k >> shift) & 0xFF)
-                            to[c[d]] = k
-                            c[d] &+= 1
-                        }
-                        return true
-                    }
+    }
+
+    /// Moves the `k`-th smallest of `b[from...]` to `b[k]`, with no larger one before it and no
+    /// smaller one after it. Median-of-three pivots; a range that will not shrink is sorted instead,
+    /// so the worst case stays O(n log n).
+    static func select(_ b: UnsafeMutableBufferPointer<Double>, _ k: Int, from: Int) {
+        var lo = from, hi = b.count - 1
+        var rounds = 0
+        while hi > lo {
+            rounds += 1
+            if hi - lo < 16 || rounds > 64 {
+                var rest = UnsafeMutableBufferPointer(rebasing: b[lo...hi])
+                rest.sort()
+                return
+            }
+            let mid = lo + (hi - lo) / 2
+            if b[mid] < b[lo] { b.swapAt(mid, lo) }
+            if b[hi] < b[lo] { b.swapAt(hi, lo) }
+            if b[hi] < b[mid] { b.swapAt(hi, mid) }
+            let pivot = b[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while b[i] < pivot { i += 1 }
+                while pivot < b[j] { j -= 1 }
+                if i <= j {
+                    b.swapAt(i, j)
+                    i += 1
+                    j -= 1
                 }
             }
-            if moved { swap(&keys, &spare) }
+            // Now b[lo...j] ≤ pivot ≤ b[i...hi], and anything between j and i equals the pivot.
+            if k <= j { hi = j } else if k >= i { lo = i } else { return }
         }
-        return keys.map { k in Double(bitPattern: k & sign != 0 ? k & ~sign : ~k) }
     }
 
     /// Median (the 50th percentile).
@@ -98,13 +110,10 @@ public struct LatencySummary: Sendable, Hashable, Codable {
 
     /// Summarises `secondsSamples` (seconds in, milliseconds out).
     public init(seconds samples: [Double]) {
-        let ms = Statistics.sortedAscending(samples.map { $0 * 1000 })
+        let ms = samples.map { $0 * 1000 }
         mean = Statistics.mean(ms)
-        median = Statistics.percentile(sorted: ms, 50)
         std = Statistics.std(ms)
-        p90 = Statistics.percentile(sorted: ms, 90)
-        p95 = Statistics.percentile(sorted: ms, 95)
-        p99 = Statistics.percentile(sorted: ms, 99)
-        max = ms.last ?? 0
+        let p = Statistics.percentiles(ms, [50, 90, 95, 99, 100])
+        (median, p90, p95, p99, max) = (p[0], p[1], p[2], p[3], p[4])
     }
 }

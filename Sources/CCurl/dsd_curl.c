@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 #ifdef __linux__
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -183,6 +187,12 @@ CURLcode dsd_curl_easy_getinfo_socket(CURL *handle, curl_socket_t *out) {
 }
 
 int dsd_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+#ifdef __linux__
+long dsd_recv(int fd, void *buf, size_t len) { return syscall(SYS_recvfrom, fd, buf, len, 0, NULL, NULL); }
+#else
+long dsd_recv(int fd, void *buf, size_t len) { return (long)recv(fd, buf, len, 0); }
+#endif
 
 CURLMcode dsd_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return api.multi_setopt(handle, option, value);

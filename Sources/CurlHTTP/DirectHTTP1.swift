@@ -289,7 +289,7 @@ final class DirectHTTP1 {
 
     private func receive(_ conn: Connection) {
         while true {
-            let n = recv(conn.fd, buffer.baseAddress, buffer.count, 0)
+            let n = dsd_recv(conn.fd, buffer.baseAddress, buffer.count)
             if n > 0 {
                 let now = MonotonicTime.now()
                 guard let t = conn.transfer else {

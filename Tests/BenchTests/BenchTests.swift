@@ -23,31 +23,28 @@ import TestSupport
         #expect(Statistics.mean([]) == 0)
     }
 
-    /// The radix sort behind the latency summaries orders numbers exactly as `sorted()` does:
-    /// negatives, zeros, subnormals, huge values and infinities, many duplicates, any length.
-    @Test func sortedAscendingIsSorted() {
+    /// The percentiles behind the latency summaries, found by selection, are exactly those of the
+    /// sorted sample: latencies, duplicates, negatives and zeros, infinities, any length.
+    @Test func selectedPercentilesEqualSortedOnes() {
         var g = SystemRandomNumberGenerator()
-        let specials: [Double] = [0, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
-                                  .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 1, -1]
-        for n in [0, 1, 2, 511, 512, 513, 4096, 70_000] {
-            let xs: [Double] = (0..<n).map { i in
-                switch i % 4 {
-                case 0: Double.random(in: 0..<0.05, using: &g)  // latencies in seconds
-                case 1: Double(Int.random(in: -3...3, using: &g))  // duplicates
-                case 2: specials[Int.random(in: 0..<specials.count, using: &g)]
-                default: Double.random(in: -1e300...1e300, using: &g)
+        let specials: [Double] = [0, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, 1, -1]
+        let ps: [Double] = [0, 1, 25, 50, 90, 95, 99, 99.9, 100]
+        for n in [0, 1, 2, 3, 15, 16, 17, 100, 1000, 70_000] {
+            for kind in 0..<4 {
+                let xs: [Double] = (0..<n).map { i in
+                    switch kind {
+                    case 0: Double.random(in: 0.016..<0.031, using: &g)  // latencies in seconds
+                    case 1: Double(Int.random(in: -3...3, using: &g))  // many duplicates
+                    case 2: i % 3 == 0 ? specials[Int.random(in: 0..<specials.count, using: &g)] : Double(i)
+                    default: Double(n - i)  // descending
+                    }
                 }
+                let sorted = xs.sorted()
+                let want = ps.map { Statistics.percentile(sorted: sorted, $0) }
+                let got = Statistics.percentiles(xs, ps)
+                #expect(zip(got, want).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "n = \(n), kind \(kind): \(got) vs \(want)")
             }
-            let got = Statistics.sortedAscending(xs), want = xs.sorted()
-            #expect(got.count == n)
-            #expect(zip(got, want).allSatisfy { $0 == $1 }, "n = \(n)")
-            #expect(got.map(\.bitPattern).sorted() == xs.map(\.bitPattern).sorted(), "the same numbers, n = \(n)")
         }
-        // Latencies alike in their high bytes (passes that change nothing are skipped).
-        let alike = (0..<5000).map { _ in Double.random(in: 0.016..<0.031, using: &g) }
-        #expect(Statistics.sortedAscending(alike) == alike.sorted())
-        // A NaN falls back to `sorted()`.
-        #expect(Statistics.sortedAscending([2, .nan] + [Double](repeating: 1, count: 600)).count == 602)
     }
 
     @Test func metricsFollowBenchServing() {

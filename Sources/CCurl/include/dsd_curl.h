@@ -76,6 +76,10 @@ CURLcode dsd_curl_easy_getinfo_ptr(CURL *handle, CURLINFO info, void **out);
 CURLcode dsd_curl_easy_getinfo_socket(CURL *handle, curl_socket_t *out);
 /* A close-on-exec duplicate of fd (F_DUPFD_CLOEXEC), or -1 with errno set. */
 int dsd_dup_cloexec(int fd);
+/* recv(fd, buf, len, 0) as the bare system call: -1 with errno set on failure. glibc's recv() is a
+   cancellation point, and in a process with threads each call switches asynchronous cancellation
+   on and off around the system call (two atomic operations); dsdeploy never cancels threads. */
+long dsd_recv(int fd, void *buf, size_t len);
 
 /* curl_multi_setopt with a long argument. */
 CURLMcode dsd_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);

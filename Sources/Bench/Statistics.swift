@@ -30,10 +30,10 @@ public enum Statistics {
         return s[lo] + (s[hi] - s[lo]) * (rank - Double(lo))
     }
 
-    /// `np.percentile(xs, p)` for each of `ps` (ascending), without sorting all of `xs`: each
-    /// percentile's two neighbouring order statistics are found by selection (quickselect on the
-    /// part above the previous one), so the values are exactly those of `percentile(sorted:)` on the
-    /// sorted sample. A run's inter-token latencies are one number per token; sorting them cost
+    /// `np.percentile(xs, p)` for each of `ps`, without sorting all of `xs`: each percentile's two
+    /// neighbouring order statistics are found by selection (quickselect; in ascending order of `ps`
+    /// only on the part above the previous one), so the values are exactly those of
+    /// `percentile(sorted:)` on the sorted sample. A run's inter-token latencies are one number per token; sorting them cost
     /// about 350 instructions per token, more than reading the token did. `xs` must not hold NaN.
     public static func percentiles(_ xs: [Double], _ ps: [Double]) -> [Double] {
         let n = xs.count
@@ -45,7 +45,8 @@ public enum Statistics {
                 if p >= 100 { return b[from..<n].max() ?? b[n - 1] }
                 let rank = min(max(p, 0), 100) / 100 * Double(n - 1)
                 let lo = Int(rank.rounded(.down))
-                select(b, lo, from: from)
+                // Above the previous percentile's place only when asked in ascending order.
+                select(b, lo, from: lo >= from ? from : 0)
                 from = lo
                 guard lo + 1 < n else { return b[lo] }
                 let next = b[(lo + 1)...].min()!

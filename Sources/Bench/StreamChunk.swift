@@ -60,8 +60,8 @@ public struct StreamChunk: Sendable, Hashable {
 /// Reads the chunks of one stream, each as `StreamChunk.scan` would, most of them without reading
 /// them in full.
 ///
-/// A server's chunks for one request usually differ only in the new text: vLLM's and SGLang's
-/// OpenAI-compatible APIs repeat `id`, `created`, `model` and the other members in every chunk. When
+/// A server's chunks for one request usually differ only in the new text: vLLM's completion chunks,
+/// for one, repeat `id`, `object`, `created`, `model` and the choice's other members. When
 /// a chunk differs from the previous one only inside the string that decided the previous chunk's
 /// `hasText`, only that string is checked again (its escapes and its closing quote). Everything
 /// before and after it is byte for byte the previous chunk, which was read in full and found valid,

@@ -111,7 +111,7 @@ final class DirectHTTP1 {
     static func serialize(_ r: HTTPRequest) -> (key: String, bytes: [UInt8])? {
         guard r.unixSocketPath == nil else { return nil }
         // Framing and routing fields are dsdeploy's to write; a request that sets them goes to libcurl.
-        for field in r.headers where Self.reservedFields.contains(where: { field.name.equalsIgnoringASCIICase($0) }) {
+        if r.headers.contains(where: { field in Self.reservedFields.contains { field.name.equalsIgnoringASCIICase($0) } }) {
             return nil
         }
         var url = r.url

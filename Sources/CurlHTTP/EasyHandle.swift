@@ -293,16 +293,6 @@ final class EasyHandle {
     }
 }
 
-extension Substring {
-    /// The text without leading and trailing spaces and tabs.
-    func trimmingSpaces() -> String {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
-    }
-}
-
 /// CURLOPT_WRITEFUNCTION: forwards a body chunk to the `EasyHandle` in userdata.
 let easyWriteCallback: dsd_curl_data_fn = { ptr, size, nmemb, userdata in
     let count = size &* nmemb

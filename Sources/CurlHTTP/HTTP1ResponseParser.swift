@@ -311,15 +311,9 @@ struct HTTP1ResponseParser {
         return UnsafeRawBufferPointer(rebasing: t[a..<b])
     }
 
-    /// Whether `bytes` spell `lower` (lower-case ASCII) in any case.
-    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
-        guard bytes.count == lower.utf8CodeUnitCount else { return false }
-        let p = lower.utf8Start
-        for k in 0..<bytes.count {
-            let c = bytes[k]
-            guard c == p[k] || ((0x41...0x5A).contains(c) && c | 0x20 == p[k]) else { return false }
-        }
-        return true
+    /// Whether `bytes` spell `name` in any case (ASCII).
+    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
+        asciiCaseInsensitiveEqual(bytes, UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
     }
 
     /// The head of the final response; an interim one is skipped (nil).

@@ -177,14 +177,17 @@ extension String {
     /// field names and tokens compare), without building lowercased copies.
     func equalsIgnoringASCIICase(_ other: String) -> Bool {
         guard utf8.count == other.utf8.count else { return false }
-        var a = utf8.makeIterator(), b = other.utf8.makeIterator()
-        while true {
-            switch (a.next(), b.next()) {
-            case (nil, nil): return true
-            case let (x?, y?):
-                guard x == y || (x | 0x20 == y | 0x20 && (0x61...0x7A).contains(x | 0x20)) else { return false }
-            default: return false
-            }
-        }
+        var a = self, b = other
+        return a.withUTF8 { x in b.withUTF8 { y in asciiCaseInsensitiveEqual(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
     }
+}
+
+/// Whether `a` and `b` are the same bytes when ASCII letters are compared without case.
+func asciiCaseInsensitiveEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    guard a.count == b.count else { return false }
+    for k in 0..<a.count {
+        let x = a[k], y = b[k]
+        guard x == y || (x | 0x20 == y | 0x20 && (0x61...0x7A).contains(x | 0x20)) else { return false }
+    }
+    return true
 }

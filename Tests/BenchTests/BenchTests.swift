@@ -43,6 +43,8 @@ import TestSupport
                 let want = ps.map { Statistics.percentile(sorted: sorted, $0) }
                 let got = Statistics.percentiles(xs, ps)
                 #expect(zip(got, want).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "n = \(n), kind \(kind): \(got) vs \(want)")
+                let backwards = Statistics.percentiles(xs, ps.reversed())
+                #expect(zip(backwards, want.reversed()).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "reversed, n = \(n), kind \(kind)")
             }
         }
     }

@@ -222,9 +222,9 @@ CURLMcode dsd_curl_multi_set_socket_callbacks(CURLM *handle, dsd_curl_socket_fn 
 #ifdef __linux__
 int dsd_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
-int dsd_epoll_ctl(int epfd, int op, int fd, int want_in, int want_out) {
+int dsd_epoll_ctl(int epfd, int op, int fd, int want_in, int want_out, int edge) {
     struct epoll_event ev;
-    ev.events = (want_in ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0);
+    ev.events = (want_in ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0) | (edge ? EPOLLET | EPOLLRDHUP : 0);
     ev.data.u64 = 0;
     ev.data.fd = fd;
     return epoll_ctl(epfd, op, fd, &ev);
@@ -237,7 +237,7 @@ int dsd_epoll_wait(int epfd, int *fds, int *flags, int max, int timeout_ms) {
     for (int i = 0; i < n; i++) {
         fds[i] = evs[i].data.fd;
         flags[i] = ((evs[i].events & EPOLLIN) ? 1 : 0) | ((evs[i].events & EPOLLOUT) ? 2 : 0)
-                 | ((evs[i].events & (EPOLLERR | EPOLLHUP)) ? 4 : 0);
+                 | ((evs[i].events & (EPOLLERR | EPOLLHUP)) ? 4 : 0) | ((evs[i].events & EPOLLRDHUP) ? 8 : 0);
     }
     return n;
 }
@@ -261,7 +261,7 @@ void dsd_wake_fd_drain(int read_fd) {
 }
 #else
 int dsd_epoll_create(void) { return -1; }
-int dsd_epoll_ctl(int epfd, int op, int fd, int want_in, int want_out) { (void)epfd; (void)op; (void)fd; (void)want_in; (void)want_out; return -1; }
+int dsd_epoll_ctl(int epfd, int op, int fd, int want_in, int want_out, int edge) { (void)epfd; (void)op; (void)fd; (void)want_in; (void)want_out; (void)edge; return -1; }
 int dsd_epoll_wait(int epfd, int *fds, int *flags, int max, int timeout_ms) { (void)epfd; (void)fds; (void)flags; (void)max; (void)timeout_ms; errno = ENOSYS; return -1; }
 int dsd_wake_fd_create(int *write_fd) { *write_fd = -1; return -1; }
 void dsd_wake_fd_signal(int write_fd) { (void)write_fd; }

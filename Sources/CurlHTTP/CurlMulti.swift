@@ -135,7 +135,7 @@ final class MultiLoop: @unchecked Sendable {
         var w: Int32 = -1
         let r = dsd_wake_fd_create(&w)
         let e = r >= 0 ? dsd_epoll_create() : -1
-        if e >= 0, dsd_epoll_ctl(e, 1 /* EPOLL_CTL_ADD */, r, 1, 0) == 0 {
+        if e >= 0, dsd_epoll_ctl(e, 1 /* EPOLL_CTL_ADD */, r, 1, 0, 0) == 0 {
             epfd = e
             wakeRead = r
             wakeWrite = w
@@ -165,13 +165,13 @@ final class MultiLoop: @unchecked Sendable {
     /// CURLMOPT_SOCKETFUNCTION: watch `fd` for what libcurl wants (on the loop thread).
     private func socketChanged(_ fd: Int32, what: Int32) {
         if what == 4 /* CURL_POLL_REMOVE */ {
-            if watched.remove(fd) != nil { _ = dsd_epoll_ctl(epfd, 2 /* EPOLL_CTL_DEL */, fd, 0, 0) }
+            if watched.remove(fd) != nil { _ = dsd_epoll_ctl(epfd, 2 /* EPOLL_CTL_DEL */, fd, 0, 0, 0) }
             return
         }
         let wantIn: Int32 = (what & 1) != 0 ? 1 : 0, wantOut: Int32 = (what & 2) != 0 ? 1 : 0
         if watched.contains(fd) {
-            _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, fd, wantIn, wantOut)
-        } else if dsd_epoll_ctl(epfd, 1 /* EPOLL_CTL_ADD */, fd, wantIn, wantOut) == 0 {
+            _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, fd, wantIn, wantOut, 0)
+        } else if dsd_epoll_ctl(epfd, 1 /* EPOLL_CTL_ADD */, fd, wantIn, wantOut, 0) == 0 {
             watched.insert(fd)
         }
     }
@@ -463,7 +463,7 @@ extension MultiLoop {
     private func connected(_ easy: EasyHandle, id: CurlMulti.TransferID, result: CURLcode?, cancelled: Bool) {
         var fd: Int32?
         if !cancelled, result == CURLE_OK, let (theirs, mine) = easy.takeSocket() {
-            if watched.remove(theirs) != nil { _ = dsd_epoll_ctl(epfd, 2 /* EPOLL_CTL_DEL */, theirs, 0, 0) }
+            if watched.remove(theirs) != nil { _ = dsd_epoll_ctl(epfd, 2 /* EPOLL_CTL_DEL */, theirs, 0, 0, 0) }
             fd = mine
         }
         dsd_curl_multi_remove_handle(multi, easy.handle)

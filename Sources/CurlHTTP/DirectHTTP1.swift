@@ -217,7 +217,7 @@ final class DirectHTTP1 {
             return
         }
         let conn = Connection(fd: fd, key: t.key)
-        guard dsd_epoll_ctl(epfd, 1 /* EPOLL_CTL_ADD */, fd, 1, 0) == 0 else {
+        guard dsd_epoll_ctl(epfd, 1 /* EPOLL_CTL_ADD */, fd, 1, 0, 1) == 0 else {
             let why = String(cString: strerror(errno))
             shutDown(conn)
             complete(t, .failure(HTTPError(kind: .other, message: "cannot watch the connection: \(why)",
@@ -247,7 +247,8 @@ final class DirectHTTP1 {
         let slot = Int(fd)
         guard slot < byFD.count, let conn = byFD[slot] else { return false }
         if flags & 2 != 0, conn.sent < conn.out.count { push(conn) }
-        if flags & 5 != 0, !conn.closed { receive(conn) }
+        // Edge-triggered: a peer that has shut down (bit 3) or an error (bit 2) is read to the end.
+        if flags & 13 != 0, !conn.closed { receive(conn, toTheEnd: flags & 12 != 0) }
         return true
     }
 
@@ -266,7 +267,7 @@ final class DirectHTTP1 {
             if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
                 if !conn.watchingOut {
                     conn.watchingOut = true
-                    _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, conn.fd, 1, 1)
+                    _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, conn.fd, 1, 1, 1)
                 }
                 return
             }
@@ -283,11 +284,11 @@ final class DirectHTTP1 {
         conn.sent = 0
         if conn.watchingOut {
             conn.watchingOut = false
-            _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, conn.fd, 1, 0)
+            _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, conn.fd, 1, 0, 1)
         }
     }
 
-    private func receive(_ conn: Connection) {
+    private func receive(_ conn: Connection, toTheEnd: Bool) {
         while true {
             let n = dsd_recv(conn.fd, buffer.baseAddress, buffer.count)
             if n > 0 {
@@ -298,7 +299,12 @@ final class DirectHTTP1 {
                     return
                 }
                 consume(conn, t, UnsafeRawBufferPointer(start: buffer.baseAddress, count: n), at: now)
-                if n < buffer.count || conn.closed || conn.transfer == nil { return }
+                // The socket is watched edge-triggered: it is reported again only when more
+                // arrives, so it is read until a short read (TCP: no data was left) or EAGAIN, also
+                // after its response ended (bytes after it mean the connection is dropped). A short
+                // read does not show an end of file that came with the data: when the event said
+                // the peer shut down, reading goes on to the end.
+                if conn.closed || (n < buffer.count && !toTheEnd) { return }
                 continue
             }
             if n < 0, errno == EINTR { continue }
@@ -472,7 +478,7 @@ final class DirectHTTP1 {
     }
 
     private func shutDown(_ conn: Connection) {
-        _ = dsd_epoll_ctl(epfd, 2 /* EPOLL_CTL_DEL */, conn.fd, 0, 0)
+        _ = dsd_epoll_ctl(epfd, 2 /* EPOLL_CTL_DEL */, conn.fd, 0, 0, 1)
         // shutdown as well as close: libcurl may still hold the socket it handed over.
         _ = shutdown(conn.fd, Int32(SHUT_RDWR))
         close(conn.fd)

@@ -94,11 +94,14 @@ CURLMcode dsd_curl_multi_set_socket_callbacks(CURLM *handle, dsd_curl_socket_fn 
                                               dsd_curl_timer_fn timer_fn, void *userp);
 
 /* epoll for the multi loop; epoll_event is a packed struct, which Swift cannot lay out.
- * dsd_epoll_ctl: op is EPOLL_CTL_ADD/MOD/DEL; want_in/want_out select EPOLLIN/EPOLLOUT.
- * dsd_epoll_wait: fills fds[i] and flags[i] (bit 0 readable, bit 1 writable, bit 2 error/hang-up);
+ * dsd_epoll_ctl: op is EPOLL_CTL_ADD/MOD/DEL; want_in/want_out select EPOLLIN/EPOLLOUT; edge adds
+ * EPOLLET and EPOLLRDHUP (reported once per change: the caller reads until a short read, or, when
+ * the peer has shut down its side, until end of file or EAGAIN).
+ * dsd_epoll_wait: fills fds[i] and flags[i] (bit 0 readable, bit 1 writable, bit 2 error/hang-up,
+ * bit 3 the peer shut down writing: EPOLLRDHUP, reported only when asked for);
  * returns the count, 0 on timeout, -1 on error (EINTR included). Linux only; elsewhere -1. */
 int dsd_epoll_create(void);
-int dsd_epoll_ctl(int epfd, int op, int fd, int want_in, int want_out);
+int dsd_epoll_ctl(int epfd, int op, int fd, int want_in, int want_out, int edge);
 int dsd_epoll_wait(int epfd, int *fds, int *flags, int max, int timeout_ms);
 /* An eventfd (Linux) or pipe read end used to wake the loop; dsd_wake_fd_signal/drain act on it. */
 int dsd_wake_fd_create(int *write_fd);

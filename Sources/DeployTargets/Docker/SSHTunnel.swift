@@ -60,12 +60,20 @@ final class SSHTunnel: @unchecked Sendable {
         }
         var started = false
         if run(options(["-O", "check"])).status != 0 {
-            let master = run(options(["-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-o", "StreamLocalBindUnlink=yes",
-                                      "-o", "ConnectTimeout=10"] + keepAlive() + ["-f", "-N"]))
-            guard master.status == 0 else {
-                throw DockerError(status: 0, message: "ssh to \(destination) failed: \(master.error)", unreachable: true)
+            let start = options(["-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-o", "StreamLocalBindUnlink=yes",
+                                 "-o", "ConnectTimeout=10"] + keepAlive() + ["-f", "-N"])
+            var master = run(start)
+            // A master that another process started meanwhile serves as well. A failure without
+            // a word (seen under load, as a master from an earlier command was ending) gets one
+            // more try.
+            if master.status != 0, run(options(["-O", "check"])).status != 0, master.error.isEmpty {
+                master = run(start)
             }
-            started = true
+            guard master.status == 0 || run(options(["-O", "check"])).status == 0 else {
+                let why = master.error.isEmpty ? "ssh exited with status \(master.status) and no message" : master.error
+                throw DockerError(status: 0, message: "ssh to \(destination) failed: \(why)", unreachable: true)
+            }
+            started = master.status == 0
         }
         // A master an earlier command started already forwards this socket; a new one needs the forward.
         if started || !FileManager.default.fileExists(atPath: localSocket) {

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A small deterministic PRNG (SplitMix64) so a seed always gives the same workload.
-public struct SeededRandom: Sendable {
+/// A small deterministic PRNG (SplitMix64) so a seed always gives the same workload (and a test's
+/// random input the same cases).
+public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     /// Creates a generator from `seed`.

@@ -26,7 +26,7 @@ import TestSupport
     /// The percentiles behind the latency summaries, found by selection, are exactly those of the
     /// sorted sample: latencies, duplicates, negatives and zeros, infinities, any length.
     @Test func selectedPercentilesEqualSortedOnes() {
-        var g = SystemRandomNumberGenerator()
+        var g = SeededRandom(seed: 7)  // a failure replays from its seed
         let specials: [Double] = [0, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, 1, -1]
         let ps: [Double] = [0, 1, 25, 50, 90, 95, 99, 99.9, 100]
         for n in [0, 1, 2, 3, 15, 16, 17, 100, 1000, 70_000] {

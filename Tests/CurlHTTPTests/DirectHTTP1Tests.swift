@@ -99,6 +99,35 @@ import TestSupport
         #expect(try parse("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok").ends == [true])
     }
 
+    /// Field names and their tokens in any case; the last transfer coding decides chunked; an interim
+    /// response's fields frame nothing.
+    @Test func framingFieldsInAnyCase() throws {
+        let closed = try parse("HTTP/1.1 200 OK\r\ncontent-LENGTH: 2\r\nCONNECTION: Close\r\n\r\nok")
+        #expect(closed.body == Array("ok".utf8) && closed.ends == [false])
+        let chunked = try parse("HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: gzip , Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        #expect(chunked.body == Array("ok".utf8) && chunked.ends == [true])
+        var parser = HTTP1ResponseParser()
+        _ = try Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n2\r\nok".utf8).withUnsafeBytes { b in
+            try parser.feed(b) { _ in }
+        }
+        #expect(parser.readsUntilClose, "a coding after chunked: the body runs to the end of the connection")
+        let interim = try parse("HTTP/1.1 103 Early Hints\r\nContent-Length: many\r\nConnection: close\r\n\r\n"
+                                + "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx")
+        #expect(interim.status == 200 && interim.body == [0x78] && interim.ends == [true])
+    }
+
+    /// Header lookup compares names without ASCII case (RFC 9110 field names), and only ASCII case.
+    @Test func headerLookupIgnoresASCIICase() {
+        var h: HTTPHeaders = [("Content-Type", "text/event-stream"), ("X-Trace", "1"), ("x-trace", "2")]
+        #expect(h["content-type"] == "text/event-stream" && h["CONTENT-TYPE"] == "text/event-stream")
+        #expect(h.values("X-TRACE") == ["1", "2"])
+        #expect(h["Content-Typ"] == nil && h["Content-Type "] == nil && h["Content_Type"] == nil)
+        h.set("X-TRACE", "3")
+        #expect(h.values("x-trace") == ["3"])
+        let accented: HTTPHeaders = [("Caf\u{E9}", "x")]
+        #expect(accented["CAF\u{C9}"] == nil && accented["caf\u{E9}"] == "x")
+    }
+
     @Test func responsesWithoutBodies() throws {
         for text in ["HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", "HTTP/1.1 304 Not Modified\r\n\r\n",
                      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"] {

@@ -26,3 +26,27 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "each run's files are removed once read")
     }
 }
+
+/// `SSHTunnel.accepts`: a forwarded socket is used as is only while something answers on it.
+@Suite struct SSHTunnelSocketTests {
+    @Test func aSocketFileNothingAnswersOnIsNotUsed() throws {
+        let dir = NSTemporaryDirectory() + "dsd-sock-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/docker.sock"
+        #expect(!SSHTunnel.accepts(path), "no file")
+        // A listening socket answers; once its listener is gone, the file stays and answers no more.
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0 && listen(fd, 4) == 0)
+        #expect(SSHTunnel.accepts(path))
+        close(fd)
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(!SSHTunnel.accepts(path), "a stale socket file")
+    }
+}

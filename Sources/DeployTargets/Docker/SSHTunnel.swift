@@ -75,8 +75,9 @@ final class SSHTunnel: @unchecked Sendable {
             }
             started = master.status == 0
         }
-        // A master an earlier command started already forwards this socket; a new one needs the forward.
-        if started || !FileManager.default.fileExists(atPath: localSocket) {
+        // A master an earlier command started already forwards this socket; a new one needs the forward,
+        // and so does a socket file nothing answers on (a forward that ended while its master lived on).
+        if started || !Self.accepts(localSocket) {
             unlink(localSocket)
             _ = run(options(["-O", "cancel", "-L", localSocket + ":" + remoteSocket]))
             let forward = run(options(["-O", "forward", "-L", localSocket + ":" + remoteSocket]))
@@ -87,6 +88,23 @@ final class SSHTunnel: @unchecked Sendable {
         }
         opened = localSocket
         return localSocket
+    }
+
+    /// Whether something accepts connections on the Unix socket at `path` (connects and closes).
+    static func accepts(_ path: String) -> Bool {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
     }
 
     /// `ServerAliveInterval 5` (3 misses) unless the user's config sets one: a host cut off

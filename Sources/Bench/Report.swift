@@ -73,6 +73,7 @@ public enum BenchReport {
             "request_throughput": m.requestThroughput, "input_throughput": m.inputThroughput,
             "output_throughput": m.outputThroughput, "total_throughput": m.totalThroughput,
             "concurrency": m.concurrency, "accept_length": r.acceptLength as Any? ?? NSNull(),
+            "wake_interval_us": c.directHTTP1 ? Int((c.wakeInterval * 1e6).rounded()) : 0,
         ]
         switch c.dataset.name {
         case .sharegpt:

@@ -43,6 +43,12 @@ public struct BenchConfig: Sendable, Hashable {
     /// libcurl opens the connections, one `recv` and one parse per read) rather than through
     /// libcurl's transfer, which polls the socket after every read (`--libcurl-reads` turns it off).
     public var directHTTP1 = true
+    /// With `directHTTP1`: the least time in seconds between two wake-ups of the reading thread
+    /// under load (`--wake-interval-us`; 0: wake on every arrival). Streams that arrive in between
+    /// are read together at the next wake-up; each read carries the kernel's receive time, so TTFT,
+    /// ITL and latency are arrival times either way. Only the next request of a closed loop waits:
+    /// it is sent when the end of the previous one is read, at most this much later.
+    public var wakeInterval = 0.001
 
     /// Creates a configuration for `baseURL`.
     public init(baseURL: String) {
@@ -163,7 +169,7 @@ public final class BenchRunner: Sendable {
         let connections = min(max(config.maxConcurrency ?? config.numPrompts, 64), 4096)
         do {
             multi = try CurlMulti(recordChunkTimes: false, maxCachedConnections: connections,
-                                  directHTTP1: config.directHTTP1)
+                                  directHTTP1: config.directHTTP1, wakeInterval: config.wakeInterval)
         } catch {
             throw BenchError("cannot start transfers: \(error)")
         }

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE  /* ppoll */
 #include "dsd_curl.h"
 
 #include <dlfcn.h>
@@ -7,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #ifdef __linux__
 #include <sys/syscall.h>
 #endif
@@ -190,8 +194,60 @@ int dsd_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
 #ifdef __linux__
 long dsd_recv(int fd, void *buf, size_t len) { return syscall(SYS_recvfrom, fd, buf, len, 0, NULL, NULL); }
+
+int dsd_rx_timestamps_enable(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+}
+
+long dsd_recv_stamped(int fd, void *buf, size_t len, long long *real_ns) {
+    union { char bytes[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } control;
+    struct iovec io = {buf, len};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &io;
+    m.msg_iovlen = 1;
+    m.msg_control = control.bytes;
+    m.msg_controllen = sizeof control.bytes;
+    /* The bare system call, as dsd_recv (glibc's recvmsg is a cancellation point). */
+    long n = syscall(SYS_recvmsg, fd, &m, 0);
+    *real_ns = 0;
+    if (n > 0) {
+        for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+            if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec t;
+                memcpy(&t, CMSG_DATA(h), sizeof t);
+                *real_ns = (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+            }
+        }
+    }
+    return n;
+}
+
+long long dsd_monotonic_minus_realtime_ns(void) {
+    struct timespec m, r;
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    clock_gettime(CLOCK_REALTIME, &r);
+    return ((long long)m.tv_sec - r.tv_sec) * 1000000000LL + (m.tv_nsec - r.tv_nsec);
+}
+
+int dsd_wait_readable(int fd, long long ns) {
+    struct pollfd p = {fd, POLLIN, 0};
+    struct timespec t = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+    return ppoll(&p, 1, &t, NULL);
+}
 #else
 long dsd_recv(int fd, void *buf, size_t len) { return (long)recv(fd, buf, len, 0); }
+int dsd_rx_timestamps_enable(int fd) { (void)fd; errno = ENOSYS; return -1; }
+long dsd_recv_stamped(int fd, void *buf, size_t len, long long *real_ns) {
+    *real_ns = 0;
+    return (long)recv(fd, buf, len, 0);
+}
+long long dsd_monotonic_minus_realtime_ns(void) { return 0; }
+int dsd_wait_readable(int fd, long long ns) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, (int)((ns + 999999) / 1000000));
+}
 #endif
 
 CURLMcode dsd_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {

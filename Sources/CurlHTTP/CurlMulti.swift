@@ -34,9 +34,13 @@ public final class CurlMulti: Sendable {
     ///     connections libcurl opens, instead of through libcurl's transfer (Linux; a client of many
     ///     streams of small reads: a benchmark). TLS and the rest still go through libcurl.
     ///     `maxTotalConnections` and `maxConnectionsPerHost` do not limit these transfers.
+    ///   - wakeInterval: with `directHTTP1`, the least time in seconds between two wake-ups of the
+    ///     loop while only those transfers are in progress (0: wake on every arrival). What arrives
+    ///     in between is read at the next wake-up, timed by the kernel's receive stamps, so chunk
+    ///     times stay arrival times; a request queued from another thread still wakes the loop at once.
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
                 recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil,
-                directHTTP1: Bool = false) throws(HTTPError) {
+                directHTTP1: Bool = false, wakeInterval: Double = 0) throws(HTTPError) {
         try CurlGlobal.require(method: "-", url: "-")
         guard let multi = dsd_curl_multi_init() else {
             throw HTTPError(kind: .other, message: "curl_multi_init failed", method: "-", url: "-")
@@ -47,7 +51,8 @@ public final class CurlMulti: Sendable {
             _ = dsd_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(maxCachedConnections, 1))
         }
         loop = MultiLoop(multi: multi, recordChunkTimes: recordChunkTimes,
-                         direct: directHTTP1 ? max(maxCachedConnections ?? 64, 1) : nil)
+                         direct: directHTTP1 ? max(maxCachedConnections ?? 64, 1) : nil,
+                         wakeInterval: UInt64(max(0, min(wakeInterval, 1)) * 1e9))
         let l = loop
         guard startThread({ l.run() }) else {
             dsd_curl_multi_cleanup(multi)
@@ -127,11 +132,17 @@ final class MultiLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var timerDeadline: MonotonicTime?
     /// Plain-HTTP/1.1 transfers read here (nil: every transfer goes through libcurl).
     @exclusivity(unchecked) private var direct: DirectHTTP1?
+    /// Least nanoseconds between two wake-ups while only `direct` transfers run (0: no wait).
+    private let wakeInterval: UInt64
+    /// When the last wait returned with events (monotonic ns).
+    @exclusivity(unchecked) private var lastWake: UInt64 = 0
 
     /// `direct`: keep `DirectHTTP1` transfers, with at most this many idle connections (needs epoll).
-    init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool, direct maxIdle: Int? = nil) {
+    /// `wakeInterval`: see `CurlMulti.init`.
+    init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool, direct maxIdle: Int? = nil, wakeInterval: UInt64 = 0) {
         self.multi = multi
         self.recordChunkTimes = recordChunkTimes
+        self.wakeInterval = maxIdle == nil ? 0 : wakeInterval
         var w: Int32 = -1
         let r = dsd_wake_fd_create(&w)
         let e = r >= 0 ? dsd_epoll_create() : -1
@@ -333,8 +344,13 @@ final class MultiLoop: @unchecked Sendable {
             let ms = (due - min(MonotonicTime.now().nanoseconds, due) + 999_999) / 1_000_000
             wait = Int32(min(ms, 1000))
         }
+        if direct != nil, wakeInterval > 0 { pace(until: due) }
         let n = dsd_epoll_wait(epfd, readyFDs, readyFlags, 256, wait)
         if n > 0 {
+            if let direct {
+                lastWake = MonotonicTime.now().nanoseconds
+                direct.wakeUp()
+            }
             for k in 0..<Int(n) {
                 let fd = readyFDs[k], f = readyFlags[k]
                 if fd == wakeRead {
@@ -359,6 +375,20 @@ final class MultiLoop: @unchecked Sendable {
         if let direct, direct.nextDeadline != .max, direct.expire(now: MonotonicTime.now().nanoseconds) {
             drainLocal()
         }
+    }
+
+    /// Waits out the rest of the wake interval since the last wake-up (at most until `due`), unless
+    /// libcurl has a transfer or a connect in progress (its reads carry no kernel stamp, so a wait
+    /// would move their times) or another thread wakes the loop (a queued request is sent at once).
+    /// Only under load does this wait at all: an arrival later than the interval after the last
+    /// wake-up finds it already over.
+    private func pace(until due: UInt64) {
+        guard byHandle.isEmpty, watched.isEmpty else { return }
+        let now = MonotonicTime.now().nanoseconds
+        let since = now &- lastWake
+        guard since < wakeInterval else { return }
+        let left = min(wakeInterval - since, due > now ? due - now : 0)
+        if left > 0 { _ = dsd_wait_readable(wakeRead, Int64(left)) }
     }
 
     /// Hands every finished transfer to its handler.

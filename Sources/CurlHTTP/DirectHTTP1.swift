@@ -21,6 +21,13 @@ internal import Darwin
 /// Connections are kept alive per host and reused (a reused connection the server had closed is
 /// retried once on a new one, as libcurl does); `freshConnection` requests get their own. All of it
 /// runs on the multi's loop thread.
+///
+/// Arrival times are the kernel's: each connection asks for receive stamps (`SO_TIMESTAMPNS`) and
+/// each read is a `recvmsg` that brings the receive time of the last segment it read. A chunk's
+/// time is therefore when it reached this host, not when this thread got to it, so the loop may
+/// wait between wake-ups (`MultiLoop`'s wake interval) and read many streams at once without
+/// moving a TTFT or an inter-token gap. Where no stamp comes (stamps refused, not Linux), the read's
+/// own time is used, as before.
 final class DirectHTTP1 {
     /// One connection this module owns (its socket is a duplicate of the one libcurl opened).
     final class Connection {
@@ -37,10 +44,13 @@ final class DirectHTTP1 {
         var served = 0
         /// Closed (its descriptor may already belong to another socket).
         var closed = false
+        /// The kernel stamps what arrives on it (`dsd_rx_timestamps_enable` succeeded).
+        let stamped: Bool
 
-        init(fd: Int32, key: String) {
+        init(fd: Int32, key: String, stamped: Bool) {
             self.fd = fd
             self.key = key
+            self.stamped = stamped
         }
     }
 
@@ -55,6 +65,8 @@ final class DirectHTTP1 {
         let bytes: [UInt8]
         let deadline: UInt64
         @exclusivity(unchecked) var timings: TransferTimings
+        /// The time of its latest read (its start before one): a later read is never stamped earlier.
+        @exclusivity(unchecked) var lastArrival: MonotonicTime
         var status = 0
         var headers = HTTPHeaders()
         @exclusivity(unchecked) var bytesReceived = 0
@@ -74,6 +86,7 @@ final class DirectHTTP1 {
             self.key = key
             self.bytes = bytes
             timings = TransferTimings(start: start)
+            lastArrival = start
             deadline = request.timeout > 0 ? start.nanoseconds &+ UInt64(request.timeout * 1e9) : 0
         }
     }
@@ -91,6 +104,9 @@ final class DirectHTTP1 {
     /// finds nothing due and computes the next).
     private(set) var nextDeadline: UInt64 = .max
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    /// CLOCK_MONOTONIC − CLOCK_REALTIME (ns), read at each wake-up (`wakeUp`): turns the kernel's
+    /// receive stamps (real time) into monotonic readings, following any step of the real clock.
+    @exclusivity(unchecked) private var stampOffset: Int64 = dsd_monotonic_minus_realtime_ns()
 
     init(loop: MultiLoop, epfd: Int32, recordChunkTimes: Bool, maxIdle: Int) {
         self.loop = loop
@@ -216,7 +232,7 @@ final class DirectHTTP1 {
                                                      method: t.request.method, url: t.request.url)))
             return
         }
-        let conn = Connection(fd: fd, key: t.key)
+        let conn = Connection(fd: fd, key: t.key, stamped: dsd_rx_timestamps_enable(fd) == 0)
         guard dsd_epoll_ctl(epfd, 1 /* EPOLL_CTL_ADD */, fd, 1, 0, 1) == 0 else {
             let why = String(cString: strerror(errno))
             shutDown(conn)
@@ -240,6 +256,17 @@ final class DirectHTTP1 {
     }
 
     // MARK: - Socket events
+
+    /// Called by the loop when a wait returns with events, before they are handled.
+    func wakeUp() { stampOffset = dsd_monotonic_minus_realtime_ns() }
+
+    /// The arrival time of a read: the kernel's receive stamp `real` (real-time ns; 0: none came,
+    /// then now) on the monotonic clock, never before the transfer's previous read or its start.
+    @inline(__always) private func arrival(_ real: Int64, _ t: Transfer) -> MonotonicTime {
+        guard real > 0 else { return .now() }
+        let mono = UInt64(bitPattern: real &+ stampOffset)
+        return mono > t.lastArrival.nanoseconds ? MonotonicTime(nanoseconds: mono) : t.lastArrival
+    }
 
     /// Handles a socket event if `fd` is one of these connections (`flags`: bit 0 readable, bit 1
     /// writable, bit 2 error or hang-up); false when it is not.
@@ -290,14 +317,17 @@ final class DirectHTTP1 {
 
     private func receive(_ conn: Connection, toTheEnd: Bool) {
         while true {
-            let n = dsd_recv(conn.fd, buffer.baseAddress, buffer.count)
+            var real: Int64 = 0
+            let n = conn.stamped ? dsd_recv_stamped(conn.fd, buffer.baseAddress, buffer.count, &real)
+                : dsd_recv(conn.fd, buffer.baseAddress, buffer.count)
             if n > 0 {
-                let now = MonotonicTime.now()
                 guard let t = conn.transfer else {
                     // Bytes on an idle connection: nothing was asked; it cannot be trusted again.
                     drop(conn)
                     return
                 }
+                let now = arrival(real, t)
+                t.lastArrival = now
                 consume(conn, t, UnsafeRawBufferPointer(start: buffer.baseAddress, count: n), at: now)
                 // The socket is watched edge-triggered: it is reported again only when more
                 // arrives, so it is read until a short read (TCP: no data was left) or EAGAIN, also
@@ -363,7 +393,7 @@ final class DirectHTTP1 {
                 drop(conn)
             }
             complete(t, .success(TransferSummary(status: t.status, headers: t.headers, bytesReceived: t.bytesReceived,
-                                                 chunkCount: t.chunkCount, timings: t.timings)))
+                                                 chunkCount: t.chunkCount, timings: t.timings)), at: now)
         }
     }
 
@@ -389,9 +419,10 @@ final class DirectHTTP1 {
         }
     }
 
-    private func complete(_ t: Transfer, _ outcome: Result<TransferSummary, HTTPError>) {
+    /// Ends `t` (`end`: when its last byte arrived, for a response read to its end; else now).
+    private func complete(_ t: Transfer, _ outcome: Result<TransferSummary, HTTPError>, at end: MonotonicTime? = nil) {
         guard transfers.removeValue(forKey: t.id) != nil else { return }
-        t.timings.end = .now()
+        t.timings.end = end ?? .now()
         var result = outcome
         if case .success(var s) = result {
             s.timings.end = t.timings.end

@@ -343,6 +343,63 @@ final class ScriptedServer: @unchecked Sendable {
         #expect(try r.get().bytesReceived == 12 && text == "until closed")
     }
 
+    /// With a wake interval the loop reads late under load, yet a chunk's time is when it arrived:
+    /// the kernel's receive stamp. Two streams' first chunks arrive 50 ms apart while the loop waits
+    /// out a 300 ms interval (it woke to send the requests); both are read at its end, and their
+    /// times are still 50 ms apart. With read times they would be equal; without the wait they
+    /// would be read as they came.
+    @Test func chunksReadLateKeepTheirArrivalTimes() async throws {
+        final class Box<T: Sendable>: Sendable {
+            let value: Mutex<T>
+            init(_ v: T) { value = Mutex(v) }
+        }
+        let asked = Box(0)
+        let server = try ScriptedServer { n, fd, s in
+            guard s.readRequest(fd) != nil else {
+                close(fd)
+                return
+            }
+            asked.value.withLock { $0 += 1 }
+            while asked.value.withLock({ $0 }) < 2 { usleep(500) }  // both requests are in
+            if n == 2 { usleep(50_000) }
+            s.write(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+            usleep(100_000)
+            s.write(fd, "0\r\n\r\n")
+            close(fd)
+        }
+        let multi = try CurlMulti(directHTTP1: true, wakeInterval: 0.3)
+        defer { multi.shutdown() }
+        /// (arrival time given with the chunk, when the callback ran), per transfer.
+        let firsts = Box<[(MonotonicTime, MonotonicTime)]>([])
+        let url = "http://127.0.0.1:\(server.port)/stream"
+        let results = await withTaskGroup(of: Result<TransferSummary, HTTPError>.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    await withCheckedContinuation { cont in
+                        let seen = Box(false)
+                        multi.start(HTTPRequest(url: url), handler: TransferHandler(
+                            onData: { _, time in
+                                if !seen.value.withLock({ let was = $0; $0 = true; return was }) {
+                                    firsts.value.withLock { $0.append((time, .now())) }
+                                }
+                            },
+                            onComplete: { cont.resume(returning: $0) }))
+                    }
+                }
+            }
+            var all: [Result<TransferSummary, HTTPError>] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.allSatisfy { (try? $0.get().status) == 200 })
+        let f = firsts.value.withLock { $0 }.sorted { $0.0 < $1.0 }
+        try #require(f.count == 2)
+        let apart = f[1].0.seconds(since: f[0].0)
+        #expect(apart >= 0.045 && apart < 0.25, "arrival times \(apart * 1000) ms apart, sent 50 ms apart")
+        let late = f[1].1.seconds(since: f[1].0)
+        #expect(late >= 0.1, "the later chunk was read \(late * 1000) ms after it arrived: the loop waited")
+    }
+
     @Test func failuresAreLocatedAndKinded() async throws {
         let server = try ScriptedServer { n, fd, s in
             guard s.readRequest(fd) != nil else {

@@ -80,6 +80,18 @@ int dsd_dup_cloexec(int fd);
    cancellation point, and in a process with threads each call switches asynchronous cancellation
    on and off around the system call (two atomic operations); dsdeploy never cancels threads. */
 long dsd_recv(int fd, void *buf, size_t len);
+/* Asks the kernel to stamp what arrives on TCP socket fd with its receive time (SO_TIMESTAMPNS);
+   0 on success, -1 with errno set (elsewhere than Linux: always -1). */
+int dsd_rx_timestamps_enable(int fd);
+/* dsd_recv as recvmsg: also sets *real_ns to the kernel's receive time of the last segment read
+   (CLOCK_REALTIME nanoseconds), or 0 when none came with the data (stamps off, or not Linux). */
+long dsd_recv_stamped(int fd, void *buf, size_t len, long long *real_ns);
+/* CLOCK_MONOTONIC minus CLOCK_REALTIME in nanoseconds, read now (both through the vDSO): adding it
+   to a receive stamp gives the monotonic clock's reading of the same moment. */
+long long dsd_monotonic_minus_realtime_ns(void);
+/* Waits up to ns nanoseconds for fd to become readable (ppoll: the timeout is not rounded to
+   milliseconds); 1 when it is, 0 when the time ran out, -1 on error (EINTR included). */
+int dsd_wait_readable(int fd, long long ns);
 
 /* curl_multi_setopt with a long argument. */
 CURLMcode dsd_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);

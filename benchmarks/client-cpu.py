@@ -97,9 +97,13 @@ def bench_argv(binary, port, c, n, out_len, in_len, warmup=1):
             "--warmup-requests", str(warmup), "--output", "json"]
 
 
+FLOOR_WAKE_US = 1000
+
+
 def floor_argv(binary, port, c, n, out_len, in_len):
-    """benchmarks/floor-reader.c: the same closed loop with nothing but epoll + read (the floor)."""
-    return [binary, "127.0.0.1", str(port), str(c), str(n), str(in_len), str(out_len), MODEL]
+    """benchmarks/floor-reader.c: the same closed loop with nothing but epoll + read (the floor), waking
+    as often as dsdeploy bench does by default (FLOOR_WAKE_US, set from --floor-wake-us)."""
+    return [binary, "127.0.0.1", str(port), str(c), str(n), str(in_len), str(out_len), MODEL, str(FLOOR_WAKE_US)]
 
 
 def client_argv(client, binary, port, c, n, out_len, in_len, warmup=1):
@@ -180,6 +184,8 @@ def main():
     ap.add_argument("--before", help="an older dsdeploy binary to measure in the same run")
     ap.add_argument("--before-label", default="before")
     ap.add_argument("--floor", help="benchmarks/floor-reader binary: the floor client, measured in the same run")
+    ap.add_argument("--floor-wake-us", type=int, default=1000,
+                    help="the floor client's least time between wake-ups (dsdeploy bench's --wake-interval-us default; 0: every arrival)")
     ap.add_argument("--sim", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--report", required=True)
@@ -204,6 +210,8 @@ def main():
     ap.add_argument("--command", default="")
     ap.add_argument("--from-runs", help="a WORK folder of an earlier run: write the report from its runs.json only")
     a = ap.parse_args()
+    global FLOOR_WAKE_US
+    FLOOR_WAKE_US = a.floor_wake_us
     os.makedirs(a.work, exist_ok=True)
 
     clients = [("after", a.dsdeploy)] + ([(a.before_label, a.before)] if a.before else []) \
@@ -273,7 +281,7 @@ def main():
           "`util` = the client's run CPU / benchmark duration (1.00 = its core is saturated). "
           "`late` = simulator timer lateness (mean / worst, ms; mean from replay only). `first late` = the replay "
           "source's mean lateness of each stream's first chunk (the part of TTFT inflation the source adds). "
-          "`floor` = benchmarks/floor-reader.c (epoll + read + event count in C, the same closed loop): the floor "
+          f"`floor` = benchmarks/floor-reader.c (epoll + read + event count in C, the same closed loop, waking at most every {FLOOR_WAKE_US} µs under load and timing reads by the kernel's receive stamps, as `dsdeploy bench` does by default): the floor "
           "of CPU per token on this machine. `client share` = mean TTFT − configured TTFT − `first late` (replay): "
           "the part of the TTFT inflation that is the client's (start stamp → request on the wire → first chunk read).",
           f"- Load before: `{uptime_before}`", f"- Load after: `{uptime_after}`", ""]

@@ -8,12 +8,14 @@
 #   DSDEPLOY_BEFORE=/path/to/old/dsdeploy benchmarks/client-cpu.sh   # also measure an older build, same run
 #   REPEATS=1 RATE_STEPS=2.5,1.25 benchmarks/client-cpu.sh         # quicker
 #   FLOOR=0 benchmarks/client-cpu.sh                           # without the floor client (benchmarks/floor-reader.c)
+#   FLOOR_WAKE_US=0 benchmarks/client-cpu.sh                   # the floor client waking on every arrival
 #
 # Needs: swift, python3, taskset, cc. Builds go through /tmp/swift-build.lock when it exists (shared machines).
 # Env: SCRATCH=.build  SKIP_BUILD=1 (use the binaries already built)  REPEATS=3  MAIN=1:8,64:256,256:1024  SOURCES=nio,replay  RATE_STEPS=5,2.5,1.25,1
 #      RATE_PROMPTS=768  RATE_OUTPUT_LEN=256  RATE_BATCH=1 (chunks per write of the replay source in the rate runs)
 #      SHARED_STEPS=1 (every source steps all its streams together, as an engine's continuous batching does)
 #      PORT=31960  OUT=benchmarks/results/bench-client-<date>.md
+#      FLOOR_WAKE_US=1000 (the floor client's least time between wake-ups, as bench's --wake-interval-us default)
 #      FROM_RUNS=benchmarks/out/client-cpu (only write the report again from that run's runs.json, same options)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +38,7 @@ BIN=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 FLOORARGS=()
 if [ "${FLOOR:-1}" != 0 ]; then
   cc -O2 -o "$WORK/floor-reader" benchmarks/floor-reader.c
-  FLOORARGS=(--floor "$WORK/floor-reader")
+  FLOORARGS=(--floor "$WORK/floor-reader" --floor-wake-us "${FLOOR_WAKE_US:-1000}")
 fi
 
 BEFORE=()

@@ -13,7 +13,12 @@
  * simulator sends (HTTP/1.1 200, chunked, one token per event, `stream_options.include_usage`);
  * it is a measuring stick, not a client.
  *
- *   floor-reader HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL
+ *   floor-reader HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL [WAKE_INTERVAL_US]
+ *
+ * WAKE_INTERVAL_US (default 0) > 0 does what `dsdeploy bench --wake-interval-us` does: the loop waits
+ * at least that long between wake-ups (ppoll on nothing, only when the last wake-up was more recent),
+ * each read is a recvmsg with SO_TIMESTAMPNS, and an event's time is the kernel's receive stamp
+ * (real time, turned into CLOCK_MONOTONIC with the offset read at each wake-up).
  *
  * Prints bench's JSON keys: total_output_tokens, duration, output_throughput, mean_ttft_ms,
  * mean_itl_ms, completed, failed. Build: cc -O2 -o floor-reader floor-reader.c
@@ -23,6 +28,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +55,15 @@ struct conn {
 };
 
 int main(int argc, char **argv) {
-    if (argc != 8) {
-        fprintf(stderr, "usage: %s HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL\n", argv[0]);
+    if (argc != 8 && argc != 9) {
+        fprintf(stderr, "usage: %s HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL [WAKE_INTERVAL_US]\n", argv[0]);
         return 2;
     }
     const char *host = argv[1];
     int port = atoi(argv[2]), conc = atoi(argv[3]), prompts = atoi(argv[4]);
     int in_len = atoi(argv[5]), out_len = atoi(argv[6]);
     const char *model = argv[7];
+    double wake = argc == 9 ? atof(argv[8]) * 1e-6 : 0;
     if (conc > prompts) conc = prompts;
 
     /* One body for every request (token ids 100, 101, ...): the server's work does not depend on them. */
@@ -83,6 +90,7 @@ int main(int argc, char **argv) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { perror("connect"); return 1; }
         cs[i].fd = fd;
+        if (wake > 0) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (unsigned)i};
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     }
@@ -102,17 +110,51 @@ int main(int argc, char **argv) {
     }
     static char buf[65536];
     struct epoll_event evs[256];
+    double last_wake = 0, offset = 0;
     while (done < prompts) {
+        if (wake > 0 && now_s() - last_wake < wake) {
+            double left = wake - (now_s() - last_wake);
+            struct timespec ts = {0, (long)(left * 1e9)};
+            ppoll(NULL, 0, &ts, NULL);
+        }
         int n = epoll_wait(ep, evs, 256, 10000);
         if (n <= 0) {
             if (n < 0 && errno == EINTR) continue;
             fprintf(stderr, "no progress (%d done)\n", done);
             return 1;
         }
+        if (wake > 0) {
+            struct timespec m, rt;
+            clock_gettime(CLOCK_MONOTONIC, &m);
+            clock_gettime(CLOCK_REALTIME, &rt);
+            last_wake = (double)m.tv_sec + (double)m.tv_nsec * 1e-9;
+            offset = last_wake - ((double)rt.tv_sec + (double)rt.tv_nsec * 1e-9);
+        }
         for (int k = 0; k < n; k++) {
             struct conn *c = &cs[evs[k].data.u32];
-            ssize_t r = read(c->fd, buf, sizeof buf);
-            double t = now_s();
+            ssize_t r;
+            double t;
+            if (wake > 0) {
+                char control[CMSG_SPACE(sizeof(struct timespec))];
+                struct iovec io = {buf, sizeof buf};
+                struct msghdr m = {0};
+                m.msg_iov = &io;
+                m.msg_iovlen = 1;
+                m.msg_control = control;
+                m.msg_controllen = sizeof control;
+                r = recvmsg(c->fd, &m, 0);
+                t = 0;
+                for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); r > 0 && h; h = CMSG_NXTHDR(&m, h))
+                    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+                        struct timespec k;
+                        memcpy(&k, CMSG_DATA(h), sizeof k);
+                        t = (double)k.tv_sec + (double)k.tv_nsec * 1e-9 + offset;
+                    }
+                if (t == 0) t = now_s();
+            } else {
+                r = read(c->fd, buf, sizeof buf);
+                t = now_s();
+            }
             if (r <= 0) { fprintf(stderr, "connection closed\n"); return 1; }
             if (!c->busy) continue;
             /* SSE events: "data:" at the start of a line (chunk-size lines never start with 'd'). */

@@ -110,6 +110,36 @@ import TestSupport
         }
     }
 
+    /// `--wake-interval-us`: reported in the JSON; a warning when the median ITL (1 ms steps here) is
+    /// under twice the interval, none at 0 (wake on every arrival) or with a short interval; out of
+    /// range is a usage error that reaches no server.
+    @Test func wakeInterval() throws {
+        let b = try Bench()
+        defer { b.stop() }
+        func bench(_ extra: [String]) throws -> (CLITests.Run, [String: Any]) {
+            let r = try b.run(["bench", "--url", b.url, "--backend", "openai", "--model", "sim/model",
+                               "--random-input-len", "8", "--random-output-len", "16", "--random-range-ratio", "1",
+                               "--num-prompts", "8", "--max-concurrency", "4", "--output", "json"] + extra)
+            #expect(r.status == 0, "\(r.err)")
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+            return (r, obj)
+        }
+        let (byDefault, d) = try bench([])
+        #expect(d["wake_interval_us"] as? Int == 1000)
+        #expect(byDefault.err.contains("is under twice --wake-interval-us 1000"), "\(byDefault.err)")
+        let (every, e) = try bench(["--wake-interval-us", "0"])
+        #expect(e["wake_interval_us"] as? Int == 0)
+        #expect(!every.err.contains("wake-interval"), "\(every.err)")
+        let (short, _) = try bench(["--wake-interval-us", "100"])
+        #expect(!short.err.contains("wake-interval"), "\(short.err)")
+        let (curl, c) = try bench(["--libcurl-reads"])
+        #expect(c["wake_interval_us"] as? Int == 0 && !curl.err.contains("wake-interval"), "\(curl.err)")
+        for bad in ["-1", "100001"] {
+            let r = try b.run(["bench", "--url", "http://127.0.0.1:1", "--wake-interval-us=\(bad)"])
+            #expect(r.status == 64 && r.err.contains("--wake-interval-us must be between 0 and 100000"), "\(r.err)")
+        }
+    }
+
     @Test func badInputsFailClearly() throws {
         let b = try Bench()
         defer { b.stop() }

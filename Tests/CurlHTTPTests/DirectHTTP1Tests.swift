@@ -344,10 +344,10 @@ final class ScriptedServer: @unchecked Sendable {
     }
 
     /// With a wake interval the loop reads late under load, yet a chunk's time is when it arrived:
-    /// the kernel's receive stamp. Two streams' first chunks arrive 50 ms apart while the loop waits
-    /// out a 300 ms interval (it woke to send the requests); both are read at its end, and their
-    /// times are still 50 ms apart. With read times they would be equal; without the wait they
-    /// would be read as they came.
+    /// the kernel's receive stamp. Two streams' first chunks arrive together (dense arrivals: the
+    /// loop starts waiting out a 300 ms interval); their second chunks arrive 50 and 100 ms later,
+    /// during the wait, and are read at its end, yet their times are still 50 ms apart. With read
+    /// times they would be equal; without the wait they would be read as they came.
     @Test func chunksReadLateKeepTheirArrivalTimes() async throws {
         final class Box<T: Sendable>: Sendable {
             let value: Mutex<T>
@@ -360,28 +360,26 @@ final class ScriptedServer: @unchecked Sendable {
                 return
             }
             asked.value.withLock { $0 += 1 }
-            while asked.value.withLock({ $0 }) < 2 { usleep(500) }  // both requests are in
-            if n == 2 { usleep(50_000) }
+            while asked.value.withLock({ $0 }) < 2 { usleep(200) }  // both requests are in
             s.write(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
-            usleep(100_000)
+            usleep(n == 1 ? 50_000 : 100_000)
+            s.write(fd, "6\r\nsecond\r\n")
+            usleep(300_000)
             s.write(fd, "0\r\n\r\n")
             close(fd)
         }
         let multi = try CurlMulti(directHTTP1: true, wakeInterval: 0.3)
         defer { multi.shutdown() }
-        /// (arrival time given with the chunk, when the callback ran), per transfer.
-        let firsts = Box<[(MonotonicTime, MonotonicTime)]>([])
+        /// (arrival time given with the second chunk, when the callback ran), per transfer.
+        let seconds = Box<[(MonotonicTime, MonotonicTime)]>([])
         let url = "http://127.0.0.1:\(server.port)/stream"
         let results = await withTaskGroup(of: Result<TransferSummary, HTTPError>.self) { group in
             for _ in 0..<2 {
                 group.addTask {
                     await withCheckedContinuation { cont in
-                        let seen = Box(false)
                         multi.start(HTTPRequest(url: url), handler: TransferHandler(
-                            onData: { _, time in
-                                if !seen.value.withLock({ let was = $0; $0 = true; return was }) {
-                                    firsts.value.withLock { $0.append((time, .now())) }
-                                }
+                            onData: { chunk, time in
+                                if chunk.count == 6 { seconds.value.withLock { $0.append((time, .now())) } }
                             },
                             onComplete: { cont.resume(returning: $0) }))
                     }
@@ -392,12 +390,43 @@ final class ScriptedServer: @unchecked Sendable {
             return all
         }
         #expect(results.allSatisfy { (try? $0.get().status) == 200 })
-        let f = firsts.value.withLock { $0 }.sorted { $0.0 < $1.0 }
+        let f = seconds.value.withLock { $0 }.sorted { $0.0 < $1.0 }
         try #require(f.count == 2)
         let apart = f[1].0.seconds(since: f[0].0)
-        #expect(apart >= 0.045 && apart < 0.25, "arrival times \(apart * 1000) ms apart, sent 50 ms apart")
+        #expect(apart >= 0.03 && apart < 0.25, "arrival times \(apart * 1000) ms apart, sent 50 ms apart")
         let late = f[1].1.seconds(since: f[1].0)
         #expect(late >= 0.1, "the later chunk was read \(late * 1000) ms after it arrived: the loop waited")
+    }
+
+    /// A lone stream whose chunks come further apart than half the interval is read as they come:
+    /// a wait before each would add a sleep and a wake-up per chunk and delay every read.
+    @Test func sparseArrivalsAreReadAsTheyCome() async throws {
+        let server = try ScriptedServer { _, fd, s in
+            guard s.readRequest(fd) != nil else {
+                close(fd)
+                return
+            }
+            s.write(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n0\r\n")
+            for i in 1...3 {
+                usleep(200_000)
+                s.write(fd, "1\r\n\(i)\r\n")
+            }
+            s.write(fd, "0\r\n\r\n")
+            close(fd)
+        }
+        let multi = try CurlMulti(directHTTP1: true, wakeInterval: 0.3)
+        defer { multi.shutdown() }
+        final class Lateness: Sendable { let value = Mutex<[Double]>([]) }
+        let lateness = Lateness()
+        let result = await withCheckedContinuation { cont in
+            multi.start(HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), handler: TransferHandler(
+                onData: { _, time in lateness.value.withLock { $0.append(MonotonicTime.now().seconds(since: time)) } },
+                onComplete: { cont.resume(returning: $0) }))
+        }
+        #expect((try? result.get().status) == 200)
+        let late = lateness.value.withLock { $0 }
+        #expect(late.count == 4)
+        #expect(late.allSatisfy { $0 < 0.07 }, "read this long after arriving (s): \(late)")
     }
 
     @Test func failuresAreLocatedAndKinded() async throws {

@@ -281,7 +281,7 @@ def main():
           "`util` = the client's run CPU / benchmark duration (1.00 = its core is saturated). "
           "`late` = simulator timer lateness (mean / worst, ms; mean from replay only). `first late` = the replay "
           "source's mean lateness of each stream's first chunk (the part of TTFT inflation the source adds). "
-          f"`floor` = benchmarks/floor-reader.c (epoll + read + event count in C, the same closed loop, waking at most every {FLOOR_WAKE_US} µs under load and timing reads by the kernel's receive stamps, as `dsdeploy bench` does by default): the floor "
+          f"`floor` = benchmarks/floor-reader.c (epoll + read + event count in C, the same closed loop, waiting up to {FLOOR_WAKE_US} µs between wake-ups while arrivals are dense and timing reads by the kernel's receive stamps, as `dsdeploy bench` does by default): the floor "
           "of CPU per token on this machine. `client share` = mean TTFT − configured TTFT − `first late` (replay): "
           "the part of the TTFT inflation that is the client's (start stamp → request on the wire → first chunk read).",
           f"- Load before: `{uptime_before}`", f"- Load after: `{uptime_after}`", ""]

@@ -15,8 +15,9 @@
  *
  *   floor-reader HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL [WAKE_INTERVAL_US]
  *
- * WAKE_INTERVAL_US (default 0) > 0 does what `dsdeploy bench --wake-interval-us` does: the loop waits
- * at least that long between wake-ups (ppoll on nothing, only when the last wake-up was more recent),
+ * WAKE_INTERVAL_US (default 0) > 0 does what `dsdeploy bench --wake-interval-us` does: while arrivals
+ * are dense (the last wake-up found several sockets ready, or came within half an interval of the one
+ * before), the loop waits until that long after the last wake-up (ppoll on nothing),
  * each read is a recvmsg with SO_TIMESTAMPNS, and an event's time is the kernel's receive stamp
  * (real time, turned into CLOCK_MONOTONIC with the offset read at each wake-up).
  *
@@ -111,8 +112,9 @@ int main(int argc, char **argv) {
     static char buf[65536];
     struct epoll_event evs[256];
     double last_wake = 0, offset = 0;
+    int dense = 0;
     while (done < prompts) {
-        if (wake > 0 && now_s() - last_wake < wake) {
+        if (wake > 0 && dense && now_s() - last_wake < wake) {
             double left = wake - (now_s() - last_wake);
             struct timespec ts = {0, (long)(left * 1e9)};
             ppoll(NULL, 0, &ts, NULL);
@@ -127,8 +129,10 @@ int main(int argc, char **argv) {
             struct timespec m, rt;
             clock_gettime(CLOCK_MONOTONIC, &m);
             clock_gettime(CLOCK_REALTIME, &rt);
-            last_wake = (double)m.tv_sec + (double)m.tv_nsec * 1e-9;
-            offset = last_wake - ((double)rt.tv_sec + (double)rt.tv_nsec * 1e-9);
+            double woke = (double)m.tv_sec + (double)m.tv_nsec * 1e-9;
+            dense = n > 1 || woke - last_wake < wake / 2;
+            last_wake = woke;
+            offset = woke - ((double)rt.tv_sec + (double)rt.tv_nsec * 1e-9);
         }
         for (int k = 0; k < n; k++) {
             struct conn *c = &cs[evs[k].data.u32];

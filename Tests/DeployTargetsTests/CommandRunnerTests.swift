@@ -50,3 +50,43 @@ import Testing
         #expect(!SSHTunnel.accepts(path), "a stale socket file")
     }
 }
+
+/// `SSHTunnel.reset` after a failed request: only a request that went over the current forward may
+/// close the master. Requests to a host run in parallel and closing the master cuts all of them, so
+/// without the check each of those, failing in turn, closed the master that the previous one had just
+/// opened again (CI: "Empty reply from server" for a host whose engine was fine, retry included).
+@Suite struct SSHTunnelResetTests {
+    @Test func aStaleFailureLeavesTheNewConnectionAlone() throws {
+        let dir = NSTemporaryDirectory() + "dsd-tunnel-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A stand-in for ssh: logs its -O command; a master is always running, forwards succeed.
+        let fake = dir + "/ssh"
+        try """
+        #!/bin/sh
+        while [ $# -gt 0 ]; do [ "$1" = "-O" ] && echo "$2" >> \(dir)/calls; shift; done
+        exit 0
+
+        """.write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let tunnel = SSHTunnel(destination: "h20-a", port: nil, remoteSocket: "/run/docker.sock", configFile: nil,
+                               directory: dir, environment: ["PATH": "/usr/bin:/bin"])
+        tunnel.program = fake
+        func exits() -> Int {
+            ((try? String(contentsOfFile: dir + "/calls", encoding: .utf8)) ?? "").split(separator: "\n").filter { $0 == "exit" }.count
+        }
+        let first = try tunnel.openCounted()
+        #expect(try tunnel.openCounted().generation == first.generation, "an open forward is reused")
+        tunnel.reset(closeMaster: true, generation: first.generation)
+        #expect(exits() == 1)
+        let second = try tunnel.openCounted()
+        #expect(second.generation > first.generation)
+        // A request sent over the first forward fails late: the second is left alone.
+        tunnel.reset(closeMaster: true, generation: first.generation)
+        #expect(exits() == 1)
+        #expect(try tunnel.openCounted().generation == second.generation)
+        tunnel.reset(closeMaster: true, generation: second.generation)
+        #expect(exits() == 2)
+        #expect(try tunnel.openCounted().generation > second.generation)
+    }
+}

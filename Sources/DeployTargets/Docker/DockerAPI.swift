@@ -151,18 +151,29 @@ final class DockerAPI: @unchecked Sendable {
             req.headers.set("Content-Type", "application/json")
         }
         lock.withLock { if method == "GET" { reads += 1 } else { writes += 1 } }
+        var generation: Int?
+        if let tunnel, case .ssh = endpoint.kind {
+            let (path, g) = try tunnel.openCounted()
+            req.unixSocketPath = path
+            generation = g
+        }
         do {
             return try client.send(req)
         } catch {
             // An SSH master that ended (it lives five idle minutes) takes its forward along: open it again,
             // once. One that timed out or broke the transfer may be wedged on a connection that died (a host
-            // cut off and back): that one is closed, so the retry gets a fresh connection.
-            if let tunnel, case .ssh = endpoint.kind {
-                tunnel.reset(closeMaster: error.kind == .timeout || error.kind == .transport)
-                req.unixSocketPath = try socketPath()
-                if let r = try? client.send(req) { return r }
+            // cut off and back): that one is closed, so the retry gets a fresh connection; unless another
+            // request has already opened it again since this one was sent (it failed because of that).
+            var again = ""
+            if let tunnel, let generation {
+                tunnel.reset(closeMaster: error.kind == .timeout || error.kind == .transport, generation: generation)
+                req.unixSocketPath = try tunnel.openCounted().path
+                do { return try client.send(req) } catch let retry {
+                    again = retry.message == error.message ? " (again after reconnecting)"
+                        : "; after reconnecting: \(retry.message)"
+                }
             }
-            throw DockerError(status: 0, message: "cannot reach the Docker engine at \(endpoint.description): \(error.message)",
+            throw DockerError(status: 0, message: "cannot reach the Docker engine at \(endpoint.description): \(error.message)\(again)",
                               unreachable: true)
         }
     }

@@ -22,8 +22,13 @@ final class SSHTunnel: @unchecked Sendable {
     let configFile: String?
     let directory: String
     let environment: [String: String]
+    /// The ssh client run (found on PATH); tests put a stand-in here.
+    var program = "ssh"
     private let lock = NSLock()
     private var opened: String?
+    /// Counts the opens: a request that failed on an older connection than the current one must not
+    /// close the current one (see `reset`).
+    private var generation = 0
 
     init(destination: String, port: Int?, remoteSocket: String, configFile: String?, directory: String,
          environment: [String: String]) {
@@ -41,7 +46,7 @@ final class SSHTunnel: @unchecked Sendable {
     var localSocket: String { directory + "/docker-" + key + ".sock" }
 
     func options(_ extra: [String]) -> [String] {
-        var o = ["ssh"]
+        var o = [program]
         if let configFile { o += ["-F", configFile] }
         o += ["-o", "BatchMode=yes", "-o", "ControlPath=" + controlPath]
         if let port { o += ["-p", String(port)] }
@@ -49,12 +54,15 @@ final class SSHTunnel: @unchecked Sendable {
     }
 
     /// The local socket, forwarding to the host's Docker socket (connecting first when needed).
-    func open() throws(DockerError) -> String {
+    func open() throws(DockerError) -> String { try openCounted().path }
+
+    /// `open`, with the count of opens so far: pass it to `reset` when a request on it failed.
+    func openCounted() throws(DockerError) -> (path: String, generation: Int) {
         lock.lock()
         defer { lock.unlock() }
         // Opened by this process: used as is (an ssh per request would cost more than the request);
         // a request that cannot connect calls `reset` and opens it again.
-        if let opened { return opened }
+        if let opened { return (opened, generation) }
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw DockerError(status: 0, message: "cannot create \(directory): \(error)")
         }
@@ -87,7 +95,8 @@ final class SSHTunnel: @unchecked Sendable {
             }
         }
         opened = localSocket
-        return localSocket
+        generation += 1
+        return (localSocket, generation)
     }
 
     /// Whether something accepts connections on the Unix socket at `path` (connects and closes).
@@ -117,8 +126,13 @@ final class SSHTunnel: @unchecked Sendable {
     }
 
     /// Forgets the forward this process opened (the master ended): the next `open` checks and redoes it.
-    func reset(closeMaster: Bool = false) {
+    /// `generation` (from `openCounted`): only when the failed request went over the current forward.
+    /// Requests run in parallel, and closing a master cuts every request on it: without this check
+    /// each of those, failing in turn, closed the master the previous one had just opened again, so a
+    /// single failure could fail every request to the host, retries included.
+    func reset(closeMaster: Bool = false, generation: Int? = nil) {
         lock.withLock {
+            if let generation, generation != self.generation || opened == nil { return }
             opened = nil
             if closeMaster {
                 _ = run(options(["-O", "exit"]))

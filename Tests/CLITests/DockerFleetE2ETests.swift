@@ -179,6 +179,13 @@ import TestSupport
         let mismatch = try s.run(["plan", "manifests/app.yaml"])
         #expect(mismatch.status == 1 && mismatch.err.contains("host 'h20-a'") && mismatch.err.contains("Host key verification failed"),
                 "\(mismatch.err)")
+        // A Docker socket path the host does not have: ssh connects and forwards, and the host refuses
+        // each forwarded connection; the error says so in ssh's words.
+        try write(manifest(s, hosts: [a], sshConfig: sshConfig, replicas: 2)
+                  .replacingOccurrences(of: "ssh://h20-a" + a.socket, with: "ssh://h20-a/run/no-such-docker.sock"))
+        let noSocket = try s.run(["plan", "manifests/app.yaml"])
+        #expect(noSocket.status == 1 && noSocket.err.contains("host 'h20-a'") && noSocket.err.contains("/run/no-such-docker.sock")
+                && noSocket.err.contains("open failed"), "\(noSocket.err)")
         #expect(try a.containers().isEmpty && b.containers().isEmpty)
 
         try write(manifest(s, hosts: [a, b], sshConfig: sshConfig))

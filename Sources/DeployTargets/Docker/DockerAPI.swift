@@ -152,10 +152,12 @@ final class DockerAPI: @unchecked Sendable {
         }
         lock.withLock { if method == "GET" { reads += 1 } else { writes += 1 } }
         var generation: Int?
+        var mark = 0
         if let tunnel, case .ssh = endpoint.kind {
             let (path, g) = try tunnel.openCounted()
             req.unixSocketPath = path
             generation = g
+            mark = tunnel.logMark()
         }
         do {
             return try client.send(req)
@@ -172,6 +174,9 @@ final class DockerAPI: @unchecked Sendable {
                     again = retry.message == error.message ? " (again after reconnecting)"
                         : "; after reconnecting: \(retry.message)"
                 }
+                // What ssh said meanwhile, such as the host refusing the forwarded connection.
+                let said = tunnel.logged(since: mark)
+                if !said.isEmpty { again += "; ssh: \(said)" }
             }
             throw DockerError(status: 0, message: "cannot reach the Docker engine at \(endpoint.description): \(error.message)\(again)",
                               unreachable: true)

@@ -44,6 +44,27 @@ final class SSHTunnel: @unchecked Sendable {
     var key: String { Revision.fnv1a64("\(destination) \(port ?? 22) \(remoteSocket) \(configFile ?? "")").prefix(12).description }
     var controlPath: String { directory + "/cm-" + key }
     var localSocket: String { directory + "/docker-" + key + ".sock" }
+    /// The master's messages (`ssh -E`): why it could not start, and what it says later, such as a
+    /// forwarded connection the host refused (`channel 1: open failed: connect failed: …`).
+    var logFile: String { directory + "/ssh-" + key + ".log" }
+
+    /// The log's size now: pass it to `logged(since:)` to read what was written after.
+    func logMark() -> Int {
+        var st = stat()
+        return stat(logFile, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    /// What the master logged after `mark` (one line, `; `-joined, at most 300 characters; empty
+    /// when nothing).
+    func logged(since mark: Int) -> String {
+        guard let h = FileHandle(forReadingAtPath: logFile) else { return "" }
+        defer { try? h.close() }
+        guard (try? h.seek(toOffset: UInt64(max(mark, 0)))) != nil, let data = try? h.readToEnd() else { return "" }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let text = lines.joined(separator: "; ")
+        return text.count > 300 ? String(text.suffix(300)) : text
+    }
 
     func options(_ extra: [String]) -> [String] {
         var o = [program]
@@ -68,17 +89,24 @@ final class SSHTunnel: @unchecked Sendable {
         }
         var started = false
         if run(options(["-O", "check"])).status != 0 {
+            // The master logs to a file (appended; cut when it has grown past 64 KiB) that outlives
+            // its start: its stderr would go to a file removed as soon as `ssh -f` returns.
+            if logMark() > 64 * 1024 { unlink(logFile) }
             let start = options(["-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-o", "StreamLocalBindUnlink=yes",
-                                 "-o", "ConnectTimeout=10"] + keepAlive() + ["-f", "-N"])
+                                 "-o", "ConnectTimeout=10", "-E", logFile] + keepAlive() + ["-f", "-N"])
+            var mark = logMark()
             var master = run(start)
+            var said = [master.error, logged(since: mark)].filter { !$0.isEmpty }.joined(separator: "; ")
             // A master that another process started meanwhile serves as well. A failure without
             // a word (seen under load, as a master from an earlier command was ending) gets one
             // more try.
-            if master.status != 0, run(options(["-O", "check"])).status != 0, master.error.isEmpty {
+            if master.status != 0, run(options(["-O", "check"])).status != 0, said.isEmpty {
+                mark = logMark()
                 master = run(start)
+                said = [master.error, logged(since: mark)].filter { !$0.isEmpty }.joined(separator: "; ")
             }
             guard master.status == 0 || run(options(["-O", "check"])).status == 0 else {
-                let why = master.error.isEmpty ? "ssh exited with status \(master.status) and no message" : master.error
+                let why = said.isEmpty ? "ssh exited with status \(master.status) and no message" : said
                 throw DockerError(status: 0, message: "ssh to \(destination) failed: \(why)", unreachable: true)
             }
             started = master.status == 0

@@ -300,3 +300,108 @@ import Testing
         #expect(serverHost?["Ulimits"]?.array?.count == 2 && serverHost?["Binds"]?.array?.count == 1)
     }
 }
+
+/// The Engine API client's answers to status codes, against a loopback HTTP server that answers as
+/// dockerd does (`GET /version`, then the call). `POST /containers/{id}/start` answers 304 for a
+/// container already running: a start whose answer was lost and that was sent again must not fail.
+@Suite struct DockerAPIStatusTests {
+    /// Answers each request on its own connection: `answer(method, path)` → (status, body).
+    final class EngineStub: @unchecked Sendable {
+        let port: Int
+        private let listener: Int32
+        private let lock = NSLock()
+        private var seen: [String] = []
+        var requests: [String] { lock.withLock { seen } }
+
+        init(_ answer: @escaping @Sendable (String, String) -> (Int, String)) throws {
+            let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    bind(l, sa, len) == 0 && listen(l, 16) == 0 && getsockname(l, sa, &len) == 0
+                }
+            }
+            guard ok else { throw DockerError(status: 0, message: "cannot listen") }
+            listener = l
+            port = Int(UInt16(bigEndian: addr.sin_port))
+            let thread = Thread { [self] in
+                while true {
+                    let c = accept(l, nil, nil)
+                    if c < 0 { return }
+                    var bytes: [UInt8] = []
+                    var buf = [UInt8](repeating: 0, count: 4096)
+                    while !String(decoding: bytes, as: UTF8.self).contains("\r\n\r\n") {
+                        let n = recv(c, &buf, buf.count, 0)
+                        if n <= 0 { break }
+                        bytes += buf[..<n]
+                    }
+                    let line = String(decoding: bytes, as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? ""
+                    let parts = line.split(separator: " ").map(String.init)
+                    let (method, path) = (parts.first ?? "", parts.count > 1 ? parts[1] : "")
+                    lock.withLock { seen.append("\(method) \(path)") }
+                    let (status, body) = path == "/version" ? (200, #"{"ApiVersion":"1.43"}"#) : answer(method, path)
+                    let text = "HTTP/1.1 \(status) X\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+                        + "Connection: close\r\n\r\n\(body)"
+                    _ = Array(text.utf8).withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    close(c)
+                }
+            }
+            thread.start()
+        }
+
+        func stop() {
+            shutdown(listener, Int32(SHUT_RDWR))
+            close(listener)
+        }
+    }
+
+    func api(_ stub: EngineStub) throws -> DockerAPI {
+        DockerAPI(endpoint: try DockerEndpoint.parse("tcp://127.0.0.1:\(stub.port)").get())
+    }
+
+    @Test func aStartOfARunningContainerIsNotAFailure() throws {
+        let stub = try EngineStub { method, path in
+            switch (method, path) {
+            case ("POST", "/v1.43/containers/running/start"): (304, "")
+            case ("POST", "/v1.43/containers/new/start"): (204, "")
+            default: (404, #"{"message":"No such container: gone"}"#)
+            }
+        }
+        defer { stub.stop() }
+        let docker = try api(stub)
+        try docker.start("running")
+        try docker.start("new")
+        #expect(throws: DockerError.self) { try docker.start("gone") }
+        do {
+            try docker.start("gone")
+        } catch {
+            #expect(error.status == 404 && error.message.contains("No such container: gone"), "\(error)")
+        }
+        #expect(stub.requests.filter { $0.hasSuffix("/start") }.count == 4)
+    }
+
+    /// Stopping one already stopped (304) or gone (404), and removing one gone (404): all fine.
+    @Test func stoppingWhatIsStoppedOrGoneIsNotAFailure() throws {
+        let stub = try EngineStub { method, path in
+            switch (method, path) {
+            case ("POST", "/v1.43/containers/stopped/stop?t=0"): (304, "")
+            case ("DELETE", "/v1.43/containers/stopped?force=1"): (204, "")
+            case ("POST", "/v1.43/containers/busy/stop?t=0"): (500, #"{"message":"cannot stop container: busy"}"#)
+            default: (404, #"{"message":"No such container"}"#)
+            }
+        }
+        defer { stub.stop() }
+        let docker = try api(stub)
+        try docker.stopAndRemove("stopped", grace: 0)
+        try docker.stopAndRemove("gone", grace: 0)
+        do {
+            try docker.stopAndRemove("busy", grace: 0)
+            Issue.record("a stop the engine refused must fail")
+        } catch {
+            #expect(error.status == 500 && error.message.contains("cannot stop container: busy"), "\(error)")
+        }
+    }
+}

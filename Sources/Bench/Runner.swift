@@ -40,7 +40,7 @@ public struct BenchConfig: Sendable, Hashable {
     /// No connections are opened first then.
     public var connectionPerRequest = false
     /// Write `http://` requests and read their streams in dsdeploy (`CurlMulti`'s `directHTTP1`:
-    /// libcurl opens the connections, one `recv` and one parse per read) rather than through
+    /// libcurl opens the connections, one `recvmsg` and one parse per read) rather than through
     /// libcurl's transfer, which polls the socket after every read (`--libcurl-reads` turns it off).
     public var directHTTP1 = true
     /// With `directHTTP1`: the least time in seconds between two wake-ups of the reading thread

@@ -16,7 +16,7 @@ internal import Darwin
 /// Why: libcurl 7.88 polls the socket after every read to see whether more is pending
 /// (`cf_socket_data_pending`), and runs its transfer state machine and timers once per read. For a
 /// benchmark client that reads one token per read from hundreds of streams that was two thirds of
-/// its CPU per token. Here a read is one `recv` and one pass of `HTTP1ResponseParser`.
+/// its CPU per token. Here a read is one `recvmsg` and one pass of `HTTP1ResponseParser`.
 ///
 /// Connections are kept alive per host and reused (a reused connection the server had closed is
 /// retried once on a new one, as libcurl does); `freshConnection` requests get their own. All of it

@@ -2,7 +2,8 @@
 internal import Glibc
 
 /// Starts a child process with `posix_spawn`: default signal dispositions, an empty signal mask,
-/// the given file actions, and an explicit environment. Linux (glibc) only.
+/// the given file actions, no other inherited descriptor (glibc 2.34+), and an explicit
+/// environment. Linux (glibc) only.
 ///
 /// ```swift
 /// let pid = try Spawner.spawn(argv: ["/bin/true"], environment: [],
@@ -33,6 +34,15 @@ public enum Spawner {
     /// glibc's `POSIX_SPAWN_SETSID` (behind `_GNU_SOURCE`, so not imported): the child calls setsid().
     static let setsidFlag: Int32 = 0x80
 
+    /// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np` (behind `_GNU_SOURCE`, so looked up
+    /// when first needed; nil on an older glibc, where descriptors are left as they are).
+    static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "posix_spawn_file_actions_addclosefrom_np") else {
+            return nil
+        }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     /// Spawns `argv` (`argv[0]` is the program: a path, or a name looked up in `$PATH` when
     /// `searchPath`) with exactly `environment` (`NAME=VALUE` entries) and returns its pid.
     ///
@@ -60,14 +70,22 @@ public enum Spawner {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        var highest: Int32 = 2
         for action in fileActions {
             switch action {
             case .open(let fd, let path, let flags, let mode):
                 posix_spawn_file_actions_addopen(&actions, fd, path, flags, mode_t(mode))
+                highest = max(highest, fd)
             case .duplicate(let source, let target):
                 posix_spawn_file_actions_adddup2(&actions, source, target)
+                highest = max(highest, target)
             }
         }
+        // The child gets the descriptors its file actions set up and no others. Whatever another
+        // thread has open without close-on-exec at this moment (libcurl's sockets, a file being
+        // written) would otherwise live on in the child: a daemon that inherited a script's write
+        // descriptor made every later exec of that script fail with ETXTBSY.
+        if let addCloseFrom { _ = addCloseFrom(&actions, highest + 1) }
 
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cArgs.append(nil)

@@ -52,6 +52,22 @@ private func contents(_ path: String) -> String {
         #expect(environment == ["MARK=session-test"])
     }
 
+    /// A descriptor the parent has open without close-on-exec (as another thread's file being
+    /// written, or libcurl's socket) does not reach the child; the ones its file actions set up do.
+    @Test func theChildInheritsOnlyTheDescriptorsItIsGiven() throws {
+        let leaked = open("/dev/null", O_RDONLY)  // no O_CLOEXEC
+        try #require(leaked > 2 && leaked != 5)
+        defer { close(leaked) }
+        let out = temporaryPath("fds")
+        defer { unlink(out) }
+        let script = "for fd in \(leaked) 5; do if [ -e /proc/self/fd/$fd ]; then echo open $fd; else echo closed $fd; fi; done"
+        let pid = try Spawner.spawn(argv: ["/bin/sh", "-c", script], environment: [],
+                                    fileActions: [.open(1, path: out, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600),
+                                                  .open(5, path: "/dev/null", flags: O_RDONLY)])
+        #expect(wait(pid) == 0)
+        #expect(contents(out) == "closed \(leaked)\nopen 5\n")
+    }
+
     @Test func fileActionsAndEnvironmentReachTheChild() throws {
         let out = temporaryPath("out")
         defer { unlink(out) }

@@ -209,12 +209,16 @@ final class StreamAccumulator {
     var streamError: String?
     var status = 0
     var errorBody: [UInt8] = []
+    /// The transfers' wake interval, told of gaps shorter than twice it (nil: none to tell).
+    let pace: WakeInterval?
 
-    init(backend: BenchBackend, request: BenchRequest, sentTokenIDs: Bool, start: MonotonicTime) {
+    init(backend: BenchBackend, request: BenchRequest, sentTokenIDs: Bool, start: MonotonicTime,
+         pace: WakeInterval? = nil) {
         self.backend = backend
         self.request = request
         self.sentTokenIDs = sentTokenIDs
         self.start = start
+        self.pace = pace
         chunks = StreamChunkReader(backend: backend)
         itl.reserveCapacity(max(request.outputLength, 1))
     }
@@ -270,7 +274,9 @@ final class StreamAccumulator {
             } else {
                 let new = outLen - lastOutputLength
                 guard new > 0 else { return }
-                let gap = time.seconds(since: lastTime) / Double(new)
+                let whole = time.seconds(since: lastTime)
+                if let pace, whole < pace.shortGap { pace.noteGap(whole) }
+                let gap = whole / Double(new)
                 for _ in 0..<new { itl.append(gap) }
             }
             lastTime = time
@@ -284,7 +290,9 @@ final class StreamAccumulator {
                 gotFirst = true
                 ttft = time.seconds(since: start)
             } else {
-                itl.append(time.seconds(since: lastTime))
+                let gap = time.seconds(since: lastTime)
+                if let pace, gap < pace.shortGap { pace.noteGap(gap) }
+                itl.append(gap)
             }
             lastTime = time
         }

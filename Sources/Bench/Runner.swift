@@ -47,7 +47,9 @@ public struct BenchConfig: Sendable, Hashable {
     /// under load (`--wake-interval-us`; 0: wake on every arrival). Streams that arrive in between
     /// are read together at the next wake-up; each read carries the kernel's receive time, so TTFT,
     /// ITL and latency are arrival times either way. Only the next request of a closed loop waits:
-    /// it is sent when the end of the previous one is read, at most this much later.
+    /// it is sent when the end of the previous one is read, at most this much later. A stream whose
+    /// chunks come closer than twice the interval shortens it (`WakeInterval`); a result's config
+    /// holds the interval in force at the end of the run.
     public var wakeInterval = 0.001
 
     /// Creates a configuration for `baseURL`.
@@ -133,7 +135,7 @@ final class ClosedLoop: @unchecked Sendable {
             inFlight += 1
             let item = items[i]
             let acc = StreamAccumulator(backend: backend, request: item.request, sentTokenIDs: item.sentTokenIDs,
-                                        start: .now())
+                                        start: .now(), pace: multi.wakeInterval)
             multi.start(item.http, handler: acc.handler { [self] out in completed(i, out) })
         }
     }
@@ -193,7 +195,8 @@ public final class BenchRunner: Sendable {
     func send(_ request: BenchRequest, tokenIDs: Bool) async -> RequestOutput {
         let (http, ids) = httpRequest(request, tokenIDs: tokenIDs)
         return await withCheckedContinuation { cont in
-            let acc = StreamAccumulator(backend: config.backend, request: request, sentTokenIDs: ids, start: .now())
+            let acc = StreamAccumulator(backend: config.backend, request: request, sentTokenIDs: ids, start: .now(),
+                                        pace: multi.wakeInterval)
             multi.start(http, handler: acc.handler { cont.resume(returning: $0) })
         }
     }
@@ -273,7 +276,9 @@ public final class BenchRunner: Sendable {
         let duration = MonotonicTime.now().seconds(since: begin)
         var accept: Double?
         if config.backend == .sglang { accept = fetchAcceptLength() }
-        return BenchResult(config: config, metrics: BenchMetrics(outputs: outputs, duration: duration),
+        var used = config
+        if used.directHTTP1 { used.wakeInterval = multi.wakeInterval.seconds }
+        return BenchResult(config: used, metrics: BenchMetrics(outputs: outputs, duration: duration),
                            outputs: outputs, acceptLength: accept, promptMode: mode)
     }
 

@@ -38,6 +38,7 @@ public final class CurlMulti: Sendable {
     ///     loop while only those transfers are in progress (0: wake on every arrival). What arrives
     ///     in between is read at the next wake-up, timed by the kernel's receive stamps, so chunk
     ///     times stay arrival times; a request queued from another thread still wakes the loop at once.
+    ///     Transfer callbacks shorten it through `wakeInterval` when a stream is faster.
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
                 recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil,
                 directHTTP1: Bool = false, wakeInterval: Double = 0) throws(HTTPError) {
@@ -52,7 +53,7 @@ public final class CurlMulti: Sendable {
         }
         loop = MultiLoop(multi: multi, recordChunkTimes: recordChunkTimes,
                          direct: directHTTP1 ? max(maxCachedConnections ?? 64, 1) : nil,
-                         wakeInterval: UInt64(max(0, min(wakeInterval, 1)) * 1e9))
+                         wakeInterval: max(0, min(wakeInterval, 1)))
         let l = loop
         guard startThread({ l.run() }) else {
             dsd_curl_multi_cleanup(multi)
@@ -61,6 +62,9 @@ public final class CurlMulti: Sendable {
     }
 
     deinit { loop.stop(wait: false) }
+
+    /// The wake interval in force (0 without `directHTTP1`); shortened by `WakeInterval.noteGap`.
+    public var wakeInterval: WakeInterval { loop.pace }
 
     /// Queues a transfer; its handler's `onComplete` is called exactly once.
     ///
@@ -132,8 +136,8 @@ final class MultiLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var timerDeadline: MonotonicTime?
     /// Plain-HTTP/1.1 transfers read here (nil: every transfer goes through libcurl).
     @exclusivity(unchecked) private var direct: DirectHTTP1?
-    /// Least nanoseconds between two wake-ups while only `direct` transfers run (0: no wait).
-    private let wakeInterval: UInt64
+    /// Least time between two wake-ups while only `direct` transfers run (0: no wait).
+    let pace: WakeInterval
     /// When the last wait returned with events (monotonic ns).
     @exclusivity(unchecked) private var lastWake: UInt64 = 0
     /// Whether arrivals come densely enough for a wait to gather several (see `pace`).
@@ -141,10 +145,10 @@ final class MultiLoop: @unchecked Sendable {
 
     /// `direct`: keep `DirectHTTP1` transfers, with at most this many idle connections (needs epoll).
     /// `wakeInterval`: see `CurlMulti.init`.
-    init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool, direct maxIdle: Int? = nil, wakeInterval: UInt64 = 0) {
+    init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool, direct maxIdle: Int? = nil, wakeInterval: Double = 0) {
         self.multi = multi
         self.recordChunkTimes = recordChunkTimes
-        self.wakeInterval = maxIdle == nil ? 0 : wakeInterval
+        pace = WakeInterval(maxIdle == nil ? 0 : wakeInterval)
         var w: Int32 = -1
         let r = dsd_wake_fd_create(&w)
         let e = r >= 0 ? dsd_epoll_create() : -1
@@ -346,7 +350,7 @@ final class MultiLoop: @unchecked Sendable {
             let ms = (due - min(MonotonicTime.now().nanoseconds, due) + 999_999) / 1_000_000
             wait = Int32(min(ms, 1000))
         }
-        if direct != nil, wakeInterval > 0 { pace(until: due) }
+        if direct != nil, pace.nanoseconds > 0 { pace(until: due) }
         let n = dsd_epoll_wait(epfd, readyFDs, readyFlags, 256, wait)
         if n > 0 {
             var arrivals = 0
@@ -390,7 +394,7 @@ final class MultiLoop: @unchecked Sendable {
     /// wake twice per token).
     private func noteWake(_ woke: UInt64, arrivals: Int) {
         guard arrivals > 0 else { return }
-        dense = arrivals > 1 || woke &- lastWake < wakeInterval / 2
+        dense = arrivals > 1 || woke &- lastWake < pace.nanoseconds / 2
         lastWake = woke
     }
 
@@ -402,8 +406,8 @@ final class MultiLoop: @unchecked Sendable {
         guard dense, byHandle.isEmpty, watched.isEmpty else { return }
         let now = MonotonicTime.now().nanoseconds
         let since = now &- lastWake
-        guard since < wakeInterval else { return }
-        let left = min(wakeInterval - since, due > now ? due - now : 0)
+        guard since < pace.nanoseconds else { return }
+        let left = min(pace.nanoseconds - since, due > now ? due - now : 0)
         if left > 0 { _ = dsd_wait_readable(wakeRead, Int64(left)) }
     }
 
@@ -525,6 +529,34 @@ extension MultiLoop {
             }
         }
         direct?.connectFinished(id, fd: fd, error: error)
+    }
+}
+
+/// A multi's wake interval (`CurlMulti.init`'s `wakeInterval`). Chunks of one stream that arrive
+/// within one interval are read together and get one time, so a stream faster than the interval
+/// would lose its gaps: callbacks that see the gaps between a stream's chunks report them
+/// (`noteGap`), and a gap under twice the interval shortens the interval to a quarter of that gap
+/// (to 0 below 20 µs). A run's warm-up request usually sets it before the timed run. Loop thread only.
+public final class WakeInterval: @unchecked Sendable {
+    /// The interval in force, in seconds.
+    public private(set) var seconds = 0.0
+    /// Twice `seconds`: a shorter gap shortens the interval (a gap at least this long never does).
+    public private(set) var shortGap = 0.0
+    private(set) var nanoseconds: UInt64 = 0
+
+    init(_ seconds: Double) { set(seconds) }
+
+    /// A gap of `gap` seconds between two chunks of one stream (their arrival times).
+    public func noteGap(_ gap: Double) {
+        guard gap < shortGap else { return }
+        let next = max(gap, 0) / 4
+        set(min(seconds, next < 20e-6 ? 0 : next))
+    }
+
+    private func set(_ s: Double) {
+        seconds = s
+        shortGap = 2 * s
+        nanoseconds = UInt64(s * 1e9)
     }
 }
 

@@ -101,7 +101,7 @@ struct BenchRunCommand: ParsableCommand {
     var connectionPerRequest = false
     @Flag(help: "Read http:// responses through libcurl's own transfer instead of dsdeploy's HTTP/1.1 reader on libcurl's connections (more CPU per token: libcurl polls the socket after every read).")
     var libcurlReads = false
-    @Option(help: "Least time between two wake-ups of the reading thread under load, in µs (0: wake on every arrival). Streams that arrive in between are read together; each read keeps the kernel's receive time, so TTFT and ITL do not include the wait.")
+    @Option(help: "Least time between two wake-ups of the reading thread under load, in µs (0: wake on every arrival). Streams that arrive in between are read together; each read keeps the kernel's receive time, so TTFT and ITL do not include the wait. A stream whose chunks come closer than twice the interval shortens it.")
     var wakeIntervalUs: Int = 1000
     @Option(help: "Model name sent to OpenAI APIs.") var model: String?
     @Option(help: "text | json") var output: String = "text"
@@ -212,7 +212,6 @@ struct BenchRunCommand: ParsableCommand {
             throw ExitCode.failure
         }
         warnIfTokenIDsRefused(result)
-        warnIfGapsNearWakeInterval(result)
         var perRole: [String: [String: Double]] = [:]
         for (i, role) in roles.enumerated() {
             guard let b = before[i], let a = PDRoleMetrics.scrape(role.urls) else { continue }
@@ -284,8 +283,6 @@ struct BenchRunCommand: ParsableCommand {
                 throw ExitCode.failure
             }
             warnIfTokenIDsRefused(result)
-            warnIfGapsNearWakeInterval(result)
-        warnIfGapsNearWakeInterval(result)
             if output == "json" { Output.stdout(BenchReport.json(result, details: false, compact: true) + "\n") } else {
                 Output.stdout("# \(name): \(s.name)\n" + BenchReport.text(result))
             }
@@ -303,19 +300,6 @@ struct BenchRunCommand: ParsableCommand {
         guard let reason = result.promptMode.refusal else { return }
         Output.stderr("dsdeploy: warning: \(result.config.baseURL) refused token-id prompts (\(reason)); sent text "
                       + "instead, so input lengths are the server's count of that text, not the requested ones\n")
-    }
-
-    /// A warning on stderr when the median inter-token gap is under twice the wake interval: chunks
-    /// of one stream that arrive within one interval are read together and share the later one's
-    /// time, which moves ITL percentiles (not their mean).
-    func warnIfGapsNearWakeInterval(_ result: BenchResult) {
-        let c = result.config
-        guard c.directHTTP1, c.wakeInterval > 0, result.metrics.completed > 0 else { return }
-        let medianMs = result.metrics.itl.median, intervalMs = c.wakeInterval * 1000
-        guard medianMs > 0, medianMs < 2 * intervalMs else { return }
-        Output.stderr("dsdeploy: warning: median ITL \(String(format: "%.3f", medianMs)) ms is under twice --wake-interval-us "
-                      + "\(Int((c.wakeInterval * 1e6).rounded())): chunks of one stream that arrive within one interval are read "
-                      + "together and share a time; run again with --wake-interval-us 0 to see the gaps as they are\n")
     }
 
     /// Appends `line` to `path` (created when missing).

@@ -110,9 +110,10 @@ import TestSupport
         }
     }
 
-    /// `--wake-interval-us`: reported in the JSON; a warning when the median ITL (1 ms steps here) is
-    /// under twice the interval, none at 0 (wake on every arrival) or with a short interval; out of
-    /// range is a usage error that reaches no server.
+    /// `--wake-interval-us`: the interval in force at the end goes in the JSON. The simulator's
+    /// 1 ms steps are faster than twice the default 1000 µs, so the run shortens it (to a quarter of
+    /// the shortest gap); 100 µs is short enough already. Out of range is a usage error
+    /// that reaches no server.
     @Test func wakeInterval() throws {
         let b = try Bench()
         defer { b.stop() }
@@ -124,16 +125,16 @@ import TestSupport
             let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
             return (r, obj)
         }
-        let (byDefault, d) = try bench([])
-        #expect(d["wake_interval_us"] as? Int == 1000)
-        #expect(byDefault.err.contains("is under twice --wake-interval-us 1000"), "\(byDefault.err)")
-        let (every, e) = try bench(["--wake-interval-us", "0"])
+        let (_, d) = try bench([])
+        let shortened = try #require(d["wake_interval_us"] as? Int)
+        #expect(shortened < 1000 && shortened <= 300, "\(d)")
+        let (_, e) = try bench(["--wake-interval-us", "0"])
         #expect(e["wake_interval_us"] as? Int == 0)
-        #expect(!every.err.contains("wake-interval"), "\(every.err)")
-        let (short, _) = try bench(["--wake-interval-us", "100"])
-        #expect(!short.err.contains("wake-interval"), "\(short.err)")
-        let (curl, c) = try bench(["--libcurl-reads"])
-        #expect(c["wake_interval_us"] as? Int == 0 && !curl.err.contains("wake-interval"), "\(curl.err)")
+        let (_, short) = try bench(["--wake-interval-us", "100"])
+        // Never longer than asked (a late simulator timer followed by one on time makes a short gap).
+        #expect((short["wake_interval_us"] as? Int).map { $0 <= 100 } == true, "\(short)")
+        let (_, c) = try bench(["--libcurl-reads"])
+        #expect(c["wake_interval_us"] as? Int == 0)
         for bad in ["-1", "100001"] {
             let r = try b.run(["bench", "--url", "http://127.0.0.1:1", "--wake-interval-us=\(bad)"])
             #expect(r.status == 64 && r.err.contains("--wake-interval-us must be between 0 and 100000"), "\(r.err)")

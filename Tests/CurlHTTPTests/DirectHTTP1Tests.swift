@@ -429,6 +429,27 @@ final class ScriptedServer: @unchecked Sendable {
         #expect(late.allSatisfy { $0 < 0.07 }, "read this long after arriving (s): \(late)")
     }
 
+    /// A gap between two chunks of one stream under twice the interval shortens it to a quarter of
+    /// that gap; longer gaps leave it; a gap of nothing (chunks read together) or under 80 µs turns
+    /// the wait off.
+    @Test func fastStreamsShortenTheWakeInterval() {
+        let pace = WakeInterval(0.001)
+        pace.noteGap(0.020)  // a 20 ms step: nothing to do
+        #expect(pace.seconds == 0.001 && pace.shortGap == 0.002)
+        pace.noteGap(0.0019)  // faster than twice the interval
+        #expect(abs(pace.seconds - 0.000475) < 1e-9 && pace.nanoseconds == 475_000)
+        pace.noteGap(0.001)  // at least twice the new interval: unchanged
+        #expect(abs(pace.seconds - 0.000475) < 1e-9)
+        pace.noteGap(0.0000799)
+        #expect(pace.seconds == 0 && pace.nanoseconds == 0 && pace.shortGap == 0)
+        pace.noteGap(0)  // off stays off
+        #expect(pace.seconds == 0)
+        let merged = WakeInterval(0.001)
+        merged.noteGap(0)
+        #expect(merged.seconds == 0)
+        #expect(WakeInterval(0).shortGap == 0, "no interval: no gap is short")
+    }
+
     @Test func failuresAreLocatedAndKinded() async throws {
         let server = try ScriptedServer { n, fd, s in
             guard s.readRequest(fd) != nil else {

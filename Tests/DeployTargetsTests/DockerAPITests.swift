@@ -311,6 +311,7 @@ import Testing
         private let listener: Int32
         private let lock = NSLock()
         private var seen: [String] = []
+        private let ended = DispatchSemaphore(value: 0)
         var requests: [String] { lock.withLock { seen } }
 
         init(_ answer: @escaping @Sendable (String, String) -> (Int, String)) throws {
@@ -327,7 +328,14 @@ import Testing
             guard ok else { throw DockerError(status: 0, message: "cannot listen") }
             listener = l
             port = Int(UInt16(bigEndian: addr.sin_port))
+            // The thread closes the listener itself once `stop` has shut it down: closed by `stop`,
+            // its number could be reused by another test's socket before this loop calls accept
+            // again, and this stub would answer that test's requests.
             let thread = Thread { [self] in
+                defer {
+                    close(l)
+                    ended.signal()
+                }
                 while true {
                     let c = accept(l, nil, nil)
                     if c < 0 { return }
@@ -354,7 +362,7 @@ import Testing
 
         func stop() {
             shutdown(listener, Int32(SHUT_RDWR))
-            close(listener)
+            ended.wait()
         }
     }
 

@@ -351,6 +351,10 @@ import Testing
                     let (method, path) = (parts.first ?? "", parts.count > 1 ? parts[1] : "")
                     lock.withLock { seen.append("\(method) \(path)") }
                     let (status, body) = path == "/version" ? (200, #"{"ApiVersion":"1.43"}"#) : answer(method, path)
+                    if status == 0 {  // no answer: the connection just closes
+                        close(c)
+                        continue
+                    }
                     let text = "HTTP/1.1 \(status) X\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
                         + "Connection: close\r\n\r\n\(body)"
                     _ = Array(text.utf8).withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -391,22 +395,29 @@ import Testing
         #expect(stub.requests.filter { $0.hasSuffix("/start") }.count == 4)
     }
 
-    /// Stopping one already stopped (304) or gone (404), and removing one gone (404): all fine.
+    /// Stopping one already stopped (304) or gone (404), and removing one gone (404): all fine. No
+    /// grace: only the forced removal. A stop that gets no answer goes on to the removal.
     @Test func stoppingWhatIsStoppedOrGoneIsNotAFailure() throws {
         let stub = try EngineStub { method, path in
             switch (method, path) {
-            case ("POST", "/v1.43/containers/stopped/stop?t=0"): (304, "")
-            case ("DELETE", "/v1.43/containers/stopped?force=1"): (204, "")
-            case ("POST", "/v1.43/containers/busy/stop?t=0"): (500, #"{"message":"cannot stop container: busy"}"#)
+            case ("POST", "/v1.43/containers/stopped/stop?t=5"): (304, "")
+            case ("DELETE", "/v1.43/containers/stopped?force=1"), ("DELETE", "/v1.43/containers/running?force=1"),
+                 ("DELETE", "/v1.43/containers/unanswered?force=1"): (204, "")
+            case ("POST", "/v1.43/containers/unanswered/stop?t=5"): (0, "")
+            case ("POST", "/v1.43/containers/busy/stop?t=5"): (500, #"{"message":"cannot stop container: busy"}"#)
             default: (404, #"{"message":"No such container"}"#)
             }
         }
         defer { stub.stop() }
         let docker = try api(stub)
-        try docker.stopAndRemove("stopped", grace: 0)
-        try docker.stopAndRemove("gone", grace: 0)
+        try docker.stopAndRemove("stopped", grace: 5)
+        try docker.stopAndRemove("gone", grace: 5)
+        try docker.stopAndRemove("running", grace: 0)
+        #expect(!stub.requests.contains { $0.contains("/running/stop") }, "no grace: no stop call")
+        try docker.stopAndRemove("unanswered", grace: 5)
+        #expect(stub.requests.contains("DELETE /v1.43/containers/unanswered?force=1"))
         do {
-            try docker.stopAndRemove("busy", grace: 0)
+            try docker.stopAndRemove("busy", grace: 5)
             Issue.record("a stop the engine refused must fail")
         } catch {
             #expect(error.status == 500 && error.message.contains("cannot stop container: busy"), "\(error)")

@@ -140,7 +140,7 @@ final class MultiLoop: @unchecked Sendable {
     let pace: WakeInterval
     /// When the last wait returned with events (monotonic ns).
     @exclusivity(unchecked) private var lastWake: UInt64 = 0
-    /// Whether arrivals come densely enough for a wait to gather several (see `pace`).
+    /// Whether arrivals come densely enough for a wait to gather several (see `waitOutInterval`).
     @exclusivity(unchecked) private var dense = false
 
     /// `direct`: keep `DirectHTTP1` transfers, with at most this many idle connections (needs epoll).
@@ -350,7 +350,7 @@ final class MultiLoop: @unchecked Sendable {
             let ms = (due - min(MonotonicTime.now().nanoseconds, due) + 999_999) / 1_000_000
             wait = Int32(min(ms, 1000))
         }
-        if direct != nil, pace.nanoseconds > 0 { pace(until: due) }
+        if direct != nil, pace.nanoseconds > 0 { waitOutInterval(until: due) }
         let n = dsd_epoll_wait(epfd, readyFDs, readyFlags, 256, wait)
         if n > 0 {
             var arrivals = 0
@@ -389,7 +389,7 @@ final class MultiLoop: @unchecked Sendable {
 
     /// Notes a wake-up at `woke` that found `arrivals` of `DirectHTTP1`'s sockets ready: arrivals
     /// are dense when one wake-up found several, or came within half an interval of the previous
-    /// one. Only then does `pace` wait: for arrivals further apart than that a wait before the next
+    /// one. Only then does `waitOutInterval` wait: for arrivals further apart than that a wait before the next
     /// one would only add a sleep and a wake-up of its own to each (one stream at 20 ms steps would
     /// wake twice per token).
     private func noteWake(_ woke: UInt64, arrivals: Int) {
@@ -402,7 +402,7 @@ final class MultiLoop: @unchecked Sendable {
     /// arrivals are dense (`noteWake`), unless libcurl has a transfer or a connect in progress (its
     /// reads carry no kernel stamp, so a wait would move their times) or another thread wakes the
     /// loop (a queued request is sent at once).
-    private func pace(until due: UInt64) {
+    private func waitOutInterval(until due: UInt64) {
         guard dense, byHandle.isEmpty, watched.isEmpty else { return }
         let now = MonotonicTime.now().nanoseconds
         let since = now &- lastWake

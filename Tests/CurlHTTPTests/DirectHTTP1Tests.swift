@@ -184,24 +184,11 @@ final class ScriptedServer: @unchecked Sendable {
     var accepted: Int { connections.withLock { $0 } }
 
     init(_ script: @escaping @Sendable (_ connection: Int, _ fd: Int32, _ server: ScriptedServer) -> Void) throws {
-        let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bind(l, sa, len) == 0 && listen(l, 64) == 0 && getsockname(l, sa, &len) == 0
-            }
-        }
-        guard ok else {
-            close(l)
+        guard let (l, p) = loopbackListener(backlog: 64, reuseAddress: true) else {
             throw HTTPError(kind: .other, message: "cannot listen", method: "-", url: "-")
         }
         listener = l
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        port = p
         let fd = listener
         let acceptor = Thread { [self] in
             while true {

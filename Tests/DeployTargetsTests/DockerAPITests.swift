@@ -315,19 +315,9 @@ import Testing
         var requests: [String] { lock.withLock { seen } }
 
         init(_ answer: @escaping @Sendable (String, String) -> (Int, String)) throws {
-            let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    bind(l, sa, len) == 0 && listen(l, 16) == 0 && getsockname(l, sa, &len) == 0
-                }
-            }
-            guard ok else { throw DockerError(status: 0, message: "cannot listen") }
+            guard let (l, p) = loopbackListener(backlog: 16) else { throw DockerError(status: 0, message: "cannot listen") }
             listener = l
-            port = Int(UInt16(bigEndian: addr.sin_port))
+            port = p
             // The thread closes the listener itself once `stop` has shut it down: closed by `stop`,
             // its number could be reused by another test's socket before this loop calls accept
             // again, and this stub would answer that test's requests.

@@ -127,3 +127,28 @@ public final class RefusingPort: @unchecked Sendable {
 
     deinit { close(fd) }
 }
+
+/// A listening TCP socket on 127.0.0.1 at a port the kernel picks: its descriptor and port, or nil
+/// (nothing left open) when it cannot listen. For test servers that answer on their own threads.
+public func loopbackListener(backlog: Int32, reuseAddress: Bool = false) -> (fd: Int32, port: Int)? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    if reuseAddress {
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+            bind(fd, sa, len) == 0 && listen(fd, backlog) == 0 && getsockname(fd, sa, &len) == 0
+        }
+    }
+    guard ok else {
+        close(fd)
+        return nil
+    }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+}

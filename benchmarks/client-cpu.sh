@@ -15,7 +15,7 @@
 #      RATE_PROMPTS=768  RATE_OUTPUT_LEN=256  RATE_BATCH=1 (chunks per write of the replay source in the rate runs)
 #      SHARED_STEPS=1 (every source steps all its streams together, as an engine's continuous batching does)
 #      PORT=31960  OUT=benchmarks/results/bench-client-<date>.md
-#      FLOOR_WAKE_US=1000 (the floor client's least time between wake-ups, as bench's --wake-interval-us default)
+#      FLOOR_WAKE_US=4000 (the most time between the floor client's wake-ups, as bench's --wake-interval-us default)
 #      FROM_RUNS=benchmarks/out/client-cpu (only write the report again from that run's runs.json, same options)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ BIN=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 FLOORARGS=()
 if [ "${FLOOR:-1}" != 0 ]; then
   cc -O2 -o "$WORK/floor-reader" benchmarks/floor-reader.c
-  FLOORARGS=(--floor "$WORK/floor-reader" --floor-wake-us "${FLOOR_WAKE_US:-1000}")
+  FLOORARGS=(--floor "$WORK/floor-reader" --floor-wake-us "${FLOOR_WAKE_US:-4000}")
 fi
 
 BEFORE=()

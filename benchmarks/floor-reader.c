@@ -19,7 +19,9 @@
  * are dense (the last wake-up found several sockets ready, or came within half an interval of the one
  * before), the loop waits until that long after the last wake-up (ppoll on nothing),
  * each read is a recvmsg with SO_TIMESTAMPNS, and an event's time is the kernel's receive stamp
- * (real time, turned into CLOCK_MONOTONIC with the offset read at each wake-up).
+ * (real time, turned into CLOCK_MONOTONIC with the offset read at each wake-up). As in bench, the
+ * interval in force is at most a quarter of the shortest gap under twice that bound, 1/200 of the
+ * mean response time, and 1 ms until a first response ended.
  *
  * Prints bench's JSON keys: total_output_tokens, duration, output_throughput, mean_ttft_ms,
  * mean_itl_ms, completed, failed. Build: cc -O2 -o floor-reader floor-reader.c
@@ -64,7 +66,10 @@ int main(int argc, char **argv) {
     int port = atoi(argv[2]), conc = atoi(argv[3]), prompts = atoi(argv[4]);
     int in_len = atoi(argv[5]), out_len = atoi(argv[6]);
     const char *model = argv[7];
-    double wake = argc == 9 ? atof(argv[8]) * 1e-6 : 0;
+    double ceiling = argc == 9 ? atof(argv[8]) * 1e-6 : 0;
+    /* The interval in force (bench's WakeInterval): min(ceiling, gap bound, mean response / 200, or 1 ms before one). */
+    double gap_bound = ceiling, lat_sum = 0, wake = ceiling < 0.001 ? ceiling : 0.001;
+    long lat_n = 0;
     if (conc > prompts) conc = prompts;
 
     /* One body for every request (token ids 100, 101, ...): the server's work does not depend on them. */
@@ -114,6 +119,11 @@ int main(int argc, char **argv) {
     double last_wake = 0, offset = 0;
     int dense = 0;
     while (done < prompts) {
+        if (ceiling > 0) {
+            double lat = lat_n ? lat_sum / lat_n / 200 : 0.001;
+            wake = ceiling < gap_bound ? ceiling : gap_bound;
+            if (lat < wake) wake = lat;
+        }
         if (wake > 0 && dense && now_s() - last_wake < wake) {
             double left = wake - (now_s() - last_wake);
             struct timespec ts = {0, (long)(left * 1e9)};
@@ -125,7 +135,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "no progress (%d done)\n", done);
             return 1;
         }
-        if (wake > 0) {
+        if (ceiling > 0) {
             struct timespec m, rt;
             clock_gettime(CLOCK_MONOTONIC, &m);
             clock_gettime(CLOCK_REALTIME, &rt);
@@ -138,7 +148,7 @@ int main(int argc, char **argv) {
             struct conn *c = &cs[evs[k].data.u32];
             ssize_t r;
             double t;
-            if (wake > 0) {
+            if (ceiling > 0) {
                 char control[CMSG_SPACE(sizeof(struct timespec))];
                 struct iovec io = {buf, sizeof buf};
                 struct msghdr m = {0};
@@ -175,7 +185,10 @@ int main(int argc, char **argv) {
                 if (idx >= out_len) continue; /* usage, [DONE] */
                 tokens++;
                 if (idx == 0) { ttft_sum += t - c->start; ttft_n++; }
-                else { itl_sum += t - c->last; itl_n++; }
+                else {
+                    itl_sum += t - c->last; itl_n++;
+                    if (t - c->last < 2 * gap_bound) gap_bound = (t - c->last) / 4 < 20e-6 ? 0 : (t - c->last) / 4;
+                }
                 c->last = t;
             }
             /* The response ends with the chunked terminator "0\r\n\r\n". */
@@ -190,6 +203,8 @@ int main(int argc, char **argv) {
             memcpy(c->tail, last, (size_t)m); c->tail_len = m;
             if (m == 5 && memcmp(last, "0\r\n\r\n", 5) == 0 && c->events >= out_len) {
                 done++;
+                lat_sum += t - c->start;
+                lat_n++;
                 if (c->events < out_len + 2) failed++;
                 c->busy = 0;
                 if (sent < prompts) {

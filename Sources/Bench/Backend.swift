@@ -318,6 +318,7 @@ final class StreamAccumulator {
             if let streamError { out.error = streamError; return out }
             guard gotFirst else { out.error = "stream ended without any token"; return out }
             out.success = true
+            pace?.noteLatency(out.latency)
             out.ttft = ttft
             out.itl = itl
             // Prompt tokens: ids sent are exact; text prompts use the server's count when given, else the estimate.

@@ -19,9 +19,9 @@ extension BenchRunner {
         if let size = fetchVocabularySize() { fitted = requests.map { RandomDataset.fit($0, vocabularySize: size) } }
         var probe = fitted[0]
         probe.outputLength = 1
-        let byIDs = await send(probe, tokenIDs: true)
+        let byIDs = await send(probe, tokenIDs: true, workload: false)
         guard !byIDs.success, byIDs.status != 0 else { return (.tokenIDs, fitted) }
-        let byText = await send(probe, tokenIDs: false)
+        let byText = await send(probe, tokenIDs: false, workload: false)
         guard byText.success else { return (.tokenIDs, fitted) }
         return (.text(refused: byIDs.error), fitted)
     }

@@ -43,14 +43,15 @@ public struct BenchConfig: Sendable, Hashable {
     /// libcurl opens the connections, one `recvmsg` and one parse per read) rather than through
     /// libcurl's transfer, which polls the socket after every read (`--libcurl-reads` turns it off).
     public var directHTTP1 = true
-    /// With `directHTTP1`: the least time in seconds between two wake-ups of the reading thread
+    /// With `directHTTP1`: the most time in seconds between two wake-ups of the reading thread
     /// under load (`--wake-interval-us`; 0: wake on every arrival). Streams that arrive in between
     /// are read together at the next wake-up; each read carries the kernel's receive time, so TTFT,
     /// ITL and latency are arrival times either way. Only the next request of a closed loop waits:
-    /// it is sent when the end of the previous one is read, at most this much later. A stream whose
-    /// chunks come closer than twice the interval shortens it (`WakeInterval`); a result's config
-    /// holds the interval in force at the end of the run.
-    public var wakeInterval = 0.001
+    /// it is sent when the end of the previous one is read, at most one interval later. So the
+    /// interval in force is also at most a quarter of the shortest gap between a stream's chunks,
+    /// 1/200 of the mean response time and, until a first response ended, 1 ms (`WakeInterval`); a
+    /// result's config holds the interval in force at the end of the run.
+    public var wakeInterval = 0.004
 
     /// Creates a configuration for `baseURL`.
     public init(baseURL: String) {
@@ -171,13 +172,17 @@ public final class BenchRunner: Sendable {
         let connections = min(max(config.maxConcurrency ?? config.numPrompts, 64), 4096)
         do {
             multi = try CurlMulti(recordChunkTimes: false, maxCachedConnections: connections,
-                                  directHTTP1: config.directHTTP1, wakeInterval: config.wakeInterval)
+                                  directHTTP1: config.directHTTP1, wakeInterval: config.wakeInterval,
+                                  wakeIntervalStartCap: Self.wakeIntervalStartCap)
         } catch {
             throw BenchError("cannot start transfers: \(error)")
         }
     }
 
     deinit { multi.shutdown() }
+
+    /// The most the wake interval is until a first response ended (its length unknown till then).
+    static let wakeIntervalStartCap = 0.001
 
     /// The HTTP request for `request` (its prompt as token ids when `tokenIDs` and the API allows).
     func httpRequest(_ request: BenchRequest, tokenIDs: Bool) -> (HTTPRequest, sentIDs: Bool) {
@@ -191,12 +196,14 @@ public final class BenchRunner: Sendable {
     }
 
     /// Sends one streaming request and waits for its output; its prompt goes as token ids when it
-    /// has them and `tokenIDs` (the run's prompt mode) allows it, else as text.
-    func send(_ request: BenchRequest, tokenIDs: Bool) async -> RequestOutput {
+    /// has them and `tokenIDs` (the run's prompt mode) allows it, else as text. `workload`: a
+    /// request of the run's workload (a warm-up), whose gaps and time shape the wake interval; a
+    /// probe is not.
+    func send(_ request: BenchRequest, tokenIDs: Bool, workload: Bool = true) async -> RequestOutput {
         let (http, ids) = httpRequest(request, tokenIDs: tokenIDs)
         return await withCheckedContinuation { cont in
             let acc = StreamAccumulator(backend: config.backend, request: request, sentTokenIDs: ids, start: .now(),
-                                        pace: multi.wakeInterval)
+                                        pace: workload ? multi.wakeInterval : nil)
             multi.start(http, handler: acc.handler { cont.resume(returning: $0) })
         }
     }

@@ -34,14 +34,18 @@ public final class CurlMulti: Sendable {
     ///     connections libcurl opens, instead of through libcurl's transfer (Linux; a client of many
     ///     streams of small reads: a benchmark). TLS and the rest still go through libcurl.
     ///     `maxTotalConnections` and `maxConnectionsPerHost` do not limit these transfers.
-    ///   - wakeInterval: with `directHTTP1`, the least time in seconds between two wake-ups of the
-    ///     loop while only those transfers are in progress (0: wake on every arrival). What arrives
-    ///     in between is read at the next wake-up, timed by the kernel's receive stamps, so chunk
-    ///     times stay arrival times; a request queued from another thread still wakes the loop at once.
-    ///     Transfer callbacks shorten it through `wakeInterval` when a stream is faster.
+    ///   - wakeInterval: with `directHTTP1`, the most time in seconds between two wake-ups of the
+    ///     loop while only those transfers are in progress and arrivals are dense (0: wake on every
+    ///     arrival). What arrives in between is read at the next wake-up, timed by the kernel's
+    ///     receive stamps, so chunk times stay arrival times; a request queued from another thread
+    ///     still wakes the loop at once. Transfer callbacks shorten it through `wakeInterval`
+    ///     (`WakeInterval`) to suit the streams and responses they see.
+    ///   - wakeIntervalStartCap: the most the interval is until a first response's time is noted
+    ///     (`WakeInterval.noteLatency`); nil: `wakeInterval`.
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
                 recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil,
-                directHTTP1: Bool = false, wakeInterval: Double = 0) throws(HTTPError) {
+                directHTTP1: Bool = false, wakeInterval: Double = 0,
+                wakeIntervalStartCap: Double? = nil) throws(HTTPError) {
         try CurlGlobal.require(method: "-", url: "-")
         guard let multi = dsd_curl_multi_init() else {
             throw HTTPError(kind: .other, message: "curl_multi_init failed", method: "-", url: "-")
@@ -53,7 +57,7 @@ public final class CurlMulti: Sendable {
         }
         loop = MultiLoop(multi: multi, recordChunkTimes: recordChunkTimes,
                          direct: directHTTP1 ? max(maxCachedConnections ?? 64, 1) : nil,
-                         wakeInterval: max(0, min(wakeInterval, 1)))
+                         wakeInterval: max(0, min(wakeInterval, 1)), wakeIntervalStartCap: wakeIntervalStartCap)
         let l = loop
         guard startThread({ l.run() }) else {
             dsd_curl_multi_cleanup(multi)
@@ -63,7 +67,7 @@ public final class CurlMulti: Sendable {
 
     deinit { loop.stop(wait: false) }
 
-    /// The wake interval in force (0 without `directHTTP1`); shortened by `WakeInterval.noteGap`.
+    /// The wake interval in force (0 without `directHTTP1`), and what shortens it (`WakeInterval`).
     public var wakeInterval: WakeInterval { loop.pace }
 
     /// Queues a transfer; its handler's `onComplete` is called exactly once.
@@ -136,7 +140,7 @@ final class MultiLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var timerDeadline: MonotonicTime?
     /// Plain-HTTP/1.1 transfers read here (nil: every transfer goes through libcurl).
     @exclusivity(unchecked) private var direct: DirectHTTP1?
-    /// Least time between two wake-ups while only `direct` transfers run (0: no wait).
+    /// Most time between two wake-ups while only `direct` transfers run (0: no wait).
     let pace: WakeInterval
     /// When the last wait returned with events (monotonic ns).
     @exclusivity(unchecked) private var lastWake: UInt64 = 0
@@ -145,10 +149,11 @@ final class MultiLoop: @unchecked Sendable {
 
     /// `direct`: keep `DirectHTTP1` transfers, with at most this many idle connections (needs epoll).
     /// `wakeInterval`: see `CurlMulti.init`.
-    init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool, direct maxIdle: Int? = nil, wakeInterval: Double = 0) {
+    init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool, direct maxIdle: Int? = nil, wakeInterval: Double = 0,
+         wakeIntervalStartCap: Double? = nil) {
         self.multi = multi
         self.recordChunkTimes = recordChunkTimes
-        pace = WakeInterval(maxIdle == nil ? 0 : wakeInterval)
+        pace = WakeInterval(maxIdle == nil ? 0 : wakeInterval, startCap: wakeIntervalStartCap)
         var w: Int32 = -1
         let r = dsd_wake_fd_create(&w)
         let e = r >= 0 ? dsd_epoll_create() : -1
@@ -532,31 +537,63 @@ extension MultiLoop {
     }
 }
 
-/// A multi's wake interval (`CurlMulti.init`'s `wakeInterval`). Chunks of one stream that arrive
-/// within one interval are read together and get one time, so a stream faster than the interval
-/// would lose its gaps: callbacks that see the gaps between a stream's chunks report them
-/// (`noteGap`), and a gap under twice the interval shortens the interval to a quarter of that gap
-/// (to 0 below 20 µs). A run's warm-up request usually sets it before the timed run. Loop thread only.
+/// A multi's wake interval: how long the loop may wait after a wake-up before it reads again
+/// (`CurlMulti.init`'s `wakeInterval` is its ceiling). Two bounds keep the wait from moving what a
+/// benchmark measures; transfer callbacks report what they see, on the loop thread:
+///
+/// - `noteGap`: chunks of one stream that arrive within one interval are read together and get one
+///   time, so a stream faster than the interval would lose its gaps. A gap under twice the gap
+///   bound sets that bound to a quarter of the gap (0 below 20 µs). The bound only falls.
+/// - `noteLatency`: a response's end is read up to one interval late (on average half of one), and
+///   in a closed loop the next request waits for that. The latency bound keeps the interval at most
+///   `latencyShare` (1/200) of the mean response time so far, so that wait costs a closed loop's
+///   throughput at most about 0.25 %. Until a first response ends the interval is at most
+///   `startCap` (when set).
+///
+/// A run's warm-up request usually settles both before the timed run.
 public final class WakeInterval: @unchecked Sendable {
+    /// The share of a response's time the interval may be (see the type's documentation).
+    public static let latencyShare = 1.0 / 200
     /// The interval in force, in seconds.
     public private(set) var seconds = 0.0
-    /// Twice `seconds`: a shorter gap shortens the interval (a gap at least this long never does).
+    /// Twice the gap bound: a shorter gap lowers it (a gap at least this long never does).
     public private(set) var shortGap = 0.0
     private(set) var nanoseconds: UInt64 = 0
+    /// The most the interval may be.
+    public let ceiling: Double
+    private let startCap: Double
+    private var gapBound: Double
+    private var latencySum = 0.0
+    private var latencyCount = 0.0
 
-    init(_ seconds: Double) { set(seconds) }
+    /// `ceiling` (seconds, ≥ 0); `startCap`: the most until a first `noteLatency` (nil: no cap).
+    init(_ ceiling: Double, startCap: Double? = nil) {
+        self.ceiling = max(0, ceiling)
+        self.startCap = startCap ?? .infinity
+        gapBound = self.ceiling
+        update()
+    }
 
     /// A gap of `gap` seconds between two chunks of one stream (their arrival times).
     public func noteGap(_ gap: Double) {
         guard gap < shortGap else { return }
         let next = max(gap, 0) / 4
-        set(min(seconds, next < 20e-6 ? 0 : next))
+        gapBound = min(gapBound, next < 20e-6 ? 0 : next)
+        update()
     }
 
-    private func set(_ s: Double) {
-        seconds = s
-        shortGap = 2 * s
-        nanoseconds = UInt64(s * 1e9)
+    /// A response of the workload that took `latency` seconds from its request's start to its last byte.
+    public func noteLatency(_ latency: Double) {
+        latencySum += max(latency, 0)
+        latencyCount += 1
+        update()
+    }
+
+    private func update() {
+        let latencyBound = latencyCount > 0 ? latencySum / latencyCount * Self.latencyShare : startCap
+        seconds = min(ceiling, gapBound, latencyBound)
+        shortGap = 2 * gapBound
+        nanoseconds = UInt64(seconds * 1e9)
     }
 }
 

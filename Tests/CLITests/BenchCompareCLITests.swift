@@ -14,7 +14,8 @@ import TestSupport
         let sim: Process
         var url: String { "http://127.0.0.1:\(BenchCompareCLITests.port)" }
 
-        init() throws {
+        /// `stepMS`: the simulator's decode step.
+        init(stepMS: Int = 1) throws {
             dir = NSTemporaryDirectory() + "dsdeploy-benchcli-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             sim = Process()
@@ -22,7 +23,7 @@ import TestSupport
                 .appendingPathComponent("dsdeploy-engine-sim")
             sim.arguments = ["--host", "127.0.0.1", "--port", "\(BenchCompareCLITests.port)", "--model-path", "sim/model"]
             var env = ProcessInfo.processInfo.environment
-            env["DSDEPLOY_SIM_DECODE_STEP_MS"] = "1"
+            env["DSDEPLOY_SIM_DECODE_STEP_MS"] = "\(stepMS)"
             env["DSDEPLOY_SIM_TTFT_BASE_MS"] = "2"
             sim.environment = env
             sim.standardOutput = FileHandle.nullDevice
@@ -111,7 +112,7 @@ import TestSupport
     }
 
     /// `--wake-interval-us`: the interval in force at the end goes in the JSON. The simulator's
-    /// 1 ms steps are faster than twice the default 1000 µs, so the run shortens it (to a quarter of
+    /// 1 ms steps are faster than twice the default 4000 µs, so the run shortens it (to a quarter of
     /// the shortest gap); 100 µs is short enough already. Out of range is a usage error
     /// that reaches no server.
     @Test func wakeInterval() throws {
@@ -139,6 +140,23 @@ import TestSupport
             let r = try b.run(["bench", "--url", "http://127.0.0.1:1", "--wake-interval-us=\(bad)"])
             #expect(r.status == 64 && r.err.contains("--wake-interval-us must be between 0 and 100000"), "\(r.err)")
         }
+    }
+
+    /// With 20 ms steps no gap shortens the default 4000 µs interval, but 16-token responses
+    /// (≈ 330 ms) bound it to 1/200 of their mean time: ≈ 1.7 ms. The warm-up counts (same
+    /// shape); the 1-token prompt-mode probe must not (it would pull the mean down by a tenth).
+    @Test func wakeIntervalFollowsResponseTime() throws {
+        let b = try Bench(stepMS: 20)
+        defer { b.stop() }
+        let r = try b.run(["bench", "--url", b.url, "--backend", "openai", "--model", "sim/model",
+                           "--random-input-len", "8", "--random-output-len", "16", "--random-range-ratio", "1",
+                           "--num-prompts", "8", "--max-concurrency", "4", "--output", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        let d = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let wake = Double(try #require(d["wake_interval_us"] as? Int))
+        let e2e = try #require(d["mean_e2e_latency_ms"] as? Double)
+        let bound = e2e * 1000 / 200
+        #expect(wake > bound * 0.95 && wake < bound * 1.05, "\(wake) µs against a mean response of \(e2e) ms")
     }
 
     @Test func badInputsFailClearly() throws {

@@ -437,6 +437,31 @@ final class ScriptedServer: @unchecked Sendable {
         #expect(WakeInterval(0).shortGap == 0, "no interval: no gap is short")
     }
 
+    /// The interval is at most 1/200 of the mean response time noted (until a first one, at most
+    /// the start cap), never above its ceiling, and the gap bound still applies after responses.
+    @Test func shortResponsesShortenTheWakeInterval() {
+        let pace = WakeInterval(0.004, startCap: 0.001)
+        #expect(pace.seconds == 0.001 && pace.shortGap == 0.008, "capped until a response ended")
+        pace.noteLatency(1.28)  // 64 tokens at 20 ms: 6.4 ms allowed, the ceiling holds
+        #expect(pace.seconds == 0.004 && pace.nanoseconds == 4_000_000)
+        pace.noteLatency(0.12)  // mean 0.7 s: 3.5 ms
+        #expect(abs(pace.seconds - 0.0035) < 1e-12)
+        pace.noteLatency(0.1)  // mean 0.5 s: 2.5 ms
+        #expect(abs(pace.seconds - 0.0025) < 1e-12)
+        pace.noteGap(0.006)  // under twice the gap bound (4 ms): a quarter of it
+        #expect(abs(pace.seconds - 0.0015) < 1e-12 && abs(pace.shortGap - 0.003) < 1e-12)
+        pace.noteLatency(10)
+        #expect(abs(pace.seconds - 0.0015) < 1e-12, "the gap bound only falls")
+
+        let uncapped = WakeInterval(0.004)
+        #expect(uncapped.seconds == 0.004)
+        uncapped.noteLatency(0.2)
+        #expect(abs(uncapped.seconds - 0.001) < 1e-12)
+        let off = WakeInterval(0, startCap: 0.001)
+        off.noteLatency(100)
+        #expect(off.seconds == 0, "never above the ceiling")
+    }
+
     @Test func failuresAreLocatedAndKinded() async throws {
         let server = try ScriptedServer { n, fd, s in
             guard s.readRequest(fd) != nil else {

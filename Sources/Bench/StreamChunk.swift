@@ -34,26 +34,103 @@ public struct StreamChunk: Sendable, Hashable {
     /// `scan`, also giving the contents of the string that decided `hasText` (nil when none did).
     static func scan(_ bytes: UnsafeBufferPointer<UInt8>, backend: BenchBackend,
                      textSpan: inout Range<Int>?) -> StreamChunk? {
+        var members: [GrowingMember] = []
+        var resumed = false
+        return scan(bytes, backend: backend, textSpan: &textSpan, previous: nil, members: &members, resumed: &resumed)
+    }
+
+    /// `scan`, reading the long top-level strings and arrays that extend `previous`'s from where
+    /// they ended (see `StreamChunkReader`) and giving this chunk's in `members`.
+    static func scan(_ bytes: UnsafeBufferPointer<UInt8>, backend: BenchBackend, textSpan: inout Range<Int>?,
+                     previous: (bytes: UnsafePointer<UInt8>, members: [GrowingMember])?,
+                     members: inout [GrowingMember], resumed: inout Bool) -> StreamChunk? {
         var r = Reader(b: bytes)
-        defer { textSpan = r.textSpan }
+        defer {
+            textSpan = r.textSpan
+            resumed = r.resumed
+        }
         var out = StreamChunk()
+        members.removeAll(keepingCapacity: true)
         guard r.object({ r, key in
+            r.ws()
+            let start = r.i
+            if let previous, !previous.members.isEmpty {
+                r.resume = GrowingMember.resumePoint(of: previous, key: key, at: start, in: r.b)
+            }
+            defer { r.resume = nil }
+            let ok: Bool
             if r.key(key, is: "error") {
                 out.hasError = true
-                return r.skip(0)
+                ok = r.skip(0)
+            } else {
+                switch backend {
+                case .sglang:
+                    if r.key(key, is: "text") { ok = r.text(into: &out.hasText) }
+                    else if r.key(key, is: "meta_info") { ok = r.counts(into: &out) }
+                    else { ok = r.skip(0) }
+                case .openai, .openaiChat:
+                    if r.key(key, is: "usage") { ok = r.counts(into: &out) }
+                    else if r.key(key, is: "choices") { ok = r.choices(chat: backend == .openaiChat, into: &out.hasText) }
+                    else { ok = r.skip(0) }
+                }
             }
-            switch backend {
-            case .sglang:
-                if r.key(key, is: "text") { return r.text(into: &out.hasText) }
-                if r.key(key, is: "meta_info") { return r.counts(into: &out) }
-            case .openai, .openaiChat:
-                if r.key(key, is: "usage") { return r.counts(into: &out) }
-                if r.key(key, is: "choices") { return r.choices(chat: backend == .openaiChat, into: &out.hasText) }
-            }
-            return r.skip(0)
+            if ok, let m = GrowingMember(key: key, value: start..<r.i, in: r.b) { members.append(m) }
+            return ok
         }) else { return nil }
         r.ws()
         return r.i == bytes.count ? out : nil
+    }
+}
+
+/// A long top-level string or non-empty array of a chunk, by where its key and value lie in the
+/// chunk's bytes. SGLang's native stream repeats all the text and token ids so far in every chunk
+/// (`{"text": "…", "output_ids": […], "meta_info": {…}}`), so reading each chunk in full costs a
+/// response of n tokens O(n²). When the next chunk's member of the same key begins with all of this
+/// value but its closing byte, that part is the same valid JSON and is not read again: reading
+/// resumes where it ended.
+struct GrowingMember {
+    /// Only values this long are kept: shorter ones are read again for less than the checks cost.
+    static let least = 64
+    let key: Range<Int>
+    let value: Range<Int>
+
+    /// The member `key`: `value`, if its value is a string, or an array with an element, of at least `least` bytes.
+    init?(key: Range<Int>, value: Range<Int>, in b: UnsafeBufferPointer<UInt8>) {
+        guard value.count >= Self.least else { return nil }
+        switch b[value.lowerBound] {
+        case 0x22: break
+        case 0x5B:
+            var k = value.lowerBound + 1
+            while b[k] == 0x20 || b[k] == 0x0A || b[k] == 0x0D || b[k] == 0x09 { k += 1 }
+            guard b[k] != 0x5D else { return nil }
+        default: return nil
+        }
+        self.key = key
+        self.value = value
+    }
+
+    /// Where reading the value at `at` in `b` (the member `key`) may resume, when the previous
+    /// chunk's member of that key is a prefix of it but for its closing byte; nil when it is not.
+    static func resumePoint(of previous: (bytes: UnsafePointer<UInt8>, members: [GrowingMember]), key: Range<Int>,
+                            at v: Int, in b: UnsafeBufferPointer<UInt8>) -> (at: Int, to: Int)? {
+        guard let p = b.baseAddress else { return nil }
+        for m in previous.members where m.key.count == key.count
+            && memcmp(previous.bytes + m.key.lowerBound, p + key.lowerBound, key.count) == 0 {
+            let close = v + m.value.count - 1  // where the previous value's closing byte was
+            guard close < b.count, memcmp(previous.bytes + m.value.lowerBound, p + v, m.value.count - 1) == 0
+            else { return nil }
+            // A string is read left to right, so bytes that are the previous string's up to its
+            // closing quote leave the reading where that quote did: between two characters, not
+            // inside an escape (the quote closed the string).
+            if b[v] == 0x22 { return (v, close) }
+            // An array resumes after its last element, which must have ended there too (a number
+            // followed by more digits did not).
+            switch b[close] {
+            case 0x2C, 0x5D, 0x20, 0x0A, 0x0D, 0x09: return (v, close)
+            default: return nil
+            }
+        }
+        return nil
     }
 }
 
@@ -66,12 +143,15 @@ public struct StreamChunk: Sendable, Hashable {
 /// `hasText`, only that string is checked again (its escapes and its closing quote). Everything
 /// before and after it is byte for byte the previous chunk, which was read in full and found valid,
 /// so the chunk is valid JSON of the same structure and its fields are the previous chunk's but
-/// `hasText`. Any other chunk is read in full.
+/// `hasText`. Any other chunk is read in full, but for its long top-level strings and arrays that
+/// extend the previous chunk's (`GrowingMember`: SGLang's native stream repeats the text and ids so far).
 public struct StreamChunkReader: Sendable {
     /// The API whose chunks are read.
     public let backend: BenchBackend
     /// How many chunks were read by comparing with the previous one.
     public private(set) var incremental = 0
+    /// How many chunks were read in part: a long string or array from where the previous chunk's ended (`GrowingMember`).
+    public private(set) var resumed = 0
     /// The previous chunk's bytes: `count` of them at `storage`.
     private var storage: Storage?
     private var count = 0
@@ -79,6 +159,10 @@ public struct StreamChunkReader: Sendable {
     private var last: StreamChunk?
     /// The contents of the string that decided `last.hasText` in the previous chunk.
     private var textSpan: Range<Int>?
+    /// The previous chunk's long top-level strings and arrays (`GrowingMember`), when it was read in full.
+    private var members: [GrowingMember] = []
+    /// Spare storage for the members of the chunk being read.
+    private var nextMembers: [GrowingMember] = []
 
     /// Creates a reader for one stream of `backend`'s chunks.
     public init(backend: BenchBackend) { self.backend = backend }
@@ -94,12 +178,19 @@ public struct StreamChunkReader: Sendable {
             }
             incremental &+= 1
             self.last = out
+            // The bytes after the string may have moved: the members' places are the previous layout's.
+            members.removeAll(keepingCapacity: true)
             // The bytes before the string are the ones stored already.
             remember(bytes, from: newSpan?.lowerBound ?? bytes.count)
             return out
         }
-        last = StreamChunk.scan(bytes, backend: backend, textSpan: &textSpan)
-        if last != nil { remember(bytes) }
+        let previous = last != nil && !members.isEmpty ? storage.map { (UnsafePointer($0.base), members) } : nil
+        var partly = false
+        last = StreamChunk.scan(bytes, backend: backend, textSpan: &textSpan, previous: previous, members: &nextMembers,
+                                resumed: &partly)
+        if partly, last != nil { resumed &+= 1 }
+        swap(&members, &nextMembers)
+        if last != nil { remember(bytes) } else { members.removeAll(keepingCapacity: true) }
         return last
     }
 
@@ -109,7 +200,10 @@ public struct StreamChunkReader: Sendable {
         var from = from
         // A copy of the reader shares the storage until one of them writes (copy on write).
         if !isKnownUniquelyReferenced(&storage) || storage!.capacity < bytes.count {
-            storage = Storage(capacity: max(bytes.count, 512))
+            // Doubling: a stream whose chunks grow (SGLang's native API repeats the whole text so
+            // far) allocates a few times per response, not once per chunk.
+            let had = storage?.capacity ?? 0
+            storage = Storage(capacity: max(bytes.count, had < bytes.count ? 2 * had : had, 512))
             from = 0
         }
         storage!.base.advanced(by: from).update(from: p + from, count: bytes.count - from)
@@ -155,6 +249,11 @@ private struct Reader {
     var i = 0
     /// The contents of the last string that set a text flag (cleared by a null one).
     var textSpan: Range<Int>?
+    /// When the string or array that begins at `at` is read, reading resumes at `to`
+    /// (`GrowingMember.resumePoint`: the bytes between are known to be valid JSON).
+    var resume: (at: Int, to: Int)?
+    /// Some value was read from a resume point.
+    var resumed = false
 
     init(b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
@@ -188,6 +287,7 @@ private struct Reader {
         let n = b.count
         guard let p = b.baseAddress else { return nil }
         var j = i
+        if let r = resume, r.at == start - 1 { j = r.to; resumed = true }
         defer { i = j }
         while true {
             while j + 8 <= n {
@@ -297,6 +397,13 @@ private struct Reader {
         case 0x22: return string() != nil
         case 0x7B: return object { r, _ in r.skip(depth + 1) }
         case 0x5B:
+            if let r = resume, r.at == i {
+                // After an element: the rest of the array.
+                i = r.to
+                resumed = true
+                while eat(0x2C) { guard skip(depth + 1) else { return false } }
+                return eat(0x5D)
+            }
             i += 1
             if eat(0x5D) { return true }
             repeat { guard skip(depth + 1) else { return false } } while eat(0x2C)

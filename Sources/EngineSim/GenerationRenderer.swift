@@ -30,11 +30,26 @@ enum GenerationRenderer {
         guard g.api == .native else {
             return openAIChunk(g, text: SimTokens.text(tokens), first: tokens.lowerBound == 0, finished: finished)
         }
-        let shown = g.incremental ? SimTokens.text(tokens) : SimTokens.text(0..<tokens.upperBound)
+        let shown = g.incremental ? tokens : 0..<tokens.upperBound
         return .object([
-            "text": .string(shown),
+            "text": .string(SimTokens.text(shown)),
+            "output_ids": .array(shown.map { .int(SimTokens.id($0)) }),
             "meta_info": metaInfo(g, completion: tokens.upperBound, finished: finished, elapsed: elapsed),
         ])
+    }
+
+    /// The SSE event of `chunk(g, tokens:, elapsed:)`. A native chunk's members come in SGLang's
+    /// order (`text`, `output_ids`, `meta_info`: its tokenizer manager builds the dict so and
+    /// serves it unsorted), each stream chunk repeating the text and ids so far unless the server
+    /// runs with `--incremental-streaming-output`; OpenAI chunks keep sorted keys.
+    static func event(_ g: Generation, tokens: Range<Int>, elapsed: Double) -> String {
+        guard g.api == .native else { return sse(chunk(g, tokens: tokens, elapsed: elapsed)) }
+        let shown = g.incremental ? tokens : 0..<tokens.upperBound
+        var ids = ""
+        for i in shown { ids += (i == shown.lowerBound ? "" : ",") + String(SimTokens.id(i)) }
+        let meta = metaInfo(g, completion: tokens.upperBound, finished: tokens.upperBound >= g.maxTokens, elapsed: elapsed)
+        return "data: {\"text\":" + JSONValue.quote(SimTokens.text(shown)) + ",\"output_ids\":[" + ids
+            + "],\"meta_info\":" + meta.canonicalText + "}\n\n"
     }
 
     /// A completions or chat stream chunk with `text`; the first chat chunk carries the role.
@@ -80,6 +95,7 @@ enum GenerationRenderer {
         case .native:
             return .object([
                 "text": .string(text),
+                "output_ids": .array((0..<g.maxTokens).map { .int(SimTokens.id($0)) }),
                 "meta_info": metaInfo(g, completion: g.maxTokens, finished: true, elapsed: elapsed),
             ])
         }

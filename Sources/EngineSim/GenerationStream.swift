@@ -100,8 +100,7 @@ final class GenerationStream {
             if let template {
                 write(template.render(range, maxTokens: g.maxTokens), flush: true)
             } else {
-                write(GenerationRenderer.sse(GenerationRenderer.chunk(g, tokens: range, elapsed: elapsedSeconds())),
-                      flush: true)
+                write(GenerationRenderer.event(g, tokens: range, elapsed: elapsedSeconds()), flush: true)
             }
             emitted = range.upperBound
             index += 1

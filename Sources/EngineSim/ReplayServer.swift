@@ -588,7 +588,7 @@ private final class ChunkRenderer {
         } else {
             let elapsed = timing.chunkOffsetMs(index: i, promptTokens: g.promptTokens) / 1000
             let text = template?.render(range, maxTokens: g.maxTokens)
-                ?? GenerationRenderer.sse(GenerationRenderer.chunk(g, tokens: range, elapsed: elapsed))
+                ?? GenerationRenderer.event(g, tokens: range, elapsed: elapsed)
             let from = out.count
             ReplayServer.appendChunk(&out, text)
             if middle { rendered[key] = from..<out.count }

@@ -102,6 +102,9 @@ public enum SimTokens {
         return index == 0 ? word : " " + word
     }
 
+    /// The id of generated token `index` (5–6 digits, as a real vocabulary's ids mostly are).
+    public static func id(_ index: Int) -> Int { 10_000 + (index &* 7_919) % 140_000 }
+
     /// Text of tokens `range`, concatenated.
     public static func text(_ range: Range<Int>) -> String {
         var s = ""

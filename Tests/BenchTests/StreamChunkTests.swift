@@ -179,4 +179,102 @@ import Testing
         // The comparison path must have been exercised, not only the full scan.
         #expect(byComparison > 500)
     }
+
+    /// SGLang's native stream repeats the text and ids so far in every chunk (its tokenizer
+    /// manager's `{"text", "output_ids", "meta_info"}`, not incremental by default). Each chunk is
+    /// read as a full scan reads it, and once the text and ids are long, from where the previous
+    /// chunk's ended: escapes of every kind fall at the resume point sooner or later.
+    @Test func growingChunksResumeWhereThePreviousEnded() {
+        let pieces = [" the", #"\n"#, #" \"quoted\""#, #"\\"#, #"\u00e9t\u00e9"#, " fox", #"\t"#, "é", #"\/"#]
+        var text = "", ids: [Int] = []
+        var reader = StreamChunkReader(backend: .sglang)
+        let n = 300
+        for k in 1...n {
+            text += pieces[k % pieces.count]
+            ids.append(10_000 + (k * 7_919) % 140_000)
+            let finish = k == n ? #"{"type":"length","length":300}"# : "null"
+            let chunk = #"{"text":"\#(text)","output_ids":[\#(ids.map(String.init).joined(separator: ","))],"meta_info":{"id":"9f1","finish_reason":\#(finish),"prompt_tokens":32,"completion_tokens":\#(k),"cached_tokens":0,"e2e_latency":0.\#(k)}}"#
+            let want = scan(chunk, .sglang)
+            #expect(want != nil && want == reference(chunk, .sglang), "\(chunk)")
+            #expect(read(&reader, chunk) == want, "\(chunk)")
+        }
+        // Text and ids pass 64 bytes within the first 20 chunks; every later one resumes.
+        #expect(reader.resumed >= n - 20, "\(reader.resumed)")
+    }
+
+    /// Random edits near where a growing chunk's text and ids end, and plain growth between them:
+    /// the reader agrees with a full scan of the same bytes, whatever lands at the resume point (a
+    /// digit that lengthens the last id, a backslash, a quote, a control byte, a comma too many).
+    @Test func randomEditsOfGrowingChunksAgreeWithAFullScan() {
+        var rng = SeededRandom(seed: 0x6120_F1DE)  // a failure replays from its seed
+        let alphabet = Array(#"a "\/u0{}[],:1e.-"#.utf8) + [0x0A, 0xC3, 0xA9, 0x35]
+        var agreed = 0, resumed = 0, total = 0
+        for _ in 0..<150 {
+            var reader = StreamChunkReader(backend: .sglang)
+            var text = Array(String(repeating: "word ", count: 16).utf8)
+            var ids = Array((1...20).map { String(1_000 + $0) }.joined(separator: ",").utf8)
+            var valid = (text, ids)
+            for _ in 0..<16 {
+                let r = rng.next() % 6
+                if r < 3 {  // grow, as a stream does
+                    text += Array(" w\(rng.next() % 100)".utf8)
+                    ids += Array(",\(rng.next() % 100_000)".utf8)
+                } else {  // edit the last few bytes of the text or the ids
+                    let inText = r == 3 || r == 4
+                    var part = inText ? text : ids
+                    let at = part.count - 1 - Int(rng.next() % UInt64(min(8, part.count)))
+                    switch rng.next() % 3 {
+                    case 0: part.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at + 1)
+                    case 1: part[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                    default: part.append(alphabet[Int(rng.next() % UInt64(alphabet.count))])
+                    }
+                    if inText { text = part } else { ids = part }
+                }
+                let chunk = Array(#"{"text":""#.utf8) + text + Array(#"","output_ids":["#.utf8) + ids
+                    + Array(#"],"meta_info":{"prompt_tokens":8,"completion_tokens":3}}"#.utf8)
+                let want = chunk.withUnsafeBufferPointer { StreamChunk.scan($0, backend: .sglang) }
+                let got = chunk.withUnsafeBufferPointer { reader.read($0) }
+                #expect(got == want, "\(String(decoding: chunk, as: UTF8.self))")
+                if got == want { agreed += 1 }
+                total += 1
+                // Not JSON: go on from the last chunk that was (the next one grows from it).
+                if want == nil { (text, ids) = valid } else { valid = (text, ids) }
+            }
+            resumed += reader.resumed
+        }
+        #expect(agreed == total)
+        #expect(resumed > 600, "the resume path must be exercised: \(resumed)")
+    }
+    /// What a full scan refuses, a partly read chunk refuses too: an array that had no element
+    /// (only spaces) gives no place to resume after one, a last id that goes on with more digits is
+    /// read again, and a chunk read by comparison leaves no member places behind (its text moved them).
+    @Test func partlyReadChunksRefuseWhatAFullScanRefuses() {
+        let spaces = String(repeating: " ", count: 70)
+        let cases: [[(String, Bool)]] = [
+            [(#"{"text":"a","output_ids":[\#(spaces)]}"#, true), (#"{"text":"a","output_ids":[\#(spaces),1]}"#, false)],
+            [(#"{"text":"a","output_ids":[\#((1...30).map(String.init).joined(separator: ","))]}"#, true),
+             (#"{"text":"a","output_ids":[\#((1...30).map(String.init).joined(separator: ","))5]}"#, true),
+             (#"{"text":"a","output_ids":[\#((1...30).map(String.init).joined(separator: ","))5,]}"#, false)],
+            [(#"{"text":"a","pad":"\#(String(repeating: "P", count: 70))","z":1}"#, true),
+             (#"{"text":"abc","pad":"\#(String(repeating: "P", count: 70))","z":1}"#, true),  // by comparison
+             (#"{"text":"abc","pad":":"\#(String(repeating: "P", count: 68))tail","z":1}"#, false)],
+        ]
+        for stream in cases {
+            var reader = StreamChunkReader(backend: .sglang)
+            for (chunk, valid) in stream {
+                let want = scan(chunk, .sglang)
+                #expect((want != nil) == valid, "\(chunk)")
+                #expect(read(&reader, chunk) == want, "\(chunk)")
+            }
+        }
+        // After a chunk read by comparison the next one is read in full, even where the places of
+        // the one before would still fit (same text length): they are not kept.
+        let pad = String(repeating: "P", count: 70)
+        var reader = StreamChunkReader(backend: .sglang)
+        for chunk in [#"{"text":"abc","pad":"\#(pad)","z":1}"#, #"{"text":"xyz","pad":"\#(pad)","z":1}"#,
+                      #"{"text":"xyz","pad":"\#(pad)Q","z":2}"#] {
+            #expect(read(&reader, chunk) == scan(chunk, .sglang))
+        }
+        #expect(reader.incremental == 1 && reader.resumed == 0)
+    }
 }

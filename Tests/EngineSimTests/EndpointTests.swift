@@ -119,6 +119,12 @@ import Testing
             #"{"text":"x","sampling_params":{"max_new_tokens":3},"stream":true}"#))
         let cumulative = native.contentEvents.compactMap { SimTest.parse($0.event.data)?["text"]?.string }
         #expect(cumulative == ["the", "the quick", "the quick brown"])
+        // As SGLang's tokenizer manager builds each chunk: text, output_ids (so far), meta_info.
+        let ids = native.contentEvents.compactMap { SimTest.parse($0.event.data)?["output_ids"]?.array?.count }
+        #expect(ids == [1, 2, 3])
+        #expect(native.contentEvents.allSatisfy {
+            $0.event.data.hasPrefix(#"{"text":"#) && $0.event.data.contains(#"],"meta_info":{"#)
+        }, "\(native.contentEvents.map(\.event.data))")
         let last = SimTest.parse(native.contentEvents.last?.event.data ?? "")?["meta_info"]
         #expect(last?["completion_tokens"] == .number(3))
         #expect(native.events.last?.event.isDone == true)

@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "BenchCompareTests", dependencies: ["Bench"], swiftSettings: strictSettings),
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
-        .testTarget(name: "EnginesTests", dependencies: ["Engines"], swiftSettings: strictSettings),
+        .testTarget(name: "EnginesTests", dependencies: ["Engines", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "DeployTargets", "Engines", "TestSupport", .product(name: "Yams", package: "Yams")],
                     swiftSettings: strictSettings),
         .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP", "TestSupport", "POSIXSpawn"], swiftSettings: strictSettings),

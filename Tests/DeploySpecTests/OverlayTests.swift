@@ -305,20 +305,9 @@ import TestSupport
                   labels: r.deployment.labels, target: r.deployment.target?.value)
     }
 
-    /// A small deterministic generator (SplitMix64), so a failure reproduces from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E3779B97F4A7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-            return z ^ (z >> 31)
-        }
-    }
 
     @Test(arguments: 1...40) func overlayThenInverseIsTheBase(seed: Int) throws {
-        var rng = SplitMix(state: UInt64(seed))
+        var rng = SplitMix64(seed: UInt64(seed))
         // The base: seed flags, some spelled through an alias (`--tensor-parallel-size` for `--tp-size`)
         // and an alias with `=` (`--nccl-init-addr=` for `--dist-init-addr`), an env var, replicas.
         // `change` is a different valid value the overlay may set (nil: a presence flag).

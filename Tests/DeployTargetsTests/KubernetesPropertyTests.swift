@@ -14,20 +14,8 @@ import TestSupport
 /// same data as their JSON, whose containers run the Renderer's argv (a group's with the engine's
 /// multi-node flags from LWS's environment), and that carry no secret value.
 @Suite struct KubernetesPropertyTests {
-    /// A small deterministic generator (SplitMix64): a failing seed reproduces.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E3779B97F4A7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
-        mutating func pick<T>(_ a: [T]) -> T { a[int(0...(a.count - 1))] }
-        mutating func chance(_ p: Int) -> Bool { int(1...100) <= p }
-    }
+    /// The generator: a failing seed reproduces.
+    typealias Rng = SplitMix64
 
     /// Env values YAML would read as something other than the string, or that need escapes.
     static let hostile = ["yes", "no", "on", "1e3", "0x1F", "0.85", "007", "-1", "a: b", "# not a comment", "'single'", "\"double\"",
@@ -123,7 +111,7 @@ import TestSupport
     @Test func randomValidManifestsRenderToObjectsThatValidate() throws {
         guard let v = KubernetesSupport.validator() else { return }
         let seed = UInt64(ProcessInfo.processInfo.environment["KUBERNETES_PROPERTY_SEED"] ?? "") ?? 20_261_206
-        var rng = Rng(state: seed)
+        var rng = Rng(seed: seed)
         let dir = try KubernetesSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var templates: [String: String] = [:]

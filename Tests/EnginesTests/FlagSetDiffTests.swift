@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Engines
+import TestSupport
 
 /// Canonical flag sets, their diff, and the property that respelling never changes them.
 @Suite struct FlagSetDiffTests {
@@ -59,17 +60,8 @@ import Testing
         Item(spellings: ["--served-model-name"], values: ["dsv4", "'dsv4'"], changed: "dsv4-flash"),
     ]
 
-    /// A deterministic generator (SplitMix64).
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// A deterministic generator.
+    typealias SeededGenerator = SplitMix64
 
     /// Entries for the items, each spelled randomly (alias, `=` or spaces, value respelling), shuffled.
     static func entries(_ items: [Item], rng: inout SeededGenerator, change: Int? = nil) -> [String] {
@@ -93,7 +85,7 @@ import Testing
         let base = checker.check(Fixture.groups(baseEntries))
         #expect(base.errors.isEmpty, "\(base.dump)")
         #expect(base.flagSet.values.count == Self.items.count)
-        var rng = SeededGenerator(state: 20_261_129)
+        var rng = SeededGenerator(seed: 20_261_129)
         for n in 0..<300 {
             let entries = Self.entries(Self.items, rng: &rng)
             let r = checker.check(Fixture.groups(entries))
@@ -109,7 +101,7 @@ import Testing
         let checker = FlagChecker(catalog: catalog)
         let baseEntries = Self.items.map { $0.values.isEmpty ? $0.spellings[0] : "\($0.spellings[0]) \($0.values[0])" }
         let base = checker.check(Fixture.groups(baseEntries)).flagSet
-        var rng = SeededGenerator(state: 42)
+        var rng = SeededGenerator(seed: 42)
         for n in 0..<300 {
             let which = Int.random(in: 0..<Self.items.count, using: &rng)
             let entries = Self.entries(Self.items, rng: &rng, change: which)

@@ -38,6 +38,35 @@ enum GenerationRenderer {
         ])
     }
 
+    /// A native stream's text and ids so far, rendered once and extended chunk by chunk, so a
+    /// stream of n tokens costs O(n) to render rather than O(n²) (a long response would otherwise
+    /// make the simulator's timers run late). Gives exactly `event(g, tokens:, elapsed:)`.
+    struct NativeStream {
+        private var text = ""  // escaped, without quotes
+        private var ids = ""
+        private var upTo = 0
+
+        /// The SSE event for tokens `tokens` (the chunks of one stream, in order).
+        mutating func event(_ g: Generation, tokens: Range<Int>, elapsed: Double) -> String {
+            guard g.api == .native, !g.incremental else { return GenerationRenderer.event(g, tokens: tokens, elapsed: elapsed) }
+            if tokens.lowerBound != upTo {  // not the next chunk: start again
+                text = ""
+                ids = ""
+                upTo = 0
+            }
+            for i in upTo..<tokens.upperBound {
+                text += JSONValue.quote(SimTokens.token(i)).dropFirst().dropLast()
+                if i > 0 { ids += "," }
+                ids += String(SimTokens.id(i))
+            }
+            upTo = tokens.upperBound
+            let meta = GenerationRenderer.metaInfo(g, completion: tokens.upperBound, finished: tokens.upperBound >= g.maxTokens,
+                                elapsed: elapsed)
+            return "data: {\"text\":\"" + text + "\",\"output_ids\":[" + ids + "],\"meta_info\":" + meta.canonicalText
+                + "}\n\n"
+        }
+    }
+
     /// The SSE event of `chunk(g, tokens:, elapsed:)`. A native chunk's members come in SGLang's
     /// order (`text`, `output_ids`, `meta_info`: its tokenizer manager builds the dict so and
     /// serves it unsorted), each stream chunk repeating the text and ids so far unless the server

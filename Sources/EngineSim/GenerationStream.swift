@@ -23,6 +23,8 @@ final class GenerationStream {
     private let kvReady: NIODeadline?
     private var index = 0
     private var emitted = 0
+    /// The native API's text and ids so far.
+    private var native = GenerationRenderer.NativeStream()
     private var scheduled: Scheduled<Void>?
     private var finished = false
 
@@ -100,7 +102,7 @@ final class GenerationStream {
             if let template {
                 write(template.render(range, maxTokens: g.maxTokens), flush: true)
             } else {
-                write(GenerationRenderer.event(g, tokens: range, elapsed: elapsedSeconds()), flush: true)
+                write(native.event(g, tokens: range, elapsed: elapsedSeconds()), flush: true)
             }
             emitted = range.upperBound
             index += 1

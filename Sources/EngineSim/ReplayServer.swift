@@ -569,6 +569,8 @@ private final class ChunkRenderer {
     let template: GenerationRenderer.ChunkTemplate?
     var rendered: [Int: Range<Int>] = [:]
     var emitted = 0
+    /// The native API's text and ids so far.
+    var native = GenerationRenderer.NativeStream()
 
     init(_ g: Generation, sizes: [Int], timing: TimingModel) {
         self.g = g
@@ -588,7 +590,7 @@ private final class ChunkRenderer {
         } else {
             let elapsed = timing.chunkOffsetMs(index: i, promptTokens: g.promptTokens) / 1000
             let text = template?.render(range, maxTokens: g.maxTokens)
-                ?? GenerationRenderer.event(g, tokens: range, elapsed: elapsed)
+                ?? native.event(g, tokens: range, elapsed: elapsed)
             let from = out.count
             ReplayServer.appendChunk(&out, text)
             if middle { rendered[key] = from..<out.count }

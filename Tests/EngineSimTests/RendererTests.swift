@@ -26,6 +26,33 @@ import Testing
         #expect(GenerationRenderer.ChunkTemplate(generation(.native, maxTokens: 3)) == nil)
     }
 
+    /// A native stream's events, rendered by extending the text and ids so far, are exactly the
+    /// general renderer's, chunk sizes of 1 and 2 alike, also when a stream starts again; they parse
+    /// as SGLang's members with the ids so far.
+    @Test func nativeStreamsMatchTheGeneralRenderer() throws {
+        for accept in [1.0, 2.0] {
+            let g = generation(.native, maxTokens: 45)
+            let sizes = TimingModel(ttftBaseMs: 0, ttftPer1kInputMs: 0, decodeStepMs: 0, acceptLength: accept)
+                .chunkSizes(maxTokens: 45)
+            var stream = GenerationRenderer.NativeStream()
+            var at = 0
+            for n in sizes {
+                let range = at..<(at + n)
+                let general = GenerationRenderer.event(g, tokens: range, elapsed: 0.25)
+                #expect(stream.event(g, tokens: range, elapsed: 0.25) == general)
+                at += n
+            }
+            #expect(stream.event(g, tokens: 0..<1, elapsed: 0) == GenerationRenderer.event(g, tokens: 0..<1, elapsed: 0))
+        }
+        var stream = GenerationRenderer.NativeStream()
+        let g = generation(.native, maxTokens: 3)
+        _ = stream.event(g, tokens: 0..<1, elapsed: 0)
+        let event = stream.event(g, tokens: 1..<2, elapsed: 0)
+        let json = try #require(JSONValue.parse(Array(event.dropFirst(6).utf8)))
+        #expect(json["text"] == .string("the quick"))
+        #expect(json["output_ids"] == .array([.number(Double(SimTokens.id(0))), .number(Double(SimTokens.id(1)))]))
+    }
+
     @Test func jsonParser() {
         #expect(JSONValue.parse(Array(#"{"a":[1,-2.5e1,true,false,null,"x\"\u00e9\ud83d\ude00\n"]}"#.utf8))
             == .object(["a": .array([.number(1), .number(-25), .bool(true), .bool(false), .null,

@@ -163,6 +163,8 @@ public struct StreamChunkReader: Sendable {
     private var members: [GrowingMember] = []
     /// Spare storage for the members of the chunk being read.
     private var nextMembers: [GrowingMember] = []
+    /// `!members.isEmpty`.
+    private var hasMembers = false
 
     /// Creates a reader for one stream of `backend`'s chunks.
     public init(backend: BenchBackend) { self.backend = backend }
@@ -178,19 +180,25 @@ public struct StreamChunkReader: Sendable {
             }
             incremental &+= 1
             self.last = out
-            // The bytes after the string may have moved: the members' places are the previous layout's.
-            members.removeAll(keepingCapacity: true)
+            // The bytes after the string may have moved: the members' places are the previous
+            // layout's. (The flag, kept beside the other fields, spares most chunks a load of the
+            // array's own memory.)
+            if hasMembers {
+                members.removeAll(keepingCapacity: true)
+                hasMembers = false
+            }
             // The bytes before the string are the ones stored already.
             remember(bytes, from: newSpan?.lowerBound ?? bytes.count)
             return out
         }
-        let previous = last != nil && !members.isEmpty ? storage.map { (UnsafePointer($0.base), members) } : nil
+        let previous = last != nil && hasMembers ? storage.map { (UnsafePointer($0.base), members) } : nil
         var partly = false
         last = StreamChunk.scan(bytes, backend: backend, textSpan: &textSpan, previous: previous, members: &nextMembers,
                                 resumed: &partly)
         if partly, last != nil { resumed &+= 1 }
         swap(&members, &nextMembers)
         if last != nil { remember(bytes) } else { members.removeAll(keepingCapacity: true) }
+        hasMembers = !members.isEmpty
         return last
     }
 

@@ -152,6 +152,8 @@ public struct StreamChunkReader: Sendable {
     public private(set) var incremental = 0
     /// How many chunks were read in part: a long string or array from where the previous chunk's ended (`GrowingMember`).
     public private(set) var resumed = 0
+    /// How many times memory for the previous chunk was allocated (a stream needs it a few times).
+    public private(set) var allocations = 0
     /// The previous chunk's bytes: `count` of them at `storage`.
     private var storage: Storage?
     private var count = 0
@@ -171,8 +173,10 @@ public struct StreamChunkReader: Sendable {
 
     /// The fields of `bytes`, exactly as `StreamChunk.scan(bytes, backend:)` gives them.
     public mutating func read(_ bytes: UnsafeBufferPointer<UInt8>) -> StreamChunk? {
-        if let last, let storage, let p = bytes.baseAddress,
-           let newSpan = Self.sameExceptText(p, bytes.count, storage.base, count, textSpan) {
+        // Only the store's address is taken: a reference held here would make `remember` find the
+        // store shared and allocate a new one for every chunk.
+        if let last, let q = storage?.base, let p = bytes.baseAddress,
+           let newSpan = Self.sameExceptText(p, bytes.count, q, count, textSpan) {
             var out = last
             if let newSpan {
                 out.hasText = !newSpan.isEmpty
@@ -191,7 +195,7 @@ public struct StreamChunkReader: Sendable {
             remember(bytes, from: newSpan?.lowerBound ?? bytes.count)
             return out
         }
-        let previous = last != nil && hasMembers ? storage.map { (UnsafePointer($0.base), members) } : nil
+        let previous = last != nil && hasMembers ? (storage?.base).map { (UnsafePointer($0), members) } : nil
         var partly = false
         last = StreamChunk.scan(bytes, backend: backend, textSpan: &textSpan, previous: previous, members: &nextMembers,
                                 resumed: &partly)
@@ -212,6 +216,7 @@ public struct StreamChunkReader: Sendable {
             // far) allocates a few times per response, not once per chunk.
             let had = storage?.capacity ?? 0
             storage = Storage(capacity: max(bytes.count, had < bytes.count ? 2 * had : had, 512))
+            allocations &+= 1
             from = 0
         }
         storage!.base.advanced(by: from).update(from: p + from, count: bytes.count - from)

@@ -200,6 +200,23 @@ import Testing
         }
         // Text and ids pass 64 bytes within the first 20 chunks; every later one resumes.
         #expect(reader.resumed >= n - 20, "\(reader.resumed)")
+        // The previous chunk's memory grows by doubling (to ~5 KB here), not once per chunk.
+        #expect(reader.allocations <= 5, "\(reader.allocations)")
+    }
+
+    /// A stream's chunks reuse one store for the previous chunk: reading by comparison must not
+    /// hold a reference to it that makes the next write copy it (it did, in one build: one
+    /// allocation per token). A copy of the reader allocates its own once it reads.
+    @Test func aStreamReusesItsStore() {
+        var reader = StreamChunkReader(backend: .openai)
+        for k in 0..<200 {
+            let chunk = #"{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" w\#(k % 7)","logprobs":null,"finish_reason":null}],"usage":null}"#
+            #expect(read(&reader, chunk) == scan(chunk, .openai))
+        }
+        #expect(reader.incremental == 199 && reader.allocations == 1, "\(reader.incremental), \(reader.allocations)")
+        var copy = reader
+        #expect(read(&copy, #"{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" x","logprobs":null,"finish_reason":null}],"usage":null}"#) != nil)
+        #expect(copy.allocations == 2 && reader.allocations == 1)
     }
 
     /// Random edits near where a growing chunk's text and ids end, and plain growth between them:

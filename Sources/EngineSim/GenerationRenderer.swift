@@ -24,7 +24,9 @@ enum GenerationRenderer {
         ])
     }
 
-    /// One streamed chunk carrying tokens `tokens` (the last chunk when `tokens.upperBound == maxTokens`).
+    /// One streamed chunk carrying tokens `tokens` (the last chunk when `tokens.upperBound == maxTokens`),
+    /// as a JSON value: an OpenAI event's content, and the meaning a native event has (`event`
+    /// writes that one's members in SGLang's order; a test checks they parse to this).
     static func chunk(_ g: Generation, tokens: Range<Int>, elapsed: Double) -> JSONValue {
         let finished = tokens.upperBound >= g.maxTokens
         guard g.api == .native else {
@@ -48,7 +50,9 @@ enum GenerationRenderer {
 
         /// The SSE event for tokens `tokens` (the chunks of one stream, in order).
         mutating func event(_ g: Generation, tokens: Range<Int>, elapsed: Double) -> String {
-            guard g.api == .native, !g.incremental else { return GenerationRenderer.event(g, tokens: tokens, elapsed: elapsed) }
+            guard g.api == .native, !g.incremental else {
+                return GenerationRenderer.event(g, tokens: tokens, elapsed: elapsed)
+            }
             if tokens.lowerBound != upTo {  // not the next chunk: start again
                 text = ""
                 ids = ""
@@ -60,10 +64,10 @@ enum GenerationRenderer {
                 ids += String(SimTokens.id(i))
             }
             upTo = tokens.upperBound
-            let meta = GenerationRenderer.metaInfo(g, completion: tokens.upperBound, finished: tokens.upperBound >= g.maxTokens,
-                                elapsed: elapsed)
-            return "data: {\"text\":\"" + text + "\",\"output_ids\":[" + ids + "],\"meta_info\":" + meta.canonicalText
-                + "}\n\n"
+            let meta = GenerationRenderer.metaInfo(g, completion: tokens.upperBound,
+                                                   finished: tokens.upperBound >= g.maxTokens, elapsed: elapsed)
+            return "data: {\"text\":\"" + text + "\",\"output_ids\":[" + ids + "],\"meta_info\":"
+                + meta.canonicalText + "}\n\n"
         }
     }
 

@@ -40,6 +40,9 @@ import Testing
                 let range = at..<(at + n)
                 let general = GenerationRenderer.event(g, tokens: range, elapsed: 0.25)
                 #expect(stream.event(g, tokens: range, elapsed: 0.25) == general)
+                #expect(general.hasPrefix("data: ") && general.hasSuffix("\n\n"))
+                #expect(JSONValue.parse(Array(general.dropFirst(6).dropLast(2).utf8))
+                    == GenerationRenderer.chunk(g, tokens: range, elapsed: 0.25))
                 at += n
             }
             #expect(stream.event(g, tokens: 0..<1, elapsed: 0) == GenerationRenderer.event(g, tokens: 0..<1, elapsed: 0))

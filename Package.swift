@@ -55,7 +55,7 @@ let package = Package(
             swiftSettings: strictSettings),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl")]),  // libcurl: dlopen on first use (dsd_curl.c)
         // Test-only helpers shared by the test targets (polling, golden files, processes, ports).
-        .target(name: "TestSupport", dependencies: ["DeploySpec"], path: "Tests/TestSupport", swiftSettings: strictSettings),
+        .target(name: "TestSupport", dependencies: ["DeployCore", "DeploySpec"], path: "Tests/TestSupport", swiftSettings: strictSettings),
         .target(name: "CurlHTTP", dependencies: ["CCurl"], swiftSettings: strictSettings),
         .testTarget(
             name: "CurlHTTPTests",
@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "BenchCompareTests", dependencies: ["Bench"], swiftSettings: strictSettings),
         .testTarget(name: "DeployCoreTests", dependencies: ["DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeployTemplateTests", dependencies: ["DeployTemplate"], swiftSettings: strictSettings),
-        .testTarget(name: "EnginesTests", dependencies: ["Engines", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "EnginesTests", dependencies: ["Engines", "DeployCore"], swiftSettings: strictSettings),
         .testTarget(name: "DeploySpecTests", dependencies: ["DeploySpec", "DeployTargets", "Engines", "TestSupport", .product(name: "Yams", package: "Yams")],
                     swiftSettings: strictSettings),
         .testTarget(name: "CLITests", dependencies: ["dsdeploy", "CurlHTTP", "TestSupport", "POSIXSpawn"], swiftSettings: strictSettings),

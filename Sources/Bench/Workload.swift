@@ -1,21 +1,16 @@
+import DeployCore
 import Foundation
 
 /// A small deterministic PRNG (SplitMix64) so a seed always gives the same workload (and a test's
 /// random input the same cases).
 public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var core: SplitMix64
 
-    /// Creates a generator from `seed`.
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    /// Creates a generator from `seed` (its sequence is fixed: a seed names a workload).
+    public init(seed: UInt64) { core = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { core.next() }
 
     /// A uniform double in [0, 1).
     public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }

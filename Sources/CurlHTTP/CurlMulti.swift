@@ -553,14 +553,14 @@ extension MultiLoop {
 /// A run's warm-up request usually settles both before the timed run.
 public final class WakeInterval: @unchecked Sendable {
     /// The share of a response's time the interval may be (see the type's documentation).
-    public static let latencyShare = 1.0 / 200
+    static let latencyShare = 1.0 / 200
     /// The interval in force, in seconds.
     public private(set) var seconds = 0.0
     /// Twice the gap bound: a shorter gap lowers it (a gap at least this long never does).
     public private(set) var shortGap = 0.0
     private(set) var nanoseconds: UInt64 = 0
     /// The most the interval may be.
-    public let ceiling: Double
+    private let ceiling: Double
     private let startCap: Double
     private var gapBound: Double
     private var latencySum = 0.0

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import Engines
-import TestSupport
+import DeployCore
 
 /// Canonical flag sets, their diff, and the property that respelling never changes them.
 @Suite struct FlagSetDiffTests {

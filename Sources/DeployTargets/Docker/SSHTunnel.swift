@@ -94,22 +94,24 @@ final class SSHTunnel: @unchecked Sendable {
             if logMark() > 64 * 1024 { unlink(logFile) }
             let start = options(["-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-o", "StreamLocalBindUnlink=yes",
                                  "-o", "ConnectTimeout=10", "-E", logFile] + keepAlive() + ["-f", "-N"])
-            var mark = logMark()
-            var master = run(start)
-            var said = [master.error, logged(since: mark)].filter { !$0.isEmpty }.joined(separator: "; ")
+            // The master's exit and what it said: its stderr and what it logged meanwhile.
+            func startMaster() -> (status: Int32, said: String) {
+                let mark = logMark()
+                let master = run(start)
+                return (master.status, [master.error, logged(since: mark)].filter { !$0.isEmpty }.joined(separator: "; "))
+            }
+            var (status, said) = startMaster()
             // A master that another process started meanwhile serves as well. A failure without
             // a word (seen under load, as a master from an earlier command was ending) gets one
             // more try.
-            if master.status != 0, run(options(["-O", "check"])).status != 0, said.isEmpty {
-                mark = logMark()
-                master = run(start)
-                said = [master.error, logged(since: mark)].filter { !$0.isEmpty }.joined(separator: "; ")
+            if status != 0, run(options(["-O", "check"])).status != 0, said.isEmpty {
+                (status, said) = startMaster()
             }
-            guard master.status == 0 || run(options(["-O", "check"])).status == 0 else {
-                let why = said.isEmpty ? "ssh exited with status \(master.status) and no message" : said
+            guard status == 0 || run(options(["-O", "check"])).status == 0 else {
+                let why = said.isEmpty ? "ssh exited with status \(status) and no message" : said
                 throw DockerError(status: 0, message: "ssh to \(destination) failed: \(why)", unreachable: true)
             }
-            started = master.status == 0
+            started = status == 0
         }
         // A master an earlier command started already forwards this socket; a new one needs the forward,
         // and so does a socket file nothing answers on (a forward that ended while its master lived on).

@@ -171,6 +171,13 @@ public struct StreamChunkReader: Sendable {
     /// Creates a reader for one stream of `backend`'s chunks.
     public init(backend: BenchBackend) { self.backend = backend }
 
+    /// The memory reading the next chunk touches: the previous chunk's bytes and their store.
+    var hotMemory: [UnsafeRawBufferPointer] {
+        guard let storage else { return [] }
+        return [UnsafeRawBufferPointer(start: Unmanaged.passUnretained(storage).toOpaque(), count: 32),
+                UnsafeRawBufferPointer(start: storage.base, count: count)]
+    }
+
     /// The fields of `bytes`, exactly as `StreamChunk.scan(bytes, backend:)` gives them.
     public mutating func read(_ bytes: UnsafeBufferPointer<UInt8>) -> StreamChunk? {
         // Only the store's address is taken: a reference held here would make `remember` find the

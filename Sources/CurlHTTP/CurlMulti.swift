@@ -363,6 +363,7 @@ final class MultiLoop: @unchecked Sendable {
             if let direct {
                 woke = MonotonicTime.now().nanoseconds
                 direct.wakeUp()
+                direct.prefetch(readyFDs, Int(n))
             }
             for k in 0..<Int(n) {
                 let fd = readyFDs[k], f = readyFlags[k]

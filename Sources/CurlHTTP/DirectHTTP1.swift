@@ -31,21 +31,25 @@ internal import Darwin
 final class DirectHTTP1 {
     /// One connection this module owns (its socket is a duplicate of the one libcurl opened).
     final class Connection {
-        let fd: Int32
-        let key: String
+        // What every read touches comes first, within `hotBytes` of the object's start (prefetched
+        // at each wake-up; `DirectHTTP1Tests.hotFieldsLieWhereTheyArePrefetched` checks the layout).
         // Loop thread only, read and written for every read: no run-time exclusivity checks.
         @exclusivity(unchecked) var transfer: Transfer?
         @exclusivity(unchecked) var parser = HTTP1ResponseParser()
+        let fd: Int32
+        /// The kernel stamps what arrives on it (`dsd_rx_timestamps_enable` succeeded).
+        let stamped: Bool
+        /// Closed (its descriptor may already belong to another socket).
+        var closed = false
+        static let hotBytes = 16 + 8 + MemoryLayout<HTTP1ResponseParser>.stride + 8
+
+        let key: String
         /// Request bytes still to send (from `sent`).
         var out: [UInt8] = []
         var sent = 0
         var watchingOut = false
         /// Responses completed on it.
         var served = 0
-        /// Closed (its descriptor may already belong to another socket).
-        var closed = false
-        /// The kernel stamps what arrives on it (`dsd_rx_timestamps_enable` succeeded).
-        let stamped: Bool
 
         init(fd: Int32, key: String, stamped: Bool) {
             self.fd = fd
@@ -56,21 +60,24 @@ final class DirectHTTP1 {
 
     /// One request's state.
     final class Transfer {
+        // What every chunk touches comes first, within `hotBytes` (as in `Connection`).
+        /// `handler.onData`, kept apart: calling it through `handler` copied all three closures per read.
+        let onData: @Sendable (UnsafeRawBufferPointer, MonotonicTime) -> Void
+        /// The time of its latest read (its start before one): a later read is never stamped earlier.
+        @exclusivity(unchecked) var lastArrival: MonotonicTime
+        @exclusivity(unchecked) var bytesReceived = 0
+        @exclusivity(unchecked) var chunkCount = 0
+        @exclusivity(unchecked) var timings: TransferTimings
+        static let hotBytes = 16 + 16 + 8 + 8 + 8 + MemoryLayout<TransferTimings>.stride
+
         let id: CurlMulti.TransferID
         let request: HTTPRequest
         let handler: TransferHandler
-        /// `handler.onData`, kept apart: calling it through `handler` copied all three closures per read.
-        let onData: @Sendable (UnsafeRawBufferPointer, MonotonicTime) -> Void
         let key: String
         let bytes: [UInt8]
         let deadline: UInt64
-        @exclusivity(unchecked) var timings: TransferTimings
-        /// The time of its latest read (its start before one): a later read is never stamped earlier.
-        @exclusivity(unchecked) var lastArrival: MonotonicTime
         var status = 0
         var headers = HTTPHeaders()
-        @exclusivity(unchecked) var bytesReceived = 0
-        @exclusivity(unchecked) var chunkCount = 0
         var connection: Connection?
         /// The connect-only libcurl handle while connecting.
         var connecting: UnsafeMutableRawPointer?
@@ -98,6 +105,10 @@ final class DirectHTTP1 {
     private var transfers: [CurlMulti.TransferID: Transfer] = [:]
     /// Open connections by descriptor (a table, not a dictionary: one load per socket event).
     @exclusivity(unchecked) private var byFD: [Connection?] = []
+    /// By descriptor, `hotEntries` entries each: the memory a read of it touches (`noteHot`), as
+    /// a line's address with the count of lines from it less one in the low bits; 0 ends the list.
+    @exclusivity(unchecked) private var hot: [UInt] = []
+    static let hotEntries = 8
     private var idle: [String: [Connection]] = [:]
     private var idleCount = 0
     /// The earliest deadline of a transfer in progress (may be one already finished: then a sweep
@@ -252,7 +263,62 @@ final class DirectHTTP1 {
         conn.parser = HTTP1ResponseParser(noBody: t.request.method.uppercased() == "HEAD")
         conn.out = t.bytes
         conn.sent = 0
+        noteHot(conn)
         push(conn)
+    }
+
+    /// Records the memory a read of `conn` touches: its own first lines, its transfer's, and what
+    /// the transfer's handler names (`TransferHandler.hotMemory`). Nothing is kept alive by it:
+    /// the addresses are only prefetched (`prefetch`), never read through.
+    private func noteHot(_ conn: Connection) {
+        var ranges = [UnsafeRawBufferPointer(start: Unmanaged.passUnretained(conn).toOpaque(), count: Connection.hotBytes)]
+        if let t = conn.transfer {
+            ranges.append(UnsafeRawBufferPointer(start: Unmanaged.passUnretained(t).toOpaque(), count: Transfer.hotBytes))
+            ranges += t.handler.hotMemory?() ?? []
+        }
+        let lines = Self.hotLines(ranges)
+        let first = Int(conn.fd) * Self.hotEntries
+        if hot.count < first + Self.hotEntries { hot += repeatElement(0, count: first + Self.hotEntries - hot.count) }
+        for k in 0..<Self.hotEntries { hot[first + k] = k < lines.count ? lines[k] : 0 }
+    }
+
+    /// `ranges` as at most `hotEntries` entries of `hot`: each the address of a cache line with
+    /// the count of lines from it less one (up to 64 lines) in the low six bits. Empty ranges are
+    /// left out; what does not fit is cut.
+    static func hotLines(_ ranges: [UnsafeRawBufferPointer]) -> [UInt] {
+        var out: [UInt] = []
+        for range in ranges {
+            guard let start = range.baseAddress, range.count > 0 else { continue }
+            var line = UInt(bitPattern: start) & ~63
+            let stop = UInt(bitPattern: start) + UInt(range.count)
+            while line < stop {
+                guard out.count < hotEntries else { return out }
+                let lines = min((stop - line + 63) / 64, 64)
+                out.append(line | (lines - 1))
+                line += lines * 64
+            }
+        }
+        return out
+    }
+
+    /// Prefetches the memory that reading each of the `n` descriptors at `fds` will touch
+    /// (`noteHot`), all before any is read: a wake-up that finds many streams ready then waits
+    /// for their cold state about once, not once per stream. Descriptors it does not know are skipped.
+    func prefetch(_ fds: UnsafePointer<Int32>, _ n: Int) {
+        hot.withUnsafeBufferPointer { h in
+            for k in 0..<n {
+                let first = Int(fds[k]) * Self.hotEntries
+                guard first >= 0, first + Self.hotEntries <= h.count else { continue }
+                for e in h[first..<(first + Self.hotEntries)] {
+                    guard e != 0 else { break }
+                    var line = e & ~63
+                    for _ in 0...(e & 63) {
+                        dsd_prefetch_write(UnsafeRawPointer(bitPattern: line))
+                        line += 64
+                    }
+                }
+            }
+        }
     }
 
     // MARK: - Socket events
@@ -383,6 +449,8 @@ final class DirectHTTP1 {
             t.bytesReceived += chunk.count
             t.chunkCount += 1
             t.onData(chunk, now)
+            // The handler's state is laid out by now (its first chunk allocated what it keeps).
+            if t.chunkCount == 1, t.handler.hotMemory != nil { noteHot(conn) }
         case .end(let reusable):
             conn.transfer = nil
             t.connection = nil
@@ -501,6 +569,8 @@ final class DirectHTTP1 {
         guard !conn.closed else { return }
         conn.closed = true
         byFD[Int(conn.fd)] = nil
+        let first = Int(conn.fd) * Self.hotEntries
+        if first + Self.hotEntries <= hot.count { hot[first] = 0 }
         if conn.transfer == nil, let i = idle[conn.key]?.firstIndex(where: { $0 === conn }) {
             idle[conn.key]?.remove(at: i)
             idleCount -= 1

@@ -76,13 +76,25 @@ public struct TransferHandler: Sendable {
     public var onData: @Sendable (UnsafeRawBufferPointer, MonotonicTime) -> Void
     /// Called exactly once when the transfer ends, successfully or not.
     public var onComplete: @Sendable (Result<TransferSummary, HTTPError>) -> Void
+    /// The memory `onData` reads and writes for every chunk, when the caller knows it (nil: none).
+    ///
+    /// With many streams on one loop, each stream's state has left the cache by its next chunk, and
+    /// a chunk's work is a chain of misses (the connection, the transfer, the caller's state).
+    /// For the connections the loop reads itself, it asks for this memory when the request goes
+    /// out and again after the first chunk, and at each wake-up prefetches it for every ready
+    /// socket before reading any, so the misses overlap instead of coming one after another.
+    /// A hint only: nothing is read through these addresses and they may be stale; keep the
+    /// ranges to what every chunk touches (a few cache lines).
+    public var hotMemory: (@Sendable () -> [UnsafeRawBufferPointer])?
 
     /// Creates a handler; omitted callbacks do nothing.
     public init(onHeaders: @escaping @Sendable (HTTPResponseHead) -> Void = { _ in },
                 onData: @escaping @Sendable (UnsafeRawBufferPointer, MonotonicTime) -> Void = { _, _ in },
-                onComplete: @escaping @Sendable (Result<TransferSummary, HTTPError>) -> Void) {
+                onComplete: @escaping @Sendable (Result<TransferSummary, HTTPError>) -> Void,
+                hotMemory: (@Sendable () -> [UnsafeRawBufferPointer])? = nil) {
         self.onHeaders = onHeaders
         self.onData = onData
         self.onComplete = onComplete
+        self.hotMemory = hotMemory
     }
 }

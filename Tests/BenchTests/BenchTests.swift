@@ -177,6 +177,29 @@ import TestSupport
     /// `--connection-per-request`: every request (warm-up included) asks for a new connection, as
     /// bench_serving's session per request does, and the run still completes (CurlMultiTests shows
     /// libcurl then opens one connection per request).
+    /// What every chunk touches lies in the accumulator's first `hotBytes`, which it hands to the
+    /// loop to prefetch, with the previous chunk's bytes once there is one and the head of `itl`.
+    @Test func anAccumulatorNamesTheMemoryAChunkTouches() {
+        let acc = StreamAccumulator(backend: .openai,
+                                    request: BenchRequest(inputLength: 1, outputLength: 4, tokenIDs: [], text: "x"),
+                                    sentTokenIDs: false, start: .now())
+        let base = UInt(bitPattern: Unmanaged.passUnretained(acc).toOpaque())
+        let last = withUnsafeMutablePointer(to: &acc.serverPrompt) { Int(UInt(bitPattern: $0) - base) }
+        // `pace` (8 bytes) follows `serverPrompt`.
+        #expect(last + MemoryLayout<Int?>.stride + 8 <= StreamAccumulator.hotBytes)
+        #expect(StreamAccumulator.hotBytes <= 6 * 64, "a few lines, not the whole object")
+
+        let before = acc.hotMemory
+        #expect(before.first?.baseAddress == UnsafeRawPointer(bitPattern: base) && before.first?.count == StreamAccumulator.hotBytes)
+        #expect(before.count == 2, "no chunk yet: the object and the head of itl")
+        acc.status = 200
+        let json = #"{"choices":[{"index":0,"text":"a"}]}"#
+        Array("data: \(json)\n\n".utf8).withUnsafeBytes { acc.feed($0, at: .now()) }
+        let after = acc.hotMemory
+        #expect(after.contains { Array($0) == Array(json.utf8) }, "the previous chunk's bytes")
+        #expect(after.count == 4)
+    }
+
     @Test func connectionPerRequest() async throws {
         let sim = try await simulator(acceptLength: 1)
         var config = simBenchConfig(sim.baseURL)

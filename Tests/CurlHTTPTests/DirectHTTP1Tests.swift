@@ -462,6 +462,41 @@ final class ScriptedServer: @unchecked Sendable {
         #expect(off.seconds == 0, "never above the ceiling")
     }
 
+    /// What every read touches lies in the first `hotBytes` of a connection and of a transfer,
+    /// the part that is prefetched: a field added before these would push them out, and fail here.
+    @Test func hotFieldsLieWhereTheyArePrefetched() {
+        func end<T>(_ object: AnyObject, _ field: UnsafeMutablePointer<T>) -> Int {
+            Int(UInt(bitPattern: field) - UInt(bitPattern: Unmanaged.passUnretained(object).toOpaque()))
+                + MemoryLayout<T>.size
+        }
+        let conn = DirectHTTP1.Connection(fd: -1, key: "127.0.0.1:1", stamped: true)
+        #expect(end(conn, &conn.transfer) <= end(conn, &conn.parser), "declared in this order")
+        #expect(end(conn, &conn.closed) <= DirectHTTP1.Connection.hotBytes)
+        let t = DirectHTTP1.Transfer(id: CurlMulti.TransferID(raw: 1), request: HTTPRequest(url: "http://127.0.0.1:1/"),
+                                     handler: TransferHandler(onComplete: { _ in }), key: "127.0.0.1:1", bytes: [],
+                                     start: .now())
+        #expect(end(t, &t.lastArrival) < end(t, &t.timings))
+        #expect(end(t, &t.timings) <= DirectHTTP1.Transfer.hotBytes)
+        #expect(DirectHTTP1.Connection.hotBytes <= 4 * 64 && DirectHTTP1.Transfer.hotBytes <= 2 * 64,
+                "a few lines, not the whole object")
+    }
+
+    /// Memory to prefetch becomes entries of cache lines: from the line a range starts in to the
+    /// one it ends in, up to 64 lines an entry, empty ranges left out, at most `hotEntries` in all.
+    @Test func hotMemoryBecomesCacheLines() {
+        func r(_ a: UInt, _ n: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: a), count: n)
+        }
+        let three: [UInt] = [0x1000 | 2], two: [UInt] = [0x2000, 0x4000], split: [UInt] = [0x10000 | 63, 0x11000]
+        #expect(DirectHTTP1.hotLines([r(0x1030, 100)]) == three, "0x1030..<0x1094: three lines")
+        #expect(DirectHTTP1.hotLines([r(0x2000, 64), r(0x3000, 0), r(0x4010, 1)]) == two)
+        #expect(DirectHTTP1.hotLines([r(0x10000, 65 * 64)]) == split)
+        let many = DirectHTTP1.hotLines((0..<20).map { r(0x100000 + UInt($0) * 0x1000, 8) })
+        let lastOne: UInt = 0x107000
+        #expect(many.count == DirectHTTP1.hotEntries)
+        #expect(many.last == lastOne)
+    }
+
     @Test func failuresAreLocatedAndKinded() async throws {
         let server = try ScriptedServer { n, fd, s in
             guard s.readRequest(fd) != nil else {

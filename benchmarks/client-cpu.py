@@ -98,6 +98,8 @@ def bench_argv(binary, port, c, n, out_len, in_len, warmup=1):
 
 
 FLOOR_WAKE_US = 4000
+# How each floor client reads, for the report.
+FLOOR_KINDS = {"floor-reader.c": "epoll + recvmsg", "floor-uring.c": "io_uring multishot recvmsg"}
 
 
 def floor_argv(binary, port, c, n, out_len, in_len):
@@ -184,6 +186,8 @@ def main():
     ap.add_argument("--before", help="an older dsdeploy binary to measure in the same run")
     ap.add_argument("--before-label", default="before")
     ap.add_argument("--floor", help="benchmarks/floor-reader binary: the floor client, measured in the same run")
+    ap.add_argument("--floor-source", default="benchmarks/floor-reader.c",
+                    help="the source --floor was built from (named in the report)")
     ap.add_argument("--floor-wake-us", type=int, default=4000,
                     help="the most time between the floor client's wake-ups (dsdeploy bench's --wake-interval-us default; 0: every arrival)")
     ap.add_argument("--sim", required=True)
@@ -281,7 +285,7 @@ def main():
           "`util` = the client's run CPU / benchmark duration (1.00 = its core is saturated). "
           "`late` = simulator timer lateness (mean / worst, ms; mean from replay only). `first late` = the replay "
           "source's mean lateness of each stream's first chunk (the part of TTFT inflation the source adds). "
-          f"`floor` = benchmarks/floor-reader.c (epoll + read + event count in C, the same closed loop, waiting up to {FLOOR_WAKE_US} µs between wake-ups while arrivals are dense (bounded as bench bounds it) and timing reads by the kernel's receive stamps, as `dsdeploy bench` does by default): the floor "
+          f"`floor` = {a.floor_source} ({FLOOR_KINDS.get(os.path.basename(a.floor_source), 'a floor client')} + event count in C, the same closed loop, waiting up to {FLOOR_WAKE_US} µs between wake-ups while arrivals are dense (bounded as bench bounds it) and timing reads by the kernel's receive stamps, as `dsdeploy bench` does by default): the floor "
           "of CPU per token on this machine. `client share` = mean TTFT − configured TTFT − `first late` (replay): "
           "the part of the TTFT inflation that is the client's (start stamp → request on the wire → first chunk read).",
           f"- Load before: `{uptime_before}`", f"- Load after: `{uptime_after}`", ""]

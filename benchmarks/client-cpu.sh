@@ -9,6 +9,7 @@
 #   REPEATS=1 RATE_STEPS=2.5,1.25 benchmarks/client-cpu.sh         # quicker
 #   FLOOR=0 benchmarks/client-cpu.sh                           # without the floor client (benchmarks/floor-reader.c)
 #   FLOOR_WAKE_US=0 benchmarks/client-cpu.sh                   # the floor client waking on every arrival
+#   FLOOR_SRC=benchmarks/floor-uring.c benchmarks/client-cpu.sh  # the floor read through io_uring (Linux 6.1+)
 #
 # Needs: swift, python3, taskset, cc. Builds go through /tmp/swift-build.lock when it exists (shared machines).
 # Env: SCRATCH=.build  SKIP_BUILD=1 (use the binaries already built)  REPEATS=3  MAIN=1:8,64:256,256:1024  SOURCES=nio,replay  RATE_STEPS=5,2.5,1.25,1
@@ -37,8 +38,9 @@ BIN=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 # The floor client (benchmarks/floor-reader.c), built here with cc; FLOOR=0 leaves it out.
 FLOORARGS=()
 if [ "${FLOOR:-1}" != 0 ]; then
-  cc -O2 -o "$WORK/floor-reader" benchmarks/floor-reader.c
-  FLOORARGS=(--floor "$WORK/floor-reader" --floor-wake-us "${FLOOR_WAKE_US:-4000}")
+  FLOOR_SRC=${FLOOR_SRC:-benchmarks/floor-reader.c}
+  cc -O2 -o "$WORK/floor-reader" "$FLOOR_SRC"
+  FLOORARGS=(--floor "$WORK/floor-reader" --floor-source "$FLOOR_SRC" --floor-wake-us "${FLOOR_WAKE_US:-4000}")
 fi
 
 BEFORE=()

@@ -193,7 +193,7 @@ struct JSONBodyWriter {
 /// Unchecked `Sendable`: made on the runner's thread, then touched only on the transfer loop thread.
 final class StreamAccumulator: @unchecked Sendable {
     // What every chunk touches comes first, within `hotBytes` of the object's start (handed to the
-    // loop as `TransferHandler.hotMemory`; `BenchTests.hotFieldsLieWhereTheyArePrefetched` checks it).
+    // loop as `TransferHandler.hotMemory`; `BenchTests.anAccumulatorNamesTheMemoryAChunkTouches` checks it).
     // Touched only on the transfer loop thread, once per token: no run-time exclusivity check
     // (each one cost about 80 instructions per token).
     var status = 0
@@ -208,7 +208,10 @@ final class StreamAccumulator: @unchecked Sendable {
     var serverPrompt: Int?
     /// The transfers' wake interval, told of gaps shorter than twice it (nil: none to tell).
     let pace: WakeInterval?
-    static let hotBytes = 16 + 8 + MemoryLayout<SSEDataParser>.stride + MemoryLayout<StreamChunkReader>.stride + 8 + 8
+    /// The object's header, then the fields above: `status`; `parser`; `chunks`; `backend` and
+    /// `gotFirst` (one word); `lastTime`, `lastOutputLength`, `itl`; `serverOutput`, `serverPrompt`
+    /// (two words each); `pace`.
+    static let hotBytes = 16 + 8 + MemoryLayout<SSEDataParser>.stride + MemoryLayout<StreamChunkReader>.stride + 8
         + 8 + 8 + 8 + 16 + 16 + 8
 
     var ttft = 0.0

@@ -41,6 +41,7 @@ final class DirectHTTP1 {
         let stamped: Bool
         /// Closed (its descriptor may already belong to another socket).
         var closed = false
+        /// The object's header, `transfer`, `parser`, then `fd`, `stamped` and `closed` in one word.
         static let hotBytes = 16 + 8 + MemoryLayout<HTTP1ResponseParser>.stride + 8
 
         let key: String
@@ -68,6 +69,7 @@ final class DirectHTTP1 {
         @exclusivity(unchecked) var bytesReceived = 0
         @exclusivity(unchecked) var chunkCount = 0
         @exclusivity(unchecked) var timings: TransferTimings
+        /// The object's header, `onData` (two words), `lastArrival`, `bytesReceived`, `chunkCount`, `timings`.
         static let hotBytes = 16 + 16 + 8 + 8 + 8 + MemoryLayout<TransferTimings>.stride
 
         let id: CurlMulti.TransferID

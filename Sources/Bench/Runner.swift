@@ -43,6 +43,9 @@ public struct BenchConfig: Sendable, Hashable {
     /// libcurl opens the connections, one `recvmsg` and one parse per read) rather than through
     /// libcurl's transfer, which polls the socket after every read (`--libcurl-reads` turns it off).
     public var directHTTP1 = true
+    /// With `directHTTP1`: read the streams one wake-up finds ready in one system call (io_uring,
+    /// where there is one; `--no-batched-reads` turns it off).
+    public var batchedReads = true
     /// With `directHTTP1`: the most time in seconds between two wake-ups of the reading thread
     /// under load (`--wake-interval-us`; 0: wake on every arrival). Streams that arrive in between
     /// are read together at the next wake-up; each read carries the kernel's receive time, so TTFT,
@@ -173,7 +176,7 @@ public final class BenchRunner: Sendable {
         do {
             multi = try CurlMulti(recordChunkTimes: false, maxCachedConnections: connections,
                                   directHTTP1: config.directHTTP1, wakeInterval: config.wakeInterval,
-                                  wakeIntervalStartCap: Self.wakeIntervalStartCap)
+                                  wakeIntervalStartCap: Self.wakeIntervalStartCap, batchedReads: config.batchedReads)
         } catch {
             throw BenchError("cannot start transfers: \(error)")
         }

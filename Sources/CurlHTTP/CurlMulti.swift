@@ -42,10 +42,13 @@ public final class CurlMulti: Sendable {
     ///     (`WakeInterval`) to suit the streams and responses they see.
     ///   - wakeIntervalStartCap: the most the interval is until a first response's time is noted
     ///     (`WakeInterval.noteLatency`); nil: `wakeInterval`.
+    ///   - batchedReads: with `directHTTP1`, read the sockets one wake-up finds ready in one system
+    ///     call (io_uring, Linux 6.0 or later) before handling them; where io_uring is not there,
+    ///     or false, each is read with its own `recvmsg`.
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
                 recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil,
                 directHTTP1: Bool = false, wakeInterval: Double = 0,
-                wakeIntervalStartCap: Double? = nil) throws(HTTPError) {
+                wakeIntervalStartCap: Double? = nil, batchedReads: Bool = true) throws(HTTPError) {
         try CurlGlobal.require(method: "-", url: "-")
         guard let multi = dsd_curl_multi_init() else {
             throw HTTPError(kind: .other, message: "curl_multi_init failed", method: "-", url: "-")
@@ -57,7 +60,8 @@ public final class CurlMulti: Sendable {
         }
         loop = MultiLoop(multi: multi, recordChunkTimes: recordChunkTimes,
                          direct: directHTTP1 ? max(maxCachedConnections ?? 64, 1) : nil,
-                         wakeInterval: max(0, min(wakeInterval, 1)), wakeIntervalStartCap: wakeIntervalStartCap)
+                         wakeInterval: max(0, min(wakeInterval, 1)), wakeIntervalStartCap: wakeIntervalStartCap,
+                         batchedReads: batchedReads)
         let l = loop
         guard startThread({ l.run() }) else {
             dsd_curl_multi_cleanup(multi)
@@ -66,6 +70,9 @@ public final class CurlMulti: Sendable {
     }
 
     deinit { loop.stop(wait: false) }
+
+    /// How many reads of `directHTTP1` transfers came from batched reads (`batchedReads`).
+    var batchedReadCount: Int { loop.direct?.batchedReadsSeen.load(ordering: .relaxed) ?? 0 }
 
     /// The wake interval in force (0 without `directHTTP1`), and what shortens it (`WakeInterval`).
     public var wakeInterval: WakeInterval { loop.pace }
@@ -139,7 +146,7 @@ final class MultiLoop: @unchecked Sendable {
     /// When libcurl wants `CURL_SOCKET_TIMEOUT` next (nil: no timer).
     @exclusivity(unchecked) private var timerDeadline: MonotonicTime?
     /// Plain-HTTP/1.1 transfers read here (nil: every transfer goes through libcurl).
-    @exclusivity(unchecked) private var direct: DirectHTTP1?
+    @exclusivity(unchecked) private(set) var direct: DirectHTTP1?
     /// Most time between two wake-ups while only `direct` transfers run (0: no wait).
     let pace: WakeInterval
     /// When the last wait returned with events (monotonic ns).
@@ -150,7 +157,7 @@ final class MultiLoop: @unchecked Sendable {
     /// `direct`: keep `DirectHTTP1` transfers, with at most this many idle connections (needs epoll).
     /// `wakeInterval`: see `CurlMulti.init`.
     init(multi: UnsafeMutableRawPointer, recordChunkTimes: Bool, direct maxIdle: Int? = nil, wakeInterval: Double = 0,
-         wakeIntervalStartCap: Double? = nil) {
+         wakeIntervalStartCap: Double? = nil, batchedReads: Bool = true) {
         self.multi = multi
         self.recordChunkTimes = recordChunkTimes
         pace = WakeInterval(maxIdle == nil ? 0 : wakeInterval, startCap: wakeIntervalStartCap)
@@ -180,7 +187,10 @@ final class MultiLoop: @unchecked Sendable {
                     : MonotonicTime(nanoseconds: MonotonicTime.now().nanoseconds + UInt64(timeoutMs) * 1_000_000)
                 return 0
             }, me)
-            if let maxIdle { direct = DirectHTTP1(loop: self, epfd: epfd, recordChunkTimes: recordChunkTimes, maxIdle: maxIdle) }
+            if let maxIdle {
+                direct = DirectHTTP1(loop: self, epfd: epfd, recordChunkTimes: recordChunkTimes, maxIdle: maxIdle,
+                                     batchedReads: batchedReads)
+            }
         }
     }
 
@@ -364,6 +374,7 @@ final class MultiLoop: @unchecked Sendable {
                 woke = MonotonicTime.now().nanoseconds
                 direct.wakeUp()
                 direct.prefetch(readyFDs, Int(n))
+                direct.readFirst(readyFDs, readyFlags, Int(n))
             }
             for k in 0..<Int(n) {
                 let fd = readyFDs[k], f = readyFlags[k]
@@ -371,7 +382,7 @@ final class MultiLoop: @unchecked Sendable {
                     dsd_wake_fd_drain(wakeRead)
                     continue
                 }
-                if let direct, direct.ready(fd, flags: f) {
+                if let direct, direct.ready(fd, flags: f, event: k) {
                     arrivals += 1
                     if !localPending.isEmpty || !localWork.isEmpty { drainLocal() }
                     continue

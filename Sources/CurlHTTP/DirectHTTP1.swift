@@ -1,4 +1,5 @@
 internal import CCurl
+import Synchronization
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Musl)
@@ -121,14 +122,41 @@ final class DirectHTTP1 {
     /// receive stamps (real time) into monotonic readings, following any step of the real clock.
     @exclusivity(unchecked) private var stampOffset: Int64 = dsd_monotonic_minus_realtime_ns()
 
-    init(loop: MultiLoop, epfd: Int32, recordChunkTimes: Bool, maxIdle: Int) {
+    /// The first read of the sockets a wake-up finds ready, all in one system call (`readFirst`);
+    /// nil: each is read with its own `recvmsg`. Made on the loop thread at its first wake-up, as
+    /// the ring takes submissions only from the thread that made it.
+    private var batch: RxBatch?
+    /// `batch` is still to be made (batched reads asked for, not tried yet).
+    private var batchWanted: Bool
+    /// Room for one wake-up's batch (at most `maxEvents` sockets): their descriptors, results and stamps.
+    private static let maxEvents = 256
+    private let batchFDs = UnsafeMutablePointer<Int32>.allocate(capacity: maxEvents)
+    private let batchResults = UnsafeMutablePointer<Int>.allocate(capacity: maxEvents)
+    private let batchStamps = UnsafeMutablePointer<Int64>.allocate(capacity: maxEvents)
+    /// By event of the current wake-up, the batch slot that holds its first read (-1: none).
+    private let slotOfEvent = UnsafeMutablePointer<Int32>.allocate(capacity: maxEvents)
+    /// By slot, the connection it was read for: a slot is used only by that connection (its
+    /// descriptor may meanwhile belong to another).
+    @exclusivity(unchecked) private var slotConn: [Connection?] = Array(repeating: nil, count: maxEvents)
+    /// How many reads came from batches; `batchedReadsSeen` is the same count for other threads (tests).
+    private var batchedReadCount = 0
+    let batchedReadsSeen = Atomic<Int>(0)
+
+    init(loop: MultiLoop, epfd: Int32, recordChunkTimes: Bool, maxIdle: Int, batchedReads: Bool = true) {
         self.loop = loop
         self.epfd = epfd
         self.recordChunkTimes = recordChunkTimes
         self.maxIdle = maxIdle
+        batchWanted = batchedReads
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        batchFDs.deallocate()
+        batchResults.deallocate()
+        batchStamps.deallocate()
+        slotOfEvent.deallocate()
+    }
 
 
     // MARK: - Requests
@@ -336,14 +364,42 @@ final class DirectHTTP1 {
         return mono > t.lastArrival.nanoseconds ? MonotonicTime(nanoseconds: mono) : t.lastArrival
     }
 
+    /// Reads each of these connections among the `n` ready descriptors at `fds` (with their `flags`,
+    /// as `ready` takes them) once, all in one system call, before `ready` handles the events one by
+    /// one and takes each first read from there (`event`). Nothing is read when there is no batch
+    /// reader, or fewer than two such connections (one `recvmsg` costs what one batch does).
+    func readFirst(_ fds: UnsafePointer<Int32>, _ flags: UnsafePointer<Int32>, _ n: Int) {
+        if batchWanted {
+            batchWanted = false
+            batch = RxBatch(slots: Self.maxEvents, slotSize: 16 * 1024)
+        }
+        guard let batch else { return }
+        var m = 0
+        for k in 0..<min(n, Self.maxEvents) {
+            slotOfEvent[k] = -1
+            let slot = Int(fds[k])
+            guard flags[k] & 13 != 0, slot >= 0, slot < byFD.count, let conn = byFD[slot], !conn.closed else { continue }
+            slotOfEvent[k] = Int32(m)
+            batchFDs[m] = fds[k]
+            slotConn[m] = conn
+            m += 1
+        }
+        if m < 2 || !batch.read(batchFDs, m, results: batchResults, stamps: batchStamps) {
+            for k in 0..<min(n, Self.maxEvents) { slotOfEvent[k] = -1 }
+            for j in 0..<m { slotConn[j] = nil }
+        }
+    }
+
     /// Handles a socket event if `fd` is one of these connections (`flags`: bit 0 readable, bit 1
-    /// writable, bit 2 error or hang-up); false when it is not.
-    func ready(_ fd: Int32, flags: Int32) -> Bool {
+    /// writable, bit 2 error or hang-up); false when it is not. `event`: its place among this
+    /// wake-up's events, whose first reads `readFirst` may have made (-1: none).
+    func ready(_ fd: Int32, flags: Int32, event: Int = -1) -> Bool {
         let slot = Int(fd)
         guard slot < byFD.count, let conn = byFD[slot] else { return false }
         if flags & 2 != 0, conn.sent < conn.out.count { push(conn) }
         // Edge-triggered: a peer that has shut down (bit 3) or an error (bit 2) is read to the end.
-        if flags & 13 != 0, !conn.closed { receive(conn, toTheEnd: flags & 12 != 0) }
+        let first = batch != nil && event >= 0 && event < Self.maxEvents ? Int(slotOfEvent[event]) : -1
+        if flags & 13 != 0, !conn.closed { receive(conn, toTheEnd: flags & 12 != 0, first: first) }
         return true
     }
 
@@ -383,11 +439,31 @@ final class DirectHTTP1 {
         }
     }
 
-    private func receive(_ conn: Connection, toTheEnd: Bool) {
+    /// Reads `conn` until a short read (or, `toTheEnd`, to the end); the first read is batch slot
+    /// `first` when that slot was read for this connection (`readFirst`).
+    private func receive(_ conn: Connection, toTheEnd: Bool, first: Int = -1) {
+        var pending = first
         while true {
             var real: Int64 = 0
-            let n = conn.stamped ? dsd_recv_stamped(conn.fd, buffer.baseAddress, buffer.count, &real)
-                : dsd_recv(conn.fd, buffer.baseAddress, buffer.count)
+            var n: Int
+            var code: Int32 = 0
+            var bytes = UnsafeMutableRawPointer(buffer.baseAddress)
+            var room = buffer.count
+            if pending >= 0, let batch, slotConn[pending] === conn {
+                slotConn[pending] = nil
+                n = batchResults[pending]
+                real = batchStamps[pending]
+                bytes = batch.slot(pending)
+                room = batch.slotSize
+                if n < 0 { code = Int32(-n); n = -1 }
+                batchedReadCount &+= 1
+                batchedReadsSeen.store(batchedReadCount, ordering: .relaxed)  // a plain store on x86 and arm64
+            } else {
+                n = conn.stamped ? dsd_recv_stamped(conn.fd, buffer.baseAddress, buffer.count, &real)
+                    : dsd_recv(conn.fd, buffer.baseAddress, buffer.count)
+                if n < 0 { code = errno }
+            }
+            pending = -1
             if n > 0 {
                 guard let t = conn.transfer else {
                     // Bytes on an idle connection: nothing was asked; it cannot be trusted again.
@@ -396,18 +472,17 @@ final class DirectHTTP1 {
                 }
                 let now = arrival(real, t)
                 t.lastArrival = now
-                consume(conn, t, UnsafeRawBufferPointer(start: buffer.baseAddress, count: n), at: now)
+                consume(conn, t, UnsafeRawBufferPointer(start: bytes, count: n), at: now)
                 // The socket is watched edge-triggered: it is reported again only when more
                 // arrives, so it is read until a short read (TCP: no data was left) or EAGAIN, also
                 // after its response ended (bytes after it mean the connection is dropped). A short
                 // read does not show an end of file that came with the data: when the event said
                 // the peer shut down, reading goes on to the end.
-                if conn.closed || (n < buffer.count && !toTheEnd) { return }
+                if conn.closed || (n < room && !toTheEnd) { return }
                 continue
             }
-            if n < 0, errno == EINTR { continue }
-            if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { return }
-            let code: Int32 = n == 0 ? 0 : errno
+            if n < 0, code == EINTR { continue }
+            if n < 0, code == EAGAIN || code == EWOULDBLOCK { return }
             guard let t = conn.transfer else {
                 drop(conn)  // the server closed an idle connection
                 return

@@ -101,6 +101,8 @@ struct BenchRunCommand: ParsableCommand {
     var connectionPerRequest = false
     @Flag(help: "Read http:// responses through libcurl's own transfer instead of dsdeploy's HTTP/1.1 reader on libcurl's connections (more CPU per token: libcurl polls the socket after every read).")
     var libcurlReads = false
+    @Flag(inversion: .prefixedNo, help: "Read the streams one wake-up finds ready in one system call (io_uring, Linux 6.0 or later; where it is not there each is read with its own recvmsg, as with --no-batched-reads).")
+    var batchedReads = true
     @Option(help: "Most time between two wake-ups of the reading thread under load, in µs (0: wake on every arrival). Streams that arrive in between are read together; each read keeps the kernel's receive time, so TTFT and ITL do not include the wait. The interval in force is also at most a quarter of the shortest gap between a stream's chunks, 1/200 of the mean response time (so a closed loop loses at most about 0.25 % of its throughput), and 1000 µs until a first response ended.")
     var wakeIntervalUs: Int = 4000
     @Option(help: "Model name sent to OpenAI APIs.") var model: String?
@@ -163,6 +165,7 @@ struct BenchRunCommand: ParsableCommand {
         config.warmupRequests = warmupRequests
         config.connectionPerRequest = connectionPerRequest
         config.directHTTP1 = !libcurlReads
+        config.batchedReads = batchedReads
         config.wakeInterval = Double(wakeIntervalUs) / 1e6
         config.model = model
         // Load the workload before touching the endpoint: a bad dataset file changes nothing.

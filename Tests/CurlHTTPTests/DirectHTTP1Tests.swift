@@ -335,7 +335,8 @@ final class ScriptedServer: @unchecked Sendable {
     /// loop starts waiting out a 300 ms interval); their second chunks arrive 50 and 100 ms later,
     /// during the wait, and are read at its end, yet their times are still 50 ms apart. With read
     /// times they would be equal; without the wait they would be read as they came.
-    @Test func chunksReadLateKeepTheirArrivalTimes() async throws {
+    /// Run with the sockets of one wake-up read in one call (io_uring) and one by one.
+    @Test(arguments: [true, false]) func chunksReadLateKeepTheirArrivalTimes(batchedReads: Bool) async throws {
         final class Box<T: Sendable>: Sendable {
             let value: Mutex<T>
             init(_ v: T) { value = Mutex(v) }
@@ -355,7 +356,7 @@ final class ScriptedServer: @unchecked Sendable {
             s.write(fd, "0\r\n\r\n")
             close(fd)
         }
-        let multi = try CurlMulti(directHTTP1: true, wakeInterval: 0.3)
+        let multi = try CurlMulti(directHTTP1: true, wakeInterval: 0.3, batchedReads: batchedReads)
         defer { multi.shutdown() }
         /// (arrival time given with the second chunk, when the callback ran), per transfer.
         let seconds = Box<[(MonotonicTime, MonotonicTime)]>([])
@@ -376,13 +377,16 @@ final class ScriptedServer: @unchecked Sendable {
             for await r in group { all.append(r) }
             return all
         }
-        #expect(results.allSatisfy { (try? $0.get().status) == 200 })
+        #expect(results.allSatisfy { (try? $0.get().status) == 200 }, "\(results)")
         let f = seconds.value.withLock { $0 }.sorted { $0.0 < $1.0 }
         try #require(f.count == 2)
         let apart = f[1].0.seconds(since: f[0].0)
         #expect(apart >= 0.03 && apart < 0.25, "arrival times \(apart * 1000) ms apart, sent 50 ms apart")
         let late = f[1].1.seconds(since: f[1].0)
         #expect(late >= 0.1, "the later chunk was read \(late * 1000) ms after it arrived: the loop waited")
+        // The two streams' chunks, read at the same wake-ups, came from batches where there is io_uring.
+        #expect(batchedReads && ioUringExpected() ? multi.batchedReadCount >= 2 : multi.batchedReadCount == 0,
+                "batched reads: \(multi.batchedReadCount)")
     }
 
     /// A lone stream whose chunks come further apart than half the interval is read as they come:
@@ -462,6 +466,63 @@ final class ScriptedServer: @unchecked Sendable {
         #expect(off.seconds == 0, "never above the ceiling")
     }
 
+    /// The batch reader reads each socket once, in one call: the bytes there, end of file, or
+    /// EAGAIN for a socket with nothing, each read's receive stamp; too many sockets are refused.
+    /// Where io_uring is missing it must be because this machine has none to give.
+    #if os(Linux)
+    @Test func aBatchReadsEachSocketOnceInOneCall() throws {
+        guard let batch = RxBatch(slots: 8, slotSize: 4096) else {
+            #expect(!ioUringExpected(), "io_uring is there (Linux ≥ 6.0, not disabled) but the batch reader did not start")
+            return
+        }
+        let pairs = try (0..<5).map { _ in try LoopbackPair() }
+        var one: Int32 = 1
+        for p in pairs {
+            #expect(setsockopt(p.client, SOL_SOCKET, SO_TIMESTAMPNS, &one, socklen_t(MemoryLayout<Int32>.size)) == 0)
+        }
+        // The kernel turns receive stamps on for everyone a moment after the first socket asks (a
+        // deferred switch): until then segments arrive unstamped. Wait for a stamped byte.
+        var stamped = false
+        for _ in 0..<400 where !stamped {
+            var r = [0], s: [Int64] = [0]
+            #expect(write(pairs[4].server, "x", 1) == 1 && waitReadable(pairs[4].client))
+            #expect(batch.read([pairs[4].client], 1, results: &r, stamps: &s) && r == [1])
+            stamped = s[0] > 0
+            if !stamped { usleep(5_000) }
+        }
+        #expect(stamped, "no receive stamp came in 2 s")
+        #expect(write(pairs[0].server, "alpha", 5) == 5 && write(pairs[1].server, "beta!", 5) == 5)
+        close(pairs[3].server)
+        for k in [0, 1, 3] { #expect(waitReadable(pairs[k].client)) }
+        let fds = pairs.map(\.client)
+        var results = [Int](repeating: 99, count: 4)
+        var stamps = [Int64](repeating: 99, count: 4)
+        #expect(batch.read(fds, 4, results: &results, stamps: &stamps))
+        #expect(results == [5, 5, -Int(EAGAIN), 0])
+        func slot(_ i: Int, _ n: Int) -> String {
+            String(decoding: UnsafeRawBufferPointer(start: batch.slot(i), count: n), as: UTF8.self)
+        }
+        #expect(slot(0, 5) == "alpha" && slot(1, 5) == "beta!")
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nowNS = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        #expect(stamps[0] > nowNS - 10_000_000_000 && stamps[0] <= nowNS && stamps[1] > 0, "receive stamps: \(stamps), now \(nowNS)")
+        #expect(stamps[2] == 0 && stamps[3] == 0)
+        // Read again: nothing left anywhere but the end of file.
+        #expect(batch.read(fds, 4, results: &results, stamps: &stamps))
+        #expect(results == [-Int(EAGAIN), -Int(EAGAIN), -Int(EAGAIN), 0])
+        let many = [Int32](repeating: fds[0], count: 9)
+        var r9 = [Int](repeating: 0, count: 9), s9 = [Int64](repeating: 0, count: 9)
+        #expect(!batch.read(many, 9, results: &r9, stamps: &s9), "more sockets than slots")
+        // Each descriptor closed once (pair 3's server end already is): a second close could
+        // close a descriptor another test running alongside has since been given.
+        for (k, p) in pairs.enumerated() {
+            close(p.client)
+            if k != 3 { close(p.server) }
+        }
+    }
+    #endif
+
     /// What every read touches lies in the first `hotBytes` of a connection and of a transfer,
     /// the part that is prefetched: a field added before these would push them out, and fail here.
     @Test func hotFieldsLieWhereTheyArePrefetched() {
@@ -540,4 +601,58 @@ final class ScriptedServer: @unchecked Sendable {
         #expect(e.kind == .connectionFailed, "\(e)")
         #expect(multi.activeCount == 0)
     }
+}
+
+#if os(Linux)
+/// A connected TCP pair on loopback (client side nonblocking, as DirectHTTP1's sockets are).
+private struct LoopbackPair {
+    let client: Int32
+    let server: Int32
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Glibc.close(listener) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, len) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &len) == 0
+            }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, len) == 0 }
+        }
+        client = fd
+        guard connected else { throw POSIXError(.ECONNREFUSED) }
+        server = accept(listener, nil, nil)
+        _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+    }
+
+}
+
+/// Waits (up to 10 s) until `fd` is readable.
+private func waitReadable(_ fd: Int32) -> Bool {
+    var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    return poll(&p, 1, 10_000) == 1
+}
+
+#endif
+
+/// Whether this machine should give an io_uring: Linux 6.0 or later with io_uring not disabled.
+private func ioUringExpected() -> Bool {
+    #if os(Linux)
+    var u = utsname()
+    uname(&u)
+    let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    let major = Int(release.split(separator: ".").first ?? "") ?? 0
+    let disabled = (try? String(contentsOfFile: "/proc/sys/kernel/io_uring_disabled", encoding: .utf8))?
+        .trimmingCharacters(in: .whitespacesAndNewlines) ?? "0"
+    return major >= 6 && disabled == "0"
+    #else
+    return false
+    #endif
 }

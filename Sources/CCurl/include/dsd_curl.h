@@ -86,6 +86,19 @@ int dsd_rx_timestamps_enable(int fd);
 /* dsd_recv as recvmsg: also sets *real_ns to the kernel's receive time of the last segment read
    (CLOCK_REALTIME nanoseconds), or 0 when none came with the data (stamps off, or not Linux). */
 long dsd_recv_stamped(int fd, void *buf, size_t len, long long *real_ns);
+/* The first read of many ready sockets in one system call: an io_uring (Linux 6.0 or later) whose
+ * requests are recvmsg calls as dsd_recv_stamped makes them, with MSG_DONTWAIT. */
+typedef struct dsd_rx_batch dsd_rx_batch;
+/* A reader of up to `slots` sockets a call, `slot_size` bytes each; NULL where io_uring is not
+ * there (not Linux, a kernel before 6.0, io_uring disabled or refused by a seccomp filter). */
+dsd_rx_batch *dsd_rx_batch_create(int slots, int slot_size);
+void dsd_rx_batch_destroy(dsd_rx_batch *b);
+/* Reads each of the n (at most `slots`) sockets in fds once, never waiting for data:
+ * results[i] is the count of bytes read into dsd_rx_batch_slot(b, i), 0 at end of file, or
+ * -errno (-EAGAIN: nothing was there), and stamps[i] the receive stamp as dsd_recv_stamped gives it.
+ * Returns 0; -1 when nothing could be submitted (then nothing was read: read them yourself). */
+int dsd_rx_batch_read(dsd_rx_batch *b, const int *fds, int n, long *results, long long *stamps);
+void *dsd_rx_batch_slot(dsd_rx_batch *b, int i);
 /* CLOCK_MONOTONIC minus CLOCK_REALTIME in nanoseconds, read now (both through the vDSO): adding it
    to a receive stamp gives the monotonic clock's reading of the same moment. */
 long long dsd_monotonic_minus_realtime_ns(void);

@@ -74,6 +74,7 @@ public enum BenchReport {
             "output_throughput": m.outputThroughput, "total_throughput": m.totalThroughput,
             "concurrency": m.concurrency, "accept_length": r.acceptLength as Any? ?? NSNull(),
             "wake_interval_us": c.directHTTP1 ? Int((c.wakeInterval * 1e6).rounded()) : 0,
+            "batched_reads": r.batchedReads,
         ]
         switch c.dataset.name {
         case .sharegpt:

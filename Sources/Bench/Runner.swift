@@ -76,6 +76,10 @@ public struct BenchResult: Sendable {
     public var acceptLength: Double?
     /// How the prompts went: token ids, or text (and why, when the server refused ids).
     public var promptMode: PromptMode = .text(refused: nil)
+    /// Reads that came from batches, all ready streams in one system call (`BenchConfig.batchedReads`;
+    /// 0 where io_uring is not there, with `--no-batched-reads` or `--libcurl-reads`, or when no
+    /// wake-up found two streams ready).
+    public var batchedReads = 0
 }
 
 /// Why a run could not start.
@@ -289,7 +293,8 @@ public final class BenchRunner: Sendable {
         var used = config
         if used.directHTTP1 { used.wakeInterval = multi.wakeInterval.seconds }
         return BenchResult(config: used, metrics: BenchMetrics(outputs: outputs, duration: duration),
-                           outputs: outputs, acceptLength: accept, promptMode: mode)
+                           outputs: outputs, acceptLength: accept, promptMode: mode,
+                           batchedReads: multi.batchedReadCount)
     }
 
     /// `internal_states[0].avg_spec_accept_length` from `/server_info` (nil if absent).

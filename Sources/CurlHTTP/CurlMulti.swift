@@ -72,7 +72,7 @@ public final class CurlMulti: Sendable {
     deinit { loop.stop(wait: false) }
 
     /// How many reads of `directHTTP1` transfers came from batched reads (`batchedReads`).
-    var batchedReadCount: Int { loop.direct?.batchedReadsSeen.load(ordering: .relaxed) ?? 0 }
+    public var batchedReadCount: Int { loop.direct?.batchedReadsSeen.load(ordering: .relaxed) ?? 0 }
 
     /// The wake interval in force (0 without `directHTTP1`), and what shortens it (`WakeInterval`).
     public var wakeInterval: WakeInterval { loop.pace }

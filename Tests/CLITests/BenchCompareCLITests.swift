@@ -159,6 +159,25 @@ import TestSupport
         #expect(wake > bound * 0.95 && wake < bound * 1.05, "\(wake) µs against a mean response of \(e2e) ms")
     }
 
+    /// `batched_reads` counts the reads that came from batches: some where io_uring is there and
+    /// streams come ready together (4 streams started together step together), none with
+    /// `--no-batched-reads`.
+    @Test func batchedReadsAreReported() throws {
+        let b = try Bench(stepMS: 20)
+        defer { b.stop() }
+        for batched in [true, false] {
+            let r = try b.run(["bench", "--url", b.url, "--backend", "openai", "--model", "sim/model",
+                               "--random-input-len", "8", "--random-output-len", "16", "--random-range-ratio", "1",
+                               "--num-prompts", "8", "--max-concurrency", "4", "--output", "json"]
+                              + (batched ? [] : ["--no-batched-reads"]))
+            #expect(r.status == 0, "\(r.err)")
+            let d = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+            let reads = try #require(d["batched_reads"] as? Int)
+            #expect(batched && ioUringExpected() ? reads > 0 : reads == 0, "batched \(batched): \(reads) batched reads")
+            #expect(d["completed"] as? Int == 8)
+        }
+    }
+
     @Test func badInputsFailClearly() throws {
         let b = try Bench()
         defer { b.stop() }

@@ -7,6 +7,11 @@
 
 #if defined(__linux__) && __has_include(<linux/io_uring.h>)
 #include <linux/io_uring.h>
+#endif
+
+/* The ring needs headers of Linux 6.0 or later (IORING_SETUP_SINGLE_ISSUER); with older ones, or
+ * elsewhere, there is no batch reader and every socket is read with its own recvmsg. */
+#if defined(__linux__) && defined(IORING_SETUP_SINGLE_ISSUER)
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/socket.h>

@@ -138,7 +138,8 @@ final class DirectHTTP1 {
     /// By slot, the connection it was read for: a slot is used only by that connection (its
     /// descriptor may meanwhile belong to another).
     @exclusivity(unchecked) private var slotConn: [Connection?] = Array(repeating: nil, count: maxEvents)
-    /// How many reads came from batches; `batchedReadsSeen` is the same count for other threads (tests).
+    /// How many reads came from batches; `batchedReadsSeen` is the same count for other threads
+    /// (`CurlMulti.batchedReadCount`: the bench result, tests).
     private var batchedReadCount = 0
     let batchedReadsSeen = Atomic<Int>(0)
 

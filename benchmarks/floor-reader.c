@@ -23,6 +23,8 @@
  * interval in force is at most a quarter of the shortest gap under twice that bound, 1/200 of the
  * mean response time, and 1 ms until a first response ended.
  *
+ * The request, the accounting per read and the result are floor-common.h's (shared with floor-uring.c).
+ *
  * Prints bench's JSON keys: total_output_tokens, duration, output_throughput, mean_ttft_ms,
  * mean_itl_ms, completed, failed. Build: cc -O2 -o floor-reader floor-reader.c
  */
@@ -39,23 +41,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-struct conn {
-    int fd;
-    int busy;          /* a request is outstanding */
-    double start;      /* when its request was written */
-    double last;       /* last token event */
-    int events;        /* SSE events of the current response */
-    int at_line_start; /* the previous byte ended a line (an event may start here) */
-    char tail[8];      /* last bytes seen, to find "0\r\n\r\n" across reads */
-    int tail_len;
-};
+#include "floor-common.h"
 
 int main(int argc, char **argv) {
     if (argc != 8 && argc != 9) {
@@ -67,21 +53,12 @@ int main(int argc, char **argv) {
     int in_len = atoi(argv[5]), out_len = atoi(argv[6]);
     const char *model = argv[7];
     double ceiling = argc == 9 ? atof(argv[8]) * 1e-6 : 0;
-    /* The interval in force (bench's WakeInterval): min(ceiling, gap bound, mean response / 200, or 1 ms before one). */
-    double gap_bound = ceiling, lat_sum = 0, wake = ceiling < 0.001 ? ceiling : 0.001;
-    long lat_n = 0;
+    struct tally st = {.gap_bound = ceiling};
+    double wake = ceiling < 0.001 ? ceiling : 0.001;
     if (conc > prompts) conc = prompts;
 
-    /* One body for every request (token ids 100, 101, ...): the server's work does not depend on them. */
-    static char body[1 << 16], req[1 << 17];
-    int b = snprintf(body, sizeof body, "{\"prompt\":[");
-    for (int i = 0; i < in_len && b < (int)sizeof body - 64; i++) b += snprintf(body + b, sizeof body - b, i ? ",%d" : "%d", 100 + i);
-    b += snprintf(body + b, sizeof body - b,
-                  "],\"temperature\":0.0,\"max_tokens\":%d,\"stream\":true,\"ignore_eos\":true,"
-                  "\"stream_options\":{\"include_usage\":true},\"model\":\"%s\"}", out_len, model);
-    int rlen = snprintf(req, sizeof req,
-                        "POST /v1/completions HTTP/1.1\r\nHost: %s:%d\r\nAccept: */*\r\n"
-                        "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", host, port, b, body);
+    static char req[1 << 17];
+    int rlen = build_request(req, sizeof req, host, port, in_len, out_len, model);
 
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
@@ -101,29 +78,18 @@ int main(int argc, char **argv) {
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     }
 
-    int sent = 0, done = 0, failed = 0;
-    long tokens = 0, itl_n = 0, ttft_n = 0;
-    double itl_sum = 0, ttft_sum = 0;
+    int sent = 0;
     double begin = now_s();
     for (int i = 0; i < conc; i++) {
-        cs[i].busy = 1;
-        cs[i].start = now_s();
-        cs[i].events = 0;
-        cs[i].at_line_start = 1;
-        cs[i].tail_len = 0;
-        if (write(cs[i].fd, req, (size_t)rlen) != rlen) { perror("write"); return 1; }
+        if (start_request(&cs[i], req, rlen) != 0) { perror("write"); return 1; }
         sent++;
     }
     static char buf[65536];
     struct epoll_event evs[256];
     double last_wake = 0, offset = 0;
     int dense = 0;
-    while (done < prompts) {
-        if (ceiling > 0) {
-            double lat = lat_n ? lat_sum / lat_n / 200 : 0.001;
-            wake = ceiling < gap_bound ? ceiling : gap_bound;
-            if (lat < wake) wake = lat;
-        }
+    while (st.done < prompts) {
+        if (ceiling > 0) wake = wake_interval(ceiling, &st);
         if (wake > 0 && dense && now_s() - last_wake < wake) {
             double left = wake - (now_s() - last_wake);
             struct timespec ts = {0, (long)(left * 1e9)};
@@ -132,7 +98,7 @@ int main(int argc, char **argv) {
         int n = epoll_wait(ep, evs, 256, 10000);
         if (n <= 0) {
             if (n < 0 && errno == EINTR) continue;
-            fprintf(stderr, "no progress (%d done)\n", done);
+            fprintf(stderr, "no progress (%d done)\n", st.done);
             return 1;
         }
         if (ceiling > 0) {
@@ -171,58 +137,12 @@ int main(int argc, char **argv) {
             }
             if (r <= 0) { fprintf(stderr, "connection closed\n"); return 1; }
             if (!c->busy) continue;
-            /* SSE events: "data:" at the start of a line (chunk-size lines never start with 'd'). */
-            int events = 0;
-            for (char *p = buf, *end = buf + r; p < end;) {
-                if (c->at_line_start && end - p >= 5 && memcmp(p, "data:", 5) == 0) events++;
-                char *nl = memchr(p, '\n', (size_t)(end - p));
-                if (!nl) { c->at_line_start = 0; break; }
-                c->at_line_start = 1;
-                p = nl + 1;
-            }
-            for (int e = 0; e < events; e++) {
-                int idx = c->events++;
-                if (idx >= out_len) continue; /* usage, [DONE] */
-                tokens++;
-                if (idx == 0) { ttft_sum += t - c->start; ttft_n++; }
-                else {
-                    itl_sum += t - c->last; itl_n++;
-                    if (t - c->last < 2 * gap_bound) gap_bound = (t - c->last) / 4 < 20e-6 ? 0 : (t - c->last) / 4;
-                }
-                c->last = t;
-            }
-            /* The response ends with the chunked terminator "0\r\n\r\n". */
-            char last[8];
-            int m = 0;
-            if (r >= 5) { memcpy(last, buf + r - 5, 5); m = 5; }
-            else { /* join with the previous tail */
-                int keep = 5 - (int)r; if (keep > c->tail_len) keep = c->tail_len;
-                memcpy(last, c->tail + c->tail_len - keep, (size_t)keep);
-                memcpy(last + keep, buf, (size_t)r); m = keep + (int)r;
-            }
-            memcpy(c->tail, last, (size_t)m); c->tail_len = m;
-            if (m == 5 && memcmp(last, "0\r\n\r\n", 5) == 0 && c->events >= out_len) {
-                done++;
-                lat_sum += t - c->start;
-                lat_n++;
-                if (c->events < out_len + 2) failed++;
-                c->busy = 0;
-                if (sent < prompts) {
-                    c->busy = 1;
-                    c->start = now_s();
-                    c->events = 0;
-                    c->at_line_start = 1;
-                    c->tail_len = 0;
-                    if (write(c->fd, req, (size_t)rlen) != rlen) { perror("write"); return 1; }
-                    sent++;
-                }
+            if (account(c, buf, r, t, out_len, &st) && sent < prompts) {
+                if (start_request(c, req, rlen) != 0) { perror("write"); return 1; }
+                sent++;
             }
         }
     }
-    double dur = now_s() - begin;
-    printf("{\"completed\": %d, \"failed\": %d, \"duration\": %.6f, \"total_output_tokens\": %ld, "
-           "\"output_throughput\": %.3f, \"mean_ttft_ms\": %.4f, \"mean_itl_ms\": %.5f}\n",
-           done - failed, failed, dur, tokens, tokens / dur, ttft_n ? ttft_sum / ttft_n * 1e3 : 0.0,
-           itl_n ? itl_sum / itl_n * 1e3 : 0.0);
+    print_result(&st, now_s() - begin);
     return 0;
 }

@@ -11,6 +11,8 @@
  *
  *   floor-uring HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL [WAKE_INTERVAL_US]
  *
+ * The request, the accounting per read and the result are floor-common.h's (shared with floor-reader.c).
+ *
  * Build: cc -O2 -o floor-uring floor-uring.c
  */
 #define _GNU_SOURCE
@@ -29,22 +31,11 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "floor-common.h"
 
 #define NBUF 4096
 #define BUFSZ 2048
 #define BGID 1
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-struct conn {
-    int fd, busy, events, at_line_start, tail_len;
-    double start, last;
-    char tail[8];
-};
 
 /* The rings, mapped. */
 static int ring_fd;
@@ -103,19 +94,12 @@ int main(int argc, char **argv) {
     int in_len = atoi(argv[5]), out_len = atoi(argv[6]);
     const char *model = argv[7];
     double ceiling = argc == 9 ? atof(argv[8]) * 1e-6 : 0;
-    double gap_bound = ceiling, lat_sum = 0, wake = ceiling < 0.001 ? ceiling : 0.001;
-    long lat_n = 0;
+    struct tally st = {.gap_bound = ceiling};
+    double wake = ceiling < 0.001 ? ceiling : 0.001;
     if (conc > prompts) conc = prompts;
 
-    static char body[1 << 16], req[1 << 17];
-    int b = snprintf(body, sizeof body, "{\"prompt\":[");
-    for (int i = 0; i < in_len && b < (int)sizeof body - 64; i++) b += snprintf(body + b, sizeof body - b, i ? ",%d" : "%d", 100 + i);
-    b += snprintf(body + b, sizeof body - b,
-                  "],\"temperature\":0.0,\"max_tokens\":%d,\"stream\":true,\"ignore_eos\":true,"
-                  "\"stream_options\":{\"include_usage\":true},\"model\":\"%s\"}", out_len, model);
-    int rlen = snprintf(req, sizeof req,
-                        "POST /v1/completions HTTP/1.1\r\nHost: %s:%d\r\nAccept: */*\r\n"
-                        "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", host, port, b, body);
+    static char req[1 << 17];
+    int rlen = build_request(req, sizeof req, host, port, in_len, out_len, model);
 
     struct io_uring_params p = {0};
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
@@ -163,21 +147,15 @@ int main(int argc, char **argv) {
     if (enter(to_submit, 0) < 0) { perror("io_uring_enter"); return 1; }
     to_submit = 0;
 
-    int sent = 0, done = 0, failed = 0;
-    long tokens = 0, itl_n = 0, ttft_n = 0;
-    double itl_sum = 0, ttft_sum = 0, begin = now_s(), last_wake = 0, offset = 0;
+    int sent = 0;
+    double begin = now_s(), last_wake = 0, offset = 0;
     for (int i = 0; i < conc; i++) {
-        cs[i].busy = 1; cs[i].start = now_s(); cs[i].at_line_start = 1;
-        if (write(cs[i].fd, req, (size_t)rlen) != rlen) { perror("write"); return 1; }
+        if (start_request(&cs[i], req, rlen) != 0) { perror("write"); return 1; }
         sent++;
     }
     int dense = 0;
-    while (done < prompts) {
-        if (ceiling > 0) {
-            double lat = lat_n ? lat_sum / lat_n / 200 : 0.001;
-            wake = ceiling < gap_bound ? ceiling : gap_bound;
-            if (lat < wake) wake = lat;
-        }
+    while (st.done < prompts) {
+        if (ceiling > 0) wake = wake_interval(ceiling, &st);
         if (wake > 0 && dense && now_s() - last_wake < wake) {
             double left = wake - (now_s() - last_wake);
             struct timespec ts = {0, (long)(left * 1e9)};
@@ -228,57 +206,15 @@ int main(int argc, char **argv) {
                 }
             if (t == 0) t = now_s();
             if (r == 0) { fprintf(stderr, "connection closed\n"); return 1; }
-            if (c->busy) {
-                int events = 0;
-                for (char *q = data, *end = data + r; q < end;) {
-                    if (c->at_line_start && end - q >= 5 && memcmp(q, "data:", 5) == 0) events++;
-                    char *nl = memchr(q, '\n', (size_t)(end - q));
-                    if (!nl) { c->at_line_start = 0; break; }
-                    c->at_line_start = 1;
-                    q = nl + 1;
-                }
-                for (int k = 0; k < events; k++) {
-                    int idx = c->events++;
-                    if (idx >= out_len) continue;
-                    tokens++;
-                    if (idx == 0) { ttft_sum += t - c->start; ttft_n++; }
-                    else {
-                        itl_sum += t - c->last; itl_n++;
-                        if (t - c->last < 2 * gap_bound) gap_bound = (t - c->last) / 4 < 20e-6 ? 0 : (t - c->last) / 4;
-                    }
-                    c->last = t;
-                }
-                char last[8];
-                int mlen = 0;
-                if (r >= 5) { memcpy(last, data + r - 5, 5); mlen = 5; }
-                else {
-                    int keep = 5 - (int)r; if (keep > c->tail_len) keep = c->tail_len;
-                    memcpy(last, c->tail + c->tail_len - keep, (size_t)keep);
-                    memcpy(last + keep, data, (size_t)r); mlen = keep + (int)r;
-                }
-                memcpy(c->tail, last, (size_t)mlen); c->tail_len = mlen;
-                if (mlen == 5 && memcmp(last, "0\r\n\r\n", 5) == 0 && c->events >= out_len) {
-                    done++;
-                    lat_sum += t - c->start;
-                    lat_n++;
-                    if (c->events < out_len + 2) failed++;
-                    c->busy = 0;
-                    if (sent < prompts) {
-                        c->busy = 1; c->start = now_s(); c->events = 0; c->at_line_start = 1; c->tail_len = 0;
-                        if (write(c->fd, req, (size_t)rlen) != rlen) { perror("write"); return 1; }
-                        sent++;
-                    }
-                }
+            if (c->busy && account(c, data, r, t, out_len, &st) && sent < prompts) {
+                if (start_request(c, req, rlen) != 0) { perror("write"); return 1; }
+                sent++;
             }
             give_back(bid);
         }
         atomic_store_explicit((_Atomic unsigned *)cq_head, head, memory_order_release);
         if (head != first) { again = 1; goto more; }
     }
-    double dur = now_s() - begin;
-    printf("{\"completed\": %d, \"failed\": %d, \"duration\": %.6f, \"total_output_tokens\": %ld, "
-           "\"output_throughput\": %.3f, \"mean_ttft_ms\": %.4f, \"mean_itl_ms\": %.5f}\n",
-           done - failed, failed, dur, tokens, tokens / dur, ttft_n ? ttft_sum / ttft_n * 1e3 : 0.0,
-           itl_n ? itl_sum / itl_n * 1e3 : 0.0);
+    print_result(&st, now_s() - begin);
     return 0;
 }

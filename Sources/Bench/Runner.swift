@@ -43,8 +43,8 @@ public struct BenchConfig: Sendable, Hashable {
     /// libcurl opens the connections, one `recvmsg` and one parse per read) rather than through
     /// libcurl's transfer, which polls the socket after every read (`--libcurl-reads` turns it off).
     public var directHTTP1 = true
-    /// With `directHTTP1`: read the streams one wake-up finds ready in one system call (io_uring,
-    /// where there is one; `--no-batched-reads` turns it off).
+    /// With `directHTTP1`: read the streams through io_uring's multishot receives, where there is
+    /// one (`--no-batched-reads` turns it off).
     public var batchedReads = true
     /// With `directHTTP1`: the most time in seconds between two wake-ups of the reading thread
     /// under load (`--wake-interval-us`; 0: wake on every arrival). Streams that arrive in between
@@ -76,9 +76,8 @@ public struct BenchResult: Sendable {
     public var acceptLength: Double?
     /// How the prompts went: token ids, or text (and why, when the server refused ids).
     public var promptMode: PromptMode = .text(refused: nil)
-    /// Reads that came from batches, all ready streams in one system call (`BenchConfig.batchedReads`;
-    /// 0 where io_uring is not there, with `--no-batched-reads` or `--libcurl-reads`, or when no
-    /// wake-up found two streams ready).
+    /// Reads that came through io_uring's multishot receives (`BenchConfig.batchedReads`; 0 where
+    /// io_uring is not there, with `--no-batched-reads` or `--libcurl-reads`).
     public var batchedReads = 0
 }
 

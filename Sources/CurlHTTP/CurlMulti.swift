@@ -42,9 +42,10 @@ public final class CurlMulti: Sendable {
     ///     (`WakeInterval`) to suit the streams and responses they see.
     ///   - wakeIntervalStartCap: the most the interval is until a first response's time is noted
     ///     (`WakeInterval.noteLatency`); nil: `wakeInterval`.
-    ///   - batchedReads: with `directHTTP1`, read the sockets one wake-up finds ready in one system
-    ///     call (io_uring, Linux 6.0 or later) before handling them; where io_uring is not there,
-    ///     or false, each is read with its own `recvmsg`.
+    ///   - batchedReads: with `directHTTP1`, read every socket through a multishot receive
+    ///     (io_uring, Linux 6.1 or later: armed once per connection; all reads due at a wake-up run
+    ///     in one system call, and epoll watches only the ring); where io_uring is not there, or
+    ///     false, epoll reports each socket and each is read with its own `recvmsg`.
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
                 recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil,
                 directHTTP1: Bool = false, wakeInterval: Double = 0,
@@ -71,7 +72,7 @@ public final class CurlMulti: Sendable {
 
     deinit { loop.stop(wait: false) }
 
-    /// How many reads of `directHTTP1` transfers came from batched reads (`batchedReads`).
+    /// How many reads of `directHTTP1` transfers came through io_uring (`batchedReads`).
     public var batchedReadCount: Int { loop.direct?.batchedReadsSeen.load(ordering: .relaxed) ?? 0 }
 
     /// The wake interval in force (0 without `directHTTP1`), and what shortens it (`WakeInterval`).
@@ -153,6 +154,8 @@ final class MultiLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var lastWake: UInt64 = 0
     /// Whether arrivals come densely enough for a wait to gather several (see `waitOutInterval`).
     @exclusivity(unchecked) private var dense = false
+    /// The last look at epoll found events: look again before waiting in `direct`'s ring.
+    @exclusivity(unchecked) private var epollBusy = false
 
     /// `direct`: keep `DirectHTTP1` transfers, with at most this many idle connections (needs epoll).
     /// `wakeInterval`: see `CurlMulti.init`.
@@ -246,6 +249,12 @@ final class MultiLoop: @unchecked Sendable {
             return true
         }
         if queued { wake() }
+    }
+
+    /// Starts at once what callbacks on this thread queued (a transfer started by a completion is
+    /// sent before the next read is handled, as after each epoll event).
+    @inline(__always) func drainQueued() {
+        if !localPending.isEmpty || !localWork.isEmpty { drainLocal() }
     }
 
     /// Adds the transfers and runs the work queued from the loop thread (until none is left: work
@@ -366,24 +375,37 @@ final class MultiLoop: @unchecked Sendable {
             wait = Int32(min(ms, 1000))
         }
         if direct != nil, pace.nanoseconds > 0 { waitOutInterval(until: due) }
-        let n = dsd_epoll_wait(epfd, readyFDs, readyFlags, 256, wait)
-        if n > 0 {
-            var arrivals = 0
-            var woke: UInt64 = 0
-            if let direct {
+        var arrivals = 0
+        var woke: UInt64 = 0
+        let n: Int32
+        if let direct, direct.hasRing {
+            // Reads come through the ring, and the loop waits there; epoll (libcurl's sockets, the
+            // wake-up descriptor, sockets waiting to send) is watched by the ring, and looked at when
+            // that fired or when it had events last time (its level-triggered entries stay ready).
+            if !epollBusy { direct.waitRing(nanoseconds: Int64(wait) * 1_000_000) }
+            woke = MonotonicTime.now().nanoseconds
+            direct.wakeUp()
+            let (read, epoll) = direct.pump()
+            arrivals = read
+            n = epoll || epollBusy ? dsd_epoll_wait(epfd, readyFDs, readyFlags, 256, 0) : 0
+            epollBusy = n > 0
+        } else {
+            n = dsd_epoll_wait(epfd, readyFDs, readyFlags, 256, wait)
+            if n > 0, let direct {
                 woke = MonotonicTime.now().nanoseconds
                 direct.wakeUp()
                 direct.prefetch(readyFDs, Int(n))
-                direct.readFirst(readyFDs, readyFlags, Int(n))
             }
+        }
+        if n > 0 {
             for k in 0..<Int(n) {
                 let fd = readyFDs[k], f = readyFlags[k]
                 if fd == wakeRead {
                     dsd_wake_fd_drain(wakeRead)
                     continue
                 }
-                if let direct, direct.ready(fd, flags: f, event: k) {
-                    arrivals += 1
+                if let direct, case let read = direct.ready(fd, flags: f), read >= 0 {
+                    arrivals += read
                     if !localPending.isEmpty || !localWork.isEmpty { drainLocal() }
                     continue
                 }
@@ -392,8 +414,8 @@ final class MultiLoop: @unchecked Sendable {
                 _ = dsd_curl_multi_socket_action(multi, fd, Int32(mask), &running)
                 if !localPending.isEmpty || !localWork.isEmpty { drainLocal() }
             }
-            if woke > 0 { noteWake(woke, arrivals: arrivals) }
         }
+        if woke > 0 { noteWake(woke, arrivals: arrivals) }
         if let d = timerDeadline, d.nanoseconds <= MonotonicTime.now().nanoseconds {
             timerDeadline = nil
             _ = dsd_curl_multi_socket_action(multi, -1 /* CURL_SOCKET_TIMEOUT */, 0, &running)

@@ -42,8 +42,12 @@ final class DirectHTTP1 {
         let stamped: Bool
         /// Closed (its descriptor may already belong to another socket).
         var closed = false
-        /// The object's header, `transfer`, `parser`, then `fd`, `stamped` and `closed` in one word.
-        static let hotBytes = 16 + 8 + MemoryLayout<HTTP1ResponseParser>.stride + 8
+        /// Tells its receives' completions from those of an earlier connection on the same
+        /// descriptor (`RxRing` tags: descriptor and serial). Set once, at its making.
+        var serial: UInt32
+        /// The object's header, `transfer`, `parser`, then `fd`, `stamped`, `closed` and `serial`
+        /// in two words.
+        static let hotBytes = 16 + 8 + MemoryLayout<HTTP1ResponseParser>.stride + 16
 
         let key: String
         /// Request bytes still to send (from `sent`).
@@ -53,11 +57,15 @@ final class DirectHTTP1 {
         /// Responses completed on it.
         var served = 0
 
-        init(fd: Int32, key: String, stamped: Bool) {
+        init(fd: Int32, key: String, stamped: Bool, serial: UInt32 = 0) {
             self.fd = fd
             self.key = key
             self.stamped = stamped
+            self.serial = serial
         }
+
+        /// The tag of its receives' completions.
+        var tag: UInt64 { UInt64(UInt32(bitPattern: fd)) | UInt64(serial) << 32 }
     }
 
     /// One request's state.
@@ -122,23 +130,17 @@ final class DirectHTTP1 {
     /// receive stamps (real time) into monotonic readings, following any step of the real clock.
     @exclusivity(unchecked) private var stampOffset: Int64 = dsd_monotonic_minus_realtime_ns()
 
-    /// The first read of the sockets a wake-up finds ready, all in one system call (`readFirst`);
-    /// nil: each is read with its own `recvmsg`. Made on the loop thread at its first wake-up, as
-    /// the ring takes submissions only from the thread that made it.
-    private var batch: RxBatch?
-    /// `batch` is still to be made (batched reads asked for, not tried yet).
-    private var batchWanted: Bool
-    /// Room for one wake-up's batch (at most `maxEvents` sockets): their descriptors, results and stamps.
-    private static let maxEvents = 256
-    private let batchFDs = UnsafeMutablePointer<Int32>.allocate(capacity: maxEvents)
-    private let batchResults = UnsafeMutablePointer<Int>.allocate(capacity: maxEvents)
-    private let batchStamps = UnsafeMutablePointer<Int64>.allocate(capacity: maxEvents)
-    /// By event of the current wake-up, the batch slot that holds its first read (-1: none).
-    private let slotOfEvent = UnsafeMutablePointer<Int32>.allocate(capacity: maxEvents)
-    /// By slot, the connection it was read for: a slot is used only by that connection (its
-    /// descriptor may meanwhile belong to another).
-    @exclusivity(unchecked) private var slotConn: [Connection?] = Array(repeating: nil, count: maxEvents)
-    /// How many reads came from batches; `batchedReadsSeen` is the same count for other threads
+    /// Reads through multishot receives (`pump`), and the loop's wait when there is one (`waitRing`):
+    /// nil: each socket is read with its own `recvmsg` when epoll reports it. Made on the loop
+    /// thread with its first connection, as the ring takes submissions only from the thread that made it.
+    private var ring: RxRing?
+    /// The tag of the ring's watch of the loop's epoll instance.
+    private static let epollTag = UInt64.max
+    /// `ring` is still to be made (reads through io_uring asked for, not tried yet).
+    private var ringWanted: Bool
+    /// The serial of the next connection (`Connection.serial`).
+    private var nextSerial: UInt32 = 0
+    /// How many reads came through the ring; `batchedReadsSeen` is the same count for other threads
     /// (`CurlMulti.batchedReadCount`: the bench result, tests).
     private var batchedReadCount = 0
     let batchedReadsSeen = Atomic<Int>(0)
@@ -148,16 +150,10 @@ final class DirectHTTP1 {
         self.epfd = epfd
         self.recordChunkTimes = recordChunkTimes
         self.maxIdle = maxIdle
-        batchWanted = batchedReads
+        ringWanted = batchedReads
     }
 
-    deinit {
-        buffer.deallocate()
-        batchFDs.deallocate()
-        batchResults.deallocate()
-        batchStamps.deallocate()
-        slotOfEvent.deallocate()
-    }
+    deinit { buffer.deallocate() }
 
 
     // MARK: - Requests
@@ -274,8 +270,13 @@ final class DirectHTTP1 {
                                                      method: t.request.method, url: t.request.url)))
             return
         }
-        let conn = Connection(fd: fd, key: t.key, stamped: dsd_rx_timestamps_enable(fd) == 0)
-        guard dsd_epoll_ctl(epfd, 1 /* EPOLL_CTL_ADD */, fd, 1, 0, 1) == 0 else {
+        if ringWanted { makeRing() }
+        nextSerial &+= 1
+        let conn = Connection(fd: fd, key: t.key, stamped: dsd_rx_timestamps_enable(fd) == 0, serial: nextSerial)
+        // With the ring the socket is read by its receive, and watched by epoll only while a
+        // request waits for room to be sent (`watchOut`).
+        let watching = ring.map { $0.arm(fd, tag: conn.tag) } ?? (dsd_epoll_ctl(epfd, 1 /* EPOLL_CTL_ADD */, fd, 1, 0, 1) == 0)
+        guard watching else {
             let why = String(cString: strerror(errno))
             shutDown(conn)
             complete(t, .failure(HTTPError(kind: .other, message: "cannot watch the connection: \(why)",
@@ -286,6 +287,14 @@ final class DirectHTTP1 {
         if slot >= byFD.count { byFD += repeatElement(nil, count: max(slot + 1 - byFD.count, 64)) }
         byFD[slot] = conn
         attach(t, to: conn)
+    }
+
+    /// Makes the ring (once; on the loop thread), watching the loop's epoll instance: from then on
+    /// the loop waits in the ring (`waitRing`).
+    private func makeRing() {
+        ringWanted = false
+        guard let r = RxRing(), r.watch(epfd, tag: Self.epollTag) else { return }
+        ring = r
     }
 
     private func attach(_ t: Transfer, to conn: Connection) {
@@ -337,17 +346,19 @@ final class DirectHTTP1 {
     /// for their cold state about once, not once per stream. Descriptors it does not know are skipped.
     func prefetch(_ fds: UnsafePointer<Int32>, _ n: Int) {
         hot.withUnsafeBufferPointer { h in
-            for k in 0..<n {
-                let first = Int(fds[k]) * Self.hotEntries
-                guard first >= 0, first + Self.hotEntries <= h.count else { continue }
-                for e in h[first..<(first + Self.hotEntries)] {
-                    guard e != 0 else { break }
-                    var line = e & ~63
-                    for _ in 0...(e & 63) {
-                        dsd_prefetch_write(UnsafeRawPointer(bitPattern: line))
-                        line += 64
-                    }
-                }
+            for k in 0..<n { Self.prefetch(fds[k], h) }
+        }
+    }
+
+    @inline(__always) private static func prefetch(_ fd: Int32, _ h: UnsafeBufferPointer<UInt>) {
+        let first = Int(fd) * hotEntries
+        guard first >= 0, first + hotEntries <= h.count else { return }
+        for e in h[first..<(first + hotEntries)] {
+            guard e != 0 else { break }
+            var line = e & ~63
+            for _ in 0...(e & 63) {
+                dsd_prefetch_write(UnsafeRawPointer(bitPattern: line))
+                line += 64
             }
         }
     }
@@ -365,43 +376,84 @@ final class DirectHTTP1 {
         return mono > t.lastArrival.nanoseconds ? MonotonicTime(nanoseconds: mono) : t.lastArrival
     }
 
-    /// Reads each of these connections among the `n` ready descriptors at `fds` (with their `flags`,
-    /// as `ready` takes them) once, all in one system call, before `ready` handles the events one by
-    /// one and takes each first read from there (`event`). Nothing is read when there is no batch
-    /// reader, or fewer than two such connections (one `recvmsg` costs what one batch does).
-    func readFirst(_ fds: UnsafePointer<Int32>, _ flags: UnsafePointer<Int32>, _ n: Int) {
-        if batchWanted {
-            batchWanted = false
-            batch = RxBatch(slots: Self.maxEvents, slotSize: 16 * 1024)
-        }
-        guard let batch else { return }
-        var m = 0
-        for k in 0..<min(n, Self.maxEvents) {
-            slotOfEvent[k] = -1
-            let slot = Int(fds[k])
-            guard flags[k] & 13 != 0, slot >= 0, slot < byFD.count, let conn = byFD[slot], !conn.closed else { continue }
-            slotOfEvent[k] = Int32(m)
-            batchFDs[m] = fds[k]
-            slotConn[m] = conn
-            m += 1
-        }
-        if m < 2 || !batch.read(batchFDs, m, results: batchResults, stamps: batchStamps) {
-            for k in 0..<min(n, Self.maxEvents) { slotOfEvent[k] = -1 }
-            for j in 0..<m { slotConn[j] = nil }
-        }
-    }
-
     /// Handles a socket event if `fd` is one of these connections (`flags`: bit 0 readable, bit 1
-    /// writable, bit 2 error or hang-up); false when it is not. `event`: its place among this
-    /// wake-up's events, whose first reads `readFirst` may have made (-1: none).
-    func ready(_ fd: Int32, flags: Int32, event: Int = -1) -> Bool {
+    /// writable, bit 2 error or hang-up, bit 3 the peer shut down): the count of reads that brought
+    /// bytes, or -1 when `fd` is not one of these.
+    func ready(_ fd: Int32, flags: Int32) -> Int {
         let slot = Int(fd)
-        guard slot < byFD.count, let conn = byFD[slot] else { return false }
+        guard slot < byFD.count, let conn = byFD[slot] else { return -1 }
         if flags & 2 != 0, conn.sent < conn.out.count { push(conn) }
         // Edge-triggered: a peer that has shut down (bit 3) or an error (bit 2) is read to the end.
-        let first = batch != nil && event >= 0 && event < Self.maxEvents ? Int(slotOfEvent[event]) : -1
-        if flags & 13 != 0, !conn.closed { receive(conn, toTheEnd: flags & 12 != 0, first: first) }
-        return true
+        // With the ring, its receive reads (and sees an error or the end).
+        guard ring == nil, flags & 13 != 0, !conn.closed else { return 0 }
+        receive(conn, toTheEnd: flags & 12 != 0)
+        return 1
+    }
+
+    /// Whether the loop waits in the ring (`waitRing`, then `pump`) rather than in epoll.
+    var hasRing: Bool { ring != nil }
+
+    /// Waits in the ring until a read is due or the loop's epoll instance has something, at most
+    /// `nanoseconds` (nil: no limit); submits the ring's queued receives first (new connections').
+    func waitRing(nanoseconds: Int64?) { ring?.wait(nanoseconds: nanoseconds) }
+
+    /// Runs the ring's due reads and handles their completions until none is left: the count of
+    /// those that brought bytes, and whether the loop's epoll instance became readable meanwhile.
+    func pump() -> (arrivals: Int, epoll: Bool) {
+        guard let ring else { return (0, false) }
+        var arrivals = 0
+        var epoll = false
+        while case let events = ring.collect(), !events.isEmpty {
+            arrivals += handle(events, ring, epoll: &epoll)
+        }
+        return (arrivals, epoll)
+    }
+
+    /// Handles completions of the ring's receives: bytes go to their connection's transfer (as
+    /// `receive` hands them), each buffer back to the ring, and a receive that ended is armed again
+    /// (the buffers ran out) or ends its connection.
+    private func handle(_ events: UnsafeBufferPointer<dsd_rx_event>, _ ring: RxRing, epoll: inout Bool) -> Int {
+        hot.withUnsafeBufferPointer { h in
+            for e in events { Self.prefetch(Int32(truncatingIfNeeded: e.tag), h) }
+        }
+        var arrivals = 0
+        for e in events {
+            if e.tag == Self.epollTag {
+                epoll = true
+                // Armed again when it ended. (Should that fail, epoll is still looked at after each
+                // wake-up, and the ring's wait is bounded by the loop's timers and 1 s.)
+                if e.more == 0 { _ = ring.watch(epfd, tag: Self.epollTag) }
+                continue
+            }
+            let slot = Int(Int32(truncatingIfNeeded: e.tag))
+            // Completions of a closed connection (its last reads, its end): only the buffer matters.
+            guard slot >= 0, slot < byFD.count, let conn = byFD[slot], conn.tag == e.tag, !conn.closed else {
+                if e.buffer >= 0 { ring.release(e.buffer) }
+                continue
+            }
+            if e.res > 0 {
+                arrivals += 1
+                batchedReadCount &+= 1
+                batchedReadsSeen.store(batchedReadCount, ordering: .relaxed)  // a plain store on x86 and arm64
+                if let t = conn.transfer {
+                    let now = arrival(e.stamp, t)
+                    t.lastArrival = now
+                    consume(conn, t, UnsafeRawBufferPointer(start: e.data, count: e.res), at: now)
+                } else {
+                    drop(conn)  // bytes on an idle connection: nothing was asked; it cannot be trusted again
+                }
+            }
+            if e.buffer >= 0 { ring.release(e.buffer) }
+            loop.drainQueued()
+            guard e.more == 0, !conn.closed else { continue }
+            let code = e.res < 0 ? Int32(-e.res) : 0
+            if e.res > 0 || code == ENOBUFS || code == EINTR || code == EAGAIN {
+                if !ring.arm(conn.fd, tag: conn.tag) { fail(conn, kind: .transport, "Recv failure: cannot read on") }
+            } else {
+                ended(conn, code: code)
+            }
+        }
+        return arrivals
     }
 
     /// Sends what is left of the request (watching for writability when the socket is full).
@@ -417,10 +469,7 @@ final class DirectHTTP1 {
             }
             if n < 0, errno == EINTR { continue }
             if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
-                if !conn.watchingOut {
-                    conn.watchingOut = true
-                    _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, conn.fd, 1, 1, 1)
-                }
+                if !conn.watchingOut { watchOut(conn, true) }
                 return
             }
             let code = errno
@@ -434,37 +483,27 @@ final class DirectHTTP1 {
         }
         conn.out = []
         conn.sent = 0
-        if conn.watchingOut {
-            conn.watchingOut = false
-            _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, conn.fd, 1, 0, 1)
+        if conn.watchingOut { watchOut(conn, false) }
+    }
+
+    /// Has epoll report (or stop reporting) when `conn` has room to send. Without the ring it is
+    /// watched for reading all along; with it, only while this lasts.
+    private func watchOut(_ conn: Connection, _ on: Bool) {
+        conn.watchingOut = on
+        if ring == nil {
+            _ = dsd_epoll_ctl(epfd, 3 /* EPOLL_CTL_MOD */, conn.fd, 1, on ? 1 : 0, 1)
+        } else {
+            _ = dsd_epoll_ctl(epfd, on ? 1 /* EPOLL_CTL_ADD */ : 2 /* EPOLL_CTL_DEL */, conn.fd, 0, 1, 1)
         }
     }
 
-    /// Reads `conn` until a short read (or, `toTheEnd`, to the end); the first read is batch slot
-    /// `first` when that slot was read for this connection (`readFirst`).
-    private func receive(_ conn: Connection, toTheEnd: Bool, first: Int = -1) {
-        var pending = first
+    /// Reads `conn` until a short read (or, `toTheEnd`, to the end).
+    private func receive(_ conn: Connection, toTheEnd: Bool) {
         while true {
             var real: Int64 = 0
-            var n: Int
-            var code: Int32 = 0
-            var bytes = UnsafeMutableRawPointer(buffer.baseAddress)
-            var room = buffer.count
-            if pending >= 0, let batch, slotConn[pending] === conn {
-                slotConn[pending] = nil
-                n = batchResults[pending]
-                real = batchStamps[pending]
-                bytes = batch.slot(pending)
-                room = batch.slotSize
-                if n < 0 { code = Int32(-n); n = -1 }
-                batchedReadCount &+= 1
-                batchedReadsSeen.store(batchedReadCount, ordering: .relaxed)  // a plain store on x86 and arm64
-            } else {
-                n = conn.stamped ? dsd_recv_stamped(conn.fd, buffer.baseAddress, buffer.count, &real)
-                    : dsd_recv(conn.fd, buffer.baseAddress, buffer.count)
-                if n < 0 { code = errno }
-            }
-            pending = -1
+            let n = conn.stamped ? dsd_recv_stamped(conn.fd, buffer.baseAddress, buffer.count, &real)
+                : dsd_recv(conn.fd, buffer.baseAddress, buffer.count)
+            let code = n < 0 ? errno : 0
             if n > 0 {
                 guard let t = conn.transfer else {
                     // Bytes on an idle connection: nothing was asked; it cannot be trusted again.
@@ -473,32 +512,37 @@ final class DirectHTTP1 {
                 }
                 let now = arrival(real, t)
                 t.lastArrival = now
-                consume(conn, t, UnsafeRawBufferPointer(start: bytes, count: n), at: now)
+                consume(conn, t, UnsafeRawBufferPointer(start: buffer.baseAddress, count: n), at: now)
                 // The socket is watched edge-triggered: it is reported again only when more
                 // arrives, so it is read until a short read (TCP: no data was left) or EAGAIN, also
                 // after its response ended (bytes after it mean the connection is dropped). A short
                 // read does not show an end of file that came with the data: when the event said
                 // the peer shut down, reading goes on to the end.
-                if conn.closed || (n < room && !toTheEnd) { return }
+                if conn.closed || (n < buffer.count && !toTheEnd) { return }
                 continue
             }
             if n < 0, code == EINTR { continue }
             if n < 0, code == EAGAIN || code == EWOULDBLOCK { return }
-            guard let t = conn.transfer else {
-                drop(conn)  // the server closed an idle connection
-                return
-            }
-            if conn.served > 0, !t.retried, conn.parser.sawNothing {
-                retry(t, on: conn)
-            } else if code == 0, let end = conn.parser.endOfStream() {
-                event(conn, t, end, at: .now())  // a body that runs to the end of the connection
-            } else if code == 0 {
-                fail(conn, kind: .transport, conn.parser.sawNothing
-                     ? "Empty reply from server" : "Connection closed before the response ended")
-            } else {
-                fail(conn, kind: .transport, "Recv failure: \(String(cString: strerror(code)))")
-            }
+            ended(conn, code: code)
             return
+        }
+    }
+
+    /// `conn`'s reading ended: at end of file (`code` 0) or with error `code`.
+    private func ended(_ conn: Connection, code: Int32) {
+        guard let t = conn.transfer else {
+            drop(conn)  // the server closed an idle connection
+            return
+        }
+        if conn.served > 0, !t.retried, conn.parser.sawNothing {
+            retry(t, on: conn)
+        } else if code == 0, let end = conn.parser.endOfStream() {
+            event(conn, t, end, at: .now())  // a body that runs to the end of the connection
+        } else if code == 0 {
+            fail(conn, kind: .transport, conn.parser.sawNothing
+                 ? "Empty reply from server" : "Connection closed before the response ended")
+        } else {
+            fail(conn, kind: .transport, "Recv failure: \(String(cString: strerror(code)))")
         }
     }
 
@@ -621,6 +665,9 @@ final class DirectHTTP1 {
             end(t, .cancelled(t.request))
         }
         for case let conn? in byFD { drop(conn) }
+        // Closing the ring ends its receives (on this thread, as the ring wants).
+        ringWanted = false
+        ring = nil
     }
 
     // MARK: - Connections

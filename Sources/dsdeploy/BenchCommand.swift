@@ -101,7 +101,7 @@ struct BenchRunCommand: ParsableCommand {
     var connectionPerRequest = false
     @Flag(help: "Read http:// responses through libcurl's own transfer instead of dsdeploy's HTTP/1.1 reader on libcurl's connections (more CPU per token: libcurl polls the socket after every read).")
     var libcurlReads = false
-    @Flag(inversion: .prefixedNo, help: "Read the streams one wake-up finds ready in one system call (io_uring, Linux 6.0 or later; where it is not there each is read with its own recvmsg, as with --no-batched-reads).")
+    @Flag(inversion: .prefixedNo, help: "Read the streams through io_uring (Linux 6.1 or later): one multishot receive per connection, all of a wake-up's reads run in a few system calls, no epoll_wait or recvmsg per socket. Where it is not there, and with --no-batched-reads, epoll reports each socket and each is read with its own recvmsg.")
     var batchedReads = true
     @Option(help: "Most time between two wake-ups of the reading thread under load, in µs (0: wake on every arrival). Streams that arrive in between are read together; each read keeps the kernel's receive time, so TTFT and ITL do not include the wait. The interval in force is also at most a quarter of the shortest gap between a stream's chunks, 1/200 of the mean response time (so a closed loop loses at most about 0.25 % of its throughput), and 1000 µs until a first response ended.")
     var wakeIntervalUs: Int = 4000

@@ -86,19 +86,44 @@ int dsd_rx_timestamps_enable(int fd);
 /* dsd_recv as recvmsg: also sets *real_ns to the kernel's receive time of the last segment read
    (CLOCK_REALTIME nanoseconds), or 0 when none came with the data (stamps off, or not Linux). */
 long dsd_recv_stamped(int fd, void *buf, size_t len, long long *real_ns);
-/* The first read of many ready sockets in one system call: an io_uring (Linux 6.0 or later) whose
- * requests are recvmsg calls as dsd_recv_stamped makes them, with MSG_DONTWAIT. */
-typedef struct dsd_rx_batch dsd_rx_batch;
-/* A reader of up to `slots` sockets a call, `slot_size` bytes each; NULL where io_uring is not
- * there (not Linux, a kernel before 6.0, io_uring disabled or refused by a seccomp filter). */
-dsd_rx_batch *dsd_rx_batch_create(int slots, int slot_size);
-void dsd_rx_batch_destroy(dsd_rx_batch *b);
-/* Reads each of the n (at most `slots`) sockets in fds once, never waiting for data:
- * results[i] is the count of bytes read into dsd_rx_batch_slot(b, i), 0 at end of file, or
- * -errno (-EAGAIN: nothing was there), and stamps[i] the receive stamp as dsd_recv_stamped gives it.
- * Returns 0; -1 when nothing could be submitted (then nothing was read: read them yourself). */
-int dsd_rx_batch_read(dsd_rx_batch *b, const int *fds, int n, long *results, long long *stamps);
-void *dsd_rx_batch_slot(dsd_rx_batch *b, int i);
+/* Multishot receives (io_uring, Linux 6.1 or later): each socket armed once brings every read as a
+ * completion, with its receive stamp; the reads run only inside this thread's calls into the ring,
+ * where it also waits (dsd_rx_ring_wait), watching other descriptors (an epoll instance) too. For one
+ * thread: the one that made the ring is the only one that may use it. */
+typedef struct dsd_rx_ring dsd_rx_ring;
+/* One completion: `res` bytes at `data` (in buffer `buffer`, the caller's until released), 0 at end
+ * of file, or -errno (-ENOBUFS: the buffers ran out); for a watch, the poll events seen. `more` 0
+ * when the receive or watch is no longer armed (arm it again to go on); `stamp` the receive stamp
+ * as dsd_recv_stamped gives it. */
+typedef struct {
+    unsigned long long tag;
+    const char *data;
+    long res;
+    long long stamp;
+    int buffer;
+    int more;
+} dsd_rx_event;
+/* A ring with `buffers` (a power of two, at most 32768) receive buffers of `buffer_size` bytes;
+ * NULL where io_uring is not there or too old (not Linux, a kernel before 6.1, disabled, refused
+ * by a seccomp filter). */
+dsd_rx_ring *dsd_rx_ring_create(int buffers, int buffer_size);
+/* Closes the ring (its receives and watches end) and frees its buffers. */
+void dsd_rx_ring_destroy(dsd_rx_ring *r);
+/* Queues a multishot receive of socket fd whose completions carry `tag` (submitted by the next
+ * wait or collect). 0, or -1 when it could not be queued. */
+int dsd_rx_ring_arm(dsd_rx_ring *r, int fd, unsigned long long tag);
+/* Queues a multishot poll of fd for reading: a completion, with `tag`, each time fd becomes readable. */
+int dsd_rx_ring_watch(dsd_rx_ring *r, int fd, unsigned long long tag);
+/* Requests queued and not yet submitted. */
+int dsd_rx_ring_queued(const dsd_rx_ring *r);
+/* Submits what is queued and waits until there is a completion, at most timeout_ns (-1: no limit);
+ * returns at once when one is there. 0, or -1 on error (a signal or the time running out is 0). */
+int dsd_rx_ring_wait(dsd_rx_ring *r, long long timeout_ns);
+/* Submits what is queued, runs a batch of the receives that are due and returns up to max
+ * completions in events (0: none; -1 on error). Called until it returns 0, it runs all. */
+int dsd_rx_ring_collect(dsd_rx_ring *r, dsd_rx_event *events, int max);
+/* Hands a completion's buffer back to the ring. */
+void dsd_rx_ring_release(dsd_rx_ring *r, int buffer);
 /* CLOCK_MONOTONIC minus CLOCK_REALTIME in nanoseconds, read now (both through the vDSO): adding it
    to a receive stamp gives the monotonic clock's reading of the same moment. */
 long long dsd_monotonic_minus_realtime_ns(void);

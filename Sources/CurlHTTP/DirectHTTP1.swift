@@ -17,14 +17,15 @@ internal import Darwin
 /// Why: libcurl 7.88 polls the socket after every read to see whether more is pending
 /// (`cf_socket_data_pending`), and runs its transfer state machine and timers once per read. For a
 /// benchmark client that reads one token per read from hundreds of streams that was two thirds of
-/// its CPU per token. Here a read is one `recvmsg` and one pass of `HTTP1ResponseParser`.
+/// its CPU per token. Here a read is one pass of `HTTP1ResponseParser` over what one `recvmsg` or
+/// one completion of the connection's multishot receive (`RxRing`, where io_uring is there) brought.
 ///
 /// Connections are kept alive per host and reused (a reused connection the server had closed is
 /// retried once on a new one, as libcurl does); `freshConnection` requests get their own. All of it
 /// runs on the multi's loop thread.
 ///
 /// Arrival times are the kernel's: each connection asks for receive stamps (`SO_TIMESTAMPNS`) and
-/// each read is a `recvmsg` that brings the receive time of the last segment it read. A chunk's
+/// each read brings the receive time of the last segment it read. A chunk's
 /// time is therefore when it reached this host, not when this thread got to it, so the loop may
 /// wait between wake-ups (`MultiLoop`'s wake interval) and read many streams at once without
 /// moving a TTFT or an inter-token gap. Where no stamp comes (stamps refused, not Linux), the read's

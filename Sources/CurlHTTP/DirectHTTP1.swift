@@ -415,7 +415,7 @@ final class DirectHTTP1 {
     /// Handles completions of the ring's receives: bytes go to their connection's transfer (as
     /// `receive` hands them), each buffer back to the ring, and a receive that ended is armed again
     /// (the buffers ran out) or ends its connection.
-    private func handle(_ events: UnsafeBufferPointer<dsd_rx_event>, _ ring: RxRing, epoll: inout Bool) -> Int {
+    private func handle(_ events: RxRing.Completions, _ ring: RxRing, epoll: inout Bool) -> Int {
         hot.withUnsafeBufferPointer { h in
             for e in events { Self.prefetch(Int32(truncatingIfNeeded: e.tag), h) }
         }
@@ -425,7 +425,7 @@ final class DirectHTTP1 {
                 epoll = true
                 // Armed again when it ended. (Should that fail, epoll is still looked at after each
                 // wake-up, and the ring's wait is bounded by the loop's timers and 1 s.)
-                if e.more == 0 { _ = ring.watch(epfd, tag: Self.epollTag) }
+                if !e.more { _ = ring.watch(epfd, tag: Self.epollTag) }
                 continue
             }
             let slot = Int(Int32(truncatingIfNeeded: e.tag))
@@ -448,7 +448,7 @@ final class DirectHTTP1 {
             }
             if e.buffer >= 0 { ring.release(e.buffer) }
             loop.drainQueued()
-            guard e.more == 0, !conn.closed else { continue }
+            guard !e.more, !conn.closed else { continue }
             let code = e.res < 0 ? Int32(-e.res) : 0
             if e.res > 0 || code == ENOBUFS || code == EINTR || code == EAGAIN {
                 if !ring.arm(conn.fd, tag: conn.tag) { fail(conn, kind: .transport, "Recv failure: cannot read on") }

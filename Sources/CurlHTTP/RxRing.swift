@@ -39,12 +39,39 @@ final class RxRing {
     /// limit); at once when one is there.
     func wait(nanoseconds: Int64?) { _ = dsd_rx_ring_wait(raw, nanoseconds ?? -1) }
 
+    /// One completion of a receive or a watch.
+    struct Completion {
+        /// The tag the receive or watch was given.
+        let tag: UInt64
+        /// Bytes read (at `data`), 0 at end of file, or −errno (−`ENOBUFS`: the buffers ran out);
+        /// for a watch, the poll events seen.
+        let res: Int
+        let data: UnsafeRawPointer?
+        /// The kernel's receive stamp (real-time ns; 0: none).
+        let stamp: Int64
+        /// The buffer holding `data`, to hand back (`release`); -1: none.
+        let buffer: Int32
+        /// Still armed: false when the receive or watch ended (arm it again to go on).
+        let more: Bool
+
+        @inline(__always) init(_ e: dsd_rx_event) {
+            tag = e.tag
+            res = e.res
+            data = UnsafeRawPointer(e.data)
+            stamp = e.stamp
+            buffer = e.buffer
+            more = e.more != 0
+        }
+    }
+
+    typealias Completions = LazyMapCollection<UnsafeBufferPointer<dsd_rx_event>, Completion>
+
     /// Submits what is queued, runs a batch of the reads that are due and returns up to `batch`
     /// completions (valid until the next call); empty when none (or when the system call failed).
     /// Called until it comes back empty, it runs all that are due.
-    func collect() -> UnsafeBufferPointer<dsd_rx_event> {
+    func collect() -> Completions {
         let n = dsd_rx_ring_collect(raw, events, Int32(Self.batch))
-        return UnsafeBufferPointer(start: events, count: max(Int(n), 0))
+        return UnsafeBufferPointer(start: events, count: max(Int(n), 0)).lazy.map(Completion.init)
     }
 
     /// Hands a completion's buffer back.

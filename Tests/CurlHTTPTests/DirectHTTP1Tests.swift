@@ -7,7 +7,6 @@ import Foundation
 import Synchronization
 import Testing
 @testable import CurlHTTP
-import CCurl  // the ring's completions (`dsd_rx_event`)
 import TestSupport
 
 /// `HTTP1ResponseParser` on its own: framing, interim responses, keep-alive, and bad input.
@@ -510,7 +509,7 @@ final class ScriptedServer: @unchecked Sendable {
             while case let events = ring.collect(), !events.isEmpty {
                 for e in events {
                     let bytes = e.res > 0 && e.buffer >= 0 ? Array(UnsafeRawBufferPointer(start: e.data, count: e.res)) : []
-                    out.append((e.tag, e.res, bytes, e.stamp, e.more != 0))
+                    out.append((e.tag, e.res, bytes, e.stamp, e.more))
                     if e.buffer >= 0 { ring.release(e.buffer) }
                 }
             }

@@ -34,8 +34,8 @@
 
 struct dsd_rx_ring {
     int fd;
-    unsigned sq_entries, cq_entries;
-    unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask, *cq_flags;
+    unsigned sq_entries;
+    unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
     struct io_uring_sqe *sqes;
     struct io_uring_cqe *cqes;
     void *sq_map, *cq_map, *sqe_map;
@@ -77,7 +77,6 @@ dsd_rx_ring *dsd_rx_ring_create(int buffers, int buffer_size) {
     if (!r) { close(fd); return NULL; }
     r->fd = fd;
     r->sq_entries = p.sq_entries;
-    r->cq_entries = p.cq_entries;
     r->buffer_count = (unsigned)buffers;
     r->buffer_size = (unsigned)buffer_size;
     r->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
@@ -108,7 +107,6 @@ dsd_rx_ring *dsd_rx_ring_create(int buffers, int buffer_size) {
     r->cq_head = (unsigned *)(cq + p.cq_off.head);
     r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
     r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
-    r->cq_flags = (unsigned *)(cq + p.cq_off.flags);
     r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
     r->sqes = r->sqe_map;
     struct io_uring_buf_reg reg;

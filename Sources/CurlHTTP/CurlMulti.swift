@@ -43,9 +43,10 @@ public final class CurlMulti: Sendable {
     ///   - wakeIntervalStartCap: the most the interval is until a first response's time is noted
     ///     (`WakeInterval.noteLatency`); nil: `wakeInterval`.
     ///   - batchedReads: with `directHTTP1`, read every socket through a multishot receive
-    ///     (io_uring, Linux 6.1 or later: armed once per connection; all reads due at a wake-up run
-    ///     in one system call, and epoll watches only the ring); where io_uring is not there, or
-    ///     false, epoll reports each socket and each is read with its own `recvmsg`.
+    ///     (io_uring, Linux 6.1 or later: armed once per connection; the reads due at a wake-up run
+    ///     a batch per system call, and the loop waits in the ring, watching epoll through it);
+    ///     where io_uring is not there, or false, epoll reports each socket and each is read with
+    ///     its own `recvmsg`.
     public init(maxTotalConnections: Int = 0, maxConnectionsPerHost: Int = 0,
                 recordChunkTimes: Bool = true, maxCachedConnections: Int? = nil,
                 directHTTP1: Bool = false, wakeInterval: Double = 0,
@@ -406,13 +407,13 @@ final class MultiLoop: @unchecked Sendable {
                 }
                 if let direct, case let read = direct.ready(fd, flags: f), read >= 0 {
                     arrivals += read
-                    if !localPending.isEmpty || !localWork.isEmpty { drainLocal() }
+                    drainQueued()
                     continue
                 }
                 let mask = ((f & 1) != 0 ? CURL_CSELECT_IN : 0) | ((f & 2) != 0 ? CURL_CSELECT_OUT : 0)
                     | ((f & 4) != 0 ? CURL_CSELECT_ERR : 0)
                 _ = dsd_curl_multi_socket_action(multi, fd, Int32(mask), &running)
-                if !localPending.isEmpty || !localWork.isEmpty { drainLocal() }
+                drainQueued()
             }
         }
         if woke > 0 { noteWake(woke, arrivals: arrivals) }

@@ -162,12 +162,17 @@ static int enter(struct dsd_rx_ring *r, int wait, long long wait_ns) {
     return n >= 0 || errno == ETIME || errno == EINTR ? 0 : -1;
 }
 
-static struct io_uring_sqe *next_sqe(struct dsd_rx_ring *r) {
+/* The next request, cleared, for operation `op` on fd with `tag`; NULL when the queue is full and
+ * cannot be submitted. */
+static struct io_uring_sqe *next_sqe(struct dsd_rx_ring *r, unsigned char op, int fd, unsigned long long tag) {
     /* The submission queue is full: submit first (only with more requests than entries between calls). */
     if (queued(r) >= r->sq_entries && enter(r, 0, 0) != 0) return NULL;
     unsigned idx = *r->sq_tail & *r->sq_mask;
     struct io_uring_sqe *s = &r->sqes[idx];
     memset(s, 0, sizeof *s);
+    s->opcode = op;
+    s->fd = fd;
+    s->user_data = tag;
     r->sq_array[idx] = idx;
     return s;
 }
@@ -177,27 +182,21 @@ static void queue(struct dsd_rx_ring *r) {
 }
 
 int dsd_rx_ring_arm(dsd_rx_ring *r, int fd, unsigned long long tag) {
-    struct io_uring_sqe *s = next_sqe(r);
+    struct io_uring_sqe *s = next_sqe(r, IORING_OP_RECVMSG, fd, tag);
     if (!s) return -1;
-    s->opcode = IORING_OP_RECVMSG;
-    s->fd = fd;
     s->addr = (unsigned long)&r->shape;
     s->ioprio = IORING_RECV_MULTISHOT;
     s->flags = IOSQE_BUFFER_SELECT;
     s->buf_group = BUFFER_GROUP;
-    s->user_data = tag;
     queue(r);
     return 0;
 }
 
 int dsd_rx_ring_watch(dsd_rx_ring *r, int fd, unsigned long long tag) {
-    struct io_uring_sqe *s = next_sqe(r);
+    struct io_uring_sqe *s = next_sqe(r, IORING_OP_POLL_ADD, fd, tag);
     if (!s) return -1;
-    s->opcode = IORING_OP_POLL_ADD;
-    s->fd = fd;
     s->poll32_events = POLLIN;
     s->len = IORING_POLL_ADD_MULTI;
-    s->user_data = tag;
     queue(r);
     return 0;
 }

@@ -247,9 +247,11 @@ def main():
           "`whole` = the client process from exec to exit, start-up included. `run` = start-up excluded: for "
           "bench_serving its timed `asyncio.run(benchmark())` (warm-up, run, metrics); for dsdeploy the whole "
           "process less the CPU of a 1-prompt, 1-token run right after it (start-up + one request).", "",
-          "| scenario | tokens | dsdeploy run | bench_serving run | ratio (run) | dsdeploy whole | bench_serving whole "
+          "`ratio (run), paired` = the median over repeats of each repeat's own ratio: the two clients of a "
+          "repeat run one right after the other, so a slower stretch of the machine weighs on both.", "",
+          "| scenario | tokens | dsdeploy run | bench_serving run | ratio (run) | ratio (run), paired | dsdeploy whole | bench_serving whole "
           "| ratio (whole) | start-up CPU s dsdeploy / bench_serving | RSS MB dsdeploy / bench_serving | load1 |",
-          "|---|---|---|---|---|---|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for sc in main_scenarios:
         d, b = pick("dsdeploy", sc["name"]), pick("bench_serving", sc["name"])
@@ -257,9 +259,12 @@ def main():
         dw, bw = med([r["cpu_per_1k"] for r in d]), med([r["cpu_per_1k"] for r in b])
         rm = bm / dm if bm and dm else None
         rw = bw / dw if bw and dw else None
+        by_rep = {r["repeat"]: r["main_cpu_per_1k"] for r in d}
+        rp = med([r["main_cpu_per_1k"] / by_rep[r["repeat"]] for r in b
+                  if r["main_cpu_per_1k"] and by_rep.get(r["repeat"])])
         summary.append((sc, dm, bm, rm, dw, bw, rw))
         L.append(f"| c={sc['c']}, n={sc['n']} | {med([r['tokens'] for r in d + b]) or 0:.0f} | {fmt(dm, 4)} | {fmt(bm, 4)} | "
-                 f"{fmt(rm, 1)}× | {fmt(dw, 4)} | {fmt(bw, 4)} | {fmt(rw, 1)}× | "
+                 f"{fmt(rm, 1)}× | {fmt(rp, 1)}× | {fmt(dw, 4)} | {fmt(bw, 4)} | {fmt(rw, 1)}× | "
                  f"{fmt(med([r['startup_cpu_s'] for r in d]), 3)} / {fmt(med([r['startup_cpu_s'] for r in b]), 3)} | "
                  f"{fmt(med([r['max_rss_mb'] for r in d]), 0)} / {fmt(med([r['max_rss_mb'] for r in b]), 0)} | "
                  f"{fmt(med([r['load1'] for r in d + b]), 2)} |")

@@ -1,18 +1,58 @@
 /*
  * What benchmarks/floor-reader.c and benchmarks/floor-uring.c share: the request, the per-read
  * accounting (SSE events, the end of the chunked response, TTFT, ITL, the wake rule's gap and
- * latency bounds) and the result line. Only how the bytes are read differs between them.
+ * latency bounds), the command line, the connections, the wait between wake-ups and the result
+ * line. Only how the bytes are read differs between them.
  */
 #ifndef FLOOR_COMMON_H
 #define FLOOR_COMMON_H
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The command line both take:
+ *   HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL [WAKE_INTERVAL_US] */
+struct options {
+    const char *host, *model;
+    int port, conc, prompts, in_len, out_len;
+    double ceiling;    /* the most time between wake-ups, s (0: wake on every arrival) */
+    struct sockaddr_in addr;
+};
+
+/* Reads the command line into o (concurrency at most the prompts); 0, or 2 after printing the
+ * usage or that the host is not an IPv4 address. */
+static int parse_options(int argc, char **argv, struct options *o) {
+    if (argc != 8 && argc != 9) {
+        fprintf(stderr, "usage: %s HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL [WAKE_INTERVAL_US]\n", argv[0]);
+        return 2;
+    }
+    o->host = argv[1];
+    o->port = atoi(argv[2]);
+    o->conc = atoi(argv[3]);
+    o->prompts = atoi(argv[4]);
+    o->in_len = atoi(argv[5]);
+    o->out_len = atoi(argv[6]);
+    o->model = argv[7];
+    o->ceiling = argc == 9 ? atof(argv[8]) * 1e-6 : 0;
+    if (o->conc > o->prompts) o->conc = o->prompts;
+    memset(&o->addr, 0, sizeof o->addr);
+    o->addr.sin_family = AF_INET;
+    o->addr.sin_port = htons((unsigned short)o->port);
+    if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1) { fprintf(stderr, "bad host %s\n", o->host); return 2; }
+    return 0;
 }
 
 struct conn {
@@ -25,6 +65,20 @@ struct conn {
     char tail[8];      /* last bytes seen, to find "0\r\n\r\n" across reads */
     int tail_len;
 };
+
+/* n connections to the server (TCP_NODELAY; receive stamps when `stamps`), their descriptors in a
+ * new array of n; NULL after printing why when one fails. */
+static struct conn *connect_all(const struct options *o, int stamps) {
+    struct conn *cs = calloc((size_t)o->conc, sizeof *cs);
+    for (int i = 0; cs && i < o->conc; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(fd, (const struct sockaddr *)&o->addr, sizeof o->addr) != 0) { perror("connect"); return NULL; }
+        if (stamps) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+        cs[i].fd = fd;
+    }
+    return cs;
+}
 
 /* The run's totals, and the wake rule's bounds they feed (bench's WakeInterval). */
 struct tally {
@@ -109,6 +163,16 @@ static double wake_interval(double ceiling, const struct tally *s) {
 }
 
 /* bench's JSON keys. */
+/* bench's wait between wake-ups: while arrivals are dense, sleeps out the rest of `wake` seconds
+ * since the last wake-up (when new arrivals cannot cut it short). */
+static void wait_out(double wake, int dense, double last_wake) {
+    if (wake > 0 && dense && now_s() - last_wake < wake) {
+        double left = wake - (now_s() - last_wake);
+        struct timespec ts = {0, (long)(left * 1e9)};
+        ppoll(NULL, 0, &ts, NULL);
+    }
+}
+
 static void print_result(const struct tally *s, double dur) {
     printf("{\"completed\": %d, \"failed\": %d, \"duration\": %.6f, \"total_output_tokens\": %ld, "
            "\"output_throughput\": %.3f, \"mean_ttft_ms\": %.4f, \"mean_itl_ms\": %.5f}\n",

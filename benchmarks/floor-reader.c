@@ -44,38 +44,22 @@
 #include "floor-common.h"
 
 int main(int argc, char **argv) {
-    if (argc != 8 && argc != 9) {
-        fprintf(stderr, "usage: %s HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL [WAKE_INTERVAL_US]\n", argv[0]);
-        return 2;
-    }
-    const char *host = argv[1];
-    int port = atoi(argv[2]), conc = atoi(argv[3]), prompts = atoi(argv[4]);
-    int in_len = atoi(argv[5]), out_len = atoi(argv[6]);
-    const char *model = argv[7];
-    double ceiling = argc == 9 ? atof(argv[8]) * 1e-6 : 0;
+    struct options o;
+    if (parse_options(argc, argv, &o) != 0) return 2;
+    const int conc = o.conc, prompts = o.prompts, out_len = o.out_len;
+    const double ceiling = o.ceiling;
     struct tally st = {.gap_bound = ceiling};
     double wake = ceiling < 0.001 ? ceiling : 0.001;
-    if (conc > prompts) conc = prompts;
 
     static char req[1 << 17];
-    int rlen = build_request(req, sizeof req, host, port, in_len, out_len, model);
-
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) { fprintf(stderr, "bad host %s\n", host); return 2; }
+    int rlen = build_request(req, sizeof req, o.host, o.port, o.in_len, out_len, o.model);
 
     int ep = epoll_create1(0);
-    struct conn *cs = calloc((size_t)conc, sizeof *cs);
+    struct conn *cs = connect_all(&o, wake > 0);
+    if (!cs) return 1;
     for (int i = 0; i < conc; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { perror("connect"); return 1; }
-        cs[i].fd = fd;
-        if (wake > 0) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (unsigned)i};
-        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
     }
 
     int sent = 0;
@@ -90,11 +74,7 @@ int main(int argc, char **argv) {
     int dense = 0;
     while (st.done < prompts) {
         if (ceiling > 0) wake = wake_interval(ceiling, &st);
-        if (wake > 0 && dense && now_s() - last_wake < wake) {
-            double left = wake - (now_s() - last_wake);
-            struct timespec ts = {0, (long)(left * 1e9)};
-            ppoll(NULL, 0, &ts, NULL);
-        }
+        wait_out(wake, dense, last_wake);
         int n = epoll_wait(ep, evs, 256, 10000);
         if (n <= 0) {
             if (n < 0 && errno == EINTR) continue;

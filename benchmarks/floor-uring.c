@@ -85,21 +85,15 @@ static void give_back(unsigned bid) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 8 && argc != 9) {
-        fprintf(stderr, "usage: %s HOST PORT CONCURRENCY PROMPTS INPUT_LEN OUTPUT_LEN MODEL [WAKE_INTERVAL_US]\n", argv[0]);
-        return 2;
-    }
-    const char *host = argv[1];
-    int port = atoi(argv[2]), conc = atoi(argv[3]), prompts = atoi(argv[4]);
-    int in_len = atoi(argv[5]), out_len = atoi(argv[6]);
-    const char *model = argv[7];
-    double ceiling = argc == 9 ? atof(argv[8]) * 1e-6 : 0;
+    struct options o;
+    if (parse_options(argc, argv, &o) != 0) return 2;
+    const int conc = o.conc, prompts = o.prompts, out_len = o.out_len;
+    const double ceiling = o.ceiling;
     struct tally st = {.gap_bound = ceiling};
     double wake = ceiling < 0.001 ? ceiling : 0.001;
-    if (conc > prompts) conc = prompts;
 
     static char req[1 << 17];
-    int rlen = build_request(req, sizeof req, host, port, in_len, out_len, model);
+    int rlen = build_request(req, sizeof req, o.host, o.port, o.in_len, out_len, o.model);
 
     struct io_uring_params p = {0};
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
@@ -131,19 +125,9 @@ int main(int argc, char **argv) {
 
     recv_msg.msg_controllen = CMSG_SPACE(sizeof(struct timespec));
 
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) { fprintf(stderr, "bad host %s\n", host); return 2; }
-    struct conn *cs = calloc((size_t)conc, sizeof *cs);
-    for (int i = 0; i < conc; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { perror("connect"); return 1; }
-        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-        cs[i].fd = fd;
-        arm(i, fd);
-    }
+    struct conn *cs = connect_all(&o, 1);
+    if (!cs) return 1;
+    for (int i = 0; i < conc; i++) arm(i, cs[i].fd);
     if (enter(to_submit, 0) < 0) { perror("io_uring_enter"); return 1; }
     to_submit = 0;
 
@@ -156,11 +140,7 @@ int main(int argc, char **argv) {
     int dense = 0;
     while (st.done < prompts) {
         if (ceiling > 0) wake = wake_interval(ceiling, &st);
-        if (wake > 0 && dense && now_s() - last_wake < wake) {
-            double left = wake - (now_s() - last_wake);
-            struct timespec ts = {0, (long)(left * 1e9)};
-            ppoll(NULL, 0, &ts, NULL);
-        }
+        wait_out(wake, dense, last_wake);
         /* One call runs a bounded batch of the deferred receives (20 on recent kernels): a
          * wake-up calls again, without waiting, until one brings nothing. */
         int again = 0;

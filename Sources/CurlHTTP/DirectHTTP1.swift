@@ -397,8 +397,8 @@ final class DirectHTTP1 {
     var hasRing: Bool { ring != nil }
 
     /// Waits in the ring until a read is due or the loop's epoll instance has something, at most
-    /// `nanoseconds` (nil: no limit); submits the ring's queued receives first (new connections').
-    func waitRing(nanoseconds: Int64?) { ring?.wait(nanoseconds: nanoseconds) }
+    /// `nanoseconds`; submits the ring's queued receives first (new connections').
+    func waitRing(nanoseconds: Int64) { ring?.wait(nanoseconds: nanoseconds) }
 
     /// Runs the ring's due reads and handles their completions until none is left: the count of
     /// those that brought bytes, and whether the loop's epoll instance became readable meanwhile.

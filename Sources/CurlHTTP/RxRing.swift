@@ -35,9 +35,9 @@ final class RxRing {
     /// Requests queued and not yet submitted.
     var queued: Int { Int(dsd_rx_ring_queued(raw)) }
 
-    /// Submits what is queued and waits until there is a completion, at most `nanoseconds` (nil: no
-    /// limit); at once when one is there.
-    func wait(nanoseconds: Int64?) { _ = dsd_rx_ring_wait(raw, nanoseconds ?? -1) }
+    /// Submits what is queued and waits until there is a completion, at most `nanoseconds`; at once
+    /// when one is there.
+    func wait(nanoseconds: Int64) { _ = dsd_rx_ring_wait(raw, nanoseconds) }
 
     /// One completion of a receive or a watch.
     struct Completion {

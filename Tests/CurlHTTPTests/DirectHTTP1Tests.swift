@@ -263,6 +263,43 @@ final class ScriptedServer: @unchecked Sendable {
         #expect(server.accepted == 1, "the second request reuses the first one's connection")
     }
 
+    /// A request body larger than the socket can take at once is sent as room comes: the loop waits
+    /// for the socket to be writable (with reads through io_uring, epoll watches it only for that
+    /// while), and the response is read as usual. The server reads nothing past the head until its
+    /// receive queue has stopped growing, so the client has surely found the socket full.
+    @Test(arguments: [true, false]) func aBodyLargerThanTheSocketIsSentAsRoomComes(batchedReads: Bool) async throws {
+        let size = 16 << 20
+        let server = try ScriptedServer { _, fd, s in
+            var head: [UInt8] = []
+            var byte: UInt8 = 0
+            while !head.reversed().starts(with: [10, 13, 10, 13]), recv(fd, &byte, 1, 0) == 1 { head.append(byte) }
+            let peek = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
+            defer { peek.deallocate() }
+            var queued = -1, stable = 0
+            while stable < 3 {
+                let n = recv(fd, peek.baseAddress, size, Int32(MSG_PEEK | MSG_DONTWAIT))
+                stable = n > 0 && n == queued ? stable + 1 : 0
+                queued = n
+                usleep(20_000)
+            }
+            var body = 0
+            while body < size {
+                let n = recv(fd, peek.baseAddress, size - body, 0)
+                if n <= 0 { break }
+                body += n
+            }
+            s.write(fd, "HTTP/1.1 200 OK\r\nContent-Length: \(String(body).count)\r\n\r\n\(body)")
+            close(fd)
+        }
+        let multi = try CurlMulti(directHTTP1: true, batchedReads: batchedReads)
+        defer { multi.shutdown() }
+        let request = HTTPRequest(method: "POST", url: "http://127.0.0.1:\(server.port)/upload",
+                                  body: [UInt8](repeating: 0x61, count: size))
+        let (r, text) = await send(multi, request)
+        #expect(try r.get().status == 200)
+        #expect(text == String(size), "the server received the whole body")
+    }
+
     /// What goes through libcurl's transfer instead: TLS, Unix sockets, credentials in the URL, and
     /// headers that set framing or the host.
     @Test func whatIsLeftToLibcurl() {

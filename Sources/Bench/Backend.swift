@@ -32,7 +32,9 @@ public enum BenchBackend: String, Sendable, Hashable, CaseIterable {
     /// Written directly (no `JSONSerialization` and its boxed dictionary per request).
     func body(_ request: BenchRequest, model: String?, tokenIDs: Bool) -> [UInt8] {
         let ids = sendsTokenIDs(request, tokenIDs: tokenIDs)
-        var w = JSONBodyWriter()
+        // Room for the prompt (ids: up to 6 digits and a comma each; text: escapes aside) and the rest.
+        var w = JSONBodyWriter(capacity: 256 + (model?.utf8.count ?? 0)
+                                   + (ids ? request.tokenIDs.count * 7 : request.text.utf8.count))
         let n = request.outputLength
         switch self {
         case .sglang:
@@ -71,9 +73,11 @@ struct JSONBodyWriter {
     var bytes: [UInt8]
     private var first = true
 
-    init() {
-        bytes = [0x7B]
-        bytes.reserveCapacity(256)
+    /// `capacity`: the bytes to make room for at once (one allocation when the body fits).
+    init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(0x7B)
     }
 
     /// `"k":` (names are written as given: the callers' names need no escaping).
@@ -108,9 +112,9 @@ struct JSONBodyWriter {
 
     mutating func member(_ k: StaticString, ints: [Int]) {
         key(k)
-        // Written into memory sized for the longest numbers (20 digits, a sign and a comma each),
-        // then appended in one copy.
-        let text = [UInt8](unsafeUninitializedCapacity: ints.count * 22 + 2) { out, count in
+        // Written into scratch memory sized for the longest numbers (20 digits, a sign and a comma
+        // each; on the stack when small), then appended in one copy.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ints.count * 22 + 2) { out in
             var at = 0
             out[at] = 0x5B
             at += 1
@@ -119,9 +123,8 @@ struct JSONBodyWriter {
                 at = Self.decimal(v, into: out, at: at)
             }
             out[at] = 0x5D
-            count = at + 1
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: out[...at]))
         }
-        bytes.append(contentsOf: text)
     }
 
     /// A decimal integer.
@@ -182,6 +185,11 @@ struct JSONBodyWriter {
     }
 }
 
+/// Takes the outputs of `StreamAccumulator.handler(reportingTo:index:)` (on the transfer loop thread).
+protocol OutputSink: AnyObject, Sendable {
+    func completed(_ index: Int, _ output: RequestOutput)
+}
+
 /// Folds one request's SSE events into a `RequestOutput` exactly as bench_serving's request
 /// functions do. Not thread-safe: used only on the transfer loop thread.
 ///
@@ -221,6 +229,9 @@ final class StreamAccumulator: @unchecked Sendable {
     let sentTokenIDs: Bool
     var streamError: String?
     var errorBody: [UInt8] = []
+    /// Where `handler(reportingTo:index:)` sends the output, and under which index.
+    private var sink: (any OutputSink)?
+    private var sinkIndex = 0
 
     init(backend: BenchBackend, request: BenchRequest, sentTokenIDs: Bool, start: MonotonicTime,
          pace: WakeInterval? = nil) {
@@ -236,23 +247,45 @@ final class StreamAccumulator: @unchecked Sendable {
     /// The transfer callbacks that fold the stream into this accumulator and hand the output to
     /// `done` when the transfer ends (all on the transfer loop thread).
     func handler(_ done: @escaping @Sendable (RequestOutput) -> Void) -> TransferHandler {
+        handler(onComplete: { [self] in done(finish($0)) })
+    }
+
+    /// The same, handing the output to `sink` under `index`: no closure context to allocate (a
+    /// closed loop makes a handler per request).
+    func handler(reportingTo sink: any OutputSink, index: Int) -> TransferHandler {
+        self.sink = sink
+        sinkIndex = index
+        return handler(onComplete: { [self] in
+            let to = self.sink
+            self.sink = nil  // the loop and this accumulator let go of each other
+            to?.completed(sinkIndex, finish($0))
+        })
+    }
+
+    private func handler(onComplete: @escaping @Sendable (Result<TransferSummary, HTTPError>) -> Void) -> TransferHandler {
         // The closures capture the accumulator itself: its address is their context, one object
         // less to reach per chunk than through a box.
         TransferHandler(onHeaders: { [self] in status = $0.status },
                         onData: { [self] chunk, at in feed(chunk, at: at) },
-                        onComplete: { [self] in done(finish($0)) },
-                        hotMemory: { [self] in hotMemory })
+                        onComplete: onComplete,
+                        hotMemory: { [self] note in noteHotMemory(note) })
     }
 
-    /// The memory a chunk touches: this object's first `hotBytes`, the previous chunk's bytes and
-    /// their store, and the head of `itl`.
-    var hotMemory: [UnsafeRawBufferPointer] {
-        var out = [UnsafeRawBufferPointer(start: Unmanaged.passUnretained(self).toOpaque(), count: Self.hotBytes)]
-        out += chunks.hotMemory
+    /// Names the memory a chunk touches, a range per call of `note`: this object's first
+    /// `hotBytes`, the previous chunk's bytes and their store, and the head of `itl`.
+    func noteHotMemory(_ note: (UnsafeRawBufferPointer) -> Void) {
+        note(UnsafeRawBufferPointer(start: Unmanaged.passUnretained(self).toOpaque(), count: Self.hotBytes))
+        chunks.noteHotMemory(note)
         itl.withUnsafeBufferPointer { b in
             // The array's header (count, capacity) sits just before its elements.
-            if let p = b.baseAddress { out.append(UnsafeRawBufferPointer(start: UnsafeRawPointer(p) - 32, count: 40)) }
+            if let p = b.baseAddress { note(UnsafeRawBufferPointer(start: UnsafeRawPointer(p) - 32, count: 40)) }
         }
+    }
+
+    /// `noteHotMemory`'s ranges, as a list.
+    var hotMemory: [UnsafeRawBufferPointer] {
+        var out: [UnsafeRawBufferPointer] = []
+        noteHotMemory { out.append($0) }
         return out
     }
 

@@ -94,7 +94,7 @@ public struct BenchError: Error, Sendable, CustomStringConvertible {
 /// next request in the same turn of the loop (no hop to another thread between the two), and its
 /// start time is taken right there, as bench_serving takes it once the semaphore is acquired.
 /// All state is touched on the transfer loop thread only.
-final class ClosedLoop: @unchecked Sendable {
+final class ClosedLoop: OutputSink, @unchecked Sendable {
     struct Item {
         var request: BenchRequest
         var http: HTTPRequest
@@ -143,11 +143,11 @@ final class ClosedLoop: @unchecked Sendable {
             let item = items[i]
             let acc = StreamAccumulator(backend: backend, request: item.request, sentTokenIDs: item.sentTokenIDs,
                                         start: .now(), pace: multi.wakeInterval)
-            multi.start(item.http, handler: acc.handler { [self] out in completed(i, out) })
+            multi.start(item.http, handler: acc.handler(reportingTo: self, index: i))
         }
     }
 
-    private func completed(_ i: Int, _ out: RequestOutput) {
+    func completed(_ i: Int, _ out: RequestOutput) {
         results[i] = out
         inFlight -= 1
         done += 1
@@ -169,10 +169,14 @@ public final class BenchRunner: Sendable {
     /// The configuration.
     public let config: BenchConfig
     private let multi: CurlMulti
+    /// Every request's URL and header fields (made once, not per request).
+    private let url: String
+    private static let headers: HTTPHeaders = [("Content-Type", "application/json")]
 
     /// Creates a runner (starts the transfer loop thread).
     public init(config: BenchConfig) throws {
         self.config = config
+        url = config.baseURL + config.backend.path
         // No per-chunk time list in the transfer summary: the accumulator keeps what it needs.
         // Every connection the run opens stays open for the next request (see `openConnections`).
         let connections = min(max(config.maxConcurrency ?? config.numPrompts, 64), 4096)
@@ -194,8 +198,7 @@ public final class BenchRunner: Sendable {
     func httpRequest(_ request: BenchRequest, tokenIDs: Bool) -> (HTTPRequest, sentIDs: Bool) {
         let ids = config.backend.sendsTokenIDs(request, tokenIDs: tokenIDs)
         let body = config.backend.body(request, model: config.model, tokenIDs: ids)
-        var http = HTTPRequest(method: "POST", url: config.baseURL + config.backend.path,
-                               headers: [("Content-Type", "application/json")], body: body,
+        var http = HTTPRequest(method: "POST", url: url, headers: Self.headers, body: body,
                                timeout: config.requestTimeout)
         http.freshConnection = config.connectionPerRequest
         return (http, ids)

@@ -171,11 +171,11 @@ public struct StreamChunkReader: Sendable {
     /// Creates a reader for one stream of `backend`'s chunks.
     public init(backend: BenchBackend) { self.backend = backend }
 
-    /// The memory reading the next chunk touches: the previous chunk's bytes and their store.
-    var hotMemory: [UnsafeRawBufferPointer] {
-        guard let storage else { return [] }
-        return [UnsafeRawBufferPointer(start: Unmanaged.passUnretained(storage).toOpaque(), count: 32),
-                UnsafeRawBufferPointer(start: storage.base, count: count)]
+    /// Names the memory reading the next chunk touches: the previous chunk's bytes and their store.
+    func noteHotMemory(_ note: (UnsafeRawBufferPointer) -> Void) {
+        guard let storage else { return }
+        note(UnsafeRawBufferPointer(start: Unmanaged.passUnretained(storage).toOpaque(), count: 32))
+        note(UnsafeRawBufferPointer(start: storage.base, count: count))
     }
 
     /// The fields of `bytes`, exactly as `StreamChunk.scan(bytes, backend:)` gives them.

@@ -123,7 +123,11 @@ final class DirectHTTP1 {
     /// a line's address with the count of lines from it less one in the low bits; 0 ends the list.
     @exclusivity(unchecked) private var hot: [UInt] = []
     static let hotEntries = 8
-    private var idle: [String: [Connection]] = [:]
+    /// Kept-alive connections: a list per host (`idleHost`: its place in `idle`). The dictionary
+    /// is only read; changing a list in it through its subscript allocated an accessor frame, twice
+    /// per request.
+    private var idle: [[Connection]] = []
+    private var idleHost: [String: Int] = [:]
     private var idleCount = 0
     /// The earliest deadline of a transfer in progress (may be one already finished: then a sweep
     /// finds nothing due and computes the next).
@@ -192,7 +196,7 @@ final class DirectHTTP1 {
                 out.append(upper)
             }
             guard !out.isEmpty else { return nil }
-            let method = out
+            let methodEnd = out.count  // (a copy of `out` here would be copied again by the next append)
             out.append(0x20)
             if target.first != 0x2F { out.append(0x2F) }
             out.append(contentsOf: target)
@@ -217,7 +221,7 @@ final class DirectHTTP1 {
                 Self.appendDecimal(body.count, to: &out)
                 out.append(contentsOf: "\r\n\r\n".utf8)
                 out.append(contentsOf: body)
-            } else if ["POST", "PUT", "PATCH"].contains(where: { method.elementsEqual($0.utf8) }) {
+            } else if ["POST", "PUT", "PATCH"].contains(where: { out[..<methodEnd].elementsEqual($0.utf8) }) {
                 out.append(contentsOf: "Content-Length: 0\r\n\r\n".utf8)
             } else {
                 out.append(contentsOf: "\r\n".utf8)
@@ -313,35 +317,50 @@ final class DirectHTTP1 {
     /// Records the memory a read of `conn` touches: its own first lines, its transfer's, and what
     /// the transfer's handler names (`TransferHandler.hotMemory`). Nothing is kept alive by it:
     /// the addresses are only prefetched (`prefetch`), never read through.
+    /// Written in place: this runs twice per request, and arrays for the ranges and lines cost
+    /// about 16 allocations each time.
     private func noteHot(_ conn: Connection) {
-        var ranges = [UnsafeRawBufferPointer(start: Unmanaged.passUnretained(conn).toOpaque(), count: Connection.hotBytes)]
-        if let t = conn.transfer {
-            ranges.append(UnsafeRawBufferPointer(start: Unmanaged.passUnretained(t).toOpaque(), count: Transfer.hotBytes))
-            ranges += t.handler.hotMemory?() ?? []
-        }
-        let lines = Self.hotLines(ranges)
         let first = Int(conn.fd) * Self.hotEntries
         if hot.count < first + Self.hotEntries { hot += repeatElement(0, count: first + Self.hotEntries - hot.count) }
-        for k in 0..<Self.hotEntries { hot[first + k] = k < lines.count ? lines[k] : 0 }
+        let t = conn.transfer
+        hot.withUnsafeMutableBufferPointer { all in
+            let slots = UnsafeMutableBufferPointer(rebasing: all[first..<(first + Self.hotEntries)])
+            var n = 0
+            Self.addLines(UnsafeRawBufferPointer(start: Unmanaged.passUnretained(conn).toOpaque(), count: Connection.hotBytes),
+                          to: slots, count: &n)
+            if let t {
+                Self.addLines(UnsafeRawBufferPointer(start: Unmanaged.passUnretained(t).toOpaque(), count: Transfer.hotBytes),
+                              to: slots, count: &n)
+                t.handler.hotMemory?({ Self.addLines($0, to: slots, count: &n) })
+            }
+            for k in n..<slots.count { slots[k] = 0 }
+        }
     }
 
     /// `ranges` as at most `hotEntries` entries of `hot`: each the address of a cache line with
     /// the count of lines from it less one (up to 64 lines) in the low six bits. Empty ranges are
     /// left out; what does not fit is cut.
     static func hotLines(_ ranges: [UnsafeRawBufferPointer]) -> [UInt] {
-        var out: [UInt] = []
-        for range in ranges {
-            guard let start = range.baseAddress, range.count > 0 else { continue }
-            var line = UInt(bitPattern: start) & ~63
-            let stop = UInt(bitPattern: start) + UInt(range.count)
-            while line < stop {
-                guard out.count < hotEntries else { return out }
-                let lines = min((stop - line + 63) / 64, 64)
-                out.append(line | (lines - 1))
-                line += lines * 64
-            }
+        var out = [UInt](repeating: 0, count: hotEntries)
+        var n = 0
+        out.withUnsafeMutableBufferPointer { slots in
+            for range in ranges { addLines(range, to: slots, count: &n) }
         }
-        return out
+        return Array(out.prefix(n))
+    }
+
+    /// Writes `range`'s entries into `slots` from `count` on, while there is room (see `hotLines`).
+    private static func addLines(_ range: UnsafeRawBufferPointer, to slots: UnsafeMutableBufferPointer<UInt>,
+                                 count: inout Int) {
+        guard let start = range.baseAddress, range.count > 0 else { return }
+        var line = UInt(bitPattern: start) & ~63
+        let stop = UInt(bitPattern: start) + UInt(range.count)
+        while line < stop, count < slots.count {
+            let lines = min((stop - line + 63) / 64, 64)
+            slots[count] = line | (lines - 1)
+            count += 1
+            line += lines * 64
+        }
     }
 
     /// Prefetches the memory that reading each of the `n` descriptors at `fds` will touch
@@ -675,10 +694,10 @@ final class DirectHTTP1 {
 
     // MARK: - Connections
 
-    /// A kept-alive connection to `key`, if any. The host's list is changed in place (taking it out
-    /// of the dictionary and writing it back copied it, every request); an emptied list stays.
+    /// A kept-alive connection to `key`, if any. The host's list is changed in place; an emptied
+    /// list stays.
     private func takeIdle(_ key: String) -> Connection? {
-        guard let conn = idle[key]?.popLast() else { return nil }
+        guard let h = idleHost[key], let conn = idle[h].popLast() else { return nil }
         idleCount -= 1
         return conn
     }
@@ -688,7 +707,12 @@ final class DirectHTTP1 {
             drop(conn)
             return
         }
-        idle[conn.key, default: []].append(conn)
+        if let h = idleHost[conn.key] {
+            idle[h].append(conn)
+        } else {
+            idleHost[conn.key] = idle.count
+            idle.append([conn])
+        }
         idleCount += 1
     }
 
@@ -699,8 +723,8 @@ final class DirectHTTP1 {
         byFD[Int(conn.fd)] = nil
         let first = Int(conn.fd) * Self.hotEntries
         if first + Self.hotEntries <= hot.count { hot[first] = 0 }
-        if conn.transfer == nil, let i = idle[conn.key]?.firstIndex(where: { $0 === conn }) {
-            idle[conn.key]?.remove(at: i)
+        if conn.transfer == nil, let h = idleHost[conn.key], let i = idle[h].firstIndex(where: { $0 === conn }) {
+            idle[h].remove(at: i)
             idleCount -= 1
         }
         shutDown(conn)

@@ -85,13 +85,15 @@ public struct TransferHandler: Sendable {
     /// socket before reading any, so the misses overlap instead of coming one after another.
     /// A hint only: nothing is read through these addresses and they may be stale; keep the
     /// ranges to what every chunk touches (a few cache lines).
-    public var hotMemory: (@Sendable () -> [UnsafeRawBufferPointer])?
+    ///
+    /// Called with `note`, it calls `note` once for each range (no array: it runs for every request).
+    public var hotMemory: (@Sendable (_ note: (UnsafeRawBufferPointer) -> Void) -> Void)?
 
     /// Creates a handler; omitted callbacks do nothing.
     public init(onHeaders: @escaping @Sendable (HTTPResponseHead) -> Void = { _ in },
                 onData: @escaping @Sendable (UnsafeRawBufferPointer, MonotonicTime) -> Void = { _, _ in },
                 onComplete: @escaping @Sendable (Result<TransferSummary, HTTPError>) -> Void,
-                hotMemory: (@Sendable () -> [UnsafeRawBufferPointer])? = nil) {
+                hotMemory: (@Sendable (_ note: (UnsafeRawBufferPointer) -> Void) -> Void)? = nil) {
         self.onHeaders = onHeaders
         self.onData = onData
         self.onComplete = onComplete

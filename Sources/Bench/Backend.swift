@@ -224,7 +224,9 @@ final class StreamAccumulator: @unchecked Sendable {
 
     var ttft = 0.0
     let start: MonotonicTime
-    let request: BenchRequest
+    /// The request's token counts (the request itself is not kept: its copy cost retains and releases).
+    let inputLength: Int
+    let outputLength: Int
     /// The prompt went as token ids (its length is exact).
     let sentTokenIDs: Bool
     var streamError: String?
@@ -236,12 +238,13 @@ final class StreamAccumulator: @unchecked Sendable {
     init(backend: BenchBackend, request: BenchRequest, sentTokenIDs: Bool, start: MonotonicTime,
          pace: WakeInterval? = nil) {
         self.backend = backend
-        self.request = request
+        inputLength = request.inputLength
+        outputLength = request.outputLength
         self.sentTokenIDs = sentTokenIDs
         self.start = start
         self.pace = pace
         chunks = StreamChunkReader(backend: backend)
-        itl.reserveCapacity(max(request.outputLength, 1))
+        itl.reserveCapacity(max(outputLength, 1))
     }
 
     /// The transfer callbacks that fold the stream into this accumulator and hand the output to
@@ -353,7 +356,7 @@ final class StreamAccumulator: @unchecked Sendable {
 
     /// The final output once the transfer ended.
     func finish(_ result: Result<TransferSummary, HTTPError>) -> RequestOutput {
-        var out = RequestOutput(success: false, promptLength: request.inputLength, outputLength: 0, ttft: 0,
+        var out = RequestOutput(success: false, promptLength: inputLength, outputLength: 0, ttft: 0,
                                 latency: 0, itl: [], error: "")
         out.status = status
         switch result {
@@ -376,8 +379,8 @@ final class StreamAccumulator: @unchecked Sendable {
             out.itl = itl
             // Prompt tokens: ids sent are exact; text prompts use the server's count when given, else the estimate.
             out.serverPromptLength = serverPrompt
-            out.promptLength = sentTokenIDs ? request.inputLength : (serverPrompt ?? request.inputLength)
-            out.outputLength = serverOutput ?? request.outputLength
+            out.promptLength = sentTokenIDs ? inputLength : (serverPrompt ?? inputLength)
+            out.outputLength = serverOutput ?? outputLength
             return out
         }
     }

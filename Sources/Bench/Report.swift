@@ -30,6 +30,13 @@ public enum BenchReport {
         line("Total token throughput (tok/s):", f(m.totalThroughput))
         line("Concurrency:", f(m.concurrency))
         if let a = r.acceptLength { line("Accept length:", f(a)) }
+        if let cpu = r.clientCPU {
+            line("Client CPU (s):", String(format: "%.3f", cpu.seconds))
+            line("Client busy in the timed run:", "\(Int((cpu.busy * 100).rounded())) % of a core")
+            if cpu.busy >= ClientCPU.busyWarning {
+                s += "Note: the client kept a core \(Int((cpu.busy * 100).rounded())) % busy: its own delays may be in these times\n"
+            }
+        }
         func block(_ title: String, _ name: String, _ l: LatencySummary) {
             header(title, "-")
             line("Mean \(name) (ms):", f(l.mean))
@@ -52,9 +59,10 @@ public enum BenchReport {
     }
 
     /// The bench_serving result object (field names as bench_serving's JSON, plus dsdeploy's
-    /// `prompt_mode`, `token_ids_refused` and `total_input_tokens_{requested,server}`); per-request
-    /// arrays (`input_lens`, `input_lens_requested`, `input_lens_server`, `output_lens`, `ttfts`,
-    /// `itls`, `errors`, seconds like bench_serving) when `details`.
+    /// `prompt_mode`, `token_ids_refused`, `total_input_tokens_{requested,server}`, `client_cpu_s`,
+    /// `client_cpu_timed_run_s` and `client_busy`); per-request arrays (`input_lens`,
+    /// `input_lens_requested`, `input_lens_server`, `output_lens`, `ttfts`, `itls`, `errors`,
+    /// seconds like bench_serving) when `details`.
     public static func jsonObject(_ r: BenchResult, details: Bool) -> [String: Any] {
         let m = r.metrics, c = r.config
         var o: [String: Any] = [
@@ -75,6 +83,9 @@ public enum BenchReport {
             "concurrency": m.concurrency, "accept_length": r.acceptLength as Any? ?? NSNull(),
             "wake_interval_us": c.directHTTP1 ? Int((c.wakeInterval * 1e6).rounded()) : 0,
             "batched_reads": r.batchedReads,
+            "client_cpu_s": r.clientCPU?.seconds as Any? ?? NSNull(),
+            "client_cpu_timed_run_s": r.clientCPU?.timedRun as Any? ?? NSNull(),
+            "client_busy": r.clientCPU?.busy as Any? ?? NSNull(),
         ]
         switch c.dataset.name {
         case .sharegpt:

@@ -1,5 +1,6 @@
 import Foundation
 import CurlHTTP
+import DeployCore
 
 /// Everything a benchmark run needs.
 public struct BenchConfig: Sendable, Hashable {
@@ -79,6 +80,32 @@ public struct BenchResult: Sendable {
     /// Reads that came through io_uring's multishot receives (`BenchConfig.batchedReads`; 0 where
     /// io_uring is not there, with `--no-batched-reads` or `--libcurl-reads`).
     public var batchedReads = 0
+    /// The client's own CPU use (nil when not measured).
+    public var clientCPU: ClientCPU?
+}
+
+/// What the client process itself spent on a run, from `getrusage` (all threads, user and system).
+public struct ClientCPU: Sendable, Equatable {
+    /// CPU seconds from the prompt-mode probe to the metrics: the part of the run that
+    /// bench_serving's `benchmark()` covers (warm-up, the timed requests, the metrics), with the
+    /// probe; start-up, the dataset and the report left out.
+    public var seconds: Double
+    /// CPU seconds of the timed requests alone.
+    public var timedRun: Double
+    /// The timed requests' wall time (the benchmark duration).
+    public var timedRunWall: Double
+
+    public init(seconds: Double, timedRun: Double, timedRunWall: Double) {
+        self.seconds = seconds
+        self.timedRun = timedRun
+        self.timedRunWall = timedRunWall
+    }
+
+    /// The share of one core the client kept busy during the timed requests.
+    public var busy: Double { timedRunWall > 0 ? timedRun / timedRunWall : 0 }
+
+    /// At this share of a core and above, the client's own delays may show in what it measured.
+    public static let busyWarning = 0.9
 }
 
 /// Why a run could not start.
@@ -140,10 +167,10 @@ final class ClosedLoop: OutputSink, @unchecked Sendable {
             let i = next
             next += 1
             inFlight += 1
-            let item = items[i]
-            let acc = StreamAccumulator(backend: backend, request: item.request, sentTokenIDs: item.sentTokenIDs,
+            // The item's fields are read in place (a copy of the item retained and released each of its references).
+            let acc = StreamAccumulator(backend: backend, request: items[i].request, sentTokenIDs: items[i].sentTokenIDs,
                                         start: .now(), pace: multi.wakeInterval)
-            multi.start(item.http, handler: acc.handler(reportingTo: self, index: i))
+            multi.start(items[i].http, handler: acc.handler(reportingTo: self, index: i))
         }
     }
 
@@ -244,7 +271,9 @@ public final class BenchRunner: Sendable {
     /// warm-up shows the endpoint cannot serve; failed timed requests are counted.
     public func run(requests given: [BenchRequest]? = nil,
                     progress: (@Sendable (_ done: Int, _ failed: Int, _ total: Int) -> Void)? = nil) async throws -> BenchResult {
-        let (mode, requests) = await promptMode(for: try given ?? BenchWorkload.requests(for: config))
+        let workload = try given ?? BenchWorkload.requests(for: config)
+        let cpuStart = ProcessCPU.seconds()
+        let (mode, requests) = await promptMode(for: workload)
         let ids = mode == .tokenIDs
         if config.warmupRequests > 0, let first = requests.first {
             let warm = await withTaskGroup(of: RequestOutput.self) { group in
@@ -272,6 +301,7 @@ public final class BenchRunner: Sendable {
             return ClosedLoop.Item(request: r, http: http, sentTokenIDs: sent)
         }
         let begin = MonotonicTime.now()
+        let cpuBegin = ProcessCPU.seconds()
         let outputs: [RequestOutput] = await withCheckedContinuation { cont in
             let loop = ClosedLoop(multi: multi, backend: config.backend, items: prepared, limit: limit,
                                   progress: progress) { cont.resume(returning: $0) }
@@ -290,13 +320,15 @@ public final class BenchRunner: Sendable {
             }
         }
         let duration = MonotonicTime.now().seconds(since: begin)
+        let cpuEnd = ProcessCPU.seconds()
         var accept: Double?
         if config.backend == .sglang { accept = fetchAcceptLength() }
         var used = config
         if used.directHTTP1 { used.wakeInterval = multi.wakeInterval.seconds }
-        return BenchResult(config: used, metrics: BenchMetrics(outputs: outputs, duration: duration),
-                           outputs: outputs, acceptLength: accept, promptMode: mode,
-                           batchedReads: multi.batchedReadCount)
+        let metrics = BenchMetrics(outputs: outputs, duration: duration)
+        let cpu = ClientCPU(seconds: ProcessCPU.seconds() - cpuStart, timedRun: cpuEnd - cpuBegin, timedRunWall: duration)
+        return BenchResult(config: used, metrics: metrics, outputs: outputs, acceptLength: accept, promptMode: mode,
+                           batchedReads: multi.batchedReadCount, clientCPU: cpu)
     }
 
     /// `internal_states[0].avg_spec_accept_length` from `/server_info` (nil if absent).

@@ -178,6 +178,26 @@ import TestSupport
         }
     }
 
+    /// The client's own CPU over the run: in the JSON (consistent with the duration) and the text.
+    @Test func theClientsOwnCPUIsReported() throws {
+        let b = try Bench(stepMS: 5)
+        defer { b.stop() }
+        let args = ["bench", "--url", b.url, "--backend", "openai", "--model", "sim/model", "--random-input-len", "8",
+                    "--random-output-len", "16", "--random-range-ratio", "1", "--num-prompts", "8", "--max-concurrency", "4"]
+        let j = try b.run(args + ["--output", "json"])
+        #expect(j.status == 0, "\(j.err)")
+        let d = try #require(try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any])
+        let cpu = try #require(d["client_cpu_s"] as? Double), timed = try #require(d["client_cpu_timed_run_s"] as? Double)
+        let busy = try #require(d["client_busy"] as? Double), duration = try #require(d["duration"] as? Double)
+        #expect(cpu > 0 && timed >= 0 && timed <= cpu, "\(cpu) \(timed)")
+        #expect(abs(busy - timed / duration) < 1e-9, "\(busy) \(timed) \(duration)")
+        #expect(busy < 0.9, "128 tokens do not keep a core busy: \(busy)")
+        let t = try b.run(args)
+        #expect(t.status == 0, "\(t.err)")
+        #expect(t.out.contains("Client CPU (s):") && t.out.contains("Client busy in the timed run:"), "\(t.out)")
+        #expect(!t.out.contains("Note: the client kept a core"), "\(t.out)")
+    }
+
     @Test func badInputsFailClearly() throws {
         let b = try Bench()
         defer { b.stop() }

@@ -157,15 +157,21 @@ def one_run(a, client, sc, rep, port):
         "p99_itl_ms": res.get("p99_itl_ms"), "std_itl_ms": res.get("std_itl_ms"),
         "output_throughput": res.get("output_throughput"), "sim_worst_late_ms": late, "load1": load,
     }
-    if client == "dsdeploy" and startup is not None:
-        # dsdeploy has no hook inside its run: its timed part is the whole process less a 1-token run's CPU.
+    if client == "dsdeploy":
+        # dsdeploy measures its own part (client_cpu_s: the prompt-mode probe, warm-up, timed run and
+        # metrics, which bench_serving's benchmark() covers). The older estimate, the whole process less
+        # a 1-token run's CPU, is kept beside it; it is used when the result has no client_cpu_s.
         rec["startup_cpu_s"] = startup
-        rec["main_cpu_s"] = max(cpu - startup, 0.0)
+        rec["run_cpu_subtracted_s"] = max(cpu - startup, 0.0) if startup is not None else None
+        own = res.get("client_cpu_s")
+        rec["main_cpu_s"] = own if own is not None else rec["run_cpu_subtracted_s"]
         rec["main_wall_s"] = None
     else:
         rec["startup_cpu_s"] = (cpu - main["cpu_s"]) if main else None
     rec["cpu_per_1k"] = cpu / tokens * 1000 if tokens else None
     rec["main_cpu_per_1k"] = rec["main_cpu_s"] / tokens * 1000 if tokens and rec["main_cpu_s"] is not None else None
+    sub_cpu = rec.get("run_cpu_subtracted_s")
+    rec["subtracted_cpu_per_1k"] = sub_cpu / tokens * 1000 if tokens and sub_cpu is not None else None
     rec["itl_err_pct"] = (abs(rec["mean_itl_ms"] - sc["step"]) / sc["step"] * 100) if rec["mean_itl_ms"] else None
     rec["ttft_err_ms"] = (rec["mean_ttft_ms"] - a.ttft_ms) if rec["mean_ttft_ms"] is not None else None
     # CPU use of the client over its run (1.0 = one core busy the whole time).
@@ -245,13 +251,17 @@ def main():
           f"- Load before: `{uptime_before}`", f"- Load after: `{uptime_after}`", ""]
     L += ["## CPU per 1,000 streamed tokens (medians)", "",
           "`whole` = the client process from exec to exit, start-up included. `run` = start-up excluded: for "
-          "bench_serving its timed `asyncio.run(benchmark())` (warm-up, run, metrics); for dsdeploy the whole "
-          "process less the CPU of a 1-prompt, 1-token run right after it (start-up + one request).", "",
+          "bench_serving its timed `asyncio.run(benchmark())` (warm-up, run, metrics); for dsdeploy its own "
+          "`client_cpu_s` (`getrusage` from its prompt-mode probe to its metrics: probe, warm-up, run, metrics; "
+          "the dataset and the report aside, as bench_serving's are). `dsdeploy run, subtracted` = the older "
+          "estimate: the whole process less the CPU of a 1-prompt, 1-token run right after it (start-up + one "
+          "request), which also counts the dataset, the report and closing the connections at exit.", "",
           "`ratio (run), paired` = the median over repeats of each repeat's own ratio: the two clients of a "
           "repeat run one right after the other, so a slower stretch of the machine weighs on both.", "",
-          "| scenario | tokens | dsdeploy run | bench_serving run | ratio (run) | ratio (run), paired | dsdeploy whole | bench_serving whole "
+          "| scenario | tokens | dsdeploy run | bench_serving run | ratio (run) | ratio (run), paired | dsdeploy run, subtracted "
+          "| ratio (run, subtracted) | dsdeploy whole | bench_serving whole "
           "| ratio (whole) | start-up CPU s dsdeploy / bench_serving | RSS MB dsdeploy / bench_serving | load1 |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for sc in main_scenarios:
         d, b = pick("dsdeploy", sc["name"]), pick("bench_serving", sc["name"])
@@ -259,12 +269,14 @@ def main():
         dw, bw = med([r["cpu_per_1k"] for r in d]), med([r["cpu_per_1k"] for r in b])
         rm = bm / dm if bm and dm else None
         rw = bw / dw if bw and dw else None
+        ds = med([r.get("subtracted_cpu_per_1k") for r in d])
+        rs_ = bm / ds if bm and ds else None
         by_rep = {r["repeat"]: r["main_cpu_per_1k"] for r in d}
         rp = med([r["main_cpu_per_1k"] / by_rep[r["repeat"]] for r in b
                   if r["main_cpu_per_1k"] and by_rep.get(r["repeat"])])
         summary.append((sc, dm, bm, rm, dw, bw, rw))
         L.append(f"| c={sc['c']}, n={sc['n']} | {med([r['tokens'] for r in d + b]) or 0:.0f} | {fmt(dm, 4)} | {fmt(bm, 4)} | "
-                 f"{fmt(rm, 1)}× | {fmt(rp, 1)}× | {fmt(dw, 4)} | {fmt(bw, 4)} | {fmt(rw, 1)}× | "
+                 f"{fmt(rm, 1)}× | {fmt(rp, 1)}× | {fmt(ds, 4)} | {fmt(rs_, 1)}× | {fmt(dw, 4)} | {fmt(bw, 4)} | {fmt(rw, 1)}× | "
                  f"{fmt(med([r['startup_cpu_s'] for r in d]), 3)} / {fmt(med([r['startup_cpu_s'] for r in b]), 3)} | "
                  f"{fmt(med([r['max_rss_mb'] for r in d]), 0)} / {fmt(med([r['max_rss_mb'] for r in b]), 0)} | "
                  f"{fmt(med([r['load1'] for r in d + b]), 2)} |")
@@ -300,11 +312,12 @@ def main():
                      f"{'yes' if ok else 'no'} |")
     L += ["", "Highest offered rate sustained: " + ", ".join(
         f"{c} {best[c]:.0f} tok/s" if c in best else f"{c} none" for c in ("dsdeploy", "bench_serving")), ""]
-    L += ["## Every run", "", "| scenario | repeat | client | rc | wall s | CPU s | run CPU s | tokens | CPU s/1k | "
-          "mean TTFT | mean ITL | util | load1 |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    L += ["## Every run", "", "| scenario | repeat | client | rc | wall s | CPU s | run CPU s | run CPU s, subtracted | tokens | "
+          "CPU s/1k | mean TTFT | mean ITL | util | load1 |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         L.append(f"| {r['scenario']} | {r['repeat']} | {r['client']} | {r['rc']} | {r['wall_s']:.2f} | {r['cpu_s']:.3f} | "
-                 f"{fmt(r['main_cpu_s'])} | {r['tokens']} | {fmt(r['cpu_per_1k'], 4)} | {fmt(r['mean_ttft_ms'], 2)} | "
+                 f"{fmt(r['main_cpu_s'])} | {fmt(r.get('run_cpu_subtracted_s'))} | {r['tokens']} | {fmt(r['cpu_per_1k'], 4)} | "
+                 f"{fmt(r['mean_ttft_ms'], 2)} | "
                  f"{fmt(r['mean_itl_ms'])} | {fmt(r['cpu_util'], 2)} | {r['load1']:.2f} |")
     os.makedirs(os.path.dirname(os.path.abspath(a.report)), exist_ok=True)
     with open(a.report, "w") as f:

@@ -118,7 +118,7 @@ public struct BenchComparison: Sendable {
     /// Non-fatal notes (duplicate scenarios, scenarios missing from some input).
     public var warnings: [String]
 
-    /// The compared metrics: (name, bench_serving field). `accept length` only appears when present.
+    /// The compared metrics: (name, bench_serving field). `optionalFields` only appear when some input has them.
     public static let metrics: [(name: String, field: String)] = [
         ("output tokens/s", "output_throughput"),
         ("request throughput (req/s)", "request_throughput"),
@@ -129,7 +129,11 @@ public struct BenchComparison: Sendable {
         ("mean TPOT (ms)", "mean_tpot_ms"),
         ("mean E2E latency (ms)", "mean_e2e_latency_ms"),
         ("accept length", "accept_length"),
+        ("client busy (share of a core)", "client_busy"),
     ]
+
+    /// Fields older results or other servers may not have: their rows only when some input has them.
+    public static let optionalFields: Set<String> = ["accept_length", "client_busy"]
 
     /// Compares `inputs`; throws when there is no input or no scenario common to all inputs.
     public init(inputs: [BenchCompareInput]) throws {
@@ -163,7 +167,7 @@ public struct BenchComparison: Sendable {
         for s in scenarios {
             for m in Self.metrics {
                 let values = inputs.map { $0.run(s)?.fields[m.field] }
-                if m.field == "accept_length", values.allSatisfy({ $0 == nil }) { continue }
+                if Self.optionalFields.contains(m.field), values.allSatisfy({ $0 == nil }) { continue }
                 var ratio: Double?
                 if values.count == 2, let a = values[0], let b = values[1], a != 0 { ratio = b / a }
                 rows.append(BenchCompareRow(scenario: s.label, metric: m.name, field: m.field, values: values, ratio: ratio))

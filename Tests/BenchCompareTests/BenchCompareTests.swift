@@ -5,14 +5,14 @@ import Testing
 @Suite final class BenchCompareTests {
     /// A result object as `dsdeploy bench` writes it (only the fields the comparison reads, plus some).
     static func result(input: Int, output: Int, prompts: Int, concurrency: Int?, outputTps: Double, reqTps: Double,
-                       ttft: Double, accept: Double?, perRequest: Bool = false) -> [String: Any] {
+                       ttft: Double, accept: Double?, busy: Double? = 0.05, perRequest: Bool = false) -> [String: Any] {
         var o: [String: Any] = [
             "backend": "sglang", "dataset_name": "random", "request_rate": "inf",
             "max_concurrency": concurrency as Any? ?? NSNull(), "random_input_len": input, "random_output_len": output,
             "num_prompts": prompts, "output_throughput": outputTps, "request_throughput": reqTps,
             "mean_ttft_ms": ttft, "median_ttft_ms": ttft, "p99_ttft_ms": ttft * 1.1, "mean_itl_ms": 5.0,
             "mean_tpot_ms": 5.1, "mean_e2e_latency_ms": 10000.0, "accept_length": accept as Any? ?? NSNull(),
-            "failure_reasons": [String: Int](),
+            "failure_reasons": [String: Int](), "client_busy": busy as Any? ?? NSNull(),
         ]
         if perRequest {
             var ttfts: [Double] = [], itls: [[Double]] = [], e2es: [Double] = [], errors: [String] = []
@@ -120,13 +120,15 @@ import Testing
 
     @Test func singleObjectFileAndLabels() throws {
         let path = dir.appendingPathComponent("one.json").path
-        let o = Self.result(input: 1024, output: 1024, prompts: 1, concurrency: 1, outputTps: 96.2, reqTps: 0.1, ttft: 300.45, accept: nil)
+        let o = Self.result(input: 1024, output: 1024, prompts: 1, concurrency: 1, outputTps: 96.2, reqTps: 0.1, ttft: 300.45,
+                            accept: nil, busy: nil)
         try Self.line(o, pretty: true).write(toFile: path, atomically: true, encoding: .utf8)
         let input = try BenchResultFile.load(path: path, label: "A")
         #expect(input.label == "A")
         #expect(input.runs.count == 1)
         let c = try BenchComparison(inputs: [input, BenchResultFile.load(path: path, label: "B"), BenchResultFile.load(path: path, label: "C")])
         #expect(!(c.rows.contains { $0.field == "accept_length" }), "accept length only when present")
+        #expect(!(c.rows.contains { $0.field == "client_busy" }), "client busy only when present (results before it)")
         #expect(c.rows.allSatisfy { $0.ratio == nil }, "no ratio with three inputs")
         #expect(!(c.text().contains("ratio")))
     }

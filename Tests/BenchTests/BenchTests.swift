@@ -102,14 +102,7 @@ import TestSupport
     // MARK: against the in-process simulator
 
     private func simulator(acceptLength: Double) async throws -> SimServer {
-        let catalog = try CatalogStore.catalog(.sglang, version: SimSettings.defaultVersion)
-        guard case .launch(let launch, _) = SimArguments.parse(
-            ["--host", "127.0.0.1", "--port", "0", "--model-path", "sim/test-model"], catalog: catalog) else {
-            throw BenchError("simulator argv did not parse")
-        }
-        var settings = SimSettings()
-        settings.timing = TimingModel(ttftBaseMs: 100, ttftPer1kInputMs: 0, decodeStepMs: 10, acceptLength: acceptLength)
-        return try await SimServer.start(launch: launch, settings: settings, log: .silent, threads: 2)
+        try await startSimulator(TimingModel(ttftBaseMs: 100, ttftPer1kInputMs: 0, decodeStepMs: 10, acceptLength: acceptLength))
     }
 
     private func measure(backend: BenchBackend, acceptLength: Double, direct: Bool = true) async throws {
@@ -266,6 +259,19 @@ import TestSupport
             #expect(e.description.contains("warm-up"))
         }
     }
+}
+
+/// The in-process simulator of `sim/test-model` (SGLang's flags) with `timing`; `configure` sets the rest.
+func startSimulator(_ timing: TimingModel, _ configure: (inout SimSettings) -> Void = { _ in }) async throws -> SimServer {
+    let catalog = try CatalogStore.catalog(.sglang, version: SimSettings.defaultVersion)
+    guard case .launch(let launch, _) = SimArguments.parse(
+        ["--host", "127.0.0.1", "--port", "0", "--model-path", "sim/test-model"], catalog: catalog) else {
+        throw BenchError("simulator argv did not parse")
+    }
+    var settings = SimSettings()
+    settings.timing = timing
+    configure(&settings)
+    return try await SimServer.start(launch: launch, settings: settings, log: .silent, threads: 2)
 }
 
 /// A small run against the simulator's test model: 8 prompts of 64 random input tokens and 4 output

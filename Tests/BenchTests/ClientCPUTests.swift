@@ -1,7 +1,6 @@
 @testable import Bench
 import DeployCore
 import EngineSim
-import Engines
 import Foundation
 import Testing
 
@@ -58,14 +57,7 @@ import Testing
     /// the timed run's wall time is the benchmark duration. (The simulator runs in this process
     /// here, so the figures include its work.)
     @Test func aRunMeasuresIt() async throws {
-        let catalog = try CatalogStore.catalog(.sglang, version: SimSettings.defaultVersion)
-        guard case .launch(let launch, _) = SimArguments.parse(
-            ["--host", "127.0.0.1", "--port", "0", "--model-path", "sim/test-model"], catalog: catalog) else {
-            throw BenchError("simulator argv did not parse")
-        }
-        var settings = SimSettings()
-        settings.timing = TimingModel(ttftBaseMs: 2, ttftPer1kInputMs: 0, decodeStepMs: 1, acceptLength: 1)
-        let sim = try await SimServer.start(launch: launch, settings: settings, log: .silent, threads: 2)
+        let sim = try await startSimulator(TimingModel(ttftBaseMs: 2, ttftPer1kInputMs: 0, decodeStepMs: 1, acceptLength: 1))
         let result = try await BenchRunner(config: simBenchConfig(sim.baseURL)).run()
         await sim.shutdown()
         let cpu = try #require(result.clientCPU)

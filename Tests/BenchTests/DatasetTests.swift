@@ -1,6 +1,5 @@
 import Bench
 import EngineSim
-import Engines
 import Foundation
 import Testing
 
@@ -163,14 +162,7 @@ import Testing
     /// (sent as `text`): every request completes, output tokens are what was asked, prompt tokens
     /// are the server's count, ITL is measured (how close it comes to the decode step: benchmarks/timing.sh).
     @Test func fileDatasetsAgainstSimulator() async throws {
-        let catalog = try CatalogStore.catalog(.sglang, version: SimSettings.defaultVersion)
-        guard case .launch(let launch, _) = SimArguments.parse(
-            ["--host", "127.0.0.1", "--port", "0", "--model-path", "sim/test-model"], catalog: catalog) else {
-            throw BenchError("simulator argv did not parse")
-        }
-        var settings = SimSettings()
-        settings.timing = TimingModel(ttftBaseMs: 20, ttftPer1kInputMs: 0, decodeStepMs: 5, acceptLength: 1)
-        let sim = try await SimServer.start(launch: launch, settings: settings, log: .silent, threads: 2)
+        let sim = try await startSimulator(TimingModel(ttftBaseMs: 20, ttftPer1kInputMs: 0, decodeStepMs: 5, acceptLength: 1))
 
         var c = BenchConfig(baseURL: sim.baseURL)
         c.backend = .openai

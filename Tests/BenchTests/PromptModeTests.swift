@@ -1,6 +1,5 @@
 import Bench
 import EngineSim
-import Engines
 import Foundation
 import Testing
 
@@ -8,15 +7,7 @@ import Testing
 /// requested vs server-counted input tokens in the results.
 @Suite struct PromptModeTests {
     private func simulator(_ configure: (inout SimSettings) -> Void = { _ in }) async throws -> SimServer {
-        let catalog = try CatalogStore.catalog(.sglang, version: SimSettings.defaultVersion)
-        guard case .launch(let launch, _) = SimArguments.parse(
-            ["--host", "127.0.0.1", "--port", "0", "--model-path", "sim/test-model"], catalog: catalog) else {
-            throw BenchError("simulator argv did not parse")
-        }
-        var settings = SimSettings()
-        settings.timing = TimingModel(ttftBaseMs: 2, ttftPer1kInputMs: 0, decodeStepMs: 1, acceptLength: 1)
-        configure(&settings)
-        return try await SimServer.start(launch: launch, settings: settings, log: .silent, threads: 2)
+        try await startSimulator(TimingModel(ttftBaseMs: 2, ttftPer1kInputMs: 0, decodeStepMs: 1, acceptLength: 1), configure)
     }
 
     /// A row of the text report (`{:<40} {}`).

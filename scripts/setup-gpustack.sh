@@ -1,21 +1,19 @@
 #!/usr/bin/env bash
 # Installs what the GPUStack end-to-end tests need (docs/targets/gpustack.md, "Testing"):
 #   - a venv with gpustack==2.3.0 and exactly the versions in scripts/gpustack-requirements.txt,
-#     kept outside the work tree under $DSDEPLOY_CACHE (default ~/.cache/dsdeploy) and keyed by the
-#     hash of that file and the Python version, so fresh clones on one machine share it;
+#     byte-compiled once (scripts/lib/pinned-venv.sh: kept outside the work tree under
+#     $DSDEPLOY_CACHE, default ~/.cache/dsdeploy, keyed by the hash of that file and the Python
+#     version, with a wheelhouse next to it so a wiped venv comes back without the network);
 #   - PostgreSQL's server binaries (initdb, pg_ctl, postgres), from Debian's `postgresql` where missing;
 #   - iproute2 (`ip netns`), util-linux (`runuser`, `flock`) and curl.
-# Pinned wheels are kept in a wheelhouse next to the venv (pip's own HTTP cache stays empty on this
-# network, see setup-tiny-engine.sh), so a wiped venv comes back without the network.
 # Idempotent: when the stamp matches, it only prints the paths (about 0 s). With --check it
 # installs nothing and fails, naming this script, when something is missing.
-# Prints KEY=VALUE lines on stdout (eval-able); progress goes to stderr. Needs root for apt-get.
+# Prints KEY=VALUE lines on stdout (eval-able): GPUSTACK_VENV, GPUSTACK_BIN, GPUSTACK_PYTHON,
+# PG_BINDIR; progress goes to stderr. Needs root for apt-get.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REQ=$ROOT/scripts/gpustack-requirements.txt
-CACHE=${DSDEPLOY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsdeploy}
-WHEELS=$CACHE/gpustack-wheels
 
 say() { echo "setup-gpustack: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -85,61 +83,21 @@ fi
 PG_BINDIR=$(find_pg_bindir)
 
 PY=$(pick_python) || die "gpustack 2.3.0 needs Python 3.10-3.12 (set PYTHON=...)"
-PYVER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-KEY=$( { cat "$REQ"; echo "python $PYVER"; } | sha256sum | cut -c1-16)
-OUT=$CACHE/gpustack-$KEY
-VENV=$OUT/venv
-STAMP=$OUT/setup.stamp
+grep -qx 'gpustack==2.3.0' "$REQ" || die "scripts/gpustack-requirements.txt does not pin gpustack==2.3.0"
 
-print_paths() {
-  echo "GPUSTACK_VENV=$VENV"
-  echo "GPUSTACK_BIN=$VENV/bin/gpustack"
-  echo "GPUSTACK_PYTHON=$VENV/bin/python"
-  echo "PG_BINDIR=$PG_BINDIR"
+# Byte-compile once, after installing: the server imports about 8 s of modules at every start, and
+# with PYTHONDONTWRITEBYTECODE set (or a read-only venv) nothing would ever be cached.
+byte_compile() {
+  say "byte-compiling"
+  "$1/bin/python" -m compileall -q -j 0 "$1/lib" >/dev/null 2>&1 || true
 }
 
-STAMP_TEXT="gpustack 2.3.0 python $PYVER compiled"
-up_to_date() { [ -x "$VENV/bin/gpustack" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$STAMP_TEXT" ]; }
-
-if up_to_date; then print_paths; exit 0; fi
-# --check: report, never install (the test harness uses it so a missing install fails fast).
-[ "${1:-}" = "--check" ] && die "GPUStack 2.3.0 is not installed (or not for this requirements file): run scripts/setup-gpustack.sh"
-
-mkdir -p "$OUT"
-exec 9>"$OUT/setup.lock"
-flock 9
-if up_to_date; then print_paths; exit 0; fi
-
-start=$(date +%s.%N)
-INSTALLED_TEXT="gpustack 2.3.0 python $PYVER"
-if [ "$(cat "$STAMP" 2>/dev/null)" != "$INSTALLED_TEXT" ] || [ ! -x "$VENV/bin/gpustack" ]; then
-  say "creating $VENV (Python $PYVER) from scripts/gpustack-requirements.txt"
-  rm -rf "$VENV" "$STAMP"
-  # A venv without pip, filled by the host's pip through --python (pip >= 22.3), skips ensurepip.
-  if "$PY" -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; then
-    "$PY" -m venv --without-pip "$VENV"
-    PIP=("$PY" -m pip --python "$VENV/bin/python")
-  else
-    "$PY" -m venv "$VENV" || die "'$PY -m venv' failed (on Debian: apt-get install python3-venv)"
-    PIP=("$VENV/bin/python" -m pip)
-  fi
-  PIP+=(--quiet --disable-pip-version-check --no-input)
-  # Every version is pinned in the file, so --no-deps installs exactly that set and nothing else.
-  INSTALL=(install --no-compile --no-deps --no-index --find-links "$WHEELS" -r "$REQ")
-  if ! "${PIP[@]}" "${INSTALL[@]}" 2>/dev/null; then
-    say "downloading the pinned wheels into $WHEELS"
-    mkdir -p "$WHEELS"
-    "${PIP[@]}" download --no-deps --only-binary=:all: --dest "$WHEELS" -r "$REQ"
-    "${PIP[@]}" "${INSTALL[@]}"
-  fi
-  echo "$INSTALLED_TEXT" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
-fi
-grep -qx 'gpustack==2.3.0' "$REQ" || die "scripts/gpustack-requirements.txt does not pin gpustack==2.3.0"
-# Byte-compile once here: the server imports about 8 s of modules at every start, and with
-# PYTHONDONTWRITEBYTECODE set (or a read-only venv) nothing would ever be cached.
-say "byte-compiling"
-"$VENV/bin/python" -m compileall -q -j 0 "$VENV/lib" >/dev/null 2>&1 || true
-"$VENV/bin/python" -c 'import gpustack' 2>/dev/null || die "gpustack does not import from $VENV"
-echo "$STAMP_TEXT" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
-say "done in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
-print_paths
+# The venv, its cache, its wheelhouse and its checks: scripts/lib/pinned-venv.sh.
+. "$ROOT/scripts/lib/pinned-venv.sh"
+paths=$(PYTHON=$PY PINNED_VENV_FINISH=byte_compile pinned_venv gpustack "gpustack 2.3.0 (compiled)" gpustack gpustack \
+          GPUSTACK_BIN "$@") || exit 1
+eval "$paths"
+echo "GPUSTACK_VENV=$(dirname "$(dirname "$GPUSTACK_BIN")")"
+echo "GPUSTACK_BIN=$GPUSTACK_BIN"
+echo "GPUSTACK_PYTHON=$GPUSTACK_BIN_PYTHON"
+echo "PG_BINDIR=$PG_BINDIR"

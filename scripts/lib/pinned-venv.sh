@@ -1,5 +1,5 @@
 # Sourced by the setup scripts of the tools the tests run from PyPI (setup-kubernetes-validate.sh,
-# setup-sglang-router.sh): one venv with exactly the versions in scripts/NAME-requirements.txt,
+# setup-sglang-router.sh, setup-gpustack.sh): one venv with exactly the versions in scripts/NAME-requirements.txt,
 # kept outside the work tree under $DSDEPLOY_CACHE (default ~/.cache/dsdeploy) and keyed by the hash
 # of that file and the Python version, so fresh clones on one machine share it. Pinned wheels are
 # kept in a wheelhouse next to the venv, so a wiped venv comes back without the network.
@@ -14,6 +14,9 @@
 #     EXECUTABLE  the console script the venv must have (printed as VAR=…)
 #     MODULE      a module that must import from the venv
 #     VAR         printed: VAR=venv/bin/EXECUTABLE and VAR_PYTHON=venv/bin/python
+#   PYTHON=…              the interpreter to build the venv from (default python3)
+#   PINNED_VENV_FINISH=F  a function run as `F VENV` after installing, before the import check and
+#                         the stamp (setup-gpustack.sh byte-compiles there)
 pinned_venv() {
   local name=$1 label=$2 exe=$3 module=$4 var=$5 mode=${6:-}
   local root req cache wheels py pyver key out venv stamp stamp_text start
@@ -77,6 +80,7 @@ pinned_venv() {
     "${pip[@]}" "${install[@]}"
   fi
   [ -x "$venv/bin/$exe" ] || die "the $label wheels installed no $exe script in $venv/bin"
+  [ -z "${PINNED_VENV_FINISH:-}" ] || "$PINNED_VENV_FINISH" "$venv"
   "$venv/bin/python" -c "import $module" || die "$module does not import from $venv"
   echo "$stamp_text" > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
   say "done in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"

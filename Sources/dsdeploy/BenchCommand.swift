@@ -210,7 +210,8 @@ struct BenchRunCommand: ParsableCommand {
         } catch {
             let hint = "\(error)".contains("404")
                 ? "\n  hint: the server has no \(be == .sglang ? "/generate (SGLang's native API)" : (be == .openai ? "/v1/completions" : "/v1/chat/completions"))"
-                    + "; choose its API with --backend sglang|openai|openai-chat" : ""
+                    + "; choose its API with --backend sglang|openai|openai-chat"
+                : ContextHint.text(for: "\(error)", config: config).map { "\n  " + $0 } ?? ""
             Output.stderr("dsdeploy: error: \(config.baseURL): \(error)\(hint)\n")
             throw ExitCode.failure
         }
@@ -238,6 +239,9 @@ struct BenchRunCommand: ParsableCommand {
         if result.metrics.failed > 0 {
             let reasons = result.metrics.failureReasons.map { "\($0.value) × \($0.key)" }.joined(separator: "; ")
             Output.stderr("dsdeploy: error: \(result.metrics.failed) of \(requests.count) requests failed: \(reasons)\n")
+            if let hint = result.metrics.failureReasons.keys.lazy.compactMap({ ContextHint.text(for: $0, config: config) }).first {
+                Output.stderr("  \(hint)\n")
+            }
             throw ExitCode.failure
         }
     }

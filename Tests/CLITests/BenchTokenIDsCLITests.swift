@@ -125,6 +125,16 @@ import TestSupport
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(drawn.out.utf8)) as? [String: Any])
         #expect(summary["total_input_tokens_server"] as? Int == requested.reduce(0, +))
         #expect(summary["total_input_tokens_requested"] as? Int == requested.reduce(0, +))
+
+        // Prompts longer than a slot's 256 tokens: the engine refuses the warm-up, and the error
+        // says which options set the lengths.
+        let long = try bench(["--url", engine.url, "--backend", "openai", "--random-input-len", "300",
+                              "--random-range-ratio", "1", "--random-output-len", "8", "--num-prompts", "2"], in: dir)
+        #expect(long.status == 1, "\(long.out)\(long.err)")
+        #expect(long.err.contains("warm-up request failed") && long.err.contains("exceeds the available context size"), "\(long.err)")
+        #expect(long.err.contains("\n  hint: the model's context window is smaller than a request (prompt and output): "
+                                  + "shorten them with --random-input-len 300 and --random-output-len 8, or serve a longer context"),
+                "\(long.err)")
     }
 
     @Test func textFallbackWhenTheServerRefusesTokenIDs() throws {

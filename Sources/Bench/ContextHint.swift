@@ -18,6 +18,11 @@ public enum ContextHint {
             || m.contains("exceeds the maximum allowed length")
     }
 
+    /// The hint for the first of `messages` (a run's failure reasons) that is about the context, or nil.
+    public static func text(forAny messages: some Sequence<String>, config: BenchConfig) -> String? {
+        messages.lazy.compactMap { text(for: $0, config: config) }.first
+    }
+
     /// `hint: …` naming the options that set the lengths of `config`'s workload, or nil when
     /// `message` is about something else.
     public static func text(for message: String, config: BenchConfig) -> String? {

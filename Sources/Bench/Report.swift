@@ -31,10 +31,11 @@ public enum BenchReport {
         line("Concurrency:", f(m.concurrency))
         if let a = r.acceptLength { line("Accept length:", f(a)) }
         if let cpu = r.clientCPU {
+            let busy = Int((cpu.busy * 100).rounded())
             line("Client CPU (s):", String(format: "%.3f", cpu.seconds))
-            line("Client busy in the timed run:", "\(Int((cpu.busy * 100).rounded())) % of a core")
+            line("Client busy in the timed run:", "\(busy) % of a core")
             if cpu.busy >= ClientCPU.busyWarning {
-                s += "Note: the client kept a core \(Int((cpu.busy * 100).rounded())) % busy: its own delays may be in these times\n"
+                s += "Note: the client kept a core \(busy) % busy: its own delays may be in these times\n"
             }
         }
         func block(_ title: String, _ name: String, _ l: LatencySummary) {

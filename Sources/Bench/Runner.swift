@@ -283,7 +283,9 @@ public final class BenchRunner: Sendable {
                 return all
             }
             if let bad = warm.first(where: { !$0.success }) {
-                throw BenchError("warm-up request failed: \(bad.error)")
+                // The hint goes with the error, so every caller (bench, --scenario, apply --gate) shows it.
+                throw BenchError("warm-up request failed: \(bad.error)"
+                                 + (ContextHint.text(for: bad.error, config: config).map { "\n  " + $0 } ?? ""))
             }
         }
         if config.backend == .sglang {

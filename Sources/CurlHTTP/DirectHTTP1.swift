@@ -44,7 +44,8 @@ final class DirectHTTP1 {
         /// Closed (its descriptor may already belong to another socket).
         var closed = false
         /// Tells its receives' completions from those of an earlier connection on the same
-        /// descriptor (`RxRing` tags: descriptor and serial). Set once, at its making.
+        /// descriptor (`RxRing` tags: descriptor and serial). Set once, at its making (a `var` only so
+        /// that the layout test can take its address).
         var serial: UInt32
         /// The object's header, `transfer`, `parser`, then `fd`, `stamped`, `closed` and `serial`
         /// in two words.

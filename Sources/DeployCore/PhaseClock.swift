@@ -22,8 +22,7 @@ public enum PhaseClock {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let label = name()
-        let cpu = UInt64(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000_000
-            + UInt64(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1_000
+        let cpu = ProcessCPU.nanoseconds(usage)
         marks.withLock { $0.append((label, now, cpu, Int(usage.ru_minflt), Int(usage.ru_maxrss))) }
     }
 

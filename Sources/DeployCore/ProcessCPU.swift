@@ -6,7 +6,12 @@ public enum ProcessCPU {
     public static func seconds() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return Double(nanoseconds(usage)) / 1e9
+    }
+
+    /// User and system time of `usage`, in nanoseconds.
+    static func nanoseconds(_ usage: rusage) -> UInt64 {
+        UInt64(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000_000
+            + UInt64(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1_000
     }
 }

@@ -208,10 +208,9 @@ struct BenchRunCommand: ParsableCommand {
             }
             result = try BenchBlocking.run(config, requests: requests, progress: progress)
         } catch {
-            let hint = "\(error)".contains("404")
+            let hint = "\(error)".contains("HTTP 404")
                 ? "\n  hint: the server has no \(be == .sglang ? "/generate (SGLang's native API)" : (be == .openai ? "/v1/completions" : "/v1/chat/completions"))"
-                    + "; choose its API with --backend sglang|openai|openai-chat"
-                : ContextHint.text(for: "\(error)", config: config).map { "\n  " + $0 } ?? ""
+                    + "; choose its API with --backend sglang|openai|openai-chat" : ""
             Output.stderr("dsdeploy: error: \(config.baseURL): \(error)\(hint)\n")
             throw ExitCode.failure
         }
@@ -239,7 +238,7 @@ struct BenchRunCommand: ParsableCommand {
         if result.metrics.failed > 0 {
             let reasons = result.metrics.failureReasons.map { "\($0.value) × \($0.key)" }.joined(separator: "; ")
             Output.stderr("dsdeploy: error: \(result.metrics.failed) of \(requests.count) requests failed: \(reasons)\n")
-            if let hint = result.metrics.failureReasons.keys.lazy.compactMap({ ContextHint.text(for: $0, config: config) }).first {
+            if let hint = ContextHint.text(forAny: result.metrics.failureReasons.keys, config: config) {
                 Output.stderr("  \(hint)\n")
             }
             throw ExitCode.failure
@@ -296,6 +295,9 @@ struct BenchRunCommand: ParsableCommand {
             if let out { try append(BenchReport.json(result, details: true, compact: true) + "\n", to: out) }
             if result.metrics.failed > s.maxFailedRequests {
                 Output.stderr("dsdeploy: error: \(s.name): \(result.metrics.failed) requests failed\n")
+                if let hint = ContextHint.text(forAny: result.metrics.failureReasons.keys, config: config) {
+                    Output.stderr("  \(hint)\n")
+                }
                 failed = true
             }
         }

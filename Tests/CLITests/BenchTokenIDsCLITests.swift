@@ -135,6 +135,14 @@ import TestSupport
         #expect(long.err.contains("\n  hint: the model's context window is smaller than a request (prompt and output): "
                                   + "shorten them with --random-input-len 300 and --random-output-len 8, or serve a longer context"),
                 "\(long.err)")
+        // Without a warm-up the run's own requests fail the same way: the hint follows the count.
+        let unwarmed = try bench(["--url", engine.url, "--backend", "openai", "--random-input-len", "300",
+                                  "--random-range-ratio", "1", "--random-output-len", "8", "--num-prompts", "2",
+                                  "--warmup-requests", "0"], in: dir)
+        #expect(unwarmed.status == 1, "\(unwarmed.out)\(unwarmed.err)")
+        #expect(unwarmed.err.contains("2 of 2 requests failed") && unwarmed.err.contains("exceeds the available context size"),
+                "\(unwarmed.err)")
+        #expect(unwarmed.err.contains("\n  hint: the model's context window is smaller than a request"), "\(unwarmed.err)")
     }
 
     @Test func textFallbackWhenTheServerRefusesTokenIDs() throws {

@@ -25,8 +25,8 @@ let package = Package(
         .target(name: "DeployTemplate", swiftSettings: strictSettings),
         .target(
             name: "Engines",
-            dependencies: ["DeployCore", "DeployTemplate"],
-            resources: [.copy("Resources/catalogs")],
+            dependencies: ["DeployCore", "DeployTemplate", "CEmbedded"],
+            exclude: ["Resources"],  // the catalogs: compiled in through CEmbedded
             swiftSettings: strictSettings),
         .target(
             name: "DeploySpec",
@@ -53,6 +53,9 @@ let package = Package(
             dependencies: ["DeploySpec"],
             path: "Fuzz/LoaderFuzz",
             swiftSettings: strictSettings),
+        // The flag catalogs and the stock backends, compiled into the binaries (.incbin from the package
+        // root; the list: scripts/gen-embedded.py), so that a copied binary needs no files beside it.
+        .target(name: "CEmbedded", exclude: ["embedded_files.h"], cSettings: [.headerSearchPath("../..")]),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl")]),  // libcurl: dlopen on first use (dsd_curl.c)
         // Test-only helpers shared by the test targets (polling, golden files, processes, ports).
         .target(name: "TestSupport", dependencies: ["DeployCore", "DeploySpec"], path: "Tests/TestSupport", swiftSettings: strictSettings),

@@ -236,6 +236,44 @@ struct DeploymentCheck {
         var d = Diagnostic(issue.isError ? .error : .warning, issue.id, issue.message, at: location,
                            length: length, notes: issue.notes + (line?.note.map { [$0] } ?? []))
         if issue.part == .flag { d.fixIt = issue.fixIt }
+        if issue.id == "duplicate-flag", let first = issue.related, first < origins.count,
+           let firstGroup = groups.first(where: { $0.origin == first }) {
+            duplicateNotes(&d, group: group, first: firstGroup, from: origins[first])
+        }
         return d
+    }
+
+    /// Where a duplicated flag was first given, and what to write instead when that was the run
+    /// command: recipes carry `--host`, `--port`, `--served-model-name`, which the stock run commands
+    /// set from the deployment's own fields.
+    func duplicateNotes(_ d: inout Diagnostic, group: ArgGroup?, first: ArgGroup, from origin: (source: ArgSource, line: ArgLine)) {
+        let at = origin.line.text.location
+        let place = "\(at.file):\(at.line)"
+        guard origin.source == .template else {
+            let whose = origin.source == .backend ? "in backend '\(backend.name)' version '\(deployment.backendVersion.value)' args" : "at"
+            d.notes = ["first given as '\(first.flag)' \(whose) \(place)"]
+            return
+        }
+        d.message = "'\(first.flag)' is already set by the run command of backend '\(backend.name)' version "
+            + "'\(deployment.backendVersion.value)'; the engine would silently keep the last value"
+        let setting = ([first.flag] + first.values).joined(separator: " ")
+        let value = group?.values.joined(separator: " ") ?? ""
+        var notes = ["the run command (\(place)) has '\(setting)'"]
+        let placeholder = first.values.count == 1 ? first.values[0] : ""
+        switch placeholder {
+        case "{{model_name}}":
+            notes.append(value.isEmpty ? "set spec.servedModelName instead, and remove this entry"
+                                       : "write 'servedModelName: \(value)' in the deployment's spec instead, and remove this entry")
+        case "{{port}}":
+            notes.append((value.isEmpty ? "set spec.port instead" : "write 'port: \(value)' in the deployment's spec instead")
+                         + " (replica i listens on port + i), and remove this entry")
+        case "{{worker_ip}}":
+            notes.append("remove this entry: the target sets the address each replica listens on")
+        case "{{model_path}}":
+            notes.append("remove this entry: spec.model sets the model")
+        default:
+            notes.append("remove this entry, or the flag from the backend's run command")
+        }
+        d.notes = notes
     }
 }

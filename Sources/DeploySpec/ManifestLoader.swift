@@ -1,4 +1,5 @@
 public import DeployCore
+import Engines
 
 /// Reads manifest files. The CLI reads the disk (its `DiskFileSource`), `diff --git` files at a git
 /// revision, tests files held in memory.
@@ -168,7 +169,9 @@ public struct ManifestLoader: Sendable {
         return includes
     }
 
-    /// Adds stock backends from `templates/` directories for backends referenced but not defined.
+    /// Adds stock backends for backends referenced but not defined: from the `templates/` directories
+    /// found beside the manifests, `templateDirectories`, then the ones compiled into the binary (the
+    /// first definition of a name wins).
     func loadStockBackends(near paths: [String], into manifest: inout Manifest) {
         let missing = Set(manifest.deployments.map(\.backend.value)).subtracting(manifest.backends.keys)
         guard !missing.isEmpty else { return }
@@ -185,14 +188,18 @@ public struct ManifestLoader: Sendable {
             }
         }
         dirs += templateDirectories
+        var files: [(String, [UInt8]?)] = dirs.flatMap { dir in source.yamlFiles(in: dir).map { ($0, source.read($0)) } }
+        // Last, the stock backends compiled into the binary: found wherever the manifests are.
+        files += EmbeddedFiles.names(under: "templates/").map { (Self.builtInPrefix + $0, EmbeddedFiles.bytes($0)) }
         var ignored: [Diagnostic] = []
-        for dir in dirs {
-            for file in source.yamlFiles(in: dir) {
-                guard let bytes = source.read(file) else { continue }
-                let before = manifest.backends.count
-                _ = loadFile(file, bytes, into: &manifest, &ignored, isStock: true)
-                if manifest.backends.count > before { manifest.sources[file] = SourceText(bytes: bytes) }
-            }
+        for case let (file, bytes?) in files {
+            let before = manifest.backends.count
+            _ = loadFile(file, bytes, into: &manifest, &ignored, isStock: true)
+            if manifest.backends.count > before { manifest.sources[file] = SourceText(bytes: bytes) }
         }
     }
+
+    /// How the files of the stock backends compiled into the binary are named in diagnostics and
+    /// provenance: `(built in)/templates/vllm.yaml`.
+    public static let builtInPrefix = "(built in)/"
 }

@@ -1,18 +1,18 @@
 public import Foundation
 import Synchronization
 
-/// Loads and caches the bundled flag catalogs. Thread-safe; each file is decoded once.
+/// Loads and caches the flag catalogs compiled into the binary (`EmbeddedFiles`). Thread-safe; each file is decoded once.
 ///
 /// ```swift
 /// let catalog = try CatalogStore.catalog(.sglang, version: "0.5.23")
 /// ```
 public final class CatalogStore: Sendable {
-    /// The store over the catalogs bundled with this module.
+    /// The store over the catalogs compiled into the binary.
     public static let shared = CatalogStore()
 
-    /// A folder of catalogs that replaces the bundled ones for every store without a directory of
+    /// A folder of catalogs that replaces the compiled-in ones for every store without a directory of
     /// its own. The executables set it once at start-up, from `$DSDEPLOY_ENGINE_CATALOGS`, before the
-    /// first catalog is read (a store remembers the folder it found).
+    /// first catalog is read.
     public static var bundledOverride: URL? {
         get { overrideDirectory.withLock { $0 } }
         set { overrideDirectory.withLock { $0 = newValue } }
@@ -27,10 +27,9 @@ public final class CatalogStore: Sendable {
         var index: [EngineKind: [String]]?
         var catalogs: [String: FlagCatalog] = [:]
         var histories: [EngineKind: HistoryRef] = [:]
-        var bundled: URL?
     }
 
-    /// A store over `directory` (a folder of generated catalogs); nil means the bundled ones.
+    /// A store over `directory` (a folder of generated catalogs); nil means the compiled-in ones.
     public init(directory: URL? = nil) {
         self.directory = directory
     }
@@ -92,14 +91,12 @@ public final class CatalogStore: Sendable {
     /// The engine's history, decoded lazily on first use (nil when the engine has none).
     private func history(of engine: EngineKind) -> HistoryRef? {
         let file = "\(engine.rawValue)-history.json"
-        guard let url = try? resourceURL(file), FileManager.default.fileExists(atPath: url.path) else {
-            return nil
-        }
+        guard exists(file) else { return nil }
         return state.withLock { s in
             if let h = s.histories[engine] { return h }
+            let dir = folder
             let ref = HistoryRef {
-                guard let data = FileManager.default.contents(atPath: url.path),
-                      let json = try? JSONReader.parse(bytes: [UInt8](data)) else { return nil }
+                guard let data = CatalogStore.read(file, in: dir), let json = try? JSONReader.parse(bytes: data) else { return nil }
                 return try? EngineHistory(json: json)
             }
             s.histories[engine] = ref
@@ -107,53 +104,24 @@ public final class CatalogStore: Sendable {
         }
     }
 
-    private func resourceURL(_ file: String) throws(CatalogError) -> URL {
-        if let dir = directory { return dir.appendingPathComponent(file) }
-        if let dir = state.withLock({ $0.bundled }) { return dir.appendingPathComponent(file) }
-        let dir = try CatalogStore.bundledDirectory()
-        state.withLock { $0.bundled = dir }
-        return dir.appendingPathComponent(file)
-    }
+    /// The folder the catalogs are read from: the store's own, else `bundledOverride`; nil: the
+    /// catalogs compiled into the binary (`EmbeddedFiles`).
+    private var folder: URL? { directory ?? CatalogStore.bundledOverride }
 
-    /// The bundled `catalogs` folder: `bundledOverride` when set, else the `*_Engines.resources`
-    /// bundle next to the executable (checked first because SwiftPM's `Bundle.module` accessor traps
-    /// when the bundle is missing), else `Bundle.module`.
-    static func bundledDirectory() throws(CatalogError) -> URL {
-        let fm = FileManager.default
-        if let dir = bundledOverride { return dir }
-        // The usual place first, found without `Bundle.main` or listing the folder (which cost
-        // ~30M instructions, a tenth of validating a small manifest, in a build folder).
-        let main = executableDirectory() ?? Bundle.main.bundleURL
-        let usual = main.appendingPathComponent("dsdeploy_Engines.resources").appendingPathComponent("catalogs")
-        if fm.fileExists(atPath: usual.appendingPathComponent("index.json").path) { return usual }
-        let beside = (try? fm.contentsOfDirectory(atPath: main.path))?
-            .filter { $0.hasSuffix("_Engines.resources") }.sorted() ?? []
-        for name in beside {
-            let dir = main.appendingPathComponent(name).appendingPathComponent("catalogs")
-            if fm.fileExists(atPath: dir.appendingPathComponent("index.json").path) { return dir }
-        }
-        guard let dir = Bundle.module.url(forResource: "catalogs", withExtension: nil) else {
-            throw CatalogError.missingResource("catalogs")
-        }
-        return dir
-    }
-
-    /// The folder of the running executable (Linux: `/proc/self/exe`), nil where unknown.
-    private static func executableDirectory() -> URL? {
-        #if os(Linux)
-        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
-        return URL(fileURLWithPath: path).deletingLastPathComponent()
-        #else
-        return nil
-        #endif
+    private func exists(_ file: String) -> Bool {
+        guard let dir = folder else { return EmbeddedFiles.contains("catalogs/" + file) }
+        return FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path)
     }
 
     private func bytes(_ file: String) throws(CatalogError) -> [UInt8] {
-        let url = try resourceURL(file)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw CatalogError.missingResource(file)
-        }
-        return [UInt8](data)
+        guard let data = CatalogStore.read(file, in: folder) else { throw CatalogError.missingResource(file) }
+        return data
+    }
+
+    /// A catalog file from `dir`, or compiled in when `dir` is nil.
+    private static func read(_ file: String, in dir: URL?) -> [UInt8]? {
+        guard let dir else { return EmbeddedFiles.bytes("catalogs/" + file) }
+        return FileManager.default.contents(atPath: dir.appendingPathComponent(file).path).map { [UInt8]($0) }
     }
 
     private func load(_ file: String) throws(CatalogError) -> JSONValue {

@@ -162,8 +162,19 @@ struct SchemaChecker {
     mutating func typeError(_ node: YAMLNode, _ type: SchemaType, _ path: SchemaPath) {
         let length: Int
         if case .scalar(let s) = node { length = s.length } else { length = 1 }
-        diagnostics.append(.error("invalid-type", "'\(path.text)' must be \(type.expected), got \(node.kindDescription)",
-                                  at: node.location, length: length))
+        var d = Diagnostic.error("invalid-type", "'\(path.text)' must be \(type.expected), got \(node.kindDescription)",
+                                 at: node.location, length: length)
+        // `- --speculative-config: '{"method": "mtp"}'`: a flag and its value that YAML read as a key
+        // and value. Say so, and give the entry as one string.
+        if case .string = type, case .mapping(let m) = node, m.pairs.count == 1,
+           case .scalar(let key) = m.pairs[0].key, key.value.hasPrefix("-"), case .scalar(let value) = m.pairs[0].value {
+            // `--flag: value` (a colon typed after the flag) or `--flag {"a": 1}` (a value's own ': ').
+            let own = key.value.contains(" ") || key.value.contains("=")
+            let entry = value.value.isEmpty ? key.value : key.value + (own ? ": " : " ") + value.value
+            d.notes = ["YAML read this entry as a key ('\(key.value)') and a value; write the flag and its value as one string"]
+            d.fixIt = YAMLLoader.singleQuoted(entry)
+        }
+        diagnostics.append(d)
     }
 }
 

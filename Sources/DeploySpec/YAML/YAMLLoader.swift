@@ -236,6 +236,18 @@ extension YAMLLoader {
                 let c = positions.location(p.context_mark)
                 notes.append("\(context) at line \(c.line), column \(c.column)")
             }
+            let line = positions.line(at: p.problem_mark.index)
+            if let entry = unquotedFlagEntry(line) {
+                // Located at the entry, with the fix under it, rather than where libyaml gave up.
+                var d = Diagnostic.error("yaml-syntax", message,
+                                         at: SourceLocation(fileID: at.fileID, line: at.line, column: entry.column),
+                                         length: entry.length, notes: [
+                    "YAML reads ': ' in an unquoted list entry as a key and a value; quote the whole entry as one "
+                        + "string (a value may keep its spaces: no shell quoting is needed)",
+                ])
+                d.fixIt = entry.fix
+                return d
+            }
             return .error("yaml-syntax", message, at: at, notes: notes)
         case YAML_MEMORY_ERROR:
             return .error("yaml-syntax", "out of memory while parsing YAML",
@@ -243,6 +255,37 @@ extension YAMLLoader {
         default:
             return .error("yaml-syntax", problem, at: positions.location(p.mark))
         }
+    }
+
+    /// A list entry holding a flag whose value has ': ' unquoted, which YAML cannot read as one
+    /// string: a recipe's JSON value pasted as it is (`- --speculative-config '{"method": "mtp"}'`,
+    /// vLLM's recipes). The entry's column and length (in characters) and the entry as one YAML
+    /// string, without the shell quotes around its value.
+    static func unquotedFlagEntry(_ line: String) -> (column: Int, length: Int, fix: String)? {
+        let chars = Array(line.unicodeScalars)
+        var i = 0
+        while i < chars.count, chars[i] == " " { i += 1 }
+        guard i + 1 < chars.count, chars[i] == "-", chars[i + 1] == " " else { return nil }
+        i += 1
+        while i < chars.count, chars[i] == " " { i += 1 }
+        var end = chars.count
+        while end > i, chars[end - 1] == " " { end -= 1 }
+        let entry = String(String.UnicodeScalarView(chars[i..<end]))
+        guard entry.hasPrefix("-"), entry.contains(": ") else { return nil }
+        var text = entry
+        // `--flag 'value'` / `--flag='value'`: the quotes were for a shell; dsdeploy takes the value as written.
+        if let sep = entry.firstIndex(where: { $0 == " " || $0 == "=" }) {
+            let value = entry[entry.index(after: sep)...]
+            if value.count >= 2, value.first == "'", value.last == "'", !value.dropFirst().dropLast().contains("'") {
+                text = String(entry[...sep]) + value.dropFirst().dropLast()
+            }
+        }
+        return (i + 1, end - i, singleQuoted(text))
+    }
+
+    /// `text` as a single-quoted YAML scalar.
+    static func singleQuoted(_ text: String) -> String {
+        "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'"
     }
 
     /// Reader errors: invalid UTF-8, forbidden control characters, oversized input.

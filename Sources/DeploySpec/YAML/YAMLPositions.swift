@@ -70,6 +70,15 @@ struct YAMLPositions {
         return byte
     }
 
+    /// The text of the line holding the character with libyaml index `index` (LF-terminated lines).
+    mutating func line(at index: Int) -> String {
+        let at = min(byteOffset(ofCharacter: index), bytes.count)
+        var start = at, end = at
+        while start > 0, bytes[start - 1] != 0x0A { start -= 1 }
+        while end < bytes.count, bytes[end] != 0x0A, bytes[end] != 0x0D { end += 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+    }
+
     /// The location of a byte offset (for libyaml reader errors, which report bytes).
     func location(ofByte offset: Int) -> SourceLocation {
         let end = min(max(0, offset), bytes.count)

@@ -1,0 +1,75 @@
+import DeployCore
+@testable import DeploySpec
+import Testing
+
+/// Recipe lines pasted into `args` as they are. A JSON value's `": "` makes YAML read the entry as a
+/// key and value (or fail to read it at all); the error is located at the entry, says why, and its
+/// fix-it is the entry as one YAML string, which then validates.
+@Suite struct PastedRecipeTests {
+    /// (recipe line, its source, the fix-it expected).
+    static let recipes: [(line: String, source: String, fix: String)] = [
+        (#"--speculative-config '{"method": "qwen3_next_mtp", "num_speculative_tokens": 2}'"#,
+         "https://docs.vllm.ai/projects/recipes/en/latest/Qwen/Qwen3-Next.html (Advanced Configuration with MTP)",
+         #"'--speculative-config {"method": "qwen3_next_mtp", "num_speculative_tokens": 2}'"#),
+        (#"--speculative-config '{"model": "Qwen/Qwen3-0.6B", "num_speculative_tokens": 5, "method": "draft_model"}'"#,
+         "https://docs.vllm.ai/en/latest/features/speculative_decoding/draft_model/",
+         #"'--speculative-config {"model": "Qwen/Qwen3-0.6B", "num_speculative_tokens": 5, "method": "draft_model"}'"#),
+        (#"--compilation-config '{ "cudagraph_mode": "FULL_AND_PIECEWISE"}'"#,
+         "ROCm/ATOM#772 (its vllm serve script)",
+         #"'--compilation-config { "cudagraph_mode": "FULL_AND_PIECEWISE"}'"#),
+    ]
+
+    static func manifest(_ entry: String) -> String {
+        """
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: qwen3-next}
+        spec:
+          model: {source: huggingface, id: Qwen/Qwen3-Next-80B-A3B-Instruct}
+          backend: vllm
+          backendVersion: "0.33.0"
+          gpusPerReplica: 4
+          args:
+            - --tensor-parallel-size 4
+            - \(entry)
+
+        """
+    }
+
+    @Test(arguments: recipes.indices)
+    func aPastedJSONValueGetsTheQuotedEntryAsItsFix(_ i: Int) throws {
+        let recipe = Self.recipes[i]
+        let r = validate(Self.manifest(recipe.line))
+        let d = try #require(r.diagnostics.first { $0.id == "yaml-syntax" }, "\(recipe.source): \(r.diagnostics)")
+        #expect(d.location?.line == 11 && d.location?.column == 7, "\(d)")
+        #expect(d.length == recipe.line.unicodeScalars.count)
+        #expect(d.fixIt == recipe.fix)
+        #expect(d.notes.first?.hasPrefix("YAML reads ': ' in an unquoted list entry as a key and a value") == true)
+        let fixed = validate(Self.manifest(try #require(d.fixIt)))
+        #expect(fixed.diagnostics.filter { $0.severity == .error }.isEmpty, "\(fixed.diagnostics)")
+    }
+
+    /// `- --flag: value` is valid YAML, a mapping: the type error says so and gives the string.
+    @Test func aFlagWrittenAsAKeyGetsTheStringAsItsFix() throws {
+        for (entry, fix) in [(#"--speculative-config: '{"method": "qwen3_next_mtp", "num_speculative_tokens": 2}'"#,
+                              #"'--speculative-config {"method": "qwen3_next_mtp", "num_speculative_tokens": 2}'"#),
+                             (#"--limit-mm-per-prompt {"image": 2}"#, #"'--limit-mm-per-prompt {"image": 2}'"#)] {
+            let r = validate(Self.manifest(entry))
+            let d = try #require(r.diagnostics.first { $0.id == "invalid-type" }, "\(r.diagnostics)")
+            #expect(d.message == "'spec.args[1]' must be a string, got a mapping")
+            #expect(d.location?.line == 11 && d.location?.column == 7)
+            #expect(d.fixIt == fix)
+            #expect(validate(Self.manifest(fix)).diagnostics.filter { $0.severity == .error }.isEmpty)
+        }
+    }
+
+    /// Other syntax errors, and entries that are not flags, get no such fix.
+    @Test func otherErrorsAreUnchanged() {
+        #expect(YAMLLoader.unquotedFlagEntry(#"    - --tp-size 8"#) == nil)
+        #expect(YAMLLoader.unquotedFlagEntry(#"    - name: {a: 1"#) == nil)
+        #expect(YAMLLoader.unquotedFlagEntry(#"  key: --x {"a": 1}"#) == nil)
+        let r = validate(Self.manifest(#"--tp-size [8"#))
+        #expect(r.diagnostics.allSatisfy { $0.fixIt == nil })
+        #expect(YAMLLoader.singleQuoted("it's") == "'it''s'")
+    }
+}

@@ -1,0 +1,63 @@
+import DeployCore
+@testable import DeploySpec
+import Testing
+
+/// `$NAME` / `${NAME}` in env values, args and run commands reach the engine as written: there is
+/// no shell between a manifest and a process. Translating vLLM's Docker instructions
+/// (`docker run … --env "HF_TOKEN=$HF_TOKEN"`, https://docs.vllm.ai/en/latest/deployment/docker.html)
+/// or a Compose file (`HF_TOKEN: ${HF_TOKEN}`) line by line gives exactly these.
+@Suite struct UnexpandedVariableTests {
+    @Test func referencesAreWarnedAtTheirValue() throws {
+        let (yaml, m) = markers("""
+            apiVersion: dsdeploy/v1
+            kind: Backend
+            metadata: {name: own-vllm}
+            spec:
+              engine: vllm
+              versions:
+                v1:
+                  engineVersion: "0.33.0"
+                  image: vllm/vllm-openai:v0.33.0
+                  entrypoint: [vllm, serve]
+                  command: ⁁"--model {{model_path}} --port {{port}} --download-dir $HOME/models"
+            ---
+            apiVersion: dsdeploy/v1
+            kind: Deployment
+            metadata: {name: d}
+            spec:
+              model: {source: huggingface, id: Qwen/Qwen3-8B}
+              backend: own-vllm
+              backendVersion: v1
+              args:
+                - ⁁--api-key ${VLLM_API_KEY}
+                - --max-model-len 4096
+              env:
+                HF_TOKEN: ⁁$HF_TOKEN
+                LD_LIBRARY_PATH: ⁁/opt/nccl/lib:${LD_LIBRARY_PATH}
+                NCCL_DEBUG: {value: ⁁"${DEBUG:-INFO}"}
+                PRICE: "5$ a token"
+                PYPI_PACKAGES_INSTALL: "-U distro"
+
+            """)
+        let r = validate(yaml)
+        let warnings = r.diagnostics.filter { $0.id == "unexpanded-variable" }
+        #expect(warnings.count == 5, "\(warnings)")
+        #expect(warnings.allSatisfy { $0.severity == .warning })
+        for (i, pos) in m.enumerated() {
+            #expect(warnings.contains { $0.location?.line == pos.line && $0.location?.column == pos.column }, "marker \(i): \(warnings)")
+        }
+        let token = try #require(warnings.first { $0.message.hasPrefix("env 'HF_TOKEN'") })
+        #expect(token.message == "env 'HF_TOKEN' has '$HF_TOKEN', which no shell expands: the engine gets it as written")
+        #expect(token.fixIt == "{valueFrom: {env: HF_TOKEN}}")
+        #expect(warnings.filter { $0.fixIt != nil }.count == 1)
+        #expect(warnings.contains { $0.message == "the run command has '$HOME', which no shell expands: the engine gets it as written" })
+        #expect(!r.diagnostics.contains { $0.severity == .error }, "\(r.diagnostics)")
+    }
+
+    @Test func referenceSyntax() {
+        let refs = ManifestDecoder.shellReferences("a $B ${C} ${D:-x} $ $$ ${} ${1} $_e9 5$")
+        #expect(refs.map(\.text) == ["$B", "${C}", "${D:-x}", "$_e9"])
+        #expect(refs.map(\.name) == ["B", "C", "D", "_e9"])
+        #expect(ManifestDecoder.shellReferences("--chat-template {{ messages }}").isEmpty)
+    }
+}

@@ -51,6 +51,7 @@ fuzz: setup
 
 catalogs:
 	python3 scripts/gen-catalogs.py catalog-sources Sources/Engines/Resources/catalogs
+	python3 scripts/gen-stock-templates.py
 	python3 scripts/gen-embedded.py
 
 clean:

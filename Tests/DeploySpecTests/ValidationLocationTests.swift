@@ -160,7 +160,7 @@ import Testing
         let name = try at(0)
         #expect(name.message == "'--served-model-name' is already set by the run command of backend 'vllm' version '0.33.0'; "
                 + "the engine would silently keep the last value")
-        #expect(name.notes == ["the run command ((built in)/templates/vllm.yaml:20) has '--served-model-name {{model_name}}'",
+        #expect(name.notes == ["the run command ((built in)/templates/vllm.yaml:147) has '--served-model-name {{model_name}}'",
                                "write 'servedModelName: qwen3-next' in the deployment's spec instead, and remove this entry"])
         #expect(try at(1).notes.last == "write 'port: 8000' in the deployment's spec instead (replica i listens on port + i), and remove this entry")
         #expect(try at(2).notes.last == "remove this entry: the target sets the address each replica listens on")

@@ -8,6 +8,12 @@ public protocol ManifestFileSource: Sendable {
     func read(_ path: String) -> [UInt8]?
     /// YAML files of a directory (sorted), or [] when it does not exist.
     func yamlFiles(in directory: String) -> [String]
+    /// Whether `path` is a directory (default: false, a source without directories).
+    func isDirectory(_ path: String) -> Bool
+}
+
+extension ManifestFileSource {
+    public func isDirectory(_ path: String) -> Bool { false }
 }
 
 /// Loads manifest files (following `Include` documents) into a `Manifest` and diagnostics.
@@ -38,6 +44,19 @@ public struct ManifestLoader: Sendable {
                      valuesSource: (any ManifestFileSource)? = nil) -> (Manifest, [Diagnostic]) {
         var manifest = Manifest()
         var diags: [Diagnostic] = []
+        // A directory given on the command line stands for its `*.yaml` and `*.yml` files, sorted
+        // (not its subdirectories), as `kubectl apply -f DIR` reads one.
+        var expanded: [String] = []
+        for path in paths {
+            guard source.isDirectory(path) else { expanded.append(path); continue }
+            let files = source.yamlFiles(in: path)
+            if files.isEmpty {
+                diags.append(.error("unknown-reference", "directory '\(path)' holds no .yaml or .yml files",
+                                    at: nil))
+            }
+            expanded += files
+        }
+        let paths = expanded
         var queue = paths.map { ($0, Optional<Reference>.none) }
         var seen: Set<String> = []
         var loaded: Set<String> = []

@@ -30,6 +30,11 @@ struct DiskFileSource: ManifestFileSource {
         }
     }
 
+    func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// Lists `*.yaml`/`*.yml` in a directory, sorted.
     func yamlFiles(in directory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

@@ -155,6 +155,39 @@ import TestSupport
         #expect(try run(["validate", "manifests/backends/sglang-dspark.yaml"]).status == 0)
     }
 
+    /// A directory stands for its YAML files (sorted; not its subdirectories), as `kubectl apply -f
+    /// DIR` reads one: a GitOps repository with one deployment per file validates as a whole. One
+    /// without YAML files is an error, not "no such file".
+    @Test func aDirectoryStandsForItsYAMLFiles() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/deploy/old", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
+        for (file, name) in [("deploy/a.yaml", "qwen-a"), ("deploy/b.yml", "qwen-b"), ("deploy/old/c.yaml", "qwen-a")] {
+            try """
+                apiVersion: dsdeploy/v1
+                kind: Deployment
+                metadata: {name: \(name)}
+                spec:
+                  model: {source: huggingface, id: Qwen/Qwen3-8B}
+                  backend: vllm
+                  backendVersion: "0.33.0"
+                  port: \(name == "qwen-a" ? 30000 : 30100)
+
+                """.write(toFile: dir + "/" + file, atomically: true, encoding: .utf8)
+        }
+        try "not a manifest".write(toFile: dir + "/deploy/README.md", atomically: true, encoding: .utf8)
+        let r = try run(["validate", "deploy"], cwd: dir)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("deploy: valid (2 deployments)") || r.out.contains("valid (2 deployments)"), "\(r.out)")
+        let render = try run(["render", "deploy/"], cwd: dir)
+        #expect(render.status == 0 && render.out.contains("qwen-a/0") && render.out.contains("qwen-b/0"), "\(render.out)\(render.err)")
+        let empty = try run(["validate", "empty"], cwd: dir)
+        #expect(empty.status == 1)
+        #expect(empty.err.contains("directory 'empty' holds no .yaml or .yml files"), "\(empty.err)")
+    }
+
     @Test func validateReportsLocatedErrorsAndJSON() throws {
         let dir = try tempDir()
         let text = try String(contentsOfFile: CLITests.root + "/manifests/backends/sglang-dspark.yaml", encoding: .utf8)

@@ -44,6 +44,12 @@ public struct MemoryFileSource: ManifestFileSource {
         files[ManifestPath.normalize(path)].map { Array($0.utf8) }
     }
 
+    /// Whether any held file is under `path`.
+    public func isDirectory(_ path: String) -> Bool {
+        let dir = ManifestPath.normalize(path)
+        return files.keys.contains { $0.hasPrefix(dir + "/") }
+    }
+
     /// Held `*.yaml` files directly in `directory`, sorted.
     public func yamlFiles(in directory: String) -> [String] {
         let dir = ManifestPath.normalize(directory)

@@ -32,7 +32,9 @@ public struct Planner: Sendable {
             let fields = fieldDiff(o.launch, d)
             let flags = flagDiff(o.launch, d)
             if o.revision != d.revision {
-                let what = (fields.map(\.field) + flags.map(\.flag)).prefix(4).joined(separator: ", ")
+                // The first four names; the plan's detail lines list every change.
+                let names = fields.map(\.field) + flags.map(\.flag)
+                let what = names.prefix(4).joined(separator: ", ") + (names.count > 4 ? " and \(names.count - 4) more" : "")
                 changes.append(PlannedChange(deployment: d.deployment, replica: d.replica, action: .replace,
                                              reason: "configuration changed" + (what.isEmpty ? "" : ": \(what)"),
                                              desired: d, current: o, flags: flags, fields: fields))

@@ -56,6 +56,21 @@ import Testing
         #expect(change.reason.contains("--mem-fraction-static"), "\(change.reason)")
     }
 
+    /// The reason names four changes and counts the rest (the detail lines list them all).
+    @Test func aLongChangeListIsCountedNotCut() throws {
+        let old = try specs(replicas: 1)[0]
+        var new = try specs(replicas: 1, memFraction: "0.9")[0]
+        new.image += "-2"
+        new.engineVersion += ".post1"
+        new.labels["team"] = "b"
+        new.revision = "changed"
+        let change = try only(Planner().plan(desired: [new], observed: [observed(old)]))
+        #expect(change.reason == "configuration changed: image, engineVersion, labels, --mem-fraction-static", "\(change.reason)")
+        new.gpuIds = [old.gpuIds.first.map { $0 + 1 } ?? 7]
+        let more = try only(Planner().plan(desired: [new], observed: [observed(old)]))
+        #expect(more.reason == "configuration changed: image, engineVersion, gpus, labels and 1 more", "\(more.reason)")
+    }
+
     @Test func secretDigestChangeReplaces() throws {
         var running = try specs(replicas: 1)[0], desired = running
         running.secretDigests = ["HF_TOKEN": "digest-1"]

@@ -73,7 +73,29 @@ public enum TargetCheck {
                                 + "target '\(target?.name ?? "local")' of type \(type) ignores them",
                                 at: d.fieldLocations["container"] ?? d.location))
         }
+        if let problem = modelFileProblem(d, backend: backend, version: version, fetched: schema.fetchesModels) {
+            out.append(.error("invalid-value", problem.message + " (target '\(target?.name ?? "local")' of type \(type) passes the id as it is)",
+                              at: d.fieldLocations["model"] ?? d.location, notes: problem.notes))
+        }
         return out + schema.checkDeployment(d, backend, version, target)
+    }
+
+    /// llama-server's `-m` loads a GGUF file; a hub repository id there stops it at start-up
+    /// ("failed to load model"). Where the target does not fetch the model itself, a hub model must
+    /// reach llama-server as `-hf` (which downloads it), or be given as a local file.
+    static func modelFileProblem(_ d: Deployment, backend: Backend, version: BackendVersion,
+                                 fetched: Bool) -> (message: String, notes: [String])? {
+        guard backend.engine == .llamaCpp, !fetched, d.model.path == nil, let id = d.model.id,
+              let command = version.command?.value else { return nil }
+        let words = command.split(separator: " ")
+        let loadsFile = zip(words, words.dropFirst()).contains { flag, value in
+            (flag == "-m" || flag == "--model") && value.contains("{{model_path}}")
+        } || words.contains { $0.hasPrefix("--model={{model_path}}") || $0.hasPrefix("-m={{model_path}}") }
+        guard loadsFile else { return nil }
+        return ("deployment '\(d.name)': llama-server's -m loads a GGUF file, but model '\(id)' is a \(d.model.source) repository id",
+                ["llama-server would stop at start-up ('failed to load model')",
+                 "give the file: model: {source: local, path: /models/MODEL.gguf}, or use a backend version whose run command "
+                    + "passes the repository with -hf ('-hf {{model_path}}'; a quantization as 'ID:Q4_K_M'), which downloads it"])
     }
 
     /// Why `url` is not a usable server URL, or nil (for target types that talk to a server).

@@ -18,6 +18,10 @@ public struct TargetTypeSchema: Sendable {
     /// sglang-router, whose workers dsdeploy registers as they become ready (local) or the router
     /// discovers by label (kubernetes).
     public var disaggregation: Bool = false
+    /// True when it fetches a hub model itself and gives the engine a local path as `{{model_path}}`
+    /// (GPUStack); false when the engine gets the hub id as written and must fetch it (local, docker,
+    /// kubernetes).
+    public var fetchesModels: Bool = false
     /// Problems of one Target document of this type (located at its fields).
     public var check: @Sendable (_ target: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic]
     /// Problems of a deployment that runs on a target of this type.

@@ -50,3 +50,52 @@ import TestSupport
         #expect(r.diagnostics.isEmpty, "\(r.diagnostics)")
     }
 }
+
+/// llama-server's `-m` loads a GGUF file, so a hub model there stops the engine at start-up; llama.cpp's
+/// README fetches one with `-hf` instead (`llama-server -hf ggml-org/gemma-3-1b-it-GGUF`,
+/// https://github.com/ggml-org/llama.cpp#quick-start).
+@Suite struct LlamaCppModelFileTests {
+    static func manifest(model: String, backend: String = "llama.cpp", version: String = "b8643", extra: String = "") -> String {
+        extra + """
+            apiVersion: dsdeploy/v1
+            kind: Deployment
+            metadata: {name: gemma}
+            spec:
+              model: ⁁\(model)
+              backend: \(backend)
+              backendVersion: \(version)
+
+            """
+    }
+
+    @Test func aHubIdGivenToDashMIsAnError() throws {
+        let (yaml, m) = markers(Self.manifest(model: "{source: huggingface, id: ggml-org/gemma-3-1b-it-GGUF}"))
+        let r = validate(yaml)
+        expectDiagnostic(r, "invalid-value", at: m[0])
+        let d = try #require(r.diagnostics.first { $0.id == "invalid-value" })
+        #expect(d.message == "deployment 'gemma': llama-server's -m loads a GGUF file, but model 'ggml-org/gemma-3-1b-it-GGUF' "
+                + "is a huggingface repository id (target 'local' of type local passes the id as it is)")
+        #expect(d.notes.last?.contains("-hf {{model_path}}") == true)
+    }
+
+    @Test func aFileOrDashHFIsFine() {
+        let local = validate(markers(Self.manifest(model: "{source: local, path: /models/gemma-3-1b-it-Q4_K_M.gguf}")).0)
+        #expect(local.diagnostics.isEmpty, "\(local.diagnostics)")
+        let hf = validate(markers(Self.manifest(model: "{source: huggingface, id: ggml-org/gemma-3-1b-it-GGUF}", backend: "hf-llama",
+                                                 version: "v1", extra: """
+            apiVersion: dsdeploy/v1
+            kind: Backend
+            metadata: {name: hf-llama}
+            spec:
+              engine: llama.cpp
+              versions:
+                v1:
+                  image: ghcr.io/ggml-org/llama.cpp:server-b8643
+                  entrypoint: [llama-server]
+                  command: "-hf {{model_path}} --host {{worker_ip}} --port {{port}}"
+            ---
+
+            """)).0)
+        #expect(hf.diagnostics.filter { $0.severity != .note }.isEmpty, "\(hf.diagnostics)")
+    }
+}

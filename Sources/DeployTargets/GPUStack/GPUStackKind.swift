@@ -13,7 +13,13 @@ public enum GPUStackKind: TargetKind {
     /// Engines GPUStack runs as built-in backends (a dsdeploy backend version becomes a custom version of it).
     static let engines: Set<EngineKind> = [.sglang, .vllm]
 
-    public static let schema = TargetTypeSchema(
+    public static let schema: TargetTypeSchema = {
+        var s = schemaFields
+        s.fetchesModels = true  // GPUStack downloads the model and renders {{model_path}} as its local path
+        return s
+    }()
+
+    static let schemaFields = TargetTypeSchema(
         type: type, summary: "A GPUStack server's REST API: the server schedules the replicas.",
         fields: [
             FieldSchema("url", .string(), required: true, "Server URL: `http://` or `https://` (verified by default)."),

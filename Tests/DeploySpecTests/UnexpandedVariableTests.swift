@@ -54,6 +54,42 @@ import Testing
         #expect(!r.diagnostics.contains { $0.severity == .error }, "\(r.diagnostics)")
     }
 
+    /// An overlay's `set` of an env value or a flag reaches the engine the same way.
+    @Test func overlaySettingsAreWarnedToo() throws {
+        let (overlay, m) = markers("""
+            apiVersion: dsdeploy/v1
+            kind: Overlay
+            metadata: {name: staging}
+            spec:
+              base: base.yaml
+              deployments:
+                d:
+                  set:
+                    env.HF_TOKEN: ⁁${HF_TOKEN}
+                    --api-key: ⁁$VLLM_API_KEY
+                    replicas: 2
+
+            """)
+        let base = """
+            apiVersion: dsdeploy/v1
+            kind: Deployment
+            metadata: {name: d}
+            spec:
+              model: {source: huggingface, id: Qwen/Qwen3-8B}
+              backend: vllm
+              backendVersion: "0.33.0"
+
+            """
+        let r = validate(overlay, file: "o.yaml", extra: ["base.yaml": base])
+        let warnings = r.diagnostics.filter { $0.id == "unexpanded-variable" }
+        #expect(warnings.count == 2, "\(r.diagnostics)")
+        for pos in m {
+            #expect(warnings.contains { $0.location?.line == pos.line && $0.location?.column == pos.column }, "\(warnings)")
+        }
+        #expect(warnings.contains { $0.message == "the value of '--api-key' has '$VLLM_API_KEY', which no shell expands: the engine gets it as written" })
+        #expect(warnings.first { $0.message.hasPrefix("env 'HF_TOKEN'") }?.fixIt == "{valueFrom: {env: HF_TOKEN}}")
+    }
+
     @Test func referenceSyntax() {
         let refs = ManifestDecoder.shellReferences("a $B ${C} ${D:-x} $ $$ ${} ${1} $_e9 5$")
         #expect(refs.map(\.text) == ["$B", "${C}", "${D:-x}", "$_e9"])

@@ -1,7 +1,8 @@
 import DeployCore
 
 extension ManifestDecoder {
-    /// Warns at `$NAME` and `${NAME}` in env values, args and run commands: dsdeploy starts engines
+    /// Warns at `$NAME` and `${NAME}` in env values, args and run commands (deployments, backend
+    /// versions, and an overlay's `set` of them): dsdeploy starts engines
     /// from argv arrays with no shell, so nothing expands them and the engine would get the text as
     /// written (a Docker Compose habit, `HF_TOKEN: ${HF_TOKEN}`, would send the engine that text as
     /// its token). An env value that is one reference gets `valueFrom` as its fix-it.
@@ -23,6 +24,21 @@ extension ManifestDecoder {
                 unexpanded(env: v["env"])
                 unexpanded(args: v["args"])
                 if let command = v["command"]?.scalar { unexpanded(command, what: "the run command") }
+            }
+        case "Overlay":
+            // `set:` paths that reach an engine: `env.NAME`, `args`, and flags (`--x` or `args.--x`).
+            for (_, patch) in spec["deployments"]?.mapping?.stringPairs ?? [] {
+                for (path, value) in patch.mapping?["set"]?.mapping?.stringPairs ?? [] {
+                    let key = path.value
+                    if key.hasPrefix("env.") {
+                        guard let s = value.scalar ?? value.mapping?["value"]?.scalar else { continue }
+                        unexpanded(s, what: "env '\(key.dropFirst(4))'", envValue: value.scalar != nil)
+                    } else if key == "args" {
+                        unexpanded(args: value)
+                    } else if key.hasPrefix("-") || key.hasPrefix("args.") {
+                        if let s = value.scalar { unexpanded(s, what: "the value of '\(key.hasPrefix("args.") ? String(key.dropFirst(5)) : key)'") }
+                    }
+                }
             }
         default:
             break

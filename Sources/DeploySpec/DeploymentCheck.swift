@@ -173,9 +173,48 @@ struct DeploymentCheck {
                     at: entry.location, length: entry.length))
                 continue
             }
+            if let pieces = Self.severalFlags(g) {
+                // A command line pasted into one entry (`--tp 8 --trust-remote-code`): its value would
+                // be checked as one value ("invalid integer '8 --trust-remote-code'"); say what it is.
+                diagnostics.append(.error("invalid-value",
+                    "args entry '\(entry.value)' holds \(pieces.count) flags; write one flag per entry",
+                    at: entry.location.advanced(by: g.valueOffsets[0] + pieces[1].offset), length: pieces[1].flag.count,
+                    notes: ["as entries: " + pieces.map { "'\($0.text)'" }.joined(separator: ", ")]))
+                continue
+            }
             out.append(g)
         }
         return out
+    }
+
+    /// The flags of an args entry that holds several (`--tp 8 --trust-remote-code`, llama.cpp's
+    /// `-c 4096 -ngl 99`): each piece's text and its flag's offset in the entry's value, the first
+    /// piece being the group's own flag; nil for one flag. A value that starts like JSON or a quoted
+    /// string is one value, whatever it holds.
+    static func severalFlags(_ g: ArgGroup) -> [(text: String, flag: String, offset: Int)]? {
+        guard g.values.count == 1, let value = g.values.first, let head = value.unicodeScalars.first,
+              !"{[\"'".unicodeScalars.contains(head) else { return nil }
+        let chars = Array(value.unicodeScalars)
+        var starts: [Int] = []
+        for i in chars.indices where chars[i] == "-" && (i == 0 || chars[i - 1] == " ") {
+            var j = i + 1
+            if j < chars.count, chars[j] == "-" { j += 1 }
+            if j < chars.count, chars[j].properties.isAlphabetic { starts.append(i) }
+        }
+        guard !starts.isEmpty else { return nil }
+        func text(_ from: Int, _ to: Int) -> String {
+            var a = from, b = to
+            while a < b, chars[a] == " " { a += 1 }
+            while b > a, chars[b - 1] == " " { b -= 1 }
+            return String(String.UnicodeScalarView(chars[a..<b]))
+        }
+        let own = text(0, starts[0])
+        var pieces: [(text: String, flag: String, offset: Int)] = [(own.isEmpty ? g.flag : g.flag + " " + own, g.flag, g.flagOffset - g.valueOffsets[0])]
+        for (k, s) in starts.enumerated() {
+            let piece = text(s, k + 1 < starts.count ? starts[k + 1] : chars.count)
+            pieces.append((piece, String(piece.prefix { $0 != " " && $0 != "=" }), s))
+        }
+        return pieces
     }
 
     /// Splits the run-command template into argv tokens, checks placeholders, and groups flags.

@@ -73,3 +73,53 @@ import Testing
         #expect(YAMLLoader.singleQuoted("it's") == "'it''s'")
     }
 }
+
+/// A launch command's flags pasted into one args entry: SGLang's DeepSeek-V3 instructions
+/// (`python3 -m sglang.launch_server --model-path deepseek-ai/DeepSeek-V3 --tp 8 --trust-remote-code`,
+/// sgl-project/sglang benchmark/deepseek_v3/README.md) and llama.cpp's usual `-c 4096 -ngl 99`.
+@Suite struct SeveralFlagsInOneEntryTests {
+    static func manifest(_ entries: [String], backend: String = "sglang", version: String = "\"0.5.21\"") -> String {
+        """
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: d}
+        spec:
+          model: {source: local, path: /models/m}
+          backend: \(backend)
+          backendVersion: \(version)
+          gpusPerReplica: 8
+          args:
+        \(entries.map { "    - \($0)" }.joined(separator: "\n"))
+
+        """
+    }
+
+    @Test func theEntryIsNamedWithItsFlagsAsEntries() throws {
+        let (yaml, m) = markers(Self.manifest(["--tp-size 8 ⁁--trust-remote-code", "--enable-dp-attention ⁁--dp 8"]))
+        let r = validate(yaml)
+        let errors = r.diagnostics.filter { $0.severity == .error }
+        #expect(errors.count == 2, "\(r.diagnostics)")
+        expectDiagnostic(r, "invalid-value", at: m[0])
+        expectDiagnostic(r, "invalid-value", at: m[1])
+        #expect(errors[0].message == "args entry '--tp-size 8 --trust-remote-code' holds 2 flags; write one flag per entry")
+        #expect(errors[0].notes == ["as entries: '--tp-size 8', '--trust-remote-code'"])
+        #expect(errors[1].notes == ["as entries: '--enable-dp-attention', '--dp 8'"])
+        // Written as the note says, it validates.
+        let fixed = validate(Self.manifest(["--tp-size 8", "--trust-remote-code", "--enable-dp-attention", "--dp 8"]))
+        #expect(fixed.diagnostics.filter { $0.severity == .error }.isEmpty, "\(fixed.diagnostics)")
+    }
+
+    @Test func llamaCppShortFlags() throws {
+        let r = validate(Self.manifest(["-c 4096 -ngl 99 --host-x"], backend: "llama.cpp", version: "b8643"))
+        let d = try #require(r.diagnostics.first { $0.message.contains("holds") }, "\(r.diagnostics)")
+        #expect(d.message == "args entry '-c 4096 -ngl 99 --host-x' holds 3 flags; write one flag per entry")
+        #expect(d.notes == ["as entries: '-c 4096', '-ngl 99', '--host-x'"])
+    }
+
+    /// Values that hold dashes stay one value: negative numbers, JSON, lists.
+    @Test func valuesWithDashesAreOneValue() {
+        let r = validate(Self.manifest([#"--json-model-override-args {"note": "a -b --c"}"#, "--max-running-requests -1",
+                                        "--cuda-graph-bs-decode 1 2 4 8"]))
+        #expect(!r.diagnostics.contains { $0.message.contains("holds") }, "\(r.diagnostics)")
+    }
+}

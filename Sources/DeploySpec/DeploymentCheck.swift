@@ -168,9 +168,16 @@ struct DeploymentCheck {
                 continue
             }
             guard let g = ArgGroup.parse(entry: entry.value, origin: origin) else {
+                // A launch command pasted whole (`python3 -m sglang.launch_server --model-path …`).
+                let first = entry.value.split(separator: " ").first.map(String.init) ?? ""
+                let launchers = Set(version.entrypoint + ["python", "python3", "vllm", "sglang", "llama-server"])
                 diagnostics.append(.error("invalid-value",
                     "args entry '\(entry.value)' is not a flag; write one flag per entry, e.g. '--tp-size 8'",
-                    at: entry.location, length: entry.length))
+                    at: entry.location, length: entry.length,
+                    notes: launchers.contains(first) || first.hasSuffix("/llama-server")
+                        ? ["the command that starts the engine is the backend version's (entrypoint '\(version.entrypoint.joined(separator: " "))' "
+                           + "and run command), and the model is spec.model: keep only the engine flags of a pasted launch command"]
+                        : []))
                 continue
             }
             if let pieces = Self.severalFlags(g) {

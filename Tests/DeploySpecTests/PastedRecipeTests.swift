@@ -116,6 +116,16 @@ import Testing
         #expect(d.notes == ["as entries: '-c 4096', '-ngl 99', '--host-x'"])
     }
 
+    /// The launch command itself pasted as an entry: the note says where it comes from instead.
+    @Test func aPastedLaunchCommandIsExplained() throws {
+        let r = validate(Self.manifest(["python3 -m sglang.launch_server --model-path deepseek-ai/DeepSeek-V3", "tp-size 8"]))
+        let errors = r.diagnostics.filter { $0.message.contains("is not a flag") }
+        #expect(errors.count == 2, "\(r.diagnostics)")
+        #expect(errors[0].notes == ["the command that starts the engine is the backend version's (entrypoint 'python3 -m sglang.launch_server' "
+                                    + "and run command), and the model is spec.model: keep only the engine flags of a pasted launch command"])
+        #expect(errors[1].notes.isEmpty)
+    }
+
     /// Values that hold dashes stay one value: negative numbers, JSON, lists.
     @Test func valuesWithDashesAreOneValue() {
         let r = validate(Self.manifest([#"--json-model-override-args {"note": "a -b --c"}"#, "--max-running-requests -1",

@@ -19,7 +19,9 @@ import Testing
          #"'--compilation-config { "cudagraph_mode": "FULL_AND_PIECEWISE"}'"#),
     ]
 
-    static func manifest(_ entry: String) -> String {
+    /// A deployment of the Qwen3-Next recipe on the stock vLLM 0.33.0 with `entries` as its args (the
+    /// first on line 10).
+    static func manifest(_ entries: String...) -> String {
         """
         apiVersion: dsdeploy/v1
         kind: Deployment
@@ -30,8 +32,7 @@ import Testing
           backendVersion: "0.33.0"
           gpusPerReplica: 4
           args:
-            - --tensor-parallel-size 4
-            - \(entry)
+        \(entries.map { "    - \($0)" }.joined(separator: "\n"))
 
         """
     }
@@ -39,13 +40,13 @@ import Testing
     @Test(arguments: recipes.indices)
     func aPastedJSONValueGetsTheQuotedEntryAsItsFix(_ i: Int) throws {
         let recipe = Self.recipes[i]
-        let r = validate(Self.manifest(recipe.line))
+        let r = validate(Self.manifest("--tensor-parallel-size 4", recipe.line))
         let d = try #require(r.diagnostics.first { $0.id == "yaml-syntax" }, "\(recipe.source): \(r.diagnostics)")
         #expect(d.location?.line == 11 && d.location?.column == 7, "\(d)")
         #expect(d.length == recipe.line.unicodeScalars.count)
         #expect(d.fixIt == recipe.fix)
         #expect(d.notes.first?.hasPrefix("YAML reads ': ' in an unquoted list entry as a key and a value") == true)
-        let fixed = validate(Self.manifest(try #require(d.fixIt)))
+        let fixed = validate(Self.manifest("--tensor-parallel-size 4", try #require(d.fixIt)))
         #expect(fixed.diagnostics.filter { $0.severity == .error }.isEmpty, "\(fixed.diagnostics)")
     }
 
@@ -54,12 +55,12 @@ import Testing
         for (entry, fix) in [(#"--speculative-config: '{"method": "qwen3_next_mtp", "num_speculative_tokens": 2}'"#,
                               #"'--speculative-config {"method": "qwen3_next_mtp", "num_speculative_tokens": 2}'"#),
                              (#"--limit-mm-per-prompt {"image": 2}"#, #"'--limit-mm-per-prompt {"image": 2}'"#)] {
-            let r = validate(Self.manifest(entry))
+            let r = validate(Self.manifest("--tensor-parallel-size 4", entry))
             let d = try #require(r.diagnostics.first { $0.id == "invalid-type" }, "\(r.diagnostics)")
             #expect(d.message == "'spec.args[1]' must be a string, got a mapping")
             #expect(d.location?.line == 11 && d.location?.column == 7)
             #expect(d.fixIt == fix)
-            #expect(validate(Self.manifest(fix)).diagnostics.filter { $0.severity == .error }.isEmpty)
+            #expect(validate(Self.manifest("--tensor-parallel-size 4", fix)).diagnostics.filter { $0.severity == .error }.isEmpty)
         }
     }
 
@@ -68,7 +69,7 @@ import Testing
         #expect(YAMLLoader.unquotedFlagEntry(#"    - --tp-size 8"#) == nil)
         #expect(YAMLLoader.unquotedFlagEntry(#"    - name: {a: 1"#) == nil)
         #expect(YAMLLoader.unquotedFlagEntry(#"  key: --x {"a": 1}"#) == nil)
-        let r = validate(Self.manifest(#"--tp-size [8"#))
+        let r = validate(Self.manifest("--tensor-parallel-size 4", #"--tp-size [8"#))
         #expect(r.diagnostics.allSatisfy { $0.fixIt == nil })
         #expect(YAMLLoader.singleQuoted("it's") == "'it''s'")
     }

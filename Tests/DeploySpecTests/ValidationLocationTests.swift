@@ -137,22 +137,8 @@ import Testing
     /// run command sets it and which field to write instead; a flag given twice in the deployment
     /// says where it was first.
     @Test func aFlagTheRunCommandSetsSaysWhichFieldToWrite() throws {
-        let (yaml, m) = markers("""
-            apiVersion: dsdeploy/v1
-            kind: Deployment
-            metadata: {name: qwen3-next}
-            spec:
-              model: {source: huggingface, id: Qwen/Qwen3-Next-80B-A3B-Instruct}
-              backend: vllm
-              backendVersion: "0.33.0"
-              args:
-                - ⁁--served-model-name qwen3-next
-                - ⁁--port 8000
-                - ⁁--host 0.0.0.0
-                - --tensor-parallel-size 4
-                - ⁁-tp 4
-
-            """)
+        let (yaml, m) = markers(PastedRecipeTests.manifest("⁁--served-model-name qwen3-next", "⁁--port 8000", "⁁--host 0.0.0.0",
+                                                           "--tensor-parallel-size 4", "⁁-tp 4"))
         let r = validate(yaml)
         func at(_ i: Int) throws -> Diagnostic {
             try #require(r.diagnostics.first { $0.id == "duplicate-flag" && $0.location?.line == m[i].line && $0.location?.column == m[i].column })
@@ -164,7 +150,7 @@ import Testing
                                "write 'servedModelName: qwen3-next' in the deployment's spec instead, and remove this entry"])
         #expect(try at(1).notes.last == "write 'port: 8000' in the deployment's spec instead (replica i listens on port + i), and remove this entry")
         #expect(try at(2).notes.last == "remove this entry: the target sets the address each replica listens on")
-        #expect(try at(3).notes == ["first given as '--tensor-parallel-size' at m.yaml:12"])
+        #expect(try at(3).notes == ["first given as '--tensor-parallel-size' at m.yaml:13"])
     }
 
     @Test func everyProblemInOneRun() {

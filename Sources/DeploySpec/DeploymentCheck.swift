@@ -199,8 +199,9 @@ struct DeploymentCheck {
     /// piece being the group's own flag; nil for one flag. A value that starts like JSON or a quoted
     /// string is one value, whatever it holds.
     static func severalFlags(_ g: ArgGroup) -> [(text: String, flag: String, offset: Int)]? {
-        guard g.values.count == 1, let value = g.values.first, let head = value.unicodeScalars.first,
-              !"{[\"'".unicodeScalars.contains(head) else { return nil }
+        // Most values have no dash at all: they are passed over without building anything.
+        guard g.values.count == 1, let value = g.values.first, value.utf8.contains(UInt8(ascii: "-")),
+              let head = value.unicodeScalars.first, !"{[\"'".unicodeScalars.contains(head) else { return nil }
         let chars = Array(value.unicodeScalars)
         var starts: [Int] = []
         for i in chars.indices where chars[i] == "-" && (i == 0 || chars[i - 1] == " ") {
@@ -296,8 +297,8 @@ struct DeploymentCheck {
         let at = origin.line.text.location
         let place = "\(at.file):\(at.line)"
         guard origin.source == .template else {
-            let whose = origin.source == .backend ? "in backend '\(backend.name)' version '\(deployment.backendVersion.value)' args" : "at"
-            d.notes = ["first given as '\(first.flag)' \(whose) \(place)"]
+            let whose = origin.source == .backend ? "in backend '\(backend.name)' version '\(deployment.backendVersion.value)' args, " : ""
+            d.notes = ["first given as '\(first.flag)' \(whose)at \(place)"]
             return
         }
         d.message = "'\(first.flag)' is already set by the run command of backend '\(backend.name)' version "

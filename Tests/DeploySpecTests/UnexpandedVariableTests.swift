@@ -1,6 +1,8 @@
 import DeployCore
 @testable import DeploySpec
+import DeployTargets
 import Testing
+import TestSupport
 
 /// `$NAME` / `${NAME}` in env values, args and run commands reach the engine as written: there is
 /// no shell between a manifest and a process. Translating vLLM's Docker instructions
@@ -90,10 +92,40 @@ import Testing
         #expect(warnings.first { $0.message.hasPrefix("env 'HF_TOKEN'") }?.fixIt == "{valueFrom: {env: HF_TOKEN}}")
     }
 
+    /// A `--values` file's settings too; a deployment name may hold dots.
+    @Test func valuesFileSettingsAreWarnedToo() throws {
+        let (values, m) = markers("""
+            deployments.qwen3.5.env.HF_TOKEN: ⁁${HF_TOKEN}
+            deployments.qwen3.5.args.--api-key: ⁁$KEY
+            deployments.qwen3.5.replicas: 2
+
+            """)
+        let base = """
+            apiVersion: dsdeploy/v1
+            kind: Deployment
+            metadata: {name: qwen3.5}
+            spec:
+              model: {source: huggingface, id: Qwen/Qwen3-8B}
+              backend: vllm
+              backendVersion: "0.33.0"
+
+            """
+        let source = MemoryFileSource(files: ["m.yaml": base, "values.yaml": values])
+        let (manifest, d) = ManifestLoader(source: source, targetTypes: TargetKinds.schemas)
+            .load(["m.yaml"], settings: ManifestSettings(set: [], valuesFiles: ["values.yaml"]))
+        let r = SpecValidator(targetTypes: TargetKinds.schemas, files: source).validate(manifest, loadDiagnostics: d)
+        let warnings = r.diagnostics.filter { $0.id == "unexpanded-variable" }
+        #expect(warnings.count == 2, "\(r.diagnostics)")
+        for pos in m {
+            #expect(warnings.contains { $0.location == SourceLocation(file: "values.yaml", line: pos.line, column: pos.column) }, "\(warnings)")
+        }
+        #expect(!r.diagnostics.contains { $0.severity == .error }, "\(r.diagnostics)")
+    }
+
     @Test func referenceSyntax() {
-        let refs = ManifestDecoder.shellReferences("a $B ${C} ${D:-x} $ $$ ${} ${1} $_e9 5$")
+        let refs = UnexpandedVariables.shellReferences("a $B ${C} ${D:-x} $ $$ ${} ${1} $_e9 5$")
         #expect(refs.map(\.text) == ["$B", "${C}", "${D:-x}", "$_e9"])
         #expect(refs.map(\.name) == ["B", "C", "D", "_e9"])
-        #expect(ManifestDecoder.shellReferences("--chat-template {{ messages }}").isEmpty)
+        #expect(UnexpandedVariables.shellReferences("--chat-template {{ messages }}").isEmpty)
     }
 }

@@ -84,7 +84,9 @@ struct ManifestDecoder {
         guard ok, let kind, let spec = specNode?.mapping,
               let nameNode = metadata?["name"], let name = nameNode.string else { return nil }
         _ = before
-        warnUnexpanded(kind: kind, spec: spec)
+        var unexpanded = UnexpandedVariables()
+        unexpanded.check(kind: kind, spec: spec)
+        diagnostics += unexpanded.diagnostics
         let labelPairs = metadata?["labels"]?.mapping?.stringPairs ?? []
         let labels = Dictionary(labelPairs.compactMap { k, v in
             v.string.map { (k.value, $0) }

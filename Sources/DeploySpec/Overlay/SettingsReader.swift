@@ -38,11 +38,17 @@ struct SettingsReader {
                                         + "(deployments.NAME.PATH: VALUE), got \(root.kindDescription)", at: root.location))
                     continue
                 }
+                var unexpanded = UnexpandedVariables()
                 for (k, v) in m.stringPairs {
+                    // `deployments.NAME.PATH`: PATH as an overlay's `set` writes it (a name may hold dots).
+                    if let name = manifest.deploymentIndex.keys.first(where: { k.value.hasPrefix("deployments.\($0).") }) {
+                        unexpanded.check(setting: String(k.value.dropFirst("deployments.".count + name.count + 1)), v)
+                    }
                     let path = Located(k.value, at: k.location.advanced(by: k.contentOffset),
                                        length: max(1, k.length - 2 * k.contentOffset))
                     if let s = setting(path, manifest: manifest, layer: "--values \(file)", &diags, value: { _ in (v, []) }) { out.append(s) }
                 }
+                diags += unexpanded.diagnostics
             }
         }
         if !settings.set.isEmpty {

@@ -1,12 +1,15 @@
 import DeployCore
 
-extension ManifestDecoder {
-    /// Warns at `$NAME` and `${NAME}` in env values, args and run commands (deployments, backend
-    /// versions, and an overlay's `set` of them): dsdeploy starts engines
-    /// from argv arrays with no shell, so nothing expands them and the engine would get the text as
-    /// written (a Docker Compose habit, `HF_TOKEN: ${HF_TOKEN}`, would send the engine that text as
-    /// its token). An env value that is one reference gets `valueFrom` as its fix-it.
-    mutating func warnUnexpanded(kind: String, spec: YAMLMapping) {
+/// Warnings at `$NAME` and `${NAME}` in env values, args and run commands (deployments, backend
+/// versions, and the settings of overlays and `--values` files): dsdeploy starts engines from argv
+/// arrays with no shell, so nothing expands them and the engine would get the text as written (a
+/// Docker Compose habit, `HF_TOKEN: ${HF_TOKEN}`, would send the engine that text as its token). An
+/// env value that is one reference gets `valueFrom` as its fix-it.
+struct UnexpandedVariables {
+    var diagnostics: [Diagnostic] = []
+
+    /// One manifest document's spec.
+    mutating func check(kind: String, spec: YAMLMapping) {
         switch kind {
         case "Deployment":
             unexpanded(env: spec["env"])
@@ -26,22 +29,25 @@ extension ManifestDecoder {
                 if let command = v["command"]?.scalar { unexpanded(command, what: "the run command") }
             }
         case "Overlay":
-            // `set:` paths that reach an engine: `env.NAME`, `args`, and flags (`--x` or `args.--x`).
             for (_, patch) in spec["deployments"]?.mapping?.stringPairs ?? [] {
-                for (path, value) in patch.mapping?["set"]?.mapping?.stringPairs ?? [] {
-                    let key = path.value
-                    if key.hasPrefix("env.") {
-                        guard let s = value.scalar ?? value.mapping?["value"]?.scalar else { continue }
-                        unexpanded(s, what: "env '\(key.dropFirst(4))'", envValue: value.scalar != nil)
-                    } else if key == "args" {
-                        unexpanded(args: value)
-                    } else if key.hasPrefix("-") || key.hasPrefix("args.") {
-                        if let s = value.scalar { unexpanded(s, what: "the value of '\(key.hasPrefix("args.") ? String(key.dropFirst(5)) : key)'") }
-                    }
-                }
+                for (path, value) in patch.mapping?["set"]?.mapping?.stringPairs ?? [] { check(setting: path.value, value) }
             }
         default:
             break
+        }
+    }
+
+    /// One setting of a deployment (an overlay's `set`, a `--values` file's `deployments.NAME.PATH`
+    /// with `PATH` given): the paths that reach an engine are `env.NAME`, `args`, and flags (`--x` or
+    /// `args.--x`).
+    mutating func check(setting key: String, _ value: YAMLNode) {
+        if key.hasPrefix("env.") {
+            guard let s = value.scalar ?? value.mapping?["value"]?.scalar else { return }
+            unexpanded(s, what: "env '\(key.dropFirst(4))'", envValue: value.scalar != nil)
+        } else if key == "args" {
+            unexpanded(args: value)
+        } else if key.hasPrefix("-") || key.hasPrefix("args.") {
+            if let s = value.scalar { unexpanded(s, what: "the value of '\(key.hasPrefix("args.") ? String(key.dropFirst(5)) : key)'") }
         }
     }
 

@@ -31,8 +31,17 @@ extension FlagChecker {
                 return nil
             }
             if g.values.count > 1 {
+                // vLLM 0.13+: `-O.level=3` is `-O` (its optimization level) with the value `.level`,
+                // then a stray `3`; 0.11–0.12 read it as a key of --compilation-config.
+                var notes: [String] = []
+                if g.flag.hasPrefix("-O."), catalog.parser.dashOTarget != nil, catalog.parser.dashODot == nil,
+                   let alias = catalog.canonicalSpec(for: "--compilation-config").map({ $0.aliases.first { $0.hasPrefix("-") && !$0.hasPrefix("--") } ?? $0.name }) {
+                    let key = g.flag.dropFirst(3)
+                    notes.append("\(catalog.engine) \(catalog.version) reads '\(g.flag)' as '-O' with the value '.\(key)': "
+                                 + "'-O.<key>' stopped working in vLLM 0.13.0; a key of --compilation-config is '\(alias).\(key)'")
+                }
                 issue("unexpected-value", "'\(g.flag)' takes one value; '\(g.values[1])' is extra",
-                      part: .value(1))
+                      part: .value(1), notes: notes)
             }
             if spec.pointee.valueType == .list {  // argparse `append`: one element per occurrence
                 return scalar(raw, type: spec.pointee.elementType ?? .string, spec: spec, g: g, part: .value(0),

@@ -41,6 +41,11 @@ import Testing
         #expect(try check(["-O.mode 3"], .vllm, "0.12.0").flagSet["--compilation-config"]
             == .json(.object(["mode": .number(3)])))
         #expect(!errors(try check(["-O.mode 3"], .vllm, "0.13.0")).isEmpty)
+        // …and the error says what to write instead.
+        let later = try #require(try check(["-O.mode 3"], .vllm, "0.33.0").issues.first { $0.isError })
+        #expect(later.notes == ["vllm 0.33.0 reads '-O.mode' as '-O' with the value '.mode': '-O.<key>' stopped working in vLLM 0.13.0; "
+                                + "a key of --compilation-config is '-cc.mode'"])
+        #expect(try check(["-cc.mode 3"], .vllm, "0.33.0").flagSet["--compilation-config"] == .json(.object(["mode": .number(3)])))
     }
 
     @Test func underscoresFollowTheEngine() throws {

@@ -301,7 +301,8 @@ struct DeploymentCheck {
             d.notes = ["first given as '\(first.flag)' \(whose)at \(place)"]
             return
         }
-        d.message = "'\(first.flag)' is already set by the run command of backend '\(backend.name)' version "
+        let spelled = group.map { $0.flag != first.flag ? " (here as '\($0.flag)')" : "" } ?? ""
+        d.message = "'\(first.flag)'\(spelled) is already set by the run command of backend '\(backend.name)' version "
             + "'\(deployment.backendVersion.value)'; the engine would silently keep the last value"
         let setting = ([first.flag] + first.values).joined(separator: " ")
         let value = group?.values.joined(separator: " ") ?? ""

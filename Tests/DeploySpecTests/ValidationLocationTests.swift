@@ -150,6 +150,12 @@ import Testing
                                "write 'servedModelName: qwen3-next' in the deployment's spec instead, and remove this entry"])
         #expect(try at(1).notes.last == "write 'port: 8000' in the deployment's spec instead (replica i listens on port + i), and remove this entry")
         #expect(try at(2).notes.last == "remove this entry: the target sets the address each replica listens on")
+        // Through an alias, the entry's own spelling is named too (SGLang's `--model` is `--model-path`).
+        let alias = validate(seedBackend() + deployment(args: ["--model deepseek-ai/DeepSeek-V3.2-Exp"]))
+        let d = try #require(alias.diagnostics.first { $0.id == "duplicate-flag" }, "\(alias.diagnostics)")
+        #expect(d.message == "'--model-path' (here as '--model') is already set by the run command of backend 'sglang-dspark' version "
+                + "'dspark'; the engine would silently keep the last value")
+        #expect(d.notes.last == "remove this entry: spec.model sets the model")
         #expect(try at(3).notes == ["first given as '--tensor-parallel-size' at m.yaml:13"])
     }
 

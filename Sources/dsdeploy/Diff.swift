@@ -57,6 +57,13 @@ struct Diff: ParsableCommand {
             let src = GitFileSource(revision: rev)
             let oldFiles = files.filter { src.read($0) != nil }
             let newFiles = files.filter { FileManager.default.fileExists(atPath: $0) }
+            // Nothing on either side is a wrong path, not "no changes": a pipeline would pass on it.
+            if oldFiles.isEmpty && newFiles.isEmpty {
+                let named = paths.isEmpty ? "the default path 'manifests'" : paths.map { "'\($0)'" }.joined(separator: ", ")
+                Output.stderr("dsdeploy: error: no manifests at \(named), in the working tree or at \(rev); "
+                              + "name the files or directories to compare: dsdeploy diff --git \(rev) PATH...\n")
+                throw ExitCode.failure
+            }
             old = ManifestPipeline.validate(oldFiles, options: options, source: src)
             new = ManifestPipeline.validate(newFiles, options: options, settings: settings.settings)
         } else {

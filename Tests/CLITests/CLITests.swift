@@ -259,6 +259,10 @@ import TestSupport
         #expect(changed.out.contains("~ --max-running-requests: 32 → 64"))
         let badRev = try run(["diff", "--git", "nope"], cwd: dir)
         #expect(badRev.status == 1)
+        // A path with nothing on either side is an error, not "no changes" (a pipeline would pass).
+        let missing = try run(["diff", "--git", "HEAD", "deploy"], cwd: dir)
+        #expect(missing.status == 1, "\(missing.out)")
+        #expect(missing.err.contains("dsdeploy: error: no manifests at 'deploy', in the working tree or at HEAD"), "\(missing.err)")
     }
 
     @Test func renderAndSchema() throws {

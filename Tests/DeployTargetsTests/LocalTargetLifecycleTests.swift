@@ -58,6 +58,27 @@ import Glibc
         #expect(target.tail(deployment: "web", replica: 0, lines: 2).first == "line 29")
     }
 
+    /// A command that is not on PATH (a stock image's `vllm` on a machine without vLLM) or an absolute
+    /// path that is not an executable is a plan blocker, found before anything stops; a mapped image
+    /// and a relative path (cwd-dependent) are not judged missing.
+    @Test func aMissingProgramIsAPlanBlocker() throws {
+        let dir = makeStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let target = try makeTarget(dir, imageCommands: ["vllm/vllm-openai:v0.33.0": ["/bin/true"]],
+                                    environment: ["PATH": "/usr/bin:/bin"])
+        let missing = try makeSpec(argv: ["no-such-engine-binary", "--port", "1"], entrypointCount: 1)
+        let absent = try makeSpec(replica: 1, argv: ["/nonexistent/llama-server"], entrypointCount: 1)
+        let onPath = try makeSpec(replica: 2, argv: ["true"], entrypointCount: 1)
+        let mapped = try makeSpec(replica: 3, argv: ["vllm", "serve"], entrypointCount: 2, image: "vllm/vllm-openai:v0.33.0")
+        let relative = try makeSpec(replica: 4, argv: ["../engines/llama-server"], entrypointCount: 1)
+        #expect(target.preflight([missing, absent, onPath, mapped, relative]) == [
+            "cannot start 'no-such-engine-binary' for web/0 on this machine: it is not on PATH; the local target runs the image's "
+                + "entrypoint here: install it, or give local/test:1 a local command in the target's images (docs/targets/local.md)",
+            "cannot start '/nonexistent/llama-server' for web/1 on this machine: there is no executable file there; the local target "
+                + "runs the image's entrypoint here: install it, or give local/test:1 a local command in the target's images (docs/targets/local.md)",
+        ])
+    }
+
     @Test func binFalseFailsAndAMissingProgramIsReported() throws {
         let dir = makeStateDirectory()
         let target = try makeTarget(dir)

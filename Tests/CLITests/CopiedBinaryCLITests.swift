@@ -60,6 +60,15 @@ import TestSupport
         #expect(render.out.contains("argv:   vllm serve --model Qwen/Qwen3-Next-80B-A3B-Instruct"), "\(render.out)")
         #expect(render.out.contains("template    (built in)/templates/vllm.yaml:"), "\(render.out)")
 
+        // On this machine's local target the stock image's `vllm` would run here; with no vLLM on
+        // PATH, plan says so before anything starts.
+        var bare = env
+        bare["PATH"] = dir + "/bin"
+        bare["DSDEPLOY_HOME"] = dir + "/state"
+        let plan = try runProcess(dir + "/bin/dsdeploy", ["plan", "qwen3-next.yaml"], environment: bare, cwd: dir + "/infra/llm")
+        #expect(plan.status == 1, "\(plan.out)\(plan.err)")
+        #expect(plan.out.contains("error: cannot start 'vllm' for qwen3-next/0 on this machine: it is not on PATH"), "\(plan.out)")
+
         // A team's own `vllm` backend in a templates/ folder above the manifests wins over the stock one.
         try fm.createDirectory(atPath: dir + "/infra/templates", withIntermediateDirectories: true)
         try """

@@ -18,7 +18,7 @@ struct Apply: ParsableCommand {
             deployment is returned to its previous revision).
             """)
 
-    @Argument(help: "Manifest files, or one plan file written by `dsdeploy plan --out`.")
+    @Argument(help: "Manifest files or directories (their *.yaml, *.yml), or one plan file written by `dsdeploy plan --out`.")
     var files: [String]
 
     @Flag(name: .long, help: "Apply without asking.")

@@ -19,7 +19,7 @@ struct Diff: ParsableCommand {
               dsdeploy diff manifests/dspark.yaml manifests/dspark.yaml --set deployments.dspark.replicas=2
             """)
 
-    @Argument(help: "OLD and NEW manifest files (or, with --git, the paths to compare; default: manifests/).")
+    @Argument(help: "OLD and NEW manifest files or directories (or, with --git, the paths to compare; default: manifests/).")
     var paths: [String] = []
 
     @Option(name: .customLong("git"), help: "Compare the working tree against this git revision.")

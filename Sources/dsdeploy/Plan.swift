@@ -12,7 +12,7 @@ struct PlanCommand: ParsableCommand {
         abstract: "Show what apply would change: observe → desired → plan, per replica, with the flag-level diff.",
         discussion: "With --detailed-exitcode: 0 no changes, 1 error, 2 changes present.")
 
-    @Argument(help: "Manifest files.")
+    @Argument(help: "Manifest files or directories (their *.yaml, *.yml).")
     var files: [String]
 
     @Flag(name: .long, help: "Exit 2 when the plan has changes.")

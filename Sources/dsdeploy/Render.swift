@@ -22,7 +22,7 @@ struct Render: ParsableCommand {
             + "several nodes) and a Service per deployment (one YAML stream, a JSON List with --output json, or one file per object under --out DIR); secrets become "
             + "secretKeyRefs, never values. Exit 1 when the manifest is invalid or cannot be rendered.")
 
-    @Argument(help: "Manifest files.")
+    @Argument(help: "Manifest files or directories (their *.yaml, *.yml).")
     var files: [String]
 
     @Option(name: .long, help: "Only this deployment.")

@@ -10,7 +10,7 @@ struct Validate: ParsableCommand {
         abstract: "Check manifests: keys, templates and every engine flag against its engine version's catalog.",
         discussion: "Exit 0 when there is no error (warnings allowed), 1 when there is any error.")
 
-    @Argument(help: "Manifest files.")
+    @Argument(help: "Manifest files or directories (their *.yaml, *.yml).")
     var files: [String]
 
     @Flag(name: .long, help: "Treat warnings as errors.")

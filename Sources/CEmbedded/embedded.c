@@ -20,28 +20,15 @@
 #include "embedded_files.h"
 #undef EMBED
 
+/* The bounds are link-time constants (their difference is not, to the C compiler: the reader takes it). */
 #define EMBED(id, name, path, sha) \
-    {name, dsd_embedded_##id##_start, 0},
-static dsd_embedded_file files[] = {
+    {name, dsd_embedded_##id##_start, dsd_embedded_##id##_end},
+static const dsd_embedded_file files[] = {
 #include "embedded_files.h"
 };
 #undef EMBED
 
-#define EMBED(id, name, path, sha) \
-    files[id].size = (size_t)(dsd_embedded_##id##_end - dsd_embedded_##id##_start);
-static void measure(void) {
-#include "embedded_files.h"
-}
-#undef EMBED
-
 const dsd_embedded_file *dsd_embedded_files(size_t *count) {
-    /* Sizes are label differences across an .incbin, which the C compiler cannot fold into a
-     * constant initialiser; they are filled in on first use (idempotent, so a race is harmless). */
-    static int measured;
-    if (!__atomic_load_n(&measured, __ATOMIC_ACQUIRE)) {
-        measure();
-        __atomic_store_n(&measured, 1, __ATOMIC_RELEASE);
-    }
     *count = sizeof files / sizeof files[0];
     return files;
 }

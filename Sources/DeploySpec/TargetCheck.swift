@@ -1,4 +1,5 @@
 import DeployCore
+import DeployTemplate
 import Engines
 import Foundation
 
@@ -87,11 +88,11 @@ public enum TargetCheck {
                                  fetched: Bool) -> (message: String, notes: [String])? {
         guard backend.engine == .llamaCpp, !fetched, d.model.path == nil, let id = d.model.id,
               let command = version.command?.value else { return nil }
-        let words = command.split(separator: " ")
-        let loadsFile = zip(words, words.dropFirst()).contains { flag, value in
-            (flag == "-m" || flag == "--model") && value.contains("{{model_path}}")
-        } || words.contains { $0.hasPrefix("--model={{model_path}}") || $0.hasPrefix("-m={{model_path}}") }
-        guard loadsFile else { return nil }
+        // Grouped as the run command is for the flag check (`-m X`, `--model=X`).
+        guard case .success(let tokens) = ArgvSplitter.split(command),
+              ArgGroup.group(tokens: tokens, origin: { $0 }).contains(where: { g in
+                  (g.flag == "-m" || g.flag == "--model") && g.values.first?.contains("{{model_path}}") == true
+              }) else { return nil }
         return ("deployment '\(d.name)': llama-server's -m loads a GGUF file, but model '\(id)' is a \(d.model.source) repository id",
                 ["llama-server would stop at start-up ('failed to load model')",
                  "give the file: model: {source: local, path: /models/MODEL.gguf}, or use a backend version whose run command "

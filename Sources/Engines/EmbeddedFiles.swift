@@ -11,7 +11,7 @@ public enum EmbeddedFiles {
         var table: [String: UnsafeBufferPointer<UInt8>] = [:]
         for i in 0..<count {
             let f = files[i]
-            table[String(cString: f.name)] = UnsafeBufferPointer(start: f.data, count: f.size)
+            table[String(cString: f.name)] = UnsafeBufferPointer(start: f.data, count: f.end - f.data)
         }
         return table
     }()

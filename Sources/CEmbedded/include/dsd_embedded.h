@@ -7,7 +7,7 @@
 typedef struct {
     const char *name;            /* "catalogs/index.json", "templates/vllm.yaml" */
     const unsigned char *data;   /* the file's bytes (not NUL-terminated) */
-    size_t size;
+    const unsigned char *end;    /* just past them */
 } dsd_embedded_file;
 
 /* All embedded files, sorted by name; *count receives how many. */

@@ -88,7 +88,7 @@ struct UnexpandedVariables {
         let u = Array(text.utf8)
         func isStart(_ b: UInt8) -> Bool { b == UInt8(ascii: "_") || (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }
         func isPart(_ b: UInt8) -> Bool { isStart(b) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) }
-        var out: [(String, String)] = []
+        var out: [(text: String, name: String)] = []
         var i = 0
         while i < u.count {
             guard u[i] == UInt8(ascii: "$"), i + 1 < u.count else { i += 1; continue }
@@ -114,6 +114,6 @@ struct UnexpandedVariables {
             }
             i += 1
         }
-        return out.map { (text: $0.0, name: $0.1) }
+        return out
     }
 }

@@ -40,13 +40,11 @@ struct SettingsReader {
                 }
                 var unexpanded = UnexpandedVariables()
                 for (k, v) in m.stringPairs {
-                    // `deployments.NAME.PATH`: PATH as an overlay's `set` writes it (a name may hold dots).
-                    if let name = manifest.deploymentIndex.keys.first(where: { k.value.hasPrefix("deployments.\($0).") }) {
-                        unexpanded.check(setting: String(k.value.dropFirst("deployments.".count + name.count + 1)), v)
-                    }
                     let path = Located(k.value, at: k.location.advanced(by: k.contentOffset),
                                        length: max(1, k.length - 2 * k.contentOffset))
-                    if let s = setting(path, manifest: manifest, layer: "--values \(file)", &diags, value: { _ in (v, []) }) { out.append(s) }
+                    guard let s = setting(path, manifest: manifest, layer: "--values \(file)", &diags, value: { _ in (v, []) }) else { continue }
+                    out.append(s)
+                    unexpanded.check(setting: s.op.path.value, v)  // PATH as an overlay's `set` writes it
                 }
                 diags += unexpanded.diagnostics
             }

@@ -14,12 +14,7 @@ public enum GPUStackKind: TargetKind {
     static let engines: Set<EngineKind> = [.sglang, .vllm]
 
     public static let schema: TargetTypeSchema = {
-        var s = schemaFields
-        s.fetchesModels = true  // GPUStack downloads the model and renders {{model_path}} as its local path
-        return s
-    }()
-
-    static let schemaFields = TargetTypeSchema(
+        var s = TargetTypeSchema(
         type: type, summary: "A GPUStack server's REST API: the server schedules the replicas.",
         fields: [
             FieldSchema("url", .string(), required: true, "Server URL: `http://` or `https://` (verified by default)."),
@@ -32,6 +27,9 @@ public enum GPUStackKind: TargetKind {
                         "Ownership marker written into every model dsdeploy creates (default: the target's name); `--prune` removes only models with it."),
         ],
         multiNode: capabilities.contains(.multiNode), check: check, checkDeployment: checkDeployment)
+        s.fetchesModels = true  // GPUStack downloads the model and renders {{model_path}} as its local path
+        return s
+    }()
 
     /// Problems of a gpustack Target document, located at its fields.
     @Sendable static func check(_ t: TargetConfig, _ files: (any ManifestFileSource)?) -> [Diagnostic] {

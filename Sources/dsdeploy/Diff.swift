@@ -46,17 +46,15 @@ struct Diff: ParsableCommand {
                 Output.stderr("dsdeploy: error: '\(rev)' is not a git revision here\n")
                 throw ExitCode.failure
             }
-            var files = paths.isEmpty ? ["manifests"] : paths
-            files = files.flatMap { p -> [String] in
-                var isDir: ObjCBool = false
-                if FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {
-                    return DiskFileSource().yamlFiles(in: p)
-                }
-                return [p]
+            let files = paths.isEmpty ? ["manifests"] : paths
+            // Each side keeps the paths it has, and the loader lists a directory from that side's own
+            // source: a file deleted since REV is on the old side only, so its deployments show as deleted.
+            let src = GitFileSource(revision: rev), disk = DiskFileSource()
+            func present(_ p: String, in source: some ManifestFileSource) -> Bool {
+                source.isDirectory(p) ? !source.yamlFiles(in: p).isEmpty : source.read(p) != nil
             }
-            let src = GitFileSource(revision: rev)
-            let oldFiles = files.filter { src.read($0) != nil }
-            let newFiles = files.filter { FileManager.default.fileExists(atPath: $0) }
+            let oldFiles = files.filter { present($0, in: src) }
+            let newFiles = files.filter { present($0, in: disk) }
             // Nothing on either side is a wrong path, not "no changes": a pipeline would pass on it.
             if oldFiles.isEmpty && newFiles.isEmpty {
                 let named = paths.isEmpty ? "the default path 'manifests'" : paths.map { "'\($0)'" }.joined(separator: ", ")

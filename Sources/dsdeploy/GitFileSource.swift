@@ -11,6 +11,11 @@ struct GitFileSource: ManifestFileSource {
         return status == 0 ? out : nil
     }
 
+    func isDirectory(_ path: String) -> Bool {
+        let (status, out) = Git.run(["cat-file", "-t", "\(revision):./" + ManifestPath.normalize(path)])
+        return status == 0 && String(decoding: out, as: UTF8.self).hasPrefix("tree")
+    }
+
     func yamlFiles(in directory: String) -> [String] {
         let dir = ManifestPath.normalize(directory)
         let (status, out) = Git.run(["ls-tree", "--name-only", revision, "--", dir + "/"])

@@ -263,6 +263,12 @@ import TestSupport
         let missing = try run(["diff", "--git", "HEAD", "deploy"], cwd: dir)
         #expect(missing.status == 1, "\(missing.out)")
         #expect(missing.err.contains("dsdeploy: error: no manifests at 'deploy', in the working tree or at HEAD"), "\(missing.err)")
+        // A manifest deleted since the revision: its deployment is a deletion (each side lists the
+        // directory itself; listed from the working tree only, the diff said "No changes").
+        try FileManager.default.removeItem(atPath: dir + "/manifests/dspark.yaml")
+        let deleted = try run(["diff", "--git", "HEAD"], cwd: dir)
+        #expect(deleted.status == 2, "\(deleted.out)\(deleted.err)")
+        #expect(deleted.out.contains("- deployment dspark (delete)"), "\(deleted.out)")
     }
 
     @Test func renderAndSchema() throws {

@@ -70,22 +70,28 @@ public enum Spawner {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        var highest: Int32 = 2
+        var targets: Set<Int32> = [0, 1, 2]
         for action in fileActions {
             switch action {
             case .open(let fd, let path, let flags, let mode):
                 posix_spawn_file_actions_addopen(&actions, fd, path, flags, mode_t(mode))
-                highest = max(highest, fd)
+                targets.insert(fd)
             case .duplicate(let source, let target):
                 posix_spawn_file_actions_adddup2(&actions, source, target)
-                highest = max(highest, target)
+                targets.insert(target)
             }
         }
+        let highest = targets.max() ?? 2
         // The child gets the descriptors its file actions set up and no others. Whatever another
         // thread has open without close-on-exec at this moment (libcurl's sockets, a file being
         // written) would otherwise live on in the child: a daemon that inherited a script's write
         // descriptor made every later exec of that script fail with ETXTBSY.
-        if let addCloseFrom { _ = addCloseFrom(&actions, highest + 1) }
+        // Below the highest target, the descriptors that are not targets are closed one by one (a
+        // descriptor that is not open is no error: glibc ignores EBADF for a close action).
+        if let addCloseFrom {
+            for fd in 3..<max(3, highest) where !targets.contains(fd) { posix_spawn_file_actions_addclose(&actions, fd) }
+            _ = addCloseFrom(&actions, highest + 1)
+        }
 
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cArgs.append(nil)

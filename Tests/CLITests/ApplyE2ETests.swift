@@ -157,4 +157,53 @@ import TestSupport
         #expect(dry.status == 0)
         #expect(try s.status().isEmpty)
     }
+
+    /// On a GPU machine the local target places replicas on the GPUs its `nvidia-smi` reports free:
+    /// not the ones another program holds, while its own replicas keep theirs (nvidia-smi lists their
+    /// engines too), and a replica that does not fit names what holds the GPUs. The `nvidia-smi` here
+    /// is a stand-in script printing lines in the format of the real captures (DeployTargetsTests'
+    /// Fixtures/nvidia-smi) for a 10-GPU host whose GPUs 0 and 3 run someone's python3, pid 438.
+    @Test func gpusComeFromNvidiaSmiOnThisMachine() throws {
+        let s = try Sandbox()
+        defer { s.tearDown() }
+        let bin = s.dir + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let uuid = { (i: Int) in "GPU-9e7bc364-3fcd-7c80-c2db-d5ab8914e6\(i < 10 ? "0" : "")\(i)" }
+        let gpus = (0..<10).map { i in
+            "\(i), \(uuid(i)), NVIDIA H100 80GB HBM3, 81559, 0, 81079, 0, 00000000:00:\(6 + i).0, 580.159.04, 9.0"
+        }.joined(separator: "\n") + "\n"
+        try gpus.write(toFile: s.dir + "/gpus.csv", atomically: true, encoding: .utf8)
+        let foreign = "\(uuid(0)), 438, /usr/bin/python3, 6242\n\(uuid(3)), 438, /usr/bin/python3, 6242\n"
+        try foreign.write(toFile: s.dir + "/apps.csv", atomically: true, encoding: .utf8)
+        let script = """
+            #!/bin/sh
+            case "$1" in
+              --query-gpu=*) cat '\(s.dir)/gpus.csv' ;;
+              --query-compute-apps=*) cat '\(s.dir)/apps.csv' ;;
+              *) exit 2 ;;
+            esac
+            """
+        _ = FileManager.default.createFile(atPath: bin + "/nvidia-smi", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        let env = ["PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+
+        let first = try s.run(["apply", "manifests/app.yaml", "--auto-approve"], env: env)
+        #expect(first.status == 0)
+        let pid = try #require(try s.status().first?.pid)
+        let environ = try #require(FileManager.default.contents(atPath: "/proc/\(pid)/environ"))
+        let vars = String(decoding: environ, as: UTF8.self).split(separator: "\0").map(String.init)
+        #expect(vars.contains("CUDA_VISIBLE_DEVICES=1,2,4,5,6,7,8,9"), "the 8 GPUs nobody else holds: \(vars)")
+        #expect(vars.contains("CUDA_DEVICE_ORDER=PCI_BUS_ID"), "CUDA counts them as nvidia-smi does")
+
+        // nvidia-smi now lists the replica's engine on its GPUs: they are still its own.
+        let ours = [1, 2, 4, 5, 6, 7, 8, 9].map { "\(uuid($0)), \(pid), /usr/bin/python3, 70000\n" }.joined()
+        try (foreign + ours).write(toFile: s.dir + "/apps.csv", atomically: true, encoding: .utf8)
+        #expect(try s.run(["plan", "manifests/app.yaml", "--detailed-exitcode"], env: env).status == 0)
+
+        try s.write(replicas: 2, args: [])
+        let full = try s.run(["plan", "manifests/app.yaml"], env: env)
+        #expect(full.status == 1)
+        #expect((full.out + full.err).contains("needs 8 GPUs for a replica; no host has them (local: 0 of 10 free; "
+                                               + "GPU 0 runs pid 438 (python3); GPU 3 runs pid 438 (python3))"))
+        #expect(try s.status().first?.pid == pid, "nothing changed")
+    }
 }

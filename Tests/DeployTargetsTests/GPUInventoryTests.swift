@@ -1,4 +1,5 @@
 @testable import DeployTargets
+import DeployKit
 import Foundation
 import Testing
 
@@ -39,5 +40,48 @@ import Testing
         #expect(inv.free(ours: []) == [0, 1, 2, 4, 5, 6, 7])
         #expect(GPUInventory.parse(gpus: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", apps: "") == nil)
         #expect(GPUInventory.parse(gpus: "", apps: "") == nil)
+    }
+}
+
+/// The local target reads this machine's GPUs through the `nvidia-smi` on the target's `PATH`
+/// (a stand-in script here that prints the real captures) when its Target declares no `gpus`.
+@Suite struct LocalGPUInventoryTests {
+    func inventory(smi script: String?, declared: [Int]? = nil) throws -> InventoryHost? {
+        let dir = makeStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
+        if let script { _ = writeScript(dir + "/bin", "nvidia-smi", script) }
+        let driver = try LocalDriver(stateDirectory: dir + "/state", environment: ["PATH": dir + "/bin"])
+        return driver.inventory([InventoryHost(name: "local", address: "127.0.0.1", gpus: declared)], observed: []).first
+    }
+
+    func printing(_ gpus: String, _ apps: String) -> String {
+        """
+        #!/bin/sh
+        case "$1" in
+          --query-gpu=*) /bin/cat '\(GPUInventoryTests.dir)/\(gpus)' ;;
+          --query-compute-apps=*) /bin/cat '\(GPUInventoryTests.dir)/\(apps)' ;;
+          *) exit 2 ;;
+        esac
+        """
+    }
+
+    @Test func gpusComeFromNvidiaSmiUnlessDeclared() throws {
+        let idle = try #require(try inventory(smi: printing("query-gpu-idle.csv", "compute-apps-idle.csv")))
+        #expect(idle.gpus == [0] && idle.taken == nil)
+        let busy = try #require(try inventory(smi: printing("query-gpu-busy.csv", "compute-apps-busy.csv")))
+        #expect(busy.gpus == [] && busy.taken == [0: "runs pid 438 (python3)"], "\(busy)")
+        let declared = try #require(try inventory(smi: printing("query-gpu-busy.csv", "compute-apps-busy.csv"), declared: [0, 1]))
+        #expect(declared.gpus == [0, 1] && declared.taken == nil, "a declared list is authoritative")
+    }
+
+    @Test func withoutAWorkingNvidiaSmiNothingIsCounted() throws {
+        #expect(try inventory(smi: nil)?.gpus == nil, "no nvidia-smi on PATH")
+        let noDriver = """
+            #!/bin/sh
+            echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver." >&2
+            exit 9
+            """
+        #expect(try inventory(smi: noDriver)?.gpus == nil)
     }
 }

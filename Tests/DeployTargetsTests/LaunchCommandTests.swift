@@ -54,9 +54,11 @@ import Testing
         let env = LaunchCommand.environment(
             for: spec, instance: "i1", resolved: ["TOKEN": Secret("s3cr3t"), "PLAIN": Secret("1")],
             parent: ["PATH": "/bin", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "leak", "LANG": "C.UTF-8"])
-        #expect(Set(env.keys) == ["PATH", "HOME", "LANG", "PLAIN", "TOKEN", "CUDA_VISIBLE_DEVICES", "DSDEPLOY_INSTANCE"])
+        #expect(Set(env.keys) == ["PATH", "HOME", "LANG", "PLAIN", "TOKEN", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER",
+                                  "DSDEPLOY_INSTANCE"])
         #expect(env["TOKEN"]?.reveal() == "s3cr3t")
         #expect(env["CUDA_VISIBLE_DEVICES"]?.reveal() == "2,3")
+        #expect(env["CUDA_DEVICE_ORDER"]?.reveal() == "PCI_BUS_ID", "the ids are nvidia-smi's, in PCI bus order")
         #expect("\(env)".contains("s3cr3t") == false)
     }
 
@@ -66,6 +68,12 @@ import Testing
         let env = LaunchCommand.environment(for: spec, instance: "i", resolved: ["CUDA_VISIBLE_DEVICES": Secret("5")],
                                             parent: [:])
         #expect(env["CUDA_VISIBLE_DEVICES"]?.reveal() == "5")
+        #expect(env["CUDA_DEVICE_ORDER"] == nil, "the deployment's own ids: its own order")
+        let cpu = LaunchCommand.environment(for: try makeSpec(argv: ["x"]), instance: "i", resolved: [:], parent: [:])
+        #expect(cpu["CUDA_VISIBLE_DEVICES"] == nil && cpu["CUDA_DEVICE_ORDER"] == nil)
+        spec.env = [try renderedEnv("CUDA_DEVICE_ORDER", value: "FASTEST_FIRST", secret: false, from: nil)]
+        let own = LaunchCommand.environment(for: spec, instance: "i", resolved: [:], parent: [:])
+        #expect(own["CUDA_VISIBLE_DEVICES"]?.reveal() == "0" && own["CUDA_DEVICE_ORDER"]?.reveal() == "FASTEST_FIRST")
     }
 
     @Test func readinessPathsPerEngine() throws {

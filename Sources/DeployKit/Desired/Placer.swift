@@ -11,13 +11,26 @@ public struct InventoryHost: Sendable, Hashable, Codable {
     /// What `{{worker_ip}}` renders to when engines bind elsewhere than clients reach them (in a
     /// container network with a published port: `0.0.0.0`); nil: `address`.
     public var bindAddress: String?
+    /// GPUs the host has but may not hand out, with what holds each (`runs pid 438 (python3)`), when
+    /// `gpus` was read from the host; shown when a replica does not fit.
+    public var taken: [Int: String]?
 
     /// Creates a host.
-    public init(name: String, address: String, gpus: [Int]?, bindAddress: String? = nil) {
+    public init(name: String, address: String, gpus: [Int]?, bindAddress: String? = nil, taken: [Int: String]? = nil) {
         self.name = name
         self.address = address
         self.gpus = gpus
         self.bindAddress = bindAddress
+        self.taken = taken
+    }
+
+    /// `h20-a: 2 of 8 free` (`any` without a list), then what holds the GPUs it may not hand out:
+    /// `; GPU 0 runs pid 438 (python3)`. `used`: ids already placed in this plan.
+    func room(used: Int) -> String {
+        guard let gpus else { return "\(name): any free" }
+        let held = (taken ?? [:]).sorted { $0.key < $1.key }
+        return "\(name): \(gpus.count - used) of \(gpus.count + held.count) free"
+            + held.map { "; GPU \($0.key) \($0.value)" }.joined()
     }
 }
 
@@ -112,7 +125,7 @@ public enum Placer {
                     let chosen = room.sorted { (load[$0.1.name, default: 0], $0.0) < (load[$1.1.name, default: 0], $1.0) }
                         .prefix(d.nodes).sorted { $0.0 < $1.0 }
                     guard chosen.count == d.nodes else {
-                        let have = hosts.map { h in "\(h.name): \(h.gpus.map { "\($0.count - taken[h.name, default: []].count) of \($0.count)" } ?? "any") free" }
+                        let have = hosts.map { $0.room(used: taken[$0.name, default: []].count) }
                         return .failure(RenderError(deployment: d.name, message: "needs \(d.nodes) distinct hosts with \(d.gpusPerReplica) free GPUs each "
                                                     + "for a replica on \(d.nodes) nodes (nodesPerReplica: \(d.nodes)); \(room.count) "
                                                     + "ha\(room.count == 1 ? "s" : "ve") room (" + have.joined(separator: ", ") + ")"))
@@ -129,7 +142,7 @@ public enum Placer {
                 }
                 let candidates = hosts.enumerated().compactMap { i, h in freeIDs(h, d.gpusPerReplica).map { (i, h, $0) } }
                 guard let (_, host, ids) = candidates.min(by: { (load[$0.1.name, default: 0], $0.0) < (load[$1.1.name, default: 0], $1.0) }) else {
-                    let have = hosts.map { h in "\(h.name): \(h.gpus.map { "\($0.count - taken[h.name, default: []].count) of \($0.count)" } ?? "any") free" }
+                    let have = hosts.map { $0.room(used: taken[$0.name, default: []].count) }
                     return .failure(RenderError(deployment: d.name, message: "needs \(d.gpusPerReplica) GPUs for a replica; no host has them ("
                                                 + have.joined(separator: ", ") + ")"))
                 }

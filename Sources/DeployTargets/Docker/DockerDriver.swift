@@ -79,9 +79,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
                 (o.launch.nodeHosts ?? [ReplicaPlacement(host: o.launch.node ?? "", address: "", gpuIds: o.launch.gpuIds)])
                     .filter { $0.host == d.name }.flatMap(\.gpuIds)
             })
-            var host = d
-            host.gpus = inv.free(ours: ours)
-            return host
+            return inv.filling(d, ours: ours)
         }
     }
 
@@ -93,14 +91,7 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
             gpus = h.api.tunnel?.capture(GPUInventory.queryGPUs)
             apps = gpus == nil ? nil : h.api.tunnel?.capture(GPUInventory.queryApps)
         case .unix:
-            let dir = NSTemporaryDirectory() + "dsdeploy-nvidia-smi-\(getpid())"
-            let g = CommandRunner.run(GPUInventory.queryGPUs, environment: environment, directory: dir, name: "gpus", captureOutput: true)
-            let a = g.status == 0
-                ? CommandRunner.run(GPUInventory.queryApps, environment: environment, directory: dir, name: "apps", captureOutput: true)
-                : g
-            try? FileManager.default.removeItem(atPath: dir)
-            gpus = g.status == 0 ? g.output : nil
-            apps = a.status == 0 ? a.output : nil
+            return GPUInventory.readHere(environment: environment)
         case .tcp:
             return nil
         }

@@ -76,15 +76,21 @@ public enum LaunchCommand {
 
     /// The child's environment: `PATH`, `HOME`, `LANG`, `TMPDIR` from `parent`, the spec's plain env,
     /// the resolved deployment env (secrets included), `CUDA_VISIBLE_DEVICES` from the GPU ids unless the
-    /// deployment sets it, and `DSDEPLOY_INSTANCE` (marks the instance's processes).
+    /// deployment sets it (with `CUDA_DEVICE_ORDER=PCI_BUS_ID`, so CUDA counts GPUs as nvidia-smi and
+    /// the `gpus` list do, unless set), and `DSDEPLOY_INSTANCE` (marks the instance's processes).
     public static func environment(for spec: LaunchSpec, instance: String, resolved: [String: Secret],
                                    parent: [String: String]) -> [String: Secret] {
         var env: [String: Secret] = [:]
         for name in inherited { if let v = parent[name] { env[name] = Secret(v) } }
         for e in spec.env where !e.secret { if let v = e.value { env[e.name] = Secret(v) } }
         for (k, v) in resolved { env[k] = v }
-        if !spec.gpuIds.isEmpty, env["CUDA_VISIBLE_DEVICES"] == nil {
-            env["CUDA_VISIBLE_DEVICES"] = Secret(spec.gpuIds.map(String.init).joined(separator: ","))
+        if !spec.gpuIds.isEmpty {
+            let ids = spec.gpuIds.map(String.init).joined(separator: ",")
+            if env["CUDA_VISIBLE_DEVICES"] == nil { env["CUDA_VISIBLE_DEVICES"] = Secret(ids) }
+            // The placed ids are nvidia-smi's (PCI bus order); CUDA counts fastest first unless told.
+            if env["CUDA_VISIBLE_DEVICES"]?.reveal() == ids, env["CUDA_DEVICE_ORDER"] == nil {
+                env["CUDA_DEVICE_ORDER"] = Secret("PCI_BUS_ID")
+            }
         }
         env["DSDEPLOY_INSTANCE"] = Secret(instance)
         return env

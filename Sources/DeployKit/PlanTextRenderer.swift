@@ -54,10 +54,16 @@ public struct PlanTextRenderer: Sendable {
         }
     }
 
-    /// ` host:port` of a slot being created or deleted.
+    /// ` host:port` of a slot being created or deleted, and the GPUs a new one is given (` gpus 0,1`;
+    /// a group on several hosts shows them in its nodes' order, `0,1/0,1`).
     func address(_ c: PlannedChange) -> String {
         guard c.action == .create || c.action == .delete else { return "" }
-        return c.desired.map { " \($0.host):\($0.port)" } ?? c.current.map { " \($0.launch.host):\($0.port)" } ?? ""
+        if let d = c.desired {
+            let gpus = (d.nodeHosts?.map(\.gpuIds) ?? [d.gpuIds]).filter { !$0.isEmpty }
+                .map { $0.map(String.init).joined(separator: ",") }.joined(separator: "/")
+            return " \(d.host):\(d.port)" + (gpus.isEmpty ? "" : " gpus \(gpus)")
+        }
+        return c.current.map { " \($0.launch.host):\($0.port)" } ?? ""
     }
 
     func replicaNote(_ c: PlannedChange) -> String {

@@ -92,7 +92,7 @@ echo "== 4. a second replica"
 write 2
 set +e; dsdeploy plan m.yaml > plan4.txt 2>&1; rc=$?; set -e
 cat plan4.txt
-[ "$rc" = 1 ] && grep -q "local: 0 of 1 free" plan4.txt || fail "a second replica should not fit (exit $rc)"
+[ "$rc" = 1 ] && grep -q "needs 1 GPU for a replica; no host has one (local: 0 of 1 free)" plan4.txt || fail "a second replica should not fit (exit $rc)"
 
 echo "== 5. delete"
 dsdeploy delete gpu-check --auto-approve

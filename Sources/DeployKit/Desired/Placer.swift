@@ -126,7 +126,7 @@ public enum Placer {
                         .prefix(d.nodes).sorted { $0.0 < $1.0 }
                     guard chosen.count == d.nodes else {
                         let have = hosts.map { $0.room(used: taken[$0.name, default: []].count) }
-                        return .failure(RenderError(deployment: d.name, message: "needs \(d.nodes) distinct hosts with \(d.gpusPerReplica) free GPUs each "
+                        return .failure(RenderError(deployment: d.name, message: "needs \(d.nodes) distinct hosts with \(d.gpusPerReplica) free GPU\(d.gpusPerReplica == 1 ? "" : "s") each "
                                                     + "for a replica on \(d.nodes) nodes (nodesPerReplica: \(d.nodes)); \(room.count) "
                                                     + "ha\(room.count == 1 ? "s" : "ve") room (" + have.joined(separator: ", ") + ")"))
                     }
@@ -143,7 +143,8 @@ public enum Placer {
                 let candidates = hosts.enumerated().compactMap { i, h in freeIDs(h, d.gpusPerReplica).map { (i, h, $0) } }
                 guard let (_, host, ids) = candidates.min(by: { (load[$0.1.name, default: 0], $0.0) < (load[$1.1.name, default: 0], $1.0) }) else {
                     let have = hosts.map { $0.room(used: taken[$0.name, default: []].count) }
-                    return .failure(RenderError(deployment: d.name, message: "needs \(d.gpusPerReplica) GPUs for a replica; no host has them ("
+                    return .failure(RenderError(deployment: d.name, message: "needs \(d.gpusPerReplica) GPU\(d.gpusPerReplica == 1 ? "" : "s") for a replica; no host has "
+                                                + (d.gpusPerReplica == 1 ? "one (" : "them (")
                                                 + have.joined(separator: ", ") + ")"))
                 }
                 taken[host.name, default: []].formUnion(ids)

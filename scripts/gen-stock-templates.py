@@ -9,7 +9,8 @@ release:
 
 Versions named before the full lists (sglang 0.5.19 and 0.5.23, llama.cpp `server` at b6000) are
 kept exactly as they were, so deployments that name them keep their revision. `make catalogs`
-runs this, then scripts/gen-embedded.py; DeploySpecTests' `everyCatalogedVersionHasAStockVersion`
+runs this, then scripts/gen-embedded.py. `otherVersions` runs any other release the same way
+(`backendVersion: "0.20.1"` → vllm/vllm-openai:v0.20.1, checked with the nearest catalog); DeploySpecTests' `everyCatalogedVersionHasAStockVersion`
 fails when a catalogued version has no stock entry.
 
 Usage: python3 scripts/gen-stock-templates.py
@@ -85,6 +86,15 @@ def render(engine, versions):
             f"      entrypoint: [{', '.join(entrypoint)}]",
             f'      command: "{command}"',
         ]
+    # Any other release, named by its number (`backendVersion: "0.20.1"`), runs its upstream image.
+    _, image, framework, entrypoint, command = entry(engine, "{{version}}")
+    lines += [
+        "  otherVersions:",
+        f"    image: {image}",
+        f"    framework: {framework}",
+        f"    entrypoint: [{', '.join(entrypoint)}]",
+        f'    command: "{command}"',
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -187,6 +187,29 @@ public struct SpecValidator: Sendable {
         }
     }
 
+    /// `backend 'vllm' has no version 'x'`, with the versions in release order, the nearest name, and
+    /// what `otherVersions` accepts (a `v0.20.1` is suggested as `0.20.1`).
+    static func unknownVersion(_ written: Located<String>, of backend: Backend) -> Diagnostic {
+        let names = backend.versions.keys.sorted { (EngineVersion($0), $0) < (EngineVersion($1), $1) }
+        var hint = Suggest.didYouMean(written.value, in: names)
+        var notes = ["versions: \(names.joined(separator: ", "))"]
+        var fix: String?
+        if let other = backend.otherVersions {
+            let bare = String(written.value.drop { $0 == "v" || $0 == "V" })
+            if bare != written.value, backend.version(named: Located(bare, at: written.location)) != nil {
+                hint = "; did you mean '\(bare)'?"
+                fix = bare
+            }
+            let release = backend.engine == .llamaCpp ? "bN" : "X.Y.Z"
+            notes.append("any other \(backend.engine.rawValue) release runs too, named by its number: backendVersion: "
+                         + "\"\(release)\" runs \(other.image.replacing("{{version}}", with: release))")
+        }
+        var d = Diagnostic.error("unknown-reference", "backend '\(backend.name)' has no version '\(written.value)'\(hint)",
+                                 at: written.location, length: written.length, notes: notes)
+        d.fixIt = fix.map { "\"\($0)\"" }
+        return d
+    }
+
     /// One deployment: references, PD expansion, target checks, catalog, then `DeploymentCheck`.
     func check(_ original: Deployment, in manifest: Manifest, defaultTarget: String?, catalogs: CatalogCache, worker: Int,
                templateCache: inout DeploymentCheck.TemplateCache, into resolved: inout [ResolvedDeployment]) -> Checked {
@@ -201,12 +224,8 @@ public struct SpecValidator: Sendable {
                        notes: hint.isEmpty ? ["backends: \(manifest.backends.keys.sorted().joined(separator: ", "))"] : []))
             return out
         }
-        guard let declaredVersion = backend.versions[d.backendVersion.value] else {
-            let hint = Suggest.didYouMean(d.backendVersion.value, in: backend.versions.keys)
-            add(.error("unknown-reference",
-                       "backend '\(backend.name)' has no version '\(d.backendVersion.value)'\(hint)",
-                       at: d.backendVersion.location, length: d.backendVersion.length,
-                       notes: ["versions: \(backend.versions.keys.sorted().joined(separator: ", "))"]))
+        guard let declaredVersion = backend.version(named: d.backendVersion) else {
+            add(Self.unknownVersion(d.backendVersion, of: backend))
             return out
         }
         let (parts, pdDiagnostics) = PDExpansion.expand(d, backend: backend, version: declaredVersion)

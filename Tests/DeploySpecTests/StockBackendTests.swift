@@ -51,6 +51,98 @@ import TestSupport
     }
 }
 
+/// `otherVersions`: a stock backend runs any release of its engine named by its number, not only the
+/// catalogued ones. vLLM publishes every patch release as `vllm/vllm-openai:vX.Y.Z` (its Docker docs
+/// pin `vllm/vllm-openai:v0.20.1`-style tags), SGLang its post releases as `lmsysorg/sglang:v0.5.5.post3`,
+/// llama.cpp its builds as `server-bN`; before this a pinned `backendVersion: "0.20.1"` was refused.
+@Suite struct OtherVersionsTests {
+    static func deployment(_ backend: String, _ version: String) -> String {
+        """
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: d}
+        spec:
+          model: {source: local, path: /models/m.gguf}
+          backend: \(backend)
+          backendVersion: \(version.first == "\"" ? "\"⁁" + version.dropFirst() : "⁁" + version)
+
+        """
+    }
+
+    @Test(arguments: [("vllm", "\"0.20.1\"", "vllm/vllm-openai:v0.20.1", "0.20.2", VersionResolution.Match.sameRelease),
+                      ("sglang", "\"0.5.21.post1\"", "lmsysorg/sglang:v0.5.21.post1", "0.5.21", .sameRelease),
+                      ("llama.cpp", "b6341", "ghcr.io/ggml-org/llama.cpp:server-b6341", "b6325", .olderSurveyed),
+                      ("vllm", "\"0.40.0\"", "vllm/vllm-openai:v0.40.0", "0.34.0", .newest)])
+    func anyReleaseRunsItsUpstreamImage(_ backend: String, _ version: String, _ image: String, _ catalog: String,
+                                        _ match: VersionResolution.Match) throws {
+        let (yaml, m) = markers(Self.deployment(backend, version))
+        let r = validate(yaml)
+        #expect(r.isValid, "\(r.diagnostics)")
+        let d = try #require(r.deployments.first)
+        let bare = version.filter { $0 != "\"" }
+        #expect(d.version.image == image && d.version.name == bare && d.version.engineVersion.value == bare)
+        #expect(d.catalog.version == catalog, "\(d.catalog.version)")
+        let note = try #require(r.diagnostics.first { $0.id == "engine-version" })
+        #expect(note.location?.line == m[0].line && note.location?.column == m[0].column,
+                "located where the deployment names the version")
+        #expect(note.severity == (match == .sameRelease ? .note : .warning), "\(note)")
+    }
+
+    @Test func whatIsNotAReleaseIsStillRefused() throws {
+        for (backend, version) in [("vllm", "\"0.20\""), ("vllm", "latest"), ("llama.cpp", "\"6341\""), ("sglang", "0.5.x.y")] {
+            let (yaml, m) = markers(Self.deployment(backend, version))
+            let r = validate(yaml)
+            expectDiagnostic(r, "unknown-reference", at: m[0])
+            let d = try #require(r.diagnostics.first { $0.id == "unknown-reference" })
+            #expect(d.notes.last?.hasPrefix("any other \(backend) release runs too") == true, "\(d.notes)")
+        }
+        let llama = try #require(validate(markers(Self.deployment("llama.cpp", "latest")).0).diagnostics.first)
+        #expect(llama.notes.first?.hasPrefix("versions: server, b5763, b5897, b5904, b6110") == true, "in release order: \(llama.notes)")
+        #expect(llama.notes.last == "any other llama.cpp release runs too, named by its number: backendVersion: \"bN\" runs "
+                + "ghcr.io/ggml-org/llama.cpp:server-bN")
+    }
+
+    @Test func aLeadingVIsSuggestedAway() throws {
+        let (yaml, m) = markers(Self.deployment("vllm", "v0.20.1"))
+        let r = validate(yaml)
+        expectDiagnostic(r, "unknown-reference", at: m[0])
+        let d = try #require(r.diagnostics.first { $0.id == "unknown-reference" })
+        #expect(d.message == "backend 'vllm' has no version 'v0.20.1'; did you mean '0.20.1'?")
+        #expect(d.fixIt == "\"0.20.1\"")
+    }
+
+    /// A team's own backend has only its named versions unless it says `otherVersions`, whose image
+    /// must hold `{{version}}`.
+    @Test func aBackendOfOnesOwn() throws {
+        func backend(_ other: String) -> String {
+            """
+            apiVersion: dsdeploy/v1
+            kind: Backend
+            metadata: {name: mine}
+            spec:
+              engine: vllm
+              versions:
+                "0.20.2": {image: registry.example.com/vllm:0.20.2}
+            \(other)
+            ---
+
+            """
+        }
+        let none = validate(markers(backend("") + Self.deployment("mine", "\"0.20.1\"")).0)
+        #expect(none.diagnostics.map(\.id) == ["unknown-reference"], "\(none.diagnostics)")
+        #expect(none.diagnostics.first?.notes == ["versions: 0.20.2"])
+        let own = validate(markers(backend("  otherVersions: {image: \"registry.example.com/vllm:{{version}}\", entrypoint: [vllm, serve]}")
+                                   + Self.deployment("mine", "\"0.20.1\"")).0)
+        #expect(own.isValid, "\(own.diagnostics)")
+        #expect(own.deployments.first?.version.image == "registry.example.com/vllm:0.20.1")
+        let (bad, m) = markers(backend("  otherVersions: {image: ⁁registry.example.com/vllm:latest}") + Self.deployment("mine", "\"0.20.2\""))
+        let r = validate(bad)
+        #expect(r.diagnostics.contains { $0.severity == .error && $0.location?.line == m[0].line && $0.location?.column == m[0].column
+                && $0.message == "'registry.example.com/vllm:latest' is not a valid value for 'spec.otherVersions.image' (must contain '{{version}}')" },
+                "\(r.diagnostics)")
+    }
+}
+
 /// llama-server's `-m` loads a GGUF file, so a hub model there stops the engine at start-up; llama.cpp's
 /// README fetches one with `-hf` instead (`llama-server -hf ggml-org/gemma-3-1b-it-GGUF`,
 /// https://github.com/ggml-org/llama.cpp#quick-start).

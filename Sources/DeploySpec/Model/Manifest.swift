@@ -69,6 +69,36 @@ public struct Backend: Sendable {
     public var location: SourceLocation
     /// True when it came from the stock `templates/` directory rather than the user's files.
     public var isStock: Bool
+    /// `otherVersions`: how any other release of the engine runs (its image holds `{{version}}`);
+    /// nil when the backend has only its named versions.
+    public var otherVersions: BackendVersion? = nil
+
+    /// The version a deployment names: one under `versions`, else, with `otherVersions`, a release
+    /// number of the engine (`0.20.1`, SGLang `0.5.21.post1`, llama.cpp `b6341`) run as that release:
+    /// the image with `{{version}}` replaced, the engine version set to it. Nil otherwise.
+    /// Its engine version is located where the deployment names it.
+    public func version(named written: Located<String>) -> BackendVersion? {
+        let name = written.value
+        if let v = versions[name] { return v }
+        guard var v = otherVersions, Self.isRelease(name, of: engine) else { return nil }
+        v.name = name
+        v.image = v.image.replacing("{{version}}", with: name)
+        v.engineVersion = written
+        v.engineVersionSource = .declared
+        return v
+    }
+
+    /// A release number as the engine's images are tagged with: llama.cpp `bN`; otherwise digits and
+    /// dots with an optional post/rc suffix (`0.20.1`, `0.5.21.post1`), no leading `v`.
+    public static func isRelease(_ name: String, of engine: EngineKind) -> Bool {
+        if engine == .llamaCpp {
+            return name.count > 1 && name.first == "b" && name.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+        }
+        // Images are tagged with whole releases (`v0.20.1`): `0.20` is not one.
+        guard let first = name.first, first.isASCII, first.isNumber, !name.contains("+"),
+              EngineVersion(name).components.count >= 3 else { return false }
+        return VersionResolution.isWellFormed(name)
+    }
 }
 
 /// Where a backend version's engine version came from.

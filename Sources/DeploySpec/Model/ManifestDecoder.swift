@@ -108,9 +108,8 @@ struct ManifestDecoder {
 
     func decodeBackend(name: String, at location: SourceLocation, spec: YAMLMapping) -> Backend? {
         guard let engineName = spec["engine"]?.string, let engine = EngineKind(rawValue: engineName) else { return nil }
-        var versions: [String: BackendVersion] = [:]
-        for (key, node) in spec["versions"]?.mapping?.stringPairs ?? [] {
-            guard let v = node.mapping, let imageNode = v["image"]?.locatedString else { continue }
+        func decodeVersion(_ name: String, at keyLocation: SourceLocation, _ node: YAMLNode) -> BackendVersion? {
+            guard let v = node.mapping, let imageNode = v["image"]?.locatedString else { return nil }
             let image = imageNode.value
             var ev = v["engineVersion"]?.locatedString ?? Located("", at: imageNode.location, length: imageNode.length)
             var source = EngineVersionSource.declared
@@ -126,15 +125,23 @@ struct ManifestDecoder {
             if let list = v["entrypoint"]?.stringList { entrypoint = list }
             else if let s = v["entrypoint"]?.string { entrypoint = s.split(separator: " ").map(String.init) }
             else { entrypoint = [] }
-            versions[key.value] = BackendVersion(
-                name: key.value, engineVersion: ev, engineVersionSource: source, image: image,
+            return BackendVersion(
+                name: name, engineVersion: ev, engineVersionSource: source, image: image,
                 imageLocation: imageNode.location, framework: v["framework"]?.string,
                 entrypoint: entrypoint, command: v["command"]?.locatedString,
                 args: v["args"]?.locatedStrings ?? [], env: decodeEnv(v["env"]),
                 catalogExtension: decodeExtension(v["extends"]?.mapping),
-                readiness: decodeReadiness(v["readiness"]?.mapping), location: key.location)
+                readiness: decodeReadiness(v["readiness"]?.mapping), location: keyLocation)
         }
-        return Backend(name: name, engine: engine, versions: versions, location: location, isStock: false)
+        var versions: [String: BackendVersion] = [:]
+        for (key, node) in spec["versions"]?.mapping?.stringPairs ?? [] {
+            if let v = decodeVersion(key.value, at: key.location, node) { versions[key.value] = v }
+        }
+        // The schema requires `{{version}}` in its image; without it there is no other version.
+        let other = spec["otherVersions"].flatMap { node in
+            node.mapping?["image"]?.string?.contains("{{version}}") == true ? decodeVersion("", at: node.location, node) : nil
+        }
+        return Backend(name: name, engine: engine, versions: versions, location: location, isStock: false, otherVersions: other)
     }
 
     mutating func decodeDeployment(name: String, labels: [String: String], at location: SourceLocation,

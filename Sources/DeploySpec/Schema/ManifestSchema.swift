@@ -47,10 +47,19 @@ enum ManifestSchema {
         FieldSchema("readiness", .object(readiness), "Readiness override for this version."),
     ])
 
+    static let otherVersions = ObjectSchema("OtherVersions", [
+        FieldSchema("image", .string(pattern: #"\{\{version\}\}"#), required: true,
+                    "Container image with `{{version}}` where the release goes (`vllm/vllm-openai:v{{version}}`)."),
+    ] + backendVersion.fields.filter { $0.name != "engineVersion" && $0.name != "image" })
+
     static let backendSpec = ObjectSchema("BackendSpec", [
         FieldSchema("engine", .enumeration(["sglang", "vllm", "llama.cpp"]), required: true,
                     "Engine family: selects flag catalogs, readiness and config readback."),
         FieldSchema("versions", .map(.object(backendVersion)), required: true, "Named versions of this backend."),
+        FieldSchema("otherVersions", .object(otherVersions),
+                    "How any other release of the engine runs: a `backendVersion` not under `versions` that is a release "
+                    + "number (`0.20.1`, `0.5.21.post1`, llama.cpp `b6341`) runs this image with `{{version}}` replaced by "
+                    + "it, and is checked against that release's flag catalog (or the nearest, with a warning)."),
     ])
 
     static let model = ObjectSchema("Model", exclusive: [["id", "path"]], [

@@ -47,7 +47,11 @@ struct SchemaChecker {
         case .string(let pattern):
             guard case .scalar(let s) = node, s.isStringLike else { return typeError(node, type, path) }
             if let pattern, !PatternCache.matches(s.value, pattern) {
-                diagnostics.append(.error("invalid-value", "'\(s.value)' is not a valid value for '\(path.text)' (must match \(pattern))",
+                // A pattern that is only an escaped literal (`\{\{version\}\}`) is said as one.
+                let literal = pattern.filter { $0 != "\\" }
+                let rule = pattern.contains("\\") && !literal.contains(where: "^$[]()*+?|.".contains)
+                    ? "must contain '\(literal)'" : "must match \(pattern)"
+                diagnostics.append(.error("invalid-value", "'\(s.value)' is not a valid value for '\(path.text)' (\(rule))",
                                           at: s.location, length: s.length))
             }
         case .integer(let min, let max):

@@ -74,6 +74,19 @@ public enum TargetCheck {
                                 + "target '\(target?.name ?? "local")' of type \(type) ignores them",
                                 at: d.fieldLocations["container"] ?? d.location))
         }
+        if d.gpusPerReplica > 0, version.framework == "cpu", type != "local" {
+            // The image runs as it is there (on the local target it only names a local command).
+            let n = d.gpusPerReplica
+            out.append(.warning("gpus-unused", "deployment '\(d.name)' asks for \(n) GPU\(n == 1 ? "" : "s") per replica, but backend "
+                                + "'\(backend.name)' version '\(version.name)' runs a CPU build (framework: cpu, \(version.image)): "
+                                + "the engine will not use \(n == 1 ? "it" : "them")",
+                                at: d.fieldLocations["gpusPerReplica"] ?? d.location,
+                                notes: backend.engine == .llamaCpp
+                                    ? ["llama.cpp publishes CUDA builds of llama-server in the same registry "
+                                       + "(ghcr.io/ggml-org/llama.cpp:server-cuda12-b9603, for one): give a backend version one, "
+                                       + "with framework: cuda; or set gpusPerReplica: 0"]
+                                    : ["use a version whose image is built for GPUs, or set gpusPerReplica: 0"]))
+        }
         if let problem = modelFileProblem(d, backend: backend, version: version, fetched: schema.fetchesModels) {
             out.append(.error("invalid-value", problem.message + " (target '\(target?.name ?? "local")' of type \(type) passes the id as it is)",
                               at: d.fieldLocations["model"] ?? d.location, notes: problem.notes))

@@ -143,6 +143,47 @@ import TestSupport
     }
 }
 
+/// The stock llama.cpp versions run llama.cpp's CPU server image: GPUs asked of a target that runs
+/// the image would sit idle (llama.cpp's CUDA builds are other tags of the same package, e.g.
+/// `server-cuda12-b9603`: https://github.com/orgs/ggml-org/packages/container/llama.cpp/938474228).
+@Suite struct CPUImageWithGPUsTests {
+    static func manifest(gpus: Int, target: String) -> String {
+        """
+        apiVersion: dsdeploy/v1
+        kind: Target
+        metadata: {name: box}
+        spec:
+          type: docker
+          hosts: [{name: a, docker: "unix:///var/run/docker.sock"}]
+        ---
+        apiVersion: dsdeploy/v1
+        kind: Deployment
+        metadata: {name: gemma}
+        spec:
+          model: {source: local, path: /models/gemma-3-1b-it-Q4_K_M.gguf}
+          backend: llama.cpp
+          backendVersion: b8643
+          target: \(target)
+          gpusPerReplica: ⁁\(gpus)
+          args: [-ngl 99]
+
+        """
+    }
+
+    @Test func gpusForACPUImageAreAWarning() throws {
+        let (yaml, m) = markers(Self.manifest(gpus: 1, target: "box"))
+        let r = validate(yaml)
+        expectDiagnostic(r, "gpus-unused", at: m[0])
+        let d = try #require(r.diagnostics.first { $0.id == "gpus-unused" })
+        #expect(d.severity == .warning && d.message == "deployment 'gemma' asks for 1 GPU per replica, but backend 'llama.cpp' version "
+                + "'b8643' runs a CPU build (framework: cpu, ghcr.io/ggml-org/llama.cpp:server-b8643): the engine will not use it")
+        #expect(d.notes.first?.contains("server-cuda12-b9603") == true)
+        #expect(!validate(markers(Self.manifest(gpus: 0, target: "box")).0).diagnostics.contains { $0.id == "gpus-unused" })
+        #expect(!validate(markers(Self.manifest(gpus: 1, target: "local")).0).diagnostics.contains { $0.id == "gpus-unused" },
+                "on the local target the image only names a local command, whatever it was built for")
+    }
+}
+
 /// llama-server's `-m` loads a GGUF file, so a hub model there stops the engine at start-up; llama.cpp's
 /// README fetches one with `-hf` instead (`llama-server -hf ggml-org/gemma-3-1b-it-GGUF`,
 /// https://github.com/ggml-org/llama.cpp#quick-start).

@@ -30,7 +30,8 @@ struct Status: ParsableCommand {
         case .text:
             if rows.isEmpty { Output.stdout("Nothing deployed on target '\(target.ref.name)'\(Status.where_(target)).\n"); return }
             let now = Date().timeIntervalSince1970
-            var table = [["REPLICA", "REVISION", "STATE", "ENDPOINT", "HOST", "UPTIME", "PID", "DETAIL"]]
+            var table = [["REPLICA", "REVISION", "STATE", "ENDPOINT", "HOST", "GPUS", "UPTIME", "PID", "DETAIL"]]
+            func ids(_ g: [Int]?) -> String { g.map { $0.map(String.init).joined(separator: ",") } ?? "-" }
             for r in rows {
                 let state = r.state.rawValue + (r.exitStatus.map { " (\($0))" } ?? "")
                 let uptime = (r.state == .ready || r.state == .starting || r.state == .drifted) ? r.startedAt.map { Status.duration(now - $0) } : nil
@@ -41,7 +42,7 @@ struct Status: ParsableCommand {
                 if let pd = r.details["pd"] { detail = pd + (detail.isEmpty ? "" : "; " + detail) }
                 if let service = r.details["service"] { detail += (detail.isEmpty ? "" : "; ") + service }
                 table.append([r.replica.map { "\(r.deployment)/\($0)" } ?? r.deployment, r.revision.map { String($0.prefix(12)) } ?? "-",
-                              state, r.endpoint ?? "-", r.host ?? "-", uptime ?? "-", r.pid.map(String.init) ?? "-",
+                              state, r.endpoint ?? "-", r.host ?? "-", ids(r.gpus), uptime ?? "-", r.pid.map(String.init) ?? "-",
                               detail.isEmpty ? "-" : detail])
                 // Each node of a multi-node group under its row (the group's state is theirs).
                 if let n = r.details["nodes"].flatMap(Int.init), n > 1 {
@@ -52,7 +53,8 @@ struct Status: ParsableCommand {
                         let onHost = !(words.first ?? "").hasPrefix("http")
                         let rest = onHost ? (words.count > 1 ? words[1] : "") : node
                         let parts = rest.split(separator: " ", maxSplits: 1).map(String.init)
-                        table.append(["  node \(rank)", "", "", parts.first ?? "-", onHost ? words[0] : (r.host ?? "-"), "", "",
+                        table.append(["  node \(rank)", "", "", parts.first ?? "-", onHost ? words[0] : (r.host ?? "-"),
+                                      r.details["node_\(rank)_gpus"] ?? "", "", "",
                                       parts.count > 1 ? parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "()")) : "-"])
                     }
                 }

@@ -193,6 +193,9 @@ import TestSupport
         let vars = String(decoding: environ, as: UTF8.self).split(separator: "\0").map(String.init)
         #expect(vars.contains("CUDA_VISIBLE_DEVICES=1,2,4,5,6,7,8,9"), "the 8 GPUs nobody else holds: \(vars)")
         #expect(vars.contains("CUDA_DEVICE_ORDER=PCI_BUS_ID"), "CUDA counts them as nvidia-smi does")
+        #expect(try s.status().first?.gpus == [1, 2, 4, 5, 6, 7, 8, 9])
+        let table = try s.run(["status"]).out
+        #expect(table.contains("GPUS") && table.contains(" 1,2,4,5,6,7,8,9 "), "\(table)")
 
         // nvidia-smi now lists the replica's engine on its GPUs: they are still its own.
         let ours = [1, 2, 4, 5, 6, 7, 8, 9].map { "\(uuid($0)), \(pid), /usr/bin/python3, 70000\n" }.joined()

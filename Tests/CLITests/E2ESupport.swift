@@ -86,6 +86,7 @@ final class Sandbox: @unchecked Sendable {
         var pid: Int32?
         var endpoint: String
         var exitStatus: String?
+        var gpus: [Int]?
     }
 
     /// `status --output json`; throws when the command fails or its JSON does not decode.

@@ -159,6 +159,14 @@ import TestSupport
         let status = try p.run(["status", "-f", "manifests/targets/lab.yaml", "--output", "json"])
         #expect(status.status == 0, "\(status.out)\(status.err)")
         #expect(status.out.contains("e2e-seed") && status.out.contains("\"state\" : \"ready\""), "\(status.out)")
+        // Each row names the GPUs GPUStack scheduled its instance on (`gpu_indexes`).
+        var scheduled: [String: [Int]] = [:]
+        for i in inst { if let n = i["name"] as? String { scheduled[n] = i["gpu_indexes"] as? [Int] } }
+        let rows = (json(status.out)["replicas"] as? [[String: Any]] ?? []).filter { $0["deployment"] as? String == "e2e-seed" }
+        #expect(!rows.isEmpty && rows.allSatisfy { r in
+            let gpus = r["gpus"] as? [Int]
+            return gpus?.count == 8 && gpus == scheduled[r["instance"] as? String ?? ""]
+        }, "\(rows) against \(scheduled)")
         let logs = try p.run(["logs", "e2e-seed", "--file", "manifests/targets/lab.yaml", "--tail", "20"])
         #expect(logs.status == 0, "\(logs.out)\(logs.err)")
         #expect(logs.out.contains("Application startup complete"), "\(logs.out)")

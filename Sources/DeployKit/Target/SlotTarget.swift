@@ -142,6 +142,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
                                         host: hosts.count > 1 || ref.type != "local" ? o.launch.node : nil,
                                         pid: o.isAlive ? o.pid : nil, startedAt: o.startedAt, exitStatus: o.exitStatus,
                                         drift: o.drift, lastLog: o.isAlive ? [] : Array(o.lastLog.suffix(5)))
+                if !o.launch.gpuIds.isEmpty { row.gpus = o.launch.gpuIds }
                 // A part of a disaggregated deployment: which one, and what it is.
                 if let pd = o.launch.pd { row.details["pd"] = "\(pd.role.rawValue) of \(pd.group)" }
                 if let why = o.outOfService { row.details["service"] = "not in service as intended: \(why)" }
@@ -153,6 +154,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
                         for (rank, p) in placed.enumerated() {
                             row.details["node_\(rank)"] = "\(p.host) " + Endpoint.url(host: p.address, port: o.port)
                                 + (rank == 0 ? " (serves the API)" : " (health only; logs --node \(rank))")
+                            if !p.gpuIds.isEmpty { row.details["node_\(rank)_gpus"] = p.gpuIds.map(String.init).joined(separator: ",") }
                         }
                     } else {
                         for rank in 1..<n {

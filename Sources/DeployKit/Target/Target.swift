@@ -184,6 +184,9 @@ public struct ReplicaStatus: Sendable, Codable, Hashable {
     public var endpoint: String?
     /// The host or worker it runs on, when the target has several.
     public var host: String?
+    /// The GPU ids it holds on that host (as `nvidia-smi` numbers them), when it has any and the
+    /// target knows them; rank 0's for a group on several hosts.
+    public var gpus: [Int]? = nil
     /// Engine process id (local), when alive.
     public var pid: Int32?
     /// Seconds since the epoch when it started, when known.

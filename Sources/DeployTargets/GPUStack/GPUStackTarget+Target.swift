@@ -154,6 +154,7 @@ extension GPUStackTarget: Target {
             var row = ReplicaStatus(deployment: r.deployment, replica: i, instance: instance, revision: r.revision,
                                     state: Self.state(r.state ?? r.modelState), endpoint: r.endpoint, host: r.worker,
                                     restarts: r.restarts, message: r.stateMessage.flatMap { $0.isEmpty ? nil : $0 })
+            row.gpus = r.gpus
             row.details = details
             return row
         }

@@ -121,6 +121,8 @@ public final class GPUStackTarget: @unchecked Sendable {
         public var restarts: Int?
         /// Flags GPUStack added to the command line (`injected_backend_parameters`).
         public var injected: [String]
+        /// The worker's GPUs it was scheduled on (`gpu_indexes`), when any.
+        public var gpus: [Int]? = nil
     }
 
     /// Every instance of the models this owner manages (optionally only `names`).
@@ -150,6 +152,8 @@ public final class GPUStackTarget: @unchecked Sendable {
                 if let ip = i["worker_ip"]?.string, let port = i["port"]?.int { s.endpoint = "http://\(ip):\(port)" }
                 s.restarts = i["restart_count"]?.int
                 s.injected = i["injected_backend_parameters"]?.strings ?? []
+                let gpus = i["gpu_indexes"]?.array?.compactMap(\.int) ?? []
+                s.gpus = gpus.isEmpty ? nil : gpus
                 out.append(s)
             }
         }

@@ -131,12 +131,15 @@ import TestSupport
         #expect(status.count == 1 && status.first?["state"] as? String == "ready" && status.first?["host"] as? String == "h20-a"
                 && details["nodes"] == "2" && details["node_0"] == "h20-a http://\(a.address):\(s.port) (serves the API)"
                 && details["node_1"]?.hasPrefix("h20-b http://\(b.address):\(s.port)") == true, "\(status)")
+        #expect(status.first?["gpus"] as? [Int] == Array(0...7) && details["node_0_gpus"] == "0,1,2,3,4,5,6,7"
+                && details["node_1_gpus"] == "0,1,2,3,4,5,6,7", "each node's GPUs on its own host: \(details)")
         let text = try s.run(["status", "-f", "manifests/app.yaml"]).out
         #expect(text.contains("2 nodes"), "\(text)")
         // One row per node under the group's: where it listens, its host, what it does.
         let nodeRows = text.split(separator: "\n").filter { $0.hasPrefix("  node ") }.map { $0.split(separator: " ").map(String.init) }
         #expect(nodeRows.count == 2 && nodeRows[0].contains("http://\(a.address):\(s.port)") && nodeRows[0].contains("h20-a")
-                && nodeRows[1].contains("http://\(b.address):\(s.port)") && nodeRows[1].contains("h20-b") && nodeRows[1].contains("--node"), "\(text)")
+                && nodeRows[1].contains("http://\(b.address):\(s.port)") && nodeRows[1].contains("h20-b") && nodeRows[1].contains("--node")
+                && nodeRows.allSatisfy { $0.contains("0,1,2,3,4,5,6,7") }, "\(text)")
         // Each node's log: rank 0's is the replica's, rank 1's by --node.
         let log1 = try s.run(["logs", "dspark", "--node", "1", "--tail", "20", "--file", "manifests/app.yaml"])
         #expect(log1.status == 0 && log1.out.contains("joined as node_rank=1"), "\(log1.out)\(log1.err)")

@@ -102,6 +102,23 @@ import TestSupport
                 + "ghcr.io/ggml-org/llama.cpp:server-bN")
     }
 
+    /// A deployment without `backendVersion` is told what the key is and what the stock backends take.
+    @Test func aMissingVersionSaysWhatToWrite() throws {
+        let (yaml, m) = markers("""
+            apiVersion: dsdeploy/v1
+            kind: Deployment
+            metadata: {name: d}
+            spec:
+              ⁁model: {source: huggingface, id: Qwen/Qwen3-8B}
+              backend: vllm
+
+            """)
+        let r = validate(yaml)
+        expectDiagnostic(r, "missing-key", at: m[0])
+        #expect(r.diagnostics.first?.notes == ["backendVersion: Name of a version of that backend; the stock backends take any "
+                                               + "release number (`\"0.20.1\"`, `b6341`)."], "\(r.diagnostics)")
+    }
+
     @Test func aLeadingVIsSuggestedAway() throws {
         let (yaml, m) = markers(Self.deployment("vllm", "v0.20.1"))
         let r = validate(yaml)

@@ -101,7 +101,8 @@ enum ManifestSchema {
     static let deploymentSpec = ObjectSchema("DeploymentSpec", exclusive: [["nodesPerReplica", "nodes"]], [
         FieldSchema("model", .object(model), required: true, "The model to serve."),
         FieldSchema("backend", .string(), required: true, "Name of a Backend (in the manifests or `templates/`)."),
-        FieldSchema("backendVersion", .string(), required: true, "Name of a version of that backend."),
+        FieldSchema("backendVersion", .string(), required: true,
+                    "Name of a version of that backend; the stock backends take any release number (`\"0.20.1\"`, `b6341`)."),
         FieldSchema("target", .string(), "Name of a Target document; `local` (this machine) when omitted."),
         FieldSchema("replicas", .integer(min: 0, max: 1024), "Number of engine replicas (default 1)."),
         FieldSchema("gpusPerReplica", .integer(min: 0, max: 1024), "GPUs per replica per node (default 0: CPU)."),

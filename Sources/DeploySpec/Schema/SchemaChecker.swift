@@ -149,7 +149,10 @@ struct SchemaChecker {
         }
         for name in schema.requiredFields where !seen(name) {
             let where_ = path.isEmpty ? schema.name : "'\(path)'"
-            diagnostics.append(.error("missing-key", "missing required key '\(name)' in \(where_)", at: m.location))
+            // What the key is, from the schema (as `dsdeploy schema` shows it).
+            let doc = schema.fieldIndex(name).map { schema.fields[$0].doc } ?? ""
+            diagnostics.append(.error("missing-key", "missing required key '\(name)' in \(where_)", at: m.location,
+                                      notes: doc.isEmpty ? [] : ["\(name): \(doc)"]))
         }
         for group in schema.exclusive {
             let given = group.filter(seen)

@@ -8,7 +8,7 @@ import Foundation
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show every replica in the state: revision, state, endpoint, uptime, drift.",
+        abstract: "Show every replica in the state: revision, state, endpoint, GPUs, uptime, drift.",
         discussion: "Exit 0; 1 when NAME is not in the state.")
 
     @Argument(help: "Only this deployment.")

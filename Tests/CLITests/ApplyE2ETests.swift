@@ -166,6 +166,11 @@ import TestSupport
     @Test func gpusComeFromNvidiaSmiOnThisMachine() throws {
         let s = try Sandbox()
         defer { s.tearDown() }
+        // The simulator target declares its GPUs (a rehearsal's are labels); this one asks nvidia-smi.
+        let target = s.dir + "/manifests/targets/simulator.yaml"
+        let declared = try String(contentsOfFile: target, encoding: .utf8)
+        #expect(declared.contains("\n  gpus: 64\n"))
+        try declared.replacingOccurrences(of: "\n  gpus: 64\n", with: "\n").write(toFile: target, atomically: true, encoding: .utf8)
         let bin = s.dir + "/bin"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         let uuid = { (i: Int) in "GPU-9e7bc364-3fcd-7c80-c2db-d5ab8914e6\(i < 10 ? "0" : "")\(i)" }
@@ -188,6 +193,8 @@ import TestSupport
 
         let first = try s.run(["apply", "manifests/app.yaml", "--auto-approve"], env: env)
         #expect(first.status == 0)
+        #expect(first.out.contains("warning: local: GPU 0 runs pid 438 (python3), which dsdeploy did not start: it is not handed out")
+                && first.out.contains("warning: local: GPU 3 runs pid 438 (python3)"), "\(first.out)")
         let pid = try #require(try s.status().first?.pid)
         let environ = try #require(FileManager.default.contents(atPath: "/proc/\(pid)/environ"))
         let vars = String(decoding: environ, as: UTF8.self).split(separator: "\0").map(String.init)

@@ -38,14 +38,15 @@ import Testing
         #expect(try s.run(["apply", "manifests/app.yaml", "--auto-approve"]).status == 0)
         let target = s.dir + "/manifests/targets/simulator.yaml"
         let text = try String(contentsOfFile: target, encoding: .utf8)
-        try text.replacingOccurrences(of: "  host: 127.0.0.1\n", with: "  host: 127.0.0.1\n  gpus: [8, 9, 10, 11, 12, 13, 14, 15]\n")
+        #expect(text.contains("\n  gpus: 64\n"), "the rehearsal target declares its GPUs")
+        try text.replacingOccurrences(of: "\n  gpus: 64\n", with: "\n  gpus: [8, 9, 10, 11, 12, 13, 14, 15]\n")
             .write(toFile: target, atomically: true, encoding: .utf8)
         let plan = try s.run(["plan", "manifests/app.yaml"])
         #expect(plan.status == 0, "\(plan.err)")
         #expect(plan.out.contains("~ replace dspark/0  (GPUs changed: 0,1,2,3,4,5,6,7 → 8,9,10,11,12,13,14,15)"), "\(plan.out)")
 
         // Too few GPUs: refused at the deployment's line before anything runs.
-        try text.replacingOccurrences(of: "  host: 127.0.0.1\n", with: "  host: 127.0.0.1\n  gpus: [0, 1, 2, 3]\n")
+        try text.replacingOccurrences(of: "\n  gpus: 64\n", with: "\n  gpus: [0, 1, 2, 3]\n")
             .write(toFile: target, atomically: true, encoding: .utf8)
         let small = try s.run(["plan", "manifests/app.yaml"])
         #expect(small.status == 1)

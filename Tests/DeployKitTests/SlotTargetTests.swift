@@ -213,7 +213,9 @@ import Testing
         }
     }
 
-    @Test func validateLocatesTheDeploymentThatDoesNotFit() {
+    /// `gpus: 4` is ids 0…3, as on a docker host; anything else is an error at the value.
+    @Test(arguments: ["[0, 1, 2, 3]", "4"])
+    func validateLocatesTheDeploymentThatDoesNotFit(_ gpus: String) {
         let files = ["m.yaml": """
         apiVersion: dsdeploy/v1
         kind: Backend
@@ -226,7 +228,7 @@ import Testing
         apiVersion: dsdeploy/v1
         kind: Target
         metadata: {name: local}
-        spec: {type: local, gpus: [0, 1, 2, 3]}
+        spec: {type: local, gpus: \(gpus)}
         ---
         apiVersion: dsdeploy/v1
         kind: Deployment
@@ -243,6 +245,10 @@ import Testing
         #expect(d?.severity == .error)
         #expect(d?.location?.line == 22, "at gpusPerReplica: \(String(describing: d?.location))")
         #expect(d?.message.contains("needs 8 GPUs") == true && d?.message.contains("has 4 of its 4 left") == true, "\(d?.message ?? "")")
+        #expect(d?.notes == ["gpus of target 'local': 0,1,2,3"])
+        let bad = loadInline([ "m.yaml": files["m.yaml"]!.replacingOccurrences(of: "gpus: \(gpus)}", with: "gpus: four}")], ["m.yaml"])
+        #expect(bad.diagnostics.contains { $0.id == "invalid-value" && $0.location?.line == 12
+                    && $0.message == "target 'local': gpus must be a count or a list of GPU ids (integers ≥ 0)" }, "\(bad.diagnostics)")
     }
 
     @Test func planApplyStatusEndpointsAndDeleteThroughTheContract() throws {

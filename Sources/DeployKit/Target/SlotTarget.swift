@@ -51,6 +51,11 @@ public final class SlotTarget: Target, @unchecked Sendable {
     /// The launch spec of every replica: placed (replicas in `observed` keep their GPUs), rendered,
     /// with secret digests where values resolved.
     public func desired(_ input: PlanInput, observed: [ObservedReplica] = []) throws(TargetError) -> [LaunchSpec] {
+        try desired(input, observed: observed, inventory: driver.inventory(hosts, observed: observed))
+    }
+
+    /// The same over hosts whose GPUs the driver has read already (`inventory`).
+    func desired(_ input: PlanInput, observed: [ObservedReplica], inventory: [InventoryHost]) throws(TargetError) -> [LaunchSpec] {
         var current: [String: ReplicaPlacement] = [:]
         for o in observed.filter(\.isAlive).sorted(by: { $0.startedAt < $1.startedAt }) {
             current[o.id] = ReplicaPlacement(host: o.launch.node ?? hosts.first?.name ?? "", address: o.launch.host,
@@ -58,7 +63,7 @@ public final class SlotTarget: Target, @unchecked Sendable {
             current[o.id]?.ranks = o.launch.nodeHosts
         }
         let placement: [String: [ReplicaPlacement]]
-        switch Placer.place(input.deployments, hosts: driver.inventory(hosts, observed: observed), current: current,
+        switch Placer.place(input.deployments, hosts: inventory, current: current,
                             spreadNodes: spreadsNodes) {
         case .success(let p): placement = p
         case .failure(let e): throw TargetError(.configuration, "cannot place '\(e.deployment)' on target '\(ref.name)': \(e.message)")
@@ -93,8 +98,17 @@ public final class SlotTarget: Target, @unchecked Sendable {
                 observed[i].outOfService = membership.outOfService(observed[i], among: live)
             }
         }
-        let specs = try desired(input, observed: observed)
+        let inventory = driver.inventory(hosts, observed: observed)
+        let specs = try desired(input, observed: observed, inventory: inventory)
         var plan = Planner(prune: input.prune).plan(desired: specs, observed: observed, files: input.files, target: ref)
+        // GPUs the placer skipped because another program holds them, when something is placed now.
+        if plan.changes.contains(where: { ($0.action == .create || $0.action == .replace) && $0.desired?.gpuIds.isEmpty == false }) {
+            for h in inventory {
+                for (id, what) in (h.taken ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    plan.notes.append("\(h.name): GPU \(id) \(what), which dsdeploy did not start: it is not handed out")
+                }
+            }
+        }
         plan.blockers += driver.preflight(plan.changes.filter { $0.action == .create || $0.action == .replace }.compactMap(\.desired))
         if let before, let after = driver.apiCalls {
             plan.apiCalls = APICalls(reads: after.reads - before.reads, writes: after.writes - before.writes)

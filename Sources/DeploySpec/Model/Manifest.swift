@@ -387,8 +387,12 @@ public struct TargetConfig: Sendable {
     /// The address engines bind to and clients use (`{{worker_ip}}`): `host`, else 127.0.0.1.
     public var host: String { string("host") ?? "127.0.0.1" }
 
-    /// The GPU ids this target may hand out (`gpus`), nil when it does not say.
-    public var gpus: [Int]? { ints("gpus") }
+    /// The GPU ids this target may hand out (`gpus`: a list of ids, or a count `N` for ids 0…N−1),
+    /// nil when it does not say.
+    public var gpus: [Int]? {
+        if case .scalar(let s)? = fields["gpus"] { return Int(s).flatMap { $0 >= 0 ? Array(0..<$0) : nil } }
+        return ints("gpus")
+    }
 }
 
 /// `disaggregation:` of a Deployment: prefill and decode servers, and `sglang-router` in front.

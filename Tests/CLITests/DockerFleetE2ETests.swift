@@ -49,7 +49,20 @@ import TestSupport
             let (repo, tag2) = (String(seedImage.split(separator: ":")[0]), String(seedImage.split(separator: ":")[1]))
             let tagged = try api("POST", "/images/localhost/dsdeploy-engine-sim:dev/tag?repo=\(repo)&tag=\(tag2)")
             guard tagged.status == 201 else { throw Failure(description: "tagging the seed's image: \(tagged)") }
-            if ssh { try host.startSSHD() }
+            // nvidia-smi for a session over SSH: a stand-in that prints `gpus.csv` and `apps.csv` when a
+            // test writes them (lines in the real captures' format), else fails as without a driver.
+            let smi = dir + "/bin/nvidia-smi"
+            try """
+                #!/bin/sh
+                [ -f '\(dir)/gpus.csv' ] || { echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver." >&2; exit 9; }
+                case "$1" in
+                  --query-gpu=*) cat '\(dir)/gpus.csv' ;;
+                  --query-compute-apps=*) cat '\(dir)/apps.csv' ;;
+                  *) exit 2 ;;
+                esac
+                """.write(toFile: smi, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: smi)
+            if ssh { try host.startSSHD(setEnv: ["PATH": dir + "/bin:/usr/local/bin:/usr/bin:/bin"]) }
         }
 
         var socket: String { dir + "/d/docker.sock" }
@@ -148,6 +161,36 @@ import TestSupport
     func rows(_ s: Sandbox, env: [String: String] = [:]) throws -> [[String: Any]] {
         let r = try s.run(["status", "-f", "manifests/app.yaml", "--output", "json"], env: env)
         return (json(r.out)["replicas"] as? [[String: Any]]) ?? []
+    }
+
+    /// A host without `gpus` hands out what its nvidia-smi reports free, read over the SSH connection:
+    /// a GPU another program holds is skipped and named (the stand-in prints an 8-GPU host in the
+    /// real captures' format, GPU 2 held by pid 438).
+    @Test func aHostWithoutGPUsAsksItsNvidiaSmiOverSSH() throws {
+        let a = try FleetHost(name: "h20-a")
+        defer { a.stop() }
+        let s = try Sandbox()
+        defer { s.tearDown() }
+        let sshConfig = s.dir + "/fleet_ssh_config"
+        try a.sshConfig.write(toFile: sshConfig, atomically: true, encoding: .utf8)
+        let uuid = { (i: Int) in "GPU-9e7bc364-3fcd-7c80-c2db-d5ab8914e66\(i)" }
+        try (0..<8).map { "\($0), \(uuid($0)), NVIDIA H100 80GB HBM3, 81559, 0, 81079, 0, 00000000:00:0\($0).0, 580.159.04, 9.0\n" }.joined()
+            .write(toFile: a.dir + "/gpus.csv", atomically: true, encoding: .utf8)
+        try "\(uuid(2)), 438, /usr/bin/python3, 6242\n".write(toFile: a.dir + "/apps.csv", atomically: true, encoding: .utf8)
+        let app = s.dir + "/manifests/app.yaml"
+        try manifest(s, hosts: [a], sshConfig: sshConfig, replicas: 1).replacingOccurrences(of: ", gpus: 16}", with: "}")
+            .write(toFile: app, atomically: true, encoding: .utf8)
+        let full = try s.run(["plan", "manifests/app.yaml"])
+        #expect(full.status == 1)
+        #expect(full.err.contains("needs 8 GPUs for a replica; no host has them (h20-a: 7 of 8 free; GPU 2 runs pid 438 (python3))"),
+                "\(full.out)\(full.err)")
+        try (try String(contentsOfFile: app, encoding: .utf8)).replacingOccurrences(of: "gpusPerReplica: 8", with: "gpusPerReplica: 4")
+            .replacingOccurrences(of: "--tp-size 8", with: "--tp-size 4").replacingOccurrences(of: "--ep-size 8", with: "--ep-size 4")
+            .write(toFile: app, atomically: true, encoding: .utf8)
+        let fits = try s.run(["plan", "manifests/app.yaml"])
+        #expect(fits.status == 0, "\(fits.out)\(fits.err)")
+        #expect(fits.out.contains("+ create  dspark/0 ") && fits.out.contains(" gpus 0,1,3,4  (new replica)")
+                && fits.out.contains("warning: h20-a: GPU 2 runs pid 438 (python3), which dsdeploy did not start"), "\(fits.out)")
     }
 
     @Test func theSeedOnTwoHostsReachedOverSSH() throws {

@@ -56,15 +56,16 @@ final class NamespaceHost: @unchecked Sendable {
         guard r.status == 0 else { throw Failure(description: "\(args.joined(separator: " ")): \(r.err)") }
     }
 
-    /// Starts sshd in the namespace (installing it first when missing: `scripts/setup-sshd.sh`).
-    func startSSHD() throws {
+    /// Starts sshd in the namespace (installing it first when missing: `scripts/setup-sshd.sh`);
+    /// `setEnv` goes to every session (sshd_config `SetEnv`: a `PATH` with stand-in tools).
+    func startSSHD(setEnv: [String: String] = [:]) throws {
         try Self.sh(["/bin/bash", CLITests.root + "/scripts/setup-sshd.sh"])
         try Self.sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"])
         try Self.sh(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/client_key"])
         try FileManager.default.copyItem(atPath: dir + "/client_key.pub", toPath: dir + "/authorized_keys")
         let hostKey = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8)
         try "[\(address)]:2222 \(hostKey)".write(toFile: dir + "/known_hosts", atomically: true, encoding: .utf8)
-        try """
+        try ("""
         Port 2222
         ListenAddress \(address)
         HostKey \(dir)/host_key
@@ -75,7 +76,8 @@ final class NamespaceHost: @unchecked Sendable {
         UsePAM no
         StrictModes no
         AllowUsers root
-        """.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
+        """ + setEnv.sorted { $0.key < $1.key }.map { "\nSetEnv \($0.key)=\($0.value)" }.joined()
+        ).write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
         sshd = try Spawner.spawn(argv: ["/sbin/ip", "netns", "exec", ns, "/usr/sbin/sshd", "-D", "-f", dir + "/sshd_config",
                                         "-E", dir + "/sshd.log"],
                                  environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },

@@ -215,5 +215,16 @@ import TestSupport
         #expect((full.out + full.err).contains("needs 8 GPUs for a replica; no host has them (local: 0 of 10 free; "
                                                + "GPU 0 runs pid 438 (python3); GPU 3 runs pid 438 (python3))"))
         #expect(try s.status().first?.pid == pid, "nothing changed")
+
+        // nvidia-smi fails (the driver is gone): a plan that places GPUs says they are unchecked.
+        try "#!/bin/sh\necho \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\" >&2\nexit 9\n"
+            .write(toFile: bin + "/nvidia-smi", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/nvidia-smi")
+        try s.write(memFraction: "0.9", args: [])
+        let unread = try s.run(["plan", "manifests/app.yaml"], env: env)
+        #expect(unread.status == 0)
+        #expect(unread.out.contains("warning: local: its GPUs could not be read (nvidia-smi failed (exit 9): NVIDIA-SMI has failed "
+                                    + "because it couldn't communicate with the NVIDIA driver.); GPU ids are handed out from 0, unchecked")
+                && unread.out.contains("~ replace dspark/0"), "\(unread.out)")
     }
 }

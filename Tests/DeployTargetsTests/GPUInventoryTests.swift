@@ -46,12 +46,13 @@ import Testing
 /// The local target reads this machine's GPUs through the `nvidia-smi` on the target's `PATH`
 /// (a stand-in script here that prints the real captures) when its Target declares no `gpus`.
 @Suite struct LocalGPUInventoryTests {
-    func inventory(smi script: String?, declared: [Int]? = nil) throws -> InventoryHost? {
+    func inventory(smi script: String?, declared: [Int]? = nil, timeout: Double? = nil) throws -> InventoryHost? {
         let dir = makeStateDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
         if let script { _ = writeScript(dir + "/bin", "nvidia-smi", script) }
         let driver = try LocalDriver(stateDirectory: dir + "/state", environment: ["PATH": dir + "/bin"])
+        if let timeout { driver.nvidiaSmiTimeout = timeout }
         return driver.inventory([InventoryHost(name: "local", address: "127.0.0.1", gpus: declared)], observed: []).first
     }
 
@@ -76,12 +77,21 @@ import Testing
     }
 
     @Test func withoutAWorkingNvidiaSmiNothingIsCounted() throws {
-        #expect(try inventory(smi: nil)?.gpus == nil, "no nvidia-smi on PATH")
+        let none = try #require(try inventory(smi: nil))
+        #expect(none.gpus == nil && none.unread == nil, "no nvidia-smi on PATH: a machine without GPUs")
         let noDriver = """
             #!/bin/sh
-            echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver." >&2
+            echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running." >&2
             exit 9
             """
-        #expect(try inventory(smi: noDriver)?.gpus == nil)
+        let failed = try #require(try inventory(smi: noDriver))
+        #expect(failed.gpus == nil && failed.unread == "nvidia-smi failed (exit 9): NVIDIA-SMI has failed because it couldn't "
+                + "communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.", "\(failed)")
+        // A GPU in a bad state can hang nvidia-smi: it is killed, and the GPUs count as unread.
+        let hung = try #require(try inventory(smi: "#!/bin/sh\nexec /bin/sleep 60\n", timeout: 0.3))
+        #expect(hung.gpus == nil && hung.unread == "\(hung.unread?.split(separator: " ").first ?? "")" + " timed out after 0.3 s"
+                && hung.unread?.hasSuffix("/nvidia-smi timed out after 0.3 s") == true, "\(hung)")
+        let empty = try #require(try inventory(smi: "#!/bin/sh\n[ \"$1\" = --format=csv,noheader,nounits ] || true\n"))
+        #expect(empty.gpus == nil && empty.unread == "nvidia-smi listed no GPU", "\(empty)")
     }
 }

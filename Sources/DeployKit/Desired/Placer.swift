@@ -14,14 +14,18 @@ public struct InventoryHost: Sendable, Hashable, Codable {
     /// GPUs the host has but may not hand out, with what holds each (`runs pid 438 (python3)`), when
     /// `gpus` was read from the host; shown when a replica does not fit.
     public var taken: [Int: String]?
+    /// Why its GPUs could not be read (`nvidia-smi failed (exit 9): …`), so `gpus` stays nil.
+    public var unread: String?
 
     /// Creates a host.
-    public init(name: String, address: String, gpus: [Int]?, bindAddress: String? = nil, taken: [Int: String]? = nil) {
+    public init(name: String, address: String, gpus: [Int]?, bindAddress: String? = nil, taken: [Int: String]? = nil,
+                unread: String? = nil) {
         self.name = name
         self.address = address
         self.gpus = gpus
         self.bindAddress = bindAddress
         self.taken = taken
+        self.unread = unread
     }
 
     /// `h20-a: 2 of 8 free` (`any` without a list), then what holds the GPUs it may not hand out:

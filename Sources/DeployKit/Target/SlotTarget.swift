@@ -107,6 +107,9 @@ public final class SlotTarget: Target, @unchecked Sendable {
                 for (id, what) in (h.taken ?? [:]).sorted(by: { $0.key < $1.key }) {
                     plan.notes.append("\(h.name): GPU \(id) \(what), which dsdeploy did not start: it is not handed out")
                 }
+                if let why = h.unread {
+                    plan.notes.append("\(h.name): its GPUs could not be read (\(why)); GPU ids are handed out from 0, unchecked")
+                }
             }
         }
         plan.blockers += driver.preflight(plan.changes.filter { $0.action == .create || $0.action == .replace }.compactMap(\.desired))

@@ -74,29 +74,27 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
     /// A host whose GPUs cannot be read (no nvidia-smi, a tcp:// host) stays uncounted.
     func inventory(_ declared: [InventoryHost], observed: [ObservedReplica]) -> [InventoryHost] {
         declared.map { d in
-            guard d.gpus == nil, let h = host(d.name), let inv = readGPUs(h) else { return d }
+            guard d.gpus == nil, let h = host(d.name) else { return d }
             let ours = Set(observed.filter(\.isAlive).flatMap { o in
                 (o.launch.nodeHosts ?? [ReplicaPlacement(host: o.launch.node ?? "", address: "", gpuIds: o.launch.gpuIds)])
                     .filter { $0.host == d.name }.flatMap(\.gpuIds)
             })
-            return inv.filling(d, ours: ours)
+            return readGPUs(h).filling(d, ours: ours)
         }
     }
 
-    /// `nvidia-smi` on the host, parsed; nil when it cannot be run there.
-    func readGPUs(_ h: DockerHost) -> GPUInventory? {
-        let gpus: String?, apps: String?
+    /// `nvidia-smi` on the host: over the SSH connection, or on this machine for a unix socket; a
+    /// `tcp://` host's GPUs cannot be read.
+    func readGPUs(_ h: DockerHost) -> GPUInventory.Reading {
         switch h.api.endpoint.kind {
         case .ssh:
-            gpus = h.api.tunnel?.capture(GPUInventory.queryGPUs)
-            apps = gpus == nil ? nil : h.api.tunnel?.capture(GPUInventory.queryApps)
+            guard let tunnel = h.api.tunnel else { return .none }
+            return GPUInventory.read { tunnel.capture($0, timeout: GPUInventory.timeout) }
         case .unix:
             return GPUInventory.readHere(environment: environment)
         case .tcp:
-            return nil
+            return .none
         }
-        guard let gpus, let apps else { return nil }
-        return GPUInventory.parse(gpus: gpus, apps: apps)
     }
 
     /// Engine API requests to every host so far.

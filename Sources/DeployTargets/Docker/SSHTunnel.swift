@@ -177,12 +177,12 @@ final class SSHTunnel: @unchecked Sendable {
         return (r.status, r.error)
     }
 
-    /// Runs `command` on the host over the connection; its output, nil when it failed.
-    func capture(_ command: [String]) -> String? {
-        guard (try? open()) != nil else { return nil }
-        let r = CommandRunner.run(options([]) + command, environment: environment, directory: directory,
-                                  name: "ssh-" + key, captureOutput: true)
-        return r.status == 0 ? r.output : nil
+    /// Runs `command` on the host over the connection: its exit status (ssh's 255 when the connection
+    /// failed, 124 past `timeout` seconds), output and error text.
+    func capture(_ command: [String], timeout: Double? = nil) -> (status: Int32, output: String, error: String) {
+        do { _ = try open() } catch { return (255, "", "\(error)") }
+        return CommandRunner.run(options([]) + command, environment: environment, directory: directory,
+                                 name: "ssh-" + key, captureOutput: true, timeout: timeout)
     }
 }
 
@@ -194,8 +194,9 @@ final class SSHTunnel: @unchecked Sendable {
 enum CommandRunner {
     private static let counter = Mutex(0)
 
+    /// `timeout`: seconds after which the program is killed (status 124, error `timed out after N s`).
     static func run(_ argv: [String], environment: [String: String], directory: String, name: String,
-                    captureOutput: Bool = false) -> (status: Int32, output: String, error: String) {
+                    captureOutput: Bool = false, timeout: Double? = nil) -> (status: Int32, output: String, error: String) {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let n = counter.withLock { n in n += 1; return n }
         let base = directory + "/\(name)-\(getpid())-\(n)"
@@ -218,7 +219,23 @@ enum CommandRunner {
             return (127, "", "cannot run \(argv.first ?? ""): \(error.reason)")
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if let timeout {
+            // Polled: a hung program (nvidia-smi on a GPU in a bad state) must not hang the command.
+            let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+            while true {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid || (r < 0 && errno != EINTR) { break }
+                if ContinuousClock.now >= deadline {
+                    kill(pid, SIGKILL)
+                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                    let shown = timeout == timeout.rounded() ? String(Int(timeout)) : String(timeout)
+                    return (124, "", "\(argv.first ?? "") timed out after \(shown) s")
+                }
+                usleep(10_000)
+            }
+        } else {
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
         let text = (try? String(contentsOfFile: errFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         let output = captureOutput ? ((try? String(contentsOfFile: outFile, encoding: .utf8)) ?? "") : ""
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)

@@ -31,6 +31,8 @@ public final class LocalDriver: ReplicaDriver, @unchecked Sendable {
     public let parentEnvironment: [String: String]
     /// How long `start` waits for the supervisor to report the engine's pid.
     public var pidWait: Duration = .seconds(1)
+    /// Seconds `nvidia-smi` may take before its GPUs count as unread (it hangs on a GPU in a bad state).
+    public var nvidiaSmiTimeout = GPUInventory.timeout
 
     let lock = NSLock()
     var children: Set<Int32> = []

@@ -80,18 +80,65 @@ struct GPUInventory: Sendable, Hashable {
         return h
     }
 
-    /// `nvidia-smi` run on this machine (found on `environment`'s `PATH`), parsed; nil when it is
-    /// missing or fails (no driver).
-    static func readHere(environment: [String: String]) -> GPUInventory? {
-        // Looked up on the given PATH (posix_spawnp would search this process's own).
+    /// What reading a host's GPUs gave.
+    enum Reading {
+        /// Its GPUs.
+        case gpus(GPUInventory)
+        /// It has no `nvidia-smi` (a CPU host, a `tcp://` host): nothing to count.
+        case none
+        /// `nvidia-smi` is there but gave no GPU list: why (its first error line, or the timeout).
+        case failed(String)
+
+        /// `host` with what this reading says: its free GPUs, or why they are not counted.
+        func filling(_ host: InventoryHost, ours: Set<Int>) -> InventoryHost {
+            switch self {
+            case .gpus(let inv): return inv.filling(host, ours: ours)
+            case .none: return host
+            case .failed(let why):
+                var h = host
+                h.unread = why
+                return h
+            }
+        }
+    }
+
+    /// How long `nvidia-smi` may take before it counts as failed (it hangs on a GPU in a bad state).
+    static let timeout = 15.0
+
+    /// The reading of one run of both queries (`run` runs a query's argv, giving its exit status,
+    /// output and error text); 127 from the first means there is no `nvidia-smi`.
+    static func read(_ run: ([String]) -> (status: Int32, output: String, error: String)) -> Reading {
+        let g = run(queryGPUs)
+        if g.status == 127 { return .none }
+        guard g.status == 0 else { return .failed(failure(g)) }
+        let a = run(queryApps)
+        guard a.status == 0 else { return .failed(failure(a)) }
+        guard let inv = parse(gpus: g.output, apps: a.output) else {
+            return .failed("nvidia-smi listed no GPU" + (g.output.isEmpty ? "" : ": " + firstLine(g.output)))
+        }
+        return .gpus(inv)
+    }
+
+    static func failure(_ r: (status: Int32, output: String, error: String)) -> String {
+        let text = firstLine(r.error.isEmpty ? r.output : r.error)
+        if r.status == 124 { return text }
+        return "nvidia-smi failed (exit \(r.status))" + (text.isEmpty ? "" : ": " + text)
+    }
+
+    static func firstLine(_ s: String) -> String {
+        String(s.split(whereSeparator: \.isNewline).first ?? "").trimmingCharacters(in: .whitespaces)
+    }
+
+    /// `nvidia-smi` run on this machine, found on `environment`'s `PATH` (posix_spawnp would search
+    /// this process's own).
+    static func readHere(environment: [String: String], timeout: Double = timeout) -> Reading {
         guard let smi = (environment["PATH"] ?? "").split(separator: ":").lazy.map({ "\($0)/nvidia-smi" })
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return .none }
         let dir = NSTemporaryDirectory() + "dsdeploy-nvidia-smi-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let g = CommandRunner.run([smi] + queryGPUs.dropFirst(), environment: environment, directory: dir, name: "gpus", captureOutput: true)
-        guard g.status == 0 else { return nil }
-        let a = CommandRunner.run([smi] + queryApps.dropFirst(), environment: environment, directory: dir, name: "apps", captureOutput: true)
-        guard a.status == 0 else { return nil }
-        return parse(gpus: g.output, apps: a.output)
+        return read { argv in
+            CommandRunner.run([smi] + argv.dropFirst(), environment: environment, directory: dir, name: "nvidia-smi",
+                              captureOutput: true, timeout: timeout)
+        }
     }
 }

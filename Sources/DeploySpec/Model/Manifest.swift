@@ -389,9 +389,18 @@ public struct TargetConfig: Sendable {
 
     /// The GPU ids this target may hand out (`gpus`: a list of ids, or a count `N` for ids 0…N−1),
     /// nil when it does not say.
-    public var gpus: [Int]? {
-        if case .scalar(let s)? = fields["gpus"] { return Int(s).flatMap { $0 >= 0 ? Array(0..<$0) : nil } }
-        return ints("gpus")
+    public var gpus: [Int]? { fields["gpus"].flatMap(Self.gpuIDs) }
+
+    /// A `gpus` value as ids: a count `N` is 0…N−1, a list is its ids; nil when it is neither (or an
+    /// id is negative).
+    public static func gpuIDs(_ v: ConfigValue) -> [Int]? {
+        switch v {
+        case .scalar(let s): return Int(s).flatMap { $0 >= 0 ? Array(0..<$0) : nil }
+        case .list(let items):
+            let ids = items.compactMap { if case .scalar(let s) = $0 { return Int(s) } else { return nil } }
+            return ids.count == items.count && ids.allSatisfy { $0 >= 0 } ? ids : nil
+        default: return nil
+        }
     }
 }
 

@@ -76,7 +76,7 @@ public enum DockerKind: TargetKind {
                 out.append(.error("invalid-value", "target '\(t.name)', host '\(name)': docker '\(d)' \(e.message)",
                                   at: t.location(of: "hosts[\(i)].docker")))
             }
-            if let g = m["gpus"], gpuIDs(g) == nil {
+            if let g = m["gpus"], TargetConfig.gpuIDs(g) == nil {
                 out.append(.error("invalid-value", "target '\(t.name)', host '\(name)': gpus must be a count or a list of GPU ids",
                                   at: t.location(of: "hosts[\(i)].gpus")))
             }
@@ -232,17 +232,6 @@ public enum DockerKind: TargetKind {
                           clientKeyPEM: try read("key"))
     }
 
-    /// A host's `gpus`: a count (ids 0…n-1) or a list of ids; nil when it is neither.
-    static func gpuIDs(_ v: ConfigValue) -> [Int]? {
-        switch v {
-        case .scalar(let s): return Int(s).flatMap { $0 >= 0 ? Array(0..<$0) : nil }
-        case .list(let items):
-            let ids = items.compactMap { if case .scalar(let s) = $0 { return Int(s) } else { return nil } }
-            return ids.count == items.count && ids.allSatisfy { $0 >= 0 } ? ids : nil
-        default: return nil
-        }
-    }
-
     /// The hosts of a Target document (name, endpoint, address, GPUs).
     static func hosts(_ t: TargetConfig) -> [(name: String, endpoint: DockerEndpoint, address: String, gpus: [Int]?)] {
         guard case .list(let items)? = t.fields["hosts"] else { return [] }
@@ -251,7 +240,7 @@ public enum DockerKind: TargetKind {
                   case .success(let endpoint) = DockerEndpoint.parse(d) else { return nil }
             var address = endpoint.defaultAddress
             if case .scalar(let a)? = m["address"] { address = a }
-            return (name, endpoint, address, m["gpus"].flatMap(gpuIDs))
+            return (name, endpoint, address, m["gpus"].flatMap(TargetConfig.gpuIDs))
         }
     }
 

@@ -229,7 +229,7 @@ enum CommandRunner {
                     kill(pid, SIGKILL)
                     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                     let shown = timeout == timeout.rounded() ? String(Int(timeout)) : String(timeout)
-                    return (124, "", "\(argv.first ?? "") timed out after \(shown) s")
+                    return (124, "", "timed out after \(shown) s")
                 }
                 usleep(10_000)
             }

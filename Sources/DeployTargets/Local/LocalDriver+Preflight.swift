@@ -40,7 +40,8 @@ extension LocalDriver {
     /// This machine's GPUs as its `nvidia-smi` reports them, when the Target declares no `gpus`:
     /// the placer hands out only GPUs that run no process, or run one of this project's replicas
     /// (they keep theirs). Without `nvidia-smi` on `PATH`, or when it fails (no driver, or no answer
-    /// within 15 s: `unread` says so, and the plan warns), the GPUs stay uncounted (`0, 1, 2 …`). A declared `gpus` list is authoritative, as on the docker target.
+    /// within `nvidiaSmiTimeout`: `unread` says so, and the plan warns), the GPUs stay uncounted
+    /// (`0, 1, 2 …`). A declared `gpus` list or count is authoritative, as on the docker target.
     public func inventory(_ declared: [InventoryHost], observed: [ObservedReplica]) -> [InventoryHost] {
         declared.map { d in
             guard d.gpus == nil else { return d }

@@ -18,7 +18,7 @@ public enum LocalKind: TargetKind {
                         + "deployment-name order, and a manifest that needs more is refused. Omitted: what this machine's nvidia-smi reports free."),
             FieldSchema("images", .map(.stringOrList), "Map an image to a local command (argv) that stands in for it."),
         ], multiNode: capabilities.contains(.multiNode), check: { t, _ in
-            guard let g = t.fields["gpus"], DockerKind.gpuIDs(g) == nil else { return [] }
+            guard let g = t.fields["gpus"], TargetConfig.gpuIDs(g) == nil else { return [] }
             return [.error("invalid-value", "target '\(t.name)': gpus must be a count or a list of GPU ids (integers ≥ 0)",
                            at: t.location(of: "gpus"))]
         })

@@ -121,7 +121,7 @@ struct GPUInventory: Sendable, Hashable {
 
     static func failure(_ r: (status: Int32, output: String, error: String)) -> String {
         let text = firstLine(r.error.isEmpty ? r.output : r.error)
-        if r.status == 124 { return text }
+        if r.status == 124 { return "nvidia-smi " + text }
         return "nvidia-smi failed (exit \(r.status))" + (text.isEmpty ? "" : ": " + text)
     }
 

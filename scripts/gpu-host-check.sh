@@ -10,8 +10,8 @@
 #   1. an idle GPU 0 is planned for a 1-GPU replica;
 #   2. while another program (python3 holding 1 GiB) runs on GPU 0, plan refuses and names its pid;
 #   3. once it is gone, apply starts the replica on GPU 0 with CUDA_VISIBLE_DEVICES=0 and
-#      CUDA_DEVICE_ORDER=PCI_BUS_ID, nvidia-smi lists the engine there, and a second plan has no
-#      changes (the replica's own GPU stays its own);
+#      CUDA_DEVICE_ORDER=PCI_BUS_ID, nvidia-smi lists the engine there, a second plan has no
+#      changes (the replica's own GPU stays its own), and status shows GPU 0 (text and JSON);
 #   4. a second replica does not fit: plan names GPU 0's count;
 #   5. delete stops it and nvidia-smi lists no process.
 set -euo pipefail
@@ -87,6 +87,10 @@ apps
 apps | grep -q " $PID," || fail "nvidia-smi does not list the engine ($PID)"
 set +e; dsdeploy plan m.yaml --detailed-exitcode; rc=$?; set -e
 [ "$rc" = 0 ] || fail "plan with the replica running: exit $rc, expected 0 (no changes)"
+dsdeploy status | tee status.txt
+head -1 status.txt | grep -q GPUS || fail "status has no GPUS column"
+dsdeploy status --output json | python3 -c 'import json,sys; r=json.load(sys.stdin)["replicas"][0]; sys.exit(0 if r.get("gpus") == [0] else 1)' \
+  || fail "status JSON: gpus is not [0]"
 
 echo "== 4. a second replica"
 write 2

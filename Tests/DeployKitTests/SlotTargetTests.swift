@@ -247,8 +247,11 @@ import Testing
         #expect(d?.message.contains("needs 8 GPUs") == true && d?.message.contains("has 4 of its 4 left") == true, "\(d?.message ?? "")")
         #expect(d?.notes == ["gpus of target 'local': 0,1,2,3"])
         let bad = loadInline([ "m.yaml": files["m.yaml"]!.replacingOccurrences(of: "gpus: \(gpus)}", with: "gpus: four}")], ["m.yaml"])
-        #expect(bad.diagnostics.contains { $0.id == "invalid-value" && $0.location?.line == 12
-                    && $0.message == "target 'local': gpus must be a count or a list of GPU ids (integers ≥ 0)" }, "\(bad.diagnostics)")
+        #expect(bad.diagnostics.contains { $0.id == "invalid-type" && $0.location?.line == 12
+                    && $0.message == "'spec.gpus' must be a count or a list of GPU ids, got a string" }, "\(bad.diagnostics)")
+        let negative = loadInline([ "m.yaml": files["m.yaml"]!.replacingOccurrences(of: "gpus: \(gpus)}", with: "gpus: [0, -1]}")], ["m.yaml"])
+        #expect(negative.diagnostics.contains { $0.id == "invalid-value" && $0.message == "'spec.gpus[1]' must be at least 0, got -1" },
+                "\(negative.diagnostics)")
     }
 
     @Test func planApplyStatusEndpointsAndDeleteThroughTheContract() throws {

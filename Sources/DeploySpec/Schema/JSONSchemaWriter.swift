@@ -46,6 +46,9 @@ public enum JSONSchemaWriter {
             case .scalar: return ["type": ["string", "number", "boolean"]]
             case .list(let e): return ["type": "array", "items": type(e)]
             case .stringOrList: return ["anyOf": [["type": "string"], ["type": "array", "items": ["type": "string"]]]]
+            case .gpuIDs:
+                let id: [String: Any] = ["type": "integer", "minimum": 0]
+                return ["anyOf": [id, ["type": "array", "items": id]]]
             case .map(let v): return ["type": "object", "additionalProperties": type(v)]
             case .object(let o): return object(o)
             case .envValue: return ["anyOf": [["type": ["string", "number", "boolean"]], object(EnvSchema.value)]]

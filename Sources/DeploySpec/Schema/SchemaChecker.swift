@@ -100,6 +100,10 @@ struct SchemaChecker {
         case .stringOrList:
             if case .sequence = node { check(node, as: .list(.string()), at: path) }
             else { check(node, as: .string(), at: path) }
+        case .gpuIDs:
+            if case .sequence = node { return check(node, as: .list(.integer(min: 0)), at: path) }
+            guard case .scalar(let s) = node, case .int = s.resolved else { return typeError(node, type, path) }
+            check(node, as: .integer(min: 0), at: path)
         case .map(let value):
             guard case .mapping(let m) = node else { return typeError(node, type, path) }
             let parent = path.text

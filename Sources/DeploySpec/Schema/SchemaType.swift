@@ -16,6 +16,8 @@ public indirect enum SchemaType: Sendable {
     case list(SchemaType)
     /// A string or a list of strings (entrypoints).
     case stringOrList
+    /// GPUs: a count (`8`: ids 0…7) or a list of ids, all ≥ 0.
+    case gpuIDs
     /// A mapping with free keys and values of one type.
     case map(SchemaType)
     /// A mapping with a fixed set of keys.
@@ -35,6 +37,7 @@ public indirect enum SchemaType: Sendable {
         case .scalar: return "a string or number"
         case .list: return "a list"
         case .stringOrList: return "a string or a list of strings"
+        case .gpuIDs: return "a count or a list of GPU ids"
         case .map, .object: return "a mapping"
         case .envValue: return "a string or a mapping with 'valueFrom'"
         case .any: return "a value"

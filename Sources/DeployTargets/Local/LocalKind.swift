@@ -13,15 +13,11 @@ public enum LocalKind: TargetKind {
         type: type, summary: "Engines as processes on this machine (a Target named `local` configures the embedded default).",
         fields: [
             FieldSchema("host", .string(), "Address engines bind to and clients use (`{{worker_ip}}`; default 127.0.0.1)."),
-            FieldSchema("gpus", .any,
+            FieldSchema("gpus", .gpuIDs,
                         "GPUs this target may hand out: a list of ids (`[4, 5, 6, 7]`) or a count (`8`: ids 0…7); replicas take them in "
                         + "deployment-name order, and a manifest that needs more is refused. Omitted: what this machine's nvidia-smi reports free."),
             FieldSchema("images", .map(.stringOrList), "Map an image to a local command (argv) that stands in for it."),
-        ], multiNode: capabilities.contains(.multiNode), check: { t, _ in
-            guard let g = t.fields["gpus"], TargetConfig.gpuIDs(g) == nil else { return [] }
-            return [.error("invalid-value", "target '\(t.name)': gpus must be a count or a list of GPU ids (integers ≥ 0)",
-                           at: t.location(of: "gpus"))]
-        })
+        ], multiNode: capabilities.contains(.multiNode))
         s.disaggregation = true
         return s
     }()

@@ -24,10 +24,8 @@ struct DeployContext {
         var unresolved: [String: String] = [:]
         for r in result.deployments {
             do {
-                var e = try SecretResolver.resolve(r)
-                // Every engine learns which engine version dsdeploy checked it against (the simulator uses it).
-                e["DSDEPLOY_ENGINE_VERSION"] = e["DSDEPLOY_ENGINE_VERSION"] ?? Secret(r.version.engineVersion.value)
-                env[r.deployment.name] = e
+                // (The local and docker targets add DSDEPLOY_ENGINE_VERSION from the launch spec.)
+                env[r.deployment.name] = try SecretResolver.resolve(r)
             } catch {
                 if resolveSecrets { throw fail("\(error)") }
                 unresolved[r.deployment.name] = "\(error)"

@@ -42,6 +42,25 @@ import TestSupport
         #expect(s.supervisors().isEmpty, "no orphan processes")
     }
 
+    /// The rehearsal the README and `make demo` give, on the seed's own files: the seed's SGLang 0.5.19
+    /// flags (`--cuda-graph-max-bs`, gone in 0.5.20) reach a simulator that accepts 0.5.19's, because
+    /// the engine is told the version dsdeploy checked against (DSDEPLOY_ENGINE_VERSION). From
+    /// 2026-12-06 that variable was dropped on the way and the rehearsal failed on 0.5.23's parser.
+    @Test func theSeedRehearsalFromTheREADMERuns() throws {
+        let s = try Sandbox()
+        defer { s.tearDown() }
+        try FileManager.default.copyItem(atPath: CLITests.root + "/manifests/dspark.yaml", toPath: s.dir + "/manifests/dspark.yaml")
+        let set = ["--set", "deployments.dspark.port=\(s.port)"]
+        let apply = try s.run(["apply", "manifests/dspark.yaml", "manifests/targets/simulator.yaml", "--auto-approve"] + set)
+        #expect(apply.status == 0)
+        let row = try #require(try s.status().first)
+        #expect(row.state == "ready")
+        let pid = try #require(row.pid)
+        let environ = String(decoding: FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data(), as: UTF8.self)
+        #expect(environ.split(separator: "\0").contains("DSDEPLOY_ENGINE_VERSION=0.5.19"))
+        #expect(try s.run(["delete", "manifests/dspark.yaml", "--auto-approve", "--grace", "2"]).status == 0)
+    }
+
     @Test func failedRolloutRevertsAndKeepsServing() throws {
         let s = try Sandbox()
         defer { s.tearDown() }

@@ -250,7 +250,8 @@ import TestSupport
         let config = inspect["Config"] as? [String: Any] ?? [:]
         #expect(config["Entrypoint"] as? [String] == ["sglang", "serve"], "\(config)")
         let env = config["Env"] as? [String] ?? []
-        #expect(env.contains("SGLANG_USE_MODELSCOPE=true") && env.contains("PYPI_PACKAGES_INSTALL=-U distro"), "\(env)")
+        #expect(env.contains("SGLANG_USE_MODELSCOPE=true") && env.contains("PYPI_PACKAGES_INSTALL=-U distro")
+                && env.contains("DSDEPLOY_ENGINE_VERSION=0.5.19"), "\(env)")
         let requests = (inspect["HostConfig"] as? [String: Any])?["DeviceRequests"] as? [[String: Any]] ?? []
         let ids = requests.first?["DeviceIDs"] as? [String] ?? []
         #expect(requests.first?["Driver"] as? String == "nvidia" && (ids == (0...7).map(String.init) || ids == (8...15).map(String.init)),

@@ -76,6 +76,7 @@ import Testing
         #expect(Array(cmd.prefix(6)) == ["--model-path", "deepseek-ai/DeepSeek-V4-Flash-DSpark", "--host", "10.0.0.11", "--port", "30000"])
         let env = body["Env"]?.array?.compactMap(\.string) ?? []
         #expect(env.contains("PYPI_PACKAGES_INSTALL=-U distro") && env.contains("SGLANG_USE_MODELSCOPE=true"), "\(env)")
+        #expect(env.contains("DSDEPLOY_ENGINE_VERSION=0.5.19"), "the version the flags were checked against: \(env)")
         #expect(!env.contains { $0.hasPrefix("CUDA_VISIBLE_DEVICES=") }, "inside the container the GPUs are numbered from 0")
         let host = try #require(body["HostConfig"])
         #expect(host["NetworkMode"]?.string == "host" && host["IpcMode"]?.string == "host" && host["ShmSize"] == nil)

@@ -55,7 +55,8 @@ import Testing
             for: spec, instance: "i1", resolved: ["TOKEN": Secret("s3cr3t"), "PLAIN": Secret("1")],
             parent: ["PATH": "/bin", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "leak", "LANG": "C.UTF-8"])
         #expect(Set(env.keys) == ["PATH", "HOME", "LANG", "PLAIN", "TOKEN", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER",
-                                  "DSDEPLOY_INSTANCE"])
+                                  "DSDEPLOY_ENGINE_VERSION", "DSDEPLOY_INSTANCE"])
+        #expect(env["DSDEPLOY_ENGINE_VERSION"]?.reveal() == "0.11.0", "the version the flags were checked against")
         #expect(env["TOKEN"]?.reveal() == "s3cr3t")
         #expect(env["CUDA_VISIBLE_DEVICES"]?.reveal() == "2,3")
         #expect(env["CUDA_DEVICE_ORDER"]?.reveal() == "PCI_BUS_ID", "the ids are nvidia-smi's, in PCI bus order")

@@ -437,6 +437,8 @@ final class DockerDriver: ReplicaDriver, @unchecked Sendable {
         var env: [String: String] = [:]
         for e in spec.env { if let v = environment[e.name]?.reveal() ?? e.value { env[e.name] = v } }
         for (k, v) in environment where env[k] == nil { env[k] = v.reveal() }
+        // Which engine version dsdeploy checked the flags against (the simulator accepts that version's).
+        if env["DSDEPLOY_ENGINE_VERSION"] == nil, !spec.engineVersion.isEmpty { env["DSDEPLOY_ENGINE_VERSION"] = spec.engineVersion }
         // Inside the container the requested GPUs are numbered from 0; the host's ids go to the device request.
         if !spec.gpuIds.isEmpty, env["CUDA_VISIBLE_DEVICES"] == spec.gpuIds.map(String.init).joined(separator: ",") {
             env["CUDA_VISIBLE_DEVICES"] = nil

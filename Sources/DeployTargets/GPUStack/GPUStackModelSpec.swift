@@ -129,7 +129,7 @@ public enum GPUStackMapping {
         var spec = GPUStackModelSpec(
             name: d.name, source: src.source, sourceField: src.field, sourceValue: src.value, version: version,
             engine: r.backend.engine, backendParameters: params, flagSet: r.flagSet, catalog: r.catalog,
-            runCommandFlags: runFlags, env: env.filter { $0.key != "DSDEPLOY_ENGINE_VERSION" },
+            runCommandFlags: runFlags, env: env,
             secretEnv: Set(r.env.filter { $0.value.isSecret }.map(\.name.value)),
             replicas: d.replicas, workerSelector: selector,
             timeoutSeconds: d.readiness?.timeoutSeconds ?? r.version.readiness?.timeoutSeconds ?? 600, warnings: [])

@@ -77,7 +77,8 @@ public enum LaunchCommand {
     /// The child's environment: `PATH`, `HOME`, `LANG`, `TMPDIR` from `parent`, the spec's plain env,
     /// the resolved deployment env (secrets included), `CUDA_VISIBLE_DEVICES` from the GPU ids unless the
     /// deployment sets it (with `CUDA_DEVICE_ORDER=PCI_BUS_ID`, so CUDA counts GPUs as nvidia-smi and
-    /// the `gpus` list do, unless set), and `DSDEPLOY_INSTANCE` (marks the instance's processes).
+    /// the `gpus` list do, unless set), `DSDEPLOY_ENGINE_VERSION` (the engine version the flags were
+    /// checked against, unless set) and `DSDEPLOY_INSTANCE` (marks the instance's processes).
     public static func environment(for spec: LaunchSpec, instance: String, resolved: [String: Secret],
                                    parent: [String: String]) -> [String: Secret] {
         var env: [String: Secret] = [:]
@@ -91,6 +92,10 @@ public enum LaunchCommand {
             if env["CUDA_VISIBLE_DEVICES"]?.reveal() == ids, env["CUDA_DEVICE_ORDER"] == nil {
                 env["CUDA_DEVICE_ORDER"] = Secret("PCI_BUS_ID")
             }
+        }
+        // Which engine version dsdeploy checked the flags against (the simulator accepts that version's).
+        if env["DSDEPLOY_ENGINE_VERSION"] == nil, !spec.engineVersion.isEmpty {
+            env["DSDEPLOY_ENGINE_VERSION"] = Secret(spec.engineVersion)
         }
         env["DSDEPLOY_INSTANCE"] = Secret(instance)
         return env

@@ -75,8 +75,8 @@ public struct Backend: Sendable {
 
     /// The version a deployment names: one under `versions`, else, with `otherVersions`, a release
     /// number of the engine (`0.20.1`, SGLang `0.5.21.post1`, llama.cpp `b6341`) run as that release:
-    /// the image with `{{version}}` replaced, the engine version set to it. Nil otherwise.
-    /// Its engine version is located where the deployment names it.
+    /// the image with `{{version}}` replaced, the engine version set to it and located where the
+    /// deployment names it. Nil otherwise.
     public func version(named written: Located<String>) -> BackendVersion? {
         let name = written.value
         if let v = versions[name] { return v }

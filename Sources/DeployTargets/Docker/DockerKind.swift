@@ -16,7 +16,7 @@ public enum DockerKind: TargetKind {
         FieldSchema("name", .string(pattern: TargetTypeSchema.namePattern), required: true, "The host's name (placement, status)."),
         FieldSchema("docker", .string(), required: true,
                     "Its Engine API: `unix:///var/run/docker.sock`, `tcp://host:2376` (TLS with the Target's `tls`; plain HTTP without), or `ssh://[user@]host[:port][/remote/docker.sock]` through your OpenSSH."),
-        FieldSchema("gpus", .any, "GPUs to hand out: a count (`8`: ids 0…7) or a list of ids; omitted: not counted."),
+        FieldSchema("gpus", .any, "GPUs to hand out: a count (`8`: ids 0…7) or a list of ids; omitted: what the host's nvidia-smi reports free (not counted without one)."),
         FieldSchema("address", .string(), "What clients and `{{worker_ip}}` use; default: the tcp:// or ssh:// host, or 127.0.0.1 for a unix socket."),
     ])
 

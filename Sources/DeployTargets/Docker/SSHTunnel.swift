@@ -194,6 +194,11 @@ final class SSHTunnel: @unchecked Sendable {
 enum CommandRunner {
     private static let counter = Mutex(0)
 
+    /// The executable file `name` in one of `path`'s directories (a `PATH` value), the first one; nil when none.
+    static func find(_ name: String, path: String) -> String? {
+        path.split(separator: ":").lazy.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     /// `timeout`: seconds after which the program is killed (status 124, error `timed out after N s`).
     static func run(_ argv: [String], environment: [String: String], directory: String, name: String,
                     captureOutput: Bool = false, timeout: Double? = nil) -> (status: Int32, output: String, error: String) {

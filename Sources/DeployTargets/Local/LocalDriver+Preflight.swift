@@ -30,9 +30,8 @@ extension LocalDriver {
     /// Whether `command` would be found: an absolute path that is an executable file, a name in one of
     /// `path`'s directories; a relative path with a slash counts as found.
     static func resolves(_ command: String, path: String) -> Bool {
-        let fm = FileManager.default
-        if command.contains("/") { return !command.hasPrefix("/") || fm.isExecutableFile(atPath: command) }
-        return path.split(separator: ":").contains { fm.isExecutableFile(atPath: "\($0)/\(command)") }
+        if command.contains("/") { return !command.hasPrefix("/") || FileManager.default.isExecutableFile(atPath: command) }
+        return CommandRunner.find(command, path: path) != nil
     }
 }
 

@@ -132,8 +132,7 @@ struct GPUInventory: Sendable, Hashable {
     /// `nvidia-smi` run on this machine, found on `environment`'s `PATH` (posix_spawnp would search
     /// this process's own).
     static func readHere(environment: [String: String], timeout: Double = timeout) -> Reading {
-        guard let smi = (environment["PATH"] ?? "").split(separator: ":").lazy.map({ "\($0)/nvidia-smi" })
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return .none }
+        guard let smi = CommandRunner.find("nvidia-smi", path: environment["PATH"] ?? "") else { return .none }
         let dir = NSTemporaryDirectory() + "dsdeploy-nvidia-smi-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         return read { argv in
